@@ -1,0 +1,95 @@
+// Package activities holds the side effects of the send workflow: reading
+// the store, calling providers, writing status, asking the rule engine and
+// posting alerts and status notifications. Workflows call these methods
+// through a nil *Activities; a worker registers one real instance.
+package activities
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/heraldhq/herald/providers"
+	"github.com/heraldhq/herald/store"
+)
+
+// Store is the part of the store the activities use.
+type Store interface {
+	GetApp(ctx context.Context, id string) (*store.App, error)
+	GetMessage(ctx context.Context, taskID string) (*store.Message, error)
+	GetChannel(ctx context.Context, id int64) (*store.Channel, error)
+	GetTemplate(ctx context.Context, id int64) (*store.Template, error)
+	ChannelPool(ctx context.Context, channelID int64) ([]store.PoolMember, error)
+	ListRules(ctx context.Context, scene string) ([]store.Rule, error)
+	GetAccount(ctx context.Context, id int64) (*store.ProviderAccount, error)
+	GetTemplateMapping(ctx context.Context, templateID, accountID int64) (*store.TemplateMapping, error)
+	UpdateMessage(ctx context.Context, taskID string, p store.MessagePatch) error
+	AddEvent(ctx context.Context, e *store.MessageEvent) error
+	AddProviderMessageID(ctx context.Context, taskID string, accountID int64, providerMessageID string) error
+}
+
+// Config holds the activities' own settings.
+type Config struct {
+	// CallbackBaseURL is Herald's public base URL; receipt endpoints are
+	// CallbackBaseURL + "/callbacks/{kind}/{account}?token=...".
+	CallbackBaseURL string
+	// AlertWebhookURL receives alert events from rules; empty disables
+	// alerts (they are still recorded on the timeline).
+	AlertWebhookURL string
+	// AlertWebhookSecret signs alert events (Standard Webhooks); optional.
+	AlertWebhookSecret string
+}
+
+// Activities implements every activity of the send workflow.
+type Activities struct {
+	cfg       Config
+	store     Store
+	providers *providers.Registry
+	balancer  *Balancer
+	http      *http.Client
+	log       *zap.Logger
+	now       func() time.Time
+
+	mu      sync.Mutex
+	senders map[int64]cachedSender
+}
+
+// cachedSender keeps a sender per account until its settings change, so
+// SDK clients and their connection pools are reused between sends.
+type cachedSender struct {
+	updatedAt time.Time
+	sender    providers.Sender
+}
+
+// Option configures Activities.
+type Option func(*Activities)
+
+// WithHTTPClient sets the client used for alerts and status notifications.
+func WithHTTPClient(c *http.Client) Option { return func(a *Activities) { a.http = c } }
+
+// WithClock replaces time.Now, for tests.
+func WithClock(now func() time.Time) Option { return func(a *Activities) { a.now = now } }
+
+// New returns the activities over st and reg.
+func New(cfg Config, st Store, reg *providers.Registry, log *zap.Logger, opts ...Option) *Activities {
+	a := &Activities{
+		cfg:       cfg,
+		store:     st,
+		providers: reg,
+		balancer:  NewBalancer(),
+		http:      &http.Client{Timeout: 15 * time.Second},
+		log:       log,
+		now:       time.Now,
+		senders:   make(map[int64]cachedSender),
+	}
+	for _, o := range opts {
+		o(a)
+	}
+	if a.log == nil {
+		a.log = zap.NewNop()
+	}
+	return a
+}

@@ -1,0 +1,202 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/heraldhq/herald/providers"
+	"github.com/heraldhq/herald/rules"
+	"github.com/heraldhq/herald/store"
+)
+
+// PlanInput names the message a plan is loaded for.
+type PlanInput struct {
+	TaskID    string
+	ChannelID int64
+}
+
+// PlanAccount is one account of the channel's pool as the workflow sees it.
+type PlanAccount struct {
+	ID      int64
+	Kind    string
+	Weight  int
+	Enabled bool
+	// ExpectsReceipt is false for providers whose acceptance is final.
+	ExpectsReceipt bool
+	// CanCheckStatus is true when the provider can be asked what became of
+	// a message (to resolve unknown outcomes and missing receipts).
+	CanCheckStatus bool
+}
+
+// Plan is everything the workflow needs to decide how to send a message.
+// It is loaded in a local activity, so it is recorded in history and replay
+// sees the same plan.
+type Plan struct {
+	AppID          string
+	ChannelType    string
+	ReceiptTimeout time.Duration
+	MaxAttempts    int
+	Accounts       []PlanAccount
+	Rules          []rules.Rule
+	// MessageStatus is the stored status when the plan was loaded; a final
+	// one means the work is already done (a re-started workflow).
+	MessageStatus string
+	// NotifyStatus is true when the app wants status callbacks.
+	NotifyStatus bool
+	// InvalidRules lists stored rules that were skipped, for the timeline.
+	InvalidRules []string
+}
+
+// Defaults applied when a channel leaves a setting at zero.
+const (
+	DefaultReceiptTimeout = 10 * time.Minute
+	DefaultMaxAttempts    = 5
+)
+
+// LoadPlan reads the channel, its pool and the rules for a message.
+func (a *Activities) LoadPlan(ctx context.Context, in PlanInput) (Plan, error) {
+	msg, err := a.store.GetMessage(ctx, in.TaskID)
+	if err != nil {
+		return Plan{}, fmt.Errorf("load message %s: %w", in.TaskID, err)
+	}
+	ch, err := a.store.GetChannel(ctx, in.ChannelID)
+	if err != nil {
+		return Plan{}, fmt.Errorf("load channel %d: %w", in.ChannelID, err)
+	}
+	pool, err := a.store.ChannelPool(ctx, in.ChannelID)
+	if err != nil {
+		return Plan{}, fmt.Errorf("load pool of channel %d: %w", in.ChannelID, err)
+	}
+	stored, err := a.store.ListRules(ctx, "")
+	if err != nil {
+		return Plan{}, fmt.Errorf("load rules: %w", err)
+	}
+	app, err := a.store.GetApp(ctx, msg.AppID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return Plan{}, fmt.Errorf("load app %s: %w", msg.AppID, err)
+	}
+
+	p := Plan{
+		AppID:          msg.AppID,
+		ChannelType:    ch.Type,
+		ReceiptTimeout: time.Duration(ch.ReceiptTimeoutSeconds) * time.Second,
+		MaxAttempts:    msg.MaxAttempts,
+		MessageStatus:  msg.Status,
+		NotifyStatus:   app != nil && app.StatusCallbackURL != "",
+	}
+	if p.ReceiptTimeout <= 0 {
+		p.ReceiptTimeout = DefaultReceiptTimeout
+	}
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = ch.MaxAttempts
+	}
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = DefaultMaxAttempts
+	}
+	for _, m := range pool {
+		pa := PlanAccount{ID: m.Account.ID, Kind: m.Account.Kind, Weight: m.Weight, Enabled: m.Account.Enabled}
+		if pa.Enabled {
+			prov, err := a.providers.Get(m.Account.Kind)
+			if err != nil {
+				// An account of a kind this build does not know cannot
+				// send; leave it out rather than failing every message.
+				a.log.Warn("skipping account of unknown provider kind", zapAccount(m.Account.ID), zapErr(err))
+				pa.Enabled = false
+			} else {
+				pa.ExpectsReceipt = prov.ReceiptHandler() != nil
+				if s, err := a.sender(&m.Account); err == nil {
+					_, pa.CanCheckStatus = s.(providers.StatusChecker)
+				}
+			}
+		}
+		p.Accounts = append(p.Accounts, pa)
+	}
+	for _, r := range stored {
+		rr, err := ToRule(r)
+		if err != nil {
+			p.InvalidRules = append(p.InvalidRules, fmt.Sprintf("rule %d (%s): %v", r.ID, r.Name, err))
+			continue
+		}
+		p.Rules = append(p.Rules, rr)
+	}
+	return p, nil
+}
+
+// ToRule converts a stored rule into the rule engine's form.
+func ToRule(r store.Rule) (rules.Rule, error) {
+	scene, err := rules.ParseScene(r.Scene)
+	if err != nil {
+		return rules.Rule{}, err
+	}
+	action, err := rules.ParseAction(r.Action)
+	if err != nil {
+		return rules.Rule{}, err
+	}
+	var then rules.Action
+	if r.ThenAction != "" {
+		if then, err = rules.ParseAction(r.ThenAction); err != nil {
+			return rules.Rule{}, err
+		}
+	}
+	rr := rules.Rule{
+		ID:            r.ID,
+		Name:          r.Name,
+		Scene:         scene,
+		Priority:      r.Priority,
+		ProviderKind:  r.ProviderKind,
+		MessageType:   r.MessageType,
+		ErrorCodes:    rules.ParseList(r.ErrorCodes),
+		ErrorKeywords: rules.ParseList(r.ErrorKeywords),
+		Action:        action,
+		MaxRetry:      r.MaxRetry,
+		Delay:         time.Duration(r.DelaySeconds) * time.Second,
+		BackoffRate:   r.BackoffRate,
+		Then:          then,
+	}
+	if err := rr.Validate(); err != nil {
+		return rules.Rule{}, err
+	}
+	return rr, nil
+}
+
+// PickInput asks the balancer for an account of a channel.
+type PickInput struct {
+	ChannelID  int64
+	Candidates []Candidate
+}
+
+// PickAccount chooses among the candidates by smooth weighted round-robin.
+// It runs as a local activity because the rotation is shared by all
+// messages of the channel on this worker, which replay must not redo.
+func (a *Activities) PickAccount(_ context.Context, in PickInput) (int64, error) {
+	id, ok := a.balancer.Pick(in.ChannelID, in.Candidates)
+	if !ok {
+		return 0, nil
+	}
+	return id, nil
+}
+
+// DecideInput is the rule engine's input as the workflow knows it.
+type DecideInput struct {
+	Rules             []rules.Rule
+	Failure           rules.Failure
+	AttemptsOnAccount int
+	TotalAttempts     int
+	MaxAttempts       int
+	AccountsLeft      int
+}
+
+// Decide asks the rule engine what to do after a failure.
+func (a *Activities) Decide(_ context.Context, in DecideInput) (rules.Decision, error) {
+	return rules.Decide(rules.Input{
+		Now:               a.now(),
+		Rules:             in.Rules,
+		Failure:           in.Failure,
+		AttemptsOnAccount: in.AttemptsOnAccount,
+		TotalAttempts:     in.TotalAttempts,
+		MaxAttempts:       in.MaxAttempts,
+		AccountsLeft:      in.AccountsLeft,
+	}), nil
+}

@@ -1,0 +1,287 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.uber.org/zap"
+
+	"github.com/heraldhq/herald/providers"
+	"github.com/heraldhq/herald/store"
+)
+
+// SendRequest asks for one send attempt of a task through one account.
+type SendRequest struct {
+	TaskID    string
+	AccountID int64
+	// Attempt numbers the task's attempts from 1 (across accounts).
+	Attempt int
+}
+
+// SendResult is an accepted send.
+type SendResult struct {
+	ProviderMessageID string
+	// Delivered is true when acceptance is delivery (no receipt follows).
+	Delivered bool
+	// Recovered is true when a retried activity found, by asking the
+	// provider, that an earlier execution had already sent the message.
+	Recovered bool
+}
+
+// Failure is a classified provider failure, carried as the details of the
+// non-retryable application error a failed send returns.
+type Failure struct {
+	Class             string
+	Code              string
+	Message           string
+	RetryAfterSeconds int
+}
+
+// ProviderErrorType prefixes the application error type of provider
+// failures; the class follows ("provider.transient", ...).
+const ProviderErrorType = "provider."
+
+// Send delivers one attempt. Provider failures come back as non-retryable
+// application errors whose details are a Failure, because retrying and
+// switching are the rule engine's decisions, not the activity's. Other
+// errors (store unavailable) are retried by Temporal.
+func (a *Activities) Send(ctx context.Context, req SendRequest) (SendResult, error) {
+	msg, err := a.store.GetMessage(ctx, req.TaskID)
+	if err != nil {
+		return SendResult{}, fmt.Errorf("load message %s: %w", req.TaskID, err)
+	}
+	acc, err := a.store.GetAccount(ctx, req.AccountID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return SendResult{}, providerError(providers.Errorf(providers.ClassAccount, "ACCOUNT_NOT_FOUND", "provider account %d no longer exists", req.AccountID))
+		}
+		return SendResult{}, fmt.Errorf("load account %d: %w", req.AccountID, err)
+	}
+	if !acc.Enabled {
+		return SendResult{}, providerError(providers.Errorf(providers.ClassAccount, "ACCOUNT_DISABLED", "provider account %d is disabled", acc.ID))
+	}
+	sender, err := a.sender(acc)
+	if err != nil {
+		return SendResult{}, providerError(providers.Errorf(providers.ClassConfig, "ACCOUNT_CONFIG_INVALID", "provider account %d: %v", acc.ID, err))
+	}
+	pm, err := a.buildMessage(ctx, msg, acc.ID, req.Attempt)
+	if err != nil {
+		return SendResult{}, err
+	}
+
+	// A retried execution may follow one that reached the provider before
+	// the worker died. Where the provider can tell, ask before sending
+	// again, so the receiver gets the message once.
+	if activity.GetInfo(ctx).Attempt > 1 {
+		if checker, ok := sender.(providers.StatusChecker); ok {
+			rcpt, found, err := checker.CheckStatus(ctx, providers.StatusQuery{TaskID: msg.TaskID, Receiver: msg.Receiver, SentAt: activity.GetInfo(ctx).ScheduledTime})
+			if err == nil && found && rcpt.ProviderMessageID != "" {
+				if err := a.rememberProviderID(ctx, msg.TaskID, acc.ID, rcpt.ProviderMessageID); err != nil {
+					return SendResult{}, err
+				}
+				return SendResult{ProviderMessageID: rcpt.ProviderMessageID, Recovered: true}, nil
+			}
+		}
+	}
+
+	res, err := sender.Send(ctx, pm)
+	if err != nil {
+		pe := providers.AsError(err)
+		a.log.Info("provider refused a send",
+			zap.String("task_id", msg.TaskID), zapAccount(acc.ID), zap.String("class", string(pe.Class)), zap.String("code", pe.Code))
+		return SendResult{}, providerError(pe)
+	}
+	if res.ProviderMessageID != "" {
+		if err := a.rememberProviderID(ctx, msg.TaskID, acc.ID, res.ProviderMessageID); err != nil {
+			return SendResult{}, err
+		}
+	}
+	return SendResult{ProviderMessageID: res.ProviderMessageID, Delivered: res.Delivered}, nil
+}
+
+// rememberProviderID maps the provider's id to the task before the workflow
+// starts waiting, because a receipt may arrive before Send returns.
+func (a *Activities) rememberProviderID(ctx context.Context, taskID string, accountID int64, pid string) error {
+	if err := a.store.AddProviderMessageID(ctx, taskID, accountID, pid); err != nil {
+		return fmt.Errorf("record provider message id of %s: %w", taskID, err)
+	}
+	if err := a.store.UpdateMessage(ctx, taskID, store.MessagePatch{AccountID: &accountID, ProviderMessageID: &pid}); err != nil {
+		return fmt.Errorf("record provider message id of %s: %w", taskID, err)
+	}
+	return nil
+}
+
+func providerError(pe *providers.Error) error {
+	f := Failure{Class: string(pe.Class), Code: pe.Code, Message: pe.Message, RetryAfterSeconds: int(pe.RetryAfter.Seconds())}
+	opts := temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{f}}
+	if pe.Class == providers.ClassThrottled {
+		// Throttling is expected under load; it must not page anyone.
+		opts.Category = temporal.ApplicationErrorCategoryBenign
+	}
+	return temporal.NewApplicationErrorWithOptions(pe.Error(), ProviderErrorType+string(pe.Class), opts)
+}
+
+// FailureOf extracts the provider failure from a Send error. ok is false
+// for errors that are not provider failures (timeouts, infrastructure).
+func FailureOf(err error) (Failure, bool) {
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || len(appErr.Type()) <= len(ProviderErrorType) || appErr.Type()[:len(ProviderErrorType)] != ProviderErrorType {
+		return Failure{}, false
+	}
+	var f Failure
+	if appErr.HasDetails() {
+		if derr := appErr.Details(&f); derr == nil {
+			return f, true
+		}
+	}
+	return Failure{Class: appErr.Type()[len(ProviderErrorType):], Message: appErr.Message()}, true
+}
+
+// buildMessage turns a stored message into what the provider sends, using
+// the account's template mapping where there is one.
+func (a *Activities) buildMessage(ctx context.Context, msg *store.Message, accountID int64, attempt int) (providers.Message, error) {
+	pm := providers.Message{
+		TaskID:    msg.TaskID,
+		Attempt:   attempt,
+		Receiver:  msg.Receiver,
+		Subject:   msg.Subject,
+		Content:   msg.Content,
+		Signature: msg.SignatureName,
+	}
+	ch, err := a.store.GetChannel(ctx, msg.ChannelID)
+	if err != nil {
+		return pm, fmt.Errorf("load channel %d: %w", msg.ChannelID, err)
+	}
+	var order []string
+	if ch.TemplateID != nil {
+		tpl, err := a.store.GetTemplate(ctx, *ch.TemplateID)
+		switch {
+		case err == nil:
+			pm.ContentType = tpl.ContentType
+			order = tpl.Variables
+		case !errors.Is(err, store.ErrNotFound):
+			return pm, fmt.Errorf("load template %d: %w", *ch.TemplateID, err)
+		}
+		mp, err := a.store.GetTemplateMapping(ctx, *ch.TemplateID, accountID)
+		switch {
+		case err == nil:
+			pm.TemplateCode = mp.ProviderCode
+			if len(mp.ParamOrder) > 0 {
+				order = mp.ParamOrder
+			}
+			for _, name := range order {
+				out := name
+				if renamed, ok := mp.ParamNames[name]; ok && renamed != "" {
+					out = renamed
+				}
+				pm.Params = append(pm.Params, providers.Param{Name: out, Value: msg.TemplateParams[name]})
+			}
+		case errors.Is(err, store.ErrNotFound):
+			for _, name := range order {
+				pm.Params = append(pm.Params, providers.Param{Name: name, Value: msg.TemplateParams[name]})
+			}
+		default:
+			return pm, fmt.Errorf("load template mapping: %w", err)
+		}
+	}
+	if len(msg.Attachments) > 0 && string(msg.Attachments) != "null" {
+		atts, err := decodeAttachments(msg.Attachments)
+		if err != nil {
+			return pm, providerError(providers.Errorf(providers.ClassPermanent, "ATTACHMENT_INVALID", "stored attachments: %v", err))
+		}
+		pm.Attachments = atts
+	}
+	return pm, nil
+}
+
+// sender returns the cached sender of acc, building it when the account is
+// new or changed.
+func (a *Activities) sender(acc *store.ProviderAccount) (providers.Sender, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c, ok := a.senders[acc.ID]; ok && c.updatedAt.Equal(acc.UpdatedAt) {
+		return c.sender, nil
+	}
+	prov, err := a.providers.Get(acc.Kind)
+	if err != nil {
+		return nil, err
+	}
+	s, err := prov.NewSender(providers.Account{ID: acc.ID, Kind: acc.Kind, Config: acc.Config, CallbackURL: a.callbackURL(acc)})
+	if err != nil {
+		return nil, fmt.Errorf("build sender for account %d: %w", acc.ID, err)
+	}
+	a.senders[acc.ID] = cachedSender{updatedAt: acc.UpdatedAt, sender: s}
+	return s, nil
+}
+
+// callbackURL is where the provider of acc pushes its receipts. (Every
+// exported method of Activities is registered as an activity.)
+func (a *Activities) callbackURL(acc *store.ProviderAccount) string {
+	return CallbackURL(a.cfg.CallbackBaseURL, acc.Kind, acc.ID, acc.CallbackToken)
+}
+
+// CallbackURL builds the receipt endpoint of an account under base.
+func CallbackURL(base, kind string, accountID int64, token string) string {
+	return fmt.Sprintf("%s/callbacks/%s/%s?token=%s", base, url.PathEscape(kind), strconv.FormatInt(accountID, 10), url.QueryEscape(token))
+}
+
+// CheckRequest asks a provider what became of an attempt.
+type CheckRequest struct {
+	TaskID            string
+	AccountID         int64
+	ProviderMessageID string
+	// SentAt bounds the provider's search window.
+	SentAt time.Time
+}
+
+// CheckResult is the provider's answer; Found is false when it has no
+// record (or cannot be asked).
+type CheckResult struct {
+	Found             bool
+	ProviderMessageID string
+	Status            string
+	Code              string
+	Description       string
+}
+
+// CheckStatus resolves an unknown outcome or a missing receipt by asking
+// the provider.
+func (a *Activities) CheckStatus(ctx context.Context, req CheckRequest) (CheckResult, error) {
+	msg, err := a.store.GetMessage(ctx, req.TaskID)
+	if err != nil {
+		return CheckResult{}, fmt.Errorf("load message %s: %w", req.TaskID, err)
+	}
+	acc, err := a.store.GetAccount(ctx, req.AccountID)
+	if err != nil {
+		return CheckResult{}, fmt.Errorf("load account %d: %w", req.AccountID, err)
+	}
+	sender, err := a.sender(acc)
+	if err != nil {
+		return CheckResult{}, nil
+	}
+	checker, ok := sender.(providers.StatusChecker)
+	if !ok {
+		return CheckResult{}, nil
+	}
+	rcpt, found, err := checker.CheckStatus(ctx, providers.StatusQuery{
+		TaskID: req.TaskID, ProviderMessageID: req.ProviderMessageID, Receiver: msg.Receiver, SentAt: req.SentAt,
+	})
+	if err != nil {
+		return CheckResult{}, fmt.Errorf("check status of %s at account %d: %w", req.TaskID, req.AccountID, err)
+	}
+	if !found {
+		return CheckResult{}, nil
+	}
+	if rcpt.ProviderMessageID != "" {
+		if err := a.rememberProviderID(ctx, req.TaskID, req.AccountID, rcpt.ProviderMessageID); err != nil {
+			return CheckResult{}, err
+		}
+	}
+	return CheckResult{Found: true, ProviderMessageID: rcpt.ProviderMessageID, Status: string(rcpt.Status), Code: rcpt.Code, Description: rcpt.Description}, nil
+}

@@ -1,0 +1,249 @@
+package api
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+	"unicode"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/labstack/echo/v4"
+
+	"github.com/heraldhq/herald/api/internal/signing"
+	"github.com/heraldhq/herald/store"
+)
+
+// Authentication headers of the wire contract.
+const (
+	HeaderAppID     = "X-App-Id"
+	HeaderTimestamp = "X-Timestamp"
+	HeaderNonce     = "X-Nonce"
+	HeaderSignature = "X-Signature"
+	// HeaderIdempotencyKey makes a send safe to retry.
+	HeaderIdempotencyKey = "Idempotency-Key"
+)
+
+// Context keys under which the auth middleware leaves its results.
+const (
+	ctxApp  = "herald.app"
+	ctxBody = "herald.body"
+)
+
+// maxNonceLen bounds X-Nonce; the clients send 32 to 36 characters.
+const maxNonceLen = 128
+
+// appFrom returns the authenticated app, or nil outside /api/v1.
+func appFrom(c echo.Context) *store.App {
+	app, _ := c.Get(ctxApp).(*store.App)
+	return app
+}
+
+// bodyFrom returns the request body read by the auth middleware.
+func bodyFrom(c echo.Context) []byte {
+	b, _ := c.Get(ctxBody).([]byte)
+	return b
+}
+
+// authenticate checks the signed headers of every /api/v1 request, in an
+// order that answers cheap questions first and consumes a nonce only for a
+// request that is otherwise acceptable:
+// headers (20001) → timestamp (20004) → app (20002) → body size and JSON
+// (413/10002) → signature (20003) → app enabled (20006) → client IP (20005)
+// → nonce (20007).
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		appID := req.Header.Get(HeaderAppID)
+		ts := req.Header.Get(HeaderTimestamp)
+		nonce := req.Header.Get(HeaderNonce)
+		sig := req.Header.Get(HeaderSignature)
+		var missing []string
+		for _, h := range []struct{ name, value string }{
+			{HeaderAppID, appID}, {HeaderTimestamp, ts}, {HeaderNonce, nonce}, {HeaderSignature, sig},
+		} {
+			if h.value == "" {
+				missing = append(missing, h.name)
+			}
+		}
+		if len(missing) > 0 {
+			return errUnauthorized(CodeUnauthorized, "missing authentication header(s): %v", missing)
+		}
+		if len(nonce) > maxNonceLen || !printableASCII(nonce) {
+			return errUnauthorized(CodeUnauthorized, "%s must be 1 to %d printable ASCII characters", HeaderNonce, maxNonceLen)
+		}
+
+		if err := s.checkTimestamp(ts); err != nil {
+			return err
+		}
+
+		app, err := s.store.GetApp(req.Context(), appID)
+		if errors.Is(err, store.ErrNotFound) {
+			return errUnauthorized(CodeUnknownApp, "unknown app id")
+		}
+		if err != nil {
+			return errDatabase("load app", err)
+		}
+
+		body, err := s.readBody(req)
+		if err != nil {
+			return err
+		}
+		candidates, err := signing.Candidates(body)
+		if err != nil {
+			var se *signing.SyntaxError
+			if errors.As(err, &se) {
+				return NewError(http.StatusBadRequest, CodeMalformedJSON, "%s", se.Error())
+			}
+			return errInvalidParams("request body cannot be canonicalised: %v", err)
+		}
+		if !verifySignature(app.Secret, req.Method, req.URL.Path, candidates, ts, nonce, sig) {
+			return errUnauthorized(CodeBadSignature, "signature verification failed")
+		}
+
+		if !app.Enabled {
+			return errForbidden(CodeAppDisabled, "app is disabled")
+		}
+		if err := checkAllowlist(app.IPAllowlist, c.RealIP()); err != nil {
+			return err
+		}
+		if err := s.claimNonce(c, app.ID, nonce); err != nil {
+			return err
+		}
+
+		c.Set(ctxApp, app)
+		c.Set(ctxBody, body)
+		return next(c)
+	}
+}
+
+func verifySignature(secret, method, path string, candidates []string, ts, nonce, sig string) bool {
+	ok := false
+	// Check every form so the time taken does not tell which one matched.
+	for _, canon := range candidates {
+		if signing.Equal(sig, signing.Sign(secret, method, path, canon, ts, nonce)) {
+			ok = true
+		}
+	}
+	return ok
+}
+
+func (s *Server) checkTimestamp(ts string) error {
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return errUnauthorized(CodeBadTimestamp, "%s must be Unix seconds", HeaderTimestamp)
+	}
+	now := s.now().Unix()
+	window := int64(s.cfg.TimestampWindow / time.Second)
+	if sec < now-window || sec > now+window {
+		return errUnauthorized(CodeBadTimestamp, "timestamp is outside the allowed window of ±%s", s.cfg.TimestampWindow)
+	}
+	return nil
+}
+
+// readBody reads the whole body once, within the size limit, and puts it
+// back so handlers can read it again.
+func (s *Server) readBody(req *http.Request) ([]byte, error) {
+	limit := s.cfg.MaxBodyBytes
+	tooLarge := NewError(http.StatusRequestEntityTooLarge, CodeInvalidParams, "request body exceeds %d bytes", limit)
+	if req.ContentLength > limit {
+		return nil, tooLarge
+	}
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(req.Body, limit+1))
+	if err != nil {
+		return nil, errInvalidParams("read request body: %v", err)
+	}
+	if int64(len(body)) > limit {
+		return nil, tooLarge
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	return body, nil
+}
+
+// checkAllowlist admits ip when the app has no allowlist or ip falls in one
+// of its entries (IPs or CIDR ranges). Unparsable entries match nothing.
+func checkAllowlist(allowlist []string, ip string) error {
+	if len(allowlist) == 0 {
+		return nil
+	}
+	addr, err := netip.ParseAddr(ip)
+	if err == nil {
+		for _, entry := range allowlist {
+			p, perr := parsePrefix(entry)
+			if perr == nil && prefixesContain([]netip.Prefix{p}, addr) {
+				return nil
+			}
+		}
+	}
+	return errForbidden(CodeIPNotAllowed, "client IP %s is not allowed for this app", ip)
+}
+
+// claimNonce records the nonce with SET NX so a replay is refused on every
+// replica. It is kept for twice the timestamp window: a request older than
+// the window is refused by its timestamp anyway.
+func (s *Server) claimNonce(c echo.Context, appID, nonce string) error {
+	key := fmt.Sprintf("herald:nonce:%s:%s", appID, nonce)
+	ok, err := s.redis.SetNX(c.Request().Context(), key, 1, 2*s.cfg.TimestampWindow).Result()
+	if err != nil {
+		return errCache("claim nonce", err)
+	}
+	if !ok {
+		return errUnauthorized(CodeNonceReused, "nonce has already been used")
+	}
+	return nil
+}
+
+// rateLimit applies the app's request rate (GCRA in Redis, shared by all
+// replicas).
+func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		app := appFrom(c)
+		if app == nil {
+			return next(c)
+		}
+		rate := app.RateLimitPerSecond
+		if rate <= 0 {
+			rate = s.cfg.DefaultRateLimit
+		}
+		res, err := s.limiter.Allow(c.Request().Context(), "herald:app:"+app.ID, redis_rate.PerSecond(rate))
+		if err != nil {
+			return errCache("rate limit", err)
+		}
+		if res.Allowed == 0 {
+			retry := int(math.Ceil(res.RetryAfter.Seconds()))
+			if retry < 1 {
+				retry = 1
+			}
+			c.Response().Header().Set("Retry-After", strconv.Itoa(retry))
+			return NewError(http.StatusTooManyRequests, CodeRateLimited, "rate limit of %d requests per second exceeded", rate)
+		}
+		return next(c)
+	}
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// printableString reports whether s is valid text without control characters.
+func printableString(s string) bool {
+	for _, r := range s {
+		if r == unicode.ReplacementChar || unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}

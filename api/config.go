@@ -1,0 +1,171 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Config tunes the HTTP API. Zero fields take the defaults of DefaultConfig.
+type Config struct {
+	// MaxBodyBytes caps a request body (default 4 MiB).
+	MaxBodyBytes int64
+	// TimestampWindow is how far X-Timestamp may be from the server clock,
+	// either way (default 5 minutes). Nonces are remembered for twice as long.
+	TimestampWindow time.Duration
+	// DefaultRateLimit is the per-app request rate, per second, for apps
+	// that set none (default 100).
+	DefaultRateLimit int
+	// BatchMaxSize caps the receivers of one batch (default 1000).
+	BatchMaxSize int
+	// MaxScheduleAhead is how far in the future scheduled_at may be
+	// (default 30 days).
+	MaxScheduleAhead time.Duration
+	// DefaultMaxAttempts bounds send attempts for channels that set none
+	// (default 5).
+	DefaultMaxAttempts int
+	// TrustedProxies lists the IPs or CIDR ranges of reverse proxies whose
+	// X-Forwarded-For header is believed. Empty means the client IP is
+	// always the connection's peer address.
+	TrustedProxies []string
+}
+
+// Defaults of Config.
+const (
+	DefaultMaxBodyBytes       = 4 << 20
+	DefaultTimestampWindow    = 5 * time.Minute
+	DefaultRateLimitPerSecond = 100
+	DefaultBatchMaxSize       = 1000
+	DefaultMaxScheduleAhead   = 30 * 24 * time.Hour
+	DefaultMaxAttempts        = 5
+)
+
+// DefaultConfig returns the configuration used for zero fields.
+func DefaultConfig() Config {
+	return Config{
+		MaxBodyBytes:       DefaultMaxBodyBytes,
+		TimestampWindow:    DefaultTimestampWindow,
+		DefaultRateLimit:   DefaultRateLimitPerSecond,
+		BatchMaxSize:       DefaultBatchMaxSize,
+		MaxScheduleAhead:   DefaultMaxScheduleAhead,
+		DefaultMaxAttempts: DefaultMaxAttempts,
+	}
+}
+
+// withDefaults fills zero fields from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = d.MaxBodyBytes
+	}
+	if c.TimestampWindow == 0 {
+		c.TimestampWindow = d.TimestampWindow
+	}
+	if c.DefaultRateLimit == 0 {
+		c.DefaultRateLimit = d.DefaultRateLimit
+	}
+	if c.BatchMaxSize == 0 {
+		c.BatchMaxSize = d.BatchMaxSize
+	}
+	if c.MaxScheduleAhead == 0 {
+		c.MaxScheduleAhead = d.MaxScheduleAhead
+	}
+	if c.DefaultMaxAttempts == 0 {
+		c.DefaultMaxAttempts = d.DefaultMaxAttempts
+	}
+	return c
+}
+
+// Validate reports every invalid field in one error. Zero fields are valid:
+// they mean the default.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxBodyBytes < 0 {
+		errs = append(errs, fmt.Errorf("MaxBodyBytes must not be negative, got %d", c.MaxBodyBytes))
+	}
+	if c.TimestampWindow < 0 {
+		errs = append(errs, fmt.Errorf("TimestampWindow must not be negative, got %s", c.TimestampWindow))
+	}
+	if c.TimestampWindow > 0 && c.TimestampWindow < time.Second {
+		errs = append(errs, fmt.Errorf("TimestampWindow must be at least 1s, got %s", c.TimestampWindow))
+	}
+	if c.DefaultRateLimit < 0 {
+		errs = append(errs, fmt.Errorf("DefaultRateLimit must not be negative, got %d", c.DefaultRateLimit))
+	}
+	if c.BatchMaxSize < 0 {
+		errs = append(errs, fmt.Errorf("BatchMaxSize must not be negative, got %d", c.BatchMaxSize))
+	}
+	if c.MaxScheduleAhead < 0 {
+		errs = append(errs, fmt.Errorf("MaxScheduleAhead must not be negative, got %s", c.MaxScheduleAhead))
+	}
+	if c.DefaultMaxAttempts < 0 {
+		errs = append(errs, fmt.Errorf("DefaultMaxAttempts must not be negative, got %d", c.DefaultMaxAttempts))
+	}
+	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("TrustedProxies: %w", err))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid api config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// parsePrefixes parses a list of IPs and CIDR ranges; a bare IP is a
+// single-address range.
+func parsePrefixes(entries []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(entries))
+	var bad []string
+	for _, e := range entries {
+		p, err := parsePrefix(e)
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("%q", e))
+			continue
+		}
+		out = append(out, p)
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("not an IP or CIDR range: %s", strings.Join(bad, ", "))
+	}
+	return out, nil
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// ipNets converts prefixes for Echo's IP extractor.
+func ipNets(ps []netip.Prefix) []*net.IPNet {
+	out := make([]*net.IPNet, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())})
+	}
+	return out
+}
+
+// prefixesContain reports whether ip falls in any of ps. IPv4-mapped IPv6
+// addresses match IPv4 ranges.
+func prefixesContain(ps []netip.Prefix, ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, p := range ps {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}

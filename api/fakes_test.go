@@ -1,0 +1,485 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+
+	"github.com/heraldhq/herald/providers"
+	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/workflows"
+)
+
+// fakeStore is an in-memory Store with the contract of the real one:
+// ErrNotFound for missing rows, ErrConflict for taken keys.
+type fakeStore struct {
+	mu          sync.Mutex
+	apps        map[string]store.App
+	channels    map[int64]store.Channel
+	templates   map[int64]store.Template
+	pools       map[int64][]store.PoolMember
+	accounts    map[int64]store.ProviderAccount
+	messages    map[string]*store.Message
+	batches     map[string]*store.Batch
+	events      map[string][]store.MessageEvent
+	providerIDs map[string]string // "<account>/<provider id>" -> task id
+	nextID      int64
+
+	// Hooks and injected failures.
+	pingErr      error
+	beforeCreate func(msgs []*store.Message, batch *store.Batch) // runs unlocked
+	addEventErrs []error                                          // popped per AddEvent call
+}
+
+func newFakeStore() *fakeStore {
+	return &fakeStore{
+		apps:        map[string]store.App{},
+		channels:    map[int64]store.Channel{},
+		templates:   map[int64]store.Template{},
+		pools:       map[int64][]store.PoolMember{},
+		accounts:    map[int64]store.ProviderAccount{},
+		messages:    map[string]*store.Message{},
+		batches:     map[string]*store.Batch{},
+		events:      map[string][]store.MessageEvent{},
+		providerIDs: map[string]string{},
+	}
+}
+
+func notFound(what string, id any) error { return fmt.Errorf("%s %v: %w", what, id, store.ErrNotFound) }
+
+func (f *fakeStore) GetApp(_ context.Context, id string) (*store.App, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a, ok := f.apps[id]
+	if !ok {
+		return nil, notFound("app", id)
+	}
+	return &a, nil
+}
+
+func (f *fakeStore) GetChannel(_ context.Context, id int64) (*store.Channel, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.channels[id]
+	if !ok {
+		return nil, notFound("channel", id)
+	}
+	return &c, nil
+}
+
+func (f *fakeStore) ListChannels(_ context.Context, flt store.ChannelFilter) ([]store.Channel, int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var all []store.Channel
+	for _, c := range f.channels {
+		if flt.EnabledOnly && !c.Enabled {
+			continue
+		}
+		if flt.Type != nil && c.Type != *flt.Type {
+			continue
+		}
+		all = append(all, c)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].ID > all[j].ID })
+	total := len(all)
+	if flt.Offset >= len(all) {
+		return []store.Channel{}, total, nil
+	}
+	all = all[flt.Offset:]
+	if flt.Limit > 0 && flt.Limit < len(all) {
+		all = all[:flt.Limit]
+	}
+	return all, total, nil
+}
+
+func (f *fakeStore) GetTemplate(_ context.Context, id int64) (*store.Template, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.templates[id]
+	if !ok {
+		return nil, notFound("template", id)
+	}
+	return &t, nil
+}
+
+func (f *fakeStore) ChannelPool(_ context.Context, channelID int64) ([]store.PoolMember, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]store.PoolMember(nil), f.pools[channelID]...), nil
+}
+
+func (f *fakeStore) CreateMessages(_ context.Context, msgs []*store.Message, batch *store.Batch) error {
+	if f.beforeCreate != nil {
+		f.beforeCreate(msgs, batch)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if batch != nil {
+		if _, ok := f.batches[batch.ID]; ok {
+			return fmt.Errorf("batch id: %w", store.ErrConflict)
+		}
+		if batch.IdempotencyKey != "" {
+			for _, b := range f.batches {
+				if b.AppID == batch.AppID && b.IdempotencyKey == batch.IdempotencyKey {
+					return fmt.Errorf("batch idempotency key: %w", store.ErrConflict)
+				}
+			}
+		}
+	}
+	for _, m := range msgs {
+		if _, ok := f.messages[m.TaskID]; ok {
+			return fmt.Errorf("task id: %w", store.ErrConflict)
+		}
+		if m.IdempotencyKey == "" {
+			continue
+		}
+		for _, o := range f.messages {
+			if o.AppID == m.AppID && o.IdempotencyKey == m.IdempotencyKey {
+				return fmt.Errorf("idempotency key: %w", store.ErrConflict)
+			}
+		}
+	}
+	if batch != nil {
+		b := *batch
+		f.batches[b.ID] = &b
+	}
+	for _, m := range msgs {
+		f.nextID++
+		m.ID = f.nextID
+		c := *m
+		f.messages[c.TaskID] = &c
+	}
+	return nil
+}
+
+func (f *fakeStore) GetMessage(_ context.Context, taskID string) (*store.Message, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m, ok := f.messages[taskID]
+	if !ok {
+		return nil, notFound("message", taskID)
+	}
+	c := *m
+	return &c, nil
+}
+
+func (f *fakeStore) GetMessageByIdempotencyKey(_ context.Context, appID, key string) (*store.Message, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, m := range f.messages {
+		if m.AppID == appID && m.IdempotencyKey == key {
+			c := *m
+			return &c, nil
+		}
+	}
+	return nil, notFound("message with key", key)
+}
+
+func (f *fakeStore) GetBatch(_ context.Context, id string) (*store.Batch, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, ok := f.batches[id]
+	if !ok {
+		return nil, notFound("batch", id)
+	}
+	c := *b
+	return &c, nil
+}
+
+func (f *fakeStore) GetBatchByIdempotencyKey(_ context.Context, appID, key string) (*store.Batch, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, b := range f.batches {
+		if b.AppID == appID && b.IdempotencyKey == key {
+			c := *b
+			return &c, nil
+		}
+	}
+	return nil, notFound("batch with key", key)
+}
+
+func (f *fakeStore) ListBatchMessages(_ context.Context, batchID string) ([]store.Message, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []store.Message
+	for _, m := range f.messages {
+		if m.BatchID == batchID {
+			out = append(out, *m)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func (f *fakeStore) UpdateMessage(_ context.Context, taskID string, p store.MessagePatch) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m, ok := f.messages[taskID]
+	if !ok {
+		return notFound("message", taskID)
+	}
+	if p.Status != nil {
+		m.Status = *p.Status
+	}
+	if p.CallbackStatus != nil {
+		m.CallbackStatus = *p.CallbackStatus
+	}
+	if p.AccountID != nil {
+		m.AccountID = p.AccountID
+	}
+	if p.ProviderMessageID != nil {
+		m.ProviderMessageID = *p.ProviderMessageID
+	}
+	if p.AttemptCount != nil {
+		m.AttemptCount = *p.AttemptCount
+	}
+	if p.LastError != nil {
+		m.LastError = *p.LastError
+	}
+	if p.FinishedAt != nil {
+		m.FinishedAt = p.FinishedAt
+	}
+	return nil
+}
+
+func (f *fakeStore) FindTaskByProviderMessageID(_ context.Context, accountID int64, pmid string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id, ok := f.providerIDs[fmt.Sprintf("%d/%s", accountID, pmid)]
+	if !ok {
+		return "", notFound("provider message id", pmid)
+	}
+	return id, nil
+}
+
+func (f *fakeStore) GetAccount(_ context.Context, id int64) (*store.ProviderAccount, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a, ok := f.accounts[id]
+	if !ok {
+		return nil, notFound("account", id)
+	}
+	return &a, nil
+}
+
+func (f *fakeStore) AddEvent(_ context.Context, e *store.MessageEvent) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.addEventErrs) > 0 {
+		err := f.addEventErrs[0]
+		f.addEventErrs = f.addEventErrs[1:]
+		if err != nil {
+			return err
+		}
+	}
+	for _, o := range f.events[e.TaskID] {
+		if o.Seq == e.Seq {
+			return nil
+		}
+	}
+	f.events[e.TaskID] = append(f.events[e.TaskID], *e)
+	return nil
+}
+
+func (f *fakeStore) NextEventSeq(_ context.Context, taskID string) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	next := 1
+	for _, e := range f.events[taskID] {
+		if e.Seq >= next {
+			next = e.Seq + 1
+		}
+	}
+	return next, nil
+}
+
+func (f *fakeStore) ListEvents(_ context.Context, taskID string) ([]store.MessageEvent, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := append([]store.MessageEvent(nil), f.events[taskID]...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out, nil
+}
+
+func (f *fakeStore) Ping(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pingErr
+}
+
+// Test helpers that write fixtures.
+
+func (f *fakeStore) putApp(a store.App) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.apps[a.ID] = a
+}
+
+func (f *fakeStore) putChannel(c store.Channel) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.channels[c.ID] = c
+}
+
+func (f *fakeStore) putTemplate(t store.Template) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.templates[t.ID] = t
+}
+
+func (f *fakeStore) putAccount(a store.ProviderAccount, channelIDs ...int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.accounts[a.ID] = a
+	for _, id := range channelIDs {
+		f.pools[id] = append(f.pools[id], store.PoolMember{Account: a, Weight: 1})
+	}
+}
+
+func (f *fakeStore) putMessage(m store.Message) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nextID++
+	m.ID = f.nextID
+	f.messages[m.TaskID] = &m
+}
+
+func (f *fakeStore) putProviderID(accountID int64, pmid, taskID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.providerIDs[fmt.Sprintf("%d/%s", accountID, pmid)] = taskID
+}
+
+func (f *fakeStore) messageCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.messages)
+}
+
+func (f *fakeStore) batchCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.batches)
+}
+
+func (f *fakeStore) eventsOf(taskID string) []store.MessageEvent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]store.MessageEvent(nil), f.events[taskID]...)
+}
+
+// fakeEngine records what the API asked of the workflow engine.
+type fakeEngine struct {
+	mu        sync.Mutex
+	starts    []workflows.SendInput
+	cancels   []string
+	signals   map[string][]workflows.Receipt
+	startErr  error
+	cancelErr error
+	onCancel  func(taskID string)
+	signalErr func(taskID string) error
+	checkErr  error
+}
+
+func newFakeEngine() *fakeEngine { return &fakeEngine{signals: map[string][]workflows.Receipt{}} }
+
+func (e *fakeEngine) StartSend(_ context.Context, in workflows.SendInput) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.starts = append(e.starts, in)
+	return e.startErr
+}
+
+func (e *fakeEngine) CancelSend(_ context.Context, taskID string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cancels = append(e.cancels, taskID)
+	if e.onCancel != nil {
+		e.onCancel(taskID)
+	}
+	return e.cancelErr
+}
+
+func (e *fakeEngine) SignalReceipt(_ context.Context, taskID string, r workflows.Receipt) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.signalErr != nil {
+		if err := e.signalErr(taskID); err != nil {
+			return err
+		}
+	}
+	e.signals[taskID] = append(e.signals[taskID], r)
+	return nil
+}
+
+func (e *fakeEngine) Check(context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.checkErr
+}
+
+func (e *fakeEngine) startCount() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.starts)
+}
+
+func (e *fakeEngine) cancelsCopy() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.cancels...)
+}
+
+func (e *fakeEngine) startsCopy() []workflows.SendInput {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]workflows.SendInput(nil), e.starts...)
+}
+
+func (e *fakeEngine) signalsOf(taskID string) []workflows.Receipt {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]workflows.Receipt(nil), e.signals[taskID]...)
+}
+
+// fakeProvider pushes receipts as a JSON list of providers.Receipt and
+// wants HTTP 200 with "OK" (accepted) or "RETRY" (send again) back.
+type fakeProvider struct {
+	kind       string
+	noReceipts bool
+}
+
+func (p fakeProvider) Kind() string                       { return p.kind }
+func (p fakeProvider) ValidateConfig(json.RawMessage) error { return nil }
+func (p fakeProvider) NewSender(providers.Account) (providers.Sender, error) {
+	return nil, fmt.Errorf("not used")
+}
+
+func (p fakeProvider) ReceiptHandler() providers.ReceiptHandler {
+	if p.noReceipts {
+		return nil
+	}
+	return fakeReceipts{}
+}
+
+type fakeReceipts struct{}
+
+func (fakeReceipts) ParseReceipts(r *http.Request) ([]providers.Receipt, error) {
+	var out []providers.Receipt
+	if err := json.NewDecoder(r.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("decode receipts: %w", err)
+	}
+	return out, nil
+}
+
+func (fakeReceipts) Acknowledge(w http.ResponseWriter, ok bool) {
+	if ok {
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("OK"))
+		return
+	}
+	_, _ = w.Write([]byte("RETRY"))
+}

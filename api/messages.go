@@ -1,0 +1,643 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/workflows"
+)
+
+const (
+	endpointSend  = "POST /api/v1/messages"
+	endpointBatch = "POST /api/v1/messages/batch"
+	// headerReplayed marks a response replayed for an Idempotency-Key.
+	headerReplayed = "Idempotent-Replayed"
+	// startConcurrency bounds the workflow starts of one batch in flight.
+	startConcurrency = 16
+	// startTimeout bounds one workflow start; a message whose start fails
+	// stays pending and the worker's sweeper starts it later.
+	startTimeout = 10 * time.Second
+)
+
+// sendRequest is the parsed body of a single or batch send, before any
+// lookup.
+type sendRequest struct {
+	ChannelID     int64
+	Receiver      string
+	Receivers     []json.RawMessage
+	Params        map[string]string
+	SignatureName string
+	ScheduledAt   string
+	Subject       string
+	fields        fields
+}
+
+// parseSendRequest checks the members' presence and types. batchMax is 0
+// for a single send, else the most receivers a batch may hold.
+func parseSendRequest(body []byte, batchMax int) (*sendRequest, error) {
+	f, err := parseObject(body)
+	if err != nil {
+		return nil, err
+	}
+	req := &sendRequest{fields: f}
+	if req.ChannelID, err = f.id("channel_id"); err != nil {
+		return nil, err
+	}
+	if batchMax == 0 {
+		if req.Receiver, err = f.requiredStr("receiver"); err != nil {
+			return nil, err
+		}
+	} else {
+		if !f.has("receivers") {
+			return nil, errMissing("receivers")
+		}
+		if err := json.Unmarshal(f["receivers"], &req.Receivers); err != nil {
+			return nil, errInvalidParams("receivers must be a list of strings")
+		}
+		if len(req.Receivers) == 0 || len(req.Receivers) > batchMax {
+			return nil, errInvalidValue("receivers must hold 1 to %d entries, got %d", batchMax, len(req.Receivers))
+		}
+	}
+	if req.Params, err = f.templateParams(); err != nil {
+		return nil, err
+	}
+	if req.SignatureName, err = f.str("signature_name"); err != nil {
+		return nil, err
+	}
+	if req.ScheduledAt, err = f.str("scheduled_at"); err != nil {
+		return nil, err
+	}
+	if req.Subject, err = f.str("subject"); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// prepared is a send request checked against its channel: everything a
+// message row needs except the receiver.
+type prepared struct {
+	channel     *store.Channel
+	subject     string
+	content     string
+	params      map[string]string
+	signature   string
+	scheduledAt *time.Time
+	attachments json.RawMessage
+	maxAttempts int
+}
+
+// prepare runs every check that does not depend on the receiver. It writes
+// nothing.
+func (s *Server) prepare(ctx context.Context, req *sendRequest) (*prepared, error) {
+	ch, err := s.store.GetChannel(ctx, req.ChannelID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, NewError(http.StatusNotFound, CodeChannelNotFound, "channel %d not found", req.ChannelID)
+	}
+	if err != nil {
+		return nil, errDatabase("load channel", err)
+	}
+	if !ch.Enabled {
+		return nil, errForbidden(CodeChannelDisabled, "channel %d is disabled", ch.ID)
+	}
+	tpl, err := s.channelTemplate(ctx, ch)
+	if err != nil {
+		return nil, err
+	}
+	if tpl == nil {
+		return nil, NewError(http.StatusNotFound, CodeTemplateNotFound, "channel %d has no template", ch.ID)
+	}
+	if !templateVariablesValid(tpl) {
+		// The channel is blocked until an operator fixes the template.
+		return nil, NewError(http.StatusServiceUnavailable, CodeTemplateNotFound, "template of channel %d is unusable: its placeholders do not match its declared variables", ch.ID)
+	}
+	pool, err := s.store.ChannelPool(ctx, ch.ID)
+	if err != nil {
+		return nil, errDatabase("load channel pool", err)
+	}
+	if enabledAccounts(pool) == 0 {
+		return nil, NewError(http.StatusServiceUnavailable, CodeNoProvider, "channel %d has no available provider account", ch.ID)
+	}
+	if err := checkSignature(ch, req.SignatureName); err != nil {
+		return nil, err
+	}
+	if err := checkTemplateParams(tpl, req.Params); err != nil {
+		return nil, err
+	}
+	sched, serr := parseSchedule(req.ScheduledAt, s.now(), s.cfg.MaxScheduleAhead)
+	if serr != nil {
+		return nil, serr
+	}
+	att, aerr := parseAttachments(req.fields, ch.Type)
+	if aerr != nil {
+		return nil, aerr
+	}
+	subject := req.Subject
+	if strings.TrimSpace(subject) == "" {
+		subject = render(tpl.Subject, req.Params)
+	}
+	maxAttempts := ch.MaxAttempts
+	if maxAttempts <= 0 {
+		maxAttempts = s.cfg.DefaultMaxAttempts
+	}
+	return &prepared{
+		channel:     ch,
+		subject:     subject,
+		content:     render(tpl.Content, req.Params),
+		params:      req.Params,
+		signature:   req.SignatureName,
+		scheduledAt: sched,
+		attachments: att,
+		maxAttempts: maxAttempts,
+	}, nil
+}
+
+// channelTemplate loads the channel's template, nil when it has none.
+func (s *Server) channelTemplate(ctx context.Context, ch *store.Channel) (*store.Template, error) {
+	if ch.TemplateID == nil {
+		return nil, nil
+	}
+	tpl, err := s.store.GetTemplate(ctx, *ch.TemplateID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, errDatabase("load template", err)
+	}
+	return tpl, nil
+}
+
+func enabledAccounts(pool []store.PoolMember) int {
+	n := 0
+	for _, m := range pool {
+		if m.Account.Enabled {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Server) newMessage(app *store.App, p *prepared, receiver, batchID, key, hash string, now time.Time) *store.Message {
+	return &store.Message{
+		TaskID:         s.newID(),
+		BatchID:        batchID,
+		AppID:          app.ID,
+		ChannelID:      p.channel.ID,
+		MessageType:    p.channel.Type,
+		Receiver:       receiver,
+		Subject:        p.subject,
+		Content:        p.content,
+		TemplateParams: p.params,
+		SignatureName:  p.signature,
+		Attachments:    p.attachments,
+		Status:         workflows.StatusPending,
+		MaxAttempts:    p.maxAttempts,
+		ScheduledAt:    p.scheduledAt,
+		IdempotencyKey: key,
+		RequestHash:    hash,
+		CreatedAt:      now,
+		UpdatedAt:      now,
+	}
+}
+
+// sendResponse is the data of POST /api/v1/messages.
+type sendResponse struct {
+	TaskID    string `json:"task_id"`
+	Status    string `json:"status"`
+	CreatedAt string `json:"created_at"`
+}
+
+func (s *Server) sendMessage(c echo.Context) error {
+	ctx := c.Request().Context()
+	app := appFrom(c)
+	body := bodyFrom(c)
+	req, err := parseSendRequest(body, 0)
+	if err != nil {
+		return err
+	}
+	key, err := idempotencyKey(c)
+	if err != nil {
+		return err
+	}
+	hash := requestHash(endpointSend, body)
+	if key != "" {
+		resp, err := s.replaySend(ctx, app, key, hash)
+		if err != nil || resp != nil {
+			return s.replied(c, resp, err)
+		}
+	}
+
+	p, err := s.prepare(ctx, req)
+	if err != nil {
+		return err
+	}
+	receiver, _, rerr := normalizeReceiver(p.channel.Type, req.Receiver)
+	if rerr != nil {
+		return rerr
+	}
+
+	msg := s.newMessage(app, p, receiver, "", key, hash, s.now().UTC())
+	if err := s.store.CreateMessages(ctx, []*store.Message{msg}, nil); err != nil {
+		if errors.Is(err, store.ErrConflict) && key != "" {
+			// A concurrent request with the same key won the race.
+			resp, rerr := s.replaySend(ctx, app, key, hash)
+			if rerr != nil || resp != nil {
+				return s.replied(c, resp, rerr)
+			}
+		}
+		return errDatabase("create message", err)
+	}
+	s.startSends(ctx, []*store.Message{msg})
+	return success(c, sendResponse{TaskID: msg.TaskID, Status: msg.Status, CreatedAt: formatTime(msg.CreatedAt)})
+}
+
+// replied answers with a replayed response (or the error that replaced it).
+func (s *Server) replied(c echo.Context, resp any, err error) error {
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(headerReplayed, "true")
+	return success(c, resp)
+}
+
+// replaySend returns the original response for a used Idempotency-Key, nil
+// when the key is new, or a 409 when it came with a different request.
+func (s *Server) replaySend(ctx context.Context, app *store.App, key, hash string) (*sendResponse, error) {
+	m, err := s.store.GetMessageByIdempotencyKey(ctx, app.ID, key)
+	if errors.Is(err, store.ErrNotFound) {
+		// The key may belong to a batch: then this request differs from it.
+		if _, berr := s.store.GetBatchByIdempotencyKey(ctx, app.ID, key); berr == nil {
+			return nil, errIdempotencyMismatch(key)
+		} else if !errors.Is(berr, store.ErrNotFound) {
+			return nil, errDatabase("load batch by idempotency key", berr)
+		}
+		return nil, nil
+	}
+	if err != nil {
+		return nil, errDatabase("load message by idempotency key", err)
+	}
+	if m.RequestHash != hash {
+		return nil, errIdempotencyMismatch(key)
+	}
+	// The original answer: a message is always accepted as pending.
+	return &sendResponse{TaskID: m.TaskID, Status: workflows.StatusPending, CreatedAt: formatTime(m.CreatedAt)}, nil
+}
+
+// startSends starts the workflows of accepted messages. A failure is only
+// logged: the message is durably pending and the worker's sweeper starts
+// it later. Starts outlive a client that hangs up.
+func (s *Server) startSends(ctx context.Context, msgs []*store.Message) {
+	ctx = context.WithoutCancel(ctx)
+	sem := make(chan struct{}, startConcurrency)
+	var wg sync.WaitGroup
+	for _, m := range msgs {
+		in := workflows.SendInput{TaskID: m.TaskID, AppID: m.AppID, ChannelID: m.ChannelID}
+		if m.ScheduledAt != nil {
+			in.ScheduledAt = *m.ScheduledAt
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			sctx, cancel := context.WithTimeout(ctx, startTimeout)
+			defer cancel()
+			if err := s.engine.StartSend(sctx, in); err != nil {
+				s.log.Warn("start send workflow failed; the message stays pending for the sweeper",
+					zap.String("task_id", in.TaskID), zap.Error(err))
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// batchTask links a receiver's position in the request to its task.
+type batchTask struct {
+	Index  int    `json:"index"`
+	TaskID string `json:"task_id"`
+}
+
+// rejection explains why one receiver of a batch was refused.
+type rejection struct {
+	Index    int    `json:"index"`
+	Receiver string `json:"receiver"`
+	Code     int    `json:"code"`
+	Message  string `json:"message"`
+}
+
+// batchResponse is the data of POST /api/v1/messages/batch.
+type batchResponse struct {
+	BatchID      string      `json:"batch_id"`
+	TotalCount   int         `json:"total_count"`
+	SuccessCount int         `json:"success_count"`
+	FailedCount  int         `json:"failed_count"`
+	CreatedAt    string      `json:"created_at"`
+	Tasks        []batchTask `json:"tasks"`
+	Rejected     []rejection `json:"rejected"`
+}
+
+type acceptedReceiver struct {
+	index      int
+	normalized string
+}
+
+// classifyReceivers validates each receiver of a batch on its own and
+// refuses repeats after normalisation.
+func classifyReceivers(channelType string, raws []json.RawMessage) ([]acceptedReceiver, []rejection) {
+	var accepted []acceptedReceiver
+	var rejected []rejection
+	seen := map[string]int{}
+	for i, raw := range raws {
+		var r string
+		if err := json.Unmarshal(raw, &r); err != nil {
+			rejected = append(rejected, rejection{Index: i, Receiver: string(raw), Code: CodeInvalidParams, Message: "receiver must be a string"})
+			continue
+		}
+		norm, dedup, rerr := normalizeReceiver(channelType, r)
+		if rerr != nil {
+			rejected = append(rejected, rejection{Index: i, Receiver: r, Code: rerr.Code, Message: rerr.Message})
+			continue
+		}
+		if first, dup := seen[dedup]; dup {
+			rejected = append(rejected, rejection{Index: i, Receiver: r, Code: CodeInvalidValue, Message: "duplicate of receivers[" + strconv.Itoa(first) + "]"})
+			continue
+		}
+		seen[dedup] = i
+		accepted = append(accepted, acceptedReceiver{index: i, normalized: norm})
+	}
+	return accepted, rejected
+}
+
+func (s *Server) sendBatch(c echo.Context) error {
+	ctx := c.Request().Context()
+	app := appFrom(c)
+	body := bodyFrom(c)
+	req, err := parseSendRequest(body, s.cfg.BatchMaxSize)
+	if err != nil {
+		return err
+	}
+	key, err := idempotencyKey(c)
+	if err != nil {
+		return err
+	}
+	hash := requestHash(endpointBatch, body)
+	if key != "" {
+		resp, err := s.replayBatch(ctx, app, req, key, hash)
+		if err != nil || resp != nil {
+			return s.replied(c, resp, err)
+		}
+	}
+
+	p, err := s.prepare(ctx, req)
+	if err != nil {
+		return err
+	}
+	accepted, rejected := classifyReceivers(p.channel.Type, req.Receivers)
+	if len(accepted) == 0 {
+		e := errReceiver("no valid receiver in the batch")
+		e.Data = map[string]any{"rejected": rejected}
+		return e
+	}
+
+	now := s.now().UTC()
+	batch := &store.Batch{
+		ID:             s.newID(),
+		AppID:          app.ID,
+		ChannelID:      p.channel.ID,
+		TotalCount:     len(req.Receivers),
+		SuccessCount:   len(accepted),
+		FailedCount:    len(rejected),
+		IdempotencyKey: key,
+		RequestHash:    hash,
+		CreatedAt:      now,
+	}
+	msgs := make([]*store.Message, len(accepted))
+	tasks := make([]batchTask, len(accepted))
+	for i, a := range accepted {
+		// Batch members carry no key of their own: the key is the batch's.
+		msgs[i] = s.newMessage(app, p, a.normalized, batch.ID, "", hash, now)
+		tasks[i] = batchTask{Index: a.index, TaskID: msgs[i].TaskID}
+	}
+	if err := s.store.CreateMessages(ctx, msgs, batch); err != nil {
+		if errors.Is(err, store.ErrConflict) && key != "" {
+			resp, rerr := s.replayBatch(ctx, app, req, key, hash)
+			if rerr != nil || resp != nil {
+				return s.replied(c, resp, rerr)
+			}
+		}
+		return errDatabase("create batch", err)
+	}
+	s.startSends(ctx, msgs)
+	return success(c, batchResponse{
+		BatchID:      batch.ID,
+		TotalCount:   batch.TotalCount,
+		SuccessCount: batch.SuccessCount,
+		FailedCount:  batch.FailedCount,
+		CreatedAt:    formatTime(batch.CreatedAt),
+		Tasks:        tasks,
+		Rejected:     nonNil(rejected),
+	})
+}
+
+// replayBatch rebuilds the original response of a batch whose
+// Idempotency-Key is reused with the same request. The request being the
+// same, re-validating its receivers gives the same split, and each accepted
+// receiver is matched to its stored task.
+func (s *Server) replayBatch(ctx context.Context, app *store.App, req *sendRequest, key, hash string) (*batchResponse, error) {
+	b, err := s.store.GetBatchByIdempotencyKey(ctx, app.ID, key)
+	if errors.Is(err, store.ErrNotFound) {
+		if _, merr := s.store.GetMessageByIdempotencyKey(ctx, app.ID, key); merr == nil {
+			return nil, errIdempotencyMismatch(key)
+		} else if !errors.Is(merr, store.ErrNotFound) {
+			return nil, errDatabase("load message by idempotency key", merr)
+		}
+		return nil, nil
+	}
+	if err != nil {
+		return nil, errDatabase("load batch by idempotency key", err)
+	}
+	if b.RequestHash != hash {
+		return nil, errIdempotencyMismatch(key)
+	}
+	msgs, err := s.store.ListBatchMessages(ctx, b.ID)
+	if err != nil {
+		return nil, errDatabase("list batch messages", err)
+	}
+	resp := &batchResponse{
+		BatchID:      b.ID,
+		TotalCount:   b.TotalCount,
+		SuccessCount: b.SuccessCount,
+		FailedCount:  b.FailedCount,
+		CreatedAt:    formatTime(b.CreatedAt),
+		Tasks:        []batchTask{},
+		Rejected:     []rejection{},
+	}
+	if len(msgs) == 0 {
+		return resp, nil
+	}
+	byReceiver := make(map[string]string, len(msgs))
+	for _, m := range msgs {
+		byReceiver[m.Receiver] = m.TaskID
+	}
+	accepted, rejected := classifyReceivers(msgs[0].MessageType, req.Receivers)
+	for _, a := range accepted {
+		if id, ok := byReceiver[a.normalized]; ok {
+			resp.Tasks = append(resp.Tasks, batchTask{Index: a.index, TaskID: id})
+		}
+	}
+	resp.Rejected = nonNil(rejected)
+	return resp, nil
+}
+
+// loadOwnMessage returns a task of the calling app; any other task, and a
+// malformed id, is "not found" so ids of other apps cannot be probed.
+func (s *Server) loadOwnMessage(c echo.Context) (*store.Message, error) {
+	taskID := c.Param("task_id")
+	if _, err := uuid.Parse(taskID); err != nil {
+		return nil, errTaskNotFound(taskID)
+	}
+	m, err := s.store.GetMessage(c.Request().Context(), taskID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errTaskNotFound(taskID)
+	}
+	if err != nil {
+		return nil, errDatabase("load message", err)
+	}
+	if m.AppID != appFrom(c).ID {
+		return nil, errTaskNotFound(taskID)
+	}
+	return m, nil
+}
+
+// messageView is the data of GET /api/v1/messages/{task_id}: the legacy
+// fields first, then Herald's additions.
+type messageView struct {
+	ID             int64   `json:"id"`
+	TaskID         string  `json:"task_id"`
+	AppID          string  `json:"app_id"`
+	ChannelID      int64   `json:"channel_id"`
+	MessageType    string  `json:"message_type"`
+	Receiver       string  `json:"receiver"`
+	Content        string  `json:"content"`
+	Status         string  `json:"status"`
+	CallbackStatus string  `json:"callback_status"`
+	RetryCount     int     `json:"retry_count"`
+	MaxRetry       int     `json:"max_retry"`
+	CreatedAt      string  `json:"created_at"`
+	UpdatedAt      string  `json:"updated_at"`
+	BatchID        string  `json:"batch_id"`
+	ScheduledAt    *string `json:"scheduled_at"`
+	FinishedAt     *string `json:"finished_at"`
+	LastError      string  `json:"last_error"`
+}
+
+func (s *Server) getMessage(c echo.Context) error {
+	m, err := s.loadOwnMessage(c)
+	if err != nil {
+		return err
+	}
+	return success(c, messageView{
+		ID:             m.ID,
+		TaskID:         m.TaskID,
+		AppID:          m.AppID,
+		ChannelID:      m.ChannelID,
+		MessageType:    m.MessageType,
+		Receiver:       m.Receiver,
+		Content:        m.Content,
+		Status:         m.Status,
+		CallbackStatus: m.CallbackStatus,
+		RetryCount:     max(m.AttemptCount-1, 0),
+		MaxRetry:       max(m.MaxAttempts-1, 0),
+		CreatedAt:      formatTime(m.CreatedAt),
+		UpdatedAt:      formatTime(m.UpdatedAt),
+		BatchID:        m.BatchID,
+		ScheduledAt:    formatTimePtr(m.ScheduledAt),
+		FinishedAt:     formatTimePtr(m.FinishedAt),
+		LastError:      m.LastError,
+	})
+}
+
+// eventView is one entry of GET /api/v1/messages/{task_id}/events.
+type eventView struct {
+	Seq       int    `json:"seq"`
+	Kind      string `json:"kind"`
+	Status    string `json:"status"`
+	AccountID *int64 `json:"account_id"`
+	Code      string `json:"code"`
+	Detail    string `json:"detail"`
+	CreatedAt string `json:"created_at"`
+}
+
+func (s *Server) listEvents(c echo.Context) error {
+	m, err := s.loadOwnMessage(c)
+	if err != nil {
+		return err
+	}
+	events, err := s.store.ListEvents(c.Request().Context(), m.TaskID)
+	if err != nil {
+		return errDatabase("list events", err)
+	}
+	items := make([]eventView, 0, len(events))
+	for _, e := range events {
+		items = append(items, eventView{
+			Seq: e.Seq, Kind: e.Kind, Status: e.Status, AccountID: e.AccountID,
+			Code: e.Code, Detail: e.Detail, CreatedAt: formatTime(e.CreatedAt),
+		})
+	}
+	return success(c, map[string]any{"items": items})
+}
+
+// cancelResponse is the data of DELETE /api/v1/messages/{task_id}.
+type cancelResponse struct {
+	TaskID string `json:"task_id"`
+	Status string `json:"status"`
+}
+
+func (s *Server) cancelMessage(c echo.Context) error {
+	m, err := s.loadOwnMessage(c)
+	if err != nil {
+		return err
+	}
+	notCancellable := func(status string) error {
+		return NewError(http.StatusConflict, CodeInvalidValue, "task %s is %s and can no longer be cancelled", m.TaskID, status)
+	}
+	if m.Status == workflows.StatusCancelled {
+		// Cancelling twice is harmless: answer as the first time.
+		return success(c, cancelResponse{TaskID: m.TaskID, Status: workflows.StatusCancelled})
+	}
+	if m.Status != workflows.StatusPending {
+		return notCancellable(m.Status)
+	}
+	ctx := c.Request().Context()
+	if err := s.engine.CancelSend(ctx, m.TaskID); err != nil {
+		if errors.Is(err, workflows.ErrNotCancellable) {
+			status := "already being sent"
+			if cur, gerr := s.store.GetMessage(ctx, m.TaskID); gerr == nil {
+				status = cur.Status
+			}
+			return notCancellable(status)
+		}
+		return errEngine("cancel send", err)
+	}
+	return success(c, cancelResponse{TaskID: m.TaskID, Status: workflows.StatusCancelled})
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func formatTimePtr(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := formatTime(*t)
+	return &s
+}

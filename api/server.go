@@ -1,0 +1,224 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/heraldhq/herald/providers"
+	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/workflows"
+)
+
+// Store is the part of the data layer the API uses. Lookups return an error
+// wrapping store.ErrNotFound for missing rows; CreateMessages returns one
+// wrapping store.ErrConflict when an idempotency key or task id is taken.
+type Store interface {
+	GetApp(ctx context.Context, id string) (*store.App, error)
+	GetChannel(ctx context.Context, id int64) (*store.Channel, error)
+	ListChannels(ctx context.Context, f store.ChannelFilter) ([]store.Channel, int, error)
+	GetTemplate(ctx context.Context, id int64) (*store.Template, error)
+	ChannelPool(ctx context.Context, channelID int64) ([]store.PoolMember, error)
+	CreateMessages(ctx context.Context, msgs []*store.Message, batch *store.Batch) error
+	GetMessage(ctx context.Context, taskID string) (*store.Message, error)
+	GetMessageByIdempotencyKey(ctx context.Context, appID, key string) (*store.Message, error)
+	GetBatch(ctx context.Context, id string) (*store.Batch, error)
+	GetBatchByIdempotencyKey(ctx context.Context, appID, key string) (*store.Batch, error)
+	ListBatchMessages(ctx context.Context, batchID string) ([]store.Message, error)
+	UpdateMessage(ctx context.Context, taskID string, p store.MessagePatch) error
+	FindTaskByProviderMessageID(ctx context.Context, accountID int64, providerMessageID string) (string, error)
+	GetAccount(ctx context.Context, id int64) (*store.ProviderAccount, error)
+	AddEvent(ctx context.Context, e *store.MessageEvent) error
+	NextEventSeq(ctx context.Context, taskID string) (int, error)
+	ListEvents(ctx context.Context, taskID string) ([]store.MessageEvent, error)
+	Ping(ctx context.Context) error
+}
+
+// Engine starts and steers send workflows (workflows.Client).
+type Engine interface {
+	// StartSend starts the send workflow of one task; starting one that
+	// already runs is not an error.
+	StartSend(ctx context.Context, in workflows.SendInput) error
+	// CancelSend cancels a task not yet handed to a provider. It returns
+	// workflows.ErrNotCancellable when that is too late.
+	CancelSend(ctx context.Context, taskID string) error
+	// SignalReceipt delivers a receipt to a task's workflow. It returns
+	// workflows.ErrWorkflowClosed when the workflow has finished.
+	SignalReceipt(ctx context.Context, taskID string, r workflows.Receipt) error
+	// Check reports whether the engine is reachable.
+	Check(ctx context.Context) error
+}
+
+// Deps are the collaborators of the server. Store, Engine and Redis are
+// required; the rest have defaults.
+type Deps struct {
+	Store  Store
+	Engine Engine
+	// Redis holds nonces and rate-limit state shared by all replicas.
+	Redis *redis.Client
+	// Providers resolves the receipt handlers of provider callbacks; nil
+	// means no provider accepts callbacks.
+	Providers *providers.Registry
+	// Logger defaults to a no-op logger.
+	Logger *zap.Logger
+	// Now defaults to time.Now.
+	Now func() time.Time
+	// NewID makes task and batch ids; defaults to random UUIDs (v4).
+	NewID func() string
+}
+
+// Server is the HTTP API: the /api/v1 surface of the wire contract, /health
+// and the provider receipt callbacks.
+type Server struct {
+	cfg       Config
+	store     Store
+	engine    Engine
+	redis     *redis.Client
+	limiter   *redis_rate.Limiter
+	providers *providers.Registry
+	log       *zap.Logger
+	now       func() time.Time
+	newID     func() string
+	trusted   []netip.Prefix
+	echo      *echo.Echo
+}
+
+// New builds a server. It validates cfg (zero fields take defaults) and
+// checks that the required dependencies are present.
+func New(cfg Config, deps Deps) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	var missing []error
+	if deps.Store == nil {
+		missing = append(missing, errors.New("Store is required"))
+	}
+	if deps.Engine == nil {
+		missing = append(missing, errors.New("Engine is required"))
+	}
+	if deps.Redis == nil {
+		missing = append(missing, errors.New("Redis is required"))
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("new api server: %w", errors.Join(missing...))
+	}
+	trusted, err := parsePrefixes(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("new api server: trusted proxies: %w", err)
+	}
+	s := &Server{
+		cfg:       cfg,
+		store:     deps.Store,
+		engine:    deps.Engine,
+		redis:     deps.Redis,
+		limiter:   redis_rate.NewLimiter(deps.Redis),
+		providers: deps.Providers,
+		log:       deps.Logger,
+		now:       deps.Now,
+		newID:     deps.NewID,
+		trusted:   trusted,
+	}
+	if s.providers == nil {
+		s.providers = providers.NewRegistry()
+	}
+	if s.log == nil {
+		s.log = zap.NewNop()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.newID == nil {
+		s.newID = uuid.NewString
+	}
+	s.echo = s.routes()
+	return s, nil
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = s.ipExtractor()
+
+	e.Use(s.logRequests, s.recoverPanics)
+
+	e.GET("/health", s.health)
+	e.POST("/callbacks/:provider/:account_id", s.callback)
+
+	v1 := e.Group("/api/v1", s.authenticate)
+	v1.POST("/messages", s.sendMessage, s.rateLimit)
+	v1.POST("/messages/batch", s.sendBatch, s.rateLimit)
+	v1.GET("/messages/:task_id", s.getMessage, s.rateLimit)
+	v1.GET("/messages/:task_id/events", s.listEvents, s.rateLimit)
+	v1.DELETE("/messages/:task_id", s.cancelMessage, s.rateLimit)
+	// Reading the channel catalogue is free: it consumes no rate.
+	v1.GET("/channels", s.listChannels)
+	v1.GET("/channels/:id", s.getChannel)
+	return e
+}
+
+// ipExtractor takes the peer address, or the X-Forwarded-For chain when the
+// peer is a trusted proxy.
+func (s *Server) ipExtractor() echo.IPExtractor {
+	if len(s.trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range ipNets(s.trusted) {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// logRequests writes one line per request. It never logs bodies, query
+// strings (callback tokens travel there), receivers or secrets.
+func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		if err := next(c); err != nil {
+			// Resolve the error now so the logged status is the one sent.
+			c.Error(err)
+		}
+		fields := []zap.Field{
+			zap.String("method", c.Request().Method),
+			zap.String("path", c.Request().URL.Path),
+			zap.Int("status", c.Response().Status),
+			zap.Duration("latency", time.Since(start)),
+		}
+		if app := appFrom(c); app != nil {
+			fields = append(fields, zap.String("app_id", app.ID))
+		}
+		s.log.Info("request", fields...)
+		return nil
+	}
+}
+
+// recoverPanics turns a panic in a handler into a 500 with the internal
+// error code; the panic value is logged by the error handler.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				err = &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error", Err: fmt.Errorf("panic: %v", r)}
+			}
+		}()
+		return next(c)
+	}
+}

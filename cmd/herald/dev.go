@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/store"
+)
+
+// Demo data dev mode creates on first start.
+const (
+	demoAppID       = "demo-app"
+	demoChannelName = "demo-sms"
+	demoReceiver    = "+8613800138000"
+)
+
+func newDevCommand(stdout io.Writer, getenv func(string) string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run everything in one process with embedded defaults",
+		Long: `Run the API, a worker, an in-process Temporal server with its Web UI, an
+embedded SQLite store and an in-process Redis-protocol server, all in one
+process, with nothing to install but Go. Data lives in --data-dir and
+survives restarts.
+
+On first start it creates a demo app, a demo SMS channel backed by the
+sandbox provider (which delivers receipts like a real one) and prints a
+command that sends a message.
+
+Each embedded part can be replaced by the real thing:
+  --database-url postgres://...   use PostgreSQL instead of SQLite
+  --redis-url redis://...         use Redis instead of the in-process server
+  --temporal-address host:7233    use a Temporal cluster (no embedded server)`,
+		Args: cobra.NoArgs,
+	}
+	c := newConfigured(cmd.Flags(), getenv)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		s, err := c.newStack(config.ModeDev, cmd.ErrOrStderr())
+		if err != nil {
+			return err
+		}
+		demo, err := s.startDev(cmd.Context())
+		if err != nil {
+			_ = s.Close()
+			return err
+		}
+		printDevBanner(stdout, s, demo)
+		return runUntilDone(cmd.Context(), s)
+	}
+	return cmd
+}
+
+// startDev opens every part of dev mode in dependency order.
+func (s *stack) startDev(ctx context.Context) (demoInfo, error) {
+	if err := s.prepareDev(); err != nil {
+		return demoInfo{}, err
+	}
+	if err := s.openStore(ctx, schemaMigrate); err != nil {
+		return demoInfo{}, err
+	}
+	if err := s.openRedis(ctx); err != nil {
+		return demoInfo{}, err
+	}
+	if err := s.openTemporal(ctx); err != nil {
+		return demoInfo{}, err
+	}
+	s.buildProviders()
+	ln, err := s.listenAPI()
+	if err != nil {
+		return demoInfo{}, err
+	}
+	if err := s.startWorker(s.apiURL); err != nil {
+		_ = ln.Close()
+		return demoInfo{}, err
+	}
+	s.startSweeper(ctx)
+	if err := s.serveAPI(ln); err != nil {
+		return demoInfo{}, err
+	}
+	demo, err := seedDemo(ctx, s.db)
+	if err != nil {
+		return demoInfo{}, fmt.Errorf("create demo data: %w", err)
+	}
+	s.log.Info("dev mode ready", zap.String("api", s.apiURL), zap.String("temporal_ui", s.uiURL))
+	return demo, nil
+}
+
+// demoInfo is what the banner prints about the demo data.
+type demoInfo struct {
+	AppID     string
+	Secret    string
+	ChannelID int64
+	Created   bool
+}
+
+// seedDemo creates the demo app, template, sandbox accounts and SMS channel
+// unless they exist.
+func seedDemo(ctx context.Context, db *store.DB) (demoInfo, error) {
+	app, err := db.GetApp(ctx, demoAppID)
+	created := false
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		secret, err := randomHex(32)
+		if err != nil {
+			return demoInfo{}, err
+		}
+		app = &store.App{ID: demoAppID, Name: "Demo app", Secret: secret, Enabled: true}
+		if err := db.CreateApp(ctx, app); err != nil {
+			return demoInfo{}, err
+		}
+		created = true
+	case err != nil:
+		return demoInfo{}, err
+	}
+	ch, err := db.FindChannelByName(ctx, demoChannelName)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		ch, err = createDemoChannel(ctx, db)
+		if err != nil {
+			return demoInfo{}, err
+		}
+	case err != nil:
+		return demoInfo{}, err
+	}
+	return demoInfo{AppID: app.ID, Secret: app.Secret, ChannelID: ch.ID, Created: created}, nil
+}
+
+func createDemoChannel(ctx context.Context, db *store.DB) (*store.Channel, error) {
+	tpl := &store.Template{
+		Name:        "verification-code",
+		ContentType: "text",
+		Content:     "Your verification code is {{code}}. It expires in 5 minutes.",
+		Variables:   []string{"code"},
+		Description: "Demo verification code",
+	}
+	if err := db.CreateTemplate(ctx, tpl); err != nil {
+		return nil, err
+	}
+	ch := &store.Channel{
+		Name:                  demoChannelName,
+		Type:                  store.ChannelSMS,
+		TemplateID:            &tpl.ID,
+		SignatureNames:        []string{"Herald"},
+		Enabled:               true,
+		ReceiptTimeoutSeconds: 60,
+		MaxAttempts:           5,
+	}
+	if err := db.CreateChannel(ctx, ch); err != nil {
+		return nil, err
+	}
+	// Two sandbox accounts weighted 3:1 show the balancing and give the
+	// failover rules somewhere to switch to.
+	for i, weight := range []int{3, 1} {
+		token, err := randomHex(16)
+		if err != nil {
+			return nil, err
+		}
+		cfg, _ := json.Marshal(map[string]any{"latency_ms": 20, "receipt_delay_ms": 200})
+		acc := &store.ProviderAccount{
+			Name:          fmt.Sprintf("sandbox-%c", 'a'+i),
+			Kind:          "sandbox",
+			Config:        cfg,
+			Weight:        weight,
+			Enabled:       true,
+			CallbackToken: token,
+		}
+		if err := db.CreateAccount(ctx, acc); err != nil {
+			return nil, err
+		}
+		if err := db.SetPoolMember(ctx, ch.ID, acc.ID, weight); err != nil {
+			return nil, err
+		}
+	}
+	return ch, nil
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+func printDevBanner(w io.Writer, s *stack, d demoInfo) {
+	ui := s.uiURL
+	if ui == "" {
+		ui = "(disabled; using " + s.cfg.Temporal.Address + ")"
+	}
+	fmt.Fprintf(w, `
+Herald is running (dev mode).
+
+  API          %s
+  Temporal UI  %s
+  Health       %s/health
+  Data         %s
+
+Demo app (dev only; keep the secret out of logs elsewhere):
+  app id      %s
+  app secret  %s
+  channel     %d (%s, sandbox provider)
+
+Send a message and follow it to its final state:
+
+  go run ./cmd/herald send --url %s \
+    --app-id %s --app-secret %s \
+    --channel %d --receiver %s --param code=123456
+
+Watch it in the Temporal UI (filter: HeraldApp = "%s"), or:
+
+  curl -s %s/health
+
+Sandbox receivers ending in 4000..4007 simulate failures (see README).
+Press Ctrl-C to stop.
+`, s.apiURL, ui, s.apiURL, s.cfg.DataDir, d.AppID, d.Secret, d.ChannelID, demoChannelName,
+		s.apiURL, d.AppID, d.Secret, d.ChannelID, demoReceiver, d.AppID, s.apiURL)
+}

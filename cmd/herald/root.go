@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+)
+
+// newRootCommand builds the whole command tree. Output goes to the given
+// writers so tests can run commands in process.
+func newRootCommand(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "herald",
+		Short: "Herald delivers verification codes, alerts and notices through SMS, e-mail, chat and webhooks",
+		Long: `Herald is a durable multi-channel message delivery service. Every accepted
+message is a Temporal workflow that picks a provider account, sends, waits for
+the delivery receipt and follows the rule engine on failure, so each message
+reaches a final state exactly once.
+
+Start everything on one machine with embedded defaults:
+
+  herald dev
+
+In production run the API and the worker separately against PostgreSQL, Redis
+and a Temporal cluster:
+
+  herald migrate up
+  herald serve
+  herald worker`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(
+		newDevCommand(stdout, getenv),
+		newServeCommand(stdout, getenv),
+		newWorkerCommand(stdout, getenv),
+		newMigrateCommand(stdout, getenv),
+		newSendCommand(stdout, getenv),
+		newVersionCommand(stdout),
+	)
+	return root
+}
+
+func newVersionCommand(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print Herald's version and build information",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			version, revision, goVersion := "(devel)", "", ""
+			if bi, ok := debug.ReadBuildInfo(); ok {
+				goVersion = bi.GoVersion
+				if bi.Main.Version != "" {
+					version = bi.Main.Version
+				}
+				for _, s := range bi.Settings {
+					if s.Key == "vcs.revision" {
+						revision = s.Value
+					}
+				}
+			}
+			fmt.Fprintf(stdout, "herald %s", version)
+			if revision != "" {
+				fmt.Fprintf(stdout, " (%s)", revision)
+			}
+			fmt.Fprintf(stdout, " %s\n", goVersion)
+			return nil
+		},
+	}
+}

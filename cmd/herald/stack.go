@@ -1,0 +1,429 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/heraldhq/herald/activities"
+	"github.com/heraldhq/herald/api"
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/devtemporal"
+	"github.com/heraldhq/herald/providers"
+	"github.com/heraldhq/herald/providers/sandbox"
+	"github.com/heraldhq/herald/providers/tencent"
+	"github.com/heraldhq/herald/providers/webhook"
+	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/workflows"
+)
+
+// stack is one Herald process: whatever parts its mode runs, opened in
+// order and closed in reverse.
+type stack struct {
+	cfg  config.Config
+	mode config.Mode
+	log  *zap.Logger
+
+	closers []closer
+
+	db        *store.DB
+	redis     *redis.Client
+	temporal  client.Client
+	devServer *devtemporal.Server
+	registry  *providers.Registry
+	acts      *activities.Activities
+
+	apiURL string
+	uiURL  string
+}
+
+type closer struct {
+	name string
+	fn   func() error
+}
+
+func (s *stack) onClose(name string, fn func() error) {
+	s.closers = append(s.closers, closer{name, fn})
+}
+
+// Close shuts everything down in reverse order of opening.
+func (s *stack) Close() error {
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		c := s.closers[i]
+		if err := c.fn(); err != nil {
+			s.log.Warn("shutdown step failed", zap.String("step", c.name), zap.Error(err))
+			errs = append(errs, fmt.Errorf("close %s: %w", c.name, err))
+		}
+	}
+	s.closers = nil
+	_ = s.log.Sync()
+	return errors.Join(errs...)
+}
+
+// newLogger builds the process logger. Herald never logs receivers,
+// contents or secrets, whatever the level.
+func newLogger(cfg config.Log, out io.Writer) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(cfg.Level)
+	if err != nil {
+		return nil, fmt.Errorf("log level: %w", err)
+	}
+	encCfg := zap.NewProductionEncoderConfig()
+	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
+	var enc zapcore.Encoder
+	if cfg.Format == "json" {
+		enc = zapcore.NewJSONEncoder(encCfg)
+	} else {
+		encCfg.EncodeLevel = zapcore.CapitalLevelEncoder
+		enc = zapcore.NewConsoleEncoder(encCfg)
+	}
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(out), level)), nil
+}
+
+// prepareDev fills in dev mode's embedded defaults: the data directory, a
+// master key kept in it, and the SQLite store.
+func (s *stack) prepareDev() error {
+	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	if s.cfg.MasterKey == "" {
+		key, err := devMasterKey(filepath.Join(s.cfg.DataDir, "master.key"))
+		if err != nil {
+			return err
+		}
+		s.cfg.MasterKey = key
+	}
+	if s.cfg.Database.URL == "" {
+		abs, err := filepath.Abs(filepath.Join(s.cfg.DataDir, "herald.db"))
+		if err != nil {
+			return fmt.Errorf("data dir: %w", err)
+		}
+		s.cfg.Database.URL = "sqlite://" + abs
+	}
+	return nil
+}
+
+// devMasterKey reads the dev master key from path, creating it on first
+// start so the dev store's secrets survive restarts.
+func devMasterKey(path string) (string, error) {
+	raw, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(raw)), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read dev master key: %w", err)
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return "", fmt.Errorf("generate dev master key: %w", err)
+	}
+	enc := base64.StdEncoding.EncodeToString(key)
+	if err := os.WriteFile(path, []byte(enc+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write dev master key: %w", err)
+	}
+	return enc, nil
+}
+
+// schemaPolicy says what opening the store does about migrations.
+type schemaPolicy int
+
+const (
+	// schemaMigrate applies pending migrations (dev mode).
+	schemaMigrate schemaPolicy = iota
+	// schemaRequireCurrent refuses a schema with pending migrations, so a
+	// new binary never runs on an old schema (serve, worker).
+	schemaRequireCurrent
+	// schemaAsIs leaves the schema alone (the migrate command).
+	schemaAsIs
+)
+
+// openStore connects to the store and applies policy to its schema.
+func (s *stack) openStore(ctx context.Context, policy schemaPolicy) error {
+	key, err := store.ParseMasterKey(s.cfg.MasterKey)
+	if err != nil {
+		return fmt.Errorf("master key: %w", err)
+	}
+	cipher, err := store.NewCipher(key)
+	if err != nil {
+		return fmt.Errorf("master key: %w", err)
+	}
+	db, err := store.Open(ctx, store.Options{URL: s.cfg.Database.URL, Cipher: cipher, Logger: s.log})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	s.db = db
+	s.onClose("store", db.Close)
+	switch policy {
+	case schemaAsIs:
+		return nil
+	case schemaMigrate:
+		if _, err := db.MigrateUp(ctx); err != nil {
+			return fmt.Errorf("migrate store: %w", err)
+		}
+		return nil
+	}
+	states, err := db.MigrationStatus(ctx)
+	if err != nil {
+		return fmt.Errorf("read migration status: %w", err)
+	}
+	var pending []string
+	for _, st := range states {
+		if !st.Applied {
+			pending = append(pending, st.Name)
+		}
+	}
+	if len(pending) > 0 {
+		return fmt.Errorf("the database schema is not up to date (%d migrations pending: %s); run `herald migrate up` first", len(pending), strings.Join(pending, ", "))
+	}
+	return nil
+}
+
+// openRedis connects to Redis, or in dev mode without a URL starts an
+// in-process Redis-protocol server so the same client code runs.
+func (s *stack) openRedis(ctx context.Context) error {
+	url := s.cfg.Redis.URL
+	if url == "" && s.mode == config.ModeDev {
+		mr := miniredis.NewMiniRedis()
+		if err := mr.StartAddr(s.cfg.Redis.EmbeddedAddr); err != nil {
+			return fmt.Errorf("start embedded redis on %s: %w", s.cfg.Redis.EmbeddedAddr, err)
+		}
+		s.onClose("embedded redis", func() error { mr.Close(); return nil })
+		url = "redis://" + mr.Addr()
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return fmt.Errorf("redis url: %w", err)
+	}
+	rdb := redis.NewClient(opts)
+	s.onClose("redis", rdb.Close)
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pingCtx).Err(); err != nil {
+		return fmt.Errorf("connect to redis: %w", err)
+	}
+	s.redis = rdb
+	return nil
+}
+
+// openTemporal dials Temporal, or in dev mode without an address starts
+// the in-process server (and its Web UI) first.
+func (s *stack) openTemporal(ctx context.Context) error {
+	addr := s.cfg.Temporal.Address
+	ns := s.cfg.Temporal.Namespace
+	if addr == "" && s.mode == config.ModeDev {
+		uiPort := s.cfg.Temporal.UIPort
+		if uiPort == 0 {
+			uiPort = -1
+		}
+		dataDir := ""
+		if s.cfg.DataDir != "" {
+			dataDir = filepath.Join(s.cfg.DataDir, "temporal")
+		}
+		srv, err := devtemporal.Start(ctx, devtemporal.Options{
+			DataDir:          dataDir,
+			FrontendPort:     s.cfg.Temporal.Port,
+			UIPort:           uiPort,
+			Namespace:        ns,
+			SearchAttributes: workflows.SearchAttributes(),
+			Logger:           s.log.Named("temporal"),
+		})
+		if err != nil {
+			return fmt.Errorf("start embedded temporal: %w", err)
+		}
+		s.devServer = srv
+		s.onClose("embedded temporal", srv.Stop)
+		addr = srv.FrontendAddress()
+		s.uiURL = srv.UIAddress()
+	}
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort:  addr,
+		Namespace: ns,
+		Logger:    sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
+	})
+	if err != nil {
+		return fmt.Errorf("connect to temporal at %s: %w", addr, err)
+	}
+	s.temporal = c
+	s.onClose("temporal client", func() error { c.Close(); return nil })
+	return nil
+}
+
+// buildProviders registers every provider kind this build supports.
+func (s *stack) buildProviders() {
+	sb := sandbox.New(sandbox.WithLogger(s.log.Named("sandbox")))
+	s.onClose("sandbox provider", sb.Close)
+	s.registry = providers.NewRegistry(
+		sb,
+		tencent.New(),
+		webhook.New(),
+	)
+}
+
+// publicURL is the base URL providers use to reach the API.
+func (s *stack) publicURL(listenAddr string) string {
+	if s.cfg.HTTP.PublicURL != "" {
+		return strings.TrimRight(s.cfg.HTTP.PublicURL, "/")
+	}
+	host, port, err := net.SplitHostPort(listenAddr)
+	if err != nil {
+		return "http://" + listenAddr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// listenAPI binds the API address early, so the public URL (which goes
+// into receipt callback URLs) is known before the worker starts.
+func (s *stack) listenAPI() (net.Listener, error) {
+	ln, err := net.Listen("tcp", s.cfg.HTTP.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", s.cfg.HTTP.Addr, err)
+	}
+	s.apiURL = s.publicURL(ln.Addr().String())
+	return ln, nil
+}
+
+// startWorker registers the workflow and activities and starts polling:
+// one worker on Herald's queue and one per provider kind, so sends of each
+// kind can be rate limited on their own.
+func (s *stack) startWorker(callbackBase string) error {
+	s.acts = activities.New(activities.Config{
+		CallbackBaseURL:    callbackBase,
+		AlertWebhookURL:    s.cfg.Alerts.WebhookURL,
+		AlertWebhookSecret: s.cfg.Alerts.WebhookSecret,
+	}, s.db, s.registry, s.log.Named("activities"))
+
+	main := worker.New(s.temporal, workflows.TaskQueue, worker.Options{})
+	main.RegisterWorkflowWithOptions(workflows.SendWorkflow, workflow.RegisterOptions{Name: workflows.SendWorkflowName})
+	main.RegisterActivity(s.acts)
+	workers := []worker.Worker{main}
+	for _, kind := range s.registry.Kinds() {
+		w := worker.New(s.temporal, workflows.SendTaskQueue(kind), worker.Options{})
+		w.RegisterActivity(s.acts)
+		workers = append(workers, w)
+	}
+	for i, w := range workers {
+		if err := w.Start(); err != nil {
+			for _, started := range workers[:i] {
+				started.Stop()
+			}
+			return fmt.Errorf("start worker: %w", err)
+		}
+	}
+	s.onClose("workers", func() error {
+		for _, w := range workers {
+			w.Stop()
+		}
+		return nil
+	})
+	return nil
+}
+
+// startSweeper starts the loop that finds accepted messages whose workflow
+// never started (the API process died between the two) and starts them.
+func (s *stack) startSweeper(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	engine := workflows.NewClient(s.temporal)
+	go func() {
+		defer close(done)
+		t := time.NewTicker(s.cfg.Worker.SweepInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.sweep(ctx, engine)
+			}
+		}
+	}()
+	s.onClose("sweeper", func() error { cancel(); <-done; return nil })
+}
+
+func (s *stack) sweep(ctx context.Context, engine *workflows.Client) {
+	now := time.Now()
+	stale, err := s.db.ListStaleMessages(ctx, workflows.StatusPending, now.Add(-2*s.cfg.Worker.SweepInterval), 500)
+	if err != nil {
+		s.log.Warn("sweep: list pending messages", zap.Error(err))
+		return
+	}
+	started := 0
+	for _, m := range stale {
+		in := workflows.SendInput{TaskID: m.TaskID, AppID: m.AppID, ChannelID: m.ChannelID}
+		if m.ScheduledAt != nil {
+			if m.ScheduledAt.After(now) {
+				continue
+			}
+			in.ScheduledAt = *m.ScheduledAt
+		}
+		if err := engine.StartSend(ctx, in); err != nil {
+			s.log.Warn("sweep: start workflow", zap.String("task_id", m.TaskID), zap.Error(err))
+			continue
+		}
+		started++
+	}
+	if started > 0 {
+		s.log.Info("sweep: ensured workflows of pending messages", zap.Int("count", started))
+	}
+}
+
+// serveAPI serves the API on ln until Close.
+func (s *stack) serveAPI(ln net.Listener) error {
+	srv, err := api.New(api.Config{
+		MaxBodyBytes:     s.cfg.API.MaxBodyBytes,
+		TimestampWindow:  s.cfg.API.TimestampWindow,
+		DefaultRateLimit: s.cfg.API.DefaultRateLimit,
+		BatchMaxSize:     s.cfg.API.BatchMaxSize,
+		MaxScheduleAhead: s.cfg.API.MaxScheduleAhead,
+		TrustedProxies:   s.cfg.API.TrustedProxies,
+	}, api.Deps{
+		Store:     s.db,
+		Engine:    workflows.NewClient(s.temporal),
+		Redis:     s.redis,
+		Providers: s.registry,
+		Logger:    s.log.Named("api"),
+	})
+	if err != nil {
+		return fmt.Errorf("build api: %w", err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+		close(errc)
+	}()
+	s.onClose("api", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := hs.Shutdown(ctx)
+		if serveErr := <-errc; serveErr != nil {
+			err = errors.Join(err, serveErr)
+		}
+		return err
+	})
+	return nil
+}

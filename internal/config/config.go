@@ -1,0 +1,483 @@
+// Package config loads Herald's settings once at start-up: flags override
+// environment variables (HERALD_...), which override an optional YAML file,
+// which overrides the defaults. Validation lists every problem at once.
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+)
+
+// Mode is the role a process runs in; it decides which settings are
+// required.
+type Mode string
+
+// Modes.
+const (
+	ModeDev    Mode = "dev"
+	ModeServe  Mode = "serve"
+	ModeWorker Mode = "worker"
+	ModeTool   Mode = "tool"
+)
+
+// Config is every setting of a Herald process.
+type Config struct {
+	// DataDir holds dev mode's files: the SQLite store, the Temporal
+	// database and the generated master key.
+	DataDir string
+	// MasterKey encrypts credentials at rest: base64 of 32 bytes.
+	MasterKey string
+
+	HTTP     HTTP
+	Database Database
+	Redis    Redis
+	Temporal Temporal
+	API      API
+	Alerts   Alerts
+	Worker   Worker
+	Log      Log
+}
+
+// HTTP configures the API listener.
+type HTTP struct {
+	Addr string
+	// PublicURL is how providers reach this service, for receipt
+	// callback URLs.
+	PublicURL string
+}
+
+// Database selects the store.
+type Database struct {
+	// URL is postgres://... or sqlite://...; empty in dev mode means the
+	// embedded SQLite file in DataDir.
+	URL string
+}
+
+// Redis selects the counter store.
+type Redis struct {
+	// URL is redis://...; empty in dev mode starts an in-process
+	// Redis-protocol server.
+	URL string
+	// EmbeddedAddr is where dev mode's in-process server listens.
+	EmbeddedAddr string
+}
+
+// Temporal selects the workflow engine.
+type Temporal struct {
+	// Address of a Temporal frontend; empty in dev mode starts an
+	// in-process server.
+	Address   string
+	Namespace string
+	// Port and UIPort are the embedded server's frontend and Web UI ports.
+	Port   int
+	UIPort int
+}
+
+// API tunes request handling.
+type API struct {
+	MaxBodyBytes     int64
+	TimestampWindow  time.Duration
+	DefaultRateLimit int
+	BatchMaxSize     int
+	MaxScheduleAhead time.Duration
+	TrustedProxies   []string
+}
+
+// Alerts configures where rule alerts go.
+type Alerts struct {
+	WebhookURL    string
+	WebhookSecret string
+}
+
+// Worker tunes the worker.
+type Worker struct {
+	// SweepInterval is how often accepted messages without a running
+	// workflow are looked for and started.
+	SweepInterval time.Duration
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string
+	Format string
+}
+
+// Defaults returns the settings used when nothing overrides them.
+func Defaults() Config {
+	return Config{
+		DataDir:  ".herald",
+		HTTP:     HTTP{Addr: ":8080"},
+		Redis:    Redis{EmbeddedAddr: "127.0.0.1:6380"},
+		Temporal: Temporal{Namespace: "default", Port: 7233, UIPort: 8233},
+		API: API{
+			MaxBodyBytes:     4 << 20,
+			TimestampWindow:  5 * time.Minute,
+			DefaultRateLimit: 100,
+			BatchMaxSize:     1000,
+			MaxScheduleAhead: 30 * 24 * time.Hour,
+		},
+		Worker: Worker{SweepInterval: 30 * time.Second},
+		Log:    Log{Level: "info", Format: "console"},
+	}
+}
+
+// setting binds one field to its flag, environment variable and YAML path.
+type setting struct {
+	key  string // YAML path and flag name source: "database.url"
+	help string
+	ptr  any
+}
+
+func (c *Config) settings() []setting {
+	return []setting{
+		{"data-dir", "directory for dev mode's store, Temporal database and generated master key", &c.DataDir},
+		{"master-key", "base64 of 32 random bytes; encrypts credentials at rest (required outside dev)", &c.MasterKey},
+		{"http.addr", "API listen address", &c.HTTP.Addr},
+		{"http.public-url", "base URL providers use to reach this service (receipt callbacks); default http://127.0.0.1:<port>", &c.HTTP.PublicURL},
+		{"database.url", "postgres://user@host:5432/db or sqlite:///path/herald.db (dev default: SQLite in the data dir)", &c.Database.URL},
+		{"redis.url", "redis://host:6379/0 (dev default: in-process Redis-protocol server)", &c.Redis.URL},
+		{"redis.embedded-addr", "listen address of dev mode's in-process Redis-protocol server", &c.Redis.EmbeddedAddr},
+		{"temporal.address", "Temporal frontend host:port (dev default: in-process server)", &c.Temporal.Address},
+		{"temporal.namespace", "Temporal namespace", &c.Temporal.Namespace},
+		{"temporal.port", "frontend port of dev mode's in-process Temporal server (0 picks a free one)", &c.Temporal.Port},
+		{"temporal.ui-port", "Web UI port of dev mode's in-process Temporal server (0 disables the UI)", &c.Temporal.UIPort},
+		{"api.max-body-bytes", "largest accepted request body", &c.API.MaxBodyBytes},
+		{"api.timestamp-window", "accepted clock skew of signed requests", &c.API.TimestampWindow},
+		{"api.default-rate-limit", "requests per second per app when the app sets none", &c.API.DefaultRateLimit},
+		{"api.batch-max-size", "most receivers in one batch", &c.API.BatchMaxSize},
+		{"api.max-schedule-ahead", "latest accepted scheduled_at, from now", &c.API.MaxScheduleAhead},
+		{"api.trusted-proxies", "comma list of proxy IPs/CIDRs whose X-Forwarded-For is believed", &c.API.TrustedProxies},
+		{"alerts.webhook-url", "URL that receives rule alerts", &c.Alerts.WebhookURL},
+		{"alerts.webhook-secret", "whsec_ secret that signs rule alerts", &c.Alerts.WebhookSecret},
+		{"worker.sweep-interval", "how often accepted messages without a workflow are started", &c.Worker.SweepInterval},
+		{"log.level", "debug, info, warn or error", &c.Log.Level},
+		{"log.format", "console or json", &c.Log.Format},
+	}
+}
+
+// FlagName is the command-line flag of a setting key.
+func FlagName(key string) string {
+	key = strings.TrimPrefix(key, "http.")
+	return strings.ReplaceAll(key, ".", "-")
+}
+
+// EnvName is the environment variable of a setting key.
+func EnvName(key string) string {
+	return "HERALD_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
+}
+
+// Loader reads settings from flags, environment and file into a Config.
+type Loader struct {
+	cfg   Config
+	flags *pflag.FlagSet
+	file  string
+}
+
+// NewLoader registers one flag per setting on fs (plus --config) and
+// returns a loader that fills cfg when Load is called after parsing.
+func NewLoader(fs *pflag.FlagSet) *Loader {
+	l := &Loader{cfg: Defaults(), flags: fs}
+	fs.StringVar(&l.file, "config", "", "YAML configuration file (env HERALD_CONFIG)")
+	def := Defaults()
+	for i, s := range l.cfg.settings() {
+		name := FlagName(s.key)
+		help := fmt.Sprintf("%s (env %s)", s.help, EnvName(s.key))
+		defVal := def.settings()[i].ptr
+		switch p := s.ptr.(type) {
+		case *string:
+			fs.String(name, *defVal.(*string), help)
+		case *int:
+			fs.Int(name, *defVal.(*int), help)
+		case *int64:
+			fs.Int64(name, *defVal.(*int64), help)
+		case *time.Duration:
+			fs.Duration(name, *defVal.(*time.Duration), help)
+		case *[]string:
+			fs.StringSlice(name, nil, help)
+		default:
+			panic(fmt.Sprintf("config: unsupported setting type %T", p))
+		}
+	}
+	return l
+}
+
+// Load applies file, environment and flags in that order of increasing
+// precedence and returns the result. It does not validate.
+func (l *Loader) Load(getenv func(string) string) (Config, error) {
+	cfg := Defaults()
+	var problems []string
+	file := l.file
+	if file == "" {
+		file = getenv("HERALD_CONFIG")
+	}
+	if file != "" {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return cfg, fmt.Errorf("read config file: %w", err)
+		}
+		var tree map[string]any
+		if err := yaml.Unmarshal(raw, &tree); err != nil {
+			return cfg, fmt.Errorf("parse config file %s: %w", file, err)
+		}
+		known := map[string]bool{}
+		for _, s := range cfg.settings() {
+			known[s.key] = true
+			v, ok := lookup(tree, s.key)
+			if !ok {
+				continue
+			}
+			if err := assign(s.ptr, fmt.Sprint(v), v); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %s in %s: %v", s.key, "value", file, err))
+			}
+		}
+		for _, k := range flatten("", tree) {
+			if !known[k] {
+				problems = append(problems, fmt.Sprintf("%s: unknown setting in %s", k, file))
+			}
+		}
+	}
+	for _, s := range cfg.settings() {
+		if v := getenv(EnvName(s.key)); v != "" {
+			if err := assign(s.ptr, v, nil); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %v", EnvName(s.key), err))
+			}
+		}
+	}
+	for _, s := range cfg.settings() {
+		f := l.flags.Lookup(FlagName(s.key))
+		if f == nil || !f.Changed {
+			continue
+		}
+		val := f.Value.String()
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			val = strings.Join(sv.GetSlice(), ",")
+		}
+		if err := assign(s.ptr, val, nil); err != nil {
+			problems = append(problems, fmt.Sprintf("--%s: %v", f.Name, err))
+		}
+	}
+	if len(problems) > 0 {
+		return cfg, &Error{Problems: problems}
+	}
+	return cfg, nil
+}
+
+// lookup finds a dotted key ("database.url") in a YAML tree; the last part
+// may be spelled with - or _.
+func lookup(tree map[string]any, key string) (any, bool) {
+	parts := strings.Split(key, ".")
+	var cur any = tree
+	for _, p := range parts {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		v, ok := m[p]
+		if !ok {
+			v, ok = m[strings.ReplaceAll(p, "-", "_")]
+		}
+		if !ok {
+			return nil, false
+		}
+		cur = v
+	}
+	return cur, true
+}
+
+func flatten(prefix string, tree map[string]any) []string {
+	var keys []string
+	for k, v := range tree {
+		k = strings.ReplaceAll(k, "_", "-")
+		full := k
+		if prefix != "" {
+			full = prefix + "." + k
+		}
+		if sub, ok := v.(map[string]any); ok {
+			keys = append(keys, flatten(full, sub)...)
+			continue
+		}
+		keys = append(keys, full)
+	}
+	return keys
+}
+
+func assign(ptr any, s string, raw any) error {
+	switch p := ptr.(type) {
+	case *string:
+		*p = s
+	case *int:
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", s)
+		}
+		*p = n
+	case *int64:
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", s)
+		}
+		*p = n
+	case *time.Duration:
+		d, err := time.ParseDuration(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("%q is not a duration (examples: 30s, 5m, 720h)", s)
+		}
+		*p = d
+	case *[]string:
+		if list, ok := raw.([]any); ok {
+			*p = (*p)[:0]
+			for _, v := range list {
+				*p = append(*p, fmt.Sprint(v))
+			}
+			return nil
+		}
+		*p = nil
+		for _, part := range strings.Split(s, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				*p = append(*p, part)
+			}
+		}
+	}
+	return nil
+}
+
+// Error lists every problem found in the configuration.
+type Error struct {
+	Problems []string
+}
+
+func (e *Error) Error() string {
+	return "invalid configuration:\n  - " + strings.Join(e.Problems, "\n  - ")
+}
+
+// Validate checks the settings a process of mode needs and lists every
+// problem in one error.
+func (c Config) Validate(mode Mode) error {
+	var p []string
+	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+
+	if mode == ModeServe || mode == ModeWorker {
+		if c.MasterKey == "" {
+			add("master-key is required outside dev mode (env %s): base64 of 32 random bytes, e.g. `openssl rand -base64 32`", EnvName("master-key"))
+		}
+		if c.Database.URL == "" {
+			add("database.url is required outside dev mode (env %s)", EnvName("database.url"))
+		}
+		if c.Redis.URL == "" {
+			add("redis.url is required outside dev mode (env %s)", EnvName("redis.url"))
+		}
+		if c.Temporal.Address == "" {
+			add("temporal.address is required outside dev mode (env %s)", EnvName("temporal.address"))
+		}
+	}
+	if c.MasterKey != "" {
+		if key, err := DecodeKey(c.MasterKey); err != nil || len(key) != 32 {
+			add("master-key must be base64 of exactly 32 bytes")
+		}
+	}
+	if c.Database.URL != "" && !hasScheme(c.Database.URL, "postgres", "postgresql", "sqlite") {
+		add("database.url %q must start with postgres://, postgresql:// or sqlite://", redactURL(c.Database.URL))
+	}
+	if c.Redis.URL != "" && !hasScheme(c.Redis.URL, "redis", "rediss") {
+		add("redis.url %q must start with redis:// or rediss://", redactURL(c.Redis.URL))
+	}
+	if c.HTTP.Addr == "" {
+		add("http.addr must not be empty")
+	}
+	if c.HTTP.PublicURL != "" {
+		if u, err := url.Parse(c.HTTP.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("http.public-url %q must be an absolute http(s) URL", c.HTTP.PublicURL)
+		}
+	}
+	if c.Temporal.Namespace == "" {
+		add("temporal.namespace must not be empty")
+	}
+	if mode == ModeDev && c.Temporal.Address == "" {
+		if c.Temporal.Port < 0 || c.Temporal.Port > 65535 {
+			add("temporal.port %d is not a port (0 picks a free one)", c.Temporal.Port)
+		}
+		if c.Temporal.UIPort < 0 || c.Temporal.UIPort > 65535 {
+			add("temporal.ui-port %d is not a port (0 disables the UI)", c.Temporal.UIPort)
+		}
+	}
+	if c.API.MaxBodyBytes < 1024 {
+		add("api.max-body-bytes must be at least 1024")
+	}
+	if c.API.TimestampWindow < 10*time.Second || c.API.TimestampWindow > time.Hour {
+		add("api.timestamp-window must be between 10s and 1h")
+	}
+	if c.API.DefaultRateLimit <= 0 {
+		add("api.default-rate-limit must be positive")
+	}
+	if c.API.BatchMaxSize <= 0 || c.API.BatchMaxSize > 100000 {
+		add("api.batch-max-size must be between 1 and 100000")
+	}
+	if c.API.MaxScheduleAhead < time.Minute {
+		add("api.max-schedule-ahead must be at least 1m")
+	}
+	if c.Worker.SweepInterval < time.Second {
+		add("worker.sweep-interval must be at least 1s")
+	}
+	if c.Alerts.WebhookURL != "" {
+		if u, err := url.Parse(c.Alerts.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("alerts.webhook-url %q must be an absolute http(s) URL", c.Alerts.WebhookURL)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level %q must be debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "console", "json":
+	default:
+		add("log.format %q must be console or json", c.Log.Format)
+	}
+	if len(p) > 0 {
+		return &Error{Problems: p}
+	}
+	return nil
+}
+
+// DecodeKey decodes a base64 master key (standard or URL alphabet, with or
+// without padding).
+func DecodeKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	return nil, errors.New("not base64")
+}
+
+func hasScheme(raw string, schemes ...string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	for _, s := range schemes {
+		if u.Scheme == s {
+			return true
+		}
+	}
+	return false
+}
+
+// redactURL hides a password in a URL before it is shown.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "<unparseable URL>"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,230 @@
+// Package providers holds the contract every delivery provider implements and
+// the vocabulary the rest of Herald uses to talk about provider outcomes.
+//
+// A provider package (providers/tencent, providers/webhook, ...) turns one
+// Message into one vendor request, classifies what went wrong, and parses the
+// vendor's delivery receipts. It never decides whether to retry: that is the
+// rule engine's job (package rules), fed by the Class and Code of an *Error.
+package providers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Class says what kind of failure a provider reported, so the rule engine can
+// decide between retrying, switching account and failing.
+type Class string
+
+// Failure classes. The string values are stable: they are stored in the
+// message timeline and matched by rules.
+const (
+	// ClassTransient is a passing fault on the provider's side; the same
+	// account may succeed if tried again later.
+	ClassTransient Class = "transient"
+	// ClassThrottled means the provider asked us to slow down.
+	ClassThrottled Class = "throttled"
+	// ClassAccount is a problem with the account itself (credentials,
+	// balance, suspension, daily cap): switch to another account and alert.
+	ClassAccount Class = "account"
+	// ClassPermanent means the message itself is bad (receiver, content,
+	// parameters); no account will accept it.
+	ClassPermanent Class = "permanent"
+	// ClassConfig means a template or signature is not approved on this
+	// account; another account may have an approved equivalent.
+	ClassConfig Class = "config"
+	// ClassUnknownOutcome means the request may or may not have been
+	// accepted (for example a timeout after the request was written). It must
+	// not be blindly re-sent.
+	ClassUnknownOutcome Class = "unknown_outcome"
+)
+
+// Valid reports whether c is one of the known classes.
+func (c Class) Valid() bool {
+	switch c {
+	case ClassTransient, ClassThrottled, ClassAccount, ClassPermanent, ClassConfig, ClassUnknownOutcome:
+		return true
+	}
+	return false
+}
+
+// Error is a classified provider failure. Code keeps the vendor's own error
+// code (for example "FailedOperation.PhoneNumberInBlacklist") so rules can
+// match on it.
+type Error struct {
+	Class   Class
+	Code    string
+	Message string
+	// RetryAfter is the provider's own hint of when to try again, if any.
+	RetryAfter time.Duration
+	// Err is the underlying error, if any. It is never shown to API clients.
+	Err error
+}
+
+func (e *Error) Error() string {
+	if e.Code == "" {
+		return fmt.Sprintf("%s: %s", e.Class, e.Message)
+	}
+	return fmt.Sprintf("%s: %s: %s", e.Class, e.Code, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf builds a classified error with a formatted message.
+func Errorf(class Class, code, format string, args ...any) *Error {
+	return &Error{Class: class, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// AsError returns err as a classified *Error. An error that carries no class
+// is reported as ClassUnknownOutcome, because we cannot tell whether the
+// provider acted on the request.
+func AsError(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var pe *Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	return &Error{Class: ClassUnknownOutcome, Message: err.Error(), Err: err}
+}
+
+// Param is one named template parameter. Order matters for providers whose
+// templates are positional (Tencent); others use the names (Aliyun).
+type Param struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Attachment is a file attached to an e-mail.
+type Attachment struct {
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	Content     []byte `json:"content"`
+}
+
+// Message is what Herald asks a provider to deliver to one receiver.
+type Message struct {
+	// TaskID is Herald's id for the message. Providers that echo a caller
+	// reference (Tencent SessionContext, Aliyun OutId) carry it, so receipts
+	// can be matched even without the provider's own id.
+	TaskID string
+	// Attempt numbers the send attempts of one task from 1; together with
+	// TaskID it forms the idempotency key for providers that accept one.
+	Attempt  int
+	Receiver string
+	// Subject is used by channels that have one (e-mail, cards).
+	Subject string
+	// Content is the rendered text of the template.
+	Content     string
+	ContentType string
+	// TemplateCode is the provider's own template id for this account, when
+	// the provider sends templates by id rather than by text.
+	TemplateCode string
+	Params       []Param
+	// Signature is the SMS signature text the provider expects.
+	Signature   string
+	Attachments []Attachment
+}
+
+// IdempotencyKey is the stable key for one attempt of one task.
+func (m Message) IdempotencyKey() string { return fmt.Sprintf("%s-%d", m.TaskID, m.Attempt) }
+
+// Result is a provider's answer to an accepted send.
+type Result struct {
+	// ProviderMessageID is the vendor's id for this message, the one its
+	// receipts carry. Empty when the provider has none.
+	ProviderMessageID string
+	// Delivered is true when acceptance already means delivery (a webhook
+	// that answered 2xx): there is no receipt to wait for.
+	Delivered bool
+	// Fee is the number of billed units, if the provider says.
+	Fee int
+}
+
+// Sender delivers one message through one provider account.
+type Sender interface {
+	// Send submits msg to the provider. A failure is returned as *Error with
+	// its class; an unclassified error is treated as ClassUnknownOutcome.
+	Send(ctx context.Context, msg Message) (Result, error)
+}
+
+// ReceiptStatus is the final state a receipt reports.
+type ReceiptStatus string
+
+// Receipt statuses.
+const (
+	ReceiptDelivered ReceiptStatus = "delivered"
+	ReceiptFailed    ReceiptStatus = "failed"
+	ReceiptRejected  ReceiptStatus = "rejected"
+)
+
+// Receipt is one delivery report parsed from a provider's callback or pulled
+// from its status API.
+type Receipt struct {
+	ProviderMessageID string `json:"provider_message_id"`
+	// TaskID is set when the provider echoed Herald's reference.
+	TaskID      string        `json:"task_id,omitempty"`
+	Receiver    string        `json:"-"`
+	Status      ReceiptStatus `json:"status"`
+	Code        string        `json:"code,omitempty"`
+	Description string        `json:"description,omitempty"`
+	At          time.Time     `json:"at"`
+}
+
+// ReceiptHandler parses a provider's receipt push and tells how to answer it.
+type ReceiptHandler interface {
+	// ParseReceipts reads the receipts in a callback request. It returns an
+	// error when the body is not in the provider's format.
+	ParseReceipts(r *http.Request) ([]Receipt, error)
+	// Acknowledge writes the answer the provider expects; ok reports whether
+	// Herald accepted the receipts.
+	Acknowledge(w http.ResponseWriter, ok bool)
+}
+
+// StatusChecker asks a provider what became of a message whose send outcome
+// is unknown, or whose receipt never came. A Sender that can answer
+// implements it too; callers find it with a type assertion.
+type StatusChecker interface {
+	// CheckStatus returns the receipt for the message, or found=false when
+	// the provider has no record of it (yet).
+	CheckStatus(ctx context.Context, q StatusQuery) (r Receipt, found bool, err error)
+}
+
+// StatusQuery identifies a message to a StatusChecker.
+type StatusQuery struct {
+	TaskID            string
+	ProviderMessageID string
+	Receiver          string
+	SentAt            time.Time
+}
+
+// Account is what a provider factory needs to build a sender: its
+// decrypted credentials and settings as JSON, and where its receipts arrive.
+type Account struct {
+	ID     int64
+	Kind   string
+	Config json.RawMessage
+	// CallbackURL is Herald's receipt endpoint for this account, for
+	// providers that are told where to push (the sandbox).
+	CallbackURL string
+}
+
+// Provider is one provider kind: it validates account configs and builds
+// senders and receipt handlers from them.
+type Provider interface {
+	// Kind is the stable name stored on accounts ("tencent", "webhook", ...).
+	Kind() string
+	// ValidateConfig checks an account's JSON config and returns an error
+	// that names every problem.
+	ValidateConfig(cfg json.RawMessage) error
+	// NewSender builds a sender for one account.
+	NewSender(acc Account) (Sender, error)
+	// ReceiptHandler returns the receipt parser, or nil when the provider
+	// sends no receipts (acceptance is final).
+	ReceiptHandler() ReceiptHandler
+}

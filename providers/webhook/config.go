@@ -1,0 +1,203 @@
+package webhook
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Timeout limits for Config.TimeoutMS.
+const (
+	DefaultTimeoutMS = 10000
+	MaxTimeoutMS     = 60000
+)
+
+// Config is a webhook account's JSON config.
+type Config struct {
+	// URL receives the POSTs; http or https.
+	URL string `json:"url"`
+	// Secret is the Standard Webhooks secret ("whsec_..."). It is never
+	// logged or echoed in errors.
+	Secret string `json:"secret"`
+	// TimeoutMS bounds one delivery, from dialling to the end of the
+	// response (default DefaultTimeoutMS, at most MaxTimeoutMS).
+	TimeoutMS int `json:"timeout_ms"`
+	// Headers are extra static headers sent with every request, for example
+	// an Authorization the endpoint wants. They may not replace the
+	// webhook-* headers or the framing headers Herald sets.
+	Headers map[string]string `json:"headers,omitempty"`
+}
+
+// String describes c without the secret or header values, so a Config
+// that reaches a log line (fmt, or zap.Any, which prefers String) leaks
+// nothing.
+func (c Config) String() string {
+	names := make([]string, 0, len(c.Headers))
+	for name := range c.Headers {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return fmt.Sprintf("webhook.Config{URL:%s Secret:redacted TimeoutMS:%d Headers:%v}", redactURL(c.URL), c.TimeoutMS, names)
+}
+
+// GoString hides the same fields from %#v.
+func (c Config) GoString() string { return c.String() }
+
+// redactURL drops the user info and query, which may carry credentials.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(invalid)"
+	}
+	u.User = nil
+	if u.RawQuery != "" {
+		u.RawQuery = "redacted"
+	}
+	u.Fragment = ""
+	return u.String()
+}
+
+// Timeout returns TimeoutMS as a duration.
+func (c Config) Timeout() time.Duration { return time.Duration(c.TimeoutMS) * time.Millisecond }
+
+// ParseConfig decodes an account config, fills in defaults and validates it.
+// The error names every problem found, and never the secret or header
+// values.
+func ParseConfig(raw json.RawMessage) (Config, error) {
+	cfg := Config{TimeoutMS: DefaultTimeoutMS}
+	problems := decodeObject(raw, map[string]field{
+		"url":        {&cfg.URL, "a string"},
+		"secret":     {&cfg.Secret, "a string"},
+		"timeout_ms": {&cfg.TimeoutMS, "an integer"},
+		"headers":    {&cfg.Headers, "an object of string values"},
+	})
+	problems = append(problems, cfg.problems()...)
+	if len(problems) > 0 {
+		return Config{}, configError(problems)
+	}
+	return cfg, nil
+}
+
+// Validate checks a Config built in code, listing every problem.
+func (c Config) Validate() error {
+	if problems := c.problems(); len(problems) > 0 {
+		return configError(problems)
+	}
+	return nil
+}
+
+func (c Config) problems() []string {
+	var problems []string
+	switch u, err := url.Parse(c.URL); {
+	case c.URL == "":
+		problems = append(problems, "url is required")
+	case err != nil:
+		problems = append(problems, "url is not a valid URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		problems = append(problems, "url must use http or https")
+	case u.Host == "":
+		problems = append(problems, "url must include a host")
+	}
+	if c.Secret == "" {
+		problems = append(problems, "secret is required")
+	} else if _, err := NewSigner(c.Secret); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if c.TimeoutMS < 1 || c.TimeoutMS > MaxTimeoutMS {
+		problems = append(problems, fmt.Sprintf("timeout_ms must be between 1 and %d", MaxTimeoutMS))
+	}
+	names := make([]string, 0, len(c.Headers))
+	for name := range c.Headers {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		switch {
+		case !validHeaderName(name):
+			problems = append(problems, fmt.Sprintf("headers: %q is not a valid header name", name))
+		case reservedHeader(name):
+			problems = append(problems, fmt.Sprintf("headers: %q would override a header Herald sets", name))
+		case strings.ContainsAny(c.Headers[name], "\r\n\x00"):
+			problems = append(problems, fmt.Sprintf("headers: the value of %q contains a line break or NUL", name))
+		}
+	}
+	return problems
+}
+
+func configError(problems []string) error {
+	return errors.New("invalid webhook config: " + strings.Join(problems, "; "))
+}
+
+// reservedHeader reports whether a static header would replace one the
+// sender sets itself: the signature headers (and any future webhook-*
+// header), the body's Content-Type, or the request framing.
+func reservedHeader(name string) bool {
+	if strings.HasPrefix(strings.ToLower(name), "webhook-") {
+		return true
+	}
+	switch http.CanonicalHeaderKey(name) {
+	case "Content-Type", "Content-Length", "Transfer-Encoding", "Host", "Connection":
+		return true
+	}
+	return false
+}
+
+// validHeaderName reports whether name is an RFC 9110 token.
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// field is one known config key: where to decode it and what it must be.
+type field struct {
+	target any
+	want   string
+}
+
+// decodeObject decodes raw key by key into fields, so one bad value does
+// not hide the next, and reports unknown keys (usually typos) by name.
+// Empty input and null count as an empty object.
+func decodeObject(raw json.RawMessage, fields map[string]field) []string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return []string{"config must be a JSON object"}
+	}
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var problems []string
+	for _, k := range keys {
+		f, ok := fields[k]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("unknown field %q", k))
+			continue
+		}
+		if err := json.Unmarshal(obj[k], f.target); err != nil {
+			problems = append(problems, fmt.Sprintf("%s must be %s", k, f.want))
+		}
+	}
+	return problems
+}

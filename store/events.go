@@ -1,0 +1,67 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// AddEvent appends an event to a task's timeline, setting its ID and a
+// zero CreatedAt. Adding an event with a (TaskID, Seq) that exists already
+// does nothing (leaving e.ID zero), so a retried writer cannot duplicate
+// it. It returns
+// ErrNotFound if the task does not exist.
+func (db *DB) AddEvent(ctx context.Context, e *MessageEvent) error {
+	return addEvent(ctx, db.idb, db.timestamp(), e)
+}
+
+// NextEventSeq returns the sequence number after a task's last event (1 for
+// a task without events), for writers outside the task's workflow.
+func (db *DB) NextEventSeq(ctx context.Context, taskID string) (int, error) {
+	return nextEventSeq(ctx, db.idb, taskID)
+}
+
+// ListEvents returns a task's timeline in sequence order.
+func (db *DB) ListEvents(ctx context.Context, taskID string) ([]MessageEvent, error) {
+	return listEvents(ctx, db.idb, taskID)
+}
+
+func addEvent(ctx context.Context, idb bun.IDB, now time.Time, e *MessageEvent) error {
+	if e.CreatedAt.IsZero() {
+		e.CreatedAt = now
+	}
+	e.CreatedAt = normTime(e.CreatedAt)
+	_, err := idb.NewInsert().Model(e).
+		On("CONFLICT (task_id, seq) DO NOTHING").
+		Returning("id").
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("add event %d of task %q: %w", e.Seq, e.TaskID, mapErr(err))
+	}
+	return nil
+}
+
+func nextEventSeq(ctx context.Context, idb bun.IDB, taskID string) (int, error) {
+	var last int
+	err := idb.NewSelect().Model((*MessageEvent)(nil)).
+		ColumnExpr("COALESCE(MAX(ev.seq), 0)").
+		Where("ev.task_id = ?", taskID).
+		Scan(ctx, &last)
+	if err != nil {
+		return 0, fmt.Errorf("next event seq of task %q: %w", taskID, mapErr(err))
+	}
+	return last + 1, nil
+}
+
+func listEvents(ctx context.Context, idb bun.IDB, taskID string) ([]MessageEvent, error) {
+	es := []MessageEvent{}
+	if err := idb.NewSelect().Model(&es).Where("ev.task_id = ?", taskID).OrderExpr("ev.seq ASC").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("list events of task %q: %w", taskID, mapErr(err))
+	}
+	for i := range es {
+		es[i].CreatedAt = normTime(es[i].CreatedAt)
+	}
+	return es, nil
+}

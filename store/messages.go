@@ -1,0 +1,280 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// MessagePatch changes the non-nil fields of a message.
+type MessagePatch struct {
+	Status            *string
+	CallbackStatus    *string
+	AccountID         *int64
+	ProviderMessageID *string
+	AttemptCount      *int
+	LastError         *string
+	FinishedAt        *time.Time
+}
+
+// messageProviderID maps one provider message id, from any attempt, back to
+// its task.
+type messageProviderID struct {
+	bun.BaseModel `bun:"table:message_provider_ids,alias:mpi"`
+
+	ID                int64     `bun:"id,pk,autoincrement"`
+	TaskID            string    `bun:"task_id,notnull"`
+	AccountID         int64     `bun:"account_id,notnull"`
+	ProviderMessageID string    `bun:"provider_message_id,notnull"`
+	CreatedAt         time.Time `bun:"created_at,notnull"`
+}
+
+// CreateMessages stores messages, and their batch when batch is not nil,
+// in one transaction, setting IDs and zero timestamps. It returns
+// ErrConflict, storing nothing, if a task id or a non-empty (app id,
+// idempotency key) of a message or of the batch already exists.
+func (db *DB) CreateMessages(ctx context.Context, msgs []*Message, batch *Batch) error {
+	now := db.timestamp()
+	return db.RunInTx(ctx, func(ctx context.Context, tx *DB) error {
+		return createMessages(ctx, tx.idb, now, msgs, batch)
+	})
+}
+
+// GetMessage returns the message of a task or ErrNotFound.
+func (db *DB) GetMessage(ctx context.Context, taskID string) (*Message, error) {
+	return getMessage(ctx, db.idb, taskID)
+}
+
+// GetMessageByIdempotencyKey returns an app's message created with key, or
+// ErrNotFound.
+func (db *DB) GetMessageByIdempotencyKey(ctx context.Context, appID, key string) (*Message, error) {
+	return getMessageByIdempotencyKey(ctx, db.idb, appID, key)
+}
+
+// UpdateMessage applies patch to a task's message and sets its UpdatedAt.
+// It returns ErrNotFound if there is no such task.
+func (db *DB) UpdateMessage(ctx context.Context, taskID string, patch MessagePatch) error {
+	return updateMessage(ctx, db.idb, db.timestamp(), taskID, patch)
+}
+
+// ListStaleMessages returns up to limit messages in status whose last
+// update is before olderThan, least recently updated first. A limit of 0
+// or less means no limit.
+func (db *DB) ListStaleMessages(ctx context.Context, status string, olderThan time.Time, limit int) ([]Message, error) {
+	return listStaleMessages(ctx, db.idb, status, olderThan, limit)
+}
+
+// ListBatchMessages returns the messages of a batch by id.
+func (db *DB) ListBatchMessages(ctx context.Context, batchID string) ([]Message, error) {
+	return listBatchMessages(ctx, db.idb, batchID)
+}
+
+// GetBatch returns a batch or ErrNotFound.
+func (db *DB) GetBatch(ctx context.Context, id string) (*Batch, error) {
+	return getBatch(ctx, db.idb, id)
+}
+
+// GetBatchByIdempotencyKey returns an app's batch created with key, or
+// ErrNotFound.
+func (db *DB) GetBatchByIdempotencyKey(ctx context.Context, appID, key string) (*Batch, error) {
+	return getBatchByIdempotencyKey(ctx, db.idb, appID, key)
+}
+
+// AddProviderMessageID records that a provider knows a task's message by
+// providerMessageID on an account. Recording the same mapping again does
+// nothing; mapping an id already taken by another task is ErrConflict.
+func (db *DB) AddProviderMessageID(ctx context.Context, taskID string, accountID int64, providerMessageID string) error {
+	return addProviderMessageID(ctx, db.idb, db.timestamp(), taskID, accountID, providerMessageID)
+}
+
+// FindTaskByProviderMessageID returns the task a provider message id on an
+// account belongs to, or ErrNotFound.
+func (db *DB) FindTaskByProviderMessageID(ctx context.Context, accountID int64, providerMessageID string) (string, error) {
+	return findTaskByProviderMessageID(ctx, db.idb, accountID, providerMessageID)
+}
+
+func createMessages(ctx context.Context, idb bun.IDB, now time.Time, msgs []*Message, batch *Batch) error {
+	if batch != nil {
+		if batch.CreatedAt.IsZero() {
+			batch.CreatedAt = now
+		}
+		batch.CreatedAt = normTime(batch.CreatedAt)
+		if _, err := idb.NewInsert().Model(batch).Exec(ctx); err != nil {
+			return fmt.Errorf("create batch: %w", mapErr(err))
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	for _, m := range msgs {
+		m.CreatedAt, m.UpdatedAt = createdTimes(now, m.CreatedAt, m.UpdatedAt)
+		m.ScheduledAt = normTimePtr(m.ScheduledAt)
+		m.FinishedAt = normTimePtr(m.FinishedAt)
+	}
+	// Inserting in chunks keeps each statement well under the drivers'
+	// parameter and size limits for large batches.
+	const chunk = 500
+	for start := 0; start < len(msgs); start += chunk {
+		part := msgs[start:min(start+chunk, len(msgs))]
+		if _, err := idb.NewInsert().Model(&part).Returning("id").Exec(ctx); err != nil {
+			return fmt.Errorf("create messages: %w", mapErr(err))
+		}
+	}
+	return nil
+}
+
+func getMessage(ctx context.Context, idb bun.IDB, taskID string) (*Message, error) {
+	m := new(Message)
+	if err := idb.NewSelect().Model(m).Where("m.task_id = ?", taskID).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("get message %q: %w", taskID, mapErr(err))
+	}
+	normMessage(m)
+	return m, nil
+}
+
+func getMessageByIdempotencyKey(ctx context.Context, idb bun.IDB, appID, key string) (*Message, error) {
+	if key == "" {
+		return nil, fmt.Errorf("get message by idempotency key: empty key: %w", ErrNotFound)
+	}
+	m := new(Message)
+	err := idb.NewSelect().Model(m).
+		Where("m.app_id = ?", appID).
+		Where("m.idempotency_key = ?", key).
+		Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("get message of app %q by idempotency key: %w", appID, mapErr(err))
+	}
+	normMessage(m)
+	return m, nil
+}
+
+func updateMessage(ctx context.Context, idb bun.IDB, now time.Time, taskID string, p MessagePatch) error {
+	q := idb.NewUpdate().Model((*Message)(nil)).Set("updated_at = ?", now).Where("task_id = ?", taskID)
+	if p.Status != nil {
+		q = q.Set("status = ?", *p.Status)
+	}
+	if p.CallbackStatus != nil {
+		q = q.Set("callback_status = ?", *p.CallbackStatus)
+	}
+	if p.AccountID != nil {
+		q = q.Set("account_id = ?", *p.AccountID)
+	}
+	if p.ProviderMessageID != nil {
+		q = q.Set("provider_message_id = ?", *p.ProviderMessageID)
+	}
+	if p.AttemptCount != nil {
+		q = q.Set("attempt_count = ?", *p.AttemptCount)
+	}
+	if p.LastError != nil {
+		q = q.Set("last_error = ?", *p.LastError)
+	}
+	if p.FinishedAt != nil {
+		q = q.Set("finished_at = ?", normTime(*p.FinishedAt))
+	}
+	if err := execOne(ctx, q); err != nil {
+		return fmt.Errorf("update message %q: %w", taskID, err)
+	}
+	return nil
+}
+
+func listStaleMessages(ctx context.Context, idb bun.IDB, status string, olderThan time.Time, limit int) ([]Message, error) {
+	ms := []Message{}
+	q := idb.NewSelect().Model(&ms).
+		Where("m.status = ?", status).
+		Where("m.updated_at < ?", olderThan.UTC()).
+		OrderExpr("m.updated_at ASC, m.id ASC")
+	if limit > 0 {
+		q = q.Limit(int64(limit))
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("list stale %q messages: %w", status, mapErr(err))
+	}
+	for i := range ms {
+		normMessage(&ms[i])
+	}
+	return ms, nil
+}
+
+func listBatchMessages(ctx context.Context, idb bun.IDB, batchID string) ([]Message, error) {
+	ms := []Message{}
+	if batchID == "" {
+		return ms, nil
+	}
+	err := idb.NewSelect().Model(&ms).Where("m.batch_id = ?", batchID).OrderExpr("m.id ASC").Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list messages of batch %q: %w", batchID, mapErr(err))
+	}
+	for i := range ms {
+		normMessage(&ms[i])
+	}
+	return ms, nil
+}
+
+func getBatch(ctx context.Context, idb bun.IDB, id string) (*Batch, error) {
+	b := new(Batch)
+	if err := idb.NewSelect().Model(b).Where("b.id = ?", id).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("get batch %q: %w", id, mapErr(err))
+	}
+	b.CreatedAt = normTime(b.CreatedAt)
+	return b, nil
+}
+
+func getBatchByIdempotencyKey(ctx context.Context, idb bun.IDB, appID, key string) (*Batch, error) {
+	if key == "" {
+		return nil, fmt.Errorf("get batch by idempotency key: empty key: %w", ErrNotFound)
+	}
+	b := new(Batch)
+	err := idb.NewSelect().Model(b).
+		Where("b.app_id = ?", appID).
+		Where("b.idempotency_key = ?", key).
+		Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("get batch of app %q by idempotency key: %w", appID, mapErr(err))
+	}
+	b.CreatedAt = normTime(b.CreatedAt)
+	return b, nil
+}
+
+func addProviderMessageID(ctx context.Context, idb bun.IDB, now time.Time, taskID string, accountID int64, providerMessageID string) error {
+	row := &messageProviderID{TaskID: taskID, AccountID: accountID, ProviderMessageID: providerMessageID, CreatedAt: now}
+	res, err := idb.NewInsert().Model(row).
+		On("CONFLICT (account_id, provider_message_id) DO NOTHING").
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("add provider message id of task %q: %w", taskID, mapErr(err))
+	}
+	if n, err := res.RowsAffected(); err == nil && n > 0 {
+		return nil
+	}
+	// Nothing inserted: the id is known already, for this task or another.
+	owner, err := findTaskByProviderMessageID(ctx, idb, accountID, providerMessageID)
+	if err != nil {
+		return fmt.Errorf("add provider message id of task %q: %w", taskID, err)
+	}
+	if owner != taskID {
+		return fmt.Errorf("add provider message id of task %q: account %d already maps it to task %q: %w", taskID, accountID, owner, ErrConflict)
+	}
+	return nil
+}
+
+func findTaskByProviderMessageID(ctx context.Context, idb bun.IDB, accountID int64, providerMessageID string) (string, error) {
+	var taskID string
+	err := idb.NewSelect().Model((*messageProviderID)(nil)).
+		Column("task_id").
+		Where("account_id = ?", accountID).
+		Where("provider_message_id = ?", providerMessageID).
+		Scan(ctx, &taskID)
+	if err != nil {
+		return "", fmt.Errorf("find task by provider message id on account %d: %w", accountID, mapErr(err))
+	}
+	return taskID, nil
+}
+
+func normMessage(m *Message) {
+	m.CreatedAt = normTime(m.CreatedAt)
+	m.UpdatedAt = normTime(m.UpdatedAt)
+	m.ScheduledAt = normTimePtr(m.ScheduledAt)
+	m.FinishedAt = normTimePtr(m.FinishedAt)
+}

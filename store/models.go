@@ -1,0 +1,220 @@
+package store
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// App is a client application allowed to call the API.
+type App struct {
+	bun.BaseModel `bun:"table:apps,alias:app"`
+
+	ID   string `bun:"id,pk"`
+	Name string `bun:"name,notnull"`
+	// Secret is the HMAC key clients sign with. It is stored encrypted and
+	// decrypted by the store on read.
+	Secret  string `bun:"-"`
+	Enabled bool   `bun:"enabled,notnull"`
+	// IPAllowlist holds IP addresses or CIDR ranges; empty allows any.
+	IPAllowlist []string `bun:"ip_allowlist,type:text"`
+	// RateLimitPerSecond caps API requests; 0 means the server default.
+	RateLimitPerSecond int `bun:"rate_limit_per_second,notnull"`
+	// StatusCallbackURL receives a signed event when a task finishes.
+	StatusCallbackURL string `bun:"status_callback_url,notnull"`
+	// CallbackSecret signs status events (Standard Webhooks, "whsec_..."),
+	// stored encrypted.
+	CallbackSecret string    `bun:"-"`
+	CreatedAt      time.Time `bun:"created_at,notnull"`
+	UpdatedAt      time.Time `bun:"updated_at,notnull"`
+
+	// SecretEnc and CallbackSecretEnc are the sealed forms of Secret and
+	// CallbackSecret as stored; the store fills them on write and ignores
+	// what callers put there.
+	SecretEnc         []byte `bun:"secret_enc,notnull" json:"-"`
+	CallbackSecretEnc []byte `bun:"callback_secret_enc,notnull" json:"-"`
+}
+
+// Channel types a channel can have.
+const (
+	ChannelSMS        = "sms"
+	ChannelEmail      = "email"
+	ChannelWeChatWork = "wechat_work"
+	ChannelDingTalk   = "dingtalk"
+	ChannelFeishu     = "feishu"
+	ChannelWebhook    = "webhook"
+	ChannelPush       = "push"
+)
+
+// ChannelTypes lists every channel type in a stable order.
+var ChannelTypes = []string{ChannelSMS, ChannelEmail, ChannelWeChatWork, ChannelDingTalk, ChannelFeishu, ChannelWebhook, ChannelPush}
+
+// Channel is what a client sends through.
+type Channel struct {
+	bun.BaseModel `bun:"table:channels,alias:ch"`
+
+	ID                int64    `bun:"id,pk,autoincrement"`
+	Name              string   `bun:"name,notnull"`
+	Type              string   `bun:"type,notnull"`
+	TemplateID        *int64   `bun:"template_id"`
+	SignatureNames    []string `bun:"signature_names,type:text"`
+	SignatureRequired bool     `bun:"signature_required,notnull"`
+	Enabled           bool     `bun:"enabled,notnull"`
+	// ReceiptTimeoutSeconds bounds the wait for a delivery receipt.
+	ReceiptTimeoutSeconds int `bun:"receipt_timeout_seconds,notnull"`
+	// MaxAttempts bounds send attempts of one message across accounts.
+	MaxAttempts int       `bun:"max_attempts,notnull"`
+	CreatedAt   time.Time `bun:"created_at,notnull"`
+	UpdatedAt   time.Time `bun:"updated_at,notnull"`
+}
+
+// ProviderAccount is one set of credentials at one provider.
+type ProviderAccount struct {
+	bun.BaseModel `bun:"table:provider_accounts,alias:pa"`
+
+	ID   int64  `bun:"id,pk,autoincrement"`
+	Name string `bun:"name,notnull"`
+	Kind string `bun:"kind,notnull"`
+	// Config is the provider's JSON settings including credentials. It is
+	// stored encrypted (AES-GCM under the master key) and decrypted on read.
+	Config  json.RawMessage `bun:"-"`
+	Weight  int             `bun:"weight,notnull"`
+	Enabled bool            `bun:"enabled,notnull"`
+	// CallbackToken authenticates the provider's receipt pushes.
+	CallbackToken string    `bun:"callback_token,notnull"`
+	CreatedAt     time.Time `bun:"created_at,notnull"`
+	UpdatedAt     time.Time `bun:"updated_at,notnull"`
+
+	// ConfigEnc is the sealed form of Config as stored; the store fills it
+	// on write and ignores what callers put there.
+	ConfigEnc []byte `bun:"config_enc,notnull" json:"-"`
+}
+
+// PoolMember is one account in a channel's pool with its weight there.
+type PoolMember struct {
+	Account ProviderAccount
+	Weight  int
+}
+
+// Template is a message template with {{var}} placeholders.
+type Template struct {
+	bun.BaseModel `bun:"table:templates,alias:tpl"`
+
+	ID          int64     `bun:"id,pk,autoincrement"`
+	Name        string    `bun:"name,notnull"`
+	ContentType string    `bun:"content_type,notnull"`
+	Subject     string    `bun:"subject,notnull"`
+	Content     string    `bun:"content,notnull"`
+	Variables   []string  `bun:"variables,type:text"`
+	Description string    `bun:"description,notnull"`
+	CreatedAt   time.Time `bun:"created_at,notnull"`
+	UpdatedAt   time.Time `bun:"updated_at,notnull"`
+}
+
+// TemplateMapping says how one account sends one template: by the
+// provider's own template code, with Herald's variables in ParamOrder
+// order (positional providers) or renamed through ParamNames.
+type TemplateMapping struct {
+	bun.BaseModel `bun:"table:template_mappings,alias:tm"`
+
+	TemplateID   int64             `bun:"template_id,pk"`
+	AccountID    int64             `bun:"account_id,pk"`
+	ProviderCode string            `bun:"provider_code,notnull"`
+	ParamOrder   []string          `bun:"param_order,type:text"`
+	ParamNames   map[string]string `bun:"param_names,type:text"`
+}
+
+// Rule is a stored rule-engine rule; see package rules for its meaning.
+type Rule struct {
+	bun.BaseModel `bun:"table:rules,alias:r"`
+
+	ID            int64   `bun:"id,pk,autoincrement"`
+	Name          string  `bun:"name,notnull"`
+	Scene         string  `bun:"scene,notnull"`
+	Priority      int     `bun:"priority,notnull"`
+	ProviderKind  string  `bun:"provider_kind,notnull"`
+	MessageType   string  `bun:"message_type,notnull"`
+	ErrorCodes    string  `bun:"error_codes,notnull"`
+	ErrorKeywords string  `bun:"error_keywords,notnull"`
+	Action        string  `bun:"action,notnull"`
+	MaxRetry      int     `bun:"max_retry,notnull"`
+	DelaySeconds  int     `bun:"delay_seconds,notnull"`
+	BackoffRate   float64 `bun:"backoff_rate,notnull"`
+	// ThenAction is what an alert rule does after alerting.
+	ThenAction string    `bun:"then_action,notnull"`
+	Enabled    bool      `bun:"enabled,notnull"`
+	CreatedAt  time.Time `bun:"created_at,notnull"`
+	UpdatedAt  time.Time `bun:"updated_at,notnull"`
+}
+
+// Message is one task: one message to one receiver.
+type Message struct {
+	bun.BaseModel `bun:"table:messages,alias:m"`
+
+	ID             int64             `bun:"id,pk,autoincrement"`
+	TaskID         string            `bun:"task_id,notnull,unique"`
+	BatchID        string            `bun:"batch_id,notnull"`
+	AppID          string            `bun:"app_id,notnull"`
+	ChannelID      int64             `bun:"channel_id,notnull"`
+	MessageType    string            `bun:"message_type,notnull"`
+	Receiver       string            `bun:"receiver,notnull"`
+	Subject        string            `bun:"subject,notnull"`
+	Content        string            `bun:"content,notnull"`
+	TemplateParams map[string]string `bun:"template_params,type:text"`
+	SignatureName  string            `bun:"signature_name,notnull"`
+	// Attachments of e-mail sends, as JSON.
+	Attachments json.RawMessage `bun:"attachments,type:text"`
+	Status      string          `bun:"status,notnull"`
+	// CallbackStatus is the delivery receipt's verdict: delivered, failed,
+	// rejected, or empty until a receipt arrives.
+	CallbackStatus    string     `bun:"callback_status,notnull"`
+	AccountID         *int64     `bun:"account_id"`
+	ProviderMessageID string     `bun:"provider_message_id,notnull"`
+	AttemptCount      int        `bun:"attempt_count,notnull"`
+	MaxAttempts       int        `bun:"max_attempts,notnull"`
+	LastError         string     `bun:"last_error,notnull"`
+	ScheduledAt       *time.Time `bun:"scheduled_at"`
+	IdempotencyKey    string     `bun:"idempotency_key,notnull"`
+	// RequestHash is the hex SHA-256 of the normalized request, so a reused
+	// IdempotencyKey with a different request can be told apart.
+	RequestHash string     `bun:"request_hash,notnull"`
+	CreatedAt   time.Time  `bun:"created_at,notnull"`
+	UpdatedAt   time.Time  `bun:"updated_at,notnull"`
+	FinishedAt  *time.Time `bun:"finished_at"`
+}
+
+// Batch records one batch request.
+type Batch struct {
+	bun.BaseModel `bun:"table:batches,alias:b"`
+
+	ID           string `bun:"id,pk"`
+	AppID        string `bun:"app_id,notnull"`
+	ChannelID    int64  `bun:"channel_id,notnull"`
+	TotalCount   int    `bun:"total_count,notnull"`
+	SuccessCount int    `bun:"success_count,notnull"`
+	FailedCount  int    `bun:"failed_count,notnull"`
+	// IdempotencyKey and RequestHash play the same part as on Message, for
+	// the batch request as a whole.
+	IdempotencyKey string    `bun:"idempotency_key,notnull"`
+	RequestHash    string    `bun:"request_hash,notnull"`
+	CreatedAt      time.Time `bun:"created_at,notnull"`
+}
+
+// MessageEvent is one entry of a message's timeline.
+type MessageEvent struct {
+	bun.BaseModel `bun:"table:message_events,alias:ev"`
+
+	ID     int64  `bun:"id,pk,autoincrement"`
+	TaskID string `bun:"task_id,notnull"`
+	// Seq orders events within a task and makes their insertion idempotent
+	// (a re-run local activity writes the same seq again).
+	Seq       int             `bun:"seq,notnull"`
+	Kind      string          `bun:"kind,notnull"`
+	Status    string          `bun:"status,notnull"`
+	AccountID *int64          `bun:"account_id"`
+	Code      string          `bun:"code,notnull"`
+	Detail    string          `bun:"detail,notnull"`
+	Data      json.RawMessage `bun:"data,type:text"`
+	CreatedAt time.Time       `bun:"created_at,notnull"`
+}

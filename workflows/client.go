@@ -1,0 +1,110 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+)
+
+// Client starts and talks to send workflows for the API.
+type Client struct {
+	c client.Client
+}
+
+// NewClient wraps a Temporal client.
+func NewClient(c client.Client) *Client { return &Client{c: c} }
+
+// StartOptions are the start options of a task's workflow: its id is the
+// task id, a second start of a running task returns the running one, and a
+// finished task is never started again.
+func StartOptions(in SendInput) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                       MessageWorkflowID(in.TaskID),
+		TaskQueue:                TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			SearchApp.ValueSet(in.AppID),
+			SearchChannel.ValueSet(strconv.FormatInt(in.ChannelID, 10)),
+			SearchStatus.ValueSet(StatusPending),
+		),
+	}
+}
+
+// StartSend starts the workflow of a task. Starting a task that is already
+// running or finished is not an error: it never sends twice.
+func (c *Client) StartSend(ctx context.Context, in SendInput) error {
+	_, err := c.c.ExecuteWorkflow(ctx, StartOptions(in), SendWorkflowName, in)
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &already) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("start workflow of task %s: %w", in.TaskID, err)
+	}
+	return nil
+}
+
+// CancelSend cancels a task still waiting for its scheduled time. It
+// returns ErrNotCancellable when the message is on its way or finished.
+func (c *Client) CancelSend(ctx context.Context, taskID string) error {
+	h, err := c.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   MessageWorkflowID(taskID),
+		UpdateName:   CancelUpdate,
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = h.Get(ctx, nil)
+	}
+	if err == nil {
+		return nil
+	}
+	var notFound *serviceerror.NotFound
+	var appErr *temporal.ApplicationError
+	switch {
+	case errors.As(err, &notFound), errors.As(err, &appErr):
+		return fmt.Errorf("%w: %v", ErrNotCancellable, err)
+	}
+	return fmt.Errorf("cancel task %s: %w", taskID, err)
+}
+
+// SignalReceipt delivers a receipt to a task's workflow. It returns
+// ErrWorkflowClosed when the workflow has finished.
+func (c *Client) SignalReceipt(ctx context.Context, taskID string, r Receipt) error {
+	err := c.c.SignalWorkflow(ctx, MessageWorkflowID(taskID), "", ReceiptSignal, r)
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return ErrWorkflowClosed
+	}
+	if err != nil {
+		return fmt.Errorf("signal receipt to task %s: %w", taskID, err)
+	}
+	return nil
+}
+
+// State queries a task's live state.
+func (c *Client) State(ctx context.Context, taskID string) (State, error) {
+	v, err := c.c.QueryWorkflow(ctx, MessageWorkflowID(taskID), "", StateQuery)
+	if err != nil {
+		return State{}, fmt.Errorf("query task %s: %w", taskID, err)
+	}
+	var st State
+	if err := v.Get(&st); err != nil {
+		return State{}, fmt.Errorf("decode state of task %s: %w", taskID, err)
+	}
+	return st, nil
+}
+
+// Check reports whether the Temporal frontend answers.
+func (c *Client) Check(ctx context.Context) error {
+	if _, err := c.c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		return fmt.Errorf("temporal health: %w", err)
+	}
+	return nil
+}

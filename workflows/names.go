@@ -1,0 +1,61 @@
+package workflows
+
+import (
+	"time"
+)
+
+// Names shared by workers and clients. They are stable: renaming one is a
+// migration of every running workflow.
+const (
+	// TaskQueue is where send workflows and Herald's local bookkeeping run.
+	TaskQueue = "herald"
+	// SendWorkflowName is the registered type of the per-message workflow.
+	SendWorkflowName = "herald.send"
+	// ReceiptSignal carries a delivery receipt into a send workflow.
+	ReceiptSignal = "receipt"
+	// StateQuery returns a send workflow's live State.
+	StateQuery = "state"
+)
+
+// SendTaskQueue is the activity task queue for sends through one provider
+// kind, so each kind can be rate limited on its own.
+func SendTaskQueue(providerKind string) string { return "herald-send-" + providerKind }
+
+// MessageWorkflowID is the workflow id of a task: the task id itself.
+func MessageWorkflowID(taskID string) string { return taskID }
+
+// Message statuses, as stored and as the API reports them.
+const (
+	StatusPending    = "pending"
+	StatusProcessing = "processing"
+	StatusSent       = "sent"
+	StatusSuccess    = "success"
+	StatusFailed     = "failed"
+	StatusCancelled  = "cancelled"
+)
+
+// IsFinal reports whether status is a final state that never changes again.
+func IsFinal(status string) bool {
+	return status == StatusSuccess || status == StatusFailed || status == StatusCancelled
+}
+
+// SendInput starts a send workflow. Everything else about the message is in
+// the store, keyed by TaskID.
+type SendInput struct {
+	TaskID    string
+	AppID     string
+	ChannelID int64
+	// ScheduledAt is when to send; zero sends at once.
+	ScheduledAt time.Time
+}
+
+// Receipt is the payload of ReceiptSignal.
+type Receipt struct {
+	AccountID         int64
+	ProviderMessageID string
+	// Status is "delivered", "failed" or "rejected".
+	Status      string
+	Code        string
+	Description string
+	At          time.Time
+}

@@ -1,0 +1,581 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/heraldhq/herald/activities"
+	"github.com/heraldhq/herald/rules"
+)
+
+// CancelUpdate is the update that cancels a message still waiting for its
+// scheduled time. It answers with an error once the message is on its way.
+const CancelUpdate = "cancel"
+
+// Timeline event kinds.
+const (
+	EventScheduled      = "scheduled"
+	EventCancelled      = "cancelled"
+	EventAttempt        = "attempt"
+	EventAccepted       = "accepted"
+	EventSendFailed     = "send_failed"
+	EventUnknownOutcome = "unknown_outcome"
+	EventReconciled     = "reconciled"
+	EventReceipt        = "receipt"
+	EventStaleReceipt   = "stale_receipt"
+	EventReceiptTimeout = "receipt_timeout"
+	EventDecision       = "decision"
+	EventAlert          = "alert"
+	EventFinished       = "finished"
+	EventNotifyFailed   = "notify_failed"
+	EventConfig         = "config_warning"
+)
+
+// Failure codes Herald itself reports.
+const (
+	CodeNoProvider       = "NO_PROVIDER_AVAILABLE"
+	CodeMaxAttempts      = "MAX_ATTEMPTS_REACHED"
+	CodeReceiptTimeout   = "RECEIPT_TIMEOUT"
+	CodeSendNotConfirmed = "SEND_NOT_CONFIRMED"
+)
+
+// Failure classes the workflow adds to the provider classes, for the
+// callback_failure scene.
+const (
+	classReceiptFailed  = "receipt_failed"
+	classReceiptTimeout = "receipt_timeout"
+	classUnknownOutcome = "unknown_outcome"
+)
+
+// localOptions bound Herald's bookkeeping local activities; they retry
+// until the store answers, because a message must not be left unrecorded.
+var localOptions = workflow.LocalActivityOptions{
+	StartToCloseTimeout: 10 * time.Second,
+	RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+}
+
+// reconcileDelay gives a provider time to record a send whose outcome was
+// unknown before Herald asks about it.
+const reconcileDelay = 5 * time.Second
+
+// State is the live state of a send, returned by StateQuery.
+type State struct {
+	TaskID            string
+	Status            string
+	CallbackStatus    string
+	Attempts          int
+	AccountID         int64
+	ProviderKind      string
+	ProviderMessageID string
+	ScheduledAt       time.Time
+	LastError         string
+	Timeline          []TimelineEntry
+}
+
+// TimelineEntry is one event of State.Timeline.
+type TimelineEntry struct {
+	Seq       int
+	At        time.Time
+	Kind      string
+	Status    string
+	AccountID int64
+	Code      string
+	Detail    string
+}
+
+// SendResult is the workflow's result: the message's final state.
+type SendResult struct {
+	Status         string
+	CallbackStatus string
+	Attempts       int
+	LastError      string
+}
+
+// SendWorkflow delivers one message: wait for its scheduled time, pick an
+// account from the channel's pool, send, wait for the delivery receipt, and
+// on every failure do what the rule engine decides. It is registered as
+// SendWorkflowName.
+func SendWorkflow(ctx workflow.Context, in SendInput) (SendResult, error) {
+	s := &send{in: in}
+	s.state = State{TaskID: in.TaskID, Status: StatusPending, ScheduledAt: in.ScheduledAt}
+	if err := s.setup(ctx); err != nil {
+		return SendResult{}, err
+	}
+	return s.run(ctx)
+}
+
+// send is the workflow's private state.
+type send struct {
+	in    SendInput
+	state State
+	plan  activities.Plan
+
+	receipts        []Receipt
+	consumed        int
+	cancelRequested bool
+	failed          []int64
+	// sending is set once the scheduled time has come: from then on the
+	// message is on its way even while its status still reads pending.
+	sending bool
+}
+
+// acts is only used to name activity methods; the worker registers a real
+// instance.
+var acts *activities.Activities
+
+func (s *send) setup(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, StateQuery, func() (State, error) { return s.state, nil }); err != nil {
+		return err
+	}
+	err := workflow.SetUpdateHandlerWithOptions(ctx, CancelUpdate,
+		func(ctx workflow.Context) (string, error) {
+			s.cancelRequested = true
+			return StatusCancelled, nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func() error {
+			if s.sending || s.state.Status != StatusPending || s.cancelRequested {
+				return fmt.Errorf("%w: message is %s", ErrNotCancellable, s.state.Status)
+			}
+			return nil
+		}})
+	if err != nil {
+		return err
+	}
+	ch := workflow.GetSignalChannel(ctx, ReceiptSignal)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var r Receipt
+			if !ch.Receive(ctx, &r) {
+				return
+			}
+			s.receipts = append(s.receipts, r)
+		}
+	})
+	return nil
+}
+
+func (s *send) run(ctx workflow.Context) (SendResult, error) {
+	ctx = workflow.WithLocalActivityOptions(ctx, localOptions)
+	if wait := s.in.ScheduledAt.Sub(workflow.Now(ctx)); !s.in.ScheduledAt.IsZero() && wait > 0 {
+		if err := s.record(ctx, activities.StatusUpdate{Status: StatusPending}, EventScheduled, "", "waiting until "+s.in.ScheduledAt.UTC().Format(time.RFC3339)); err != nil {
+			return SendResult{}, err
+		}
+		cancelled, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return s.cancelRequested })
+		if cancelled || temporal.IsCanceledError(err) {
+			// Cleanup must run even though ctx itself may be cancelled.
+			dctx, _ := workflow.NewDisconnectedContext(ctx)
+			return s.finish(dctx, StatusCancelled, "", "", "cancelled before its scheduled time")
+		}
+		if err != nil {
+			return SendResult{}, err
+		}
+	}
+	// Once sending starts, a cancellation request must not interrupt a
+	// send half-way: from here on the message always reaches a final state.
+	s.sending = true
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+
+	if err := workflow.ExecuteLocalActivity(ctx, acts.LoadPlan, activities.PlanInput{TaskID: s.in.TaskID, ChannelID: s.in.ChannelID}).Get(ctx, &s.plan); err != nil {
+		return SendResult{}, fmt.Errorf("load plan: %w", err)
+	}
+	if IsFinal(s.plan.MessageStatus) {
+		// A workflow started again for a message that already finished
+		// (the sweeper racing a slow start) must not send it again.
+		s.state.Status = s.plan.MessageStatus
+		return SendResult{Status: s.plan.MessageStatus}, nil
+	}
+	for _, r := range s.plan.InvalidRules {
+		if err := s.record(ctx, activities.StatusUpdate{}, EventConfig, "INVALID_RULE", r); err != nil {
+			return SendResult{}, err
+		}
+	}
+
+	var account activities.PlanAccount
+	onAccount := 0
+	for {
+		if account.ID == 0 {
+			next, ok, err := s.pick(ctx)
+			if err != nil {
+				return SendResult{}, err
+			}
+			if !ok {
+				return s.finish(ctx, StatusFailed, "", CodeNoProvider, "no enabled provider account left in the channel's pool")
+			}
+			account, onAccount = next, 0
+		}
+		if s.state.Attempts >= s.plan.MaxAttempts {
+			return s.finish(ctx, StatusFailed, "", CodeMaxAttempts, fmt.Sprintf("gave up after %d attempts", s.state.Attempts))
+		}
+		onAccount++
+		s.state.Attempts++
+		s.state.AccountID, s.state.ProviderKind, s.state.ProviderMessageID = account.ID, account.Kind, ""
+		_ = workflow.UpsertTypedSearchAttributes(ctx, SearchProvider.ValueSet(account.Kind), SearchStatus.ValueSet(StatusProcessing))
+		if err := s.record(ctx, activities.StatusUpdate{Status: StatusProcessing, AccountID: account.ID, Attempts: s.state.Attempts},
+			EventAttempt, "", fmt.Sprintf("attempt %d through %s account %d", s.state.Attempts, account.Kind, account.ID)); err != nil {
+			return SendResult{}, err
+		}
+
+		out, err := s.attempt(ctx, account)
+		if err != nil {
+			return SendResult{}, err
+		}
+		if out.final != "" {
+			return s.finish(ctx, out.final, out.callbackStatus, "", out.detail)
+		}
+		d, err := s.decide(ctx, out.failure, onAccount)
+		if err != nil {
+			return SendResult{}, err
+		}
+		if d.Alert {
+			s.alert(ctx, account, out.failure, d)
+		}
+		s.state.LastError = failureText(out.failure)
+		if err := s.record(ctx, activities.StatusUpdate{LastError: s.state.LastError}, EventDecision, d.RuleName,
+			fmt.Sprintf("%s: %s", d.Action, d.Reason)); err != nil {
+			return SendResult{}, err
+		}
+		switch d.Action {
+		case rules.ActionRetry:
+		case rules.ActionSwitch:
+			s.failed = append(s.failed, account.ID)
+			account = activities.PlanAccount{}
+		default:
+			return s.finish(ctx, StatusFailed, out.callbackStatus, out.failure.Code, s.state.LastError)
+		}
+		if d.Delay > 0 {
+			if err := workflow.Sleep(ctx, d.Delay); err != nil {
+				return SendResult{}, err
+			}
+		}
+	}
+}
+
+// outcome is how one attempt ended: a final status, or a failure for the
+// rule engine.
+type outcome struct {
+	final          string
+	callbackStatus string
+	detail         string
+	failure        rules.Failure
+}
+
+// attempt sends once through account and waits for the receipt.
+func (s *send) attempt(ctx workflow.Context, account activities.PlanAccount) (outcome, error) {
+	sentAt := workflow.Now(ctx)
+	sendCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:           SendTaskQueue(account.Kind),
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    30 * time.Second,
+			MaximumAttempts:    5,
+		},
+	})
+	var res activities.SendResult
+	err := workflow.ExecuteActivity(sendCtx, acts.Send, activities.SendRequest{TaskID: s.in.TaskID, AccountID: account.ID, Attempt: s.state.Attempts}).Get(ctx, &res)
+	if err != nil {
+		f, isProvider := activities.FailureOf(err)
+		if !isProvider {
+			// The activity itself kept failing or timing out: the provider
+			// may have received the request.
+			f = activities.Failure{Class: classUnknownOutcome, Code: CodeSendNotConfirmed, Message: err.Error()}
+		}
+		failure := s.failure(rules.SceneSendFailure, account, f.Class, f.Code, f.Message, time.Duration(f.RetryAfterSeconds)*time.Second)
+		if f.Class != classUnknownOutcome || !account.CanCheckStatus {
+			return outcome{failure: failure}, s.record(ctx, activities.StatusUpdate{LastError: failureText(failure)}, EventSendFailed, f.Code, failureText(failure))
+		}
+		if err := s.record(ctx, activities.StatusUpdate{}, EventUnknownOutcome, f.Code, "outcome unknown; asking the provider before any resend"); err != nil {
+			return outcome{}, err
+		}
+		if err := workflow.Sleep(ctx, reconcileDelay); err != nil {
+			return outcome{}, err
+		}
+		chk, err := s.check(ctx, account, "", sentAt)
+		if err != nil {
+			return outcome{}, err
+		}
+		if !chk.Found {
+			return outcome{failure: failure}, nil
+		}
+		if err := s.record(ctx, activities.StatusUpdate{ProviderMessageID: chk.ProviderMessageID}, EventReconciled, chk.Code, "the provider had accepted the message"); err != nil {
+			return outcome{}, err
+		}
+		res = activities.SendResult{ProviderMessageID: chk.ProviderMessageID, Recovered: true}
+		if o, done := receiptOutcome(chk.Status, chk.Code, chk.Description); done {
+			s.state.ProviderMessageID = chk.ProviderMessageID
+			return s.afterReceipt(ctx, account, o)
+		}
+	}
+
+	s.state.ProviderMessageID = res.ProviderMessageID
+	if res.Delivered || !account.ExpectsReceipt {
+		cb := ""
+		if res.Delivered {
+			cb = CallbackDelivered
+		}
+		return outcome{final: StatusSuccess, callbackStatus: cb, detail: "accepted by the provider"}, nil
+	}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchStatus.ValueSet(StatusSent))
+	if err := s.record(ctx, activities.StatusUpdate{Status: StatusSent, AccountID: account.ID, ProviderMessageID: res.ProviderMessageID},
+		EventAccepted, "", "accepted by the provider; waiting for the delivery receipt"); err != nil {
+		return outcome{}, err
+	}
+	return s.awaitReceipt(ctx, account, sentAt)
+}
+
+// awaitReceipt waits for the receipt of the current attempt, up to the
+// channel's receipt timeout.
+func (s *send) awaitReceipt(ctx workflow.Context, account activities.PlanAccount, sentAt time.Time) (outcome, error) {
+	deadline := workflow.Now(ctx).Add(s.plan.ReceiptTimeout)
+	for {
+		for s.consumed < len(s.receipts) {
+			r := s.receipts[s.consumed]
+			s.consumed++
+			current := r.AccountID == account.ID && (r.ProviderMessageID == "" || r.ProviderMessageID == s.state.ProviderMessageID)
+			o, final := receiptOutcome(r.Status, r.Code, r.Description)
+			switch {
+			case final && o.final == StatusSuccess:
+				// A delivered receipt ends the message even when it is for
+				// an earlier attempt: the receiver has it.
+				return s.afterReceipt(ctx, account, o)
+			case current && final:
+				return s.afterReceipt(ctx, account, o)
+			default:
+				if err := s.record(ctx, activities.StatusUpdate{}, EventStaleReceipt, r.Code, "receipt for an earlier attempt: "+r.Status); err != nil {
+					return outcome{}, err
+				}
+			}
+		}
+		wait := deadline.Sub(workflow.Now(ctx))
+		if wait <= 0 {
+			break
+		}
+		if _, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return s.consumed < len(s.receipts) }); err != nil {
+			return outcome{}, err
+		}
+	}
+
+	detail := fmt.Sprintf("no delivery receipt within %s", s.plan.ReceiptTimeout)
+	if account.CanCheckStatus {
+		chk, err := s.check(ctx, account, s.state.ProviderMessageID, sentAt)
+		if err != nil {
+			return outcome{}, err
+		}
+		if o, done := receiptOutcome(chk.Status, chk.Code, chk.Description); chk.Found && done {
+			if err := s.record(ctx, activities.StatusUpdate{}, EventReconciled, chk.Code, "receipt missing; the provider reports "+chk.Status); err != nil {
+				return outcome{}, err
+			}
+			return s.afterReceipt(ctx, account, o)
+		}
+		detail += "; the provider has no final status either"
+	}
+	failure := s.failure(rules.SceneCallbackFailure, account, classReceiptTimeout, CodeReceiptTimeout, detail, 0)
+	return outcome{failure: failure}, s.record(ctx, activities.StatusUpdate{}, EventReceiptTimeout, CodeReceiptTimeout, detail)
+}
+
+// afterReceipt records a final receipt and turns a failed one into a
+// failure for the rule engine.
+func (s *send) afterReceipt(ctx workflow.Context, account activities.PlanAccount, o outcome) (outcome, error) {
+	s.state.CallbackStatus = o.callbackStatus
+	if err := s.record(ctx, activities.StatusUpdate{CallbackStatus: o.callbackStatus}, EventReceipt, o.failure.Code, o.detail); err != nil {
+		return outcome{}, err
+	}
+	if o.final == StatusSuccess {
+		return o, nil
+	}
+	o.failure = s.failure(rules.SceneCallbackFailure, account, classReceiptFailed, o.failure.Code, o.detail, 0)
+	return o, nil
+}
+
+// receiptOutcome maps a receipt status to an outcome; done is false for a
+// status that is not final.
+func receiptOutcome(status, code, description string) (outcome, bool) {
+	detail := "receipt: " + status
+	if description != "" {
+		detail += " (" + description + ")"
+	}
+	switch status {
+	case CallbackDelivered:
+		return outcome{final: StatusSuccess, callbackStatus: CallbackDelivered, detail: detail}, true
+	case CallbackFailed, CallbackRejected:
+		return outcome{callbackStatus: status, detail: detail, failure: rules.Failure{Code: code, Message: description}}, true
+	}
+	return outcome{}, false
+}
+
+func (s *send) failure(scene rules.Scene, account activities.PlanAccount, class, code, msg string, retryAfter time.Duration) rules.Failure {
+	return rules.Failure{
+		Scene:        scene,
+		Class:        class,
+		Code:         code,
+		Message:      msg,
+		ProviderKind: account.Kind,
+		MessageType:  s.plan.ChannelType,
+		RetryAfter:   retryAfter,
+	}
+}
+
+func failureText(f rules.Failure) string {
+	if f.Code == "" {
+		return f.Class + ": " + f.Message
+	}
+	return f.Class + ": " + f.Code + ": " + f.Message
+}
+
+// pick chooses the next account among the enabled ones not yet failed.
+func (s *send) pick(ctx workflow.Context) (activities.PlanAccount, bool, error) {
+	var cands []activities.Candidate
+	for _, a := range s.available() {
+		cands = append(cands, activities.Candidate{AccountID: a.ID, Weight: a.Weight})
+	}
+	if len(cands) == 0 {
+		return activities.PlanAccount{}, false, nil
+	}
+	var id int64
+	if err := workflow.ExecuteLocalActivity(ctx, acts.PickAccount, activities.PickInput{ChannelID: s.in.ChannelID, Candidates: cands}).Get(ctx, &id); err != nil {
+		return activities.PlanAccount{}, false, fmt.Errorf("pick account: %w", err)
+	}
+	for _, a := range s.plan.Accounts {
+		if a.ID == id {
+			return a, true, nil
+		}
+	}
+	return activities.PlanAccount{}, false, nil
+}
+
+// available lists enabled accounts with a weight that have not failed for
+// this message, in the plan's order.
+func (s *send) available() []activities.PlanAccount {
+	var out []activities.PlanAccount
+next:
+	for _, a := range s.plan.Accounts {
+		if !a.Enabled || a.Weight <= 0 {
+			continue
+		}
+		for _, f := range s.failed {
+			if f == a.ID {
+				continue next
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func (s *send) decide(ctx workflow.Context, f rules.Failure, onAccount int) (rules.Decision, error) {
+	left := 0
+	for _, a := range s.available() {
+		if a.ID != s.state.AccountID {
+			left++
+		}
+	}
+	var d rules.Decision
+	err := workflow.ExecuteLocalActivity(ctx, acts.Decide, activities.DecideInput{
+		Rules:             s.plan.Rules,
+		Failure:           f,
+		AttemptsOnAccount: onAccount,
+		TotalAttempts:     s.state.Attempts,
+		MaxAttempts:       s.plan.MaxAttempts,
+		AccountsLeft:      left,
+	}).Get(ctx, &d)
+	if err != nil {
+		return d, fmt.Errorf("decide: %w", err)
+	}
+	return d, nil
+}
+
+func (s *send) check(ctx workflow.Context, account activities.PlanAccount, providerMessageID string, sentAt time.Time) (activities.CheckResult, error) {
+	checkCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:           SendTaskQueue(account.Kind),
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumAttempts: 5},
+	})
+	var chk activities.CheckResult
+	err := workflow.ExecuteActivity(checkCtx, acts.CheckStatus, activities.CheckRequest{
+		TaskID: s.in.TaskID, AccountID: account.ID, ProviderMessageID: providerMessageID, SentAt: sentAt,
+	}).Get(ctx, &chk)
+	if err != nil {
+		// Not knowing is an answer too: the caller falls back to the rules
+		// without resending blindly.
+		workflow.GetLogger(ctx).Warn("status check failed", "task_id", s.in.TaskID, "error", err)
+		return activities.CheckResult{}, nil
+	}
+	return chk, nil
+}
+
+func (s *send) alert(ctx workflow.Context, account activities.PlanAccount, f rules.Failure, d rules.Decision) {
+	alertCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumAttempts: 3},
+	})
+	err := workflow.ExecuteActivity(alertCtx, acts.Alert, activities.AlertRequest{
+		TaskID: s.in.TaskID, AppID: s.in.AppID, ChannelID: s.in.ChannelID, AccountID: account.ID, ProviderKind: account.Kind,
+		Rule: d.RuleName, Class: f.Class, Code: f.Code, Message: f.Message, Decision: string(d.Action),
+	}).Get(ctx, nil)
+	detail := "alert sent (" + d.RuleName + ")"
+	if err != nil {
+		detail = "alert could not be delivered: " + err.Error()
+	}
+	_ = s.record(ctx, activities.StatusUpdate{}, EventAlert, f.Code, detail)
+}
+
+// finish records the final state, tells the app, and ends the workflow.
+func (s *send) finish(ctx workflow.Context, status, callbackStatus, code, detail string) (SendResult, error) {
+	s.state.Status = status
+	if callbackStatus != "" {
+		s.state.CallbackStatus = callbackStatus
+	}
+	lastError := ""
+	if status != StatusSuccess {
+		lastError = detail
+		s.state.LastError = detail
+	}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchStatus.ValueSet(status))
+	if err := s.record(ctx, activities.StatusUpdate{Status: status, CallbackStatus: callbackStatus, LastError: lastError, Final: true}, EventFinished, code, detail); err != nil {
+		return SendResult{}, err
+	}
+	if s.plan.NotifyStatus {
+		notifyCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: 30 * time.Second,
+			RetryPolicy: &temporal.RetryPolicy{
+				InitialInterval:    5 * time.Second,
+				BackoffCoefficient: 2,
+				MaximumInterval:    10 * time.Minute,
+				MaximumAttempts:    12,
+			},
+		})
+		if err := workflow.ExecuteActivity(notifyCtx, acts.NotifyStatus, activities.NotifyRequest{TaskID: s.in.TaskID}).Get(ctx, nil); err != nil {
+			_ = s.record(ctx, activities.StatusUpdate{}, EventNotifyFailed, "", "status callback failed: "+err.Error())
+		}
+	}
+	return SendResult{Status: status, CallbackStatus: s.state.CallbackStatus, Attempts: s.state.Attempts, LastError: lastError}, nil
+}
+
+// record writes a status change with one timeline event through a local
+// activity, and mirrors the event in the queryable state.
+func (s *send) record(ctx workflow.Context, u activities.StatusUpdate, kind, code, detail string) error {
+	seq := len(s.state.Timeline) + 1
+	u.TaskID = s.in.TaskID
+	u.Event = activities.Event{Seq: seq, Kind: kind, Code: code, Detail: detail}
+	if u.Status != "" {
+		s.state.Status = u.Status
+	}
+	if err := workflow.ExecuteLocalActivity(ctx, acts.RecordStatus, u).Get(ctx, nil); err != nil {
+		return fmt.Errorf("record %s: %w", kind, err)
+	}
+	s.state.Timeline = append(s.state.Timeline, TimelineEntry{
+		Seq: seq, At: workflow.Now(ctx), Kind: kind, Status: s.state.Status, AccountID: u.AccountID, Code: code, Detail: detail,
+	})
+	return nil
+}
+
+// Callback statuses, as stored and as the API reports them.
+const (
+	CallbackDelivered = "delivered"
+	CallbackFailed    = "failed"
+	CallbackRejected  = "rejected"
+)
