@@ -53,7 +53,9 @@ func (a *Activities) Alert(ctx context.Context, req AlertRequest) error {
 	if err != nil {
 		return fmt.Errorf("encode alert: %w", err)
 	}
-	id := fmt.Sprintf("alert_%s_%s", req.TaskID, req.Code)
+	// The account is part of the id: the same code on two accounts of one
+	// message is two alerts, and receivers drop repeated ids.
+	id := fmt.Sprintf("alert_%s_%d_%s", req.TaskID, req.AccountID, req.Code)
 	return a.post(ctx, a.cfg.AlertWebhookURL, a.cfg.AlertWebhookSecret, id, body)
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -226,9 +227,10 @@ func (a *Activities) callbackURL(acc *store.ProviderAccount) string {
 	return CallbackURL(a.cfg.CallbackBaseURL, acc.Kind, acc.ID, acc.CallbackToken)
 }
 
-// CallbackURL builds the receipt endpoint of an account under base.
+// CallbackURL builds the receipt endpoint of an account under base. A
+// trailing slash on base is dropped: "//callbacks" would miss the route.
 func CallbackURL(base, kind string, accountID int64, token string) string {
-	return fmt.Sprintf("%s/callbacks/%s/%s?token=%s", base, url.PathEscape(kind), strconv.FormatInt(accountID, 10), url.QueryEscape(token))
+	return fmt.Sprintf("%s/callbacks/%s/%s?token=%s", strings.TrimRight(base, "/"), url.PathEscape(kind), strconv.FormatInt(accountID, 10), url.QueryEscape(token))
 }
 
 // CheckRequest asks a provider what became of an attempt.

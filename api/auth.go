@@ -102,9 +102,12 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			return errInvalidParams("request body cannot be canonicalised: %v", err)
 		}
-		if !verifySignature(app.Secret, req.Method, req.URL.Path, candidates, ts, nonce, sig) {
+		// An app without a secret would accept signatures anyone can make.
+		if app.Secret == "" || !verifySignature(app.Secret, req.Method, signedPaths(req), candidates, ts, nonce, sig) {
 			return errUnauthorized(CodeBadSignature, "signature verification failed")
 		}
+		// From here on the caller is known: the request log names it.
+		c.Set(ctxApp, app)
 
 		if !app.Enabled {
 			return errForbidden(CodeAppDisabled, "app is disabled")
@@ -116,18 +119,29 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 
-		c.Set(ctxApp, app)
 		c.Set(ctxBody, body)
 		return next(c)
 	}
 }
 
-func verifySignature(secret, method, path string, candidates []string, ts, nonce, sig string) bool {
+// signedPaths lists the spellings of the request path a client may have
+// signed: the decoded path and, when it differs, the path as sent.
+func signedPaths(req *http.Request) []string {
+	paths := []string{req.URL.Path}
+	if raw := req.URL.EscapedPath(); raw != req.URL.Path {
+		paths = append(paths, raw)
+	}
+	return paths
+}
+
+func verifySignature(secret, method string, paths, candidates []string, ts, nonce, sig string) bool {
 	ok := false
 	// Check every form so the time taken does not tell which one matched.
-	for _, canon := range candidates {
-		if signing.Equal(sig, signing.Sign(secret, method, path, canon, ts, nonce)) {
-			ok = true
+	for _, path := range paths {
+		for _, canon := range candidates {
+			if signing.Equal(sig, signing.Sign(secret, method, path, canon, ts, nonce)) {
+				ok = true
+			}
 		}
 	}
 	return ok

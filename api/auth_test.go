@@ -63,6 +63,14 @@ func TestAuthentication(t *testing.T) {
 		res := f.call(t, http.MethodGet, "/api/v1/channels", "", withTimestamp(now), withNonce(nonce), withSignature(sig))
 		decodeData(t, res)
 	})
+	t.Run("OK_PathSignedAsSent", func(t *testing.T) {
+		t.Parallel()
+		ts, nonce := strconv.FormatInt(now, 10), uuid.NewString()
+		sig := signFor(f, http.MethodGet, "/api/v1/channels/%31", "", ts, nonce)
+		res := f.call(t, http.MethodGet, "/api/v1/channels/%31", "", withTimestamp(now), withNonce(nonce), withSignature(sig))
+		data := decodeData(t, res)
+		require.EqualValues(t, chSMS, data["id"])
+	})
 	t.Run("ErrBodySignedAsSent", func(t *testing.T) {
 		t.Parallel()
 		res := f.call(t, http.MethodPost, "/api/v1/messages", trickyBody, withCanonical(trickyBody))

@@ -28,8 +28,8 @@ const EventLateReceipt = "late_receipt"
 func (s *Server) callback(c echo.Context) error {
 	ctx := c.Request().Context()
 	notFound := NewError(http.StatusNotFound, CodeInvalidParams, "no such callback endpoint")
-	kind := c.Param("provider")
-	accountID, err := strconv.ParseInt(c.Param("account_id"), 10, 64)
+	kind := pathParam(c, "provider")
+	accountID, err := strconv.ParseInt(pathParam(c, "account_id"), 10, 64)
 	if err != nil {
 		return notFound
 	}

@@ -175,7 +175,7 @@ func pageParam(raw, name string, def int) (int, error) {
 
 func (s *Server) getChannel(c echo.Context) error {
 	ctx := c.Request().Context()
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	id, err := strconv.ParseInt(pathParam(c, "id"), 10, 64)
 	if err != nil {
 		return NewError(http.StatusNotFound, CodeChannelNotFound, "channel not found: id must be an integer")
 	}

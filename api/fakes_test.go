@@ -29,9 +29,10 @@ type fakeStore struct {
 	nextID      int64
 
 	// Hooks and injected failures.
+	fail         func(method string) error // may panic, too
 	pingErr      error
 	beforeCreate func(msgs []*store.Message, batch *store.Batch) // runs unlocked
-	addEventErrs []error                                          // popped per AddEvent call
+	addEventErrs []error                                         // popped per AddEvent call
 }
 
 func newFakeStore() *fakeStore {
@@ -50,7 +51,17 @@ func newFakeStore() *fakeStore {
 
 func notFound(what string, id any) error { return fmt.Errorf("%s %v: %w", what, id, store.ErrNotFound) }
 
+func (f *fakeStore) injected(method string) error {
+	if f.fail == nil {
+		return nil
+	}
+	return f.fail(method)
+}
+
 func (f *fakeStore) GetApp(_ context.Context, id string) (*store.App, error) {
+	if err := f.injected("GetApp"); err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	a, ok := f.apps[id]
@@ -61,6 +72,9 @@ func (f *fakeStore) GetApp(_ context.Context, id string) (*store.App, error) {
 }
 
 func (f *fakeStore) GetChannel(_ context.Context, id int64) (*store.Channel, error) {
+	if err := f.injected("GetChannel"); err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c, ok := f.channels[id]
@@ -310,7 +324,7 @@ func (f *fakeStore) Ping(context.Context) error {
 	return f.pingErr
 }
 
-// Test helpers that write fixtures.
+// Fixture writers used by the tests.
 
 func (f *fakeStore) putApp(a store.App) {
 	f.mu.Lock()
@@ -452,7 +466,7 @@ type fakeProvider struct {
 	noReceipts bool
 }
 
-func (p fakeProvider) Kind() string                       { return p.kind }
+func (p fakeProvider) Kind() string                         { return p.kind }
 func (p fakeProvider) ValidateConfig(json.RawMessage) error { return nil }
 func (p fakeProvider) NewSender(providers.Account) (providers.Sender, error) {
 	return nil, fmt.Errorf("not used")

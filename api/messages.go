@@ -502,9 +502,9 @@ func (s *Server) replayBatch(ctx context.Context, app *store.App, req *sendReque
 // loadOwnMessage returns a task of the calling app; any other task, and a
 // malformed id, is "not found" so ids of other apps cannot be probed.
 func (s *Server) loadOwnMessage(c echo.Context) (*store.Message, error) {
-	taskID := c.Param("task_id")
+	taskID := pathParam(c, "task_id")
 	if _, err := uuid.Parse(taskID); err != nil {
-		return nil, errTaskNotFound(taskID)
+		return nil, NewError(http.StatusNotFound, CodeTaskNotFound, "task not found")
 	}
 	m, err := s.store.GetMessage(c.Request().Context(), taskID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -621,8 +621,14 @@ func (s *Server) cancelMessage(c echo.Context) error {
 	ctx := c.Request().Context()
 	if err := s.engine.CancelSend(ctx, m.TaskID); err != nil {
 		if errors.Is(err, workflows.ErrNotCancellable) {
+			cur, gerr := s.store.GetMessage(ctx, m.TaskID)
+			if gerr == nil && cur.Status == workflows.StatusPending {
+				// No workflow runs for it yet (its start is still due):
+				// nothing to cancel at this moment.
+				return NewError(http.StatusConflict, CodeInvalidValue, "task %s cannot be cancelled right now because its delivery has not started yet; try again shortly", m.TaskID)
+			}
 			status := "already being sent"
-			if cur, gerr := s.store.GetMessage(ctx, m.TaskID); gerr == nil {
+			if gerr == nil {
 				status = cur.Status
 			}
 			return notCancellable(status)

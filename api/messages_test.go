@@ -468,6 +468,25 @@ func TestCancelMessage(t *testing.T) {
 		requireError(t, res, http.StatusConflict, CodeInvalidValue)
 		require.Contains(t, res.Message, "is processing")
 	})
+	t.Run("ErrNoWorkflowYet", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		id := send(t, f)
+		f.engine.cancelErr = fmt.Errorf("workflow not found: %w", workflows.ErrNotCancellable)
+		res := f.call(t, http.MethodDelete, "/api/v1/messages/"+id, "")
+		requireError(t, res, http.StatusConflict, CodeInvalidValue)
+		require.Contains(t, res.Message, "try again")
+	})
+	t.Run("OK_AlreadyCancelled", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		id := send(t, f)
+		require.NoError(t, f.store.UpdateMessage(ctx, id, store.MessagePatch{Status: ptr(workflows.StatusCancelled)}))
+		res, err := f.client().CancelMessage(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, "cancelled", res.Status)
+		require.Empty(t, f.engine.cancelsCopy())
+	})
 	t.Run("ErrEngineDown", func(t *testing.T) {
 		t.Parallel()
 		f := setup(t)
@@ -483,4 +502,3 @@ func TestCancelMessage(t *testing.T) {
 		requireError(t, f.call(t, http.MethodDelete, "/api/v1/messages/"+uuid.NewString(), ""), http.StatusNotFound, CodeTaskNotFound)
 	})
 }
-

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -153,6 +154,16 @@ func paramValue(raw json.RawMessage) (string, error) {
 		return n.String(), nil
 	}
 	return "", errors.New("not a scalar")
+}
+
+// pathParam returns a path parameter decoded: Echo routes on the path as
+// sent, so a percent-encoded segment reaches handlers still encoded.
+func pathParam(c echo.Context, name string) string {
+	raw := c.Param(name)
+	if v, err := url.PathUnescape(raw); err == nil {
+		return v
+	}
+	return raw
 }
 
 // maxIdempotencyKeyLen bounds the Idempotency-Key header.

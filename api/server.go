@@ -31,7 +31,6 @@ type Store interface {
 	CreateMessages(ctx context.Context, msgs []*store.Message, batch *store.Batch) error
 	GetMessage(ctx context.Context, taskID string) (*store.Message, error)
 	GetMessageByIdempotencyKey(ctx context.Context, appID, key string) (*store.Message, error)
-	GetBatch(ctx context.Context, id string) (*store.Batch, error)
 	GetBatchByIdempotencyKey(ctx context.Context, appID, key string) (*store.Batch, error)
 	ListBatchMessages(ctx context.Context, batchID string) ([]store.Message, error)
 	UpdateMessage(ctx context.Context, taskID string, p store.MessagePatch) error
@@ -42,6 +41,12 @@ type Store interface {
 	ListEvents(ctx context.Context, taskID string) ([]store.MessageEvent, error)
 	Ping(ctx context.Context) error
 }
+
+// The production implementations satisfy the interfaces.
+var (
+	_ Store  = (*store.DB)(nil)
+	_ Engine = (*workflows.Client)(nil)
+)
 
 // Engine starts and steers send workflows (workflows.Client).
 type Engine interface {

@@ -61,34 +61,34 @@ func randHex(n int) string {
 
 // Fixture ids.
 const (
-	chSMS          int64 = 1
-	chEmail        int64 = 2
-	chWeCom        int64 = 3
-	chDisabled     int64 = 4
-	chNoTemplate   int64 = 5
-	chBadTemplate  int64 = 6
-	chNoAccount    int64 = 7
-	chDegraded     int64 = 8
-	chWebhook      int64 = 9
-	accSMS         int64 = 1
-	accEmail       int64 = 2
-	accWeCom       int64 = 3
-	accDisabled    int64 = 4
-	accWebhook     int64 = 5
-	accSilent      int64 = 6
-	tplOTP         int64 = 1
-	tplMail        int64 = 2
-	tplAlert       int64 = 3
-	tplBroken      int64 = 4
-	tplPing        int64 = 5
-	providerKind         = "fakeprov"
-	callbackToken        = "tok-secret-1"
-	testPhone            = "+8613800138000"
-	testPhoneLocal       = "13800138000"
-	testPhoneAlt         = "+8613900139000"
-	testEmail            = "user@example.com"
-	otpParamsJSON        = `{"code":"123456","minutes":"5"}`
-	otpRenderedText      = "Your code is 123456, valid 5 minutes"
+	chSMS           int64 = 1
+	chEmail         int64 = 2
+	chWeCom         int64 = 3
+	chDisabled      int64 = 4
+	chNoTemplate    int64 = 5
+	chBadTemplate   int64 = 6
+	chNoAccount     int64 = 7
+	chDegraded      int64 = 8
+	chWebhook       int64 = 9
+	accSMS          int64 = 1
+	accEmail        int64 = 2
+	accWeCom        int64 = 3
+	accDisabled     int64 = 4
+	accWebhook      int64 = 5
+	accSilent       int64 = 6
+	tplOTP          int64 = 1
+	tplMail         int64 = 2
+	tplAlert        int64 = 3
+	tplBroken       int64 = 4
+	tplPing         int64 = 5
+	providerKind          = "fakeprov"
+	callbackToken         = "tok-secret-1"
+	testPhone             = "+8613800138000"
+	testPhoneLocal        = "13800138000"
+	testPhoneAlt          = "+8613900139000"
+	testEmail             = "user@example.com"
+	otpParamsJSON         = `{"code":"123456","minutes":"5"}`
+	otpRenderedText       = "Your code is 123456, valid 5 minutes"
 )
 
 type fixture struct {

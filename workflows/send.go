@@ -26,6 +26,7 @@ const (
 	EventReconciled     = "reconciled"
 	EventReceipt        = "receipt"
 	EventStaleReceipt   = "stale_receipt"
+	EventLateReceipt    = "late_receipt"
 	EventReceiptTimeout = "receipt_timeout"
 	EventDecision       = "decision"
 	EventAlert          = "alert"
@@ -552,7 +553,32 @@ func (s *send) finish(ctx workflow.Context, status, callbackStatus, code, detail
 			_ = s.record(ctx, activities.StatusUpdate{}, EventNotifyFailed, "", "status callback failed: "+err.Error())
 		}
 	}
+	if err := s.keepLateReceipts(ctx); err != nil {
+		return SendResult{}, err
+	}
 	return SendResult{Status: status, CallbackStatus: s.state.CallbackStatus, Attempts: s.state.Attempts, LastError: lastError}, nil
+}
+
+// keepLateReceipts stores receipts that arrived after the final state was
+// decided, so they are on the message's timeline instead of lost with the
+// workflow. They never change the final status; a receipt is the first
+// callback status only when none was recorded.
+func (s *send) keepLateReceipts(ctx workflow.Context) error {
+	for s.consumed < len(s.receipts) {
+		r := s.receipts[s.consumed]
+		s.consumed++
+		u := activities.StatusUpdate{}
+		if s.state.CallbackStatus == "" {
+			if _, final := receiptOutcome(r.Status, r.Code, r.Description); final {
+				u.CallbackStatus = r.Status
+				s.state.CallbackStatus = r.Status
+			}
+		}
+		if err := s.record(ctx, u, EventLateReceipt, r.Code, "receipt after the final state: "+r.Status); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // record writes a status change with one timeline event through a local

@@ -349,6 +349,22 @@ func TestSendWorkflow(t *testing.T) {
 		require.Contains(t, decision.LastError, "receipt_failed")
 	})
 
+	t.Run("FailedReceiptNoAccountLeft", func(t *testing.T) {
+		t.Parallel()
+		h := setup(t, newPlan(sms(1)))
+		h.receipt(time.Minute, failedReceipt(1, "pm-1", "UNDELIV"))
+
+		res := h.run(t, input())
+		require.Equal(t, workflows.StatusFailed, res.Status)
+		require.Equal(t, workflows.CallbackFailed, res.CallbackStatus)
+		require.Equal(t, 1, res.Attempts)
+		require.Contains(t, res.LastError, "UNDELIV")
+		require.Equal(t, []int64{1}, h.sendAccounts())
+		fin := h.event(t, workflows.EventFinished)
+		require.Equal(t, workflows.CallbackFailed, fin.CallbackStatus)
+		require.Equal(t, "UNDELIV", fin.Event.Code)
+	})
+
 	t.Run("ReceiptTimeoutFailsWithoutResend", func(t *testing.T) {
 		t.Parallel()
 		// A second account is available, and still the message is not sent

@@ -59,31 +59,13 @@ Each embedded part can be replaced by the real thing:
 	return cmd
 }
 
-// startDev opens every part of dev mode in dependency order.
+// startDev opens every part of dev mode in dependency order and makes sure
+// the demo data exists.
 func (s *stack) startDev(ctx context.Context) (demoInfo, error) {
 	if err := s.prepareDev(); err != nil {
 		return demoInfo{}, err
 	}
-	if err := s.openStore(ctx, schemaMigrate); err != nil {
-		return demoInfo{}, err
-	}
-	if err := s.openRedis(ctx); err != nil {
-		return demoInfo{}, err
-	}
-	if err := s.openTemporal(ctx); err != nil {
-		return demoInfo{}, err
-	}
-	s.buildProviders()
-	ln, err := s.listenAPI()
-	if err != nil {
-		return demoInfo{}, err
-	}
-	if err := s.startWorker(s.apiURL); err != nil {
-		_ = ln.Close()
-		return demoInfo{}, err
-	}
-	s.startSweeper(ctx)
-	if err := s.serveAPI(ln); err != nil {
+	if err := s.startAll(ctx); err != nil {
 		return demoInfo{}, err
 	}
 	demo, err := seedDemo(ctx, s.db)
@@ -92,6 +74,31 @@ func (s *stack) startDev(ctx context.Context) (demoInfo, error) {
 	}
 	s.log.Info("dev mode ready", zap.String("api", s.apiURL), zap.String("temporal_ui", s.uiURL))
 	return demo, nil
+}
+
+// startAll runs the store, Redis, Temporal, the worker and the API in one
+// process.
+func (s *stack) startAll(ctx context.Context) error {
+	if err := s.openStore(ctx, schemaMigrate); err != nil {
+		return err
+	}
+	if err := s.openRedis(ctx); err != nil {
+		return err
+	}
+	if err := s.openTemporal(ctx); err != nil {
+		return err
+	}
+	s.buildProviders()
+	ln, err := s.listenAPI()
+	if err != nil {
+		return err
+	}
+	if err := s.startWorker(s.apiURL); err != nil {
+		_ = ln.Close()
+		return err
+	}
+	s.startSweeper(ctx)
+	return s.serveAPI(ln)
 }
 
 // demoInfo is what the banner prints about the demo data.

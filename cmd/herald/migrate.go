@@ -117,4 +117,3 @@ dev store in --data-dir is used.`,
 	cmd.AddCommand(up, down, status)
 	return cmd
 }
-

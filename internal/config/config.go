@@ -372,8 +372,8 @@ func (c Config) Validate(mode Mode) error {
 		if c.Database.URL == "" {
 			add("database.url is required outside dev mode (env %s)", EnvName("database.url"))
 		}
-		if c.Redis.URL == "" {
-			add("redis.url is required outside dev mode (env %s)", EnvName("redis.url"))
+		if mode == ModeServe && c.Redis.URL == "" {
+			add("redis.url is required by the API outside dev mode (env %s)", EnvName("redis.url"))
 		}
 		if c.Temporal.Address == "" {
 			add("temporal.address is required outside dev mode (env %s)", EnvName("temporal.address"))

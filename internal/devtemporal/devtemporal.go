@@ -46,10 +46,15 @@ const (
 
 const (
 	clusterName = "active"
-	// fileMaxConns is the SQLite connection pool size in file mode. WAL lets
-	// readers run beside the one writer; with a single connection every
-	// service queues behind one another and shards time out under load.
-	fileMaxConns = 4
+	// fileMaxConns is the SQLite connection pool size in file mode. More than
+	// one connection would need WAL, and even with WAL it does not pay off:
+	// the server's persistence layer reads before it writes inside deferred
+	// transactions, so a second connection turns contention into
+	// SQLITE_BUSY_SNAPSHOT ("database is locked (517)") errors, which
+	// busy_timeout cannot absorb and the server has to retry. Running 1000
+	// one-activity workflows on two cores took 27s and no such errors with
+	// one connection, 36-44s and about 180 of them with four.
+	fileMaxConns = 1
 	// busyTimeoutMillis makes a connection wait for the writer lock instead
 	// of failing at once with "database is locked".
 	busyTimeoutMillis = "5000"
@@ -59,17 +64,20 @@ const (
 // 127.0.0.1 with the frontend and the UI on free ports.
 type Options struct {
 	// DataDir is the directory holding the SQLite file (DBFileName); it is
-	// created if missing. Empty keeps all data in memory, lost on Stop.
+	// created if missing. Only one server may use a DataDir at a time. Empty
+	// keeps all data in memory: it is gone after Stop, though the memory is
+	// only released when the process exits (Temporal's SQLite plugin never
+	// closes its connections).
 	DataDir string
 	// IP is the address the frontend and the UI listen on. Default DefaultIP.
 	// The internal services always listen on loopback.
 	IP string
 	// FrontendPort is the gRPC port of the frontend. 0 picks a free port
-	// (read it back with FrontendAddress); `herald dev` passes
-	// DefaultFrontendPort.
+	// (read it back with FrontendAddress), as tests want; pass
+	// DefaultFrontendPort for the usual one.
 	FrontendPort int
 	// UIPort is the port of the Web UI. 0 picks a free port, a negative value
-	// disables the UI; `herald dev` passes DefaultUIPort.
+	// disables the UI; pass DefaultUIPort for the usual one.
 	UIPort int
 	// Namespace is created on first start. Default DefaultNamespace.
 	Namespace string
@@ -125,11 +133,11 @@ func (s *Server) stop() error {
 	if s.ui != nil {
 		s.ui.Stop()
 		if err := <-s.uiDone; err != nil {
-			errs = append(errs, fmt.Errorf("run temporal ui: %w", err))
+			errs = append(errs, fmt.Errorf("devtemporal: run UI: %w", err))
 		}
 	}
 	if err := recoverFatal(s.srv.Stop); err != nil {
-		errs = append(errs, fmt.Errorf("stop temporal server: %w", err))
+		errs = append(errs, fmt.Errorf("devtemporal: stop temporal server: %w", err))
 	}
 	return errors.Join(errs...)
 }
@@ -168,7 +176,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := recoverFatal(srv.Start); err != nil {
 		// Stop whatever services did come up; the start error is what matters.
 		_ = recoverFatal(srv.Stop)
-		return nil, fmt.Errorf("start temporal server: %w", err)
+		return nil, fmt.Errorf("devtemporal: start temporal server: %w", err)
 	}
 	s := &Server{
 		srv:          srv,
@@ -225,7 +233,12 @@ func newSettings(opts Options) (*settings, error) {
 		}
 	}
 	if st.DataDir != "" {
-		st.dbPath = filepath.Join(st.DataDir, DBFileName)
+		dir, err := filepath.Abs(st.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("devtemporal: resolve data dir: %w", err)
+		}
+		st.DataDir = dir
+		st.dbPath = filepath.Join(dir, DBFileName)
 	}
 
 	if err := st.pickPorts(); err != nil {
@@ -299,6 +312,9 @@ func prepareDatabase(st *settings) (*config.SQL, error) {
 	} else {
 		sqlConf.DatabaseName = st.dbPath
 		// Keys the plugin does not know become PRAGMAs on every connection.
+		// WAL with synchronous=NORMAL syncs on checkpoints rather than on
+		// every commit and stays consistent after a crash; busy_timeout
+		// covers another process (say, an sqlite3 shell) holding the file.
 		sqlConf.ConnectAttributes = map[string]string{
 			"mode":         "rwc",
 			"journal_mode": "wal",

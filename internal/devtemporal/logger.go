@@ -2,17 +2,29 @@ package devtemporal
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/log/tag"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
 
 // fatalPanic is the panic value raised in place of process exit when the
 // Temporal server logs at Fatal level.
-type fatalPanic struct{ msg string }
+type fatalPanic struct {
+	msg    string
+	fields string // "key=value, ..." of the log entry, such as the address
+}
 
-func (p fatalPanic) Error() string { return "temporal server fatal: " + p.msg }
+func (p fatalPanic) Error() string {
+	if p.fields == "" {
+		return "temporal server fatal: " + p.msg
+	}
+	return "temporal server fatal: " + p.msg + " (" + p.fields + ")"
+}
 
 // serverLogger adapts zl for the Temporal server. The server is chatty at
 // info level, so anything below warn is dropped. The server calls Fatal on
@@ -56,8 +68,18 @@ func (c terminalCore) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcor
 // fatalHook panics with a fatalPanic after the entry has been written.
 type fatalHook struct{}
 
-func (fatalHook) OnWrite(ce *zapcore.CheckedEntry, _ []zapcore.Field) {
-	panic(fatalPanic{msg: ce.Message})
+func (fatalHook) OnWrite(ce *zapcore.CheckedEntry, fields []zapcore.Field) {
+	enc := zapcore.NewMapObjectEncoder()
+	for _, f := range fields {
+		if f.Key != tag.LoggingCallAtKey {
+			f.AddTo(enc)
+		}
+	}
+	kv := make([]string, 0, len(enc.Fields))
+	for _, k := range slices.Sorted(maps.Keys(enc.Fields)) {
+		kv = append(kv, fmt.Sprintf("%s=%v", k, enc.Fields[k]))
+	}
+	panic(fatalPanic{msg: ce.Message, fields: strings.Join(kv, ", ")})
 }
 
 // recoverFatal runs fn and converts a panic (including a Fatal log of the

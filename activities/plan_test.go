@@ -1,0 +1,203 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldhq/herald/providers"
+	"github.com/heraldhq/herald/rules"
+	"github.com/heraldhq/herald/store"
+)
+
+func TestLoadPlan(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	in := PlanInput{TaskID: taskID, ChannelID: 3}
+
+	t.Run("Defaults", func(t *testing.T) {
+		t.Parallel()
+		w := setup(t)
+		p, err := w.acts.LoadPlan(ctx, in)
+		require.NoError(t, err)
+		require.Equal(t, Plan{
+			AppID:          "app-1",
+			ChannelType:    store.ChannelSMS,
+			ReceiptTimeout: DefaultReceiptTimeout,
+			MaxAttempts:    DefaultMaxAttempts,
+			Accounts:       []PlanAccount{{ID: 11, Kind: "fake", Weight: 1, Enabled: true, ExpectsReceipt: true}},
+			MessageStatus:  "pending",
+		}, p)
+	})
+
+	t.Run("ChannelSettings", func(t *testing.T) {
+		t.Parallel()
+		w := setup(t)
+		ch := w.st.channels[3]
+		ch.ReceiptTimeoutSeconds, ch.MaxAttempts = 120, 3
+		w.st.channels[3] = ch
+		p, err := w.acts.LoadPlan(ctx, in)
+		require.NoError(t, err)
+		require.Equal(t, 2*time.Minute, p.ReceiptTimeout)
+		require.Equal(t, 3, p.MaxAttempts)
+
+		// The message's own cap wins over the channel's.
+		m := w.st.messages[taskID]
+		m.MaxAttempts = 2
+		w.st.messages[taskID] = m
+		p, err = w.acts.LoadPlan(ctx, in)
+		require.NoError(t, err)
+		require.Equal(t, 2, p.MaxAttempts)
+	})
+
+	t.Run("Accounts", func(t *testing.T) {
+		t.Parallel()
+		w := setup(t)
+		w.prov.checks = true
+		hook := &fakeProvider{kind: "hook"}
+		broken := &fakeProvider{kind: "broken", receipts: true, newErr: errors.New("bad config")}
+		w.acts = New(Config{}, w.st, providers.NewRegistry(w.prov, hook, broken), nil)
+		acc := func(id int64, kind string, enabled bool) store.ProviderAccount {
+			return store.ProviderAccount{ID: id, Kind: kind, Config: json.RawMessage(`{}`), Weight: 1, Enabled: enabled}
+		}
+		w.st.pools[3] = []store.PoolMember{
+			{Account: acc(11, "fake", true), Weight: 5},
+			{Account: acc(12, "fake", false), Weight: 1},
+			{Account: acc(13, "aliyun", true), Weight: 1},
+			{Account: acc(14, "hook", true), Weight: 2},
+			{Account: acc(15, "broken", true), Weight: 1},
+		}
+
+		p, err := w.acts.LoadPlan(ctx, in)
+		require.NoError(t, err)
+		require.Equal(t, []PlanAccount{
+			{ID: 11, Kind: "fake", Weight: 5, Enabled: true, ExpectsReceipt: true, CanCheckStatus: true},
+			{ID: 12, Kind: "fake", Weight: 1},
+			// A kind this build does not know cannot send.
+			{ID: 13, Kind: "aliyun", Weight: 1},
+			{ID: 14, Kind: "hook", Weight: 2, Enabled: true},
+			// A sender that cannot be built is still tried: Send reports
+			// the config problem on the timeline.
+			{ID: 15, Kind: "broken", Weight: 1, Enabled: true, ExpectsReceipt: true},
+		}, p.Accounts)
+		require.Len(t, w.prov.accounts(), 1, "no sender is built for a disabled account")
+	})
+
+	t.Run("Rules", func(t *testing.T) {
+		t.Parallel()
+		w := setup(t)
+		w.st.rules = []store.Rule{
+			{ID: 1, Name: "blacklist", Scene: "send_failure", Priority: 1, ErrorCodes: "A, B", Action: "fail", Enabled: true},
+			{ID: 2, Name: "typo", Scene: "sending", Action: "fail", Enabled: true},
+			{ID: 3, Name: "no-retries", Scene: "send_failure", Action: "retry", Enabled: true},
+			{ID: 4, Name: "off", Scene: "nonsense", Action: "fail", Enabled: false},
+		}
+		p, err := w.acts.LoadPlan(ctx, in)
+		require.NoError(t, err)
+		require.Equal(t, []rules.Rule{{
+			ID: 1, Name: "blacklist", Scene: rules.SceneSendFailure, Priority: 1, ErrorCodes: []string{"A", "B"}, Action: rules.ActionFail,
+		}}, p.Rules)
+		require.Len(t, p.InvalidRules, 2)
+		require.Contains(t, p.InvalidRules[0], "rule 2 (typo)")
+		require.Contains(t, p.InvalidRules[0], `unknown scene "sending"`)
+		require.Contains(t, p.InvalidRules[1], "rule 3 (no-retries)")
+		require.Contains(t, p.InvalidRules[1], "max_retry")
+	})
+
+	t.Run("NotifyStatus", func(t *testing.T) {
+		t.Parallel()
+		w := setup(t)
+		app := w.st.apps["app-1"]
+		app.StatusCallbackURL = "https://shop.example/herald"
+		w.st.apps["app-1"] = app
+		p, err := w.acts.LoadPlan(ctx, in)
+		require.NoError(t, err)
+		require.True(t, p.NotifyStatus)
+	})
+
+	t.Run("AppGone", func(t *testing.T) {
+		t.Parallel()
+		w := setup(t)
+		delete(w.st.apps, "app-1")
+		p, err := w.acts.LoadPlan(ctx, in)
+		require.NoError(t, err)
+		require.False(t, p.NotifyStatus)
+	})
+
+	t.Run("FinishedMessage", func(t *testing.T) {
+		t.Parallel()
+		w := setup(t)
+		m := w.st.messages[taskID]
+		m.Status = "success"
+		w.st.messages[taskID] = m
+		p, err := w.acts.LoadPlan(ctx, in)
+		require.NoError(t, err)
+		require.Equal(t, "success", p.MessageStatus)
+	})
+
+	t.Run("ErrMessageNotFound", func(t *testing.T) {
+		t.Parallel()
+		w := setup(t)
+		_, err := w.acts.LoadPlan(ctx, PlanInput{TaskID: "nope", ChannelID: 3})
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+
+	t.Run("ErrChannelNotFound", func(t *testing.T) {
+		t.Parallel()
+		w := setup(t)
+		_, err := w.acts.LoadPlan(ctx, PlanInput{TaskID: taskID, ChannelID: 99})
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+}
+
+func TestToRule(t *testing.T) {
+	t.Parallel()
+
+	t.Run("OK", func(t *testing.T) {
+		t.Parallel()
+		r, err := ToRule(store.Rule{
+			ID: 5, Name: "page-on-balance", Scene: " Send_Failure ", Priority: 2, ProviderKind: "tencent", MessageType: "sms",
+			ErrorCodes: "FailedOperation.InsufficientBalanceInSmsPackage, ,LimitExceeded", ErrorKeywords: "balance",
+			Action: "alert", ThenAction: "switch", DelaySeconds: 30, BackoffRate: 1.5, Enabled: true,
+		})
+		require.NoError(t, err)
+		require.Equal(t, rules.Rule{
+			ID: 5, Name: "page-on-balance", Scene: rules.SceneSendFailure, Priority: 2, ProviderKind: "tencent", MessageType: "sms",
+			ErrorCodes:    []string{"FailedOperation.InsufficientBalanceInSmsPackage", "LimitExceeded"},
+			ErrorKeywords: []string{"balance"},
+			Action:        rules.ActionAlert, Then: rules.ActionSwitch, Delay: 30 * time.Second, BackoffRate: 1.5,
+		}, r)
+	})
+
+	t.Run("ErrUnknownAction", func(t *testing.T) {
+		t.Parallel()
+		_, err := ToRule(store.Rule{Name: "x", Scene: "send_failure", Action: "explode"})
+		require.ErrorContains(t, err, "explode")
+	})
+
+	t.Run("ErrUnknownThen", func(t *testing.T) {
+		t.Parallel()
+		_, err := ToRule(store.Rule{Name: "x", Scene: "send_failure", Action: "alert", ThenAction: "later"})
+		require.ErrorContains(t, err, "later")
+	})
+}
+
+func TestDecide(t *testing.T) {
+	t.Parallel()
+	w := setup(t)
+	d, err := w.acts.Decide(context.Background(), DecideInput{
+		Failure:           rules.Failure{Scene: rules.SceneSendFailure, Class: rules.ClassTransient, Code: "HTTP_503"},
+		AttemptsOnAccount: 2,
+		TotalAttempts:     2,
+		MaxAttempts:       5,
+		AccountsLeft:      1,
+	})
+	require.NoError(t, err)
+	require.Equal(t, rules.ActionRetry, d.Action)
+	require.Equal(t, 2*time.Second, d.Delay)
+	require.Equal(t, rules.DefaultRuleName, d.RuleName)
+}

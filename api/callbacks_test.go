@@ -1,0 +1,214 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/workflows"
+)
+
+// push posts a receipt callback and returns the status and raw body.
+func push(t *testing.T, f *fixture, path, body string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(f.ts.URL+path, "application/json", strings.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(raw)
+}
+
+func callbackPath(kind string, account int64, token string) string {
+	return fmt.Sprintf("/callbacks/%s/%d?token=%s", kind, account, token)
+}
+
+// sentMessage stores a message as a worker leaves it after the provider
+// accepted it through accountID with provider id pmid.
+func sentMessage(f *fixture, accountID int64, pmid, status, callbackStatus string) string {
+	id := uuid.NewString()
+	f.store.putMessage(store.Message{
+		TaskID: id, AppID: f.app.ID, ChannelID: chSMS, MessageType: store.ChannelSMS, Receiver: testPhone,
+		Status: status, CallbackStatus: callbackStatus, AccountID: &accountID, ProviderMessageID: pmid,
+		AttemptCount: 1, MaxAttempts: 3,
+	})
+	if pmid != "" {
+		f.store.putProviderID(accountID, pmid, id)
+	}
+	return id
+}
+
+func receiptJSON(t *testing.T, receipts ...map[string]any) string {
+	t.Helper()
+	b, err := json.Marshal(receipts)
+	require.NoError(t, err)
+	return string(b)
+}
+
+func TestCallbackRouting(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	body := receiptJSON(t, map[string]any{"provider_message_id": "pm-x", "status": "delivered"})
+	for _, tc := range []struct {
+		name   string
+		path   string
+		status int
+		code   int
+	}{
+		{"ErrUnknownAccount", callbackPath(providerKind, 999, callbackToken), http.StatusNotFound, CodeInvalidParams},
+		{"ErrAccountNotANumber", "/callbacks/" + providerKind + "/abc?token=" + callbackToken, http.StatusNotFound, CodeInvalidParams},
+		{"ErrKindMismatch", callbackPath("silent", accSMS, callbackToken), http.StatusNotFound, CodeInvalidParams},
+		{"ErrWrongToken", callbackPath(providerKind, accSMS, "guess"), http.StatusUnauthorized, CodeUnauthorized},
+		{"ErrNoToken", fmt.Sprintf("/callbacks/%s/%d", providerKind, accSMS), http.StatusUnauthorized, CodeUnauthorized},
+		{"ErrProviderWithoutReceipts", callbackPath("silent", accSilent, "tok-6"), http.StatusNotFound, CodeInvalidParams},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			status, raw := push(t, f, tc.path, body)
+			require.Equal(t, tc.status, status, raw)
+			var env envelope
+			require.NoError(t, json.Unmarshal([]byte(raw), &env))
+			require.Equal(t, tc.code, env.Code)
+		})
+	}
+	t.Run("OK_TokenNotLogged", func(t *testing.T) {
+		for _, e := range f.logs.All() {
+			require.NotContains(t, fmt.Sprint(e.ContextMap()), callbackToken)
+		}
+	})
+}
+
+func TestCallbackReceipts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	at := time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)
+	path := callbackPath(providerKind, accSMS, callbackToken)
+
+	t.Run("OK_SignalsWorkflow", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		id := sentMessage(f, accSMS, "pm-1", workflows.StatusSent, "")
+		other := sentMessage(f, accSMS, "pm-2", workflows.StatusSent, "")
+		status, raw := push(t, f, path, receiptJSON(t,
+			map[string]any{"provider_message_id": "pm-1", "status": "delivered", "code": "DELIVRD", "description": "ok", "at": at},
+			map[string]any{"provider_message_id": "pm-2", "status": "failed", "code": "MK:0001"},
+		))
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, "OK", raw)
+		require.Equal(t, []workflows.Receipt{{AccountID: accSMS, ProviderMessageID: "pm-1", Status: "delivered", Code: "DELIVRD", Description: "ok", At: at}}, f.engine.signalsOf(id))
+		got := f.engine.signalsOf(other)
+		require.Len(t, got, 1)
+		require.Equal(t, "failed", got[0].Status)
+		require.False(t, got[0].At.IsZero(), "a receipt without time gets the arrival time")
+	})
+	t.Run("OK_EchoedTaskID", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		id := sentMessage(f, accSMS, "", workflows.StatusSent, "")
+		status, _ := push(t, f, path, receiptJSON(t, map[string]any{"provider_message_id": "unmapped", "task_id": id, "status": "delivered"}))
+		require.Equal(t, http.StatusOK, status)
+		require.Len(t, f.engine.signalsOf(id), 1)
+	})
+	t.Run("OK_EchoedTaskIDOfAnotherAccountIgnored", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		id := sentMessage(f, accEmail, "", workflows.StatusSent, "")
+		status, raw := push(t, f, path, receiptJSON(t, map[string]any{"provider_message_id": "unmapped", "task_id": id, "status": "delivered"}))
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, "OK", raw)
+		require.Empty(t, f.engine.signalsOf(id))
+	})
+	t.Run("OK_UnknownReceiptSkipped", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		status, raw := push(t, f, path, receiptJSON(t, map[string]any{"provider_message_id": "nobody", "status": "delivered"}))
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, "OK", raw)
+		logged := f.logs.FilterMessageSnippet("unknown message").All()
+		require.Len(t, logged, 1)
+		require.Equal(t, "nobody", logged[0].ContextMap()["provider_message_id"])
+	})
+	t.Run("ErrUnparsable", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		status, raw := push(t, f, path, `{"not":"a list"`)
+		require.Equal(t, http.StatusBadRequest, status)
+		require.Equal(t, "RETRY", raw, "answered through the provider's acknowledgement")
+	})
+	t.Run("ErrEngineUnavailable", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		id := sentMessage(f, accSMS, "pm-1", workflows.StatusSent, "")
+		f.engine.signalErr = func(string) error { return errors.New("frontend unavailable") }
+		status, raw := push(t, f, path, receiptJSON(t, map[string]any{"provider_message_id": "pm-1", "status": "delivered"}))
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, "RETRY", raw, "the provider is asked to push again")
+		require.Empty(t, f.store.eventsOf(id))
+	})
+	t.Run("OK_LateReceiptStoredWithoutRegression", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		id := sentMessage(f, accSMS, "pm-1", workflows.StatusFailed, "")
+		f.engine.signalErr = func(string) error { return fmt.Errorf("signal: %w", workflows.ErrWorkflowClosed) }
+		status, raw := push(t, f, path, receiptJSON(t, map[string]any{"provider_message_id": "pm-1", "status": "delivered", "code": "DELIVRD", "description": "late", "at": at}))
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, "OK", raw)
+		m, err := f.store.GetMessage(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, workflows.StatusFailed, m.Status, "a final state never changes")
+		require.Equal(t, "delivered", m.CallbackStatus)
+		events := f.store.eventsOf(id)
+		require.Len(t, events, 1)
+		ev := events[0]
+		require.Equal(t, EventLateReceipt, ev.Kind)
+		require.Equal(t, 1, ev.Seq)
+		require.Equal(t, "delivered", ev.Status)
+		require.Equal(t, "DELIVRD", ev.Code)
+		require.Equal(t, "late", ev.Detail)
+		require.Equal(t, accSMS, *ev.AccountID)
+		require.NotContains(t, string(ev.Data), testPhone, "no receiver in the event")
+	})
+	t.Run("OK_LateReceiptKeepsFirstCallbackStatus", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		id := sentMessage(f, accSMS, "pm-1", workflows.StatusFailed, "failed")
+		f.engine.signalErr = func(string) error { return workflows.ErrWorkflowClosed }
+		status, _ := push(t, f, path, receiptJSON(t, map[string]any{"provider_message_id": "pm-1", "status": "delivered"}))
+		require.Equal(t, http.StatusOK, status)
+		m, err := f.store.GetMessage(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, "failed", m.CallbackStatus)
+		require.Len(t, f.store.eventsOf(id), 1)
+	})
+	t.Run("OK_LateReceiptRetriesSeqConflict", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		id := sentMessage(f, accSMS, "pm-1", workflows.StatusSuccess, "")
+		f.engine.signalErr = func(string) error { return workflows.ErrWorkflowClosed }
+		f.store.addEventErrs = []error{fmt.Errorf("seq taken: %w", store.ErrConflict)}
+		status, raw := push(t, f, path, receiptJSON(t, map[string]any{"provider_message_id": "pm-1", "status": "delivered"}))
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, "OK", raw)
+		require.Len(t, f.store.eventsOf(id), 1)
+	})
+	t.Run("ErrLateReceiptStoreFails", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		sentMessage(f, accSMS, "pm-1", workflows.StatusSuccess, "")
+		f.engine.signalErr = func(string) error { return workflows.ErrWorkflowClosed }
+		f.store.addEventErrs = []error{errors.New("disk full")}
+		status, raw := push(t, f, path, receiptJSON(t, map[string]any{"provider_message_id": "pm-1", "status": "delivered"}))
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, "RETRY", raw)
+	})
+}

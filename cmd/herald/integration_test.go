@@ -1,0 +1,496 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/heraldhq/herald/api/apiclient"
+	"github.com/heraldhq/herald/providers/tencent/tencentfake"
+	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/workflows"
+)
+
+func TestSandboxDeliveredWithBothSignatures(t *testing.T) {
+	t.Parallel()
+	h := sharedHarness(t)
+	f := h.fixture(t)
+	tpl := f.template("Code {{code}} for {{name}}", "code", "name")
+	ch := f.channel(store.ChannelSMS, tpl)
+	f.sandboxAccount(ch, 1)
+
+	for _, tc := range []struct {
+		name string
+		opts []apiclient.Option
+	}{
+		{"GoSDK", nil},
+		{"PHPSDK", []apiclient.Option{apiclient.WithPHPSigning()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, c := f.app(tc.opts...)
+			// Characters the two canonical JSON forms encode differently.
+			params := map[string]string{"code": "<1&2>", "name": "张三/li"}
+			res, err := c.SendMessage(context.Background(), apiclient.SendMessageRequest{
+				ChannelID: ch.ID, Receiver: "13800138000", TemplateParams: params,
+			})
+			require.NoError(t, err)
+			require.Equal(t, workflows.StatusPending, res.Status)
+
+			msg := waitFinal(t, c, res.TaskID)
+			require.Equal(t, workflows.StatusSuccess, msg.Status)
+			require.Equal(t, workflows.CallbackDelivered, msg.CallbackStatus)
+			require.Equal(t, "+8613800138000", msg.Receiver)
+			require.Equal(t, "Code <1&2> for 张三/li", msg.Content)
+			require.Equal(t, "sms", msg.MessageType)
+			require.Equal(t, 0, msg.RetryCount)
+			require.Equal(t, 4, msg.MaxRetry)
+
+			kinds, _ := eventKinds(t, c, res.TaskID)
+			require.Equal(t, []string{"attempt", "accepted", "receipt", "finished"}, kinds)
+		})
+	}
+}
+
+func TestTencentDeliveredAndSearchable(t *testing.T) {
+	t.Parallel()
+	h := sharedHarness(t)
+	f := h.fixture(t)
+	fake := tencentfake.New(t, tencentfake.WithTemplate("1001", 1))
+	fake.AutoReceipt(50*time.Millisecond, tencentfake.Success)
+	tpl := f.template("Your code is {{code}}", "code")
+	ch := f.channel(store.ChannelSMS, tpl)
+	f.tencentAccount(ch, fake, 1)
+	app, c := f.app()
+
+	res, err := c.SendMessage(context.Background(), apiclient.SendMessageRequest{
+		ChannelID: ch.ID, Receiver: "+8613911112222", TemplateParams: map[string]string{"code": "4321"},
+	})
+	require.NoError(t, err)
+	msg := waitFinal(t, c, res.TaskID)
+	require.Equal(t, workflows.StatusSuccess, msg.Status, msg.LastError)
+	require.Equal(t, workflows.CallbackDelivered, msg.CallbackStatus)
+
+	sent := fake.Sent()
+	require.Len(t, sent, 1)
+	require.Equal(t, "+8613911112222", sent[0].PhoneNumber)
+	require.Equal(t, []string{"4321"}, sent[0].TemplateParams)
+	require.Equal(t, res.TaskID, sent[0].SessionContext)
+
+	// Operators find the send in the Temporal UI by app and status.
+	query := fmt.Sprintf("HeraldApp = '%s' AND HeraldStatus = 'success' AND HeraldProvider = 'tencent'", app.ID)
+	require.Eventually(t, func() bool {
+		resp, err := h.s.temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: query})
+		return err == nil && len(resp.Executions) == 1 && resp.Executions[0].Execution.WorkflowId == res.TaskID
+	}, 20*time.Second, 200*time.Millisecond)
+
+	recordHistory(t, h, res.TaskID, "tencent_delivered")
+}
+
+// recordHistory writes a workflow's history to the replay test's testdata
+// when HERALD_RECORD_HISTORIES is set.
+func recordHistory(t *testing.T, h *harness, taskID, name string) {
+	t.Helper()
+	if os.Getenv("HERALD_RECORD_HISTORIES") == "" {
+		return
+	}
+	iter := h.s.temporal.GetWorkflowHistory(context.Background(), taskID, "", false, 0)
+	hist := &historypb.History{}
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		require.NoError(t, err)
+		hist.Events = append(hist.Events, ev)
+	}
+	raw, err := protojson.MarshalOptions{Indent: "  "}.Marshal(hist)
+	require.NoError(t, err)
+	path := filepath.Join("..", "..", "workflows", "testdata", "histories", name+".json")
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	require.NoError(t, os.WriteFile(path, raw, 0o644))
+}
+
+func TestRuleRetry(t *testing.T) {
+	t.Parallel()
+	h := sharedHarness(t)
+	f := h.fixture(t)
+	tpl := f.template("Hello {{who}}", "who")
+	ch := f.channel(store.ChannelPush, tpl)
+	acc := f.sandboxAccount(ch, 1)
+	f.sandboxAccount(ch, 1)
+	ruleName := "retry-temporary-" + randomHex8()
+	f.rule(store.Rule{Name: ruleName, Scene: "send_failure", MessageType: store.ChannelPush, ErrorCodes: "SANDBOX_TEMPORARY_FAILURE",
+		Action: "retry", MaxRetry: 2, DelaySeconds: 1, BackoffRate: 2})
+	_, c := f.app()
+
+	// The sandbox fails a receiver ending in 4007 on its first attempt only.
+	res, err := c.SendMessage(context.Background(), apiclient.SendMessageRequest{
+		ChannelID: ch.ID, Receiver: "device-4007", TemplateParams: map[string]string{"who": "Ann"},
+	})
+	require.NoError(t, err)
+	msg := waitFinal(t, c, res.TaskID)
+	require.Equal(t, workflows.StatusSuccess, msg.Status, msg.LastError)
+	require.Equal(t, 1, msg.RetryCount)
+
+	kinds, events := eventKinds(t, c, res.TaskID)
+	require.Equal(t, 2, count(kinds, "attempt"))
+	var decision apiclient.Event
+	var accounts []int64
+	for _, e := range events {
+		if e.Kind == "decision" {
+			decision = e
+		}
+		if e.Kind == "attempt" {
+			accounts = append(accounts, *e.AccountID)
+		}
+	}
+	require.Equal(t, ruleName, decision.Code)
+	require.True(t, strings.HasPrefix(decision.Detail, "retry"), decision.Detail)
+	// A retry stays on the same account.
+	require.Equal(t, accounts[0], accounts[1])
+	_ = acc
+}
+
+func TestRuleSwitch(t *testing.T) {
+	t.Parallel()
+	h := sharedHarness(t)
+	f := h.fixture(t)
+	down := tencentfake.New(t, tencentfake.WithTemplate("1001", 1))
+	up := tencentfake.New(t, tencentfake.WithTemplate("1001", 1))
+	down.FailNext(10, "InternalError.Timeout")
+	up.AutoReceipt(50*time.Millisecond, tencentfake.Success)
+	tpl := f.template("Your code is {{code}}", "code")
+	ch := f.channel(store.ChannelSMS, tpl)
+	// The failing account has all the weight, so it is picked first.
+	f.tencentAccount(ch, down, 100)
+	upAcc := f.tencentAccount(ch, up, 1)
+	ruleName := "switch-on-timeout-" + randomHex8()
+	f.rule(store.Rule{Name: ruleName, Scene: "send_failure", ProviderKind: "tencent", ErrorCodes: "InternalError.Timeout", Action: "switch"})
+	_, c := f.app()
+
+	res, err := c.SendMessage(context.Background(), apiclient.SendMessageRequest{
+		ChannelID: ch.ID, Receiver: "+8613922223333", TemplateParams: map[string]string{"code": "1111"},
+	})
+	require.NoError(t, err)
+	msg := waitFinal(t, c, res.TaskID)
+	require.Equal(t, workflows.StatusSuccess, msg.Status, msg.LastError)
+	require.Len(t, up.Sent(), 1)
+	require.Empty(t, down.Sent())
+
+	_, events := eventKinds(t, c, res.TaskID)
+	var last apiclient.Event
+	for _, e := range events {
+		if e.Kind == "decision" {
+			require.Equal(t, ruleName, e.Code)
+		}
+		if e.Kind == "attempt" {
+			last = e
+		}
+	}
+	require.Equal(t, upAcc.ID, *last.AccountID)
+	recordHistory(t, h, res.TaskID, "tencent_switch")
+}
+
+func TestRuleFail(t *testing.T) {
+	t.Parallel()
+	h := sharedHarness(t)
+	f := h.fixture(t)
+	fake := tencentfake.New(t, tencentfake.WithTemplate("1001", 1))
+	other := tencentfake.New(t, tencentfake.WithTemplate("1001", 1))
+	const phone = "+8613933334444"
+	// Throttled by default; the rule says give up at once.
+	fake.PerNumberCode(phone, "LimitExceeded.PhoneNumberDailyLimit")
+	other.PerNumberCode(phone, "LimitExceeded.PhoneNumberDailyLimit")
+	tpl := f.template("Your code is {{code}}", "code")
+	ch := f.channel(store.ChannelSMS, tpl)
+	f.tencentAccount(ch, fake, 1)
+	f.tencentAccount(ch, other, 1)
+	f.rule(store.Rule{Scene: "send_failure", ErrorKeywords: "daily limit,PhoneNumberDailyLimit", Action: "fail"})
+	_, c := f.app()
+
+	res, err := c.SendMessage(context.Background(), apiclient.SendMessageRequest{
+		ChannelID: ch.ID, Receiver: phone, TemplateParams: map[string]string{"code": "2222"},
+	})
+	require.NoError(t, err)
+	msg := waitFinal(t, c, res.TaskID)
+	require.Equal(t, workflows.StatusFailed, msg.Status)
+	require.Contains(t, msg.LastError, "LimitExceeded.PhoneNumberDailyLimit")
+	kinds, _ := eventKinds(t, c, res.TaskID)
+	require.Equal(t, 1, count(kinds, "attempt"))
+}
+
+func TestRuleAlert(t *testing.T) {
+	t.Parallel()
+	h := sharedHarness(t)
+	f := h.fixture(t)
+	tpl := f.template("Alert {{text}}", "text")
+	ch := f.channel(store.ChannelWeChatWork, tpl)
+	f.sandboxAccount(ch, 1)
+	f.sandboxAccount(ch, 1)
+	f.rule(store.Rule{Scene: "callback_failure", MessageType: store.ChannelWeChatWork, ErrorCodes: "UNDELIV",
+		Action: "alert", ThenAction: "switch"})
+	_, c := f.app()
+
+	// Receivers ending in 4004 are accepted but their receipt says failed.
+	res, err := c.SendMessage(context.Background(), apiclient.SendMessageRequest{
+		ChannelID: ch.ID, Receiver: "zhangsan-4004", TemplateParams: map[string]string{"text": "disk full"},
+	})
+	require.NoError(t, err)
+	msg := waitFinal(t, c, res.TaskID)
+	require.Equal(t, workflows.StatusFailed, msg.Status)
+	require.Equal(t, workflows.CallbackFailed, msg.CallbackStatus)
+
+	kinds, _ := eventKinds(t, c, res.TaskID)
+	require.Equal(t, 2, count(kinds, "attempt"), "alert then switch tries the second account")
+	require.Equal(t, 2, count(kinds, "alert"))
+	alerts, raw := h.alerts.forTask(res.TaskID)
+	require.Len(t, alerts, 2)
+	require.NotContains(t, raw, "zhangsan", "alerts never carry receivers")
+	require.Equal(t, "UNDELIV", alerts[0]["data"].(map[string]any)["code"])
+}
+
+func TestBatchAcceptsValidReceivers(t *testing.T) {
+	t.Parallel()
+	h := sharedHarness(t)
+	f := h.fixture(t)
+	tpl := f.template("Notice {{n}}", "n")
+	ch := f.channel(store.ChannelSMS, tpl)
+	f.sandboxAccount(ch, 1)
+	_, c := f.app()
+
+	res, err := c.SendBatch(context.Background(), apiclient.SendBatchRequest{
+		ChannelID:      ch.ID,
+		Receivers:      []string{"+8613800000001", "not-a-phone", "+8613800000002", "+8613800000001"},
+		TemplateParams: map[string]string{"n": "1"},
+	})
+	require.NoError(t, err)
+	require.Equal(t, 4, res.TotalCount)
+	require.Equal(t, 2, res.SuccessCount)
+	require.Equal(t, 2, res.FailedCount)
+	require.Len(t, res.Tasks, 2)
+	require.Len(t, res.Rejected, 2)
+	require.Equal(t, 1, res.Rejected[0].Index)
+	require.Equal(t, 10005, res.Rejected[0].Code)
+	for _, task := range res.Tasks {
+		msg := waitFinal(t, c, task.TaskID)
+		require.Equal(t, workflows.StatusSuccess, msg.Status)
+		require.Equal(t, res.BatchID, msg.BatchID)
+	}
+}
+
+func TestScheduledMessages(t *testing.T) {
+	t.Parallel()
+	h := sharedHarness(t)
+	f := h.fixture(t)
+	tpl := f.template("Later {{x}}", "x")
+	ch := f.channel(store.ChannelSMS, tpl)
+	f.sandboxAccount(ch, 1)
+	_, c := f.app()
+	ctx := context.Background()
+
+	t.Run("CancelledBeforeItsTime", func(t *testing.T) {
+		at := time.Now().Add(time.Hour)
+		res, err := c.SendMessage(ctx, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "+8613800000003", TemplateParams: map[string]string{"x": "1"}, ScheduledAt: &at})
+		require.NoError(t, err)
+		require.Eventually(t, func() bool {
+			kinds, _ := eventKinds(t, c, res.TaskID)
+			return count(kinds, "scheduled") == 1
+		}, 20*time.Second, 100*time.Millisecond)
+		cres, err := c.CancelMessage(ctx, res.TaskID)
+		require.NoError(t, err)
+		require.Equal(t, workflows.StatusCancelled, cres.Status)
+		msg := waitFinal(t, c, res.TaskID)
+		require.Equal(t, workflows.StatusCancelled, msg.Status)
+		kinds, _ := eventKinds(t, c, res.TaskID)
+		require.Zero(t, count(kinds, "attempt"))
+
+		// Cancelling again answers as the first time.
+		again, err := c.CancelMessage(ctx, res.TaskID)
+		require.NoError(t, err)
+		require.Equal(t, workflows.StatusCancelled, again.Status)
+	})
+	t.Run("SentAtItsTime", func(t *testing.T) {
+		at := time.Now().Add(2 * time.Second)
+		res, err := c.SendMessage(ctx, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "+8613800000004", TemplateParams: map[string]string{"x": "2"}, ScheduledAt: &at})
+		require.NoError(t, err)
+		msg := waitFinal(t, c, res.TaskID)
+		require.Equal(t, workflows.StatusSuccess, msg.Status)
+		_, events := eventKinds(t, c, res.TaskID)
+		var attemptAt time.Time
+		for _, e := range events {
+			if e.Kind == "attempt" {
+				attemptAt = e.CreatedAt
+			}
+		}
+		require.False(t, attemptAt.Before(at.Truncate(time.Second)), "sent at %s, scheduled for %s", attemptAt, at)
+
+		// A message already sent cannot be cancelled.
+		_, err = c.CancelMessage(ctx, res.TaskID)
+		var apiErr *apiclient.APIError
+		require.True(t, errors.As(err, &apiErr), "%v", err)
+		require.Equal(t, 409, apiErr.HTTPStatus)
+	})
+}
+
+func TestIdempotencyKeyNeverSendsTwice(t *testing.T) {
+	t.Parallel()
+	h := sharedHarness(t)
+	f := h.fixture(t)
+	fake := tencentfake.New(t, tencentfake.WithTemplate("1001", 1))
+	fake.AutoReceipt(20*time.Millisecond, tencentfake.Success)
+	tpl := f.template("Your code is {{code}}", "code")
+	ch := f.channel(store.ChannelSMS, tpl)
+	f.tencentAccount(ch, fake, 1)
+	_, c := f.app()
+	ctx := context.Background()
+	req := apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "+8613944445555", TemplateParams: map[string]string{"code": "9"}}
+
+	first, err := c.SendMessage(ctx, req, apiclient.WithIdempotencyKey("order-42"))
+	require.NoError(t, err)
+	second, err := c.SendMessage(ctx, req, apiclient.WithIdempotencyKey("order-42"))
+	require.NoError(t, err)
+	require.Equal(t, first.TaskID, second.TaskID)
+	waitFinal(t, c, first.TaskID)
+	third, err := c.SendMessage(ctx, req, apiclient.WithIdempotencyKey("order-42"))
+	require.NoError(t, err)
+	require.Equal(t, first.TaskID, third.TaskID)
+
+	req.TemplateParams = map[string]string{"code": "10"}
+	_, err = c.SendMessage(ctx, req, apiclient.WithIdempotencyKey("order-42"))
+	var apiErr *apiclient.APIError
+	require.True(t, errors.As(err, &apiErr), "%v", err)
+	require.Equal(t, 409, apiErr.HTTPStatus)
+	require.Len(t, fake.Sent(), 1)
+}
+
+func TestLateReceiptNeverRegressesFinalState(t *testing.T) {
+	t.Parallel()
+	h := sharedHarness(t)
+	f := h.fixture(t)
+	fake := tencentfake.New(t, tencentfake.WithTemplate("1001", 1))
+	fake.AutoReceipt(20*time.Millisecond, tencentfake.Success)
+	tpl := f.template("Your code is {{code}}", "code")
+	ch := f.channel(store.ChannelSMS, tpl)
+	f.tencentAccount(ch, fake, 1)
+	_, c := f.app()
+
+	res, err := c.SendMessage(context.Background(), apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "+8613955556666", TemplateParams: map[string]string{"code": "7"}})
+	require.NoError(t, err)
+	require.Equal(t, workflows.StatusSuccess, waitFinal(t, c, res.TaskID).Status)
+
+	// Tencent pushes a contradicting receipt after the workflow finished.
+	waitClosed(t, h, res.TaskID)
+	sent := fake.Sent()
+	require.Len(t, sent, 1)
+	require.NoError(t, fake.PushReceipt(sent[0].SerialNo, tencentfake.Fail))
+	require.Eventually(t, func() bool {
+		kinds, _ := eventKinds(t, c, res.TaskID)
+		return count(kinds, "late_receipt") == 1
+	}, 10*time.Second, 100*time.Millisecond)
+	msg, err := c.GetMessage(context.Background(), res.TaskID)
+	require.NoError(t, err)
+	require.Equal(t, workflows.StatusSuccess, msg.Status)
+	require.Equal(t, workflows.CallbackDelivered, msg.CallbackStatus)
+}
+
+func TestChannelsAndHealth(t *testing.T) {
+	t.Parallel()
+	h := sharedHarness(t)
+	f := h.fixture(t)
+	tpl := f.template("Hi {{a}}", "a")
+	ch := f.channel(store.ChannelEmail, tpl)
+	f.sandboxAccount(ch, 1)
+	_, c := f.app()
+	ctx := context.Background()
+
+	detail, err := c.GetChannel(ctx, ch.ID)
+	require.NoError(t, err)
+	require.Equal(t, ch.Name, detail.Name)
+	require.Equal(t, "ready", detail.Readiness.State)
+	require.Equal(t, []string{}, detail.Readiness.BlockerCodes)
+	require.Equal(t, []string{"a"}, detail.Template.Variables)
+
+	page, err := c.ListChannels(ctx, apiclient.ListChannelsParams{Type: store.ChannelEmail, PageSize: 100})
+	require.NoError(t, err)
+	found := false
+	for _, item := range page.Items {
+		found = found || item.ID == ch.ID
+	}
+	require.True(t, found)
+
+	health, err := c.Health(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "UP", health.Status)
+	for _, name := range []string{"database", "redis", "temporal"} {
+		require.Equal(t, "UP", health.Services[name].Status, name)
+	}
+}
+
+// TestWorkerCrashCompletesOnce kills a worker process while a send is in
+// flight and starts another: the message must complete, and the provider
+// must have been asked exactly once.
+func TestWorkerCrashCompletesOnce(t *testing.T) {
+	t.Parallel()
+	h, err := startHarness(harnessOptions{worker: false})
+	require.NoError(t, err)
+	t.Cleanup(h.close)
+	f := h.fixture(t)
+	fake := tencentfake.New(t, tencentfake.WithTemplate("1001", 1))
+	fake.AutoReceipt(100*time.Millisecond, tencentfake.Success)
+	// The first send is held without an answer, as if the worker died
+	// right after the provider took the message.
+	fake.Hang(1)
+	tpl := f.template("Your code is {{code}}", "code")
+	ch := f.channel(store.ChannelSMS, tpl)
+	f.tencentAccount(ch, fake, 1)
+	_, c := f.app()
+
+	startWorker := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "worker",
+			"--database-url", h.cfg.Database.URL,
+			"--temporal-address", h.s.devServer.FrontendAddress(),
+			"--master-key", h.cfg.MasterKey,
+			"--public-url", h.apiURL,
+			"--worker-sweep-interval", "1s",
+			"--log-level", "warn",
+		)
+		cmd.Env = append(os.Environ(), runMainEnv+"=1")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		require.NoError(t, cmd.Start())
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+		return cmd
+	}
+
+	first := startWorker()
+	res, err := c.SendMessage(context.Background(), apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "+8613966667777", TemplateParams: map[string]string{"code": "5"}})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(fake.Sent()) == 1 }, 30*time.Second, 50*time.Millisecond)
+	require.NoError(t, first.Process.Kill())
+	_, _ = first.Process.Wait()
+
+	startWorker()
+	msg := waitFinal(t, c, res.TaskID)
+	require.Equal(t, workflows.StatusSuccess, msg.Status, msg.LastError)
+	require.Len(t, fake.Sent(), 1, "the provider must receive the message once")
+	kinds, _ := eventKinds(t, c, res.TaskID)
+	require.Equal(t, 1, count(kinds, "attempt"))
+}
+
+// waitClosed waits until a task's workflow has closed.
+func waitClosed(t *testing.T, h *harness, taskID string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		d, err := h.s.temporal.DescribeWorkflowExecution(context.Background(), taskID, "")
+		return err == nil && d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
+	}, 20*time.Second, 50*time.Millisecond)
+}
