@@ -27,7 +27,7 @@ type Store interface {
 	GetAccount(ctx context.Context, id int64) (*store.ProviderAccount, error)
 	GetTemplateMapping(ctx context.Context, templateID, accountID int64) (*store.TemplateMapping, error)
 	UpdateMessage(ctx context.Context, taskID string, p store.MessagePatch) error
-	AddEvent(ctx context.Context, e *store.MessageEvent) error
+	RecordMessage(ctx context.Context, taskID string, p store.MessagePatch, events []*store.MessageEvent) error
 	AddProviderMessageID(ctx context.Context, taskID string, accountID int64, providerMessageID string) error
 }
 

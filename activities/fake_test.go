@@ -31,9 +31,17 @@ type fakeStore struct {
 	rules       []store.Rule
 	patches     []store.MessagePatch
 	events      []store.MessageEvent
+	records     []recordCall
 	providerIDs []providerID
 	// failAddProviderID fails that many AddProviderMessageID calls first.
 	failAddProviderID int
+}
+
+// recordCall is one RecordMessage call as the store received it.
+type recordCall struct {
+	TaskID string
+	Patch  store.MessagePatch
+	Events []store.MessageEvent
 }
 
 type providerID struct {
@@ -137,10 +145,39 @@ func (s *fakeStore) GetTemplateMapping(_ context.Context, templateID, accountID 
 func (s *fakeStore) UpdateMessage(_ context.Context, taskID string, p store.MessagePatch) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m, ok := s.messages[taskID]
-	if !ok {
+	if _, ok := s.messages[taskID]; !ok {
 		return store.ErrNotFound
 	}
+	s.applyPatch(taskID, p)
+	return nil
+}
+
+// RecordMessage behaves like the real store's: all or nothing, an empty
+// patch leaves the message alone, and events are idempotent on (task, seq).
+func (s *fakeStore) RecordMessage(_ context.Context, taskID string, p store.MessagePatch, events []*store.MessageEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Both the patch and the events need the task, so nothing is written
+	// for a missing one.
+	if _, ok := s.messages[taskID]; !ok && (p != store.MessagePatch{} || len(events) > 0) {
+		return store.ErrNotFound
+	}
+	call := recordCall{TaskID: taskID, Patch: p}
+	if p != (store.MessagePatch{}) {
+		s.applyPatch(taskID, p)
+	}
+	for _, e := range events {
+		e.TaskID = taskID
+		call.Events = append(call.Events, *e)
+		s.addEvent(*e)
+	}
+	s.records = append(s.records, call)
+	return nil
+}
+
+// applyPatch changes an existing message; the caller holds s.mu.
+func (s *fakeStore) applyPatch(taskID string, p store.MessagePatch) {
+	m := s.messages[taskID]
 	s.patches = append(s.patches, p)
 	if p.Status != nil {
 		m.Status = *p.Status
@@ -166,19 +203,17 @@ func (s *fakeStore) UpdateMessage(_ context.Context, taskID string, p store.Mess
 		m.FinishedAt = &at
 	}
 	s.messages[taskID] = m
-	return nil
 }
 
-func (s *fakeStore) AddEvent(_ context.Context, e *store.MessageEvent) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// addEvent appends e unless its (task, seq) is stored; the caller holds
+// s.mu.
+func (s *fakeStore) addEvent(e store.MessageEvent) {
 	for _, have := range s.events {
 		if have.TaskID == e.TaskID && have.Seq == e.Seq {
-			return nil
+			return
 		}
 	}
-	s.events = append(s.events, *e)
-	return nil
+	s.events = append(s.events, e)
 }
 
 func (s *fakeStore) AddProviderMessageID(_ context.Context, taskID string, accountID int64, pid string) error {
@@ -219,6 +254,18 @@ func (s *fakeStore) recordedEvents() []store.MessageEvent {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]store.MessageEvent(nil), s.events...)
+}
+
+func (s *fakeStore) recordedPatches() []store.MessagePatch {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]store.MessagePatch(nil), s.patches...)
+}
+
+func (s *fakeStore) recordCalls() []recordCall {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]recordCall(nil), s.records...)
 }
 
 type fakeError string

@@ -15,10 +15,13 @@ import (
 type Event struct {
 	// Seq is assigned by the workflow, so a re-run local activity writes
 	// the same entry again instead of a second one.
-	Seq    int
-	Kind   string
-	Code   string
-	Detail string
+	Seq int
+	// Status is the message's status when the event happened.
+	Status    string
+	Kind      string
+	AccountID int64
+	Code      string
+	Detail    string
 }
 
 // StatusUpdate changes a message's stored state and appends to its
@@ -32,11 +35,14 @@ type StatusUpdate struct {
 	Attempts          int
 	LastError         string
 	Final             bool
-	Event             Event
+	// Events are appended to the timeline in order; the workflow batches
+	// events that need no write of their own into the next update.
+	Events []Event
 }
 
-// RecordStatus writes a status change and its timeline event. Both writes
-// are idempotent, so Temporal may run it again after a crash.
+// RecordStatus writes a status change and its timeline events in one
+// transaction. Both are idempotent, so Temporal may run it again after a
+// crash.
 func (a *Activities) RecordStatus(ctx context.Context, u StatusUpdate) error {
 	var p store.MessagePatch
 	if u.Status != "" {
@@ -61,26 +67,17 @@ func (a *Activities) RecordStatus(ctx context.Context, u StatusUpdate) error {
 		now := a.now().UTC()
 		p.FinishedAt = &now
 	}
-	if err := a.store.UpdateMessage(ctx, u.TaskID, p); err != nil {
-		return fmt.Errorf("update message %s: %w", u.TaskID, err)
+	events := make([]*store.MessageEvent, 0, len(u.Events))
+	for _, e := range u.Events {
+		ev := &store.MessageEvent{Seq: e.Seq, Kind: e.Kind, Status: e.Status, Code: e.Code, Detail: e.Detail}
+		if e.AccountID != 0 {
+			id := e.AccountID
+			ev.AccountID = &id
+		}
+		events = append(events, ev)
 	}
-	if u.Event.Kind == "" {
-		return nil
-	}
-	ev := &store.MessageEvent{
-		TaskID: u.TaskID,
-		Seq:    u.Event.Seq,
-		Kind:   u.Event.Kind,
-		Status: u.Status,
-		Code:   u.Event.Code,
-		Detail: u.Event.Detail,
-	}
-	if u.AccountID != 0 {
-		id := u.AccountID
-		ev.AccountID = &id
-	}
-	if err := a.store.AddEvent(ctx, ev); err != nil {
-		return fmt.Errorf("add %s event to %s: %w", u.Event.Kind, u.TaskID, err)
+	if err := a.store.RecordMessage(ctx, u.TaskID, p, events); err != nil {
+		return fmt.Errorf("record status of %s: %w", u.TaskID, err)
 	}
 	return nil
 }

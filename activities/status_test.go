@@ -18,7 +18,7 @@ func TestRecordStatus(t *testing.T) {
 		w := setup(t)
 		err := w.acts.RecordStatus(ctx, StatusUpdate{
 			TaskID: taskID, Status: "sent", AccountID: 11, ProviderMessageID: "p-1", Attempts: 1,
-			Event: Event{Seq: 2, Kind: "accepted", Detail: "accepted by the provider"},
+			Events: []Event{{Seq: 2, Status: "sent", Kind: "accepted", AccountID: 11, Detail: "accepted by the provider"}},
 		})
 		require.NoError(t, err)
 
@@ -41,13 +41,12 @@ func TestRecordStatus(t *testing.T) {
 		w := setup(t)
 		require.NoError(t, w.acts.RecordStatus(ctx, StatusUpdate{
 			TaskID: taskID, LastError: "transient: HTTP_503: endpoint answered 503",
-			Event: Event{Seq: 3, Kind: "decision", Code: "default", Detail: "retry"},
+			Events: []Event{{Seq: 3, Kind: "decision", Code: "default", Detail: "retry"}},
 		}))
-		w.st.mu.Lock()
-		patch := w.st.patches[0]
-		w.st.mu.Unlock()
+		patches := w.st.recordedPatches()
+		require.Len(t, patches, 1)
 		lastError := "transient: HTTP_503: endpoint answered 503"
-		require.Equal(t, store.MessagePatch{LastError: &lastError}, patch)
+		require.Equal(t, store.MessagePatch{LastError: &lastError}, patches[0])
 		require.Equal(t, "pending", w.st.message(t, taskID).Status)
 
 		events := w.st.recordedEvents()
@@ -62,7 +61,7 @@ func TestRecordStatus(t *testing.T) {
 		w := setup(t)
 		require.NoError(t, w.acts.RecordStatus(ctx, StatusUpdate{
 			TaskID: taskID, Status: "success", CallbackStatus: "delivered", Final: true,
-			Event: Event{Seq: 4, Kind: "finished"},
+			Events: []Event{{Seq: 4, Status: "success", Kind: "finished"}},
 		}))
 		m := w.st.message(t, taskID)
 		require.Equal(t, "success", m.Status)
@@ -79,21 +78,84 @@ func TestRecordStatus(t *testing.T) {
 		require.Empty(t, w.st.recordedEvents())
 	})
 
+	t.Run("EmptyPatchWritesOnlyEvents", func(t *testing.T) {
+		t.Parallel()
+		w := setup(t)
+		before := w.st.message(t, taskID)
+		require.NoError(t, w.acts.RecordStatus(ctx, StatusUpdate{
+			TaskID: taskID,
+			Events: []Event{
+				{Seq: 1, Status: "pending", Kind: "config", Code: "INVALID_RULE", Detail: "rule 4 (x): bad scene"},
+				{Seq: 2, Status: "pending", Kind: "alert", Detail: "alert sent (default)"},
+			},
+		}))
+
+		calls := w.st.recordCalls()
+		require.Len(t, calls, 1)
+		require.Equal(t, store.MessagePatch{}, calls[0].Patch)
+		require.Empty(t, w.st.recordedPatches(), "an empty patch is not applied")
+		require.Equal(t, before, w.st.message(t, taskID))
+		require.Equal(t, []store.MessageEvent{
+			{TaskID: taskID, Seq: 1, Kind: "config", Status: "pending", Code: "INVALID_RULE", Detail: "rule 4 (x): bad scene"},
+			{TaskID: taskID, Seq: 2, Kind: "alert", Status: "pending", Detail: "alert sent (default)"},
+		}, w.st.recordedEvents())
+	})
+
+	t.Run("StatusAndTwoEventsTogether", func(t *testing.T) {
+		t.Parallel()
+		// A noted receipt travels with the final status: one store call
+		// writes both, so the status and the timeline never disagree.
+		w := setup(t)
+		require.NoError(t, w.acts.RecordStatus(ctx, StatusUpdate{
+			TaskID: taskID, Status: "success", CallbackStatus: "delivered", Final: true,
+			Events: []Event{
+				{Seq: 3, Status: "sent", Kind: "receipt", AccountID: 11, Detail: "receipt: delivered"},
+				{Seq: 4, Status: "success", Kind: "finished", Detail: "receipt: delivered"},
+			},
+		}))
+
+		account := int64(11)
+		wantEvents := []store.MessageEvent{
+			{TaskID: taskID, Seq: 3, Kind: "receipt", Status: "sent", AccountID: &account, Detail: "receipt: delivered"},
+			{TaskID: taskID, Seq: 4, Kind: "finished", Status: "success", Detail: "receipt: delivered"},
+		}
+		calls := w.st.recordCalls()
+		require.Len(t, calls, 1, "the patch and both events are one write")
+		require.Equal(t, taskID, calls[0].TaskID)
+		status, callback, finished := "success", "delivered", now
+		require.Equal(t, store.MessagePatch{Status: &status, CallbackStatus: &callback, FinishedAt: &finished}, calls[0].Patch)
+		require.Equal(t, wantEvents, calls[0].Events)
+
+		m := w.st.message(t, taskID)
+		require.Equal(t, "success", m.Status)
+		require.Equal(t, "delivered", m.CallbackStatus)
+		require.Equal(t, wantEvents, w.st.recordedEvents())
+	})
+
 	t.Run("RepeatWritesOnce", func(t *testing.T) {
 		t.Parallel()
-		// A local activity re-run after a crash writes the same event.
+		// A local activity re-run after a crash writes the same events.
 		w := setup(t)
-		u := StatusUpdate{TaskID: taskID, Status: "processing", AccountID: 11, Attempts: 1, Event: Event{Seq: 1, Kind: "attempt"}}
+		u := StatusUpdate{TaskID: taskID, Status: "processing", AccountID: 11, Attempts: 1, Events: []Event{
+			{Seq: 1, Status: "pending", Kind: "scheduled"},
+			{Seq: 2, Status: "processing", Kind: "attempt", AccountID: 11},
+		}}
 		require.NoError(t, w.acts.RecordStatus(ctx, u))
 		require.NoError(t, w.acts.RecordStatus(ctx, u))
-		require.Len(t, w.st.recordedEvents(), 1)
+		events := w.st.recordedEvents()
+		require.Len(t, events, 2)
+		require.Equal(t, 1, events[0].Seq)
+		require.Equal(t, 2, events[1].Seq)
 	})
 
 	t.Run("ErrMessageNotFound", func(t *testing.T) {
 		t.Parallel()
 		w := setup(t)
-		err := w.acts.RecordStatus(ctx, StatusUpdate{TaskID: "nope", Status: "sent", Event: Event{Seq: 1, Kind: "accepted"}})
+		err := w.acts.RecordStatus(ctx, StatusUpdate{TaskID: "nope", Status: "sent", Events: []Event{{Seq: 1, Kind: "accepted"}}})
 		require.ErrorIs(t, err, store.ErrNotFound)
+		err = w.acts.RecordStatus(ctx, StatusUpdate{TaskID: "nope", Events: []Event{{Seq: 1, Kind: "config"}}})
+		require.ErrorIs(t, err, store.ErrNotFound, "events alone need the task too")
 		require.Empty(t, w.st.recordedEvents())
+		require.Empty(t, w.st.recordedPatches())
 	})
 }

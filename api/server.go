@@ -162,6 +162,7 @@ func (s *Server) routes() *echo.Echo {
 	e.Use(s.logRequests, s.recoverPanics)
 
 	e.GET("/health", s.health)
+	e.GET(OpenAPIPath, s.openAPI)
 	e.POST("/callbacks/:provider/:account_id", s.callback)
 
 	v1 := e.Group("/api/v1", s.authenticate)

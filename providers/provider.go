@@ -144,6 +144,9 @@ type Result struct {
 	Delivered bool
 	// Fee is the number of billed units, if the provider says.
 	Fee int
+	// InvalidReceivers lists receivers of a multi-receiver send that the
+	// provider refused while accepting the rest (WeChatWork invaliduser).
+	InvalidReceivers []string
 }
 
 // Sender delivers one message through one provider account.
@@ -227,4 +230,61 @@ type Provider interface {
 	// ReceiptHandler returns the receipt parser, or nil when the provider
 	// sends no receipts (acceptance is final).
 	ReceiptHandler() ReceiptHandler
+}
+
+// BatchSender is implemented by senders that can deliver many messages in
+// one request (Aliyun SendBatchSms, Zrwinfo batch send).
+type BatchSender interface {
+	// MaxBatch is the most messages one SendBatch call takes.
+	MaxBatch() int
+	// SendBatch submits msgs in one request. The outcomes are aligned with
+	// msgs. A returned error means the whole request failed (classified
+	// like Send's errors) and no item outcome is meaningful.
+	SendBatch(ctx context.Context, msgs []Message) ([]BatchOutcome, error)
+}
+
+// BatchOutcome is one message's outcome in a batch send: a Result, or an
+// error classified like Send's.
+type BatchOutcome struct {
+	Result Result
+	Err    error
+}
+
+// Reply is an upstream message: a receiver answering (SMS "MO").
+type Reply struct {
+	Receiver   string
+	Content    string
+	SignName   string
+	ExtendCode string
+	At         time.Time
+	// ProviderMessageID links the reply to a send when the provider says.
+	ProviderMessageID string
+}
+
+// ReplyHandler parses a provider's push of replies.
+type ReplyHandler interface {
+	// ParseReplies reads the replies in a callback request.
+	ParseReplies(r *http.Request) ([]Reply, error)
+	// Acknowledge writes the answer the provider expects.
+	Acknowledge(w http.ResponseWriter, ok bool)
+}
+
+// ReplyProvider is implemented by providers that push replies; Herald
+// serves them at /callbacks/{kind}/{account}/replies.
+type ReplyProvider interface {
+	ReplyHandler() ReplyHandler
+}
+
+// Rate is a send-rate cap: at most Limit sends per Per.
+type Rate struct {
+	Limit int
+	Per   time.Duration
+}
+
+// Paced is implemented by providers whose accounts have a documented
+// send-rate cap (a DingTalk robot takes 20 messages a minute). Herald paces
+// an account's sends to it unless the account sets its own rate; sends
+// over the rate wait, they are never dropped.
+type Paced interface {
+	DefaultRate(acc Account) Rate
 }

@@ -278,3 +278,24 @@ func normMessage(m *Message) {
 	m.ScheduledAt = normTimePtr(m.ScheduledAt)
 	m.FinishedAt = normTimePtr(m.FinishedAt)
 }
+
+// RecordMessage applies a status patch and appends timeline events in one
+// transaction, so the status and its history never disagree. An empty patch
+// writes only the events; events are idempotent on (task_id, seq).
+func (db *DB) RecordMessage(ctx context.Context, taskID string, patch MessagePatch, events []*MessageEvent) error {
+	return db.RunInTx(ctx, func(ctx context.Context, tx *DB) error {
+		now := tx.timestamp()
+		if patch != (MessagePatch{}) {
+			if err := updateMessage(ctx, tx.idb, now, taskID, patch); err != nil {
+				return err
+			}
+		}
+		for _, e := range events {
+			e.TaskID = taskID
+			if err := addEvent(ctx, tx.idb, now, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

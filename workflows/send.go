@@ -114,6 +114,8 @@ type send struct {
 	state State
 	plan  activities.Plan
 
+	// pending are noted timeline events not yet written.
+	pending         []activities.Event
 	receipts        []Receipt
 	consumed        int
 	cancelRequested bool
@@ -382,11 +384,14 @@ func (s *send) awaitReceipt(ctx workflow.Context, account activities.PlanAccount
 // failure for the rule engine.
 func (s *send) afterReceipt(ctx workflow.Context, account activities.PlanAccount, o outcome) (outcome, error) {
 	s.state.CallbackStatus = o.callbackStatus
+	if o.final == StatusSuccess {
+		// The final record right after stores this event and the
+		// callback status with it.
+		s.note(ctx, account.ID, EventReceipt, o.failure.Code, o.detail)
+		return o, nil
+	}
 	if err := s.record(ctx, activities.StatusUpdate{CallbackStatus: o.callbackStatus}, EventReceipt, o.failure.Code, o.detail); err != nil {
 		return outcome{}, err
-	}
-	if o.final == StatusSuccess {
-		return o, nil
 	}
 	o.failure = s.failure(rules.SceneCallbackFailure, account, classReceiptFailed, o.failure.Code, o.detail, 0)
 	return o, nil
@@ -581,21 +586,30 @@ func (s *send) keepLateReceipts(ctx workflow.Context) error {
 	return nil
 }
 
-// record writes a status change with one timeline event through a local
-// activity, and mirrors the event in the queryable state.
-func (s *send) record(ctx workflow.Context, u activities.StatusUpdate, kind, code, detail string) error {
+// note adds a timeline event that needs no write of its own: it is stored
+// with the next record, which saves a local activity (and a history event)
+// per send.
+func (s *send) note(ctx workflow.Context, accountID int64, kind, code, detail string) {
 	seq := len(s.state.Timeline) + 1
-	u.TaskID = s.in.TaskID
-	u.Event = activities.Event{Seq: seq, Kind: kind, Code: code, Detail: detail}
+	s.pending = append(s.pending, activities.Event{Seq: seq, Status: s.state.Status, Kind: kind, AccountID: accountID, Code: code, Detail: detail})
+	s.state.Timeline = append(s.state.Timeline, TimelineEntry{
+		Seq: seq, At: workflow.Now(ctx), Kind: kind, Status: s.state.Status, AccountID: accountID, Code: code, Detail: detail,
+	})
+}
+
+// record writes a status change with one timeline event (after any noted
+// ones) through a local activity, and mirrors it in the queryable state.
+func (s *send) record(ctx workflow.Context, u activities.StatusUpdate, kind, code, detail string) error {
 	if u.Status != "" {
 		s.state.Status = u.Status
 	}
+	s.note(ctx, u.AccountID, kind, code, detail)
+	u.TaskID = s.in.TaskID
+	u.Events = s.pending
 	if err := workflow.ExecuteLocalActivity(ctx, acts.RecordStatus, u).Get(ctx, nil); err != nil {
 		return fmt.Errorf("record %s: %w", kind, err)
 	}
-	s.state.Timeline = append(s.state.Timeline, TimelineEntry{
-		Seq: seq, At: workflow.Now(ctx), Kind: kind, Status: s.state.Status, AccountID: u.AccountID, Code: code, Detail: detail,
-	})
+	s.pending = nil
 	return nil
 }
 

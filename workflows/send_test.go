@@ -168,40 +168,78 @@ func (h *harness) statuses() []string {
 	return out
 }
 
-// kinds lists the timeline events written, in order.
-func (h *harness) kinds() []string {
+// written is one timeline event with the update that wrote it: events
+// noted without a write of their own travel with the next update.
+type written struct {
+	activities.StatusUpdate
+	Event activities.Event
+}
+
+// timeline lists the events written, in order, across all updates.
+func (h *harness) timeline() []written {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var out []string
+	var out []written
 	for _, u := range h.updates {
-		out = append(out, u.Event.Kind)
+		for _, e := range u.Events {
+			out = append(out, written{StatusUpdate: u, Event: e})
+		}
 	}
 	return out
 }
 
-// event returns the last written update whose event is of kind.
-func (h *harness) event(t *testing.T, kind string) activities.StatusUpdate {
+// kinds lists the timeline events written, in order.
+func (h *harness) kinds() []string {
+	var out []string
+	for _, w := range h.timeline() {
+		out = append(out, w.Event.Kind)
+	}
+	return out
+}
+
+// event returns the last written event of kind with its update.
+func (h *harness) event(t *testing.T, kind string) written {
 	t.Helper()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for i := len(h.updates) - 1; i >= 0; i-- {
-		if h.updates[i].Event.Kind == kind {
-			return h.updates[i]
+	tl := h.timeline()
+	for i := len(tl) - 1; i >= 0; i-- {
+		if tl[i].Event.Kind == kind {
+			return tl[i]
 		}
 	}
 	require.Failf(t, "no such event", "no %s event", kind)
-	return activities.StatusUpdate{}
+	return written{}
 }
 
-// requireSeqs checks every update names the task and numbers its event
-// one after the other, which keeps re-run local activities idempotent.
+// updateKinds lists the event kinds of every RecordStatus call, one
+// entry per call.
+func (h *harness) updateKinds() [][]string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := [][]string{}
+	for _, u := range h.updates {
+		kinds := []string{}
+		for _, e := range u.Events {
+			kinds = append(kinds, e.Kind)
+		}
+		out = append(out, kinds)
+	}
+	return out
+}
+
+// requireSeqs checks every update names the task and carries at least one
+// event, and that the events are numbered one after the other across
+// updates, which keeps re-run local activities idempotent.
 func (h *harness) requireSeqs(t *testing.T) {
 	t.Helper()
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	for i, u := range h.updates {
+	updates := append([]activities.StatusUpdate(nil), h.updates...)
+	h.mu.Unlock()
+	for i, u := range updates {
 		require.Equal(t, taskID, u.TaskID)
-		require.Equal(t, i+1, u.Event.Seq, "event %d (%s)", i, u.Event.Kind)
+		require.NotEmpty(t, u.Events, "update %d writes no event", i)
+	}
+	for i, w := range h.timeline() {
+		require.Equal(t, i+1, w.Event.Seq, "event %d (%s)", i, w.Event.Kind)
 	}
 }
 
@@ -317,6 +355,53 @@ func TestSendWorkflow(t *testing.T) {
 		require.Equal(t, time.Minute, h.env.Now().Sub(start))
 	})
 
+	t.Run("DeliveredWritesReceiptWithFinish", func(t *testing.T) {
+		t.Parallel()
+		// The delivered receipt needs no write of its own: it is stored
+		// with the final status, so a delivered send takes three writes.
+		h := setup(t, newPlan(sms(1)))
+		h.receipt(time.Minute, delivered(1, "pm-1"))
+
+		res := h.run(t, input())
+		require.Equal(t, workflows.StatusSuccess, res.Status)
+		require.Equal(t, [][]string{
+			{workflows.EventAttempt},
+			{workflows.EventAccepted},
+			{workflows.EventReceipt, workflows.EventFinished},
+		}, h.updateKinds())
+
+		h.mu.Lock()
+		updates := append([]activities.StatusUpdate(nil), h.updates...)
+		h.mu.Unlock()
+		require.Len(t, updates, 3)
+		require.Equal(t, workflows.StatusProcessing, updates[0].Status)
+		require.False(t, updates[0].Final)
+		require.Equal(t, workflows.StatusSent, updates[1].Status)
+		require.False(t, updates[1].Final)
+		require.Equal(t, activities.StatusUpdate{
+			TaskID: taskID, Status: workflows.StatusSuccess, CallbackStatus: workflows.CallbackDelivered, Final: true,
+			Events: []activities.Event{
+				{Seq: 3, Status: workflows.StatusSent, Kind: workflows.EventReceipt, AccountID: 1, Detail: "receipt: delivered"},
+				{Seq: 4, Status: workflows.StatusSuccess, Kind: workflows.EventFinished, Detail: "receipt: delivered"},
+			},
+		}, updates[2])
+
+		// The written events are the queryable timeline.
+		v, err := h.env.QueryWorkflow(workflows.StateQuery)
+		require.NoError(t, err)
+		var state workflows.State
+		require.NoError(t, v.Get(&state))
+		var stored []workflows.TimelineEntry
+		for _, w := range h.timeline() {
+			e := w.Event
+			stored = append(stored, workflows.TimelineEntry{Seq: e.Seq, Kind: e.Kind, Status: e.Status, AccountID: e.AccountID, Code: e.Code, Detail: e.Detail})
+		}
+		for i := range state.Timeline {
+			state.Timeline[i].At = time.Time{}
+		}
+		require.Equal(t, stored, state.Timeline)
+	})
+
 	t.Run("FailedReceiptSwitchesAccount", func(t *testing.T) {
 		t.Parallel()
 		h := setup(t, newPlan(sms(1), sms(2)))
@@ -338,9 +423,8 @@ func TestSendWorkflow(t *testing.T) {
 			workflows.EventAttempt, workflows.EventAccepted, workflows.EventReceipt, workflows.EventFinished,
 		}, h.kinds())
 
-		h.mu.Lock()
-		firstReceipt := h.updates[2]
-		h.mu.Unlock()
+		firstReceipt := h.timeline()[2]
+		require.Equal(t, workflows.EventReceipt, firstReceipt.Event.Kind)
 		require.Equal(t, workflows.CallbackFailed, firstReceipt.CallbackStatus)
 		require.Equal(t, "UNDELIV", firstReceipt.Event.Code)
 		decision := h.event(t, workflows.EventDecision)
@@ -725,8 +809,16 @@ func TestSendWorkflow(t *testing.T) {
 		res := h.run(t, input())
 		require.Equal(t, workflows.SendResult{Status: workflows.StatusSuccess, CallbackStatus: workflows.CallbackDelivered, Attempts: 1}, res)
 		require.Equal(t, []int64{1}, h.sendAccounts())
-		require.Equal(t, []string{workflows.EventAttempt, workflows.EventAccepted, workflows.EventReceipt, workflows.EventFinished}, h.kinds())
+		// The failed receipt is kept on the timeline, after the final
+		// state, without changing the status or the callback status.
+		require.Equal(t, []string{
+			workflows.EventAttempt, workflows.EventAccepted, workflows.EventReceipt, workflows.EventFinished, workflows.EventLateReceipt,
+		}, h.kinds())
 		require.Equal(t, []string{workflows.StatusProcessing, workflows.StatusSent, workflows.StatusSuccess}, h.statuses())
+		late := h.event(t, workflows.EventLateReceipt)
+		require.Empty(t, late.Status)
+		require.Empty(t, late.CallbackStatus)
+		require.Equal(t, "UNDELIV", late.Event.Code)
 	})
 
 	t.Run("StaleFailedReceiptIgnored", func(t *testing.T) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -112,10 +111,6 @@ must be the address at which providers reach "herald serve".`,
 		s, err := c.newStack(config.ModeWorker, cmd.ErrOrStderr())
 		if err != nil {
 			return err
-		}
-		if s.cfg.HTTP.PublicURL == "" {
-			_ = s.Close()
-			return fmt.Errorf("public-url is required for a worker (env %s): the address at which providers reach `herald serve`", config.EnvName("http.public-url"))
 		}
 		if err := s.startWorkerMode(cmd.Context()); err != nil {
 			_ = s.Close()

@@ -40,6 +40,7 @@ and a Temporal cluster:
 		newWorkerCommand(stdout, getenv),
 		newMigrateCommand(stdout, getenv),
 		newSendCommand(stdout, getenv),
+		newBenchCommand(stdout),
 		newVersionCommand(stdout),
 	)
 	return root

@@ -45,7 +45,9 @@ type stack struct {
 
 	closers []closer
 
-	db        *store.DB
+	db *store.DB
+	// cached is db with configuration reads cached, for the send path.
+	cached    *store.Cached
 	redis     *redis.Client
 	temporal  client.Client
 	devServer *devtemporal.Server
@@ -171,6 +173,7 @@ func (s *stack) openStore(ctx context.Context, policy schemaPolicy) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	s.db = db
+	s.cached = store.NewCached(db, store.DefaultCacheTTL)
 	s.onClose("store", db.Close)
 	switch policy {
 	case schemaAsIs:
@@ -254,11 +257,16 @@ func (s *stack) openTemporal(ctx context.Context) error {
 		addr = srv.FrontendAddress()
 		s.uiURL = srv.UIAddress()
 	}
-	c, err := client.DialContext(ctx, client.Options{
+	opts := client.Options{
 		HostPort:  addr,
 		Namespace: ns,
 		Logger:    sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
-	})
+	}
+	if s.devServer != nil {
+		// Compressing gRPC over loopback only burns CPU the server needs.
+		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
+	}
+	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("connect to temporal at %s: %w", addr, err)
 	}
@@ -312,7 +320,7 @@ func (s *stack) startWorker(callbackBase string) error {
 		CallbackBaseURL:    callbackBase,
 		AlertWebhookURL:    s.cfg.Alerts.WebhookURL,
 		AlertWebhookSecret: s.cfg.Alerts.WebhookSecret,
-	}, s.db, s.registry, s.log.Named("activities"))
+	}, s.cached, s.registry, s.log.Named("activities"))
 
 	main := worker.New(s.temporal, workflows.TaskQueue, worker.Options{})
 	main.RegisterWorkflowWithOptions(workflows.SendWorkflow, workflow.RegisterOptions{Name: workflows.SendWorkflowName})
@@ -399,7 +407,7 @@ func (s *stack) serveAPI(ln net.Listener) error {
 		MaxScheduleAhead: s.cfg.API.MaxScheduleAhead,
 		TrustedProxies:   s.cfg.API.TrustedProxies,
 	}, api.Deps{
-		Store:     s.db,
+		Store:     s.cached,
 		Engine:    workflows.NewClient(s.temporal),
 		Redis:     s.redis,
 		Providers: s.registry,

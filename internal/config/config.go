@@ -232,11 +232,13 @@ func (l *Loader) Load(getenv func(string) string) (Config, error) {
 		for _, s := range cfg.settings() {
 			known[s.key] = true
 			v, ok := lookup(tree, s.key)
-			if !ok {
+			if !ok || v == nil {
+				// "key:" with no value leaves the setting as it is rather
+				// than setting it to the text "<nil>".
 				continue
 			}
 			if err := assign(s.ptr, fmt.Sprint(v), v); err != nil {
-				problems = append(problems, fmt.Sprintf("%s: %s in %s: %v", s.key, "value", file, err))
+				problems = append(problems, fmt.Sprintf("%s in %s: %v", s.key, file, err))
 			}
 		}
 		for _, k := range flatten("", tree) {
@@ -311,6 +313,14 @@ func flatten(prefix string, tree map[string]any) []string {
 }
 
 func assign(ptr any, s string, raw any) error {
+	switch raw.(type) {
+	case map[string]any:
+		return errors.New("a mapping is not a single value")
+	case []any:
+		if _, isList := ptr.(*[]string); !isList {
+			return errors.New("a list is not a single value")
+		}
+	}
 	switch p := ptr.(type) {
 	case *string:
 		*p = s
@@ -375,6 +385,9 @@ func (c Config) Validate(mode Mode) error {
 		if mode == ModeServe && c.Redis.URL == "" {
 			add("redis.url is required by the API outside dev mode (env %s)", EnvName("redis.url"))
 		}
+		if mode == ModeWorker && c.HTTP.PublicURL == "" {
+			add("http.public-url is required by a worker (flag --%s, env %s): the address at which providers reach `herald serve`", FlagName("http.public-url"), EnvName("http.public-url"))
+		}
 		if c.Temporal.Address == "" {
 			add("temporal.address is required outside dev mode (env %s)", EnvName("temporal.address"))
 		}
@@ -395,7 +408,7 @@ func (c Config) Validate(mode Mode) error {
 	}
 	if c.HTTP.PublicURL != "" {
 		if u, err := url.Parse(c.HTTP.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			add("http.public-url %q must be an absolute http(s) URL", c.HTTP.PublicURL)
+			add("http.public-url %q must be an absolute http(s) URL", redactURL(c.HTTP.PublicURL))
 		}
 	}
 	if c.Temporal.Namespace == "" {
@@ -429,7 +442,7 @@ func (c Config) Validate(mode Mode) error {
 	}
 	if c.Alerts.WebhookURL != "" {
 		if u, err := url.Parse(c.Alerts.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			add("alerts.webhook-url %q must be an absolute http(s) URL", c.Alerts.WebhookURL)
+			add("alerts.webhook-url %q must be an absolute http(s) URL", redactURL(c.Alerts.WebhookURL))
 		}
 	}
 	switch c.Log.Level {
@@ -473,11 +486,23 @@ func hasScheme(raw string, schemes ...string) bool {
 	return false
 }
 
-// redactURL hides a password in a URL before it is shown.
+// redactURL hides any secret a URL may hold before it is shown: the
+// password of its user info and its query (password=...). A URL missing
+// its "//" ("user:secret@host" parses as scheme "user" with an opaque
+// part, "postgres//user:secret@host" as a bare path) has no user info to
+// redact, so only its scheme is shown.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "<unparseable URL>"
 	}
+	if u.Opaque != "" || (u.Host == "" && strings.ContainsAny(u.Path, ":@")) {
+		if u.Scheme == "" {
+			return "<redacted>"
+		}
+		return u.Scheme + ":<redacted>"
+	}
+	u.RawQuery = ""
+	u.Fragment = ""
 	return u.Redacted()
 }

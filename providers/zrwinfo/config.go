@@ -1,0 +1,212 @@
+package zrwinfo
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/providers"
+)
+
+// Config defaults and limits.
+const (
+	// DefaultBaseURL is Zrwinfo's SMS API. The service documents plain HTTP
+	// too; HTTPS is the default because the secret travels in the body.
+	DefaultBaseURL        = "https://api.1cloudsp.com"
+	DefaultTimeoutSeconds = 10
+	// DefaultBatchSize is the most numbers one batch send carries unless the
+	// account says otherwise. Zrwinfo publishes no limit; 100 keeps one
+	// request small enough that a refusal costs little.
+	DefaultBatchSize = 100
+	// MaxBatchSize bounds batch_size.
+	MaxBatchSize = 1000
+	// maxTimeoutSeconds bounds the per-request timeout: a send holding a
+	// connection longer than this is better off giving up and asking for the
+	// status.
+	maxTimeoutSeconds = 120
+)
+
+// Config is one Zrwinfo account, stored as JSON on the provider account and
+// encrypted at rest.
+type Config struct {
+	// AccessKey and Secret are the pair shown under 我的秘钥 in the Zrwinfo
+	// console. Zrwinfo takes both in plain text on every request.
+	AccessKey string `json:"access_key"`
+	Secret    string `json:"secret"`
+	// SignName is the signature used when a message brings none: the
+	// approved text (with or without 【】) or its numeric signature id.
+	SignName string `json:"sign_name,omitempty"`
+	// BaseURL overrides the API root ("https://host[:port][/prefix]"), for
+	// a mirror host or a local fake.
+	BaseURL        string `json:"base_url,omitempty"`
+	TimeoutSeconds int    `json:"timeout_seconds,omitempty"`
+	// BatchSize is the most numbers one batch send carries (default
+	// DefaultBatchSize, at most MaxBatchSize).
+	BatchSize int `json:"batch_size,omitempty"`
+	// CodeClasses overrides the class of Zrwinfo result codes, for codes
+	// Herald does not know yet: {"9001": "account"}. Values are failure
+	// classes (transient, throttled, account, permanent, config,
+	// unknown_outcome).
+	CodeClasses map[string]providers.Class `json:"code_classes,omitempty"`
+}
+
+// ParseConfig decodes an account's JSON config, reports unknown keys and
+// every invalid field in one error, and fills in defaults.
+func ParseConfig(raw json.RawMessage) (Config, error) {
+	var cfg Config
+	problems := decodeObject(raw, map[string]field{
+		"access_key":      {&cfg.AccessKey, "a string"},
+		"secret":          {&cfg.Secret, "a string"},
+		"sign_name":       {&cfg.SignName, "a string"},
+		"base_url":        {&cfg.BaseURL, "a string"},
+		"timeout_seconds": {&cfg.TimeoutSeconds, "an integer"},
+		"batch_size":      {&cfg.BatchSize, "an integer"},
+		"code_classes":    {&cfg.CodeClasses, "an object of class names"},
+	})
+	problems = append(problems, cfg.problems()...)
+	if len(problems) > 0 {
+		return Config{}, problemsError(problems)
+	}
+	return cfg.withDefaults(), nil
+}
+
+// Validate reports every problem with c in one error. Empty optional fields
+// are valid: they take their defaults.
+func (c Config) Validate() error {
+	if p := c.problems(); len(p) > 0 {
+		return problemsError(p)
+	}
+	return nil
+}
+
+func problemsError(problems []string) error {
+	return errors.New("invalid zrwinfo config: " + strings.Join(problems, "; "))
+}
+
+func (c Config) problems() []string {
+	var p []string
+	if strings.TrimSpace(c.AccessKey) == "" {
+		p = append(p, "access_key is required")
+	}
+	if strings.TrimSpace(c.Secret) == "" {
+		p = append(p, "secret is required")
+	}
+	if c.BaseURL != "" {
+		if problem := baseURLProblem(c.BaseURL); problem != "" {
+			p = append(p, problem)
+		}
+	}
+	if c.TimeoutSeconds < 0 || c.TimeoutSeconds > maxTimeoutSeconds {
+		p = append(p, fmt.Sprintf("timeout_seconds must be between 1 and %d (0 means %d)", maxTimeoutSeconds, DefaultTimeoutSeconds))
+	}
+	if c.BatchSize < 0 || c.BatchSize > MaxBatchSize {
+		p = append(p, fmt.Sprintf("batch_size must be between 1 and %d (0 means %d)", MaxBatchSize, DefaultBatchSize))
+	}
+	codes := make([]string, 0, len(c.CodeClasses))
+	for code := range c.CodeClasses {
+		codes = append(codes, code)
+	}
+	slices.Sort(codes)
+	for _, code := range codes {
+		switch class := c.CodeClasses[code]; {
+		case code == "" || code == codeOK:
+			p = append(p, fmt.Sprintf("code_classes: %q is not a failure code", code))
+		case !class.Valid():
+			p = append(p, fmt.Sprintf("code_classes: %q maps to %q, which is not a failure class", code, class))
+		}
+	}
+	return p
+}
+
+func (c Config) withDefaults() Config {
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if c.BaseURL == "" {
+		c.BaseURL = DefaultBaseURL
+	}
+	if c.TimeoutSeconds == 0 {
+		c.TimeoutSeconds = DefaultTimeoutSeconds
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	return c
+}
+
+// Timeout is the per-request timeout, with the default applied.
+func (c Config) Timeout() time.Duration {
+	if c.TimeoutSeconds <= 0 {
+		return DefaultTimeoutSeconds * time.Second
+	}
+	return time.Duration(c.TimeoutSeconds) * time.Second
+}
+
+// String describes c without its secret, so a config that ends up in a log
+// line or an error leaks nothing.
+func (c Config) String() string {
+	return fmt.Sprintf("zrwinfo.Config{access_key:%q secret:[redacted] sign_name:%q base_url:%q timeout_seconds:%d batch_size:%d code_classes:%v}",
+		c.AccessKey, c.SignName, c.BaseURL, c.TimeoutSeconds, c.BatchSize, c.CodeClasses)
+}
+
+// GoString keeps %#v from printing the secret.
+func (c Config) GoString() string { return c.String() }
+
+// baseURLProblem checks a base_url override. User info and queries are
+// refused: credentials belong in access_key and secret, which are redacted,
+// while the URL is not.
+func baseURLProblem(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("base_url %q is not a valid URL", raw)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Sprintf("base_url %q must start with http:// or https://", raw)
+	case u.Host == "":
+		return fmt.Sprintf("base_url %q has no host", raw)
+	case u.User != nil:
+		return "base_url must not carry user info; use access_key and secret"
+	case u.RawQuery != "" || u.Fragment != "":
+		return fmt.Sprintf("base_url %q must not have a query or fragment", raw)
+	}
+	return ""
+}
+
+// field is one known config key: where to decode it and what it must be.
+type field struct {
+	target any
+	want   string
+}
+
+// decodeObject decodes raw key by key into fields, so one bad value does
+// not hide the next, and reports unknown keys (usually typos) by name.
+func decodeObject(raw json.RawMessage, fields map[string]field) []string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return []string{"config must be a JSON object"}
+	}
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var problems []string
+	for _, k := range keys {
+		f, ok := fields[k]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("unknown field %q", k))
+			continue
+		}
+		if err := json.Unmarshal(obj[k], f.target); err != nil {
+			problems = append(problems, fmt.Sprintf("%s must be %s", k, f.want))
+		}
+	}
+	return problems
+}
