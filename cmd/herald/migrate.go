@@ -18,6 +18,11 @@ func newMigrateCommand(stdout io.Writer, getenv func(string) string) *cobra.Comm
 		Long: `Manage the store's schema. Migrations run under a lock, so several
 processes may call "herald migrate up" at once. Without --database-url the
 dev store in --data-dir is used.`,
+		// A typo in the subcommand must fail, not print help and succeed.
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return fmt.Errorf("choose a migration command: up, down or status (see herald migrate --help)")
+		},
 	}
 	var c *configured
 	open := func(ctx context.Context, cmd *cobra.Command) (*stack, error) {

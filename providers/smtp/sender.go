@@ -227,7 +227,7 @@ func (s *Sender) compose(msg providers.Message) (*mail.Msg, string, *providers.E
 	}
 
 	if isHTML(msg.ContentType) {
-		m.SetBodyString(mail.TypeTextPlain, HTMLToText(msg.Content))
+		m.SetBodyString(mail.TypeTextPlain, htmlToText(msg.Content))
 		m.AddAlternativeString(mail.TypeTextHTML, msg.Content)
 	} else {
 		m.SetBodyString(mail.TypeTextPlain, msg.Content)
