@@ -49,6 +49,7 @@ type Activities struct {
 	store     Store
 	providers *providers.Registry
 	balancer  *Balancer
+	pacer     Pacer
 	http      *http.Client
 	log       *zap.Logger
 	now       func() time.Time
@@ -69,6 +70,10 @@ type Option func(*Activities)
 
 // WithHTTPClient sets the client used for alerts and status notifications.
 func WithHTTPClient(c *http.Client) Option { return func(a *Activities) { a.http = c } }
+
+// WithPacer paces accounts that have a rate cap; without one nothing is
+// paced.
+func WithPacer(p Pacer) Option { return func(a *Activities) { a.pacer = p } }
 
 // WithClock replaces time.Now, for tests.
 func WithClock(now func() time.Time) Option { return func(a *Activities) { a.now = now } }

@@ -28,6 +28,8 @@ type PlanAccount struct {
 	// CanCheckStatus is true when the provider can be asked what became of
 	// a message (to resolve unknown outcomes and missing receipts).
 	CanCheckStatus bool
+	// Rate paces sends through the account; a zero Limit means unpaced.
+	Rate providers.Rate
 }
 
 // Plan is everything the workflow needs to decide how to send a message.
@@ -106,6 +108,7 @@ func (a *Activities) LoadPlan(ctx context.Context, in PlanInput) (Plan, error) {
 				pa.Enabled = false
 			} else {
 				pa.ExpectsReceipt = prov.ReceiptHandler() != nil
+				pa.Rate = accountRate(m.Account.RateLimitPerMinute, prov, providers.Account{ID: m.Account.ID, Kind: m.Account.Kind, Config: m.Account.Config})
 				if s, err := a.sender(&m.Account); err == nil {
 					_, pa.CanCheckStatus = s.(providers.StatusChecker)
 				}

@@ -16,6 +16,8 @@ type AccountPatch struct {
 	Weight        *int
 	Enabled       *bool
 	CallbackToken *string
+	// RateLimitPerMinute of 0 returns the account to its provider's cap.
+	RateLimitPerMinute *int
 }
 
 // channelAccount is one row of a channel's pool.
@@ -126,6 +128,9 @@ func updateAccount(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, i
 	}
 	if p.Enabled != nil {
 		q = q.Set("enabled = ?", *p.Enabled)
+	}
+	if p.RateLimitPerMinute != nil {
+		q = q.Set("rate_limit_per_minute = ?", *p.RateLimitPerMinute)
 	}
 	if p.CallbackToken != nil {
 		q = q.Set("callback_token = ?", *p.CallbackToken)

@@ -139,3 +139,58 @@ func (c *Cached) ListRules(ctx context.Context, scene string) ([]Rule, error) {
 	}
 	return append([]Rule(nil), r...), nil
 }
+
+// invalidate drops every cached entry. Configuration writes through this
+// process are then visible at once; other processes' within the TTL.
+func (c *Cached) invalidate() {
+	c.mu.Lock()
+	clear(c.entries)
+	c.mu.Unlock()
+}
+
+// afterWrite invalidates the cache once a configuration write returns,
+// whether or not it failed (a failed write may still have changed rows).
+func (c *Cached) afterWrite(err error) error {
+	c.invalidate()
+	return err
+}
+
+// UpdateApp updates an app and drops cached configuration.
+func (c *Cached) UpdateApp(ctx context.Context, id string, patch AppPatch) error {
+	return c.afterWrite(c.DB.UpdateApp(ctx, id, patch))
+}
+
+// UpdateChannel updates a channel and drops cached configuration.
+func (c *Cached) UpdateChannel(ctx context.Context, id int64, patch ChannelPatch) error {
+	return c.afterWrite(c.DB.UpdateChannel(ctx, id, patch))
+}
+
+// UpdateAccount updates an account and drops cached configuration.
+func (c *Cached) UpdateAccount(ctx context.Context, id int64, patch AccountPatch) error {
+	return c.afterWrite(c.DB.UpdateAccount(ctx, id, patch))
+}
+
+// SetPoolMember changes a channel's pool and drops cached configuration.
+func (c *Cached) SetPoolMember(ctx context.Context, channelID, accountID int64, weight int) error {
+	return c.afterWrite(c.DB.SetPoolMember(ctx, channelID, accountID, weight))
+}
+
+// RemovePoolMember changes a channel's pool and drops cached configuration.
+func (c *Cached) RemovePoolMember(ctx context.Context, channelID, accountID int64) error {
+	return c.afterWrite(c.DB.RemovePoolMember(ctx, channelID, accountID))
+}
+
+// CreateRule adds a rule and drops cached configuration.
+func (c *Cached) CreateRule(ctx context.Context, r *Rule) error {
+	return c.afterWrite(c.DB.CreateRule(ctx, r))
+}
+
+// DeleteRule removes a rule and drops cached configuration.
+func (c *Cached) DeleteRule(ctx context.Context, id int64) error {
+	return c.afterWrite(c.DB.DeleteRule(ctx, id))
+}
+
+// UpsertTemplateMapping changes a mapping and drops cached configuration.
+func (c *Cached) UpsertTemplateMapping(ctx context.Context, m *TemplateMapping) error {
+	return c.afterWrite(c.DB.UpsertTemplateMapping(ctx, m))
+}

@@ -82,9 +82,12 @@ type ProviderAccount struct {
 	Weight  int             `bun:"weight,notnull"`
 	Enabled bool            `bun:"enabled,notnull"`
 	// CallbackToken authenticates the provider's receipt pushes.
-	CallbackToken string    `bun:"callback_token,notnull"`
-	CreatedAt     time.Time `bun:"created_at,notnull"`
-	UpdatedAt     time.Time `bun:"updated_at,notnull"`
+	CallbackToken string `bun:"callback_token,notnull"`
+	// RateLimitPerMinute paces sends through this account; 0 means the
+	// provider's documented cap, if it has one, else no pacing.
+	RateLimitPerMinute int       `bun:"rate_limit_per_minute,notnull"`
+	CreatedAt          time.Time `bun:"created_at,notnull"`
+	UpdatedAt          time.Time `bun:"updated_at,notnull"`
 
 	// ConfigEnc is the sealed form of Config as stored; the store fills it
 	// on write and ignores what callers put there.

@@ -27,6 +27,7 @@ const (
 	EventReceipt        = "receipt"
 	EventStaleReceipt   = "stale_receipt"
 	EventLateReceipt    = "late_receipt"
+	EventPaced          = "paced"
 	EventReceiptTimeout = "receipt_timeout"
 	EventDecision       = "decision"
 	EventAlert          = "alert"
@@ -267,6 +268,11 @@ type outcome struct {
 
 // attempt sends once through account and waits for the receipt.
 func (s *send) attempt(ctx workflow.Context, account activities.PlanAccount) (outcome, error) {
+	if account.Rate.Limit > 0 {
+		if err := s.pace(ctx, account); err != nil {
+			return outcome{}, err
+		}
+	}
 	sentAt := workflow.Now(ctx)
 	sendCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:           SendTaskQueue(account.Kind),
@@ -328,6 +334,28 @@ func (s *send) attempt(ctx workflow.Context, account activities.PlanAccount) (ou
 		return outcome{}, err
 	}
 	return s.awaitReceipt(ctx, account, sentAt)
+}
+
+// pace waits, on durable timers, until the account's rate cap allows one
+// more send. Sends over the cap wait; they are never dropped or failed.
+func (s *send) pace(ctx workflow.Context, account activities.PlanAccount) error {
+	noted := false
+	for {
+		var wait time.Duration
+		if err := workflow.ExecuteLocalActivity(ctx, acts.Pace, activities.PaceRequest{AccountID: account.ID, Rate: account.Rate}).Get(ctx, &wait); err != nil {
+			return fmt.Errorf("pace account %d: %w", account.ID, err)
+		}
+		if wait <= 0 {
+			return nil
+		}
+		if !noted {
+			s.note(ctx, account.ID, EventPaced, "", fmt.Sprintf("account %d is paced at %d per %s; waiting for a slot", account.ID, account.Rate.Limit, account.Rate.Per))
+			noted = true
+		}
+		if err := workflow.Sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
 }
 
 // awaitReceipt waits for the receipt of the current attempt, up to the

@@ -201,10 +201,9 @@ func TestCLIWorker(t *testing.T) {
 		res := runCLI(t, nil, "worker")
 		require.Equal(t, 1, res.code)
 		require.Equal(t, 1, strings.Count(res.stderr, "herald: "), "one error: %s", res.stderr)
-		for _, w := range []string{"HERALD_MASTER_KEY", "HERALD_DATABASE_URL", "HERALD_TEMPORAL_ADDRESS", "--public-url", "HERALD_HTTP_PUBLIC_URL"} {
+		for _, w := range []string{"HERALD_MASTER_KEY", "HERALD_DATABASE_URL", "HERALD_REDIS_URL", "HERALD_TEMPORAL_ADDRESS", "--public-url", "HERALD_HTTP_PUBLIC_URL"} {
 			require.Contains(t, res.stderr, w)
 		}
-		require.NotContains(t, res.stderr, "HERALD_REDIS_URL", "a worker needs no Redis")
 	})
 
 	t.Run("RequiresPublicURL", func(t *testing.T) {
@@ -213,6 +212,7 @@ func TestCLIWorker(t *testing.T) {
 		res := runCLI(t, nil, "worker",
 			"--database-url", dbURL,
 			"--master-key", cliMasterKey(),
+			"--redis-url", "redis://"+unreachable,
 			"--temporal-address", unreachable,
 		)
 		require.Equal(t, 1, res.code)
@@ -228,6 +228,7 @@ func TestCLIWorker(t *testing.T) {
 		res := runCLI(t, nil, "worker",
 			"--database-url", dbURL,
 			"--master-key", cliMasterKey(),
+			"--redis-url", "redis://"+unreachable,
 			"--temporal-address", unreachable,
 			"--public-url", "http://herald.example.com",
 		)

@@ -126,6 +126,9 @@ func (s *stack) startWorkerMode(ctx context.Context) error {
 	if err := s.openStore(ctx, schemaRequireCurrent); err != nil {
 		return err
 	}
+	if err := s.openRedis(ctx); err != nil {
+		return err
+	}
 	if err := s.openTemporal(ctx); err != nil {
 		return err
 	}

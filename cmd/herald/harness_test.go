@@ -59,9 +59,11 @@ const (
 // way `herald dev` starts it, on free ports, against real PostgreSQL and
 // Redis when they are there.
 type harness struct {
-	s        *stack
-	cfg      config.Config
-	db       *store.DB
+	s   *stack
+	cfg config.Config
+	// db writes through the running service's configuration cache, as an
+	// operator tool in the same process would.
+	db       *store.Cached
 	apiURL   string
 	alerts   *alertSink
 	cleanups []func()
@@ -135,7 +137,7 @@ func startHarness(o harnessOptions) (*harness, error) {
 		h.close()
 		return nil, err
 	}
-	h.db = h.s.db
+	h.db = h.s.cached
 	h.apiURL = h.s.apiURL
 	return h, nil
 }

@@ -460,6 +460,7 @@ func TestWorkerCrashCompletesOnce(t *testing.T) {
 			"--database-url", h.cfg.Database.URL,
 			"--temporal-address", h.s.devServer.FrontendAddress(),
 			"--master-key", h.cfg.MasterKey,
+			"--redis-url", "redis://"+h.s.redis.Options().Addr,
 			"--public-url", h.apiURL,
 			"--worker-sweep-interval", "1s",
 			"--log-level", "warn",
@@ -493,4 +494,36 @@ func waitClosed(t *testing.T, h *harness, taskID string) {
 		d, err := h.s.temporal.DescribeWorkflowExecution(context.Background(), taskID, "")
 		return err == nil && d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
 	}, 20*time.Second, 50*time.Millisecond)
+}
+
+// TestPacedAccountSpacesSends checks that sends over an account's rate
+// wait for a slot instead of failing.
+func TestPacedAccountSpacesSends(t *testing.T) {
+	t.Parallel()
+	h := sharedHarness(t)
+	f := h.fixture(t)
+	tpl := f.template("Paced {{n}}", "n")
+	ch := f.channel(store.ChannelSMS, tpl)
+	acc := f.sandboxAccount(ch, 1)
+	perMinute := 120 // one slot every 500ms
+	require.NoError(t, h.db.UpdateAccount(context.Background(), acc.ID, store.AccountPatch{RateLimitPerMinute: &perMinute}))
+	_, c := f.app()
+
+	var tasks []string
+	for i := 0; i < 4; i++ {
+		res, err := c.SendMessage(context.Background(), apiclient.SendMessageRequest{
+			ChannelID: ch.ID, Receiver: fmt.Sprintf("+86138000001%02d", i), TemplateParams: map[string]string{"n": fmt.Sprint(i)},
+		})
+		require.NoError(t, err)
+		tasks = append(tasks, res.TaskID)
+	}
+	paced := 0
+	for _, id := range tasks {
+		require.Equal(t, workflows.StatusSuccess, waitFinal(t, c, id).Status)
+		kinds, _ := eventKinds(t, c, id)
+		paced += count(kinds, "paced")
+	}
+	// Four sends in one burst against one slot per 500ms: at least three
+	// had to wait, none failed.
+	require.GreaterOrEqual(t, paced, 3)
 }

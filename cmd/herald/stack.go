@@ -320,7 +320,7 @@ func (s *stack) startWorker(callbackBase string) error {
 		CallbackBaseURL:    callbackBase,
 		AlertWebhookURL:    s.cfg.Alerts.WebhookURL,
 		AlertWebhookSecret: s.cfg.Alerts.WebhookSecret,
-	}, s.cached, s.registry, s.log.Named("activities"))
+	}, s.cached, s.registry, s.log.Named("activities"), activities.WithPacer(activities.NewRedisPacer(s.redis)))
 
 	main := worker.New(s.temporal, workflows.TaskQueue, worker.Options{})
 	main.RegisterWorkflowWithOptions(workflows.SendWorkflow, workflow.RegisterOptions{Name: workflows.SendWorkflowName})

@@ -382,8 +382,8 @@ func (c Config) Validate(mode Mode) error {
 		if c.Database.URL == "" {
 			add("database.url is required outside dev mode (env %s)", EnvName("database.url"))
 		}
-		if mode == ModeServe && c.Redis.URL == "" {
-			add("redis.url is required by the API outside dev mode (env %s)", EnvName("redis.url"))
+		if c.Redis.URL == "" {
+			add("redis.url is required outside dev mode (env %s): the API keeps nonces and rate limits there, workers pace accounts", EnvName("redis.url"))
 		}
 		if mode == ModeWorker && c.HTTP.PublicURL == "" {
 			add("http.public-url is required by a worker (flag --%s, env %s): the address at which providers reach `herald serve`", FlagName("http.public-url"), EnvName("http.public-url"))

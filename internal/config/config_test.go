@@ -468,17 +468,16 @@ func TestConfigValidate(t *testing.T) {
 		require.NoError(t, c.Validate(config.ModeServe))
 	})
 
-	t.Run("WorkerNeedsNoRedis", func(t *testing.T) {
+	t.Run("WorkerNeedsRedisForPacing", func(t *testing.T) {
 		t.Parallel()
 		probs := problems(t, config.Defaults().Validate(config.ModeWorker))
-		requireMentioned(t, probs, "HERALD_MASTER_KEY", "HERALD_DATABASE_URL", "HERALD_TEMPORAL_ADDRESS", "HERALD_HTTP_PUBLIC_URL")
-		require.Len(t, probs, 4)
-		for _, p := range probs {
-			require.NotContains(t, p, "redis")
-		}
+		requireMentioned(t, probs, "HERALD_MASTER_KEY", "HERALD_DATABASE_URL", "HERALD_REDIS_URL", "HERALD_TEMPORAL_ADDRESS", "HERALD_HTTP_PUBLIC_URL")
+		require.Len(t, probs, 5)
 		c := complete()
 		c.Redis.URL = ""
-		require.NoError(t, c.Validate(config.ModeWorker))
+		probs = problems(t, c.Validate(config.ModeWorker))
+		require.Len(t, probs, 1)
+		require.Contains(t, probs[0], "HERALD_REDIS_URL")
 	})
 
 	t.Run("WorkerNeedsPublicURL", func(t *testing.T) {

@@ -600,6 +600,10 @@ func (s *Sender) callError(op string, err error) *providers.Error {
 	var sdkErr *tea.SDKError
 	if errors.As(err, &sdkErr) {
 		code := deref(sdkErr.Code)
+		if code == "<nil>" {
+			// How the SDK renders a gateway answer without a Code.
+			code = ""
+		}
 		status := derefIntPtr(sdkErr.StatusCode)
 		if status == 0 {
 			// The SDK refused to build the request; nothing left.
@@ -623,6 +627,9 @@ func (s *Sender) callError(op string, err error) *providers.Error {
 
 	var urlErr *url.Error
 	if errors.As(err, &urlErr) {
+		// The URL holds the query, and with it the receiver and the
+		// parameters; only scheme, host and path are kept.
+		err = redactURL(urlErr)
 		if notWritten(err) {
 			return &providers.Error{Class: providers.ClassTransient, Message: fmt.Sprintf("%s: request not sent: %v", op, err), Err: err}
 		}
@@ -639,6 +646,18 @@ func (s *Sender) callError(op string, err error) *providers.Error {
 		Message: fmt.Sprintf("%s: unreadable answer (%v); the request may have been acted on", op, err),
 		Err:     err,
 	}
+}
+
+// redactURL returns a copy of e whose URL has no query string.
+func redactURL(e *url.Error) *url.Error {
+	out := *e
+	if u, perr := url.Parse(e.URL); perr == nil {
+		u.RawQuery, u.Fragment, u.User = "", "", nil
+		out.URL = u.String()
+	} else {
+		out.URL = "(unparsable URL)"
+	}
+	return &out
 }
 
 // notWritten reports whether a transport error certainly happened before

@@ -50,15 +50,23 @@ func Classify(code int) providers.Class {
 		410100: // [reference, UNCONFIRMED] rate limited
 		return providers.ClassThrottled
 
-	// The robot is wrongly configured, or gone: another robot may work,
-	// this one will not until someone fixes it.
-	case CodeSecurity, // [reference] sign, timestamp, keyword or IP check
-		CodeTokenInvalid,  // [reference] token does not exist
+	// The robot's security setting refuses Herald's request as sent: the
+	// secret, the keywords or the IP allowlist need fixing. Another robot
+	// may take the message.
+	case CodeSecurity: // [reference] sign, timestamp, keyword or IP check
+		return providers.ClassConfig
+
+	// The robot itself is unusable: its token is unknown, it was stopped
+	// or its group dissolved. Like revoked credentials, that needs an
+	// operator, and another account. (The reference suggests config for
+	// these; account says better that the robot, not a template, is at
+	// fault.)
+	case CodeTokenInvalid, // [reference] token does not exist
 		CodeTokenNotExist, // [seen] "token is not exist"
 		400013,            // [reference, UNCONFIRMED] group dissolved
 		400101,            // [reference, UNCONFIRMED] access_token missing or invalid
 		400102:            // [reference, UNCONFIRMED] robot stopped
-		return providers.ClassConfig
+		return providers.ClassAccount
 
 	case CodeMissingParameter, // [seen] "缺少参数 ...": a required parameter is missing
 		43002,  // [seen] "需要POST请求": not a POST

@@ -17,7 +17,8 @@ func TestClassify(t *testing.T) {
 	byClass := map[providers.Class][]int{
 		providers.ClassTransient: {-1},
 		providers.ClassThrottled: {130101, 410100},
-		providers.ClassConfig:    {310000, 300001, 300005, 400013, 400101, 400102},
+		providers.ClassConfig:    {310000},
+		providers.ClassAccount:   {300001, 300005, 400013, 400101, 400102},
 		providers.ClassPermanent: {40035, 43002, 430101, 430102, 430103, 430104},
 	}
 	for class, codes := range byClass {

@@ -92,13 +92,16 @@
 //
 // # Errors
 //
-// Classify maps DingTalk's errcodes to classes. The reference facts behind
-// it are confirmed for 0, -1, 130101 and 310000; the 4xxxxx robot codes
-// (group dissolved, robot stopped, unsafe content, ...) are listed there
-// as unconfirmed, and 300005 ("token is not exist"), 40035 and 43002 are
-// the live service's answers as reported by third parties. Any other
-// errcode is treated as transient and its message says the code is not
-// recognised, so it is noticed and added.
+// Classify maps DingTalk's errcodes to classes: -1 (busy) transient;
+// 130101 and 410100 throttled; 310000 (security check) config; an unknown
+// token (300001, 300005), a dissolved group (400013), a missing token
+// (400101) or a stopped robot (400102) account; a missing parameter
+// (40035), a GET (43002) and unsafe content (430101-430104) permanent.
+// The reference facts behind it are confirmed for 0, -1, 130101 and
+// 310000; the 4xxxxx robot codes are listed there as unconfirmed, and
+// 300005, 40035 and 43002 are the live service's answers as reported by
+// third parties. Any other errcode is treated as transient and its message
+// says the code is not recognised, so it is noticed and added.
 //
 // Package dingtalkfake runs a local robot endpoint for tests.
 package dingtalk

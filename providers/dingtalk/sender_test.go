@@ -227,7 +227,7 @@ func TestSendSignature(t *testing.T) {
 		s, err := NewSender(cfg)
 		require.NoError(t, err)
 		_, err = s.Send(context.Background(), message())
-		requireClass(t, err, providers.ClassConfig, "300005")
+		requireClass(t, err, providers.ClassAccount, "300005")
 	})
 }
 
@@ -241,8 +241,8 @@ func TestSendErrcodes(t *testing.T) {
 		{130101, providers.ClassThrottled},
 		{410100, providers.ClassThrottled},
 		{310000, providers.ClassConfig},
-		{300001, providers.ClassConfig},
-		{400102, providers.ClassConfig},
+		{300001, providers.ClassAccount},
+		{400102, providers.ClassAccount},
 		{430104, providers.ClassPermanent},
 		{40035, providers.ClassPermanent},
 		{999999, providers.ClassTransient},

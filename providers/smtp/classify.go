@@ -242,7 +242,13 @@ func transactionError(ctx context.Context, tr *connTracker, err error) *provider
 		ph = phaseRcpt
 	}
 	if code := se.ErrorCode(); code != 0 {
-		return replyError(ph, code, se.EnhancedStatusCode(), se.Error())
+		text := se.Error()
+		// go-mail appends the receiver and the Message-ID; the reply is
+		// what matters.
+		if i := strings.Index(text, ", affected "); i >= 0 {
+			text = text[:i]
+		}
+		return replyError(ph, code, se.EnhancedStatusCode(), text)
 	}
 
 	code, what := CodeConnectionLost, "the connection broke"

@@ -174,6 +174,11 @@ func classifyTransport(op string, err error, send bool) *providers.Error {
 // from a gateway, say. After a send it is unknown whether WeCom took the
 // message. The body is not quoted: it may echo the request.
 func badAnswer(op string, ex exchange, send bool) *providers.Error {
+	if ex.status >= 300 && ex.status < 400 {
+		// Redirects are not followed, so nothing reached WeCom.
+		return &providers.Error{Class: providers.ClassConfig, Code: "HTTP_" + strconv.Itoa(ex.status),
+			Message: fmt.Sprintf("%s: answered HTTP %d; redirects are not followed, set base_url or webhook_url to the final address", op, ex.status)}
+	}
 	class := providers.ClassTransient
 	if send {
 		class = providers.ClassUnknownOutcome

@@ -9,14 +9,16 @@
 // # Account configuration
 //
 //	{
-//	  "access_key": "...",                 // required: 我的秘钥 accesskey
-//	  "secret": "...",                     // required: 我的秘钥 secret
-//	  "sign_name": "Herald",               // optional: signature when a message brings none
-//	  "base_url": "https://api.1cloudsp.com", // optional: API root, e.g. a local fake
-//	  "timeout_seconds": 10,               // optional: per request, 1..120 (default 10)
-//	  "batch_size": 100,                   // optional: numbers per batch send, 1..1000 (default 100)
-//	  "code_classes": {"9001": "account"}  // optional: classes for result codes Herald does not know
+//	  "access_key": "...",                     // required
+//	  "secret": "...",                         // required
+//	  "sign_name": "Herald",                   // optional
+//	  "base_url": "https://api.1cloudsp.com",  // optional
+//	  "timeout_seconds": 10,                   // optional
+//	  "batch_size": 100,                       // optional
+//	  "code_classes": {"9001": "account"}      // optional
 //	}
+//
+// The fields:
 //
 //   - access_key (required): the accesskey shown under 我的秘钥 in the
 //     Zrwinfo console.
@@ -27,9 +29,10 @@
 //     signature id. Text is sent in 【】; an id is sent as it is. Zrwinfo
 //     requires a signature on every message.
 //   - base_url (optional): the API root, default https://api.1cloudsp.com.
-//   - timeout_seconds (optional): the timeout of one request.
-//   - batch_size (optional): the most numbers one batch send carries.
-//     Zrwinfo publishes no limit.
+//   - timeout_seconds (optional): the timeout of one request, 1 to 120
+//     (default 10).
+//   - batch_size (optional): the most numbers one batch send carries, 1 to
+//     1000 (default 100). Zrwinfo publishes no limit.
 //   - code_classes (optional): failure classes (transient, throttled,
 //     account, permanent, config, unknown_outcome) for Zrwinfo result
 //     codes, overriding Classify. Zrwinfo publishes no code list: only 9006

@@ -118,14 +118,23 @@ func receiptsOf(reports []report, now func() time.Time) ([]providers.Receipt, er
 }
 
 // parseBody reads reports from a push body of any shape Zrwinfo has been
-// seen to use. The declared content type only tells multipart apart (its
-// boundary is needed); the rest is told by the body itself.
+// seen to use. The declared content type only gives a multipart boundary;
+// the rest is told by the body itself.
 func parseBody(contentType string, body []byte, query url.Values) ([]report, error) {
 	trimmed := bytes.TrimSpace(body)
 	mediaType, params, _ := mime.ParseMediaType(contentType)
+	boundary := params["boundary"]
+	if !strings.HasPrefix(mediaType, "multipart/") {
+		boundary = ""
+	}
+	if boundary == "" {
+		// "application/form-data" may be multipart without its boundary
+		// parameter; the body's first line names it.
+		boundary = sniffBoundary(trimmed)
+	}
 	switch {
-	case strings.HasPrefix(mediaType, "multipart/") && params["boundary"] != "":
-		form, err := multipart.NewReader(bytes.NewReader(body), params["boundary"]).ReadForm(maxReceiptBody)
+	case boundary != "":
+		form, err := multipart.NewReader(bytes.NewReader(trimmed), boundary).ReadForm(maxReceiptBody)
 		if err != nil {
 			return nil, fmt.Errorf("decode multipart form: %w", err)
 		}
@@ -163,6 +172,23 @@ func parseBody(contentType string, body []byte, query url.Values) ([]report, err
 		return nil, fmt.Errorf("decode form body: %w", err)
 	}
 	return []report{reportFromForm(values)}, nil
+}
+
+// sniffBoundary returns the boundary a multipart body opens with
+// ("--<boundary>\r\n"), or "".
+func sniffBoundary(body []byte) string {
+	if !bytes.HasPrefix(body, []byte("--")) {
+		return ""
+	}
+	line, _, found := bytes.Cut(body[2:], []byte("\n"))
+	if !found {
+		return ""
+	}
+	b := string(bytes.TrimRight(line, "\r"))
+	if b == "" || len(b) > 70 || strings.ContainsAny(b, " \t") {
+		return ""
+	}
+	return b
 }
 
 func reportFromForm(v url.Values) report {

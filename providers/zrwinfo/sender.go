@@ -90,10 +90,9 @@ func newSender(cfg Config, accountID int64, book *reportBook, set settings) *Sen
 // MaxBatch is the account's batch_size.
 func (s *Sender) MaxBatch() int { return s.cfg.BatchSize }
 
-// sendAnswer is the JSON result of both send APIs.
+// sendAnswer is what the send APIs add to the result code: the single
+// send's smUuid, the batch send's batchId.
 type sendAnswer struct {
-	Code    looseString `json:"code"`
-	Msg     looseString `json:"msg"`
 	SmUUID  looseString `json:"smUuid"`
 	BatchID looseString `json:"batchId"`
 }

@@ -60,6 +60,7 @@ CREATE TABLE provider_accounts (
     weight         INTEGER NOT NULL DEFAULT 1,
     enabled        BOOLEAN NOT NULL DEFAULT TRUE,
     callback_token TEXT NOT NULL DEFAULT '',
+    rate_limit_per_minute INTEGER NOT NULL DEFAULT 0,
     created_at     TIMESTAMPTZ NOT NULL,
     updated_at     TIMESTAMPTZ NOT NULL
 );
