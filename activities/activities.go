@@ -41,6 +41,9 @@ type Config struct {
 	AlertWebhookURL string
 	// AlertWebhookSecret signs alert events (Standard Webhooks); optional.
 	AlertWebhookSecret string
+	// PerKindSendQueues routes sends to one task queue per provider kind
+	// (workflows.SendTaskQueue) instead of Herald's own queue.
+	PerKindSendQueues bool
 }
 
 // Activities implements every activity of the send workflow.

@@ -49,6 +49,8 @@ type Plan struct {
 	NotifyStatus bool
 	// InvalidRules lists stored rules that were skipped, for the timeline.
 	InvalidRules []string
+	// PerKindSendQueues is true when sends run on per-kind task queues.
+	PerKindSendQueues bool
 }
 
 // Defaults applied when a channel leaves a setting at zero.
@@ -87,6 +89,8 @@ func (a *Activities) LoadPlan(ctx context.Context, in PlanInput) (Plan, error) {
 		MaxAttempts:    msg.MaxAttempts,
 		MessageStatus:  msg.Status,
 		NotifyStatus:   app != nil && app.StatusCallbackURL != "",
+
+		PerKindSendQueues: a.cfg.PerKindSendQueues,
 	}
 	if p.ReceiptTimeout <= 0 {
 		p.ReceiptTimeout = DefaultReceiptTimeout

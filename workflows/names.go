@@ -18,7 +18,12 @@ const (
 )
 
 // SendTaskQueue is the activity task queue for sends through one provider
-// kind, so each kind can be rate limited on its own.
+// kind, used when workers run with per-kind send queues (so a kind can get
+// its own workers or a task-queue rate limit). By default sends run on
+// TaskQueue: Temporal then hands a send to the worker in the same response
+// that scheduled it (eager activity dispatch), a state transition and a
+// matching round trip less per message. Provider rate limits do not need
+// separate queues: accounts are paced in Redis, shared by every worker.
 func SendTaskQueue(providerKind string) string { return "herald-send-" + providerKind }
 
 // MessageWorkflowID is the workflow id of a task: the task id itself.

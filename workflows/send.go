@@ -275,7 +275,7 @@ func (s *send) attempt(ctx workflow.Context, account activities.PlanAccount) (ou
 	}
 	sentAt := workflow.Now(ctx)
 	sendCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		TaskQueue:           SendTaskQueue(account.Kind),
+		TaskQueue:           s.sendQueue(account),
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    time.Second,
@@ -334,6 +334,14 @@ func (s *send) attempt(ctx workflow.Context, account activities.PlanAccount) (ou
 		return outcome{}, err
 	}
 	return s.awaitReceipt(ctx, account, sentAt)
+}
+
+// sendQueue is the task queue of sends and status checks through account.
+func (s *send) sendQueue(account activities.PlanAccount) string {
+	if s.plan.PerKindSendQueues {
+		return SendTaskQueue(account.Kind)
+	}
+	return TaskQueue
 }
 
 // pace waits, on durable timers, until the account's rate cap allows one
@@ -524,7 +532,7 @@ func (s *send) decide(ctx workflow.Context, f rules.Failure, onAccount int) (rul
 
 func (s *send) check(ctx workflow.Context, account activities.PlanAccount, providerMessageID string, sentAt time.Time) (activities.CheckResult, error) {
 	checkCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		TaskQueue:           SendTaskQueue(account.Kind),
+		TaskQueue:           s.sendQueue(account),
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumAttempts: 5},
 	})

@@ -41,6 +41,7 @@ type benchOptions struct {
 	concurrency int
 	warmup      int
 	sample      int
+	rounds      int
 	keep        bool
 	cpuProfile  string
 }
@@ -56,6 +57,9 @@ func (o *benchOptions) Validate() error {
 	}
 	if o.warmup < 0 {
 		p = append(p, "--warmup must not be negative")
+	}
+	if o.rounds < 1 {
+		p = append(p, "--rounds must be at least 1")
 	}
 	if o.sample < 1 {
 		p = append(p, "--sample must be at least 1")
@@ -78,9 +82,11 @@ in a temporary directory and measure, in the same run:
   herald    signed POST /api/v1/messages -> send workflow -> sandbox provider
             -> receipt callback -> success
 
-For each it prints sends per second, p50/p99 accept latency (start call or
-HTTP request), and state transitions and history events per send, then the
-throughput ratio herald/baseline.`,
+The scenarios alternate for --rounds rounds so that both see the same
+machine. For each it prints sends per second (the median round), p50/p99
+accept latency (start call or HTTP request, over all rounds), and state
+transitions and history events per send, then the throughput ratio
+herald/baseline.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
@@ -94,6 +100,7 @@ throughput ratio herald/baseline.`,
 	f.IntVar(&o.concurrency, "concurrency", 30, "sends in flight at once")
 	f.IntVar(&o.warmup, "warmup", 20, "unmeasured sends per scenario before measuring")
 	f.IntVar(&o.sample, "sample", 50, "workflows described per scenario for transition and event counts")
+	f.IntVar(&o.rounds, "rounds", 3, "alternating rounds of both scenarios; sends/s is the median round")
 	f.BoolVar(&o.keep, "keep", false, "keep the temporary data directory")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured scenarios to this file")
 	return cmd
@@ -166,7 +173,7 @@ func runBench(ctx context.Context, out, errOut io.Writer, o *benchOptions) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "herald bench: %d sends per scenario, %d in flight, embedded Temporal on SQLite\n\n", o.count, o.concurrency)
+	fmt.Fprintf(out, "herald bench: %d rounds of %d sends per scenario, %d in flight, embedded Temporal on SQLite\n\n", o.rounds, o.count, o.concurrency)
 
 	baseline := func(ctx context.Context) (string, time.Duration, func() error, error) {
 		id := "bench-" + uuid.NewString()
@@ -213,19 +220,28 @@ func runBench(ctx context.Context, out, errOut io.Writer, o *benchOptions) error
 		}
 		defer pprof.StopCPUProfile()
 	}
-	var results []benchResult
-	for _, sc := range []struct {
+	scenarios := []struct {
 		name string
 		send func(context.Context) (string, time.Duration, func() error, error)
-	}{{"baseline", baseline}, {"herald", herald}} {
+	}{{"baseline", baseline}, {"herald", herald}}
+	for _, sc := range scenarios {
 		if _, err := benchScenario(ctx, s, sc.name, sc.send, o.warmup, o.concurrency, o.sample); err != nil {
 			return fmt.Errorf("%s warm-up: %w", sc.name, err)
 		}
-		r, err := benchScenario(ctx, s, sc.name, sc.send, o.count, o.concurrency, o.sample)
-		if err != nil {
-			return fmt.Errorf("%s: %w", sc.name, err)
+	}
+	rounds := make([][]benchResult, len(scenarios))
+	for round := 0; round < o.rounds; round++ {
+		for i, sc := range scenarios {
+			r, err := benchScenario(ctx, s, sc.name, sc.send, o.count, o.concurrency, o.sample)
+			if err != nil {
+				return fmt.Errorf("%s: %w", sc.name, err)
+			}
+			rounds[i] = append(rounds[i], r)
 		}
-		results = append(results, r)
+	}
+	results := make([]benchResult, len(scenarios))
+	for i := range scenarios {
+		results[i] = medianRound(rounds[i])
 	}
 
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
@@ -240,6 +256,19 @@ func runBench(ctx context.Context, out, errOut io.Writer, o *benchOptions) error
 	}
 	fmt.Fprintf(out, "\nratio herald/baseline (sends/s): %.2f\n", results[1].perSecond()/results[0].perSecond())
 	return nil
+}
+
+// medianRound returns the round with the median throughput, carrying the
+// accept latencies of every round.
+func medianRound(rs []benchResult) benchResult {
+	sorted := append([]benchResult(nil), rs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].perSecond() < sorted[j].perSecond() })
+	m := sorted[len(sorted)/2]
+	m.accept = nil
+	for _, r := range rs {
+		m.accept = append(m.accept, r.accept...)
+	}
+	return m
 }
 
 // benchScenario runs n sends, at most conc at once, waits for every one to

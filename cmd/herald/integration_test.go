@@ -463,6 +463,8 @@ func TestWorkerCrashCompletesOnce(t *testing.T) {
 			"--redis-url", "redis://"+h.s.redis.Options().Addr,
 			"--public-url", h.apiURL,
 			"--worker-sweep-interval", "1s",
+			// Also covers routing sends to per-kind task queues.
+			"--worker-per-kind-send-queues",
 			"--log-level", "warn",
 		)
 		cmd.Env = append(os.Environ(), runMainEnv+"=1")

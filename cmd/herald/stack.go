@@ -312,24 +312,26 @@ func (s *stack) listenAPI() (net.Listener, error) {
 	return ln, nil
 }
 
-// startWorker registers the workflow and activities and starts polling:
-// one worker on Herald's queue and one per provider kind, so sends of each
-// kind can be rate limited on their own.
+// startWorker registers the workflow and activities and starts polling
+// Herald's queue, plus one queue per provider kind when configured so.
 func (s *stack) startWorker(callbackBase string) error {
 	s.acts = activities.New(activities.Config{
 		CallbackBaseURL:    callbackBase,
 		AlertWebhookURL:    s.cfg.Alerts.WebhookURL,
 		AlertWebhookSecret: s.cfg.Alerts.WebhookSecret,
+		PerKindSendQueues:  s.cfg.Worker.PerKindSendQueues,
 	}, s.cached, s.registry, s.log.Named("activities"), activities.WithPacer(activities.NewRedisPacer(s.redis)))
 
 	main := worker.New(s.temporal, workflows.TaskQueue, worker.Options{})
 	main.RegisterWorkflowWithOptions(workflows.SendWorkflow, workflow.RegisterOptions{Name: workflows.SendWorkflowName})
 	main.RegisterActivity(s.acts)
 	workers := []worker.Worker{main}
-	for _, kind := range s.registry.Kinds() {
-		w := worker.New(s.temporal, workflows.SendTaskQueue(kind), worker.Options{})
-		w.RegisterActivity(s.acts)
-		workers = append(workers, w)
+	if s.cfg.Worker.PerKindSendQueues {
+		for _, kind := range s.registry.Kinds() {
+			w := worker.New(s.temporal, workflows.SendTaskQueue(kind), worker.Options{})
+			w.RegisterActivity(s.acts)
+			workers = append(workers, w)
+		}
 	}
 	for i, w := range workers {
 		if err := w.Start(); err != nil {

@@ -103,6 +103,9 @@ type Worker struct {
 	// SweepInterval is how often accepted messages without a running
 	// workflow are looked for and started.
 	SweepInterval time.Duration
+	// PerKindSendQueues runs sends on one task queue per provider kind
+	// (herald-send-<kind>) instead of Herald's own queue.
+	PerKindSendQueues bool
 }
 
 // Log configures logging.
@@ -159,6 +162,7 @@ func (c *Config) settings() []setting {
 		{"alerts.webhook-url", "URL that receives rule alerts", &c.Alerts.WebhookURL},
 		{"alerts.webhook-secret", "whsec_ secret that signs rule alerts", &c.Alerts.WebhookSecret},
 		{"worker.sweep-interval", "how often accepted messages without a workflow are started", &c.Worker.SweepInterval},
+		{"worker.per-kind-send-queues", "run sends on one task queue per provider kind (herald-send-<kind>) instead of Herald's own queue; every worker of a deployment must agree", &c.Worker.PerKindSendQueues},
 		{"log.level", "debug, info, warn or error", &c.Log.Level},
 		{"log.format", "console or json", &c.Log.Format},
 	}
@@ -203,6 +207,8 @@ func NewLoader(fs *pflag.FlagSet) *Loader {
 			fs.Duration(name, *defVal.(*time.Duration), help)
 		case *[]string:
 			fs.StringSlice(name, nil, help)
+		case *bool:
+			fs.Bool(name, *defVal.(*bool), help)
 		default:
 			panic(fmt.Sprintf("config: unsupported setting type %T", p))
 		}
@@ -342,6 +348,12 @@ func assign(ptr any, s string, raw any) error {
 			return fmt.Errorf("%q is not a duration (examples: 30s, 5m, 720h)", s)
 		}
 		*p = d
+	case *bool:
+		b, err := strconv.ParseBool(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", s)
+		}
+		*p = b
 	case *[]string:
 		if list, ok := raw.([]any); ok {
 			*p = (*p)[:0]

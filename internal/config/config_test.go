@@ -110,6 +110,7 @@ var everySetting = []struct {
 	{"alerts.webhook-url", "alerts-webhook-url", "HERALD_ALERTS_WEBHOOK_URL", "https://alerts.example.com/in", "https://alerts.example.com/in", func(c config.Config) any { return c.Alerts.WebhookURL }, "https://alerts.example.com/in"},
 	{"alerts.webhook-secret", "alerts-webhook-secret", "HERALD_ALERTS_WEBHOOK_SECRET", "whsec_abc", "whsec_abc", func(c config.Config) any { return c.Alerts.WebhookSecret }, "whsec_abc"},
 	{"worker.sweep-interval", "worker-sweep-interval", "HERALD_WORKER_SWEEP_INTERVAL", "2m", "2m", func(c config.Config) any { return c.Worker.SweepInterval }, 2 * time.Minute},
+	{"worker.per-kind-send-queues", "worker-per-kind-send-queues", "HERALD_WORKER_PER_KIND_SEND_QUEUES", "true", "true", func(c config.Config) any { return c.Worker.PerKindSendQueues }, true},
 	{"log.level", "log-level", "HERALD_LOG_LEVEL", "debug", "debug", func(c config.Config) any { return c.Log.Level }, "debug"},
 	{"log.format", "log-format", "HERALD_LOG_FORMAT", "json", "json", func(c config.Config) any { return c.Log.Format }, "json"},
 }

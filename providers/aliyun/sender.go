@@ -284,11 +284,12 @@ func (s *Sender) SendBatch(ctx context.Context, msgs []providers.Message) ([]pro
 				"send batch sms: messages use templates %q and %q; SendBatchSms takes one template", template, m.TemplateCode)
 		}
 		preps[i] = p
-		if key := numberKey(p.phone); seen[key] {
+		key := numberKey(p.phone)
+		if seen[key] {
 			singles = append(singles, i)
 			continue
 		}
-		seen[numberKey(p.phone)] = true
+		seen[key] = true
 		batch = append(batch, i)
 	}
 

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	mail "github.com/wneessen/go-mail"
@@ -106,26 +107,40 @@ func Classify(code int, enhanced string) providers.Class {
 	return providers.ClassPermanent
 }
 
-var enhancedPattern = regexp.MustCompile(`^([245])\.([0-9]{1,3})\.([0-9]{1,3})$`)
-
+// parseEnhanced reads an RFC 3463 status code: class 2, 4 or 5, then a
+// subject and a detail of one to three digits each.
 func parseEnhanced(s string) (class, subject, detail int, ok bool) {
-	m := enhancedPattern.FindStringSubmatch(s)
-	if m == nil {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 {
 		return 0, 0, 0, false
 	}
-	class, _ = strconv.Atoi(m[1])
-	subject, _ = strconv.Atoi(m[2])
-	detail, _ = strconv.Atoi(m[3])
-	return class, subject, detail, true
+	var n [3]int
+	for i, p := range parts {
+		if p == "" || len(p) > 3 || (i == 0 && len(p) != 1) {
+			return 0, 0, 0, false
+		}
+		for j := 0; j < len(p); j++ {
+			if p[j] < '0' || p[j] > '9' {
+				return 0, 0, 0, false
+			}
+		}
+		n[i], _ = strconv.Atoi(p)
+	}
+	if n[0] != 2 && n[0] != 4 && n[0] != 5 {
+		return 0, 0, 0, false
+	}
+	return n[0], n[1], n[2], true
 }
-
-var leadingEnhanced = regexp.MustCompile(`^([245]\.[0-9]{1,3}\.[0-9]{1,3})(\s|$)`)
 
 // enhancedFromText reads the enhanced status code that starts a reply's
 // text ("5.7.8 Authentication failed").
 func enhancedFromText(text string) string {
-	if m := leadingEnhanced.FindStringSubmatch(text); m != nil {
-		return m[1]
+	first := text
+	if i := strings.IndexFunc(text, unicode.IsSpace); i >= 0 {
+		first = text[:i]
+	}
+	if _, _, _, ok := parseEnhanced(first); ok {
+		return first
 	}
 	return ""
 }
@@ -292,7 +307,10 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-var addressPattern = regexp.MustCompile(`[^\s<>()\[\],;:"']+@[^\s<>()\[\],;:"']+`)
+// addressPattern matches what looks like an e-mail address in a reply.
+func addressPattern() *regexp.Regexp {
+	return regexp.MustCompile(`[^\s<>()\[\],;:"']+@[^\s<>()\[\],;:"']+`)
+}
 
 // maxSummary bounds the server text kept in an error message.
 const maxSummary = 300
@@ -300,7 +318,7 @@ const maxSummary = 300
 // summarize keeps a server's text for the timeline without the e-mail
 // addresses it may quote (the receiver, the Message-ID).
 func summarize(s string) string {
-	s = addressPattern.ReplaceAllString(oneLine(s), "[address]")
+	s = addressPattern().ReplaceAllString(oneLine(s), "[address]")
 	if len(s) <= maxSummary {
 		return s
 	}

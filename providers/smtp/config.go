@@ -33,7 +33,7 @@ const (
 // Config defaults and limits.
 const (
 	DefaultTLSMode        = TLSStartTLS
-	DefaultTimeoutSeconds = 30
+	DefaultTimeoutSeconds = 10
 	MaxTimeoutSeconds     = 300
 	// DefaultMaxAttachmentBytes caps the total size of one message's
 	// attachments before encoding: 10 MiB, which base64 turns into about

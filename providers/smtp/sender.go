@@ -306,6 +306,10 @@ func attachmentType(ct string) (string, error) {
 	if strings.TrimSpace(ct) == "" {
 		return "application/octet-stream", nil
 	}
+	if hasControl(ct) {
+		// go-mail writes the type into the header as it is.
+		return "", errors.New("content type contains a control character")
+	}
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil {
 		return "", fmt.Errorf("parse content type: %w", err)

@@ -318,6 +318,9 @@ func TestSendBeforeConnecting(t *testing.T) {
 		{"InvalidAttachmentType", func(m *providers.Message) {
 			m.Attachments = []providers.Attachment{{Filename: "a", ContentType: "text/plain\r\nX-Evil: 1", Content: []byte("x")}}
 		}, providers.ClassPermanent, CodeInvalidAttachment},
+		{"QuotedLineBreakInAttachmentType", func(m *providers.Message) {
+			m.Attachments = []providers.Attachment{{Filename: "a", ContentType: "text/plain; x=\"a\r\nX-Evil: 1\"", Content: []byte("x")}}
+		}, providers.ClassPermanent, CodeInvalidAttachment},
 		{"EmptyReceiver", func(m *providers.Message) { m.Receiver = "" }, providers.ClassPermanent, CodeInvalidReceiver},
 		{"NotAnAddress", func(m *providers.Message) { m.Receiver = "alice" }, providers.ClassPermanent, CodeInvalidReceiver},
 		{"TwoReceivers", func(m *providers.Message) { m.Receiver = "a@example.org, b@example.org" }, providers.ClassPermanent, CodeInvalidReceiver},

@@ -59,30 +59,6 @@ const (
 	StageData Stage = "data"
 )
 
-// Default texts of scripted replies, by code.
-var replyTexts = map[int]string{
-	421: "Service not available, closing transmission channel",
-	432: "A password transition is needed",
-	450: "Requested mail action not taken: mailbox unavailable",
-	451: "Requested action aborted: local error in processing",
-	452: "Requested action not taken: insufficient system storage",
-	454: "Temporary authentication failure",
-	500: "Syntax error, command unrecognized",
-	501: "Syntax error in parameters or arguments",
-	502: "Command not implemented",
-	503: "Bad sequence of commands",
-	504: "Command parameter not implemented",
-	530: "Authentication required",
-	534: "Authentication mechanism is too weak",
-	535: "Authentication credentials invalid",
-	538: "Encryption required for requested authentication mechanism",
-	550: "Requested action not taken: mailbox unavailable",
-	551: "User not local",
-	552: "Requested mail action aborted: exceeded storage allocation",
-	553: "Requested action not taken: mailbox name not allowed",
-	554: "Transaction failed",
-}
-
 // Attachment is one attachment of a received message, decoded.
 type Attachment struct {
 	Filename    string
@@ -271,6 +247,9 @@ func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.cancel()
 		_ = s.srv.Close()
+		// go-smtp closes only the listeners Serve has registered; if Close
+		// comes before Serve got going, this one ends it.
+		_ = s.ln.Close()
 		<-s.served
 	})
 }
@@ -374,11 +353,54 @@ func (s *Server) apply(f fault, conn *smtp.Conn) error {
 }
 
 func replyError(f fault) *smtp.SMTPError {
-	text := replyTexts[f.code]
-	if text == "" {
-		text = "Scripted reply"
+	return &smtp.SMTPError{Code: f.code, EnhancedCode: f.enhanced, Message: replyText(f.code)}
+}
+
+// replyText is the usual text of a reply code (RFC 5321, RFC 4954).
+func replyText(code int) string {
+	switch code {
+	case 421:
+		return "Service not available, closing transmission channel"
+	case 432:
+		return "A password transition is needed"
+	case 450:
+		return "Requested mail action not taken: mailbox unavailable"
+	case 451:
+		return "Requested action aborted: local error in processing"
+	case 452:
+		return "Requested action not taken: insufficient system storage"
+	case 454:
+		return "Temporary authentication failure"
+	case 500:
+		return "Syntax error, command unrecognized"
+	case 501:
+		return "Syntax error in parameters or arguments"
+	case 502:
+		return "Command not implemented"
+	case 503:
+		return "Bad sequence of commands"
+	case 504:
+		return "Command parameter not implemented"
+	case 530:
+		return "Authentication required"
+	case 534:
+		return "Authentication mechanism is too weak"
+	case 535:
+		return "Authentication credentials invalid"
+	case 538:
+		return "Encryption required for requested authentication mechanism"
+	case 550:
+		return "Requested action not taken: mailbox unavailable"
+	case 551:
+		return "User not local"
+	case 552:
+		return "Requested mail action aborted: exceeded storage allocation"
+	case 553:
+		return "Requested action not taken: mailbox name not allowed"
+	case 554:
+		return "Transaction failed"
 	}
-	return &smtp.SMTPError{Code: f.code, EnhancedCode: f.enhanced, Message: text}
+	return "Scripted reply"
 }
 
 func parseEnhanced(s string) (smtp.EnhancedCode, error) {

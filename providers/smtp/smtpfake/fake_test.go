@@ -135,7 +135,11 @@ func TestTLS(t *testing.T) {
 	t.Run("STARTTLSUntrusted", func(t *testing.T) {
 		t.Parallel()
 		fake := smtpfake.New(t, smtpfake.WithSTARTTLS())
-		_, err := smtp.DialStartTLS(fake.Addr(), &tls.Config{ServerName: "localhost", MinVersion: tls.VersionTLS12})
+		c, err := smtp.DialStartTLS(fake.Addr(), &tls.Config{ServerName: "localhost", MinVersion: tls.VersionTLS12})
+		require.NoError(t, err)
+		defer c.Close()
+		// The handshake runs with the first command after STARTTLS.
+		err = c.Mail("a@example.com", nil)
 		var verr *tls.CertificateVerificationError
 		require.ErrorAs(t, err, &verr)
 	})
@@ -275,7 +279,8 @@ func TestFaults(t *testing.T) {
 		requireReply(t, send(c, "a@example.com", "b@example.org", rawMessage), 550, smtp.EnhancedCode{5, 1, 1})
 		require.NoError(t, c.Reset())
 		requireReply(t, send(c, "a@example.com", "b@example.org", rawMessage), 554, smtp.EnhancedCode{5, 7, 1})
-		requireReply(t, send(c, "a@example.com", "b@example.org", rawMessage), 552, smtp.NoEnhancedCode)
+		// Without an enhanced code in the reply the client reads zeros.
+		requireReply(t, send(c, "a@example.com", "b@example.org", rawMessage), 552, smtp.EnhancedCode{})
 		require.Empty(t, fake.Sent())
 		require.NoError(t, send(c, "a@example.com", "b@example.org", rawMessage))
 		require.Len(t, fake.Sent(), 1)
@@ -308,11 +313,10 @@ func TestFaults(t *testing.T) {
 		t.Parallel()
 		fake := smtpfake.New(t)
 		fake.Hang(1)
-		conn, err := net.Dial("tcp", fake.Addr())
+		c, err := smtp.Dial(fake.Addr())
 		require.NoError(t, err)
-		require.NoError(t, conn.SetDeadline(time.Now().Add(500*time.Millisecond)))
-		c := smtp.NewClient(conn)
 		defer c.Close()
+		c.SubmissionTimeout = 500 * time.Millisecond
 		err = send(c, "a@example.com", "b@example.org", rawMessage)
 		var ne net.Error
 		require.ErrorAs(t, err, &ne)
@@ -357,11 +361,14 @@ func TestFaults(t *testing.T) {
 		t.Parallel()
 		fake := smtpfake.New(t)
 		fake.Down()
-		_, err := smtp.Dial(fake.Addr())
-		require.Error(t, err)
-		fake.Up()
 		c, err := smtp.Dial(fake.Addr())
+		require.NoError(t, err, "the TCP connection is accepted")
+		require.Error(t, c.Hello("localhost"), "and closed before the greeting")
+		_ = c.Close()
+		fake.Up()
+		c, err = smtp.Dial(fake.Addr())
 		require.NoError(t, err)
+		require.NoError(t, c.Hello("localhost"))
 		require.NoError(t, c.Close())
 	})
 
