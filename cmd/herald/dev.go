@@ -106,10 +106,35 @@ type demoInfo struct {
 	AppID     string
 	Secret    string
 	ChannelID int64
+	Channels  []demoChannelInfo
 	Created   bool
 }
 
-// seedDemo creates the demo app, template, sandbox accounts and SMS channel
+type demoChannelInfo struct {
+	demoChannel
+	id int64
+}
+
+// demoChannel is one channel dev mode creates, backed by sandbox accounts
+// so it works with nothing configured.
+type demoChannel struct {
+	name, typ, content, subject, receiver string
+	vars                                  []string
+	params                                string
+}
+
+// demoChannels lists a channel of every type; the SMS one comes first and
+// is the one the banner's example uses.
+var demoChannels = []demoChannel{
+	{name: demoChannelName, typ: store.ChannelSMS, content: "Your verification code is {{code}}. It expires in 5 minutes.", vars: []string{"code"}, receiver: demoReceiver, params: "code=123456"},
+	{name: "demo-email", typ: store.ChannelEmail, subject: "Your sign-in code", content: "<p>Your code is <b>{{code}}</b>.</p>", vars: []string{"code"}, receiver: "ann@example.com", params: "code=123456"},
+	{name: "demo-wechat-work", typ: store.ChannelWeChatWork, content: "Alert: {{text}}", vars: []string{"text"}, receiver: "zhangsan", params: "text=disk-full"},
+	{name: "demo-dingtalk", typ: store.ChannelDingTalk, content: "Alert: {{text}}", vars: []string{"text"}, receiver: "@13800138000", params: "text=disk-full"},
+	{name: "demo-feishu", typ: store.ChannelFeishu, content: "Alert: {{text}}", vars: []string{"text"}, receiver: "@all", params: "text=disk-full"},
+	{name: "demo-webhook", typ: store.ChannelWebhook, content: "Order {{order}} shipped", vars: []string{"order"}, receiver: "customer-42", params: "order=A-1001"},
+}
+
+// seedDemo creates the demo app and a sandbox-backed channel of every type
 // unless they exist.
 func seedDemo(ctx context.Context, db *store.DB) (demoInfo, error) {
 	app, err := db.GetApp(ctx, demoAppID)
@@ -128,38 +153,51 @@ func seedDemo(ctx context.Context, db *store.DB) (demoInfo, error) {
 	case err != nil:
 		return demoInfo{}, err
 	}
-	ch, err := db.FindChannelByName(ctx, demoChannelName)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		ch, err = createDemoChannel(ctx, db)
-		if err != nil {
+	info := demoInfo{AppID: app.ID, Secret: app.Secret, Created: created}
+	for _, d := range demoChannels {
+		ch, err := db.FindChannelByName(ctx, d.name)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			if ch, err = createDemoChannel(ctx, db, d); err != nil {
+				return demoInfo{}, err
+			}
+		case err != nil:
 			return demoInfo{}, err
 		}
-	case err != nil:
-		return demoInfo{}, err
+		if d.name == demoChannelName {
+			info.ChannelID = ch.ID
+		}
+		info.Channels = append(info.Channels, demoChannelInfo{demoChannel: d, id: ch.ID})
 	}
-	return demoInfo{AppID: app.ID, Secret: app.Secret, ChannelID: ch.ID, Created: created}, nil
+	return info, nil
 }
 
-func createDemoChannel(ctx context.Context, db *store.DB) (*store.Channel, error) {
+func createDemoChannel(ctx context.Context, db *store.DB, d demoChannel) (*store.Channel, error) {
+	contentType := "text"
+	if d.typ == store.ChannelEmail {
+		contentType = "html"
+	}
 	tpl := &store.Template{
-		Name:        "verification-code",
-		ContentType: "text",
-		Content:     "Your verification code is {{code}}. It expires in 5 minutes.",
-		Variables:   []string{"code"},
-		Description: "Demo verification code",
+		Name:        d.name,
+		ContentType: contentType,
+		Subject:     d.subject,
+		Content:     d.content,
+		Variables:   d.vars,
+		Description: "Demo template of " + d.name,
 	}
 	if err := db.CreateTemplate(ctx, tpl); err != nil {
 		return nil, err
 	}
 	ch := &store.Channel{
-		Name:                  demoChannelName,
-		Type:                  store.ChannelSMS,
+		Name:                  d.name,
+		Type:                  d.typ,
 		TemplateID:            &tpl.ID,
-		SignatureNames:        []string{"Herald"},
 		Enabled:               true,
 		ReceiptTimeoutSeconds: 60,
 		MaxAttempts:           5,
+	}
+	if d.typ == store.ChannelSMS {
+		ch.SignatureNames = []string{"Herald"}
 	}
 	if err := db.CreateChannel(ctx, ch); err != nil {
 		return nil, err
@@ -173,7 +211,7 @@ func createDemoChannel(ctx context.Context, db *store.DB) (*store.Channel, error
 		}
 		cfg, _ := json.Marshal(map[string]any{"latency_ms": 20, "receipt_delay_ms": 200})
 		acc := &store.ProviderAccount{
-			Name:          fmt.Sprintf("sandbox-%c", 'a'+i),
+			Name:          fmt.Sprintf("%s-sandbox-%c", d.name, 'a'+i),
 			Kind:          "sandbox",
 			Config:        cfg,
 			Weight:        weight,
@@ -227,7 +265,11 @@ Watch it in the Temporal UI (filter: HeraldApp = "%s"), or:
   curl -s %s/health
 
 Sandbox receivers ending in 4000..4007 simulate failures (see README).
-Press Ctrl-C to stop.
 `, s.apiURL, ui, s.apiURL, s.cfg.DataDir, d.AppID, d.Secret, d.ChannelID, demoChannelName,
 		s.apiURL, d.AppID, d.Secret, d.ChannelID, demoReceiver, d.AppID, s.apiURL)
+	fmt.Fprintln(w, "\nDemo channels (all on the sandbox provider; pass --channel, --receiver, --param):")
+	for _, c := range d.Channels {
+		fmt.Fprintf(w, "  %3d  %-18s %-12s e.g. --receiver %s --param %s\n", c.id, c.name, c.typ, c.receiver, c.params)
+	}
+	fmt.Fprintln(w, "\nPress Ctrl-C to stop.")
 }

@@ -29,9 +29,15 @@ import (
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/devtemporal"
 	"github.com/heraldhq/herald/providers"
+	"github.com/heraldhq/herald/providers/aliyun"
+	"github.com/heraldhq/herald/providers/dingtalk"
+	"github.com/heraldhq/herald/providers/feishu"
 	"github.com/heraldhq/herald/providers/sandbox"
+	"github.com/heraldhq/herald/providers/smtp"
 	"github.com/heraldhq/herald/providers/tencent"
 	"github.com/heraldhq/herald/providers/webhook"
+	"github.com/heraldhq/herald/providers/wechatwork"
+	"github.com/heraldhq/herald/providers/zrwinfo"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/workflows"
 )
@@ -282,6 +288,13 @@ func (s *stack) buildProviders() {
 	s.registry = providers.NewRegistry(
 		sb,
 		tencent.New(),
+		aliyun.New(),
+		zrwinfo.New(),
+		smtp.New(),
+		wechatwork.New(),
+		wechatwork.NewRobot(),
+		dingtalk.New(),
+		feishu.New(),
 		webhook.New(),
 	)
 }
