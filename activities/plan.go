@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
+
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/rules"
 	"github.com/heraldhq/herald/store"
@@ -51,6 +53,10 @@ type Plan struct {
 	InvalidRules []string
 	// PerKindSendQueues is true when sends run on per-kind task queues.
 	PerKindSendQueues bool
+	// ProblemCode, when set, is why the message cannot be sent at all
+	// (its channel was deleted); ProblemDetail says it in words.
+	ProblemCode   string
+	ProblemDetail string
 }
 
 // Defaults applied when a channel leaves a setting at zero.
@@ -62,10 +68,18 @@ const (
 // LoadPlan reads the channel, its pool and the rules for a message.
 func (a *Activities) LoadPlan(ctx context.Context, in PlanInput) (Plan, error) {
 	msg, err := a.store.GetMessage(ctx, in.TaskID)
+	if errors.Is(err, store.ErrNotFound) {
+		// Retrying cannot make a deleted message appear.
+		return Plan{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("message %s does not exist", in.TaskID), "message.not_found", err)
+	}
 	if err != nil {
 		return Plan{}, fmt.Errorf("load message %s: %w", in.TaskID, err)
 	}
 	ch, err := a.store.GetChannel(ctx, in.ChannelID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Plan{MessageStatus: msg.Status, AppID: msg.AppID, ProblemCode: "CHANNEL_NOT_FOUND",
+			ProblemDetail: fmt.Sprintf("channel %d no longer exists", in.ChannelID)}, nil
+	}
 	if err != nil {
 		return Plan{}, fmt.Errorf("load channel %d: %w", in.ChannelID, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/rules"
@@ -144,13 +145,18 @@ func TestLoadPlan(t *testing.T) {
 		w := setup(t)
 		_, err := w.acts.LoadPlan(ctx, PlanInput{TaskID: "nope", ChannelID: 3})
 		require.ErrorIs(t, err, store.ErrNotFound)
+		var appErr *temporal.ApplicationError
+		require.ErrorAs(t, err, &appErr)
+		require.True(t, appErr.NonRetryable(), "a deleted message cannot come back")
 	})
 
-	t.Run("ErrChannelNotFound", func(t *testing.T) {
+	t.Run("ChannelNotFoundIsAProblem", func(t *testing.T) {
 		t.Parallel()
 		w := setup(t)
-		_, err := w.acts.LoadPlan(ctx, PlanInput{TaskID: taskID, ChannelID: 99})
-		require.ErrorIs(t, err, store.ErrNotFound)
+		p, err := w.acts.LoadPlan(ctx, PlanInput{TaskID: taskID, ChannelID: 99})
+		require.NoError(t, err)
+		require.Equal(t, "CHANNEL_NOT_FOUND", p.ProblemCode)
+		require.Contains(t, p.ProblemDetail, "channel 99")
 	})
 }
 

@@ -71,6 +71,15 @@ func (db *DB) ListBatchMessages(ctx context.Context, batchID string) ([]Message,
 	return listBatchMessages(ctx, db.idb, batchID)
 }
 
+// FindLatestMessageTo returns the most recent message sent through
+// accountID to any of receivers, the spellings one receiver may have been
+// stored under (a reply names its sender in the provider's form, which
+// need not be the one the message was sent to). It returns ErrNotFound when
+// there is none, and for an empty receivers.
+func (db *DB) FindLatestMessageTo(ctx context.Context, accountID int64, receivers []string) (*Message, error) {
+	return findLatestMessageTo(ctx, db.idb, accountID, receivers)
+}
+
 // GetBatch returns a batch or ErrNotFound.
 func (db *DB) GetBatch(ctx context.Context, id string) (*Batch, error) {
 	return getBatch(ctx, db.idb, id)
@@ -210,6 +219,26 @@ func listBatchMessages(ctx context.Context, idb bun.IDB, batchID string) ([]Mess
 		normMessage(&ms[i])
 	}
 	return ms, nil
+}
+
+func findLatestMessageTo(ctx context.Context, idb bun.IDB, accountID int64, receivers []string) (*Message, error) {
+	// Receivers stay out of the error text: they are phone numbers or
+	// addresses, and errors end up in logs.
+	if len(receivers) == 0 {
+		return nil, fmt.Errorf("find latest message on account %d: no receiver given: %w", accountID, ErrNotFound)
+	}
+	m := new(Message)
+	err := idb.NewSelect().Model(m).
+		Where("m.account_id = ?", accountID).
+		Where("m.receiver IN (?)", bun.In(receivers)).
+		OrderExpr("m.created_at DESC, m.id DESC").
+		Limit(1).
+		Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("find latest message on account %d: %w", accountID, mapErr(err))
+	}
+	normMessage(m)
+	return m, nil
 }
 
 func getBatch(ctx context.Context, idb bun.IDB, id string) (*Batch, error) {

@@ -264,3 +264,54 @@ func TestProviderMessageIDs(t *testing.T) {
 		require.ErrorIs(t, err, ErrNotFound)
 	})
 }
+
+func TestFindLatestMessageTo(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		base := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+		mk := func(taskID string, accountID *int64, receiver string, created time.Time) {
+			m := newMessage(taskID)
+			m.AccountID, m.Receiver, m.CreatedAt, m.UpdatedAt = accountID, receiver, created, created
+			require.NoError(t, db.CreateMessages(ctx, []*Message{m}, nil))
+		}
+		mk("old-e164", ptr(int64(1)), "+8613800138000", base)
+		mk("new-local", ptr(int64(1)), "13800138000", base.Add(time.Minute))
+		mk("tie-first", ptr(int64(1)), "+8613900139000", base.Add(time.Hour))
+		mk("tie-second", ptr(int64(1)), "+8613900139000", base.Add(time.Hour))
+		mk("other-account", ptr(int64(2)), "+8613800138000", base.Add(2*time.Hour))
+		mk("no-account", nil, "+8613800138000", base.Add(3*time.Hour))
+
+		t.Run("OK_AnySpelling", func(t *testing.T) {
+			got, err := db.FindLatestMessageTo(ctx, 1, []string{"13800138000", "+8613800138000"})
+			require.NoError(t, err)
+			require.Equal(t, "new-local", got.TaskID)
+			require.Equal(t, base.Add(time.Minute), got.CreatedAt)
+		})
+		t.Run("OK_OneSpelling", func(t *testing.T) {
+			got, err := db.FindLatestMessageTo(ctx, 1, []string{"+8613800138000"})
+			require.NoError(t, err)
+			require.Equal(t, "old-e164", got.TaskID)
+		})
+		t.Run("OK_SameTimeTakesHigherID", func(t *testing.T) {
+			got, err := db.FindLatestMessageTo(ctx, 1, []string{"+8613900139000"})
+			require.NoError(t, err)
+			require.Equal(t, "tie-second", got.TaskID)
+		})
+		t.Run("OK_OnlyThroughTheAccount", func(t *testing.T) {
+			got, err := db.FindLatestMessageTo(ctx, 2, []string{"+8613800138000", "13800138000"})
+			require.NoError(t, err)
+			require.Equal(t, "other-account", got.TaskID)
+		})
+		t.Run("ErrNotFound", func(t *testing.T) {
+			_, err := db.FindLatestMessageTo(ctx, 1, []string{"+8613700137000"})
+			require.ErrorIs(t, err, ErrNotFound)
+			_, err = db.FindLatestMessageTo(ctx, 3, []string{"+8613800138000"})
+			require.ErrorIs(t, err, ErrNotFound)
+		})
+		t.Run("ErrNotFoundWithoutReceivers", func(t *testing.T) {
+			_, err := db.FindLatestMessageTo(ctx, 1, nil)
+			require.ErrorIs(t, err, ErrNotFound)
+		})
+	})
+}

@@ -191,6 +191,9 @@ func (s *send) run(ctx workflow.Context) (SendResult, error) {
 		s.state.Status = s.plan.MessageStatus
 		return SendResult{Status: s.plan.MessageStatus}, nil
 	}
+	if s.plan.ProblemCode != "" {
+		return s.finish(ctx, StatusFailed, "", s.plan.ProblemCode, s.plan.ProblemDetail)
+	}
 	for _, r := range s.plan.InvalidRules {
 		if err := s.record(ctx, activities.StatusUpdate{}, EventConfig, "INVALID_RULE", r); err != nil {
 			return SendResult{}, err
@@ -199,6 +202,10 @@ func (s *send) run(ctx workflow.Context) (SendResult, error) {
 
 	var account activities.PlanAccount
 	onAccount := 0
+	// keyAttempt, when set, is the attempt whose idempotency key the next
+	// send reuses: after an unknown outcome a retry on the same account
+	// must look like the same request to a provider that deduplicates.
+	keyAttempt := 0
 	for {
 		if account.ID == 0 {
 			next, ok, err := s.pick(ctx)
@@ -222,7 +229,11 @@ func (s *send) run(ctx workflow.Context) (SendResult, error) {
 			return SendResult{}, err
 		}
 
-		out, err := s.attempt(ctx, account)
+		key := s.state.Attempts
+		if keyAttempt > 0 {
+			key, keyAttempt = keyAttempt, 0
+		}
+		out, err := s.attempt(ctx, account, key)
 		if err != nil {
 			return SendResult{}, err
 		}
@@ -243,6 +254,9 @@ func (s *send) run(ctx workflow.Context) (SendResult, error) {
 		}
 		switch d.Action {
 		case rules.ActionRetry:
+			if out.failure.Class == classUnknownOutcome {
+				keyAttempt = key
+			}
 		case rules.ActionSwitch:
 			s.failed = append(s.failed, account.ID)
 			account = activities.PlanAccount{}
@@ -266,8 +280,9 @@ type outcome struct {
 	failure        rules.Failure
 }
 
-// attempt sends once through account and waits for the receipt.
-func (s *send) attempt(ctx workflow.Context, account activities.PlanAccount) (outcome, error) {
+// attempt sends once through account, under the idempotency key of attempt
+// number key, and waits for the receipt.
+func (s *send) attempt(ctx workflow.Context, account activities.PlanAccount, key int) (outcome, error) {
 	if account.Rate.Limit > 0 {
 		if err := s.pace(ctx, account); err != nil {
 			return outcome{}, err
@@ -285,7 +300,7 @@ func (s *send) attempt(ctx workflow.Context, account activities.PlanAccount) (ou
 		},
 	})
 	var res activities.SendResult
-	err := workflow.ExecuteActivity(sendCtx, acts.Send, activities.SendRequest{TaskID: s.in.TaskID, AccountID: account.ID, Attempt: s.state.Attempts}).Get(ctx, &res)
+	err := workflow.ExecuteActivity(sendCtx, acts.Send, activities.SendRequest{TaskID: s.in.TaskID, AccountID: account.ID, Attempt: key}).Get(ctx, &res)
 	if err != nil {
 		f, isProvider := activities.FailureOf(err)
 		if !isProvider {

@@ -766,6 +766,37 @@ func TestSendWorkflow(t *testing.T) {
 		require.Equal(t, 1, checks)
 	})
 
+	t.Run("UnknownOutcomeRetryKeepsIdempotencyKey", func(t *testing.T) {
+		t.Parallel()
+		// A provider that cannot be asked (a webhook) gets the retry under
+		// the same attempt key, so it can recognise the repeat.
+		h := setup(t, newPlan(hook(1)))
+		h.send = func(n int, _ activities.SendRequest) (activities.SendResult, error) {
+			if n == 1 {
+				return activities.SendResult{}, providerErr(providers.ClassUnknownOutcome, "TIMEOUT", "no answer", 0)
+			}
+			return activities.SendResult{Delivered: true}, nil
+		}
+
+		res := h.run(t, input())
+		require.Equal(t, workflows.StatusSuccess, res.Status)
+		require.Equal(t, 2, res.Attempts)
+		require.Equal(t, []int{1, 1}, h.sendAttempts())
+	})
+
+	t.Run("DeletedChannelFailsWithoutSending", func(t *testing.T) {
+		t.Parallel()
+		plan := newPlan(sms(1))
+		plan.ProblemCode, plan.ProblemDetail = "CHANNEL_NOT_FOUND", "channel 7 no longer exists"
+		h := setup(t, plan)
+
+		res := h.run(t, input())
+		require.Equal(t, workflows.StatusFailed, res.Status)
+		require.Equal(t, "channel 7 no longer exists", res.LastError)
+		require.Empty(t, h.sendAccounts())
+		require.Equal(t, "CHANNEL_NOT_FOUND", h.event(t, workflows.EventFinished).Event.Code)
+	})
+
 	t.Run("ActivityNeverConfirmsWithoutStatusCheck", func(t *testing.T) {
 		t.Parallel()
 		// An activity that keeps failing without a provider answer is

@@ -181,6 +181,12 @@ CREATE UNIQUE INDEX messages_app_id_idempotency_key_key ON messages (app_id, ide
 
 --bun:split
 
+-- Replies name only the account and the number that answered; this finds
+-- the message they answer.
+CREATE INDEX messages_account_id_receiver_idx ON messages (account_id, receiver);
+
+--bun:split
+
 CREATE TABLE message_provider_ids (
     id                  BIGSERIAL PRIMARY KEY,
     task_id             TEXT NOT NULL REFERENCES messages (task_id) ON DELETE CASCADE,
