@@ -17,61 +17,40 @@ import (
 	"github.com/heraldhq/herald/workflows"
 )
 
-// EventLateReceipt is the timeline kind of a receipt that arrived after its
-// message's workflow had finished.
-const EventLateReceipt = "late_receipt"
+// Timeline kinds the API writes itself, outside the send workflow.
+const (
+	// EventLateReceipt is the timeline kind of a receipt that arrived after
+	// its message's workflow had finished.
+	EventLateReceipt = "late_receipt"
+	// EventReply is the timeline kind of a reply the receiver sent back; its
+	// Detail is the reply's text.
+	EventReply = "reply"
+)
 
 // callback receives a provider's delivery receipts for one account:
 // POST /callbacks/{provider}/{account_id}?token=... . The token, not an app
-// signature, authenticates the push. Every way of naming a wrong endpoint
-// answers the same 404, so accounts cannot be probed.
+// signature, authenticates the push.
 func (s *Server) callback(c echo.Context) error {
-	ctx := c.Request().Context()
-	notFound := NewError(http.StatusNotFound, CodeInvalidParams, "no such callback endpoint")
-	kind := pathParam(c, "provider")
-	accountID, err := strconv.ParseInt(pathParam(c, "account_id"), 10, 64)
+	acc, p, err := s.callbackTarget(c)
 	if err != nil {
-		return notFound
-	}
-	acc, err := s.store.GetAccount(ctx, accountID)
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound
-	}
-	if err != nil {
-		return errDatabase("load provider account", err)
-	}
-	if acc.Kind != kind {
-		return notFound
-	}
-	token := c.QueryParam("token")
-	if acc.CallbackToken == "" || subtle.ConstantTimeCompare([]byte(token), []byte(acc.CallbackToken)) != 1 {
-		return errUnauthorized(CodeUnauthorized, "invalid callback token")
-	}
-	p, err := s.providers.Get(kind)
-	if err != nil {
-		return notFound
+		return err
 	}
 	h := p.ReceiptHandler()
 	if h == nil {
-		return notFound
+		return errNoCallbackEndpoint()
 	}
-
-	req := c.Request()
+	ctx := c.Request().Context()
 	w := c.Response()
-	req.Body = http.MaxBytesReader(w, req.Body, s.cfg.MaxBodyBytes)
-	receipts, err := h.ParseReceipts(req)
+	receipts, err := h.ParseReceipts(s.limitPush(c))
 	if err != nil {
-		s.log.Warn("unparsable receipt callback", zap.String("provider", kind), zap.Int64("account_id", acc.ID), zap.Error(err))
-		ow := &statusOverride{ResponseWriter: w, status: http.StatusBadRequest}
-		h.Acknowledge(ow, false)
-		ow.finish()
+		s.refuseUnparsable(w, h, "receipt", acc, err)
 		return nil
 	}
 	for _, r := range receipts {
 		if err := s.applyReceipt(ctx, acc, r); err != nil {
 			// Refuse the whole push so the provider sends it again; receipts
 			// already applied are harmless to repeat.
-			s.log.Error("receipt not applied; asking the provider to retry", zap.String("provider", kind),
+			s.log.Error("receipt not applied; asking the provider to retry", zap.String("provider", acc.Kind),
 				zap.Int64("account_id", acc.ID), zap.String("provider_message_id", r.ProviderMessageID), zap.Error(err))
 			h.Acknowledge(w, false)
 			return nil
@@ -79,6 +58,67 @@ func (s *Server) callback(c echo.Context) error {
 	}
 	h.Acknowledge(w, true)
 	return nil
+}
+
+// errNoCallbackEndpoint is the answer to every way of naming a wrong
+// callback endpoint, so accounts cannot be probed.
+func errNoCallbackEndpoint() error {
+	return NewError(http.StatusNotFound, CodeInvalidParams, "no such callback endpoint")
+}
+
+// callbackTarget resolves the account a callback URL names, checks the
+// URL's token against it and returns it with its provider. An unknown
+// account, an account of another kind and an unknown provider are all
+// errNoCallbackEndpoint; a wrong token is 401.
+func (s *Server) callbackTarget(c echo.Context) (*store.ProviderAccount, providers.Provider, error) {
+	kind := pathParam(c, "provider")
+	accountID, err := strconv.ParseInt(pathParam(c, "account_id"), 10, 64)
+	if err != nil {
+		return nil, nil, errNoCallbackEndpoint()
+	}
+	acc, err := s.store.GetAccount(c.Request().Context(), accountID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, errNoCallbackEndpoint()
+	}
+	if err != nil {
+		return nil, nil, errDatabase("load provider account", err)
+	}
+	if acc.Kind != kind {
+		return nil, nil, errNoCallbackEndpoint()
+	}
+	token := c.QueryParam("token")
+	if acc.CallbackToken == "" || subtle.ConstantTimeCompare([]byte(token), []byte(acc.CallbackToken)) != 1 {
+		return nil, nil, errUnauthorized(CodeUnauthorized, "invalid callback token")
+	}
+	p, err := s.providers.Get(kind)
+	if err != nil {
+		return nil, nil, errNoCallbackEndpoint()
+	}
+	return acc, p, nil
+}
+
+// limitPush bounds the body of a provider's push and returns the request
+// to parse.
+func (s *Server) limitPush(c echo.Context) *http.Request {
+	req := c.Request()
+	req.Body = http.MaxBytesReader(c.Response(), req.Body, s.cfg.MaxBodyBytes)
+	return req
+}
+
+// acknowledger writes the answer a provider expects to its push; receipt
+// and reply handlers both are one.
+type acknowledger interface {
+	Acknowledge(w http.ResponseWriter, ok bool)
+}
+
+// refuseUnparsable answers a push the provider's handler could not parse
+// with the provider's negative acknowledgement, under an error status even
+// when the provider's refusal carries a success one.
+func (s *Server) refuseUnparsable(w http.ResponseWriter, ack acknowledger, what string, acc *store.ProviderAccount, err error) {
+	s.log.Warn("unparsable "+what+" callback", zap.String("provider", acc.Kind), zap.Int64("account_id", acc.ID), zap.Error(err))
+	ow := &statusOverride{ResponseWriter: w, status: http.StatusBadRequest}
+	ack.Acknowledge(ow, false)
+	ow.finish()
 }
 
 // applyReceipt hands one receipt to its message's workflow, or records it

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"sync"
 
@@ -269,6 +270,28 @@ func (f *fakeStore) FindTaskByProviderMessageID(_ context.Context, accountID int
 	return id, nil
 }
 
+func (f *fakeStore) FindLatestMessageTo(_ context.Context, accountID int64, receivers []string) (*store.Message, error) {
+	if err := f.injected("FindLatestMessageTo"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var latest *store.Message
+	for _, m := range f.messages {
+		if m.AccountID == nil || *m.AccountID != accountID || !slices.Contains(receivers, m.Receiver) {
+			continue
+		}
+		if latest == nil || m.CreatedAt.After(latest.CreatedAt) || (m.CreatedAt.Equal(latest.CreatedAt) && m.ID > latest.ID) {
+			latest = m
+		}
+	}
+	if latest == nil {
+		return nil, notFound("message on account", accountID)
+	}
+	c := *latest
+	return &c, nil
+}
+
 func (f *fakeStore) GetAccount(_ context.Context, id int64) (*store.ProviderAccount, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -496,4 +519,22 @@ func (fakeReceipts) Acknowledge(w http.ResponseWriter, ok bool) {
 		return
 	}
 	_, _ = w.Write([]byte("RETRY"))
+}
+
+// replyingProvider is a fakeProvider that also pushes replies, as a JSON
+// list of providers.Reply, acknowledged like its receipts.
+type replyingProvider struct{ fakeProvider }
+
+var _ providers.ReplyProvider = replyingProvider{}
+
+func (replyingProvider) ReplyHandler() providers.ReplyHandler { return fakeReplies{} }
+
+type fakeReplies struct{ fakeReceipts }
+
+func (fakeReplies) ParseReplies(r *http.Request) ([]providers.Reply, error) {
+	var out []providers.Reply
+	if err := json.NewDecoder(r.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("decode replies: %w", err)
+	}
+	return out, nil
 }

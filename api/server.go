@@ -35,6 +35,9 @@ type Store interface {
 	ListBatchMessages(ctx context.Context, batchID string) ([]store.Message, error)
 	UpdateMessage(ctx context.Context, taskID string, p store.MessagePatch) error
 	FindTaskByProviderMessageID(ctx context.Context, accountID int64, providerMessageID string) (string, error)
+	// FindLatestMessageTo returns the latest message sent through an
+	// account to any of the spellings of one receiver.
+	FindLatestMessageTo(ctx context.Context, accountID int64, receivers []string) (*store.Message, error)
 	GetAccount(ctx context.Context, id int64) (*store.ProviderAccount, error)
 	AddEvent(ctx context.Context, e *store.MessageEvent) error
 	NextEventSeq(ctx context.Context, taskID string) (int, error)
@@ -70,8 +73,8 @@ type Deps struct {
 	Engine Engine
 	// Redis holds nonces and rate-limit state shared by all replicas.
 	Redis *redis.Client
-	// Providers resolves the receipt handlers of provider callbacks; nil
-	// means no provider accepts callbacks.
+	// Providers resolves the receipt and reply handlers of provider
+	// callbacks; nil means no provider accepts callbacks.
 	Providers *providers.Registry
 	// Logger defaults to a no-op logger.
 	Logger *zap.Logger
@@ -82,7 +85,7 @@ type Deps struct {
 }
 
 // Server is the HTTP API: the /api/v1 surface of the wire contract, /health
-// and the provider receipt callbacks.
+// and the provider receipt and reply callbacks.
 type Server struct {
 	cfg       Config
 	store     Store
@@ -164,6 +167,7 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/health", s.health)
 	e.GET(OpenAPIPath, s.openAPI)
 	e.POST("/callbacks/:provider/:account_id", s.callback)
+	e.POST("/callbacks/:provider/:account_id/replies", s.replyCallback)
 
 	v1 := e.Group("/api/v1", s.authenticate)
 	v1.POST("/messages", s.sendMessage, s.rateLimit)

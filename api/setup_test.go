@@ -25,6 +25,7 @@ import (
 	"github.com/heraldhq/herald/api/apiclient"
 	"github.com/heraldhq/herald/api/internal/signing"
 	"github.com/heraldhq/herald/providers"
+	"github.com/heraldhq/herald/providers/aliyun"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -151,7 +152,7 @@ func setup(t *testing.T, opts ...setupOption) *fixture {
 		Store:     fs,
 		Engine:    eng,
 		Redis:     o.redis,
-		Providers: providers.NewRegistry(fakeProvider{kind: providerKind}, fakeProvider{kind: "silent", noReceipts: true}),
+		Providers: providers.NewRegistry(replyingProvider{fakeProvider{kind: providerKind}}, fakeProvider{kind: "silent", noReceipts: true}, aliyun.New()),
 		Logger:    zap.New(core),
 	})
 	require.NoError(t, err)
