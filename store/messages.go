@@ -60,8 +60,8 @@ func (db *DB) UpdateMessage(ctx context.Context, taskID string, patch MessagePat
 }
 
 // ListStaleMessages returns up to limit messages in status whose last
-// update is before olderThan, least recently updated first. A limit of 0
-// or less means no limit.
+// update, and scheduled time if any, are before olderThan, least recently
+// updated first. A limit of 0 or less means no limit.
 func (db *DB) ListStaleMessages(ctx context.Context, status string, olderThan time.Time, limit int) ([]Message, error) {
 	return listStaleMessages(ctx, db.idb, status, olderThan, limit)
 }
@@ -193,6 +193,10 @@ func listStaleMessages(ctx context.Context, idb bun.IDB, status string, olderTha
 	q := idb.NewSelect().Model(&ms).
 		Where("m.status = ?", status).
 		Where("m.updated_at < ?", olderThan.UTC()).
+		// A message scheduled later is not stale yet, however long ago it
+		// was accepted; leaving it out keeps it from crowding out the
+		// messages the sweeper is looking for.
+		Where("(m.scheduled_at IS NULL OR m.scheduled_at < ?)", olderThan.UTC()).
 		OrderExpr("m.updated_at ASC, m.id ASC")
 	if limit > 0 {
 		q = q.Limit(int64(limit))

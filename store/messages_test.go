@@ -196,6 +196,17 @@ func TestListStaleMessages(t *testing.T) {
 		mk("p-frac", "pending", base.Add(-500*time.Millisecond))
 		mk("p-edge", "pending", base)
 		mk("s-old", "sent", base.Add(-time.Hour))
+		// Accepted long ago: due a minute ago is stale, due later is not
+		// yet, and the cut-off itself is not before the cut-off.
+		for _, sc := range []struct {
+			id string
+			at time.Time
+		}{{"p-due", base.Add(-time.Minute)}, {"p-due-now", base}, {"p-later", base.Add(time.Hour)}} {
+			m := newMessage(sc.id)
+			at := sc.at
+			m.Status, m.CreatedAt, m.UpdatedAt, m.ScheduledAt = "pending", base.Add(-time.Hour), base.Add(-time.Hour), &at
+			require.NoError(t, db.CreateMessages(ctx, []*Message{m}, nil))
+		}
 
 		ids := func(ms []Message) []string {
 			out := []string{}
@@ -206,16 +217,16 @@ func TestListStaleMessages(t *testing.T) {
 		}
 		got, err := db.ListStaleMessages(ctx, "pending", base, 0)
 		require.NoError(t, err)
-		require.Equal(t, []string{"p-old1", "p-old2", "p-frac"}, ids(got))
+		require.Equal(t, []string{"p-due", "p-old1", "p-old2", "p-frac"}, ids(got))
 
 		got, err = db.ListStaleMessages(ctx, "pending", base, 2)
 		require.NoError(t, err)
-		require.Equal(t, []string{"p-old1", "p-old2"}, ids(got))
+		require.Equal(t, []string{"p-due", "p-old1"}, ids(got))
 
 		// A non-UTC cut-off means the same instant.
 		got, err = db.ListStaleMessages(ctx, "pending", base.Add(time.Nanosecond*1000).In(time.FixedZone("W", -5*3600)), 0)
 		require.NoError(t, err)
-		require.Equal(t, []string{"p-old1", "p-old2", "p-frac", "p-edge"}, ids(got))
+		require.Equal(t, []string{"p-due", "p-due-now", "p-old1", "p-old2", "p-frac", "p-edge"}, ids(got))
 
 		got, err = db.ListStaleMessages(ctx, "sent", base, 10)
 		require.NoError(t, err)
@@ -230,7 +241,7 @@ func TestListStaleMessages(t *testing.T) {
 		require.NoError(t, db.UpdateMessage(ctx, "p-old1", MessagePatch{AttemptCount: ptr(1)}))
 		got, err = db.ListStaleMessages(ctx, "pending", base, 0)
 		require.NoError(t, err)
-		require.Equal(t, []string{"p-old2", "p-frac"}, ids(got))
+		require.Equal(t, []string{"p-due", "p-old2", "p-frac"}, ids(got))
 	})
 }
 
