@@ -1,12 +1,12 @@
 // Package api is Herald's HTTP API: the signed /api/v1 surface that the
-// predecessor's client libraries speak, GET /health, and the receipt
-// callbacks providers push to.
+// predecessor's client libraries speak, GET /health, and the receipt and
+// reply callbacks providers push to.
 //
 //	srv, err := api.New(api.Config{TrustedProxies: []string{"10.0.0.0/8"}}, api.Deps{
 //		Store:     db,                         // *store.DB
 //		Engine:    workflows.NewClient(tc),    // Temporal-backed
 //		Redis:     rdb,                        // nonces and rate limits
-//		Providers: registry,                   // receipt handlers
+//		Providers: registry,                   // receipt and reply handlers
 //		Logger:    logger,
 //	})
 //	if err != nil {

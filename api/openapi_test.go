@@ -1185,6 +1185,7 @@ func TestOpenAPIDescribesLiveResponses(t *testing.T) {
 		channelPath = "/api/v1/channels/{id}"
 		healthPath  = "/health"
 		cbPath      = "/callbacks/{provider}/{account_id}"
+		replyPath   = "/callbacks/{provider}/{account_id}/replies"
 	)
 	otp := func(channelID int64, receiver string) string {
 		return fmt.Sprintf(`{"channel_id":%d,"receiver":%q,"template_params":%s}`, channelID, receiver, otpParamsJSON)
@@ -1241,6 +1242,9 @@ func TestOpenAPIDescribesLiveResponses(t *testing.T) {
 		{"Health", http.MethodGet, healthPath, healthPath, "", []callOpt{withoutAuth()}, http.StatusOK, CodeOK},
 		{"ErrCallbackUnknownAccount", http.MethodPost, cbPath, "/callbacks/" + providerKind + "/999?token=x", `[]`, []callOpt{withoutAuth()}, http.StatusNotFound, CodeInvalidParams},
 		{"ErrCallbackBadToken", http.MethodPost, cbPath, fmt.Sprintf("/callbacks/%s/%d?token=wrong", providerKind, accSMS), `[]`, []callOpt{withoutAuth()}, http.StatusUnauthorized, CodeUnauthorized},
+		{"ErrRepliesUnknownAccount", http.MethodPost, replyPath, "/callbacks/" + providerKind + "/999/replies?token=x", `[]`, []callOpt{withoutAuth()}, http.StatusNotFound, CodeInvalidParams},
+		{"ErrRepliesBadToken", http.MethodPost, replyPath, fmt.Sprintf("/callbacks/%s/%d/replies?token=wrong", providerKind, accSMS), `[]`, []callOpt{withoutAuth()}, http.StatusUnauthorized, CodeUnauthorized},
+		{"ErrRepliesNotPushed", http.MethodPost, replyPath, fmt.Sprintf("/callbacks/silent/%d/replies?token=tok-6", accSilent), `[]`, []callOpt{withoutAuth()}, http.StatusNotFound, CodeInvalidParams},
 	} {
 		t.Run(x.name, func(t *testing.T) { run(t, f, x) })
 	}
