@@ -7,19 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald/providers"
+	"github.com/heraldhq/herald/providers/httpsend"
 )
-
-// httpDoer is the part of *http.Client the sender uses.
-type httpDoer interface {
-	Do(req *http.Request) (*http.Response, error)
-}
 
 // maxAnswerBytes bounds how much of an answer is read; DingTalk answers
 // with a small JSON object.
@@ -32,7 +26,7 @@ type Sender struct {
 	query    url.Values // fixed query parameters, access_token included
 	secret   string
 	timeout  time.Duration
-	client   httpDoer
+	client   httpsend.Doer
 	now      func() time.Time
 }
 
@@ -98,16 +92,6 @@ func (s *Sender) Send(ctx context.Context, msg providers.Message) (providers.Res
 
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	// Whether the request reached the wire decides between "nothing was
-	// sent, try again" and "DingTalk may have posted it".
-	var wrote atomic.Bool
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			if info.Err == nil {
-				wrote.Store(true)
-			}
-		},
-	})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint+"?"+q.Encode(), &buf)
 	if err != nil {
 		return providers.Result{}, &providers.Error{Class: providers.ClassConfig, Code: "BAD_URL",
@@ -115,9 +99,12 @@ func (s *Sender) Send(ctx context.Context, msg providers.Message) (providers.Res
 	}
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 
-	resp, err := s.client.Do(req)
+	// Whether the request reached the wire decides between "nothing was
+	// sent, try again" and "DingTalk may have posted it". The URL, which
+	// holds the access token and the signature, is never quoted.
+	resp, wrote, err := httpsend.Do(s.client, req)
 	if err != nil {
-		return providers.Result{}, transportError(err, wrote.Load())
+		return providers.Result{}, httpsend.Classify(err, wrote, "dingtalk")
 	}
 	defer resp.Body.Close()
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))

@@ -1,14 +1,14 @@
 package feishu
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/providers"
 )
 
 // Config defaults and limits.
@@ -48,12 +48,12 @@ type Config struct {
 // every invalid field in one error, and fills in defaults.
 func ParseConfig(raw json.RawMessage) (Config, error) {
 	var cfg Config
-	problems := decodeObject(raw, map[string]field{
-		"webhook_url": {&cfg.WebhookURL, "a string"},
-		"hook_id":     {&cfg.HookID, "a string"},
-		"secret":      {&cfg.Secret, "a string"},
-		"base_url":    {&cfg.BaseURL, "a string"},
-		"timeout_ms":  {&cfg.TimeoutMS, "an integer"},
+	problems := providers.DecodeConfig(raw, map[string]providers.ConfigField{
+		"webhook_url": {Into: &cfg.WebhookURL, Want: "a string"},
+		"hook_id":     {Into: &cfg.HookID, Want: "a string"},
+		"secret":      {Into: &cfg.Secret, Want: "a string"},
+		"base_url":    {Into: &cfg.BaseURL, Want: "a string"},
+		"timeout_ms":  {Into: &cfg.TimeoutMS, Want: "an integer"},
 	})
 	problems = append(problems, cfg.problems()...)
 	if len(problems) > 0 {
@@ -208,40 +208,4 @@ func redactURL(raw string) string {
 		return u.Scheme + "://" + u.Host + u.Path[:i+len(HookPath)] + "[redacted]"
 	}
 	return u.Scheme + "://" + u.Host + "/[redacted]"
-}
-
-// field is one known config key: where to decode it and what it must be.
-type field struct {
-	target any
-	want   string
-}
-
-// decodeObject decodes raw key by key into fields, so one bad value does
-// not hide the next, and reports unknown keys (usually typos) by name.
-func decodeObject(raw json.RawMessage, fields map[string]field) []string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return nil
-	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return []string{"config must be a JSON object"}
-	}
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var problems []string
-	for _, k := range keys {
-		f, ok := fields[k]
-		if !ok {
-			problems = append(problems, fmt.Sprintf("unknown field %q", k))
-			continue
-		}
-		if err := json.Unmarshal(obj[k], f.target); err != nil {
-			problems = append(problems, fmt.Sprintf("%s must be %s", k, f.want))
-		}
-	}
-	return problems
 }

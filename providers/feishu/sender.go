@@ -7,18 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptrace"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald/providers"
+	"github.com/heraldhq/herald/providers/httpsend"
 )
-
-// httpDoer is the part of *http.Client the sender uses.
-type httpDoer interface {
-	Do(req *http.Request) (*http.Response, error)
-}
 
 // maxAnswerBytes bounds how much of an answer is read; Feishu answers with
 // a small JSON object.
@@ -34,7 +28,7 @@ type Sender struct {
 	url     string
 	secret  string
 	timeout time.Duration
-	client  httpDoer
+	client  httpsend.Doer
 	now     func() time.Time
 }
 
@@ -100,16 +94,6 @@ func (s *Sender) Send(ctx context.Context, msg providers.Message) (providers.Res
 
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	// Whether the request reached the wire decides between "nothing was
-	// sent, try again" and "Feishu may have posted it".
-	var wrote atomic.Bool
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			if info.Err == nil {
-				wrote.Store(true)
-			}
-		},
-	})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, &buf)
 	if err != nil {
 		return providers.Result{}, &providers.Error{Class: providers.ClassConfig, Code: "BAD_URL",
@@ -117,9 +101,12 @@ func (s *Sender) Send(ctx context.Context, msg providers.Message) (providers.Res
 	}
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 
-	resp, err := s.client.Do(req)
+	// Whether the request reached the wire decides between "nothing was
+	// sent, try again" and "Feishu may have posted it". The URL, which
+	// holds the hook id, is never quoted.
+	resp, wrote, err := httpsend.Do(s.client, req)
 	if err != nil {
-		return providers.Result{}, transportError(err, wrote.Load())
+		return providers.Result{}, httpsend.Classify(err, wrote, "feishu")
 	}
 	defer resp.Body.Close()
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))

@@ -1,11 +1,9 @@
 package sandbox
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -71,15 +69,15 @@ func (c Config) ReceiptDelay() time.Duration {
 // it. The error names every problem found. An empty config is valid.
 func ParseConfig(raw json.RawMessage) (Config, error) {
 	cfg := DefaultConfig()
-	problems := decodeObject(raw, map[string]field{
-		"latency_ms":           {&cfg.LatencyMS, "an integer"},
-		"failure_rate":         {&cfg.FailureRate, "a number"},
-		"failure_class":        {&cfg.FailureClass, "a string"},
-		"failure_code":         {&cfg.FailureCode, "a string"},
-		"receipt_delay_ms":     {&cfg.ReceiptDelayMS, "an integer"},
-		"receipt_failure_rate": {&cfg.ReceiptFailureRate, "a number"},
-		"no_receipt_rate":      {&cfg.NoReceiptRate, "a number"},
-		"seed":                 {&cfg.Seed, "an integer"},
+	problems := providers.DecodeConfig(raw, map[string]providers.ConfigField{
+		"latency_ms":           {Into: &cfg.LatencyMS, Want: "an integer"},
+		"failure_rate":         {Into: &cfg.FailureRate, Want: "a number"},
+		"failure_class":        {Into: &cfg.FailureClass, Want: "a string"},
+		"failure_code":         {Into: &cfg.FailureCode, Want: "a string"},
+		"receipt_delay_ms":     {Into: &cfg.ReceiptDelayMS, Want: "an integer"},
+		"receipt_failure_rate": {Into: &cfg.ReceiptFailureRate, Want: "a number"},
+		"no_receipt_rate":      {Into: &cfg.NoReceiptRate, Want: "a number"},
+		"seed":                 {Into: &cfg.Seed, Want: "an integer"},
 	})
 	// An explicit empty class or code means "the default", as an absent one
 	// does.
@@ -136,41 +134,4 @@ func (c Config) problems() []string {
 
 func configError(problems []string) error {
 	return errors.New("invalid sandbox config: " + strings.Join(problems, "; "))
-}
-
-// field is one known config key: where to decode it and what it must be.
-type field struct {
-	target any
-	want   string
-}
-
-// decodeObject decodes raw key by key into fields, so one bad value does
-// not hide the next, and reports unknown keys (usually typos) by name.
-// Empty input and null count as an empty object.
-func decodeObject(raw json.RawMessage, fields map[string]field) []string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return nil
-	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return []string{"config must be a JSON object"}
-	}
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var problems []string
-	for _, k := range keys {
-		f, ok := fields[k]
-		if !ok {
-			problems = append(problems, fmt.Sprintf("unknown field %q", k))
-			continue
-		}
-		if err := json.Unmarshal(obj[k], f.target); err != nil {
-			problems = append(problems, fmt.Sprintf("%s must be %s", k, f.want))
-		}
-	}
-	return problems
 }

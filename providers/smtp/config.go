@@ -1,16 +1,16 @@
 package smtp
 
 import (
-	"bytes"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	netmail "net/mail"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/providers"
 )
 
 // TLS modes of Config.TLSMode.
@@ -95,20 +95,20 @@ type Config struct {
 // quotes the password.
 func ParseConfig(raw json.RawMessage) (Config, error) {
 	var cfg Config
-	problems := decodeObject(raw, map[string]field{
-		"host":                 {&cfg.Host, "a string"},
-		"port":                 {&cfg.Port, "an integer"},
-		"username":             {&cfg.Username, "a string"},
-		"password":             {&cfg.Password, "a string"},
-		"from":                 {&cfg.From, "a string"},
-		"from_name":            {&cfg.FromName, "a string"},
-		"tls_mode":             {&cfg.TLSMode, "a string"},
-		"tls_server_name":      {&cfg.TLSServerName, "a string"},
-		"ca_pem":               {&cfg.CAPEM, "a string"},
-		"insecure_skip_verify": {&cfg.InsecureSkipVerify, "a boolean"},
-		"timeout_seconds":      {&cfg.TimeoutSeconds, "an integer"},
-		"max_attachment_bytes": {&cfg.MaxAttachmentBytes, "an integer"},
-		"helo_name":            {&cfg.HELOName, "a string"},
+	problems := providers.DecodeConfig(raw, map[string]providers.ConfigField{
+		"host":                 {Into: &cfg.Host, Want: "a string"},
+		"port":                 {Into: &cfg.Port, Want: "an integer"},
+		"username":             {Into: &cfg.Username, Want: "a string"},
+		"password":             {Into: &cfg.Password, Want: "a string"},
+		"from":                 {Into: &cfg.From, Want: "a string"},
+		"from_name":            {Into: &cfg.FromName, Want: "a string"},
+		"tls_mode":             {Into: &cfg.TLSMode, Want: "a string"},
+		"tls_server_name":      {Into: &cfg.TLSServerName, Want: "a string"},
+		"ca_pem":               {Into: &cfg.CAPEM, Want: "a string"},
+		"insecure_skip_verify": {Into: &cfg.InsecureSkipVerify, Want: "a boolean"},
+		"timeout_seconds":      {Into: &cfg.TimeoutSeconds, Want: "an integer"},
+		"max_attachment_bytes": {Into: &cfg.MaxAttachmentBytes, Want: "an integer"},
+		"helo_name":            {Into: &cfg.HELOName, Want: "a string"},
 	})
 	problems = append(problems, cfg.problems()...)
 	if len(problems) > 0 {
@@ -299,41 +299,4 @@ func hasControl(s string) bool {
 		}
 	}
 	return false
-}
-
-// field is one known config key: where to decode it and what it must be.
-type field struct {
-	target any
-	want   string
-}
-
-// decodeObject decodes raw key by key into fields, so one bad value does
-// not hide the next, and reports unknown keys (usually typos) by name.
-// Values are never quoted, since one of them is the password.
-func decodeObject(raw json.RawMessage, fields map[string]field) []string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return nil
-	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return []string{"config must be a JSON object"}
-	}
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var problems []string
-	for _, k := range keys {
-		f, ok := fields[k]
-		if !ok {
-			problems = append(problems, fmt.Sprintf("unknown field %q", k))
-			continue
-		}
-		if err := json.Unmarshal(obj[k], f.target); err != nil {
-			problems = append(problems, fmt.Sprintf("%s must be %s", k, f.want))
-		}
-	}
-	return problems
 }

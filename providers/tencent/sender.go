@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptrace"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +16,7 @@ import (
 	sms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/sms/v20210111"
 
 	"github.com/heraldhq/herald/providers"
+	"github.com/heraldhq/herald/providers/httpsend"
 )
 
 // smsAPI is the part of the SDK client the sender uses.
@@ -353,20 +353,10 @@ func (t *observedTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	if ex == nil {
 		return t.base.RoundTrip(req)
 	}
-	trace := &httptrace.ClientTrace{
-		// net/http calls this once the whole request is in the
-		// connection's buffer, just before flushing it. A failed flush after
-		// that is thus counted as sent: the safe side, since an unknown
-		// outcome is settled by asking for the status rather than resending.
-		// A write that failed part-way leaves a body the server cannot act
-		// on, so it does not count.
-		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			if info.Err == nil {
-				ex.wrote()
-			}
-		},
-	}
-	resp, err := t.base.RoundTrip(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+	// A request counts as sent once net/http has put the whole of it in
+	// the connection's buffer; httpsend.TraceWrite says why that is the
+	// safe side.
+	resp, err := t.base.RoundTrip(req.WithContext(httpsend.TraceWrite(req.Context(), ex.wrote)))
 	ex.finished(resp, err)
 	return resp, err
 }

@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/providers"
 )
 
 // Timeout limits for Config.TimeoutMS.
@@ -71,11 +72,11 @@ func (c Config) Timeout() time.Duration { return time.Duration(c.TimeoutMS) * ti
 // values.
 func ParseConfig(raw json.RawMessage) (Config, error) {
 	cfg := Config{TimeoutMS: DefaultTimeoutMS}
-	problems := decodeObject(raw, map[string]field{
-		"url":        {&cfg.URL, "a string"},
-		"secret":     {&cfg.Secret, "a string"},
-		"timeout_ms": {&cfg.TimeoutMS, "an integer"},
-		"headers":    {&cfg.Headers, "an object of string values"},
+	problems := providers.DecodeConfig(raw, map[string]providers.ConfigField{
+		"url":        {Into: &cfg.URL, Want: "a string"},
+		"secret":     {Into: &cfg.Secret, Want: "a string"},
+		"timeout_ms": {Into: &cfg.TimeoutMS, Want: "an integer"},
+		"headers":    {Into: &cfg.Headers, Want: "an object of string values"},
 	})
 	problems = append(problems, cfg.problems()...)
 	if len(problems) > 0 {
@@ -163,41 +164,4 @@ func validHeaderName(name string) bool {
 		}
 	}
 	return true
-}
-
-// field is one known config key: where to decode it and what it must be.
-type field struct {
-	target any
-	want   string
-}
-
-// decodeObject decodes raw key by key into fields, so one bad value does
-// not hide the next, and reports unknown keys (usually typos) by name.
-// Empty input and null count as an empty object.
-func decodeObject(raw json.RawMessage, fields map[string]field) []string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return nil
-	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return []string{"config must be a JSON object"}
-	}
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var problems []string
-	for _, k := range keys {
-		f, ok := fields[k]
-		if !ok {
-			problems = append(problems, fmt.Sprintf("unknown field %q", k))
-			continue
-		}
-		if err := json.Unmarshal(obj[k], f.target); err != nil {
-			problems = append(problems, fmt.Sprintf("%s must be %s", k, f.want))
-		}
-	}
-	return problems
 }

@@ -3,20 +3,15 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptrace"
-	"net/url"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald/providers"
+	"github.com/heraldhq/herald/providers/httpsend"
 )
 
 // Kind is the provider kind stored on webhook accounts.
@@ -25,23 +20,23 @@ const Kind = "webhook"
 // EventMessageSend is the "type" of the payload the sender posts.
 const EventMessageSend = "message.send"
 
-// Codes of failures that carry no HTTP status. Failures with a status use
-// "HTTP_<status>", for example "HTTP_503".
+// Codes of failures that carry no HTTP status, as package httpsend gives
+// them. Failures with a status use "HTTP_<status>", for example "HTTP_503".
 const (
 	// CodeTimeout means the endpoint did not answer within the timeout.
-	CodeTimeout = "TIMEOUT"
+	CodeTimeout = httpsend.CodeTimeout
 	// CodeConnect means no connection could be made (refused, reset, no
 	// route).
-	CodeConnect = "CONNECT_FAILED"
+	CodeConnect = httpsend.CodeConnect
 	// CodeDNS means the endpoint's host name did not resolve.
-	CodeDNS = "DNS_FAILED"
+	CodeDNS = httpsend.CodeDNS
 	// CodeTLS means the endpoint's certificate was not accepted.
-	CodeTLS = "TLS_FAILED"
+	CodeTLS = httpsend.CodeTLS
 	// CodeConnectionLost means the connection broke after the request was
 	// sent.
-	CodeConnectionLost = "CONNECTION_LOST"
+	CodeConnectionLost = httpsend.CodeConnectionLost
 	// CodeCancelled means the caller gave up before the request was sent.
-	CodeCancelled = "CANCELLED"
+	CodeCancelled = httpsend.CodeCancelled
 )
 
 // maxResponseBytes bounds how much of an endpoint's answer is read; only a
@@ -218,16 +213,6 @@ func (s *Sender) Send(ctx context.Context, msg providers.Message) (providers.Res
 
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	// Whether the request reached the wire decides between "nothing was
-	// sent, try again" and "the endpoint may have acted on it".
-	var wrote atomic.Bool
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			if info.Err == nil {
-				wrote.Store(true)
-			}
-		},
-	})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
 	if err != nil {
 		return providers.Result{}, &providers.Error{Class: providers.ClassConfig, Code: "BAD_URL", Message: "build webhook request", Err: err}
@@ -240,9 +225,12 @@ func (s *Sender) Send(ctx context.Context, msg providers.Message) (providers.Res
 		req.Header[k] = v
 	}
 
-	resp, err := s.client.Do(req)
+	// Whether the request reached the wire decides between "nothing was
+	// sent, try again" and "the endpoint may have acted on it". The URL,
+	// which may carry credentials, is never quoted.
+	resp, wrote, err := httpsend.Do(s.client, req)
 	if err != nil {
-		return providers.Result{}, classifyTransportError(err, wrote.Load())
+		return providers.Result{}, httpsend.Classify(err, wrote, "the endpoint")
 	}
 	defer resp.Body.Close()
 	// A body cut short by the timeout still leaves the status valid.
@@ -285,48 +273,6 @@ func classifyStatus(status int, retryAfter string, now time.Time) *providers.Err
 		e.Class = providers.ClassTransient
 	}
 	return e
-}
-
-// classifyTransportError classifies a request that got no response. The
-// *url.Error wrapper is dropped because it quotes the URL, which may carry
-// credentials.
-func classifyTransportError(err error, wrote bool) *providers.Error {
-	cause := err
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		cause = ue.Err
-	}
-	var ne net.Error
-	timeout := errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
-
-	if wrote {
-		if timeout {
-			return &providers.Error{Class: providers.ClassUnknownOutcome, Code: CodeTimeout,
-				Message: "endpoint did not answer within the timeout after the request was sent", Err: cause}
-		}
-		return &providers.Error{Class: providers.ClassUnknownOutcome, Code: CodeConnectionLost,
-			Message: "connection to endpoint lost after the request was sent", Err: cause}
-	}
-
-	var dnsErr *net.DNSError
-	var certErr *tls.CertificateVerificationError
-	switch {
-	case errors.As(err, &certErr):
-		return &providers.Error{Class: providers.ClassConfig, Code: CodeTLS,
-			Message: "endpoint certificate was not accepted", Err: cause}
-	case timeout:
-		return &providers.Error{Class: providers.ClassTransient, Code: CodeTimeout,
-			Message: "endpoint could not be reached within the timeout", Err: cause}
-	case errors.Is(err, context.Canceled):
-		return &providers.Error{Class: providers.ClassTransient, Code: CodeCancelled,
-			Message: "send cancelled before the request was sent", Err: cause}
-	case errors.As(err, &dnsErr):
-		return &providers.Error{Class: providers.ClassTransient, Code: CodeDNS,
-			Message: "endpoint host name did not resolve", Err: cause}
-	default:
-		return &providers.Error{Class: providers.ClassTransient, Code: CodeConnect,
-			Message: "could not connect to endpoint", Err: cause}
-	}
 }
 
 // parseRetryAfter reads a Retry-After header: delay seconds or an HTTP date.

@@ -10,32 +10,30 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptrace"
-	"net/url"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald/providers"
+	"github.com/heraldhq/herald/providers/httpsend"
 )
 
 // Codes of failures that carry no WeCom errcode. Failures with an HTTP
 // status but no readable answer use "HTTP_<status>", for example
-// "HTTP_502".
+// "HTTP_502". The transport codes are package httpsend's.
 const (
 	// CodeTimeout means WeCom did not answer within the timeout.
-	CodeTimeout = "TIMEOUT"
+	CodeTimeout = httpsend.CodeTimeout
 	// CodeConnect means no connection could be made.
-	CodeConnect = "CONNECT_FAILED"
+	CodeConnect = httpsend.CodeConnect
 	// CodeDNS means the API host name did not resolve.
-	CodeDNS = "DNS_FAILED"
+	CodeDNS = httpsend.CodeDNS
 	// CodeTLS means the API host's certificate was not accepted.
-	CodeTLS = "TLS_FAILED"
+	CodeTLS = httpsend.CodeTLS
 	// CodeConnectionLost means the connection broke after the request was
 	// sent.
-	CodeConnectionLost = "CONNECTION_LOST"
+	CodeConnectionLost = httpsend.CodeConnectionLost
 	// CodeCancelled means the caller gave up before the request was sent.
-	CodeCancelled = "CANCELLED"
+	CodeCancelled = httpsend.CodeCancelled
 	// CodeBadAnswer means WeCom answered HTTP 200 with a body that is not
 	// its JSON answer.
 	CodeBadAnswer = "BAD_ANSWER"
@@ -75,16 +73,6 @@ func (e *transportError) Unwrap() error { return e.err }
 func do(ctx context.Context, client *http.Client, timeout time.Duration, method, target string, body []byte) (exchange, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	// Whether the request reached the wire decides between "nothing was
-	// sent, try again" and "WeCom may have acted on it".
-	var wrote atomic.Bool
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			if info.Err == nil {
-				wrote.Store(true)
-			}
-		},
-	})
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -99,34 +87,28 @@ func do(ctx context.Context, client *http.Client, timeout time.Duration, method,
 		req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
+	// Whether the request reached the wire decides between "nothing was
+	// sent, try again" and "WeCom may have acted on it". The URL, which
+	// holds the access token, secret or robot key, is never quoted.
+	resp, wrote, err := httpsend.Do(client, req)
 	if err != nil {
-		return exchange{}, &transportError{err: stripURL(err), wrote: wrote.Load()}
+		return exchange{}, &transportError{err: httpsend.StripURL(err), wrote: wrote}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
 	if err != nil {
 		// The status line came but the body broke off: the request was
 		// certainly received.
-		return exchange{}, &transportError{err: stripURL(err), wrote: true}
+		return exchange{}, &transportError{err: httpsend.StripURL(err), wrote: true}
 	}
 	return exchange{status: resp.StatusCode, body: data}, nil
-}
-
-// stripURL drops the *url.Error wrapper, whose text quotes the URL and so
-// the access token, secret or robot key in its query.
-func stripURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }
 
 // classifyTransport classifies a request that got no answer. For a request
 // that may have sent a message (send) the failure is unknown_outcome once
 // the request was written; for any other request (gettoken), nothing was
-// sent, so it is transient.
+// sent, so it is transient. Those rules, and a refused certificate being
+// transient here, are why this is not httpsend.Classify.
 func classifyTransport(op string, err error, send bool) *providers.Error {
 	var te *transportError
 	wrote := false

@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/providers"
 )
 
 // Config defaults and limits.
@@ -43,12 +44,12 @@ type Config struct {
 // defaults. The error never quotes the secret.
 func ParseConfig(raw json.RawMessage) (Config, error) {
 	var cfg Config
-	problems := decodeObject(raw, map[string]field{
-		"corp_id":         {&cfg.CorpID, "a string"},
-		"corp_secret":     {&cfg.CorpSecret, "a string"},
-		"agent_id":        {(*agentID)(&cfg.AgentID), "an integer (a number or a string of digits)"},
-		"base_url":        {&cfg.BaseURL, "a string"},
-		"timeout_seconds": {&cfg.TimeoutSeconds, "an integer"},
+	problems := providers.DecodeConfig(raw, map[string]providers.ConfigField{
+		"corp_id":         {Into: &cfg.CorpID, Want: "a string"},
+		"corp_secret":     {Into: &cfg.CorpSecret, Want: "a string"},
+		"agent_id":        {Into: (*agentID)(&cfg.AgentID), Want: "an integer (a number or a string of digits)"},
+		"base_url":        {Into: &cfg.BaseURL, Want: "a string"},
+		"timeout_seconds": {Into: &cfg.TimeoutSeconds, Want: "an integer"},
 	})
 	problems = append(problems, cfg.problems()...)
 	if len(problems) > 0 {
@@ -132,11 +133,11 @@ type RobotConfig struct {
 // error never quotes the key.
 func ParseRobotConfig(raw json.RawMessage) (RobotConfig, error) {
 	var cfg RobotConfig
-	problems := decodeObject(raw, map[string]field{
-		"key":             {&cfg.Key, "a string"},
-		"webhook_url":     {&cfg.WebhookURL, "a string"},
-		"base_url":        {&cfg.BaseURL, "a string"},
-		"timeout_seconds": {&cfg.TimeoutSeconds, "an integer"},
+	problems := providers.DecodeConfig(raw, map[string]providers.ConfigField{
+		"key":             {Into: &cfg.Key, Want: "a string"},
+		"webhook_url":     {Into: &cfg.WebhookURL, Want: "a string"},
+		"base_url":        {Into: &cfg.BaseURL, Want: "a string"},
+		"timeout_seconds": {Into: &cfg.TimeoutSeconds, Want: "an integer"},
 	})
 	problems = append(problems, cfg.problems()...)
 	if len(problems) > 0 {
@@ -306,44 +307,4 @@ func (a *agentID) UnmarshalJSON(b []byte) error {
 	}
 	*a = agentID(n)
 	return nil
-}
-
-// field is one known config key: where to decode it and what it must be.
-type field struct {
-	target any
-	want   string
-}
-
-// decodeObject decodes raw key by key into fields, so one bad value does
-// not hide the next, and reports unknown keys (usually typos) by name.
-// Values are never quoted back: they may be secrets.
-func decodeObject(raw json.RawMessage, fields map[string]field) []string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return nil
-	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return []string{"config must be a JSON object"}
-	}
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var problems []string
-	for _, k := range keys {
-		f, ok := fields[k]
-		if !ok {
-			problems = append(problems, fmt.Sprintf("unknown field %q", k))
-			continue
-		}
-		if bytes.Equal(bytes.TrimSpace(obj[k]), []byte("null")) {
-			continue
-		}
-		if err := json.Unmarshal(obj[k], f.target); err != nil {
-			problems = append(problems, fmt.Sprintf("%s must be %s", k, f.want))
-		}
-	}
-	return problems
 }

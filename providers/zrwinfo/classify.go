@@ -1,17 +1,13 @@
 package zrwinfo
 
 import (
-	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strconv"
 
 	"github.com/heraldhq/herald/providers"
+	"github.com/heraldhq/herald/providers/httpsend"
 )
 
 // codeOK is Zrwinfo's success code. Every answer carries "code" as a
@@ -51,19 +47,21 @@ const (
 	// CodeBadAnswer means Zrwinfo answered HTTP 200 with a body that is not
 	// its JSON result, or a success without the message or batch id.
 	CodeBadAnswer = "BAD_ANSWER"
-	// CodeTimeout means no answer came within the timeout.
-	CodeTimeout = "TIMEOUT"
+	// CodeTimeout means no answer came within the timeout. It and the
+	// codes below are the ones package httpsend gives a request that got no
+	// answer.
+	CodeTimeout = httpsend.CodeTimeout
 	// CodeConnect means no connection could be made.
-	CodeConnect = "CONNECT_FAILED"
+	CodeConnect = httpsend.CodeConnect
 	// CodeDNS means the API host name did not resolve.
-	CodeDNS = "DNS_FAILED"
+	CodeDNS = httpsend.CodeDNS
 	// CodeTLS means the API's certificate was not accepted.
-	CodeTLS = "TLS_FAILED"
+	CodeTLS = httpsend.CodeTLS
 	// CodeConnectionLost means the connection broke after the request was
 	// sent.
-	CodeConnectionLost = "CONNECTION_LOST"
+	CodeConnectionLost = httpsend.CodeConnectionLost
 	// CodeCancelled means the caller gave up before the request was sent.
-	CodeCancelled = "CANCELLED"
+	CodeCancelled = httpsend.CodeCancelled
 )
 
 // Classify maps a Zrwinfo result code to a failure class.
@@ -132,47 +130,6 @@ func classifyStatus(op string, status int) *providers.Error {
 		e.Message += "; the request may have been acted on"
 	}
 	return e
-}
-
-// classifyTransportError classifies a request that got no response. The
-// *url.Error wrapper is dropped because it quotes the URL.
-func classifyTransportError(op string, err error, wrote bool) *providers.Error {
-	cause := err
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		cause = ue.Err
-	}
-	var ne net.Error
-	timeout := errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
-
-	if wrote {
-		if timeout {
-			return &providers.Error{Class: providers.ClassUnknownOutcome, Code: CodeTimeout,
-				Message: op + ": no answer within the timeout after the request was sent", Err: cause}
-		}
-		return &providers.Error{Class: providers.ClassUnknownOutcome, Code: CodeConnectionLost,
-			Message: op + ": connection lost after the request was sent", Err: cause}
-	}
-
-	var dnsErr *net.DNSError
-	var certErr *tls.CertificateVerificationError
-	switch {
-	case errors.As(err, &certErr):
-		return &providers.Error{Class: providers.ClassConfig, Code: CodeTLS,
-			Message: op + ": the API certificate was not accepted", Err: cause}
-	case timeout:
-		return &providers.Error{Class: providers.ClassTransient, Code: CodeTimeout,
-			Message: op + ": the API could not be reached within the timeout", Err: cause}
-	case errors.Is(err, context.Canceled):
-		return &providers.Error{Class: providers.ClassTransient, Code: CodeCancelled,
-			Message: op + ": cancelled before the request was sent", Err: cause}
-	case errors.As(err, &dnsErr):
-		return &providers.Error{Class: providers.ClassTransient, Code: CodeDNS,
-			Message: op + ": the API host name did not resolve", Err: cause}
-	default:
-		return &providers.Error{Class: providers.ClassTransient, Code: CodeConnect,
-			Message: op + ": could not connect to the API", Err: cause}
-	}
 }
 
 // redactNumbers masks phone-number-like digit runs in a vendor message,

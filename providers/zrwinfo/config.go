@@ -1,7 +1,6 @@
 package zrwinfo
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,14 +58,14 @@ type Config struct {
 // every invalid field in one error, and fills in defaults.
 func ParseConfig(raw json.RawMessage) (Config, error) {
 	var cfg Config
-	problems := decodeObject(raw, map[string]field{
-		"access_key":      {&cfg.AccessKey, "a string"},
-		"secret":          {&cfg.Secret, "a string"},
-		"sign_name":       {&cfg.SignName, "a string"},
-		"base_url":        {&cfg.BaseURL, "a string"},
-		"timeout_seconds": {&cfg.TimeoutSeconds, "an integer"},
-		"batch_size":      {&cfg.BatchSize, "an integer"},
-		"code_classes":    {&cfg.CodeClasses, "an object of class names"},
+	problems := providers.DecodeConfig(raw, map[string]providers.ConfigField{
+		"access_key":      {Into: &cfg.AccessKey, Want: "a string"},
+		"secret":          {Into: &cfg.Secret, Want: "a string"},
+		"sign_name":       {Into: &cfg.SignName, Want: "a string"},
+		"base_url":        {Into: &cfg.BaseURL, Want: "a string"},
+		"timeout_seconds": {Into: &cfg.TimeoutSeconds, Want: "an integer"},
+		"batch_size":      {Into: &cfg.BatchSize, Want: "an integer"},
+		"code_classes":    {Into: &cfg.CodeClasses, Want: "an object of class names"},
 	})
 	problems = append(problems, cfg.problems()...)
 	if len(problems) > 0 {
@@ -173,40 +172,4 @@ func baseURLProblem(raw string) string {
 		return fmt.Sprintf("base_url %q must not have a query or fragment", raw)
 	}
 	return ""
-}
-
-// field is one known config key: where to decode it and what it must be.
-type field struct {
-	target any
-	want   string
-}
-
-// decodeObject decodes raw key by key into fields, so one bad value does
-// not hide the next, and reports unknown keys (usually typos) by name.
-func decodeObject(raw json.RawMessage, fields map[string]field) []string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return nil
-	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return []string{"config must be a JSON object"}
-	}
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var problems []string
-	for _, k := range keys {
-		f, ok := fields[k]
-		if !ok {
-			problems = append(problems, fmt.Sprintf("unknown field %q", k))
-			continue
-		}
-		if err := json.Unmarshal(obj[k], f.target); err != nil {
-			problems = append(problems, fmt.Sprintf("%s must be %s", k, f.want))
-		}
-	}
-	return problems
 }

@@ -8,15 +8,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/nyaruka/phonenumbers"
 
 	"github.com/heraldhq/herald/providers"
+	"github.com/heraldhq/herald/providers/httpsend"
 )
 
 // API paths under the base URL.
@@ -39,17 +38,12 @@ const maxAnswerBytes = 4 << 20
 
 const userAgent = "Herald-Zrwinfo/1"
 
-// doer is the part of *http.Client the sender uses.
-type doer interface {
-	Do(req *http.Request) (*http.Response, error)
-}
-
 // Sender sends SMS through one Zrwinfo account with plain form POSTs. It is
 // safe for concurrent use.
 type Sender struct {
 	cfg       Config
 	accountID int64
-	client    doer
+	client    httpsend.Doer
 	now       func() time.Time
 	book      *reportBook
 	sink      func(accountID int64, receipts []providers.Receipt)
@@ -347,18 +341,6 @@ type resultAnswer struct {
 func (s *Sender) call(ctx context.Context, op, path string, form url.Values, out any) *providers.Error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout())
 	defer cancel()
-	// Whether the request reached the wire decides between "nothing was
-	// sent, try again" and "Zrwinfo may have acted on it". net/http reports
-	// WroteRequest once the whole request is in the connection's buffer; a
-	// write that failed part-way leaves a body the server cannot act on.
-	var wrote atomic.Bool
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			if info.Err == nil {
-				wrote.Store(true)
-			}
-		},
-	})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.BaseURL+path, strings.NewReader(form.Encode()))
 	if err != nil {
 		return &providers.Error{Class: providers.ClassConfig, Code: CodeConnect, Message: op + ": build request; check base_url", Err: err}
@@ -367,9 +349,13 @@ func (s *Sender) call(ctx context.Context, op, path string, form url.Values, out
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
 
-	resp, err := s.client.Do(req)
+	// Whether the request reached the wire decides between "nothing was
+	// sent, try again" and "Zrwinfo may have acted on it".
+	resp, wrote, err := httpsend.Do(s.client, req)
 	if err != nil {
-		return classifyTransportError(op, err, wrote.Load())
+		pe := httpsend.Classify(err, wrote, "zrwinfo")
+		pe.Message = op + ": " + pe.Message
+		return pe
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
