@@ -33,6 +33,9 @@ type SendResult struct {
 	// Recovered is true when a retried activity found, by asking the
 	// provider, that an earlier execution had already sent the message.
 	Recovered bool
+	// InvalidReceivers lists receivers of a multi-receiver message the
+	// provider refused while accepting the others.
+	InvalidReceivers []string
 }
 
 // Failure is a classified provider failure, carried as the details of the
@@ -103,7 +106,7 @@ func (a *Activities) Send(ctx context.Context, req SendRequest) (SendResult, err
 			return SendResult{}, err
 		}
 	}
-	return SendResult{ProviderMessageID: res.ProviderMessageID, Delivered: res.Delivered}, nil
+	return SendResult{ProviderMessageID: res.ProviderMessageID, Delivered: res.Delivered, InvalidReceivers: res.InvalidReceivers}, nil
 }
 
 // rememberProviderID maps the provider's id to the task before the workflow

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -28,12 +29,15 @@ const (
 	EventStaleReceipt   = "stale_receipt"
 	EventLateReceipt    = "late_receipt"
 	EventPaced          = "paced"
-	EventReceiptTimeout = "receipt_timeout"
-	EventDecision       = "decision"
-	EventAlert          = "alert"
-	EventFinished       = "finished"
-	EventNotifyFailed   = "notify_failed"
-	EventConfig         = "config_warning"
+	// EventReceiversRefused records receivers of a multi-receiver message
+	// that the provider refused while delivering to the rest.
+	EventReceiversRefused = "receivers_refused"
+	EventReceiptTimeout   = "receipt_timeout"
+	EventDecision         = "decision"
+	EventAlert            = "alert"
+	EventFinished         = "finished"
+	EventNotifyFailed     = "notify_failed"
+	EventConfig           = "config_warning"
 )
 
 // Failure codes Herald itself reports.
@@ -336,6 +340,10 @@ func (s *send) attempt(ctx workflow.Context, account activities.PlanAccount, key
 	}
 
 	s.state.ProviderMessageID = res.ProviderMessageID
+	if len(res.InvalidReceivers) > 0 {
+		s.note(ctx, account.ID, EventReceiversRefused, "",
+			fmt.Sprintf("the provider refused %d of the receivers: %s", len(res.InvalidReceivers), strings.Join(res.InvalidReceivers, ", ")))
+	}
 	if res.Delivered || !account.ExpectsReceipt {
 		cb := ""
 		if res.Delivered {

@@ -784,6 +784,19 @@ func TestSendWorkflow(t *testing.T) {
 		require.Equal(t, []int{1, 1}, h.sendAttempts())
 	})
 
+	t.Run("RefusedReceiversOnTheTimeline", func(t *testing.T) {
+		t.Parallel()
+		h := setup(t, newPlan(hook(1)))
+		h.send = func(int, activities.SendRequest) (activities.SendResult, error) {
+			return activities.SendResult{Delivered: true, InvalidReceivers: []string{"ghost", "party:9"}}, nil
+		}
+
+		res := h.run(t, input())
+		require.Equal(t, workflows.StatusSuccess, res.Status)
+		require.Equal(t, "the provider refused 2 of the receivers: ghost, party:9", h.event(t, workflows.EventReceiversRefused).Event.Detail)
+		h.requireSeqs(t)
+	})
+
 	t.Run("DeletedChannelFailsWithoutSending", func(t *testing.T) {
 		t.Parallel()
 		plan := newPlan(sms(1))

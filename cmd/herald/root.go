@@ -40,6 +40,8 @@ and a Temporal cluster:
 		newWorkerCommand(stdout, getenv),
 		newMigrateCommand(stdout, getenv),
 		newSendCommand(stdout, getenv),
+		newApplyCommand(stdout, getenv),
+		newProviderCommand(stdout, getenv),
 		newBenchCommand(stdout),
 		newVersionCommand(stdout),
 	)
