@@ -88,10 +88,12 @@ func New(cfg Config, st Store, reg *providers.Registry, log *zap.Logger, opts ..
 		store:     st,
 		providers: reg,
 		balancer:  NewBalancer(),
-		http:      &http.Client{Timeout: 15 * time.Second},
-		log:       log,
-		now:       time.Now,
-		senders:   make(map[int64]cachedSender),
+		// An own transport: alert and callback endpoints are the apps', and
+		// their connections should not share a pool with anything else.
+		http:    &http.Client{Timeout: 15 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		log:     log,
+		now:     time.Now,
+		senders: make(map[int64]cachedSender),
 	}
 	for _, o := range opts {
 		o(a)
