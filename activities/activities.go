@@ -26,9 +26,8 @@ type Store interface {
 	ListRules(ctx context.Context, scene string) ([]store.Rule, error)
 	GetAccount(ctx context.Context, id int64) (*store.ProviderAccount, error)
 	GetTemplateMapping(ctx context.Context, templateID, accountID int64) (*store.TemplateMapping, error)
-	UpdateMessage(ctx context.Context, taskID string, p store.MessagePatch) error
 	RecordMessage(ctx context.Context, taskID string, p store.MessagePatch, events []*store.MessageEvent) error
-	AddProviderMessageID(ctx context.Context, taskID string, accountID int64, providerMessageID string) error
+	RecordAccepted(ctx context.Context, taskID string, accountID int64, providerMessageID string, p store.MessagePatch, events []*store.MessageEvent) error
 }
 
 // Config holds the activities' own settings.

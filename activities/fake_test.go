@@ -233,6 +233,26 @@ func (s *fakeStore) AddProviderMessageID(_ context.Context, taskID string, accou
 	return nil
 }
 
+// RecordAccepted behaves like the real store's: the provider id mapping,
+// the patch (with account and provider id) and the events together, or
+// nothing.
+func (s *fakeStore) RecordAccepted(ctx context.Context, taskID string, accountID int64, pid string, p store.MessagePatch, events []*store.MessageEvent) error {
+	s.mu.Lock()
+	if _, ok := s.messages[taskID]; !ok {
+		s.mu.Unlock()
+		return store.ErrNotFound
+	}
+	s.mu.Unlock()
+	if pid != "" {
+		if err := s.AddProviderMessageID(ctx, taskID, accountID, pid); err != nil {
+			return err
+		}
+		p.ProviderMessageID = &pid
+	}
+	p.AccountID = &accountID
+	return s.RecordMessage(ctx, taskID, p, events)
+}
+
 func (s *fakeStore) message(t *testing.T, taskID string) store.Message {
 	t.Helper()
 	s.mu.Lock()

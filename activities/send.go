@@ -23,6 +23,11 @@ type SendRequest struct {
 	AccountID int64
 	// Attempt numbers the task's attempts from 1 (across accounts).
 	Attempt int
+	// OnAccepted, when set, is written together with the provider's
+	// message id once the provider accepts (and not when it refuses): the
+	// "sent" status and its timeline events, in one transaction instead
+	// of a separate local activity after the send.
+	OnAccepted *StatusUpdate
 }
 
 // SendResult is an accepted send.
@@ -36,6 +41,8 @@ type SendResult struct {
 	// InvalidReceivers lists receivers of a multi-receiver message the
 	// provider refused while accepting the others.
 	InvalidReceivers []string
+	// Applied is true when the request's OnAccepted update was written.
+	Applied bool
 }
 
 // Failure is a classified provider failure, carried as the details of the
@@ -86,10 +93,10 @@ func (a *Activities) Send(ctx context.Context, req SendRequest) (SendResult, err
 		if checker, ok := sender.(providers.StatusChecker); ok {
 			rcpt, found, err := checker.CheckStatus(ctx, providers.StatusQuery{TaskID: msg.TaskID, Receiver: msg.Receiver, SentAt: activity.GetInfo(ctx).ScheduledTime})
 			if err == nil && found && rcpt.ProviderMessageID != "" {
-				if err := a.rememberProviderID(ctx, msg.TaskID, acc.ID, rcpt.ProviderMessageID); err != nil {
+				if err := a.accepted(ctx, req, rcpt.ProviderMessageID); err != nil {
 					return SendResult{}, err
 				}
-				return SendResult{ProviderMessageID: rcpt.ProviderMessageID, Recovered: true}, nil
+				return SendResult{ProviderMessageID: rcpt.ProviderMessageID, Recovered: true, Applied: req.OnAccepted != nil}, nil
 			}
 		}
 	}
@@ -101,24 +108,32 @@ func (a *Activities) Send(ctx context.Context, req SendRequest) (SendResult, err
 			zap.String("task_id", msg.TaskID), zapAccount(acc.ID), zap.String("class", string(pe.Class)), zap.String("code", pe.Code))
 		return SendResult{}, providerError(pe)
 	}
-	if res.ProviderMessageID != "" {
-		if err := a.rememberProviderID(ctx, msg.TaskID, acc.ID, res.ProviderMessageID); err != nil {
+	if res.ProviderMessageID != "" || req.OnAccepted != nil {
+		if err := a.accepted(ctx, req, res.ProviderMessageID); err != nil {
 			return SendResult{}, err
 		}
 	}
-	return SendResult{ProviderMessageID: res.ProviderMessageID, Delivered: res.Delivered, InvalidReceivers: res.InvalidReceivers}, nil
+	return SendResult{ProviderMessageID: res.ProviderMessageID, Delivered: res.Delivered, InvalidReceivers: res.InvalidReceivers, Applied: req.OnAccepted != nil}, nil
 }
 
-// rememberProviderID maps the provider's id to the task before the workflow
-// starts waiting, because a receipt may arrive before Send returns.
-func (a *Activities) rememberProviderID(ctx context.Context, taskID string, accountID int64, pid string) error {
-	if err := a.store.AddProviderMessageID(ctx, taskID, accountID, pid); err != nil {
-		return fmt.Errorf("record provider message id of %s: %w", taskID, err)
+// accepted records an accepted send: the provider's id mapped to the task
+// and the request's OnAccepted update, in one transaction.
+func (a *Activities) accepted(ctx context.Context, req SendRequest, pid string) error {
+	var p store.MessagePatch
+	var events []*store.MessageEvent
+	if req.OnAccepted != nil {
+		p, events = req.OnAccepted.patch(a.now)
 	}
-	if err := a.store.UpdateMessage(ctx, taskID, store.MessagePatch{AccountID: &accountID, ProviderMessageID: &pid}); err != nil {
-		return fmt.Errorf("record provider message id of %s: %w", taskID, err)
+	if err := a.store.RecordAccepted(ctx, req.TaskID, req.AccountID, pid, p, events); err != nil {
+		return fmt.Errorf("record acceptance of %s: %w", req.TaskID, err)
 	}
 	return nil
+}
+
+// rememberProviderID maps the provider's id to the task, for a send found
+// by a status check.
+func (a *Activities) rememberProviderID(ctx context.Context, taskID string, accountID int64, pid string) error {
+	return a.accepted(ctx, SendRequest{TaskID: taskID, AccountID: accountID}, pid)
 }
 
 func providerError(pe *providers.Error) error {

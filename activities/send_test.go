@@ -78,6 +78,42 @@ func TestSend(t *testing.T) {
 			w.prov.accounts())
 	})
 
+	t.Run("OnAcceptedWrittenWithTheID", func(t *testing.T) {
+		t.Parallel()
+		w := setup(t)
+		w.prov.result = providers.Result{ProviderMessageID: "p-7"}
+		r := req
+		r.OnAccepted = &StatusUpdate{Status: "sent", AccountID: 11, Events: []Event{
+			{Seq: 2, Status: "processing", Kind: "paced", AccountID: 11},
+			{Seq: 3, Status: "sent", Kind: "accepted", AccountID: 11, Detail: "accepted"},
+		}}
+
+		res, err := runSend(t, w.acts, r)
+		require.NoError(t, err)
+		require.Equal(t, SendResult{ProviderMessageID: "p-7", Applied: true}, res)
+		m := w.st.message(t, taskID)
+		require.Equal(t, "sent", m.Status)
+		require.Equal(t, "p-7", m.ProviderMessageID)
+		require.Equal(t, []providerID{{TaskID: taskID, AccountID: 11, ProviderMessageID: "p-7"}}, w.st.recordedIDs())
+		// One write carries the status, the id and both events.
+		require.Len(t, w.st.records, 1)
+		require.Len(t, w.st.records[0].Events, 2)
+		require.Equal(t, "accepted", w.st.records[0].Events[1].Kind)
+	})
+
+	t.Run("OnAcceptedNotWrittenOnRefusal", func(t *testing.T) {
+		t.Parallel()
+		w := setup(t)
+		w.prov.err = providers.Errorf(providers.ClassPermanent, "BAD", "bad number")
+		r := req
+		r.OnAccepted = &StatusUpdate{Status: "sent", Events: []Event{{Seq: 3, Kind: "accepted"}}}
+
+		_, err := runSend(t, w.acts, r)
+		require.Error(t, err)
+		require.NotEqual(t, "sent", w.st.message(t, taskID).Status)
+		require.Empty(t, w.st.records)
+	})
+
 	t.Run("DeliveredWithoutID", func(t *testing.T) {
 		t.Parallel()
 		w := setup(t)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -44,6 +45,15 @@ type StatusUpdate struct {
 // transaction. Both are idempotent, so Temporal may run it again after a
 // crash.
 func (a *Activities) RecordStatus(ctx context.Context, u StatusUpdate) error {
+	p, events := u.patch(a.now)
+	if err := a.store.RecordMessage(ctx, u.TaskID, p, events); err != nil {
+		return fmt.Errorf("record status of %s: %w", u.TaskID, err)
+	}
+	return nil
+}
+
+// patch splits an update into the store's patch and events.
+func (u StatusUpdate) patch(now func() time.Time) (store.MessagePatch, []*store.MessageEvent) {
 	var p store.MessagePatch
 	if u.Status != "" {
 		p.Status = &u.Status
@@ -64,8 +74,8 @@ func (a *Activities) RecordStatus(ctx context.Context, u StatusUpdate) error {
 		p.LastError = &u.LastError
 	}
 	if u.Final {
-		now := a.now().UTC()
-		p.FinishedAt = &now
+		t := now().UTC()
+		p.FinishedAt = &t
 	}
 	events := make([]*store.MessageEvent, 0, len(u.Events))
 	for _, e := range u.Events {
@@ -76,10 +86,7 @@ func (a *Activities) RecordStatus(ctx context.Context, u StatusUpdate) error {
 		}
 		events = append(events, ev)
 	}
-	if err := a.store.RecordMessage(ctx, u.TaskID, p, events); err != nil {
-		return fmt.Errorf("record status of %s: %w", u.TaskID, err)
-	}
-	return nil
+	return p, events
 }
 
 type storedAttachment struct {

@@ -332,3 +332,30 @@ func (db *DB) RecordMessage(ctx context.Context, taskID string, patch MessagePat
 		return nil
 	})
 }
+
+// RecordAccepted stores what a provider's acceptance of a send tells:
+// the provider's message id mapped to the task and set on the message,
+// plus a status patch and timeline events, all in one transaction so a
+// receipt that arrives at once finds the mapping and the status together.
+func (db *DB) RecordAccepted(ctx context.Context, taskID string, accountID int64, providerMessageID string, patch MessagePatch, events []*MessageEvent) error {
+	return db.RunInTx(ctx, func(ctx context.Context, tx *DB) error {
+		now := tx.timestamp()
+		if providerMessageID != "" {
+			if err := addProviderMessageID(ctx, tx.idb, now, taskID, accountID, providerMessageID); err != nil {
+				return err
+			}
+			patch.ProviderMessageID = &providerMessageID
+		}
+		patch.AccountID = &accountID
+		if err := updateMessage(ctx, tx.idb, now, taskID, patch); err != nil {
+			return err
+		}
+		for _, e := range events {
+			e.TaskID = taskID
+			if err := addEvent(ctx, tx.idb, now, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -138,3 +138,43 @@ func TestRecordMessage(t *testing.T) {
 		})
 	})
 }
+
+func TestRecordAccepted(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		require.NoError(t, db.CreateMessages(ctx, []*Message{newMessage("acc"), newMessage("taken")}, nil))
+		sent := "sent"
+		events := []*MessageEvent{{Seq: 1, Kind: "attempt"}, {Seq: 2, Kind: "accepted", Status: "sent"}}
+		require.NoError(t, db.RecordAccepted(ctx, "acc", 7, "pm-1", MessagePatch{Status: &sent}, events))
+
+		m, err := db.GetMessage(ctx, "acc")
+		require.NoError(t, err)
+		require.Equal(t, "sent", m.Status)
+		require.Equal(t, "pm-1", m.ProviderMessageID)
+		require.Equal(t, int64(7), *m.AccountID)
+		task, err := db.FindTaskByProviderMessageID(ctx, 7, "pm-1")
+		require.NoError(t, err)
+		require.Equal(t, "acc", task)
+		evs, err := db.ListEvents(ctx, "acc")
+		require.NoError(t, err)
+		require.Len(t, evs, 2)
+
+		// Repeating it (a retried activity) changes nothing.
+		require.NoError(t, db.RecordAccepted(ctx, "acc", 7, "pm-1", MessagePatch{Status: &sent}, events))
+		evs, err = db.ListEvents(ctx, "acc")
+		require.NoError(t, err)
+		require.Len(t, evs, 2)
+
+		// An id another task holds fails the whole write.
+		processing := "processing"
+		err = db.RecordAccepted(ctx, "taken", 7, "pm-1", MessagePatch{Status: &processing}, []*MessageEvent{{Seq: 1, Kind: "accepted"}})
+		require.ErrorIs(t, err, ErrConflict)
+		m, err = db.GetMessage(ctx, "taken")
+		require.NoError(t, err)
+		require.NotEqual(t, "processing", m.Status)
+		evs, err = db.ListEvents(ctx, "taken")
+		require.NoError(t, err)
+		require.Empty(t, evs)
+	})
+}

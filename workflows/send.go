@@ -303,8 +303,17 @@ func (s *send) attempt(ctx workflow.Context, account activities.PlanAccount, key
 			MaximumAttempts:    5,
 		},
 	})
+	req := activities.SendRequest{TaskID: s.in.TaskID, AccountID: account.ID, Attempt: key}
+	accepted := activities.Event{Seq: len(s.state.Timeline) + 1, Status: StatusSent, Kind: EventAccepted, AccountID: account.ID,
+		Detail: "accepted by the provider; waiting for the delivery receipt"}
+	if account.ExpectsReceipt {
+		// The activity writes "sent" with the provider's id, saving a
+		// local activity per message; noted events go with it.
+		req.OnAccepted = &activities.StatusUpdate{Status: StatusSent, AccountID: account.ID,
+			Events: append(append([]activities.Event(nil), s.pending...), accepted)}
+	}
 	var res activities.SendResult
-	err := workflow.ExecuteActivity(sendCtx, acts.Send, activities.SendRequest{TaskID: s.in.TaskID, AccountID: account.ID, Attempt: key}).Get(ctx, &res)
+	err := workflow.ExecuteActivity(sendCtx, acts.Send, req).Get(ctx, &res)
 	if err != nil {
 		f, isProvider := activities.FailureOf(err)
 		if !isProvider {
@@ -340,6 +349,13 @@ func (s *send) attempt(ctx workflow.Context, account activities.PlanAccount, key
 	}
 
 	s.state.ProviderMessageID = res.ProviderMessageID
+	if res.Applied {
+		s.pending = nil
+		s.state.Status = StatusSent
+		s.state.Timeline = append(s.state.Timeline, TimelineEntry{
+			Seq: accepted.Seq, At: workflow.Now(ctx), Kind: accepted.Kind, Status: accepted.Status, AccountID: account.ID, Detail: accepted.Detail,
+		})
+	}
 	if len(res.InvalidReceivers) > 0 {
 		s.note(ctx, account.ID, EventReceiversRefused, "",
 			fmt.Sprintf("the provider refused %d of the receivers: %s", len(res.InvalidReceivers), strings.Join(res.InvalidReceivers, ", ")))
@@ -352,9 +368,11 @@ func (s *send) attempt(ctx workflow.Context, account activities.PlanAccount, key
 		return outcome{final: StatusSuccess, callbackStatus: cb, detail: "accepted by the provider"}, nil
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchStatus.ValueSet(StatusSent))
-	if err := s.record(ctx, activities.StatusUpdate{Status: StatusSent, AccountID: account.ID, ProviderMessageID: res.ProviderMessageID},
-		EventAccepted, "", "accepted by the provider; waiting for the delivery receipt"); err != nil {
-		return outcome{}, err
+	if !res.Applied {
+		if err := s.record(ctx, activities.StatusUpdate{Status: StatusSent, AccountID: account.ID, ProviderMessageID: res.ProviderMessageID},
+			EventAccepted, "", accepted.Detail); err != nil {
+			return outcome{}, err
+		}
 	}
 	return s.awaitReceipt(ctx, account, sentAt)
 }

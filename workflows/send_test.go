@@ -355,6 +355,36 @@ func TestSendWorkflow(t *testing.T) {
 		require.Equal(t, time.Minute, h.env.Now().Sub(start))
 	})
 
+	t.Run("SendActivityWritesAcceptance", func(t *testing.T) {
+		t.Parallel()
+		// The send activity stores "sent" with the provider's id, so the
+		// workflow does not record it again.
+		h := setup(t, newPlan(sms(1)))
+		h.send = func(_ int, req activities.SendRequest) (activities.SendResult, error) {
+			require.NotNil(t, req.OnAccepted)
+			require.Equal(t, workflows.StatusSent, req.OnAccepted.Status)
+			u := *req.OnAccepted
+			u.TaskID, u.LastError = req.TaskID, "written by send" // marks where it came from
+			h.mu.Lock()
+			h.updates = append(h.updates, u)
+			h.mu.Unlock()
+			return activities.SendResult{ProviderMessageID: "pm-1", Applied: true}, nil
+		}
+		h.receipt(time.Minute, delivered(1, "pm-1"))
+
+		res := h.run(t, input())
+		require.Equal(t, workflows.StatusSuccess, res.Status)
+		require.Equal(t, [][]string{
+			{workflows.EventAttempt},
+			{workflows.EventAccepted},
+			{workflows.EventReceipt, workflows.EventFinished},
+		}, h.updateKinds())
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		require.Len(t, h.updates, 3, "only attempt and final go through RecordStatus")
+		require.Equal(t, "written by send", h.updates[1].LastError)
+	})
+
 	t.Run("DeliveredWritesReceiptWithFinish", func(t *testing.T) {
 		t.Parallel()
 		// The delivered receipt needs no write of its own: it is stored
