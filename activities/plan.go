@@ -53,6 +53,9 @@ type Plan struct {
 	InvalidRules []string
 	// PerKindSendQueues is true when sends run on per-kind task queues.
 	PerKindSendQueues bool
+	// FirstAccountID is the account the balancer picked for the first
+	// attempt (0 when none is available), saving a separate pick.
+	FirstAccountID int64
 	// ProblemCode, when set, is why the message cannot be sent at all
 	// (its channel was deleted); ProblemDetail says it in words.
 	ProblemCode   string
@@ -134,6 +137,13 @@ func (a *Activities) LoadPlan(ctx context.Context, in PlanInput) (Plan, error) {
 		}
 		p.Accounts = append(p.Accounts, pa)
 	}
+	var cands []Candidate
+	for _, pa := range p.Accounts {
+		if pa.Enabled && pa.Weight > 0 {
+			cands = append(cands, Candidate{AccountID: pa.ID, Weight: pa.Weight})
+		}
+	}
+	p.FirstAccountID, _ = a.balancer.Pick(in.ChannelID, cands)
 	for _, r := range stored {
 		rr, err := ToRule(r)
 		if err != nil {

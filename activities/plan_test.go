@@ -32,6 +32,8 @@ func TestLoadPlan(t *testing.T) {
 			MaxAttempts:    DefaultMaxAttempts,
 			Accounts:       []PlanAccount{{ID: 11, Kind: "fake", Weight: 1, Enabled: true, ExpectsReceipt: true}},
 			MessageStatus:  "pending",
+			// The first account comes with the plan.
+			FirstAccountID: 11,
 		}, p)
 	})
 
@@ -86,6 +88,29 @@ func TestLoadPlan(t *testing.T) {
 			{ID: 15, Kind: "broken", Weight: 1, Enabled: true, ExpectsReceipt: true},
 		}, p.Accounts)
 		require.Len(t, w.prov.accounts(), 1, "no sender is built for a disabled account")
+		// The first pick is by weight among the accounts that can send.
+		require.Equal(t, int64(11), p.FirstAccountID)
+	})
+
+	t.Run("FirstAccountFollowsTheRotation", func(t *testing.T) {
+		t.Parallel()
+		w := setup(t)
+		acc := func(id int64, enabled bool) store.ProviderAccount {
+			return store.ProviderAccount{ID: id, Kind: "fake", Config: json.RawMessage(`{}`), Weight: 1, Enabled: enabled}
+		}
+		w.st.pools[3] = []store.PoolMember{{Account: acc(21, true), Weight: 2}, {Account: acc(22, true), Weight: 1}, {Account: acc(23, false), Weight: 9}}
+		var firsts []int64
+		for range 6 {
+			p, err := w.acts.LoadPlan(ctx, in)
+			require.NoError(t, err)
+			firsts = append(firsts, p.FirstAccountID)
+		}
+		require.Equal(t, []int64{21, 22, 21, 21, 22, 21}, firsts)
+
+		w.st.pools[3] = []store.PoolMember{{Account: acc(23, false), Weight: 9}}
+		p, err := w.acts.LoadPlan(ctx, in)
+		require.NoError(t, err)
+		require.Zero(t, p.FirstAccountID, "no account can send")
 	})
 
 	t.Run("Rules", func(t *testing.T) {

@@ -23,6 +23,10 @@ type SendRequest struct {
 	AccountID int64
 	// Attempt numbers the task's attempts from 1 (across accounts).
 	Attempt int
+	// OnStart, when set, is written before anything else: the
+	// "processing" status and the attempt's timeline events, saving the
+	// workflow a local activity per attempt. Writing it again is harmless.
+	OnStart *StatusUpdate
 	// OnAccepted, when set, is written together with the provider's
 	// message id once the provider accepts (and not when it refuses): the
 	// "sent" status and its timeline events, in one transaction instead
@@ -63,6 +67,12 @@ const ProviderErrorType = "provider."
 // switching are the rule engine's decisions, not the activity's. Other
 // errors (store unavailable) are retried by Temporal.
 func (a *Activities) Send(ctx context.Context, req SendRequest) (SendResult, error) {
+	if req.OnStart != nil {
+		p, events := req.OnStart.patch(a.now)
+		if err := a.store.RecordMessage(ctx, req.TaskID, p, events); err != nil {
+			return SendResult{}, fmt.Errorf("record start of %s: %w", req.TaskID, err)
+		}
+	}
 	msg, err := a.store.GetMessage(ctx, req.TaskID)
 	if err != nil {
 		return SendResult{}, fmt.Errorf("load message %s: %w", req.TaskID, err)

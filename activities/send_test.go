@@ -101,6 +101,22 @@ func TestSend(t *testing.T) {
 		require.Equal(t, "accepted", w.st.records[0].Events[1].Kind)
 	})
 
+	t.Run("OnStartWrittenBeforeTheSend", func(t *testing.T) {
+		t.Parallel()
+		w := setup(t)
+		w.prov.err = providers.Errorf(providers.ClassTransient, "BUSY", "try later")
+		r := req
+		r.OnStart = &StatusUpdate{Status: "processing", AccountID: 11, Attempts: 2, Events: []Event{{Seq: 4, Status: "processing", Kind: "attempt", AccountID: 11}}}
+
+		_, err := runSend(t, w.acts, r)
+		require.Error(t, err)
+		m := w.st.message(t, taskID)
+		require.Equal(t, "processing", m.Status)
+		require.Equal(t, 2, m.AttemptCount)
+		require.Len(t, w.st.records, 1)
+		require.Equal(t, "attempt", w.st.records[0].Events[0].Kind)
+	})
+
 	t.Run("OnAcceptedNotWrittenOnRefusal", func(t *testing.T) {
 		t.Parallel()
 		w := setup(t)

@@ -119,8 +119,11 @@ type send struct {
 	state State
 	plan  activities.Plan
 
-	// pending are noted timeline events not yet written.
+	// pending are noted timeline events not yet written, and
+	// pendingUpdate a status change not yet written; both go with the
+	// next write (a record, or the send activity's start).
 	pending         []activities.Event
+	pendingUpdate   activities.StatusUpdate
 	receipts        []Receipt
 	consumed        int
 	cancelRequested bool
@@ -228,10 +231,11 @@ func (s *send) run(ctx workflow.Context) (SendResult, error) {
 		s.state.Attempts++
 		s.state.AccountID, s.state.ProviderKind, s.state.ProviderMessageID = account.ID, account.Kind, ""
 		_ = workflow.UpsertTypedSearchAttributes(ctx, SearchProvider.ValueSet(account.Kind), SearchStatus.ValueSet(StatusProcessing))
-		if err := s.record(ctx, activities.StatusUpdate{Status: StatusProcessing, AccountID: account.ID, Attempts: s.state.Attempts},
-			EventAttempt, "", fmt.Sprintf("attempt %d through %s account %d", s.state.Attempts, account.Kind, account.ID)); err != nil {
-			return SendResult{}, err
-		}
+		// Written by the send activity when it starts (or by the next
+		// record if the send never runs).
+		s.pendingUpdate = activities.StatusUpdate{Status: StatusProcessing, AccountID: account.ID, Attempts: s.state.Attempts}
+		s.state.Status = StatusProcessing
+		s.note(ctx, account.ID, EventAttempt, "", fmt.Sprintf("attempt %d through %s account %d", s.state.Attempts, account.Kind, account.ID))
 
 		key := s.state.Attempts
 		if keyAttempt > 0 {
@@ -304,16 +308,23 @@ func (s *send) attempt(ctx workflow.Context, account activities.PlanAccount, key
 		},
 	})
 	req := activities.SendRequest{TaskID: s.in.TaskID, AccountID: account.ID, Attempt: key}
+	if start := s.unwritten(); start != nil {
+		req.OnStart = start
+	}
 	accepted := activities.Event{Seq: len(s.state.Timeline) + 1, Status: StatusSent, Kind: EventAccepted, AccountID: account.ID,
 		Detail: "accepted by the provider; waiting for the delivery receipt"}
 	if account.ExpectsReceipt {
 		// The activity writes "sent" with the provider's id, saving a
-		// local activity per message; noted events go with it.
-		req.OnAccepted = &activities.StatusUpdate{Status: StatusSent, AccountID: account.ID,
-			Events: append(append([]activities.Event(nil), s.pending...), accepted)}
+		// local activity per message.
+		req.OnAccepted = &activities.StatusUpdate{Status: StatusSent, AccountID: account.ID, Events: []activities.Event{accepted}}
 	}
 	var res activities.SendResult
 	err := workflow.ExecuteActivity(sendCtx, acts.Send, req).Get(ctx, &res)
+	if _, isProvider := activities.FailureOf(err); err == nil || isProvider {
+		// The activity ran, so it wrote OnStart first. After any other
+		// error it may not have: the next record writes it again.
+		s.pending, s.pendingUpdate = nil, activities.StatusUpdate{}
+	}
 	if err != nil {
 		f, isProvider := activities.FailureOf(err)
 		if !isProvider {
@@ -350,7 +361,6 @@ func (s *send) attempt(ctx workflow.Context, account activities.PlanAccount, key
 
 	s.state.ProviderMessageID = res.ProviderMessageID
 	if res.Applied {
-		s.pending = nil
 		s.state.Status = StatusSent
 		s.state.Timeline = append(s.state.Timeline, TimelineEntry{
 			Seq: accepted.Seq, At: workflow.Now(ctx), Kind: accepted.Kind, Status: accepted.Status, AccountID: account.ID, Detail: accepted.Detail,
@@ -510,7 +520,16 @@ func failureText(f rules.Failure) string {
 }
 
 // pick chooses the next account among the enabled ones not yet failed.
+// The first choice comes with the plan.
 func (s *send) pick(ctx workflow.Context) (activities.PlanAccount, bool, error) {
+	if first := s.plan.FirstAccountID; first != 0 {
+		s.plan.FirstAccountID = 0
+		for _, a := range s.available() {
+			if a.ID == first {
+				return a, true, nil
+			}
+		}
+	}
 	var cands []activities.Candidate
 	for _, a := range s.available() {
 		cands = append(cands, activities.Candidate{AccountID: a.ID, Weight: a.Weight})
@@ -681,13 +700,36 @@ func (s *send) record(ctx workflow.Context, u activities.StatusUpdate, kind, cod
 		s.state.Status = u.Status
 	}
 	s.note(ctx, u.AccountID, kind, code, detail)
+	p := s.pendingUpdate
+	if u.Status == "" {
+		u.Status = p.Status
+	}
+	if u.AccountID == 0 {
+		u.AccountID = p.AccountID
+	}
+	if u.Attempts == 0 {
+		u.Attempts = p.Attempts
+	}
 	u.TaskID = s.in.TaskID
 	u.Events = s.pending
 	if err := workflow.ExecuteLocalActivity(ctx, acts.RecordStatus, u).Get(ctx, nil); err != nil {
 		return fmt.Errorf("record %s: %w", kind, err)
 	}
-	s.pending = nil
+	s.pending, s.pendingUpdate = nil, activities.StatusUpdate{}
 	return nil
+}
+
+// unwritten returns the noted status change and events not yet written, or
+// nil when there are none.
+func (s *send) unwritten() *activities.StatusUpdate {
+	pu := s.pendingUpdate
+	if len(s.pending) == 0 && pu.Status == "" && pu.AccountID == 0 && pu.Attempts == 0 {
+		return nil
+	}
+	u := s.pendingUpdate
+	u.TaskID = s.in.TaskID
+	u.Events = append([]activities.Event(nil), s.pending...)
+	return &u
 }
 
 // Callback statuses, as stored and as the API reports them.

@@ -105,11 +105,25 @@ func setup(t *testing.T, plan activities.Plan) *harness {
 	env.OnActivity(acts.Send, mock.Anything, mock.Anything).
 		AfterFn(func() time.Duration { return h.sendDelay }).
 		Return(func(_ context.Context, req activities.SendRequest) (activities.SendResult, error) {
+			// Like the real activity: the start update is written first,
+			// the acceptance update only when the provider accepts.
 			h.mu.Lock()
 			h.sends = append(h.sends, sendCall{req: req, at: env.Now()})
 			n := len(h.sends)
+			if req.OnStart != nil {
+				h.updates = append(h.updates, *req.OnStart)
+			}
 			h.mu.Unlock()
-			return h.send(n, req)
+			res, err := h.send(n, req)
+			if err == nil && req.OnAccepted != nil && !res.Applied {
+				u := *req.OnAccepted
+				u.TaskID, u.ProviderMessageID = req.TaskID, res.ProviderMessageID
+				h.mu.Lock()
+				h.updates = append(h.updates, u)
+				h.mu.Unlock()
+				res.Applied = true
+			}
+			return res, err
 		})
 	env.OnActivity(acts.CheckStatus, mock.Anything, mock.Anything).
 		Return(func(_ context.Context, req activities.CheckRequest) (activities.CheckResult, error) {
@@ -180,8 +194,15 @@ func (h *harness) timeline() []written {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []written
+	seen := map[int]bool{}
 	for _, u := range h.updates {
 		for _, e := range u.Events {
+			// The store keeps the first write of a (task, seq): a re-run
+			// activity writing the same event again changes nothing.
+			if seen[e.Seq] {
+				continue
+			}
+			seen[e.Seq] = true
 			out = append(out, written{StatusUpdate: u, Event: e})
 		}
 	}
