@@ -29,8 +29,6 @@
 package aliyunfake
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -50,6 +48,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/heraldhq/herald/providers/fakeserver"
 )
 
 // Credentials the fake knows unless told otherwise.
@@ -174,22 +174,19 @@ type Server struct {
 	srv       *httptest.Server
 	now       func() time.Time
 	pushRetry time.Duration
-	client    *http.Client
 
 	// Fixed at construction.
 	creds     map[string]string
 	templates map[string]string
 	signs     map[string]bool
 
-	ctx       context.Context // canceled by Close; ends hangs and pushes
-	cancel    context.CancelFunc
-	closeOnce sync.Once
-	wg        sync.WaitGroup // background pushes
+	faults fakeserver.Faults[string]
+	// life ends held requests and pushes on Close, and runs automatic
+	// receipts.
+	life   *fakeserver.Background
+	pusher *fakeserver.Pusher
 
 	mu            sync.Mutex
-	failQueue     []string
-	hang, drop    int
-	down          bool
 	perNumber     map[string]string
 	nonces        map[string]time.Time
 	sent          []SentMessage
@@ -198,7 +195,6 @@ type Server struct {
 	replyCallback string
 	autoDelay     time.Duration
 	autoStatus    Status
-	pushes        []PushAttempt
 	requests      map[string]int
 }
 
@@ -215,16 +211,13 @@ func reportKey(bizID, key string) string { return bizID + ":" + key }
 // New starts a fake and closes it when the test ends.
 func New(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		now:       time.Now,
 		pushRetry: 100 * time.Millisecond,
-		client:    &http.Client{Timeout: 5 * time.Second},
 		creds:     map[string]string{DefaultAccessKeyID: DefaultAccessKeySecret},
 		templates: map[string]string{},
 		signs:     map[string]bool{},
-		ctx:       ctx,
-		cancel:    cancel,
+		life:      fakeserver.NewBackground(),
 		perNumber: map[string]string{},
 		nonces:    map[string]time.Time{},
 		reports:   map[string]*report{},
@@ -233,6 +226,7 @@ func New(tb testing.TB, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
+	s.pusher = fakeserver.NewPusher("aliyunfake", pushAttempts, s.pushRetry, acceptPushAnswer)
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	tb.Cleanup(s.Close)
 	return s
@@ -247,26 +241,14 @@ func (s *Server) Endpoint() string { return strings.TrimPrefix(s.srv.URL, "http:
 
 // Close stops the server, releases held requests and waits for pending
 // pushes to give up. It is safe to call more than once.
-func (s *Server) Close() {
-	s.closeOnce.Do(func() {
-		s.cancel()
-		s.srv.Close()
-		s.wg.Wait()
-	})
-}
+func (s *Server) Close() { s.life.Close(s.srv.Close) }
 
 // FailNext makes the next n requests (any action, after the signature
 // check) fail with code. Gateway codes (SignatureDoesNotMatch,
 // Throttling.User, InternalError, Missing*, ...) are answered with their
 // HTTP status; business codes (isv.*, isp.*) inside an HTTP 200. Calls
 // queue up in order.
-func (s *Server) FailNext(n int, code string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.failQueue = append(s.failQueue, code)
-	}
-}
+func (s *Server) FailNext(n int, code string) { s.faults.FailNext(n, code) }
 
 // Throttle makes the next n requests fail with Throttling.User, the
 // gateway's per-user rate limit.
@@ -294,35 +276,19 @@ func (s *Server) PerNumberCode(phone, code string) {
 // recorded, reported and visible to QuerySendDetails) but never answer: the
 // request is held until the client gives up or the fake closes. This is how
 // a timeout with an unknown outcome looks.
-func (s *Server) Hang(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.hang += n
-}
+func (s *Server) Hang(n int) { s.faults.Hang(n) }
 
 // Drop makes the next n send requests take their messages and then close
 // the connection without an answer, like a reset after the request was
 // written.
-func (s *Server) Drop(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.drop += n
-}
+func (s *Server) Drop(n int) { s.faults.Drop(n) }
 
 // Down makes every request fail with HTTP 500 and an HTML body, as a
 // broken proxy in front of the service would, until Up. Nothing is sent.
-func (s *Server) Down() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.down = true
-}
+func (s *Server) Down() { s.faults.Down() }
 
 // Up ends Down.
-func (s *Server) Up() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.down = false
-}
+func (s *Server) Up() { s.faults.Up() }
 
 // SetCallback sets the URL SmsReport pushes go to. Empty stops pushes;
 // reports are still recorded for QuerySendDetails.
@@ -426,9 +392,12 @@ func (s *Server) Sent() []SentMessage {
 
 // Pushes returns every push attempt so far, oldest first.
 func (s *Server) Pushes() []PushAttempt {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]PushAttempt(nil), s.pushes...)
+	log := s.pusher.Log()
+	out := make([]PushAttempt, len(log))
+	for i, a := range log {
+		out[i] = PushAttempt{URL: a.URL, Body: a.Body, StatusCode: a.StatusCode, Err: a.Err}
+	}
+	return out
 }
 
 // Requests returns how many requests named action the fake received,
@@ -547,13 +516,8 @@ func messageFor(code string) string {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	requestID := strings.ToUpper(uuid.NewString())
-	s.mu.Lock()
-	down := s.down
-	s.mu.Unlock()
-	if down {
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(http.StatusInternalServerError)
-		_, _ = io.WriteString(w, "<html><body><h1>500 Internal Server Error</h1></body></html>\n")
+	if s.faults.IsDown() {
+		fakeserver.WriteDownPage(w, http.StatusInternalServerError, "500 Internal Server Error")
 		return
 	}
 
@@ -657,13 +621,10 @@ func (s *Server) checkRequest(r *http.Request, body []byte) (request, *apiError)
 }
 
 func (s *Server) injectedFailure() *apiError {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.failQueue) == 0 {
+	code, ok := s.faults.NextFailure()
+	if !ok {
 		return nil
 	}
-	code := s.failQueue[0]
-	s.failQueue = s.failQueue[1:]
 	if _, gw := gatewayStatus(code); gw {
 		return gatewayError(code, "")
 	}
@@ -808,13 +769,7 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, req request, req
 	bizID := randomDigits(18) + "^0"
 	now := s.now()
 	s.mu.Lock()
-	hang, drop := s.hang > 0, s.drop > 0 && s.hang == 0
-	switch {
-	case hang:
-		s.hang--
-	case drop:
-		s.drop--
-	}
+	end := s.faults.TakeEnding()
 	autoDelay, autoStatus := s.autoDelay, s.autoStatus
 	for _, o := range out {
 		s.sent = append(s.sent, SentMessage{
@@ -829,7 +784,7 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, req request, req
 			AccessKeyID:   req.accessKeyID,
 			SignedWith:    req.signedWith,
 			At:            now,
-			Answered:      !hang && !drop,
+			Answered:      end.Answered(),
 		})
 	}
 	s.mu.Unlock()
@@ -839,14 +794,11 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, req request, req
 		}
 	}
 
-	switch {
-	case hang:
-		select {
-		case <-r.Context().Done():
-		case <-s.ctx.Done():
-		}
+	switch end {
+	case fakeserver.HangUp:
+		fakeserver.Hold(r, s.life.Done())
 		return
-	case drop:
+	case fakeserver.DropIt:
 		hijackAndClose(w)
 		return
 	}
@@ -869,23 +821,14 @@ func hijackAndClose(w http.ResponseWriter) {
 }
 
 func (s *Server) scheduleReport(bizID, key string, delay time.Duration, status Status) {
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		t := time.NewTimer(delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-s.ctx.Done():
-			return
-		}
+	s.life.After(delay, func() {
 		body, callback, err := s.recordReport(bizID, key, status)
 		if err != nil || callback == "" {
 			return
 		}
 		// A failed push is recorded in Pushes; there is no one to tell.
 		_ = s.push(callback, body)
-	}()
+	})
 }
 
 // pushedReport is one element of an SmsReport push.
@@ -945,54 +888,18 @@ func (s *Server) recordReport(bizID, key string, status Status) ([]byte, string,
 // push posts body to callback, retrying when the answer is not HTTP 200
 // with a JSON object whose code is a number.
 func (s *Server) push(callback string, body []byte) error {
-	var last error
-	for attempt := range pushAttempts {
-		if attempt > 0 {
-			t := time.NewTimer(s.pushRetry)
-			select {
-			case <-t.C:
-			case <-s.ctx.Done():
-				t.Stop()
-				return fmt.Errorf("aliyunfake: push abandoned: %w", s.ctx.Err())
-			}
-		}
-		status, err := s.pushOnce(callback, body)
-		s.mu.Lock()
-		s.pushes = append(s.pushes, PushAttempt{URL: callback, Body: body, StatusCode: status, Err: err})
-		s.mu.Unlock()
-		if err == nil {
-			return nil
-		}
-		last = err
-	}
-	return last
+	return s.pusher.Push(s.life.Context(), callback, "application/json;charset=utf-8", body)
 }
 
-func (s *Server) pushOnce(callback string, body []byte) (int, error) {
-	req, err := http.NewRequestWithContext(s.ctx, http.MethodPost, callback, bytes.NewReader(body))
-	if err != nil {
-		return 0, fmt.Errorf("aliyunfake: build push: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json;charset=utf-8")
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("aliyunfake: push: %w", err)
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return resp.StatusCode, fmt.Errorf("aliyunfake: read push answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return resp.StatusCode, fmt.Errorf("aliyunfake: push answered HTTP %d", resp.StatusCode)
-	}
+// acceptPushAnswer accepts a JSON object whose code is a number.
+func acceptPushAnswer(answer []byte) error {
 	var ack struct {
 		Code *json.Number `json:"code"`
 	}
 	if err := json.Unmarshal(answer, &ack); err != nil || ack.Code == nil {
-		return resp.StatusCode, fmt.Errorf("aliyunfake: push answer %q has no numeric code", answer)
+		return fmt.Errorf("aliyunfake: push answer %q has no numeric code", answer)
 	}
-	return resp.StatusCode, nil
+	return nil
 }
 
 // detail is one SmsSendDetailDTO.

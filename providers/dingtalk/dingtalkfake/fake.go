@@ -27,7 +27,6 @@
 package dingtalkfake
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -43,6 +42,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/providers/fakeserver"
 )
 
 // The robot the fake knows unless told otherwise: signed, no keywords.
@@ -140,32 +141,25 @@ type Server struct {
 	rateWindow time.Duration
 	rateBlock  time.Duration
 
-	ctx       context.Context // canceled by Close; ends hangs
-	cancel    context.CancelFunc
-	closeOnce sync.Once
+	faults fakeserver.Faults[int]
+	life   *fakeserver.Background // ends held requests on Close
 
-	mu        sync.Mutex
-	failQueue []int
-	hang      int
-	drop      int
-	down      bool
-	sent      []SentMessage
-	recent    map[string][]time.Time // accepted send times per robot, within the window
-	blocked   map[string]time.Time   // robot -> blocked until
+	mu      sync.Mutex
+	sent    []SentMessage
+	recent  map[string][]time.Time // accepted send times per robot, within the window
+	blocked map[string]time.Time   // robot -> blocked until
 }
 
 // New starts a fake and closes it when the test ends.
 func New(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		now:        time.Now,
 		robots:     map[string]Robot{DefaultAccessToken: {AccessToken: DefaultAccessToken, Secret: DefaultSecret}},
 		rateLimit:  DefaultRateLimit,
 		rateWindow: DefaultRateWindow,
 		rateBlock:  DefaultRateBlock,
-		ctx:        ctx,
-		cancel:     cancel,
+		life:       fakeserver.NewBackground(),
 		recent:     map[string][]time.Time{},
 		blocked:    map[string]time.Time{},
 	}
@@ -189,22 +183,11 @@ func (s *Server) WebhookURL(accessToken string) string {
 
 // Close stops the server and releases held requests. It is safe to call
 // more than once.
-func (s *Server) Close() {
-	s.closeOnce.Do(func() {
-		s.cancel()
-		s.srv.Close()
-	})
-}
+func (s *Server) Close() { s.life.Close(s.srv.Close) }
 
 // FailNext makes the next n requests that pass the token and signature
 // checks fail with errcode. Calls queue up in order.
-func (s *Server) FailNext(n, errcode int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.failQueue = append(s.failQueue, errcode)
-	}
-}
+func (s *Server) FailNext(n, errcode int) { s.faults.FailNext(n, errcode) }
 
 // Throttle makes the next n requests fail with 130101, without blocking
 // the robot afterwards.
@@ -214,35 +197,19 @@ func (s *Server) Throttle(n int) { s.FailNext(n, CodeTooFast) }
 // against the rate) but never answered: the request is held until the
 // client gives up or the fake closes. This is how a timeout with an
 // unknown outcome looks.
-func (s *Server) Hang(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.hang += n
-}
+func (s *Server) Hang(n int) { s.faults.Hang(n) }
 
 // Drop makes the next n valid messages be accepted and then closes the
 // connection without an answer.
-func (s *Server) Drop(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.drop += n
-}
+func (s *Server) Drop(n int) { s.faults.Drop(n) }
 
 // Down makes every request fail with HTTP 502 and an HTML body, as a
 // broken gateway in front of the service would, until Up. Nothing is
 // posted.
-func (s *Server) Down() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.down = true
-}
+func (s *Server) Down() { s.faults.Down() }
 
 // Up ends Down.
-func (s *Server) Up() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.down = false
-}
+func (s *Server) Up() { s.faults.Up() }
 
 // Sent returns the messages accepted so far, oldest first.
 func (s *Server) Sent() []SentMessage {
@@ -265,13 +232,8 @@ type apiError struct {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	down := s.down
-	s.mu.Unlock()
-	if down {
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(http.StatusBadGateway)
-		_, _ = io.WriteString(w, "<html><body><h1>502 Bad Gateway</h1></body></html>\n")
+	if s.faults.IsDown() {
+		fakeserver.WriteDownPage(w, http.StatusBadGateway, "502 Bad Gateway")
 		return
 	}
 	if r.URL.Path != "/robot/send" {
@@ -295,28 +257,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
-	hang := s.hang > 0
-	drop := !hang && s.drop > 0
-	switch {
-	case hang:
-		s.hang--
-	case drop:
-		s.drop--
-	}
-	msg.Answered = !hang && !drop
+	end := s.faults.TakeEnding()
+	msg.Answered = end.Answered()
 	s.sent = append(s.sent, msg)
 	s.mu.Unlock()
 
-	switch {
-	case hang:
-		select {
-		case <-r.Context().Done():
-		case <-s.ctx.Done():
-		}
-		panic(http.ErrAbortHandler) // close the connection without an answer
-	case drop:
-		panic(http.ErrAbortHandler)
-	}
+	fakeserver.Withhold(r, s.life.Done(), end)
 	writeAnswer(w, CodeOK, "ok")
 }
 
@@ -493,13 +439,10 @@ func parseMessage(body []byte) (SentMessage, *apiError) {
 }
 
 func (s *Server) injectedFailure() *apiError {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.failQueue) == 0 {
+	code, ok := s.faults.NextFailure()
+	if !ok {
 		return nil
 	}
-	code := s.failQueue[0]
-	s.failQueue = s.failQueue[1:]
 	return &apiError{code, messageFor(code)}
 }
 

@@ -22,7 +22,6 @@ package tencentfake
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +36,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/heraldhq/herald/providers/fakeserver"
 )
 
 // Credentials and app the fake knows unless told otherwise.
@@ -137,7 +138,6 @@ type Server struct {
 	srv       *httptest.Server
 	now       func() time.Time
 	pushRetry time.Duration
-	client    *http.Client
 
 	// Fixed at construction.
 	creds     map[string]string
@@ -145,16 +145,13 @@ type Server struct {
 	templates map[string]int
 	signs     map[string]bool
 
-	ctx       context.Context // canceled by Close; ends hangs and pushes
-	cancel    context.CancelFunc
-	closeOnce sync.Once
-	wg        sync.WaitGroup // background receipt pushes
+	faults fakeserver.Faults[string]
+	// life ends held requests and pushes on Close, and runs automatic
+	// receipts.
+	life   *fakeserver.Background
+	pusher *fakeserver.Pusher
 
 	mu         sync.Mutex
-	closed     bool
-	failQueue  []string
-	hang, drop int
-	down       bool
 	perNumber  map[string]string
 	sent       []SentMessage
 	bySerial   map[string]int // index into sent
@@ -163,7 +160,6 @@ type Server struct {
 	callback   string
 	autoDelay  time.Duration
 	autoStatus Status
-	pushes     []PushAttempt
 	seq        uint64
 }
 
@@ -180,17 +176,14 @@ type report struct {
 // New starts a fake and closes it when the test ends.
 func New(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		now:       time.Now,
 		pushRetry: 100 * time.Millisecond,
-		client:    &http.Client{Timeout: 5 * time.Second},
 		creds:     map[string]string{DefaultSecretID: DefaultSecretKey},
 		apps:      map[string]bool{DefaultSdkAppID: true},
 		templates: map[string]int{},
 		signs:     map[string]bool{},
-		ctx:       ctx,
-		cancel:    cancel,
+		life:      fakeserver.NewBackground(),
 		perNumber: map[string]string{},
 		bySerial:  map[string]int{},
 		reportOf:  map[string]*report{},
@@ -198,6 +191,7 @@ func New(tb testing.TB, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
+	s.pusher = fakeserver.NewPusher("tencentfake", pushAttempts, s.pushRetry, acceptPushAnswer)
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	tb.Cleanup(s.Close)
 	return s
@@ -212,26 +206,11 @@ func (s *Server) Endpoint() string { return strings.TrimPrefix(s.srv.URL, "http:
 
 // Close stops the server, releases held requests and waits for pending
 // receipt pushes to give up. It is safe to call more than once.
-func (s *Server) Close() {
-	s.closeOnce.Do(func() {
-		s.mu.Lock()
-		s.closed = true
-		s.mu.Unlock()
-		s.cancel()
-		s.srv.Close()
-		s.wg.Wait()
-	})
-}
+func (s *Server) Close() { s.life.Close(s.srv.Close) }
 
 // FailNext makes the next n requests (any action, after the signature
 // check) fail with the request-level error code. Calls queue up in order.
-func (s *Server) FailNext(n int, code string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.failQueue = append(s.failQueue, code)
-	}
-}
+func (s *Server) FailNext(n int, code string) { s.faults.FailNext(n, code) }
 
 // Throttle makes the next n requests fail with RequestLimitExceeded.
 func (s *Server) Throttle(n int) { s.FailNext(n, "RequestLimitExceeded") }
@@ -256,35 +235,19 @@ func (s *Server) PerNumberCode(phone, code string) {
 // recorded, reported and visible to pulls) but never answer: the request
 // is held until the client gives up or the fake closes. This is how a
 // timeout with an unknown outcome looks.
-func (s *Server) Hang(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.hang += n
-}
+func (s *Server) Hang(n int) { s.faults.Hang(n) }
 
 // Drop makes the next n SendSms requests take their messages and then close
 // the connection without an answer, like a reset after the request was
 // written.
-func (s *Server) Drop(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.drop += n
-}
+func (s *Server) Drop(n int) { s.faults.Drop(n) }
 
 // Down makes every request fail with HTTP 500 and an HTML body, as a broken
 // gateway in front of the service would, until Up. Nothing is sent.
-func (s *Server) Down() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.down = true
-}
+func (s *Server) Down() { s.faults.Down() }
 
 // Up ends Down.
-func (s *Server) Up() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.down = false
-}
+func (s *Server) Up() { s.faults.Up() }
 
 // SetCallback sets the URL delivery reports are pushed to. Empty stops
 // pushes; reports are still recorded for the pull actions.
@@ -334,9 +297,12 @@ func (s *Server) Sent() []SentMessage {
 
 // Pushes returns every receipt push attempt so far, oldest first.
 func (s *Server) Pushes() []PushAttempt {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]PushAttempt(nil), s.pushes...)
+	log := s.pusher.Log()
+	out := make([]PushAttempt, len(log))
+	for i, a := range log {
+		out[i] = PushAttempt{Body: a.Body, StatusCode: a.StatusCode, Err: a.Err}
+	}
+	return out
 }
 
 // apiError is a request-level failure.
@@ -346,13 +312,8 @@ type apiError struct {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	requestID := uuid.NewString()
-	s.mu.Lock()
-	down := s.down
-	s.mu.Unlock()
-	if down {
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(http.StatusInternalServerError)
-		_, _ = io.WriteString(w, "<html><body><h1>500 Internal Server Error</h1></body></html>\n")
+	if s.faults.IsDown() {
+		fakeserver.WriteDownPage(w, http.StatusInternalServerError, "500 Internal Server Error")
 		return
 	}
 
@@ -422,13 +383,10 @@ func (s *Server) secretKey(id string) (string, bool) {
 }
 
 func (s *Server) injectedFailure() *apiError {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.failQueue) == 0 {
+	code, ok := s.faults.NextFailure()
+	if !ok {
 		return nil
 	}
-	code := s.failQueue[0]
-	s.failQueue = s.failQueue[1:]
 	return &apiError{code, messageFor(code)}
 }
 
@@ -513,14 +471,7 @@ func (s *Server) sendSms(w http.ResponseWriter, r *http.Request, body []byte, re
 	}
 
 	s.mu.Lock()
-	hang := s.hang > 0
-	drop := !hang && s.drop > 0
-	switch {
-	case hang:
-		s.hang--
-	case drop:
-		s.drop--
-	}
+	end := s.faults.TakeEnding()
 	now := s.now()
 	statuses := make([]sendStatus, len(numbers))
 	var accepted []string
@@ -552,24 +503,14 @@ func (s *Server) sendSms(w http.ResponseWriter, r *http.Request, body []byte, re
 			SessionContext: req.SessionContext,
 			Fee:            1,
 			At:             now,
-			Answered:       !hang && !drop,
+			Answered:       end.Answered(),
 		})
 		accepted = append(accepted, st.SerialNo)
 	}
 	s.scheduleAutoReceiptsLocked(accepted)
 	s.mu.Unlock()
 
-	switch {
-	case hang:
-		select {
-		case <-r.Context().Done():
-		case <-s.ctx.Done():
-		}
-		// Close the connection without an answer.
-		panic(http.ErrAbortHandler)
-	case drop:
-		panic(http.ErrAbortHandler)
-	}
+	fakeserver.Withhold(r, s.life.Done(), end)
 	writeJSON(w, map[string]any{"SendStatusSet": statuses, "RequestId": requestID})
 }
 
@@ -607,29 +548,18 @@ func (s *Server) checkSendParams(req sendSmsRequest) *apiError {
 // scheduleAutoReceiptsLocked starts the automatic reports for serials.
 // s.mu must be held.
 func (s *Server) scheduleAutoReceiptsLocked(serials []string) {
-	if s.autoStatus == "" || s.closed || len(serials) == 0 {
+	if s.autoStatus == "" {
 		return
 	}
 	delay, status := s.autoDelay, s.autoStatus
-	s.wg.Add(len(serials))
 	for _, serial := range serials {
-		go func() {
-			defer s.wg.Done()
-			if delay > 0 {
-				t := time.NewTimer(delay)
-				defer t.Stop()
-				select {
-				case <-t.C:
-				case <-s.ctx.Done():
-					return
-				}
-			}
+		s.life.After(delay, func() {
 			body, callback, err := s.recordReport(serial, status)
 			if err != nil || callback == "" {
 				return
 			}
 			_ = s.push(callback, body) // recorded in Pushes
-		}()
+		})
 	}
 }
 
@@ -689,57 +619,21 @@ func (s *Server) recordReport(serial string, status Status) ([]byte, string, err
 // push posts body to the callback, retrying twice when the answer is not
 // HTTP 200 with result 0.
 func (s *Server) push(callback string, body []byte) error {
-	var last error
-	for attempt := range pushAttempts {
-		if attempt > 0 {
-			t := time.NewTimer(s.pushRetry)
-			select {
-			case <-t.C:
-			case <-s.ctx.Done():
-				t.Stop()
-				return fmt.Errorf("tencentfake: push abandoned: %w", s.ctx.Err())
-			}
-		}
-		status, err := s.pushOnce(callback, body)
-		s.mu.Lock()
-		s.pushes = append(s.pushes, PushAttempt{Body: body, StatusCode: status, Err: err})
-		s.mu.Unlock()
-		if err == nil {
-			return nil
-		}
-		last = err
-	}
-	return last
+	return s.pusher.Push(s.life.Context(), callback, "application/json", body)
 }
 
-func (s *Server) pushOnce(callback string, body []byte) (int, error) {
-	req, err := http.NewRequestWithContext(s.ctx, http.MethodPost, callback, bytes.NewReader(body))
-	if err != nil {
-		return 0, fmt.Errorf("tencentfake: build push: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("tencentfake: push: %w", err)
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return resp.StatusCode, fmt.Errorf("tencentfake: read push answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return resp.StatusCode, fmt.Errorf("tencentfake: push answered HTTP %d", resp.StatusCode)
-	}
+// acceptPushAnswer accepts an answer {"result":0,...}.
+func acceptPushAnswer(answer []byte) error {
 	var ack struct {
 		Result *int `json:"result"`
 	}
 	if err := json.Unmarshal(answer, &ack); err != nil || ack.Result == nil {
-		return resp.StatusCode, fmt.Errorf("tencentfake: push answer %q is not {\"result\":0,...}", answer)
+		return fmt.Errorf("tencentfake: push answer %q is not {\"result\":0,...}", answer)
 	}
 	if *ack.Result != 0 {
-		return resp.StatusCode, fmt.Errorf("tencentfake: push answered result %d", *ack.Result)
+		return fmt.Errorf("tencentfake: push answered result %d", *ack.Result)
 	}
-	return resp.StatusCode, nil
+	return nil
 }
 
 type pullStatus struct {

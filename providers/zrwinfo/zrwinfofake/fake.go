@@ -27,11 +27,9 @@ package zrwinfofake
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
@@ -43,6 +41,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/providers/fakeserver"
 )
 
 // Credentials the fake knows unless told otherwise.
@@ -201,23 +201,19 @@ type Server struct {
 	pushFormat PushFormat
 	pageSize   int
 	maxBatch   int
-	client     *http.Client
 
 	// Fixed at construction.
 	creds     map[string]string
 	templates map[string]int
 	signs     map[string]bool
 
-	ctx       context.Context // canceled by Close; ends hangs and pushes
-	cancel    context.CancelFunc
-	closeOnce sync.Once
-	wg        sync.WaitGroup // background pushes
+	faults fakeserver.Faults[string]
+	// life ends held requests and pushes on Close, and runs automatic
+	// receipts.
+	life   *fakeserver.Background
+	pusher *fakeserver.Pusher
 
 	mu         sync.Mutex
-	closed     bool
-	failQueue  []string
-	hang, drop int
-	down       bool
 	sent       []SentMessage
 	byUUID     map[string]int // index into sent
 	reports    []*report
@@ -225,7 +221,6 @@ type Server struct {
 	callback   string
 	autoDelay  time.Duration
 	autoResult string
-	pushes     []PushAttempt
 	pulls      int
 	seq        uint64
 }
@@ -241,25 +236,23 @@ type report struct {
 // New starts a fake and closes it when the test ends.
 func New(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		now:        time.Now,
 		pushRetry:  100 * time.Millisecond,
 		pushFormat: DefaultPushFormat,
 		pageSize:   defaultPullPageSize,
 		maxBatch:   defaultMaxBatch,
-		client:     &http.Client{Timeout: 5 * time.Second},
 		creds:      map[string]string{DefaultAccessKey: DefaultSecret},
 		templates:  map[string]int{},
 		signs:      map[string]bool{},
-		ctx:        ctx,
-		cancel:     cancel,
+		life:       fakeserver.NewBackground(),
 		byUUID:     map[string]int{},
 		reportOf:   map[string]*report{},
 	}
 	for _, o := range opts {
 		o(s)
 	}
+	s.pusher = fakeserver.NewPusher("zrwinfofake", pushAttempts, s.pushRetry, nil)
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	tb.Cleanup(s.Close)
 	return s
@@ -271,26 +264,11 @@ func (s *Server) URL() string { return s.srv.URL }
 
 // Close stops the server, releases held requests and waits for pending
 // pushes to give up. It is safe to call more than once.
-func (s *Server) Close() {
-	s.closeOnce.Do(func() {
-		s.mu.Lock()
-		s.closed = true
-		s.mu.Unlock()
-		s.cancel()
-		s.srv.Close()
-		s.wg.Wait()
-	})
-}
+func (s *Server) Close() { s.life.Close(s.srv.Close) }
 
 // FailNext makes the next n requests (any API, after the credential check)
 // fail with code. Calls queue up in order.
-func (s *Server) FailNext(n int, code string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.failQueue = append(s.failQueue, code)
-	}
-}
+func (s *Server) FailNext(n int, code string) { s.faults.FailNext(n, code) }
 
 // Throttle makes the next n requests fail with 9006 (超频).
 func (s *Server) Throttle(n int) { s.FailNext(n, CodeTooFrequent) }
@@ -299,34 +277,18 @@ func (s *Server) Throttle(n int) { s.FailNext(n, CodeTooFrequent) }
 // recorded and reported) but never answer: the request is held until the
 // client gives up or the fake closes. This is how a timeout with an
 // unknown outcome looks.
-func (s *Server) Hang(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.hang += n
-}
+func (s *Server) Hang(n int) { s.faults.Hang(n) }
 
 // Drop makes the next n send requests take their messages and then close
 // the connection without an answer.
-func (s *Server) Drop(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.drop += n
-}
+func (s *Server) Drop(n int) { s.faults.Drop(n) }
 
 // Down makes every request fail with HTTP 503 and an HTML page, as a
 // gateway in front of a stopped service would, until Up. Nothing is sent.
-func (s *Server) Down() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.down = true
-}
+func (s *Server) Down() { s.faults.Down() }
 
 // Up ends Down.
-func (s *Server) Up() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.down = false
-}
+func (s *Server) Up() { s.faults.Up() }
 
 // SetCallback sets the URL reports are pushed to. Empty stops pushes;
 // reports are still queued for the status pull.
@@ -369,9 +331,12 @@ func (s *Server) Sent() []SentMessage {
 
 // Pushes returns every push attempt so far, oldest first.
 func (s *Server) Pushes() []PushAttempt {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]PushAttempt(nil), s.pushes...)
+	log := s.pusher.Log()
+	out := make([]PushAttempt, len(log))
+	for i, a := range log {
+		out[i] = PushAttempt{Body: a.Body, ContentType: a.ContentType, StatusCode: a.StatusCode, Err: a.Err}
+	}
+	return out
 }
 
 // Pulls returns how many status pulls the fake answered with success.
@@ -387,13 +352,8 @@ type apiError struct {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	down := s.down
-	s.mu.Unlock()
-	if down {
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = io.WriteString(w, "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>\n")
+	if s.faults.IsDown() {
+		fakeserver.WriteDownPage(w, http.StatusServiceUnavailable, "503 Service Temporarily Unavailable")
 		return
 	}
 	var allowed map[string]bool
@@ -485,13 +445,10 @@ func (s *Server) checkCredentials(form url.Values) *apiError {
 }
 
 func (s *Server) injectedFailure() *apiError {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.failQueue) == 0 {
+	code, ok := s.faults.NextFailure()
+	if !ok {
 		return nil
 	}
-	code := s.failQueue[0]
-	s.failQueue = s.failQueue[1:]
 	return &apiError{code, messageFor(code)}
 }
 
@@ -600,9 +557,7 @@ func (s *Server) singleSend(w http.ResponseWriter, r *http.Request, form url.Val
 		return
 	}
 	ids, end := s.accept("", form.Get("templateId"), form.Get("sign"), "", []numberContent{{mobile, content}})
-	if s.holdOrDrop(r, end) {
-		return
-	}
+	fakeserver.Withhold(r, s.life.Done(), end)
 	writeJSON(w, map[string]string{"code": CodeOK, "msg": "SUCCESS", "smUuid": ids[0]})
 }
 
@@ -680,35 +635,16 @@ func (s *Server) batchSend(w http.ResponseWriter, r *http.Request, form url.Valu
 	}
 	batchID := fmt.Sprintf("%d%08d", s.now().Unix(), rand.Uint32N(1e8))
 	_, end := s.accept(batchID, form.Get("templateId"), form.Get("sign"), schedule, items)
-	if s.holdOrDrop(r, end) {
-		return
-	}
+	fakeserver.Withhold(r, s.life.Done(), end)
 	writeJSON(w, map[string]string{"code": CodeOK, "msg": "SUCCESS", "batchId": batchID})
 }
 
-// ending says what becomes of an accepted request's answer.
-type ending int
-
-const (
-	answer ending = iota
-	hangUp
-	dropIt
-)
-
 // accept records the messages and schedules their automatic reports. It
 // returns their smUuids and whether to answer.
-func (s *Server) accept(batchID, templateID, sign, schedule string, items []numberContent) ([]string, ending) {
+func (s *Server) accept(batchID, templateID, sign, schedule string, items []numberContent) ([]string, fakeserver.Ending) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	h := answer
-	switch {
-	case s.hang > 0:
-		s.hang--
-		h = hangUp
-	case s.drop > 0:
-		s.drop--
-		h = dropIt
-	}
+	end := s.faults.TakeEnding()
 	now := s.now()
 	ids := make([]string, len(items))
 	for i, it := range items {
@@ -725,27 +661,11 @@ func (s *Server) accept(batchID, templateID, sign, schedule string, items []numb
 			Content:          it.content,
 			ScheduleSendTime: schedule,
 			At:               now,
-			Answered:         h == answer,
+			Answered:         end.Answered(),
 		})
 	}
 	s.scheduleAutoReceiptsLocked(ids)
-	return ids, h
-}
-
-// holdOrDrop carries out Hang and Drop by ending the request without an
-// answer; it returns false when the request is to be answered.
-func (s *Server) holdOrDrop(r *http.Request, h ending) bool {
-	switch h {
-	case hangUp:
-		select {
-		case <-r.Context().Done():
-		case <-s.ctx.Done():
-		}
-		panic(http.ErrAbortHandler)
-	case dropIt:
-		panic(http.ErrAbortHandler)
-	}
-	return false
+	return ids, end
 }
 
 func randomWord(n int) string {
@@ -802,29 +722,18 @@ func (s *Server) renderLocked(rep *report) pulledReport {
 // scheduleAutoReceiptsLocked starts the automatic reports for ids. s.mu
 // must be held.
 func (s *Server) scheduleAutoReceiptsLocked(ids []string) {
-	if s.autoResult == "" || s.closed || len(ids) == 0 {
+	if s.autoResult == "" {
 		return
 	}
 	delay, result := s.autoDelay, s.autoResult
-	s.wg.Add(len(ids))
 	for _, id := range ids {
-		go func() {
-			defer s.wg.Done()
-			if delay > 0 {
-				t := time.NewTimer(delay)
-				defer t.Stop()
-				select {
-				case <-t.C:
-				case <-s.ctx.Done():
-					return
-				}
-			}
+		s.life.After(delay, func() {
 			body, contentType, callback, err := s.recordReport(id, result)
 			if err != nil || callback == "" {
 				return
 			}
 			_ = s.push(callback, body, contentType) // recorded in Pushes
-		}()
+		})
 	}
 }
 
@@ -894,45 +803,7 @@ func encodePush(f PushFormat, rep pulledReport) ([]byte, string, error) {
 // push posts body to the callback, retrying twice when the answer is not
 // HTTP 200.
 func (s *Server) push(callback string, body []byte, contentType string) error {
-	var last error
-	for attempt := range pushAttempts {
-		if attempt > 0 {
-			t := time.NewTimer(s.pushRetry)
-			select {
-			case <-t.C:
-			case <-s.ctx.Done():
-				t.Stop()
-				return fmt.Errorf("zrwinfofake: push abandoned: %w", s.ctx.Err())
-			}
-		}
-		status, err := s.pushOnce(callback, body, contentType)
-		s.mu.Lock()
-		s.pushes = append(s.pushes, PushAttempt{Body: body, ContentType: contentType, StatusCode: status, Err: err})
-		s.mu.Unlock()
-		if err == nil {
-			return nil
-		}
-		last = err
-	}
-	return last
-}
-
-func (s *Server) pushOnce(callback string, body []byte, contentType string) (int, error) {
-	req, err := http.NewRequestWithContext(s.ctx, http.MethodPost, callback, bytes.NewReader(body))
-	if err != nil {
-		return 0, fmt.Errorf("zrwinfofake: build push: %w", err)
-	}
-	req.Header.Set("Content-Type", contentType)
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("zrwinfofake: push: %w", err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode != http.StatusOK {
-		return resp.StatusCode, fmt.Errorf("zrwinfofake: push answered HTTP %d", resp.StatusCode)
-	}
-	return resp.StatusCode, nil
+	return s.pusher.Push(s.life.Context(), callback, contentType, body)
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
