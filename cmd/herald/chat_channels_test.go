@@ -40,104 +40,228 @@ const (
 	smtpFrom = "noreply@example.com"
 )
 
-func TestChatChannelsSMTP(t *testing.T) {
+// TestChatChannels sends through every e-mail, chat and webhook provider:
+// delivery, a message the provider refuses for good, throttling, an outage
+// that moves the message to another account, and each provider's own
+// cases.
+func TestChatChannels(t *testing.T) {
 	t.Parallel()
 	h := sharedHarness(t)
-
-	t.Run("Delivered", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		fake := newSMTPFake(t)
-		tpl := f.typedTemplate("html", "Invoice {{number}} for {{name}}",
-			"<p>Hello <b>{{name}}</b>,</p><p>invoice {{number}} is attached.</p>", "name", "number")
-		ch := f.channel(store.ChannelEmail, tpl)
-		f.smtpAccount(ch, fake, 1)
-		_, c := f.app()
-
-		pdf := append([]byte("%PDF-1.4\n"), everyByte()...)
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{
-			ChannelID: ch.ID, Receiver: "Alice.Liddell@Example.ORG",
-			TemplateParams: map[string]string{"name": "Alice", "number": "INV-42"},
-			Attachments: []apiclient.Attachment{{
-				Filename: "invoice-42.pdf", ContentType: "application/pdf",
-				ContentBase64: base64.StdEncoding.EncodeToString(pdf),
-			}},
+	for _, p := range []struct {
+		name string
+		run  func(t *testing.T, h *harness)
+	}{
+		{"SMTP", smtpKit().run},
+		{"WeChatWork", wechatWorkKit().run},
+		{"WeChatWorkRobot", robotKit().run},
+		{"DingTalk", dingTalkKit().run},
+		{"Feishu", feishuKit().run},
+		{"Webhook", webhookKit().run},
+	} {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			p.run(t, h)
 		})
-		msg := requireDelivered(t, c, taskID)
-		require.Equal(t, "Alice.Liddell@example.org", msg.Receiver, "the domain is lower-cased, the local part kept")
-		require.Equal(t, store.ChannelEmail, msg.MessageType)
+	}
+}
 
-		sent := fake.Sent()
-		require.Len(t, sent, 1)
-		m := sent[0]
-		require.NoError(t, m.ParseErr)
-		require.True(t, m.Answered)
-		require.True(t, m.TLS, "STARTTLS against the account's CA")
-		require.Equal(t, smtpUser, m.AuthUser)
-		require.Equal(t, smtpFrom, m.MailFrom)
-		require.Equal(t, []string{"Alice.Liddell@example.org"}, m.RcptTo)
-		require.Contains(t, m.Header.Get("From"), "Herald")
-		require.Contains(t, m.Header.Get("From"), smtpFrom)
-		require.Equal(t, "Invoice INV-42 for Alice", m.Subject)
-		require.Equal(t, []string{"multipart/mixed", "multipart/alternative", "text/plain", "text/html", "application/pdf"}, m.Parts)
-		require.Equal(t, "<p>Hello <b>Alice</b>,</p><p>invoice INV-42 is attached.</p>", m.HTML)
-		require.Contains(t, m.Text, "Hello Alice,")
-		require.Contains(t, m.Text, "invoice INV-42 is attached.")
-		require.NotContains(t, m.Text, "<b>")
-		require.Equal(t, []smtpfake.Attachment{{Filename: "invoice-42.pdf", ContentType: "application/pdf", Content: pdf}}, m.Attachments)
-		require.Equal(t, taskID, m.Header.Get(smtp.HeaderTaskID))
-		require.Equal(t, "<"+taskID+".1@example.com>", m.Header.Get("Message-ID"))
-	})
+// chatKit drives one provider's fake F through the shared cases. The cases
+// send a one-variable template unless they say otherwise.
+type chatKit[F any] struct {
+	// kind is the provider kind the cases' rules match.
+	kind        string
+	channelType string
+	addAccount  func(f *fixture, ch *store.Channel, fake F, weight int) *store.ProviderAccount
+	// template is the failure cases' template, with the one variable.
+	template, variable string
 
-	t.Run("RejectedPermanently", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		first, second := newSMTPFake(t), newSMTPFake(t)
-		for _, fake := range []*smtpfake.Server{first, second} {
-			fake.FailNext(1, smtpfake.StageRcpt, 550, "5.1.1")
+	delivered chatDelivered[F]
+	rejected  chatRejected[F]
+	throttled chatThrottled[F]
+	down      chatDown[F]
+	// blocked is nil for providers without a throttle that outlasts the
+	// test.
+	blocked *chatBlocked[F]
+	// extra holds the provider's own cases.
+	extra []chatCase
+}
+
+// chatCase is a provider's own case.
+type chatCase struct {
+	name string
+	run  func(t *testing.T, h *harness)
+}
+
+// chatSend is what a failure case sends: the receiver and the value of the
+// kit's template variable.
+type chatSend struct{ receiver, value string }
+
+// chatDelivered is a send the provider accepts at once.
+type chatDelivered[F any] struct {
+	start func(t *testing.T) F
+	// template is the channel's template: its content type, subject,
+	// content and variables.
+	template store.Template
+	// request is the send, less its channel.
+	request apiclient.SendMessageRequest
+	// check checks what the fake received.
+	check func(t *testing.T, fake F, taskID string, msg *apiclient.Message)
+}
+
+// chatRejected is a send every account refuses for good.
+type chatRejected[F any] struct {
+	// start runs a fake that refuses the message.
+	start func(t *testing.T) F
+	send  chatSend
+	code  string
+	check func(t *testing.T, first, second F)
+}
+
+// chatThrottled is a send refused once for its rate, then retried on the
+// same account.
+type chatThrottled[F any] struct {
+	// start runs a fake that throttles the first send.
+	start func(t *testing.T) F
+	// unpaced lifts the provider's default pace off the accounts.
+	unpaced bool
+	// rule stores a rule retrying on code and returns its name; nil leaves
+	// the decision to the default policy.
+	rule  func(f *fixture, kind, code string) string
+	send  chatSend
+	code  string
+	check func(t *testing.T, fake F, taskID string, d apiclient.Event)
+}
+
+// chatDown is a send whose first account is down.
+type chatDown[F any] struct {
+	// start runs a fake that is down or up.
+	start func(t *testing.T, down bool) F
+	// code is the failure code of the account that is down.
+	code string
+	// switchRule asks for a rule that switches on code at once; without it
+	// the default policy decides.
+	switchRule bool
+	send       chatSend
+	check      func(t *testing.T, down, up F)
+}
+
+// chatBlocked is a throttle whose RetryAfter outlasts the test: the case
+// checks the retry decision and ends the workflow.
+type chatBlocked[F any] struct {
+	name string
+	// start runs a fake that throttles the first send.
+	start func(t *testing.T) F
+	// rule, if set, stores a rule retrying on code sooner than wait.
+	rule  func(f *fixture, kind, code string) string
+	send  chatSend
+	code  string
+	wait  time.Duration
+	check func(t *testing.T, fake F)
+}
+
+// run runs the shared cases and the provider's own, each as a subtest.
+func (k chatKit[F]) run(t *testing.T, h *harness) {
+	cases := []chatCase{
+		{"Delivered", k.testDelivered},
+		{"RejectedPermanently", k.testRejectedPermanently},
+		{"ThrottledThenDelivered", k.testThrottledThenDelivered},
+		{"ProviderDownSwitched", k.testProviderDownSwitched},
+	}
+	if k.blocked != nil {
+		cases = append(cases, chatCase{k.blocked.name, k.testBlocked})
+	}
+	for _, c := range append(cases, k.extra...) {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.run(t, h)
+		})
+	}
+}
+
+// failureChannel creates a channel with the kit's one-variable template.
+func (k chatKit[F]) failureChannel(f *fixture) *store.Channel {
+	return f.channel(k.channelType, f.template(k.template, k.variable))
+}
+
+// sendTo sends s through ch and returns the task id.
+func (k chatKit[F]) sendTo(t *testing.T, c *apiclient.Client, ch *store.Channel, s chatSend) string {
+	t.Helper()
+	return sendOne(t, c, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: s.receiver, TemplateParams: map[string]string{k.variable: s.value}})
+}
+
+func (k chatKit[F]) testDelivered(t *testing.T, h *harness) {
+	d := k.delivered
+	f := h.fixture(t)
+	fake := d.start(t)
+	tpl := d.template
+	ch := f.channel(k.channelType, f.typedTemplate(tpl.ContentType, tpl.Subject, tpl.Content, tpl.Variables...))
+	k.addAccount(f, ch, fake, 1)
+	_, c := f.app()
+
+	req := d.request
+	req.ChannelID = ch.ID
+	taskID := sendOne(t, c, req)
+	d.check(t, fake, taskID, requireDelivered(t, c, taskID))
+}
+
+func (k chatKit[F]) testRejectedPermanently(t *testing.T, h *harness) {
+	r := k.rejected
+	f := h.fixture(t)
+	first, second := r.start(t), r.start(t)
+	ch := k.failureChannel(f)
+	k.addAccount(f, ch, first, 100)
+	k.addAccount(f, ch, second, 1)
+	_, c := f.app()
+
+	taskID := k.sendTo(t, c, ch, r.send)
+	requireRejected(t, c, taskID, r.code)
+	r.check(t, first, second)
+}
+
+func (k chatKit[F]) testThrottledThenDelivered(t *testing.T, h *harness) {
+	th := k.throttled
+	f := h.fixture(t)
+	// Both accounts use the fake, so whichever is picked meets the
+	// throttle.
+	fake := th.start(t)
+	ch := k.failureChannel(f)
+	for range 2 {
+		acc := k.addAccount(f, ch, fake, 1)
+		if th.unpaced {
+			f.unpaced(acc)
 		}
-		ch := f.channel(store.ChannelEmail, f.template("Hi {{who}}", "who"))
-		f.smtpAccount(ch, first, 100)
-		f.smtpAccount(ch, second, 1)
-		_, c := f.app()
+	}
+	var ruleName string
+	if th.rule != nil {
+		ruleName = th.rule(f, k.kind, th.code)
+	}
+	_, c := f.app()
 
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "nobody@example.org", TemplateParams: map[string]string{"who": "you"}})
-		requireRejected(t, c, taskID, "SMTP_550_5.1.1")
-		require.Empty(t, first.Sent())
-		require.Empty(t, second.Sent())
-	})
+	taskID := k.sendTo(t, c, ch, th.send)
+	d := requireRetriedOnSameAccount(t, c, taskID, th.code)
+	if th.rule != nil {
+		require.Equal(t, ruleName, d.Code)
+	}
+	th.check(t, fake, taskID, d)
+}
 
-	t.Run("ThrottledThenDelivered", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		// Greylisting: "try again later" for the first message only. Both
-		// accounts use the server, so whichever is picked meets it.
-		fake := newSMTPFake(t)
-		fake.FailNext(1, smtpfake.StageRcpt, 451, "4.7.1")
-		ch := f.channel(store.ChannelEmail, f.template("Hi {{who}}", "who"))
-		f.smtpAccount(ch, fake, 1)
-		f.smtpAccount(ch, fake, 1)
-		_, c := f.app()
+func (k chatKit[F]) testProviderDownSwitched(t *testing.T, h *harness) {
+	dn := k.down
+	f := h.fixture(t)
+	down, up := dn.start(t, true), dn.start(t, false)
+	ch := k.failureChannel(f)
+	downAcc := k.addAccount(f, ch, down, 100)
+	upAcc := k.addAccount(f, ch, up, 1)
+	var ruleName string
+	if dn.switchRule {
+		ruleName = f.switchOn(k.kind, dn.code)
+	}
+	_, c := f.app()
 
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "grey@example.org", TemplateParams: map[string]string{"who": "you"}})
-		requireRetriedOnSameAccount(t, c, taskID, "SMTP_451_4.7.1")
-		sent := fake.Sent()
-		require.Len(t, sent, 1)
-		require.Equal(t, "Hi you", sent[0].Text)
-		require.Equal(t, "<"+taskID+".2@example.com>", sent[0].Header.Get("Message-ID"), "the retry is attempt 2")
-	})
-
-	t.Run("ProviderDownSwitched", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		down, up := newSMTPFake(t), newSMTPFake(t)
-		down.Down()
-		ch := f.channel(store.ChannelEmail, f.template("Hi {{who}}", "who"))
-		downAcc := f.smtpAccount(ch, down, 100)
-		upAcc := f.smtpAccount(ch, up, 1)
-		_, c := f.app()
-
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "bob@example.org", TemplateParams: map[string]string{"who": "Bob"}})
+	taskID := k.sendTo(t, c, ch, dn.send)
+	if dn.switchRule {
+		requireSwitchedAtOnce(t, c, taskID, upAcc, ruleName)
+	} else {
 		// No rule matches: the default policy retries a transient failure
 		// three times on the same account, then switches.
 		d := requireSwitchedTo(t, c, taskID, upAcc)
@@ -148,562 +272,550 @@ func TestChatChannelsSMTP(t *testing.T) {
 		for _, e := range tries[:4] {
 			require.Equal(t, downAcc.ID, *e.AccountID)
 		}
-		require.Equal(t, smtp.CodeConnect, eventsOf(events, "send_failed")[0].Code)
-		require.Empty(t, down.Sent())
-		require.Len(t, up.Sent(), 1)
-	})
+		require.Equal(t, dn.code, eventsOf(events, "send_failed")[0].Code)
+	}
+	dn.check(t, down, up)
 }
 
-func TestChatChannelsWeChatWork(t *testing.T) {
-	t.Parallel()
-	h := sharedHarness(t)
+func (k chatKit[F]) testBlocked(t *testing.T, h *harness) {
+	b := k.blocked
+	f := h.fixture(t)
+	fake := b.start(t)
+	ch := k.failureChannel(f)
+	k.addAccount(f, ch, fake, 1)
+	var ruleName string
+	if b.rule != nil {
+		ruleName = b.rule(f, k.kind, b.code)
+	}
+	_, c := f.app()
 
-	t.Run("Delivered", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		fake := wechatworkfake.New(t, wechatworkfake.WithUsers("zhangsan", "lisi"))
-		ch := f.channel(store.ChannelWeChatWork, f.template("Leave of {{who}} on {{day}} was approved.", "who", "day"))
-		f.wechatWorkAccount(ch, fake, 1)
-		_, c := f.app()
-
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{
-			ChannelID: ch.ID, Receiver: "zhangsan|lisi;party:2",
-			TemplateParams: map[string]string{"who": "Zhang San", "day": "3 March"},
-		})
-		requireDelivered(t, c, taskID)
-		sent := fake.Sent()
-		require.Len(t, sent, 1)
-		m := sent[0]
-		require.Equal(t, wechatworkfake.KindApp, m.Kind)
-		require.Equal(t, wechatworkfake.DefaultAgentID, m.AgentID)
-		require.Equal(t, "text", m.MsgType)
-		require.Equal(t, "Leave of Zhang San on 3 March was approved.", m.Content)
-		require.Equal(t, "zhangsan|lisi", m.ToUser)
-		require.Equal(t, "2", m.ToParty)
-		require.Equal(t, []string{"zhangsan", "lisi"}, m.Users)
-		require.Equal(t, []string{"2"}, m.Parties)
-		require.Empty(t, m.Tags)
-	})
-
-	t.Run("RejectedPermanently", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		// Every receiver is unknown to WeCom: 81013 on whichever account.
-		first := wechatworkfake.New(t, wechatworkfake.WithUsers("zhangsan"))
-		second := wechatworkfake.New(t, wechatworkfake.WithUsers("zhangsan"))
-		ch := f.channel(store.ChannelWeChatWork, f.template("Hi {{who}}", "who"))
-		f.wechatWorkAccount(ch, first, 100)
-		f.wechatWorkAccount(ch, second, 1)
-		_, c := f.app()
-
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "ghost|phantom", TemplateParams: map[string]string{"who": "you"}})
-		requireRejected(t, c, taskID, "81013")
-		require.Equal(t, 1, first.SendCalls()+second.SendCalls())
-		require.Empty(t, first.Sent())
-		require.Empty(t, second.Sent())
-	})
-
-	t.Run("ThrottledThenDelivered", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		// 45033 (too many concurrent calls) is throttled without a
-		// RetryAfter of its own, so a one-second rule can retry it; 45009
-		// waits at least a minute (FrequencyLimitHonoursRetryAfter).
-		fake := wechatworkfake.New(t)
-		fake.FailNext(1, 45033)
-		ch := f.channel(store.ChannelWeChatWork, f.template("Hi {{who}}", "who"))
-		f.unpaced(f.wechatWorkAccount(ch, fake, 1))
-		f.unpaced(f.wechatWorkAccount(ch, fake, 1))
-		ruleName := f.retryOn("wechatwork", "45033")
-		_, c := f.app()
-
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "zhangsan", TemplateParams: map[string]string{"who": "you"}})
-		d := requireRetriedOnSameAccount(t, c, taskID, "45033")
+	taskID := k.sendTo(t, c, ch, b.send)
+	terminateOnCleanup(t, h, taskID)
+	d := requireWaitingToRetry(t, c, taskID, b.code, b.wait)
+	if b.rule != nil {
 		require.Equal(t, ruleName, d.Code)
-		require.Len(t, fake.Sent(), 1)
-		require.Equal(t, 2, fake.SendCalls())
-	})
+	}
+	b.check(t, fake)
+}
 
-	t.Run("FrequencyLimitHonoursRetryAfter", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		fake := wechatworkfake.New(t)
+// newWeChatWorkFake starts a WeCom fake with its default application and
+// robot.
+func newWeChatWorkFake(t *testing.T) *wechatworkfake.Server { return wechatworkfake.New(t) }
+
+// newDingTalkFake starts a DingTalk fake with its default robot.
+func newDingTalkFake(t *testing.T) *dingtalkfake.Server { return dingtalkfake.New(t) }
+
+// newFeishuFake starts a Feishu fake with its default bot.
+func newFeishuFake(t *testing.T) *feishufake.Server { return feishufake.New(t) }
+
+// downOrUp makes start a chatDown start.
+func downOrUp[F interface{ Down() }](start func(t *testing.T) F) func(t *testing.T, down bool) F {
+	return func(t *testing.T, down bool) F {
+		fake := start(t)
+		if down {
+			fake.Down()
+		}
+		return fake
+	}
+}
+
+// failingFirst makes start run a fake that answers the first send with
+// code.
+func failingFirst[F interface{ FailNext(n, code int) }](start func(t *testing.T) F, code int) func(t *testing.T) F {
+	return func(t *testing.T) F {
+		fake := start(t)
+		fake.FailNext(1, code)
+		return fake
+	}
+}
+
+// throttlingFirst makes start run a fake that throttles the first send.
+func throttlingFirst[F interface{ Throttle(n int) }](start func(t *testing.T) F) func(t *testing.T) F {
+	return func(t *testing.T) F {
+		fake := start(t)
 		fake.Throttle(1)
-		ch := f.channel(store.ChannelWeChatWork, f.template("Hi {{who}}", "who"))
-		f.wechatWorkAccount(ch, fake, 1)
-		_, c := f.app()
-
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "zhangsan", TemplateParams: map[string]string{"who": "you"}})
-		terminateOnCleanup(t, h, taskID)
-		requireWaitingToRetry(t, c, taskID, "45009", time.Minute)
-		require.Empty(t, fake.Sent())
-		require.Equal(t, 1, fake.SendCalls())
-	})
-
-	t.Run("ProviderDownSwitched", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		down, up := wechatworkfake.New(t), wechatworkfake.New(t)
-		down.Down()
-		ch := f.channel(store.ChannelWeChatWork, f.template("Hi {{who}}", "who"))
-		f.wechatWorkAccount(ch, down, 100)
-		upAcc := f.wechatWorkAccount(ch, up, 1)
-		ruleName := f.switchOn("wechatwork", "HTTP_502")
-		_, c := f.app()
-
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "zhangsan", TemplateParams: map[string]string{"who": "you"}})
-		requireSwitchedAtOnce(t, c, taskID, upAcc, ruleName)
-		require.Empty(t, down.Sent())
-		require.Len(t, up.Sent(), 1)
-	})
+		return fake
+	}
 }
 
-func TestChatChannelsWeChatWorkRobot(t *testing.T) {
-	t.Parallel()
-	h := sharedHarness(t)
-
-	t.Run("Delivered", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		fake := wechatworkfake.New(t)
-		ch := f.channel(store.ChannelWeChatWork, f.template("Disk {{disk}} is {{pct}}% full", "disk", "pct"))
-		f.robotAccount(ch, fake, 1)
-		_, c := f.app()
-
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{
-			ChannelID: ch.ID, Receiver: "@13800000000,zhangsan",
-			TemplateParams: map[string]string{"disk": "/var", "pct": "93"},
-		})
-		requireDelivered(t, c, taskID)
-		sent := fake.Sent()
-		require.Len(t, sent, 1)
-		m := sent[0]
-		require.Equal(t, wechatworkfake.KindRobot, m.Kind)
-		require.Equal(t, wechatworkfake.DefaultRobotKey, m.RobotKey)
-		require.Equal(t, "text", m.MsgType)
-		require.Equal(t, "Disk /var is 93% full", m.Content)
-		require.Equal(t, []string{"13800000000"}, m.MentionedMobileList)
-		require.Equal(t, []string{"zhangsan"}, m.MentionedList)
-	})
-
-	t.Run("RejectedPermanently", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		first, second := wechatworkfake.New(t), wechatworkfake.New(t)
-		for _, fake := range []*wechatworkfake.Server{first, second} {
-			fake.FailNext(1, 45002) // content size out of limit
-		}
-		ch := f.channel(store.ChannelWeChatWork, f.template("Hi {{who}}", "who"))
-		f.robotAccount(ch, first, 100)
-		f.robotAccount(ch, second, 1)
-		_, c := f.app()
-
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "@all", TemplateParams: map[string]string{"who": "all"}})
-		requireRejected(t, c, taskID, "45002")
-		require.Equal(t, 1, first.RobotCalls()+second.RobotCalls())
-		require.Empty(t, first.Sent())
-		require.Empty(t, second.Sent())
-	})
-
-	t.Run("ThrottledThenDelivered", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		fake := wechatworkfake.New(t)
-		fake.FailNext(1, 45033)
-		ch := f.channel(store.ChannelWeChatWork, f.template("Hi {{who}}", "who"))
-		f.unpaced(f.robotAccount(ch, fake, 1))
-		f.unpaced(f.robotAccount(ch, fake, 1))
-		ruleName := f.retryOn("wechatwork_robot", "45033")
-		_, c := f.app()
-
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "@all", TemplateParams: map[string]string{"who": "all"}})
-		d := requireRetriedOnSameAccount(t, c, taskID, "45033")
-		require.Equal(t, ruleName, d.Code)
-		sent := fake.Sent()
-		require.Len(t, sent, 1)
-		require.Equal(t, []string{"@all"}, sent[0].MentionedList)
-	})
-
-	t.Run("ProviderDownSwitched", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		down, up := wechatworkfake.New(t), wechatworkfake.New(t)
-		down.Down()
-		ch := f.channel(store.ChannelWeChatWork, f.template("Hi {{who}}", "who"))
-		f.robotAccount(ch, down, 100)
-		upAcc := f.robotAccount(ch, up, 1)
-		ruleName := f.switchOn("wechatwork_robot", "HTTP_502")
-		_, c := f.app()
-
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "@all", TemplateParams: map[string]string{"who": "all"}})
-		requireSwitchedAtOnce(t, c, taskID, upAcc, ruleName)
-		require.Empty(t, down.Sent())
-		require.Len(t, up.Sent(), 1)
-	})
+// onlyOne checks that a fake took one message and returns it.
+func onlyOne[M any](t *testing.T, sent []M) M {
+	t.Helper()
+	require.Len(t, sent, 1)
+	return sent[0]
 }
 
-func TestChatChannelsDingTalk(t *testing.T) {
-	t.Parallel()
-	h := sharedHarness(t)
-
-	t.Run("Delivered", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		fake := dingtalkfake.New(t)
-		tpl := f.typedTemplate("markdown", "Deploy {{version}}", "### Deploy {{version}}\n- service: {{service}}", "version", "service")
-		ch := f.channel(store.ChannelDingTalk, tpl)
-		f.dingTalkAccount(ch, fake, 1)
-		_, c := f.app()
-
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{
-			ChannelID: ch.ID, Receiver: "@13800000000,@13900000000",
-			TemplateParams: map[string]string{"version": "1.4.2", "service": "api"},
-		})
-		requireDelivered(t, c, taskID)
-		sent := fake.Sent()
-		require.Len(t, sent, 1)
-		m := sent[0]
-		require.Equal(t, "markdown", m.MsgType)
-		require.Equal(t, "Deploy 1.4.2", m.Title)
-		// DingTalk highlights a mention only when the text holds it.
-		require.Equal(t, "### Deploy 1.4.2\n- service: api\n\n@13800000000 @13900000000", m.Text)
-		require.Equal(t, []string{"13800000000", "13900000000"}, m.AtMobiles)
-		require.False(t, m.IsAtAll)
-	})
-
-	t.Run("RejectedPermanently", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		first, second := dingtalkfake.New(t), dingtalkfake.New(t)
-		for _, fake := range []*dingtalkfake.Server{first, second} {
-			fake.FailNext(1, dingtalkfake.CodeMissingParameter)
-		}
-		ch := f.channel(store.ChannelDingTalk, f.template("Alert {{text}}", "text"))
-		f.dingTalkAccount(ch, first, 100)
-		f.dingTalkAccount(ch, second, 1)
-		_, c := f.app()
-
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "-", TemplateParams: map[string]string{"text": "disk full"}})
-		requireRejected(t, c, taskID, "40035")
-		require.Empty(t, first.Sent())
-		require.Empty(t, second.Sent())
-	})
-
-	t.Run("ThrottledThenDelivered", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		// 410100 is DingTalk's throttled answer without a block of its
-		// own, so a one-second rule can retry it; 130101 blocks the robot
-		// for ten minutes (TooFastHonoursTheBlock).
-		fake := dingtalkfake.New(t)
-		fake.FailNext(1, 410100)
-		ch := f.channel(store.ChannelDingTalk, f.template("Alert {{text}}", "text"))
-		f.unpaced(f.dingTalkAccount(ch, fake, 1))
-		f.unpaced(f.dingTalkAccount(ch, fake, 1))
-		ruleName := f.retryOn("dingtalk", "410100")
-		_, c := f.app()
-
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "@all", TemplateParams: map[string]string{"text": "disk full"}})
-		d := requireRetriedOnSameAccount(t, c, taskID, "410100")
-		require.Equal(t, ruleName, d.Code)
-		sent := fake.Sent()
-		require.Len(t, sent, 1)
-		require.True(t, sent[0].IsAtAll)
-		require.Equal(t, "Alert disk full", sent[0].Text)
-	})
-
-	t.Run("TooFastHonoursTheBlock", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		fake := dingtalkfake.New(t)
-		fake.Throttle(1)
-		ch := f.channel(store.ChannelDingTalk, f.template("Alert {{text}}", "text"))
-		f.dingTalkAccount(ch, fake, 1)
-		// Even an operator rule asking for a retry after one second cannot
-		// send into DingTalk's ten-minute block: the provider's RetryAfter
-		// is a floor for every retry delay. The test checks the decision
-		// and ends the workflow instead of waiting the ten minutes.
-		ruleName := f.retryOn("dingtalk", "130101")
-		_, c := f.app()
-
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "-", TemplateParams: map[string]string{"text": "disk full"}})
-		terminateOnCleanup(t, h, taskID)
-		d := requireWaitingToRetry(t, c, taskID, "130101", dingtalkfake.DefaultRateBlock)
-		require.Equal(t, ruleName, d.Code)
-		require.Empty(t, fake.Sent())
-	})
-
-	t.Run("ProviderDownSwitched", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		down, up := dingtalkfake.New(t), dingtalkfake.New(t)
-		down.Down()
-		ch := f.channel(store.ChannelDingTalk, f.template("Alert {{text}}", "text"))
-		f.dingTalkAccount(ch, down, 100)
-		upAcc := f.dingTalkAccount(ch, up, 1)
-		ruleName := f.switchOn("dingtalk", "HTTP_502")
-		_, c := f.app()
-
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "-", TemplateParams: map[string]string{"text": "disk full"}})
-		requireSwitchedAtOnce(t, c, taskID, upAcc, ruleName)
-		require.Empty(t, down.Sent())
-		require.Len(t, up.Sent(), 1)
-	})
-
-	t.Run("Pacing", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		// The robot refuses a second message within 150ms with 130101 (and
-		// then blocks): sends in one burst would trip it, paced ones do not.
-		fake := dingtalkfake.New(t, dingtalkfake.WithRateLimit(1, 150*time.Millisecond, time.Minute))
-		ch := f.channel(store.ChannelDingTalk, f.template("Paced {{n}}", "n"))
-		acc := f.dingTalkAccount(ch, fake, 1)
-		perMinute := 120 // one slot every 500ms
-		require.NoError(t, h.db.UpdateAccount(context.Background(), acc.ID, store.AccountPatch{RateLimitPerMinute: &perMinute}))
-		_, c := f.app()
-
-		var tasks []string
-		for i := range 3 {
-			tasks = append(tasks, sendOne(t, c, apiclient.SendMessageRequest{
-				ChannelID: ch.ID, Receiver: "-", TemplateParams: map[string]string{"n": fmt.Sprint(i)},
-			}))
-		}
-		paced := 0
-		for _, id := range tasks {
-			msg := waitFinal(t, c, id)
-			require.Equal(t, workflows.StatusSuccess, msg.Status, msg.LastError)
-			kinds, _ := eventKinds(t, c, id)
-			require.Equal(t, 1, count(kinds, "attempt"), "%v", kinds)
-			require.Zero(t, count(kinds, "send_failed"), "the robot never answered 130101: %v", kinds)
-			paced += count(kinds, "paced")
-		}
-		require.GreaterOrEqual(t, paced, 2, "three sends against one slot per 500ms: two had to wait")
-		sent := fake.Sent()
-		require.Len(t, sent, 3)
-		for i := 1; i < len(sent); i++ {
-			require.GreaterOrEqual(t, sent[i].At.Sub(sent[i-1].At), 150*time.Millisecond)
-		}
-	})
+// requireNothingSent checks that none of the fakes took a message.
+func requireNothingSent[M any](t *testing.T, sent ...[]M) {
+	t.Helper()
+	for _, s := range sent {
+		require.Empty(t, s)
+	}
 }
 
-func TestChatChannelsFeishu(t *testing.T) {
-	t.Parallel()
-	h := sharedHarness(t)
-
-	t.Run("Delivered", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		fake := feishufake.New(t)
-		tpl := f.typedTemplate("post", "Deploy {{service}}", "Deploy of {{service}} finished\nVersion {{version}}", "service", "version")
-		ch := f.channel(store.ChannelFeishu, tpl)
-		f.feishuAccount(ch, fake, 1)
-		_, c := f.app()
-
-		const openID = "ou_84aad35d084aa403a838cf73ee18467"
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{
-			ChannelID: ch.ID, Receiver: "@" + openID + ",@all",
-			TemplateParams: map[string]string{"service": "api", "version": "1.4.2"},
-		})
-		requireDelivered(t, c, taskID)
-		sent := fake.Sent()
-		require.Len(t, sent, 1)
-		m := sent[0]
-		require.Equal(t, feishufake.DefaultHookID, m.HookID)
-		require.Equal(t, "post", m.MsgType)
-		require.Equal(t, "Deploy api", m.Title)
-		// One paragraph per line, then the mentions' own paragraph.
-		require.Equal(t, "Deploy of api finished\nVersion 1.4.2", strings.TrimRight(m.Text, "\n"))
-		require.ElementsMatch(t, []string{openID, "all"}, m.Mentions)
-	})
-
-	t.Run("RejectedPermanently", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		first, second := feishufake.New(t), feishufake.New(t)
-		for _, fake := range []*feishufake.Server{first, second} {
-			fake.FailNext(1, feishufake.CodeBadRequest)
-		}
-		ch := f.channel(store.ChannelFeishu, f.template("Alert {{text}}", "text"))
-		f.feishuAccount(ch, first, 100)
-		f.feishuAccount(ch, second, 1)
-		_, c := f.app()
-
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "-", TemplateParams: map[string]string{"text": "disk full"}})
-		requireRejected(t, c, taskID, "9499")
-		require.Empty(t, first.Sent())
-		require.Empty(t, second.Sent())
-	})
-
-	t.Run("ThrottledThenDelivered", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		fake := feishufake.New(t)
-		fake.Throttle(1)
-		ch := f.channel(store.ChannelFeishu, f.template("Alert {{text}}", "text"))
-		f.unpaced(f.feishuAccount(ch, fake, 1))
-		f.unpaced(f.feishuAccount(ch, fake, 1))
-		ruleName := f.retryOn("feishu", "11232")
-		_, c := f.app()
-
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "@all", TemplateParams: map[string]string{"text": "disk full"}})
-		d := requireRetriedOnSameAccount(t, c, taskID, "11232")
-		require.Equal(t, ruleName, d.Code)
-		sent := fake.Sent()
-		require.Len(t, sent, 1)
-		require.Equal(t, "text", sent[0].MsgType)
-		require.Equal(t, []string{"all"}, sent[0].Mentions)
-	})
-
-	t.Run("ProviderDownSwitched", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		down, up := feishufake.New(t), feishufake.New(t)
-		down.Down()
-		ch := f.channel(store.ChannelFeishu, f.template("Alert {{text}}", "text"))
-		f.feishuAccount(ch, down, 100)
-		upAcc := f.feishuAccount(ch, up, 1)
-		ruleName := f.switchOn("feishu", "HTTP_502")
-		_, c := f.app()
-
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "-", TemplateParams: map[string]string{"text": "disk full"}})
-		requireSwitchedAtOnce(t, c, taskID, upAcc, ruleName)
-		require.Empty(t, down.Sent())
-		require.Len(t, up.Sent(), 1)
-	})
+// requireOnlyUpSent checks that the fake that is down took nothing and
+// the one that is up took the message.
+func requireOnlyUpSent[M any](t *testing.T, down, up []M) {
+	t.Helper()
+	require.Empty(t, down)
+	require.Len(t, up, 1)
 }
 
-func TestChatChannelsWebhook(t *testing.T) {
-	t.Parallel()
-	h := sharedHarness(t)
+func smtpKit() chatKit[*smtpfake.Server] {
+	type F = *smtpfake.Server
+	pdf := append([]byte("%PDF-1.4\n"), everyByte()...)
+	return chatKit[F]{
+		kind: "smtp", channelType: store.ChannelEmail, addAccount: (*fixture).smtpAccount,
+		template: "Hi {{who}}", variable: "who",
+		delivered: chatDelivered[F]{
+			start: newSMTPFake,
+			template: store.Template{ContentType: "html", Subject: "Invoice {{number}} for {{name}}",
+				Content: "<p>Hello <b>{{name}}</b>,</p><p>invoice {{number}} is attached.</p>", Variables: []string{"name", "number"}},
+			request: apiclient.SendMessageRequest{
+				Receiver:       "Alice.Liddell@Example.ORG",
+				TemplateParams: map[string]string{"name": "Alice", "number": "INV-42"},
+				Attachments: []apiclient.Attachment{{
+					Filename: "invoice-42.pdf", ContentType: "application/pdf",
+					ContentBase64: base64.StdEncoding.EncodeToString(pdf),
+				}},
+			},
+			check: func(t *testing.T, fake F, taskID string, msg *apiclient.Message) {
+				require.Equal(t, "Alice.Liddell@example.org", msg.Receiver, "the domain is lower-cased, the local part kept")
+				require.Equal(t, store.ChannelEmail, msg.MessageType)
 
-	t.Run("Delivered", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		ep := newHookEndpoint(t, hookReply{status: http.StatusOK})
-		tpl := f.typedTemplate("text", "Order {{order}} shipped", "Order {{order}} left the warehouse on {{day}}.", "order", "day")
-		ch := f.channel(store.ChannelWebhook, tpl)
-		f.webhookAccount(ch, ep, 5000, 1)
-		_, c := f.app()
+				m := onlyOne(t, fake.Sent())
+				require.NoError(t, m.ParseErr)
+				require.True(t, m.Answered)
+				require.True(t, m.TLS, "STARTTLS against the account's CA")
+				require.Equal(t, smtpUser, m.AuthUser)
+				require.Equal(t, smtpFrom, m.MailFrom)
+				require.Equal(t, []string{"Alice.Liddell@example.org"}, m.RcptTo)
+				require.Contains(t, m.Header.Get("From"), "Herald")
+				require.Contains(t, m.Header.Get("From"), smtpFrom)
+				require.Equal(t, "Invoice INV-42 for Alice", m.Subject)
+				require.Equal(t, []string{"multipart/mixed", "multipart/alternative", "text/plain", "text/html", "application/pdf"}, m.Parts)
+				require.Equal(t, "<p>Hello <b>Alice</b>,</p><p>invoice INV-42 is attached.</p>", m.HTML)
+				require.Contains(t, m.Text, "Hello Alice,")
+				require.Contains(t, m.Text, "invoice INV-42 is attached.")
+				require.NotContains(t, m.Text, "<b>")
+				require.Equal(t, []smtpfake.Attachment{{Filename: "invoice-42.pdf", ContentType: "application/pdf", Content: pdf}}, m.Attachments)
+				require.Equal(t, taskID, m.Header.Get(smtp.HeaderTaskID))
+				require.Equal(t, "<"+taskID+".1@example.com>", m.Header.Get("Message-ID"))
+			},
+		},
+		rejected: chatRejected[F]{
+			start: func(t *testing.T) F {
+				fake := newSMTPFake(t)
+				fake.FailNext(1, smtpfake.StageRcpt, 550, "5.1.1")
+				return fake
+			},
+			send: chatSend{"nobody@example.org", "you"}, code: "SMTP_550_5.1.1",
+			check: func(t *testing.T, first, second F) {
+				requireNothingSent(t, first.Sent(), second.Sent())
+			},
+		},
+		throttled: chatThrottled[F]{
+			// Greylisting: "try again later" for the first message only.
+			start: func(t *testing.T) F {
+				fake := newSMTPFake(t)
+				fake.FailNext(1, smtpfake.StageRcpt, 451, "4.7.1")
+				return fake
+			},
+			send: chatSend{"grey@example.org", "you"}, code: "SMTP_451_4.7.1",
+			check: func(t *testing.T, fake F, taskID string, _ apiclient.Event) {
+				m := onlyOne(t, fake.Sent())
+				require.Equal(t, "Hi you", m.Text)
+				require.Equal(t, "<"+taskID+".2@example.com>", m.Header.Get("Message-ID"), "the retry is attempt 2")
+			},
+		},
+		down: chatDown[F]{
+			start: downOrUp(newSMTPFake),
+			code:  smtp.CodeConnect, send: chatSend{"bob@example.org", "Bob"},
+			check: func(t *testing.T, down, up F) { requireOnlyUpSent(t, down.Sent(), up.Sent()) },
+		},
+	}
+}
 
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{
-			ChannelID: ch.ID, Receiver: "customer-42",
-			TemplateParams: map[string]string{"order": "A-1001", "day": "Monday"},
-		})
-		requireDelivered(t, c, taskID)
-		got, unsigned := ep.requests()
-		require.Zero(t, unsigned)
-		require.Len(t, got, 1)
-		r := got[0]
+func wechatWorkKit() chatKit[*wechatworkfake.Server] {
+	type F = *wechatworkfake.Server
+	return chatKit[F]{
+		kind: "wechatwork", channelType: store.ChannelWeChatWork, addAccount: (*fixture).wechatWorkAccount,
+		template: "Hi {{who}}", variable: "who",
+		delivered: chatDelivered[F]{
+			start:    func(t *testing.T) F { return wechatworkfake.New(t, wechatworkfake.WithUsers("zhangsan", "lisi")) },
+			template: store.Template{ContentType: "text", Content: "Leave of {{who}} on {{day}} was approved.", Variables: []string{"who", "day"}},
+			request: apiclient.SendMessageRequest{
+				Receiver:       "zhangsan|lisi;party:2",
+				TemplateParams: map[string]string{"who": "Zhang San", "day": "3 March"},
+			},
+			check: func(t *testing.T, fake F, _ string, _ *apiclient.Message) {
+				m := onlyOne(t, fake.Sent())
+				require.Equal(t, wechatworkfake.KindApp, m.Kind)
+				require.Equal(t, wechatworkfake.DefaultAgentID, m.AgentID)
+				require.Equal(t, "text", m.MsgType)
+				require.Equal(t, "Leave of Zhang San on 3 March was approved.", m.Content)
+				require.Equal(t, "zhangsan|lisi", m.ToUser)
+				require.Equal(t, "2", m.ToParty)
+				require.Equal(t, []string{"zhangsan", "lisi"}, m.Users)
+				require.Equal(t, []string{"2"}, m.Parties)
+				require.Empty(t, m.Tags)
+			},
+		},
+		rejected: chatRejected[F]{
+			// Every receiver is unknown to WeCom: 81013 on whichever account.
+			start: func(t *testing.T) F { return wechatworkfake.New(t, wechatworkfake.WithUsers("zhangsan")) },
+			send:  chatSend{"ghost|phantom", "you"}, code: "81013",
+			check: func(t *testing.T, first, second F) {
+				require.Equal(t, 1, first.SendCalls()+second.SendCalls())
+				requireNothingSent(t, first.Sent(), second.Sent())
+			},
+		},
+		throttled: chatThrottled[F]{
+			// 45033 (too many concurrent calls) is throttled without a
+			// RetryAfter of its own, so a one-second rule can retry it; 45009
+			// waits at least a minute (FrequencyLimitHonoursRetryAfter).
+			start:   failingFirst(newWeChatWorkFake, 45033),
+			unpaced: true, rule: (*fixture).retryOn,
+			send: chatSend{"zhangsan", "you"}, code: "45033",
+			check: func(t *testing.T, fake F, _ string, _ apiclient.Event) {
+				require.Len(t, fake.Sent(), 1)
+				require.Equal(t, 2, fake.SendCalls())
+			},
+		},
+		down: chatDown[F]{
+			start: downOrUp(newWeChatWorkFake), code: "HTTP_502", switchRule: true,
+			send:  chatSend{"zhangsan", "you"},
+			check: func(t *testing.T, down, up F) { requireOnlyUpSent(t, down.Sent(), up.Sent()) },
+		},
+		blocked: &chatBlocked[F]{
+			name:  "FrequencyLimitHonoursRetryAfter",
+			start: throttlingFirst(newWeChatWorkFake),
+			send:  chatSend{"zhangsan", "you"}, code: "45009", wait: time.Minute,
+			check: func(t *testing.T, fake F) {
+				require.Empty(t, fake.Sent())
+				require.Equal(t, 1, fake.SendCalls())
+			},
+		},
+	}
+}
+
+func robotKit() chatKit[*wechatworkfake.Server] {
+	type F = *wechatworkfake.Server
+	all := chatSend{"@all", "all"}
+	return chatKit[F]{
+		kind: "wechatwork_robot", channelType: store.ChannelWeChatWork, addAccount: (*fixture).robotAccount,
+		template: "Hi {{who}}", variable: "who",
+		delivered: chatDelivered[F]{
+			start:    newWeChatWorkFake,
+			template: store.Template{ContentType: "text", Content: "Disk {{disk}} is {{pct}}% full", Variables: []string{"disk", "pct"}},
+			request: apiclient.SendMessageRequest{
+				Receiver:       "@13800000000,zhangsan",
+				TemplateParams: map[string]string{"disk": "/var", "pct": "93"},
+			},
+			check: func(t *testing.T, fake F, _ string, _ *apiclient.Message) {
+				m := onlyOne(t, fake.Sent())
+				require.Equal(t, wechatworkfake.KindRobot, m.Kind)
+				require.Equal(t, wechatworkfake.DefaultRobotKey, m.RobotKey)
+				require.Equal(t, "text", m.MsgType)
+				require.Equal(t, "Disk /var is 93% full", m.Content)
+				require.Equal(t, []string{"13800000000"}, m.MentionedMobileList)
+				require.Equal(t, []string{"zhangsan"}, m.MentionedList)
+			},
+		},
+		rejected: chatRejected[F]{
+			start: failingFirst(newWeChatWorkFake, 45002), // content size out of limit
+			send:  all, code: "45002",
+			check: func(t *testing.T, first, second F) {
+				require.Equal(t, 1, first.RobotCalls()+second.RobotCalls())
+				requireNothingSent(t, first.Sent(), second.Sent())
+			},
+		},
+		throttled: chatThrottled[F]{
+			start:   failingFirst(newWeChatWorkFake, 45033),
+			unpaced: true, rule: (*fixture).retryOn,
+			send: all, code: "45033",
+			check: func(t *testing.T, fake F, _ string, _ apiclient.Event) {
+				require.Equal(t, []string{"@all"}, onlyOne(t, fake.Sent()).MentionedList)
+			},
+		},
+		down: chatDown[F]{
+			start: downOrUp(newWeChatWorkFake), code: "HTTP_502", switchRule: true,
+			send:  all,
+			check: func(t *testing.T, down, up F) { requireOnlyUpSent(t, down.Sent(), up.Sent()) },
+		},
+	}
+}
+
+func dingTalkKit() chatKit[*dingtalkfake.Server] {
+	type F = *dingtalkfake.Server
+	return chatKit[F]{
+		kind: "dingtalk", channelType: store.ChannelDingTalk, addAccount: (*fixture).dingTalkAccount,
+		template: "Alert {{text}}", variable: "text",
+		delivered: chatDelivered[F]{
+			start: newDingTalkFake,
+			template: store.Template{ContentType: "markdown", Subject: "Deploy {{version}}",
+				Content: "### Deploy {{version}}\n- service: {{service}}", Variables: []string{"version", "service"}},
+			request: apiclient.SendMessageRequest{
+				Receiver:       "@13800000000,@13900000000",
+				TemplateParams: map[string]string{"version": "1.4.2", "service": "api"},
+			},
+			check: func(t *testing.T, fake F, _ string, _ *apiclient.Message) {
+				m := onlyOne(t, fake.Sent())
+				require.Equal(t, "markdown", m.MsgType)
+				require.Equal(t, "Deploy 1.4.2", m.Title)
+				// DingTalk highlights a mention only when the text holds it.
+				require.Equal(t, "### Deploy 1.4.2\n- service: api\n\n@13800000000 @13900000000", m.Text)
+				require.Equal(t, []string{"13800000000", "13900000000"}, m.AtMobiles)
+				require.False(t, m.IsAtAll)
+			},
+		},
+		rejected: chatRejected[F]{
+			start: failingFirst(newDingTalkFake, dingtalkfake.CodeMissingParameter),
+			send:  chatSend{"-", "disk full"}, code: "40035",
+			check: func(t *testing.T, first, second F) {
+				requireNothingSent(t, first.Sent(), second.Sent())
+			},
+		},
+		throttled: chatThrottled[F]{
+			// 410100 is DingTalk's throttled answer without a block of its
+			// own, so a one-second rule can retry it; 130101 blocks the robot
+			// for ten minutes (TooFastHonoursTheBlock).
+			start:   failingFirst(newDingTalkFake, 410100),
+			unpaced: true, rule: (*fixture).retryOn,
+			send: chatSend{"@all", "disk full"}, code: "410100",
+			check: func(t *testing.T, fake F, _ string, _ apiclient.Event) {
+				m := onlyOne(t, fake.Sent())
+				require.True(t, m.IsAtAll)
+				require.Equal(t, "Alert disk full", m.Text)
+			},
+		},
+		down: chatDown[F]{
+			start: downOrUp(newDingTalkFake),
+			code:  "HTTP_502", switchRule: true, send: chatSend{"-", "disk full"},
+			check: func(t *testing.T, down, up F) { requireOnlyUpSent(t, down.Sent(), up.Sent()) },
+		},
+		blocked: &chatBlocked[F]{
+			name:  "TooFastHonoursTheBlock",
+			start: throttlingFirst(newDingTalkFake),
+			// Even an operator rule asking for a retry after one second
+			// cannot send into DingTalk's ten-minute block: the provider's
+			// RetryAfter is a floor for every retry delay. The test checks
+			// the decision and ends the workflow instead of waiting the ten
+			// minutes.
+			rule: (*fixture).retryOn,
+			send: chatSend{"-", "disk full"}, code: "130101", wait: dingtalkfake.DefaultRateBlock,
+			check: func(t *testing.T, fake F) { require.Empty(t, fake.Sent()) },
+		},
+		extra: []chatCase{{"Pacing", testDingTalkPacing}},
+	}
+}
+
+func testDingTalkPacing(t *testing.T, h *harness) {
+	f := h.fixture(t)
+	// The robot refuses a second message within 150ms with 130101 (and
+	// then blocks): sends in one burst would trip it, paced ones do not.
+	fake := dingtalkfake.New(t, dingtalkfake.WithRateLimit(1, 150*time.Millisecond, time.Minute))
+	ch := f.channel(store.ChannelDingTalk, f.template("Paced {{n}}", "n"))
+	acc := f.dingTalkAccount(ch, fake, 1)
+	perMinute := 120 // one slot every 500ms
+	require.NoError(t, h.db.UpdateAccount(context.Background(), acc.ID, store.AccountPatch{RateLimitPerMinute: &perMinute}))
+	_, c := f.app()
+
+	var tasks []string
+	for i := range 3 {
+		tasks = append(tasks, sendOne(t, c, apiclient.SendMessageRequest{
+			ChannelID: ch.ID, Receiver: "-", TemplateParams: map[string]string{"n": fmt.Sprint(i)},
+		}))
+	}
+	paced := 0
+	for _, id := range tasks {
+		msg := waitFinal(t, c, id)
+		require.Equal(t, workflows.StatusSuccess, msg.Status, msg.LastError)
+		kinds, _ := eventKinds(t, c, id)
+		require.Equal(t, 1, count(kinds, "attempt"), "%v", kinds)
+		require.Zero(t, count(kinds, "send_failed"), "the robot never answered 130101: %v", kinds)
+		paced += count(kinds, "paced")
+	}
+	require.GreaterOrEqual(t, paced, 2, "three sends against one slot per 500ms: two had to wait")
+	sent := fake.Sent()
+	require.Len(t, sent, 3)
+	for i := 1; i < len(sent); i++ {
+		require.GreaterOrEqual(t, sent[i].At.Sub(sent[i-1].At), 150*time.Millisecond)
+	}
+}
+
+func feishuKit() chatKit[*feishufake.Server] {
+	type F = *feishufake.Server
+	const openID = "ou_84aad35d084aa403a838cf73ee18467"
+	return chatKit[F]{
+		kind: "feishu", channelType: store.ChannelFeishu, addAccount: (*fixture).feishuAccount,
+		template: "Alert {{text}}", variable: "text",
+		delivered: chatDelivered[F]{
+			start: newFeishuFake,
+			template: store.Template{ContentType: "post", Subject: "Deploy {{service}}",
+				Content: "Deploy of {{service}} finished\nVersion {{version}}", Variables: []string{"service", "version"}},
+			request: apiclient.SendMessageRequest{
+				Receiver:       "@" + openID + ",@all",
+				TemplateParams: map[string]string{"service": "api", "version": "1.4.2"},
+			},
+			check: func(t *testing.T, fake F, _ string, _ *apiclient.Message) {
+				m := onlyOne(t, fake.Sent())
+				require.Equal(t, feishufake.DefaultHookID, m.HookID)
+				require.Equal(t, "post", m.MsgType)
+				require.Equal(t, "Deploy api", m.Title)
+				// One paragraph per line, then the mentions' own paragraph.
+				require.Equal(t, "Deploy of api finished\nVersion 1.4.2", strings.TrimRight(m.Text, "\n"))
+				require.ElementsMatch(t, []string{openID, "all"}, m.Mentions)
+			},
+		},
+		rejected: chatRejected[F]{
+			start: failingFirst(newFeishuFake, feishufake.CodeBadRequest),
+			send:  chatSend{"-", "disk full"}, code: "9499",
+			check: func(t *testing.T, first, second F) {
+				requireNothingSent(t, first.Sent(), second.Sent())
+			},
+		},
+		throttled: chatThrottled[F]{
+			start:   throttlingFirst(newFeishuFake),
+			unpaced: true, rule: (*fixture).retryOn,
+			send: chatSend{"@all", "disk full"}, code: "11232",
+			check: func(t *testing.T, fake F, _ string, _ apiclient.Event) {
+				m := onlyOne(t, fake.Sent())
+				require.Equal(t, "text", m.MsgType)
+				require.Equal(t, []string{"all"}, m.Mentions)
+			},
+		},
+		down: chatDown[F]{
+			start: downOrUp(newFeishuFake),
+			code:  "HTTP_502", switchRule: true, send: chatSend{"-", "disk full"},
+			check: func(t *testing.T, down, up F) { requireOnlyUpSent(t, down.Sent(), up.Sent()) },
+		},
+	}
+}
+
+func webhookKit() chatKit[*hookEndpoint] {
+	type F = *hookEndpoint
+	answering := func(status int) func(t *testing.T) F {
+		return func(t *testing.T) F { return newHookEndpoint(t, hookReply{status: status}) }
+	}
+	return chatKit[F]{
+		kind: "webhook", channelType: store.ChannelWebhook,
+		addAccount: func(f *fixture, ch *store.Channel, ep F, weight int) *store.ProviderAccount {
+			return f.webhookAccount(ch, ep, 5000, weight)
+		},
+		template: "Order {{order}}", variable: "order",
+		delivered: chatDelivered[F]{
+			start: answering(http.StatusOK),
+			template: store.Template{ContentType: "text", Subject: "Order {{order}} shipped",
+				Content: "Order {{order}} left the warehouse on {{day}}.", Variables: []string{"order", "day"}},
+			request: apiclient.SendMessageRequest{
+				Receiver:       "customer-42",
+				TemplateParams: map[string]string{"order": "A-1001", "day": "Monday"},
+			},
+			check: func(t *testing.T, ep F, taskID string, _ *apiclient.Message) {
+				got, unsigned := ep.requests()
+				require.Zero(t, unsigned)
+				require.Len(t, got, 1)
+				r := got[0]
+				require.Equal(t, taskID+"-1", r.id)
+				require.Equal(t, "Bearer hook-token", r.header.Get("Authorization"))
+				require.Equal(t, "application/json", r.header.Get("Content-Type"))
+				require.Equal(t, "Herald-Webhook/1", r.header.Get("User-Agent"))
+				require.Equal(t, webhook.EventMessageSend, r.payload.Type)
+				require.Equal(t, taskID, r.payload.TaskID)
+				require.Equal(t, 1, r.payload.Attempt)
+				require.Equal(t, "customer-42", r.payload.Receiver)
+				require.Equal(t, "Order A-1001 shipped", r.payload.Subject)
+				require.Equal(t, "Order A-1001 left the warehouse on Monday.", r.payload.Content)
+				require.Equal(t, "text", r.payload.ContentType)
+				require.Equal(t, map[string]string{"order": "A-1001", "day": "Monday"}, r.payload.Params)
+			},
+		},
+		rejected: chatRejected[F]{
+			start: answering(http.StatusUnprocessableEntity),
+			send:  chatSend{"customer-1", "A-1"}, code: "HTTP_422",
+			check: func(t *testing.T, first, second F) {
+				a, _ := first.requests()
+				b, _ := second.requests()
+				require.Len(t, append(a, b...), 1)
+			},
+		},
+		throttled: chatThrottled[F]{
+			start: func(t *testing.T) F {
+				ep := newHookEndpoint(t, hookReply{status: http.StatusOK})
+				ep.answerNext(hookReply{status: http.StatusTooManyRequests, retryAfter: "1"})
+				return ep
+			},
+			// Without a delay of its own the rule retries when the
+			// endpoint's Retry-After says, not at the default policy's five
+			// seconds.
+			rule: func(f *fixture, kind, code string) string {
+				name := kind + "-429-" + randomHex8()
+				f.rule(store.Rule{Name: name, Scene: "send_failure", ProviderKind: kind, ErrorCodes: code,
+					Action: "retry", MaxRetry: 2})
+				return name
+			},
+			send: chatSend{"customer-2", "A-2"}, code: "HTTP_429",
+			check: func(t *testing.T, ep F, taskID string, d apiclient.Event) {
+				require.Contains(t, d.Detail, "in 1s")
+				got, unsigned := ep.requests()
+				require.Zero(t, unsigned)
+				require.Len(t, got, 2)
+				require.GreaterOrEqual(t, got[1].at.Sub(got[0].at), time.Second, "Retry-After: 1 is honoured")
+				require.Equal(t, []string{taskID + "-1", taskID + "-2"}, []string{got[0].id, got[1].id})
+			},
+		},
+		down: chatDown[F]{
+			start: func(t *testing.T, down bool) F {
+				if down {
+					return newHookEndpoint(t, hookReply{status: http.StatusServiceUnavailable})
+				}
+				return newHookEndpoint(t, hookReply{status: http.StatusOK})
+			},
+			code: "HTTP_503", switchRule: true, send: chatSend{"customer-3", "A-3"},
+			check: func(t *testing.T, down, up F) {
+				got, _ := up.requests()
+				require.Len(t, got, 1)
+				downGot, _ := down.requests()
+				require.NotEmpty(t, downGot)
+			},
+		},
+		extra: []chatCase{{"UnknownOutcome", testWebhookUnknownOutcome}},
+	}
+}
+
+func testWebhookUnknownOutcome(t *testing.T, h *harness) {
+	f := h.fixture(t)
+	// The first request is held past the account's timeout: the endpoint
+	// may have acted on it, Herald cannot know.
+	ep := newHookEndpoint(t, hookReply{status: http.StatusOK})
+	ep.answerNext(hookReply{hang: true})
+	ch := f.channel(store.ChannelWebhook, f.template("Order {{order}}", "order"))
+	acc := f.webhookAccount(ch, ep, 300, 1)
+	_, c := f.app()
+
+	taskID := sendOne(t, c, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "customer-4", TemplateParams: map[string]string{"order": "A-4"}})
+	// A webhook cannot be asked what became of a request, so the default
+	// policy re-sends on the same account.
+	d := requireRetriedOnSameAccount(t, c, taskID, webhook.CodeTimeout)
+	require.Equal(t, "default", d.Code)
+	require.Contains(t, d.Detail, "unknown_outcome")
+	_, events := eventKinds(t, c, taskID)
+	require.Equal(t, acc.ID, *attempts(events)[0].AccountID)
+
+	got, unsigned := ep.requests()
+	require.Zero(t, unsigned)
+	require.Len(t, got, 2, "the endpoint saw the held request and the re-send")
+	// The re-send after an unknown outcome is the same request again: it
+	// keeps attempt 1's idempotency key, so the endpoint sees the same
+	// webhook-id (and attempt number) and can drop the duplicate. A
+	// re-send after a definite failure is a new attempt with a new id
+	// (ThrottledThenDelivered).
+	for _, r := range got {
 		require.Equal(t, taskID+"-1", r.id)
-		require.Equal(t, "Bearer hook-token", r.header.Get("Authorization"))
-		require.Equal(t, "application/json", r.header.Get("Content-Type"))
-		require.Equal(t, "Herald-Webhook/1", r.header.Get("User-Agent"))
-		require.Equal(t, webhook.EventMessageSend, r.payload.Type)
-		require.Equal(t, taskID, r.payload.TaskID)
 		require.Equal(t, 1, r.payload.Attempt)
-		require.Equal(t, "customer-42", r.payload.Receiver)
-		require.Equal(t, "Order A-1001 shipped", r.payload.Subject)
-		require.Equal(t, "Order A-1001 left the warehouse on Monday.", r.payload.Content)
-		require.Equal(t, "text", r.payload.ContentType)
-		require.Equal(t, map[string]string{"order": "A-1001", "day": "Monday"}, r.payload.Params)
-	})
-
-	t.Run("RejectedPermanently", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		first := newHookEndpoint(t, hookReply{status: http.StatusUnprocessableEntity})
-		second := newHookEndpoint(t, hookReply{status: http.StatusUnprocessableEntity})
-		ch := f.channel(store.ChannelWebhook, f.template("Order {{order}}", "order"))
-		f.webhookAccount(ch, first, 5000, 100)
-		f.webhookAccount(ch, second, 5000, 1)
-		_, c := f.app()
-
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "customer-1", TemplateParams: map[string]string{"order": "A-1"}})
-		requireRejected(t, c, taskID, "HTTP_422")
-		a, _ := first.requests()
-		b, _ := second.requests()
-		require.Len(t, append(a, b...), 1)
-	})
-
-	t.Run("ThrottledThenDelivered", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		ep := newHookEndpoint(t, hookReply{status: http.StatusOK})
-		ep.answerNext(hookReply{status: http.StatusTooManyRequests, retryAfter: "1"})
-		ch := f.channel(store.ChannelWebhook, f.template("Order {{order}}", "order"))
-		f.webhookAccount(ch, ep, 5000, 1)
-		f.webhookAccount(ch, ep, 5000, 1)
-		// Without a delay of its own the rule retries when the endpoint's
-		// Retry-After says, not at the default policy's five seconds.
-		ruleName := "webhook-429-" + randomHex8()
-		f.rule(store.Rule{Name: ruleName, Scene: "send_failure", ProviderKind: "webhook", ErrorCodes: "HTTP_429",
-			Action: "retry", MaxRetry: 2})
-		_, c := f.app()
-
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "customer-2", TemplateParams: map[string]string{"order": "A-2"}})
-		d := requireRetriedOnSameAccount(t, c, taskID, "HTTP_429")
-		require.Equal(t, ruleName, d.Code)
-		require.Contains(t, d.Detail, "in 1s")
-		got, unsigned := ep.requests()
-		require.Zero(t, unsigned)
-		require.Len(t, got, 2)
-		require.GreaterOrEqual(t, got[1].at.Sub(got[0].at), time.Second, "Retry-After: 1 is honoured")
-		require.Equal(t, []string{taskID + "-1", taskID + "-2"}, []string{got[0].id, got[1].id})
-	})
-
-	t.Run("ProviderDownSwitched", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		down := newHookEndpoint(t, hookReply{status: http.StatusServiceUnavailable})
-		up := newHookEndpoint(t, hookReply{status: http.StatusOK})
-		ch := f.channel(store.ChannelWebhook, f.template("Order {{order}}", "order"))
-		f.webhookAccount(ch, down, 5000, 100)
-		upAcc := f.webhookAccount(ch, up, 5000, 1)
-		ruleName := f.switchOn("webhook", "HTTP_503")
-		_, c := f.app()
-
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "customer-3", TemplateParams: map[string]string{"order": "A-3"}})
-		requireSwitchedAtOnce(t, c, taskID, upAcc, ruleName)
-		got, _ := up.requests()
-		require.Len(t, got, 1)
-		downGot, _ := down.requests()
-		require.NotEmpty(t, downGot)
-	})
-
-	t.Run("UnknownOutcome", func(t *testing.T) {
-		t.Parallel()
-		f := h.fixture(t)
-		// The first request is held past the account's timeout: the
-		// endpoint may have acted on it, Herald cannot know.
-		ep := newHookEndpoint(t, hookReply{status: http.StatusOK})
-		ep.answerNext(hookReply{hang: true})
-		ch := f.channel(store.ChannelWebhook, f.template("Order {{order}}", "order"))
-		acc := f.webhookAccount(ch, ep, 300, 1)
-		_, c := f.app()
-
-		taskID := sendOne(t, c, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "customer-4", TemplateParams: map[string]string{"order": "A-4"}})
-		// A webhook cannot be asked what became of a request, so the
-		// default policy re-sends on the same account.
-		d := requireRetriedOnSameAccount(t, c, taskID, webhook.CodeTimeout)
-		require.Equal(t, "default", d.Code)
-		require.Contains(t, d.Detail, "unknown_outcome")
-		_, events := eventKinds(t, c, taskID)
-		require.Equal(t, acc.ID, *attempts(events)[0].AccountID)
-
-		got, unsigned := ep.requests()
-		require.Zero(t, unsigned)
-		require.Len(t, got, 2, "the endpoint saw the held request and the re-send")
-		// The re-send after an unknown outcome is the same request again:
-		// it keeps attempt 1's idempotency key, so the endpoint sees the
-		// same webhook-id (and attempt number) and can drop the duplicate.
-		// A re-send after a definite failure is a new attempt with a new
-		// id (ThrottledThenDelivered).
-		for _, r := range got {
-			require.Equal(t, taskID+"-1", r.id)
-			require.Equal(t, 1, r.payload.Attempt)
-			require.Equal(t, taskID, r.payload.TaskID)
-		}
-	})
+		require.Equal(t, taskID, r.payload.TaskID)
+	}
 }
 
 // typedTemplate creates a template with a content type and a subject.

@@ -48,26 +48,21 @@ func TestSMSChannels(t *testing.T) {
 	for _, kit := range []smsKit{aliyunKit(), tencentKit(), zrwinfoKit()} {
 		t.Run(kit.kind, func(t *testing.T) {
 			t.Parallel()
-			t.Run("Delivered", func(t *testing.T) {
-				t.Parallel()
-				testSMSDelivered(t, h, kit)
-			})
-			t.Run("RejectedPermanently", func(t *testing.T) {
-				t.Parallel()
-				testSMSRejectedPermanently(t, h, kit)
-			})
-			t.Run("ThrottledThenDelivered", func(t *testing.T) {
-				t.Parallel()
-				testSMSThrottledThenDelivered(t, h, kit)
-			})
-			t.Run("ProviderDownSwitched", func(t *testing.T) {
-				t.Parallel()
-				testSMSProviderDownSwitched(t, h, kit)
-			})
-			t.Run("ReceiptMissingReconciled", func(t *testing.T) {
-				t.Parallel()
-				testSMSReceiptMissingReconciled(t, h, kit)
-			})
+			for _, sc := range []struct {
+				name string
+				run  func(t *testing.T, h *harness, kit smsKit)
+			}{
+				{"Delivered", testSMSDelivered},
+				{"RejectedPermanently", testSMSRejectedPermanently},
+				{"ThrottledThenDelivered", testSMSThrottledThenDelivered},
+				{"ProviderDownSwitched", testSMSProviderDownSwitched},
+				{"ReceiptMissingReconciled", testSMSReceiptMissingReconciled},
+			} {
+				t.Run(sc.name, func(t *testing.T) {
+					t.Parallel()
+					sc.run(t, h, kit)
+				})
+			}
 		})
 	}
 }
@@ -81,17 +76,11 @@ func testSMSDelivered(t *testing.T, h *harness, kit smsKit) {
 	_, c := f.app()
 	const phone = "+8613711112222"
 
-	res, err := c.SendMessage(context.Background(), apiclient.SendMessageRequest{
-		ChannelID: ch.ID, Receiver: phone, SignatureName: smsOtherSig,
-		TemplateParams: map[string]string{"code": smsCode, "minutes": smsMinutes},
-	})
-	require.NoError(t, err)
-	msg := waitFinal(t, c, res.TaskID)
-	require.Equal(t, workflows.StatusSuccess, msg.Status, msg.LastError)
-	require.Equal(t, workflows.CallbackDelivered, msg.CallbackStatus)
+	taskID := sendCode(t, c, ch, phone, smsOtherSig)
+	msg := requireSMSDelivered(t, c, taskID)
 	require.Equal(t, "Your code is 4711, valid for 5 minutes", msg.Content)
 
-	kinds, events := eventKinds(t, c, res.TaskID)
+	kinds, events := eventKinds(t, c, taskID)
 	require.Equal(t, []string{"attempt", "accepted", "receipt", "finished"}, kinds)
 	for _, e := range events {
 		if e.Kind == "attempt" {
@@ -99,7 +88,7 @@ func testSMSDelivered(t *testing.T, h *harness, kit smsKit) {
 		}
 	}
 	// The message signature wins over the account's sign_name.
-	require.Equal(t, []wireSMS{kit.want(phone, smsOtherSig, res.TaskID)}, fake.sent())
+	require.Equal(t, []wireSMS{kit.want(phone, smsOtherSig, taskID)}, fake.sent())
 	// The receipt came by the vendor's push to Herald's callback URL.
 	require.Equal(t, []string{activities.CallbackURL(h.apiURL, kit.kind, acc.ID, acc.CallbackToken)}, fake.deliveredPushes())
 }
@@ -117,16 +106,13 @@ func testSMSRejectedPermanently(t *testing.T, h *harness, kit smsKit) {
 	second.addAccount(f, ch, 1)
 	_, c := f.app()
 
-	res, err := c.SendMessage(context.Background(), apiclient.SendMessageRequest{
-		ChannelID: ch.ID, Receiver: phone, TemplateParams: map[string]string{"code": smsCode, "minutes": smsMinutes},
-	})
-	require.NoError(t, err)
-	msg := waitFinal(t, c, res.TaskID)
+	taskID := sendCode(t, c, ch, phone, "")
+	msg := waitFinal(t, c, taskID)
 	require.Equal(t, workflows.StatusFailed, msg.Status)
 	require.Contains(t, msg.LastError, "permanent: "+code)
 	require.Empty(t, msg.CallbackStatus)
 
-	kinds, events := eventKinds(t, c, res.TaskID)
+	kinds, events := eventKinds(t, c, taskID)
 	require.Equal(t, []string{"attempt", "send_failed", "decision", "finished"}, kinds)
 	require.Equal(t, code, events[1].Code)
 	require.Equal(t, rules.DefaultRuleName, events[2].Code)
@@ -151,16 +137,11 @@ func testSMSThrottledThenDelivered(t *testing.T, h *harness, kit smsKit) {
 	idle.addAccount(f, ch, 1)
 	_, c := f.app()
 
-	res, err := c.SendMessage(context.Background(), apiclient.SendMessageRequest{
-		ChannelID: ch.ID, Receiver: "+8613733334444", TemplateParams: map[string]string{"code": smsCode, "minutes": smsMinutes},
-	})
-	require.NoError(t, err)
-	msg := waitFinal(t, c, res.TaskID)
-	require.Equal(t, workflows.StatusSuccess, msg.Status, msg.LastError)
-	require.Equal(t, workflows.CallbackDelivered, msg.CallbackStatus)
+	taskID := sendCode(t, c, ch, "+8613733334444", "")
+	msg := requireSMSDelivered(t, c, taskID)
 	require.Equal(t, 1, msg.RetryCount)
 
-	kinds, events := eventKinds(t, c, res.TaskID)
+	kinds, events := eventKinds(t, c, taskID)
 	require.Equal(t, []string{"attempt", "send_failed", "decision", "attempt", "accepted", "receipt", "finished"}, kinds)
 	require.Equal(t, code, events[1].Code)
 	decision := events[2]
@@ -197,15 +178,10 @@ func testSMSProviderDownSwitched(t *testing.T, h *harness, kit smsKit) {
 	}
 	_, c := f.app()
 
-	res, err := c.SendMessage(context.Background(), apiclient.SendMessageRequest{
-		ChannelID: ch.ID, Receiver: "+8613744445555", TemplateParams: map[string]string{"code": smsCode, "minutes": smsMinutes},
-	})
-	require.NoError(t, err)
-	msg := waitFinal(t, c, res.TaskID)
-	require.Equal(t, workflows.StatusSuccess, msg.Status, msg.LastError)
-	require.Equal(t, workflows.CallbackDelivered, msg.CallbackStatus)
+	taskID := sendCode(t, c, ch, "+8613744445555", "")
+	requireSMSDelivered(t, c, taskID)
 
-	kinds, events := eventKinds(t, c, res.TaskID)
+	kinds, events := eventKinds(t, c, taskID)
 	var want []string
 	for range triesOnDown {
 		want = append(want, "attempt", "send_failed", "decision")
@@ -246,20 +222,35 @@ func testSMSReceiptMissingReconciled(t *testing.T, h *harness, kit smsKit) {
 	fake.autoDeliver(50 * time.Millisecond)
 	_, c := f.app()
 
-	res, err := c.SendMessage(context.Background(), apiclient.SendMessageRequest{
-		ChannelID: ch.ID, Receiver: "+8613755556666", TemplateParams: map[string]string{"code": smsCode, "minutes": smsMinutes},
-	})
-	require.NoError(t, err)
-	msg := waitFinal(t, c, res.TaskID)
-	require.Equal(t, workflows.StatusSuccess, msg.Status, msg.LastError)
-	require.Equal(t, workflows.CallbackDelivered, msg.CallbackStatus)
+	taskID := sendCode(t, c, ch, "+8613755556666", "")
+	requireSMSDelivered(t, c, taskID)
 
-	kinds, events := eventKinds(t, c, res.TaskID)
+	kinds, events := eventKinds(t, c, taskID)
 	require.Equal(t, []string{"attempt", "accepted", "reconciled", "receipt", "finished"}, kinds)
 	// Herald asked only once the channel's receipt timeout had passed.
 	require.GreaterOrEqual(t, events[2].CreatedAt.Sub(events[1].CreatedAt), 1500*time.Millisecond)
 	require.Len(t, fake.sent(), 1, "the status check must not send again")
 	require.Empty(t, fake.deliveredPushes())
+}
+
+// sendCode sends the cases' verification code to receiver through ch, with
+// signature sign ("" for the account's), and returns the task id.
+func sendCode(t *testing.T, c *apiclient.Client, ch *store.Channel, receiver, sign string) string {
+	t.Helper()
+	return sendOne(t, c, apiclient.SendMessageRequest{
+		ChannelID: ch.ID, Receiver: receiver, SignatureName: sign,
+		TemplateParams: map[string]string{"code": smsCode, "minutes": smsMinutes},
+	})
+}
+
+// requireSMSDelivered waits for a task and checks that it succeeded with a
+// delivered receipt.
+func requireSMSDelivered(t *testing.T, c *apiclient.Client, taskID string) *apiclient.Message {
+	t.Helper()
+	msg := waitFinal(t, c, taskID)
+	require.Equal(t, workflows.StatusSuccess, msg.Status, msg.LastError)
+	require.Equal(t, workflows.CallbackDelivered, msg.CallbackStatus)
+	return msg
 }
 
 // smsChannel creates an SMS channel for the SMS cases with the given
@@ -330,23 +321,32 @@ type smsFake interface {
 	sendRequests() (n int, ok bool)
 }
 
+// smsAccount adds an account of kind with cfg to ch's pool and maps the
+// channel's template to the vendor's templateCode. It returns the account
+// and its receipt callback URL.
+func (f *fixture) smsAccount(ch *store.Channel, kind, templateCode string, weight int, cfg map[string]any) (*store.ProviderAccount, string) {
+	f.t.Helper()
+	acc := f.account(ch, kind, cfg, weight)
+	require.NoError(f.t, f.h.db.UpsertTemplateMapping(context.Background(), &store.TemplateMapping{
+		TemplateID: *ch.TemplateID, AccountID: acc.ID, ProviderCode: templateCode,
+	}))
+	return acc, activities.CallbackURL(f.h.apiURL, acc.Kind, acc.ID, acc.CallbackToken)
+}
+
 // aliyunAccount adds an account at fake to ch's pool, maps the channel's
 // template to the fake's template code and points the fake's receipts at
 // Herald's callback endpoint.
 func (f *fixture) aliyunAccount(ch *store.Channel, fake *aliyunfake.Server, weight int) *store.ProviderAccount {
 	f.t.Helper()
-	acc := f.account(ch, "aliyun", map[string]any{
+	acc, callback := f.smsAccount(ch, "aliyun", aliyunTemplateCode, weight, map[string]any{
 		"access_key_id":     aliyunfake.DefaultAccessKeyID,
 		"access_key_secret": aliyunfake.DefaultAccessKeySecret,
 		"sign_name":         smsAccountSig,
 		"endpoint":          fake.Endpoint(),
 		"protocol":          "http",
 		"timeout_seconds":   5,
-	}, weight)
-	require.NoError(f.t, f.h.db.UpsertTemplateMapping(context.Background(), &store.TemplateMapping{
-		TemplateID: *ch.TemplateID, AccountID: acc.ID, ProviderCode: aliyunTemplateCode,
-	}))
-	fake.SetCallback(activities.CallbackURL(f.h.apiURL, acc.Kind, acc.ID, acc.CallbackToken))
+	})
+	fake.SetCallback(callback)
 	return acc
 }
 
@@ -355,18 +355,15 @@ func (f *fixture) aliyunAccount(ch *store.Channel, fake *aliyunfake.Server, weig
 // an operator would once they have met it.
 func (f *fixture) zrwinfoAccount(ch *store.Channel, fake *zrwinfofake.Server, weight int) *store.ProviderAccount {
 	f.t.Helper()
-	acc := f.account(ch, "zrwinfo", map[string]any{
+	acc, callback := f.smsAccount(ch, "zrwinfo", zrwinfoTemplateCode, weight, map[string]any{
 		"access_key":      zrwinfofake.DefaultAccessKey,
 		"secret":          zrwinfofake.DefaultSecret,
 		"sign_name":       smsAccountSig,
 		"base_url":        fake.URL(),
 		"timeout_seconds": 5,
 		"code_classes":    map[string]string{zrwinfofake.CodeBadMobile: "permanent"},
-	}, weight)
-	require.NoError(f.t, f.h.db.UpsertTemplateMapping(context.Background(), &store.TemplateMapping{
-		TemplateID: *ch.TemplateID, AccountID: acc.ID, ProviderCode: zrwinfoTemplateCode,
-	}))
-	fake.SetCallback(activities.CallbackURL(f.h.apiURL, acc.Kind, acc.ID, acc.CallbackToken))
+	})
+	fake.SetCallback(callback)
 	return acc
 }
 
@@ -425,16 +422,32 @@ func (k aliyunKitFake) sent() []wireSMS {
 }
 
 func (k aliyunKitFake) deliveredPushes() []string {
+	return takenPushes(k.Pushes(), func(p aliyunfake.PushAttempt) (string, error) { return p.URL, p.Err })
+}
+
+func (k aliyunKitFake) sendRequests() (int, bool) { return k.Requests("SendSms"), true }
+
+// takenPushes lists the URL of each push Herald took; push gives a push's
+// URL and its failure.
+func takenPushes[P any](pushes []P, push func(P) (string, error)) []string {
 	var out []string
-	for _, p := range k.Pushes() {
-		if p.Err == nil {
-			out = append(out, p.URL)
+	for _, p := range pushes {
+		if url, err := push(p); err == nil {
+			out = append(out, url)
 		}
 	}
 	return out
 }
 
-func (k aliyunKitFake) sendRequests() (int, bool) { return k.Requests("SendSms"), true }
+// pushTarget keeps where a fake's receipt pushes go, for deliveredPushes
+// of fakes whose push record does not keep the URL.
+type pushTarget struct{ callback string }
+
+// aim points the target at acc's callback URL and returns acc.
+func (p *pushTarget) aim(h *harness, acc *store.ProviderAccount) *store.ProviderAccount {
+	p.callback = activities.CallbackURL(h.apiURL, acc.Kind, acc.ID, acc.CallbackToken)
+	return acc
+}
 
 func tencentKit() smsKit {
 	return smsKit{
@@ -454,15 +467,11 @@ func tencentKit() smsKit {
 
 type tencentKitFake struct {
 	*tencentfake.Server
-	// callback is where pushes go, for deliveredPushes: the fake's push
-	// record does not keep the URL.
-	callback string
+	pushTarget
 }
 
 func (k *tencentKitFake) addAccount(f *fixture, ch *store.Channel, weight int) *store.ProviderAccount {
-	acc := f.tencentAccount(ch, k.Server, weight)
-	k.callback = activities.CallbackURL(f.h.apiURL, acc.Kind, acc.ID, acc.CallbackToken)
-	return acc
+	return k.aim(f.h, f.tencentAccount(ch, k.Server, weight))
 }
 
 func (k *tencentKitFake) autoDeliver(d time.Duration) { k.AutoReceipt(d, tencentfake.Success) }
@@ -498,13 +507,7 @@ func (k *tencentKitFake) sent() []wireSMS {
 }
 
 func (k *tencentKitFake) deliveredPushes() []string {
-	var out []string
-	for _, p := range k.Pushes() {
-		if p.Err == nil {
-			out = append(out, k.callback)
-		}
-	}
-	return out
+	return takenPushes(k.Pushes(), func(p tencentfake.PushAttempt) (string, error) { return k.callback, p.Err })
 }
 
 func (k *tencentKitFake) sendRequests() (int, bool) { return 0, false }
@@ -529,15 +532,11 @@ func zrwinfoKit() smsKit {
 
 type zrwinfoKitFake struct {
 	*zrwinfofake.Server
-	// callback is where pushes go, for deliveredPushes: the fake's push
-	// record does not keep the URL.
-	callback string
+	pushTarget
 }
 
 func (k *zrwinfoKitFake) addAccount(f *fixture, ch *store.Channel, weight int) *store.ProviderAccount {
-	acc := f.zrwinfoAccount(ch, k.Server, weight)
-	k.callback = activities.CallbackURL(f.h.apiURL, acc.Kind, acc.ID, acc.CallbackToken)
-	return acc
+	return k.aim(f.h, f.zrwinfoAccount(ch, k.Server, weight))
 }
 
 func (k *zrwinfoKitFake) autoDeliver(d time.Duration) { k.AutoReceipt(d, zrwinfofake.Delivered) }
@@ -572,13 +571,7 @@ func (k *zrwinfoKitFake) sent() []wireSMS {
 }
 
 func (k *zrwinfoKitFake) deliveredPushes() []string {
-	var out []string
-	for _, p := range k.Pushes() {
-		if p.Err == nil {
-			out = append(out, k.callback)
-		}
-	}
-	return out
+	return takenPushes(k.Pushes(), func(p zrwinfofake.PushAttempt) (string, error) { return k.callback, p.Err })
 }
 
 func (k *zrwinfoKitFake) sendRequests() (int, bool) { return 0, false }
