@@ -150,10 +150,14 @@ func TestSendBatchIdempotency(t *testing.T) {
 
 	t.Run("OK_Replay", func(t *testing.T) {
 		t.Parallel()
+		// An engine of its own: the other subtests start sends too.
+		f := setup(t)
+		c := f.client()
 		key := "batch-" + randHex(4)
 		first, err := c.SendBatch(ctx, req, apiclient.WithIdempotencyKey(key))
 		require.NoError(t, err)
 		startsBefore := f.engine.startCount()
+		require.Equal(t, 2, startsBefore, "one start per valid receiver")
 		again, err := c.SendBatch(ctx, req, apiclient.WithIdempotencyKey(key))
 		require.NoError(t, err)
 		require.Equal(t, first, again, "the same response")
