@@ -52,6 +52,7 @@ type Activities struct {
 	providers *providers.Registry
 	balancer  *Balancer
 	pacer     Pacer
+	batcher   *batcher
 	http      *http.Client
 	log       *zap.Logger
 	now       func() time.Time
@@ -77,6 +78,18 @@ func WithHTTPClient(c *http.Client) Option { return func(a *Activities) { a.http
 // paced.
 func WithPacer(p Pacer) Option { return func(a *Activities) { a.pacer = p } }
 
+// WithBatchWindow sets how long a batch message waits for others to share
+// a batch request with; zero or less sends every message on its own.
+func WithBatchWindow(d time.Duration) Option {
+	return func(a *Activities) {
+		if d <= 0 {
+			a.batcher = nil
+			return
+		}
+		a.batcher = newBatcher(d)
+	}
+}
+
 // WithClock replaces time.Now, for tests.
 func WithClock(now func() time.Time) Option { return func(a *Activities) { a.now = now } }
 
@@ -93,6 +106,7 @@ func New(cfg Config, st Store, reg *providers.Registry, log *zap.Logger, opts ..
 		log:     log,
 		now:     time.Now,
 		senders: make(map[int64]cachedSender),
+		batcher: newBatcher(DefaultBatchWindow),
 	}
 	for _, o := range opts {
 		o(a)

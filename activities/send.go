@@ -111,7 +111,12 @@ func (a *Activities) Send(ctx context.Context, req SendRequest) (SendResult, err
 		}
 	}
 
-	res, err := sender.Send(ctx, pm)
+	var res providers.Result
+	if bs, ok := sender.(providers.BatchSender); ok && msg.BatchID != "" && a.batcher != nil {
+		res, err = a.batcher.send(ctx, acc.ID, bs, pm)
+	} else {
+		res, err = sender.Send(ctx, pm)
+	}
 	if err != nil {
 		pe := providers.AsError(err)
 		a.log.Info("provider refused a send",
