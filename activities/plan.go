@@ -217,6 +217,7 @@ type DecideInput struct {
 	TotalAttempts     int
 	MaxAttempts       int
 	AccountsLeft      int
+	DeferredFor       time.Duration
 }
 
 // Decide asks the rule engine what to do after a failure.
@@ -229,5 +230,6 @@ func (a *Activities) Decide(_ context.Context, in DecideInput) (rules.Decision, 
 		TotalAttempts:     in.TotalAttempts,
 		MaxAttempts:       in.MaxAttempts,
 		AccountsLeft:      in.AccountsLeft,
+		DeferredFor:       in.DeferredFor,
 	}), nil
 }

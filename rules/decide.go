@@ -44,7 +44,17 @@ type Input struct {
 	// AccountsLeft counts the enabled accounts of the pool that have not yet
 	// failed for this message.
 	AccountsLeft int
+	// DeferredFor is how long the message has already waited because
+	// providers throttled it. While it is under MaxDeferral, a throttled
+	// failure whose retries ran out and that has no account to switch to
+	// keeps waiting instead of failing: throttling delays a message, it
+	// never drops it.
+	DeferredFor time.Duration
 }
+
+// MaxDeferral bounds how long throttling may hold a message back before a
+// throttled failure is treated like any other.
+const MaxDeferral = 24 * time.Hour
 
 // Decision is what to do next with a failed message.
 type Decision struct {
@@ -234,6 +244,10 @@ func decide(in Input, p plan, who string, ruleID int64, ruleName string) Decisio
 		case in.AccountsLeft > 0:
 			action = ActionSwitch
 			phrase = fmt.Sprintf("switching to another account after %s on this one", plural(n, "attempt"))
+		case in.Failure.Class == ClassThrottled && in.DeferredFor < MaxDeferral:
+			action = ActionRetry
+			delay = backoff(p.delay, p.rate, p.maxRetry, in.Failure.RetryAfter)
+			phrase = fmt.Sprintf("still throttled and no other account is left; waiting%s (held back %s so far)", inDelay(delay), in.DeferredFor)
 		default:
 			action = ActionFail
 			phrase = fmt.Sprintf("failing after %s on this account, no other account is left", plural(n, "attempt"))

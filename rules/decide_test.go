@@ -395,7 +395,9 @@ func TestDefaultPolicy(t *testing.T) {
 			{5, 1, 0, ActionRetry, 80 * time.Second, "Default policy (throttled): retrying on the same account in 1m20s (retry 5 of 5)."},
 			{5, 1, 2 * time.Hour, ActionRetry, MaxDelay, "Default policy (throttled): retrying on the same account in 1h0m0s (retry 5 of 5)."},
 			{6, 1, 0, ActionSwitch, 0, "Default policy (throttled): switching to another account after 6 attempts on this one."},
-			{6, 0, 0, ActionFail, 0, "Default policy (throttled): failing after 6 attempts on this account, no other account is left."},
+			// Throttling holds a message back; with no account to switch
+			// to it waits again rather than fail (see TestDeferralBudget).
+			{6, 0, 0, ActionRetry, 80 * time.Second, "Default policy (throttled): still throttled and no other account is left; waiting in 1m20s (held back 0s so far)."},
 		}},
 		{"Account", ClassAccount, SceneSendFailure, true, []step{
 			{1, 1, 0, ActionSwitch, 0, "Default policy (account): alerting, then switching to another account."},
@@ -485,5 +487,42 @@ func TestDecideIsPure(t *testing.T) {
 		in := in
 		in.Now = time.Time{}
 		require.Equal(t, first, Decide(in))
+	})
+}
+
+func TestDeferralBudget(t *testing.T) {
+	t.Parallel()
+	in := Input{
+		Failure:           Failure{Scene: SceneSendFailure, Class: ClassThrottled, Code: "130101", RetryAfter: 10 * time.Minute},
+		AttemptsOnAccount: 6,
+		TotalAttempts:     6,
+	}
+	t.Run("UnderTheBudgetWaits", func(t *testing.T) {
+		t.Parallel()
+		in := in
+		in.DeferredFor = 50 * time.Minute
+		d := Decide(in)
+		require.Equal(t, ActionRetry, d.Action)
+		require.Equal(t, 10*time.Minute, d.Delay, "never sooner than the provider asks")
+		require.Contains(t, d.Reason, "held back 50m0s so far")
+	})
+	t.Run("BudgetSpentFails", func(t *testing.T) {
+		t.Parallel()
+		in := in
+		in.DeferredFor = MaxDeferral
+		require.Equal(t, ActionFail, Decide(in).Action)
+	})
+	t.Run("OtherClassesStillFail", func(t *testing.T) {
+		t.Parallel()
+		in := in
+		in.Failure.Class = ClassTransient
+		in.AttemptsOnAccount = 4
+		require.Equal(t, ActionFail, Decide(in).Action)
+	})
+	t.Run("MaxAttemptsStillApplies", func(t *testing.T) {
+		t.Parallel()
+		in := in
+		in.MaxAttempts = 6
+		require.Equal(t, ActionFail, Decide(in).Action, "the workflow leaves throttled attempts out of TotalAttempts")
 	})
 }

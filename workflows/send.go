@@ -122,8 +122,14 @@ type send struct {
 	// pending are noted timeline events not yet written, and
 	// pendingUpdate a status change not yet written; both go with the
 	// next write (a record, or the send activity's start).
-	pending         []activities.Event
-	pendingUpdate   activities.StatusUpdate
+	pending       []activities.Event
+	pendingUpdate activities.StatusUpdate
+	// throttled counts attempts refused by throttling and deferred the
+	// time waited for them: throttling delays a message, it does not use
+	// up its attempts.
+	throttled int
+	deferred  time.Duration
+
 	receipts        []Receipt
 	consumed        int
 	cancelRequested bool
@@ -224,7 +230,7 @@ func (s *send) run(ctx workflow.Context) (SendResult, error) {
 			}
 			account, onAccount = next, 0
 		}
-		if s.state.Attempts >= s.plan.MaxAttempts {
+		if s.state.Attempts-s.throttled >= s.plan.MaxAttempts {
 			return s.finish(ctx, StatusFailed, "", CodeMaxAttempts, fmt.Sprintf("gave up after %d attempts", s.state.Attempts))
 		}
 		onAccount++
@@ -264,6 +270,10 @@ func (s *send) run(ctx workflow.Context) (SendResult, error) {
 		case rules.ActionRetry:
 			if out.failure.Class == classUnknownOutcome {
 				keyAttempt = key
+			}
+			if out.failure.Class == rules.ClassThrottled {
+				s.throttled++
+				s.deferred += d.Delay
 			}
 		case rules.ActionSwitch:
 			s.failed = append(s.failed, account.ID)
@@ -575,14 +585,21 @@ func (s *send) decide(ctx workflow.Context, f rules.Failure, onAccount int) (rul
 			left++
 		}
 	}
+	// Attempts refused by throttling, this one included, do not count
+	// against the message's attempt budget.
+	counted := s.state.Attempts - s.throttled
+	if f.Class == rules.ClassThrottled {
+		counted--
+	}
 	var d rules.Decision
 	err := workflow.ExecuteLocalActivity(ctx, acts.Decide, activities.DecideInput{
 		Rules:             s.plan.Rules,
 		Failure:           f,
 		AttemptsOnAccount: onAccount,
-		TotalAttempts:     s.state.Attempts,
+		TotalAttempts:     max(counted, 1),
 		MaxAttempts:       s.plan.MaxAttempts,
 		AccountsLeft:      left,
+		DeferredFor:       s.deferred,
 	}).Get(ctx, &d)
 	if err != nil {
 		return d, fmt.Errorf("decide: %w", err)

@@ -602,6 +602,30 @@ func TestSendWorkflow(t *testing.T) {
 		require.Equal(t, []time.Duration{0, 30 * time.Second}, h.sendOffsets())
 	})
 
+	t.Run("ThrottlingDefersWithoutDropping", func(t *testing.T) {
+		t.Parallel()
+		// A robot blocked for ten minutes, seven times over, on a pool of
+		// one with an attempt cap of five: the message waits and goes out.
+		plan := newPlan(hook(1))
+		plan.MaxAttempts = 5
+		h := setup(t, plan)
+		h.send = func(n int, _ activities.SendRequest) (activities.SendResult, error) {
+			if n <= 7 {
+				return activities.SendResult{}, providerErr(providers.ClassThrottled, "130101", "send too fast", 10*time.Minute)
+			}
+			return activities.SendResult{Delivered: true}, nil
+		}
+
+		res := h.run(t, input())
+		require.Equal(t, workflows.StatusSuccess, res.Status)
+		require.Equal(t, 8, res.Attempts)
+		offsets := h.sendOffsets()
+		require.Len(t, offsets, 8)
+		for i := 1; i < len(offsets); i++ {
+			require.GreaterOrEqual(t, offsets[i]-offsets[i-1], 10*time.Minute, "never sooner than the provider asks")
+		}
+	})
+
 	t.Run("AccountErrorSwitchesAndAlerts", func(t *testing.T) {
 		t.Parallel()
 		h := setup(t, newPlan(sms(1), hook(2)))
