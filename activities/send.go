@@ -102,7 +102,9 @@ func (a *Activities) Send(ctx context.Context, req SendRequest) (SendResult, err
 	if activity.GetInfo(ctx).Attempt > 1 {
 		if checker, ok := sender.(providers.StatusChecker); ok {
 			rcpt, found, err := checker.CheckStatus(ctx, providers.StatusQuery{TaskID: msg.TaskID, Receiver: msg.Receiver, SentAt: activity.GetInfo(ctx).ScheduledTime})
-			if err == nil && found && rcpt.ProviderMessageID != "" {
+			// Found is enough, even without the provider's id (Aliyun's
+			// query by task id has none): its receipts carry our task id.
+			if err == nil && found {
 				if err := a.accepted(ctx, req, rcpt.ProviderMessageID); err != nil {
 					return SendResult{}, err
 				}

@@ -292,6 +292,37 @@ func TestSend(t *testing.T) {
 		require.Equal(t, []providerID{{TaskID: taskID, AccountID: 11, ProviderMessageID: "p-1"}}, w.st.recordedIDs())
 	})
 
+	t.Run("RetriedExecutionFindsItWithoutAnID", func(t *testing.T) {
+		t.Parallel()
+		// A provider that finds the message by task id alone (Aliyun)
+		// answers without its id; that is still enough not to send again.
+		w := setup(t)
+		w.prov.checks = true
+		w.prov.result = providers.Result{ProviderMessageID: "p-1"}
+		w.prov.check.found = true
+		w.prov.check.receipt = providers.Receipt{TaskID: taskID, Status: providers.ReceiptPending}
+		w.st.failAddProviderID = 1
+
+		env := newSuite().NewTestWorkflowEnvironment()
+		env.RegisterActivity(w.acts)
+		env.RegisterWorkflowWithOptions(func(ctx workflow.Context, req SendRequest) (SendResult, error) {
+			ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+				StartToCloseTimeout: time.Minute,
+				RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3},
+			})
+			var res SendResult
+			err := workflow.ExecuteActivity(ctx, w.acts.Send, req).Get(ctx, &res)
+			return res, err
+		}, workflow.RegisterOptions{Name: "send-once"})
+		env.ExecuteWorkflow("send-once", req)
+		require.NoError(t, env.GetWorkflowError())
+		var res SendResult
+		require.NoError(t, env.GetWorkflowResult(&res))
+
+		require.True(t, res.Recovered)
+		require.Len(t, w.prov.messages(), 1, "sent once")
+	})
+
 	t.Run("RealWebhookProvider", func(t *testing.T) {
 		t.Parallel()
 		secret, err := webhook.GenerateSecret()

@@ -164,6 +164,9 @@ const (
 	ReceiptDelivered ReceiptStatus = "delivered"
 	ReceiptFailed    ReceiptStatus = "failed"
 	ReceiptRejected  ReceiptStatus = "rejected"
+	// ReceiptPending comes only from a StatusChecker: the provider took the
+	// message and has no final status yet. It must not be sent again.
+	ReceiptPending ReceiptStatus = "pending"
 )
 
 // Receipt is one delivery report parsed from a provider's callback or pulled

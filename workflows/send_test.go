@@ -768,6 +768,26 @@ func TestSendWorkflow(t *testing.T) {
 		require.Equal(t, []int64{1}, h.sendAccounts())
 	})
 
+	t.Run("UnknownOutcomePendingAtTheProvider", func(t *testing.T) {
+		t.Parallel()
+		// Aliyun answers "taken, no receipt yet" without its message id:
+		// the message waits for its receipt and is never sent again.
+		acc := sms(1)
+		acc.CanCheckStatus = true
+		h := setup(t, newPlan(acc, sms(2)))
+		h.send = func(int, activities.SendRequest) (activities.SendResult, error) {
+			return activities.SendResult{}, providerErr(providers.ClassUnknownOutcome, "TIMEOUT", "no answer after the request was sent", 0)
+		}
+		h.check = func(activities.CheckRequest) (activities.CheckResult, error) {
+			return activities.CheckResult{Found: true, Status: string(providers.ReceiptPending)}, nil
+		}
+		h.receipt(time.Minute, delivered(1, ""))
+
+		res := h.run(t, input())
+		require.Equal(t, workflows.StatusSuccess, res.Status)
+		require.Equal(t, []int64{1}, h.sendAccounts(), "never sent twice")
+	})
+
 	t.Run("UnknownOutcomeReconciled", func(t *testing.T) {
 		t.Parallel()
 		acc := sms(1)

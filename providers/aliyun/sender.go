@@ -472,7 +472,7 @@ func (s *Sender) CheckStatus(ctx context.Context, q providers.StatusQuery) (prov
 		return providers.Receipt{}, false, nil
 	}
 	status := derefInt(best.SendStatus)
-	if status != sendStatusDelivered && status != sendStatusFailed {
+	if status != sendStatusDelivered && status != sendStatusFailed && status != sendStatusWaiting {
 		return providers.Receipt{}, false, nil
 	}
 	num := deref(best.PhoneNum)
@@ -489,8 +489,13 @@ func (s *Sender) CheckStatus(ctx context.Context, q providers.StatusQuery) (prov
 	if bizID != "" {
 		r.ProviderMessageID = messageID(bizID, num)
 	}
-	if status == sendStatusDelivered {
+	switch status {
+	case sendStatusDelivered:
 		r.Status = providers.ReceiptDelivered
+	case sendStatusWaiting:
+		// Aliyun took the message; its receipt is still to come. Saying
+		// so keeps the caller from sending it again.
+		r.Status, r.Code = providers.ReceiptPending, ""
 	}
 	if at, err := time.ParseInLocation(aliyunTimeFmt, deref(best.ReceiveDate), chinaTime()); err == nil {
 		r.At = at.UTC()

@@ -628,13 +628,14 @@ func TestCheckStatus(t *testing.T) {
 		// No receiver: the number comes from the id.
 		q := providers.StatusQuery{ProviderMessageID: id, SentAt: time.Now()}
 
-		_, found, err := s.CheckStatus(context.Background(), q)
+		r, found, err := s.CheckStatus(context.Background(), q)
 		require.NoError(t, err)
-		require.False(t, found, "waiting for the receipt")
+		require.True(t, found, "taken, waiting for the receipt")
+		require.Equal(t, providers.ReceiptPending, r.Status)
 
 		biz, _ := splitMessageID(id)
 		require.NoError(t, fake.PushReceipt(biz, "13711113333", aliyunfake.Failed))
-		r, found, err := s.CheckStatus(context.Background(), q)
+		r, found, err = s.CheckStatus(context.Background(), q)
 		require.NoError(t, err)
 		require.True(t, found)
 		require.Equal(t, id, r.ProviderMessageID)
@@ -892,7 +893,7 @@ func TestOddAnswers(t *testing.T) {
 		require.Contains(t, pe.Message, "Specified signature is not matched with our calculation (request REQ-9)")
 	})
 
-	t.Run("WaitingRecordIsNotFound", func(t *testing.T) {
+	t.Run("WaitingRecordIsPending", func(t *testing.T) {
 		t.Parallel()
 		q := &dysms.QuerySendDetailsResponse{Body: &dysms.QuerySendDetailsResponseBody{
 			Code: tea.String("OK"), TotalCount: tea.String("2"),
@@ -904,8 +905,10 @@ func TestOddAnswers(t *testing.T) {
 			},
 		}}
 		s := newSenderWithAPI(cfg, stubAPI{query: q}, time.Now)
-		_, found, err := s.CheckStatus(context.Background(), providers.StatusQuery{TaskID: taskID, Receiver: receiver, SentAt: time.Now()})
+		r, found, err := s.CheckStatus(context.Background(), providers.StatusQuery{TaskID: taskID, Receiver: receiver, SentAt: time.Now()})
 		require.NoError(t, err)
-		require.False(t, found)
+		require.True(t, found, "Aliyun took the message: it must not be sent again")
+		require.Equal(t, providers.ReceiptPending, r.Status)
+		require.Equal(t, taskID, r.TaskID)
 	})
 }
