@@ -4,7 +4,6 @@
 package config
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
+
+	"github.com/heraldhq/herald/store"
 )
 
 // Mode is the role a process runs in; it decides which settings are
@@ -405,7 +406,7 @@ func (c Config) Validate(mode Mode) error {
 		}
 	}
 	if c.MasterKey != "" {
-		if key, err := DecodeKey(c.MasterKey); err != nil || len(key) != 32 {
+		if _, err := store.ParseMasterKey(c.MasterKey); err != nil {
 			add("master-key must be base64 of exactly 32 bytes")
 		}
 	}
@@ -471,18 +472,6 @@ func (c Config) Validate(mode Mode) error {
 		return &Error{Problems: p}
 	}
 	return nil
-}
-
-// DecodeKey decodes a base64 master key (standard or URL alphabet, with or
-// without padding).
-func DecodeKey(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(s); err == nil {
-			return b, nil
-		}
-	}
-	return nil, errors.New("not base64")
 }
 
 func hasScheme(raw string, schemes ...string) bool {

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/store"
 )
 
 // load registers the settings on a fresh flag set, parses args and loads
@@ -583,7 +584,7 @@ func TestConfigMasterKey(t *testing.T) {
 			c := complete()
 			c.MasterKey = key
 			require.NoError(t, c.Validate(config.ModeServe))
-			got, err := config.DecodeKey(key)
+			got, err := store.ParseMasterKey(key)
 			require.NoError(t, err)
 			require.Len(t, got, 32)
 		})
@@ -605,9 +606,9 @@ func TestConfigMasterKey(t *testing.T) {
 			require.NotContains(t, probs[0], key, "the key itself is never shown")
 		})
 	}
-	t.Run("DecodeKeyErrNotBase64", func(t *testing.T) {
+	t.Run("ParseMasterKeyErrNotBase64", func(t *testing.T) {
 		t.Parallel()
-		_, err := config.DecodeKey("%%%")
+		_, err := store.ParseMasterKey("%%%")
 		require.Error(t, err)
 	})
 }
