@@ -147,12 +147,6 @@ func (a *Activities) accepted(ctx context.Context, req SendRequest, pid string) 
 	return nil
 }
 
-// rememberProviderID maps the provider's id to the task, for a send found
-// by a status check.
-func (a *Activities) rememberProviderID(ctx context.Context, taskID string, accountID int64, pid string) error {
-	return a.accepted(ctx, SendRequest{TaskID: taskID, AccountID: accountID}, pid)
-}
-
 func providerError(pe *providers.Error) error {
 	f := Failure{Class: string(pe.Class), Code: pe.Code, Message: pe.Message, RetryAfterSeconds: int(pe.RetryAfter.Seconds())}
 	opts := temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{f}}
@@ -316,7 +310,7 @@ func (a *Activities) CheckStatus(ctx context.Context, req CheckRequest) (CheckRe
 		return CheckResult{}, nil
 	}
 	if rcpt.ProviderMessageID != "" {
-		if err := a.rememberProviderID(ctx, req.TaskID, req.AccountID, rcpt.ProviderMessageID); err != nil {
+		if err := a.accepted(ctx, SendRequest{TaskID: req.TaskID, AccountID: req.AccountID}, rcpt.ProviderMessageID); err != nil {
 			return CheckResult{}, err
 		}
 	}

@@ -317,20 +317,24 @@ func normMessage(m *Message) {
 // writes only the events; events are idempotent on (task_id, seq).
 func (db *DB) RecordMessage(ctx context.Context, taskID string, patch MessagePatch, events []*MessageEvent) error {
 	return db.RunInTx(ctx, func(ctx context.Context, tx *DB) error {
-		now := tx.timestamp()
-		if patch != (MessagePatch{}) {
-			if err := updateMessage(ctx, tx.idb, now, taskID, patch); err != nil {
-				return err
-			}
-		}
-		for _, e := range events {
-			e.TaskID = taskID
-			if err := addEvent(ctx, tx.idb, now, e); err != nil {
-				return err
-			}
-		}
-		return nil
+		return recordMessage(ctx, tx.idb, tx.timestamp(), taskID, patch, events)
 	})
+}
+
+// recordMessage applies patch, unless empty, and appends events.
+func recordMessage(ctx context.Context, idb bun.IDB, now time.Time, taskID string, patch MessagePatch, events []*MessageEvent) error {
+	if patch != (MessagePatch{}) {
+		if err := updateMessage(ctx, idb, now, taskID, patch); err != nil {
+			return err
+		}
+	}
+	for _, e := range events {
+		e.TaskID = taskID
+		if err := addEvent(ctx, idb, now, e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RecordAccepted stores what a provider's acceptance of a send tells:
@@ -347,15 +351,6 @@ func (db *DB) RecordAccepted(ctx context.Context, taskID string, accountID int64
 			patch.ProviderMessageID = &providerMessageID
 		}
 		patch.AccountID = &accountID
-		if err := updateMessage(ctx, tx.idb, now, taskID, patch); err != nil {
-			return err
-		}
-		for _, e := range events {
-			e.TaskID = taskID
-			if err := addEvent(ctx, tx.idb, now, e); err != nil {
-				return err
-			}
-		}
-		return nil
+		return recordMessage(ctx, tx.idb, now, taskID, patch, events)
 	})
 }
