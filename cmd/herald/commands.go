@@ -65,7 +65,7 @@ schema must be migrated first with "herald migrate up".`,
 		if err != nil {
 			return err
 		}
-		if err := s.startServe(cmd.Context()); err != nil {
+		if err := s.startAPI(cmd.Context(), schemaRequireCurrent); err != nil {
 			_ = s.Close()
 			return err
 		}
@@ -75,17 +75,11 @@ schema must be migrated first with "herald migrate up".`,
 	return cmd
 }
 
-func (s *stack) startServe(ctx context.Context) error {
-	if err := s.openStore(ctx, schemaRequireCurrent); err != nil {
+// startAPI runs the API without a worker: `herald serve`.
+func (s *stack) startAPI(ctx context.Context, policy schemaPolicy) error {
+	if err := s.openCore(ctx, policy); err != nil {
 		return err
 	}
-	if err := s.openRedis(ctx); err != nil {
-		return err
-	}
-	if err := s.openTemporal(ctx); err != nil {
-		return err
-	}
-	s.buildProviders()
 	ln, err := s.listenAPI()
 	if err != nil {
 		return err
@@ -123,16 +117,9 @@ must be the address at which providers reach "herald serve".`,
 }
 
 func (s *stack) startWorkerMode(ctx context.Context) error {
-	if err := s.openStore(ctx, schemaRequireCurrent); err != nil {
+	if err := s.openCore(ctx, schemaRequireCurrent); err != nil {
 		return err
 	}
-	if err := s.openRedis(ctx); err != nil {
-		return err
-	}
-	if err := s.openTemporal(ctx); err != nil {
-		return err
-	}
-	s.buildProviders()
 	if err := s.startWorker(s.publicURL("")); err != nil {
 		return err
 	}

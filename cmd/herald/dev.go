@@ -79,16 +79,9 @@ func (s *stack) startDev(ctx context.Context) (demoInfo, error) {
 // startAll runs the store, Redis, Temporal, the worker and the API in one
 // process.
 func (s *stack) startAll(ctx context.Context) error {
-	if err := s.openStore(ctx, schemaMigrate); err != nil {
+	if err := s.openCore(ctx, schemaMigrate); err != nil {
 		return err
 	}
-	if err := s.openRedis(ctx); err != nil {
-		return err
-	}
-	if err := s.openTemporal(ctx); err != nil {
-		return err
-	}
-	s.buildProviders()
 	ln, err := s.listenAPI()
 	if err != nil {
 		return err

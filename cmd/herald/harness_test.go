@@ -131,7 +131,8 @@ func startHarness(o harnessOptions) (*harness, error) {
 	if o.worker {
 		err = h.s.startAll(ctx)
 	} else {
-		err = h.s.startAPIOnly(ctx)
+		// Workers run in separate processes in these tests.
+		err = h.s.startAPI(ctx, schemaMigrate)
 	}
 	if err != nil {
 		h.close()
@@ -140,26 +141,6 @@ func startHarness(o harnessOptions) (*harness, error) {
 	h.db = h.s.cached
 	h.apiURL = h.s.apiURL
 	return h, nil
-}
-
-// startAPIOnly runs everything but the worker, for tests that run workers
-// in separate processes.
-func (s *stack) startAPIOnly(ctx context.Context) error {
-	if err := s.openStore(ctx, schemaMigrate); err != nil {
-		return err
-	}
-	if err := s.openRedis(ctx); err != nil {
-		return err
-	}
-	if err := s.openTemporal(ctx); err != nil {
-		return err
-	}
-	s.buildProviders()
-	ln, err := s.listenAPI()
-	if err != nil {
-		return err
-	}
-	return s.serveAPI(ln)
 }
 
 func (h *harness) close() {

@@ -281,6 +281,22 @@ func (s *stack) openTemporal(ctx context.Context) error {
 	return nil
 }
 
+// openCore opens what every role needs: the store (with policy for its
+// schema), Redis, Temporal and the providers.
+func (s *stack) openCore(ctx context.Context, policy schemaPolicy) error {
+	if err := s.openStore(ctx, policy); err != nil {
+		return err
+	}
+	if err := s.openRedis(ctx); err != nil {
+		return err
+	}
+	if err := s.openTemporal(ctx); err != nil {
+		return err
+	}
+	s.buildProviders()
+	return nil
+}
+
 // buildProviders registers every provider kind this build supports.
 func (s *stack) buildProviders() {
 	sb := sandbox.New(sandbox.WithLogger(s.log.Named("sandbox")))
