@@ -303,6 +303,8 @@ type fakeProvider struct {
 	checks bool
 	// newErr fails NewSender.
 	newErr error
+	// policy is what SendPolicy reports.
+	policy providers.SendPolicy
 
 	mu     sync.Mutex
 	built  []providers.Account
@@ -335,6 +337,8 @@ func (p *fakeProvider) NewSender(acc providers.Account) (providers.Sender, error
 	}
 	return fakeSender{p}, nil
 }
+
+func (p *fakeProvider) SendPolicy(providers.Account) providers.SendPolicy { return p.policy }
 
 func (p *fakeProvider) ReceiptHandler() providers.ReceiptHandler {
 	if p.receipts {

@@ -32,6 +32,16 @@ type PlanAccount struct {
 	CanCheckStatus bool
 	// Rate paces sends through the account; a zero Limit means unpaced.
 	Rate providers.Rate
+	// SendTimeout bounds one execution of the send activity: the
+	// provider's own timeout with a margin, never shorter, so a slow but
+	// successful send is not cut off and sent again. Zero (plans recorded
+	// before it existed) means DefaultSendTimeout.
+	SendTimeout time.Duration
+	// FailOnUnknownOutcome is true when, after an unknown outcome that the
+	// provider cannot be asked about (CanCheckStatus is false), the message
+	// ends failed instead of being sent again: the account's
+	// on_unknown_outcome is "fail".
+	FailOnUnknownOutcome bool
 }
 
 // Plan is everything the workflow needs to decide how to send a message.
@@ -57,7 +67,8 @@ type Plan struct {
 	// attempt (0 when none is available), saving a separate pick.
 	FirstAccountID int64
 	// ProblemCode, when set, is why the message cannot be sent at all
-	// (its channel was deleted); ProblemDetail says it in words.
+	// (its channel was deleted, its app or channel is disabled: CodeAppDisabled,
+	// CodeChannelDisabled); ProblemDetail says it in words.
 	ProblemCode   string
 	ProblemDetail string
 }
@@ -66,6 +77,30 @@ type Plan struct {
 const (
 	DefaultReceiptTimeout = 10 * time.Minute
 	DefaultMaxAttempts    = 5
+)
+
+// DefaultSendTimeout is the shortest limit of one send activity execution,
+// and the limit for accounts whose provider states no timeout.
+const DefaultSendTimeout = time.Minute
+
+// sendTimeoutMargin covers the store writes around a send and the batch
+// window.
+const sendTimeoutMargin = 30 * time.Second
+
+// SendTimeoutFor is the limit of one send activity execution through an
+// account whose provider times a send out after providerTimeout. A retried
+// execution asks the provider for the status before sending, which may
+// take as long again; so the limit is twice the provider's timeout plus a
+// margin, and never under DefaultSendTimeout.
+func SendTimeoutFor(providerTimeout time.Duration) time.Duration {
+	return max(DefaultSendTimeout, 2*providerTimeout+sendTimeoutMargin)
+}
+
+// Codes of a message stopped because its app or channel was disabled,
+// the same as the API answers for a send to a disabled app or channel.
+const (
+	CodeAppDisabled     = "20006"
+	CodeChannelDisabled = "30004"
 )
 
 // LoadPlan reads the channel, its pool and the rules for a message.
@@ -98,6 +133,13 @@ func (a *Activities) LoadPlan(ctx context.Context, in PlanInput) (Plan, error) {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return Plan{}, fmt.Errorf("load app %s: %w", msg.AppID, err)
 	}
+	// Disabling an app or a channel stops its messages that have not ended;
+	// checked here, with the plan, it costs a started message nothing.
+	if code, detail := disabled(msg, app, ch); code != "" {
+		// A disabled app is not called back; a disabled channel's app is.
+		return Plan{MessageStatus: msg.Status, AppID: msg.AppID, ProblemCode: code, ProblemDetail: detail,
+			NotifyStatus: code == CodeChannelDisabled && app != nil && app.StatusCallbackURL != ""}, nil
+	}
 
 	p := Plan{
 		AppID:          msg.AppID,
@@ -129,10 +171,17 @@ func (a *Activities) LoadPlan(ctx context.Context, in PlanInput) (Plan, error) {
 				pa.Enabled = false
 			} else {
 				pa.ExpectsReceipt = prov.ReceiptHandler() != nil
-				pa.Rate = accountRate(m.Account.RateLimitPerMinute, prov, providers.Account{ID: m.Account.ID, Kind: m.Account.Kind, Config: m.Account.Config})
+				pacc := providers.Account{ID: m.Account.ID, Kind: m.Account.Kind, Config: m.Account.Config}
+				pa.Rate = accountRate(m.Account.RateLimitPerMinute, prov, pacc)
 				if s, err := a.sender(&m.Account); err == nil {
 					_, pa.CanCheckStatus = s.(providers.StatusChecker)
 				}
+				policy := providers.SendPolicyOf(prov, pacc)
+				pa.SendTimeout = SendTimeoutFor(policy.Timeout)
+				if msg.BatchID != "" && policy.BatchUnchecked && a.batcher != nil {
+					pa.CanCheckStatus = false
+				}
+				pa.FailOnUnknownOutcome = !pa.CanCheckStatus && policy.OnUnknownOutcome == providers.OnUnknownFail
 			}
 		}
 		p.Accounts = append(p.Accounts, pa)
@@ -153,6 +202,19 @@ func (a *Activities) LoadPlan(ctx context.Context, in PlanInput) (Plan, error) {
 		p.Rules = append(p.Rules, rr)
 	}
 	return p, nil
+}
+
+// disabled returns the code and the words for a message whose app or
+// channel is disabled, or an empty code. A missing app is left to the
+// caller: the message was accepted for it.
+func disabled(msg *store.Message, app *store.App, ch *store.Channel) (code, detail string) {
+	switch {
+	case app != nil && !app.Enabled:
+		return CodeAppDisabled, fmt.Sprintf("app %s is disabled; nothing more is sent", msg.AppID)
+	case ch != nil && !ch.Enabled:
+		return CodeChannelDisabled, fmt.Sprintf("channel %d is disabled; nothing more is sent", ch.ID)
+	}
+	return "", ""
 }
 
 // ToRule converts a stored rule into the rule engine's form.

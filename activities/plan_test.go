@@ -30,7 +30,7 @@ func TestLoadPlan(t *testing.T) {
 			ChannelType:    store.ChannelSMS,
 			ReceiptTimeout: DefaultReceiptTimeout,
 			MaxAttempts:    DefaultMaxAttempts,
-			Accounts:       []PlanAccount{{ID: 11, Kind: "fake", Weight: 1, Enabled: true, ExpectsReceipt: true}},
+			Accounts:       []PlanAccount{{ID: 11, Kind: "fake", Weight: 1, Enabled: true, ExpectsReceipt: true, SendTimeout: DefaultSendTimeout}},
 			MessageStatus:  "pending",
 			// The first account comes with the plan.
 			FirstAccountID: 11,
@@ -78,18 +78,82 @@ func TestLoadPlan(t *testing.T) {
 		p, err := w.acts.LoadPlan(ctx, in)
 		require.NoError(t, err)
 		require.Equal(t, []PlanAccount{
-			{ID: 11, Kind: "fake", Weight: 5, Enabled: true, ExpectsReceipt: true, CanCheckStatus: true},
+			{ID: 11, Kind: "fake", Weight: 5, Enabled: true, ExpectsReceipt: true, CanCheckStatus: true, SendTimeout: DefaultSendTimeout},
 			{ID: 12, Kind: "fake", Weight: 1},
 			// A kind this build does not know cannot send.
 			{ID: 13, Kind: "aliyun", Weight: 1},
-			{ID: 14, Kind: "hook", Weight: 2, Enabled: true},
+			{ID: 14, Kind: "hook", Weight: 2, Enabled: true, SendTimeout: DefaultSendTimeout},
 			// A sender that cannot be built is still tried: Send reports
 			// the config problem on the timeline.
-			{ID: 15, Kind: "broken", Weight: 1, Enabled: true, ExpectsReceipt: true},
+			{ID: 15, Kind: "broken", Weight: 1, Enabled: true, ExpectsReceipt: true, SendTimeout: DefaultSendTimeout},
 		}, p.Accounts)
 		require.Len(t, w.prov.accounts(), 1, "no sender is built for a disabled account")
 		// The first pick is by weight among the accounts that can send.
 		require.Equal(t, int64(11), p.FirstAccountID)
+	})
+
+	t.Run("SendPolicy", func(t *testing.T) {
+		t.Parallel()
+		w := setup(t)
+		slow := &fakeProvider{kind: "slow", policy: providers.SendPolicy{Timeout: 70 * time.Second, OnUnknownOutcome: providers.OnUnknownFail}}
+		checked := &fakeProvider{kind: "checked", checks: true, policy: providers.SendPolicy{Timeout: time.Second, OnUnknownOutcome: providers.OnUnknownFail}}
+		resend := &fakeProvider{kind: "resend", policy: providers.SendPolicy{OnUnknownOutcome: providers.OnUnknownResend}}
+		w.acts = New(Config{}, w.st, providers.NewRegistry(slow, checked, resend), nil)
+		acc := func(id int64, kind string) store.ProviderAccount {
+			return store.ProviderAccount{ID: id, Kind: kind, Config: json.RawMessage(`{}`), Weight: 1, Enabled: true}
+		}
+		w.st.pools[3] = []store.PoolMember{{Account: acc(31, "slow"), Weight: 1}, {Account: acc(32, "checked"), Weight: 1}, {Account: acc(33, "resend"), Weight: 1}}
+		p, err := w.acts.LoadPlan(ctx, in)
+		require.NoError(t, err)
+		// A provider that gives up after 70 s gets a send activity that
+		// outlasts it, a retried execution's status check included.
+		require.Equal(t, 170*time.Second, p.Accounts[0].SendTimeout)
+		require.Greater(t, p.Accounts[0].SendTimeout, 70*time.Second)
+		require.True(t, p.Accounts[0].FailOnUnknownOutcome)
+		// A provider that can be asked never needs the setting.
+		require.Equal(t, DefaultSendTimeout, p.Accounts[1].SendTimeout)
+		require.False(t, p.Accounts[1].FailOnUnknownOutcome)
+		require.False(t, p.Accounts[2].FailOnUnknownOutcome)
+	})
+
+	t.Run("BatchSendsUnchecked", func(t *testing.T) {
+		t.Parallel()
+		w := setup(t)
+		w.prov.checks = true
+		w.prov.policy = providers.SendPolicy{BatchUnchecked: true, OnUnknownOutcome: providers.OnUnknownFail}
+		p, err := w.acts.LoadPlan(ctx, in)
+		require.NoError(t, err)
+		require.True(t, p.Accounts[0].CanCheckStatus, "a single send can be checked")
+
+		m := w.st.messages[taskID]
+		m.BatchID = "batch-1"
+		w.st.messages[taskID] = m
+		p, err = w.acts.LoadPlan(ctx, in)
+		require.NoError(t, err)
+		require.False(t, p.Accounts[0].CanCheckStatus, "a batch send cannot be checked")
+		require.True(t, p.Accounts[0].FailOnUnknownOutcome)
+	})
+
+	t.Run("AppOrChannelDisabled", func(t *testing.T) {
+		t.Parallel()
+		w := setup(t)
+		app := w.st.apps["app-1"]
+		app.Enabled = false
+		w.st.apps["app-1"] = app
+		p, err := w.acts.LoadPlan(ctx, in)
+		require.NoError(t, err)
+		require.Equal(t, CodeAppDisabled, p.ProblemCode)
+		require.Contains(t, p.ProblemDetail, "app app-1 is disabled")
+		require.Empty(t, p.Accounts)
+
+		w = setup(t)
+		ch := w.st.channels[3]
+		ch.Enabled = false
+		w.st.channels[3] = ch
+		p, err = w.acts.LoadPlan(ctx, in)
+		require.NoError(t, err)
+		require.Equal(t, CodeChannelDisabled, p.ProblemCode)
+		require.Contains(t, p.ProblemDetail, "channel 3 is disabled")
 	})
 
 	t.Run("FirstAccountFollowsTheRotation", func(t *testing.T) {

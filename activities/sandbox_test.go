@@ -70,7 +70,7 @@ func TestSandboxProvider(t *testing.T) {
 		sw := setupSandbox(t)
 		p, err := sw.acts.LoadPlan(context.Background(), PlanInput{TaskID: taskID, ChannelID: 3})
 		require.NoError(t, err)
-		require.Equal(t, []PlanAccount{{ID: 31, Kind: sandbox.Kind, Weight: 1, Enabled: true, ExpectsReceipt: true, CanCheckStatus: true}}, p.Accounts)
+		require.Equal(t, []PlanAccount{{ID: 31, Kind: sandbox.Kind, Weight: 1, Enabled: true, ExpectsReceipt: true, CanCheckStatus: true, SendTimeout: DefaultSendTimeout}}, p.Accounts)
 	})
 
 	t.Run("AcceptedThenReceiptPushed", func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/heraldhq/herald/providers"
+	"github.com/heraldhq/herald/rules"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -52,7 +53,7 @@ type SendResult struct {
 // Failure is a classified provider failure, carried as the details of the
 // non-retryable application error a failed send returns.
 type Failure struct {
-	Class             string
+	Class             rules.Class
 	Code              string
 	Message           string
 	RetryAfterSeconds int
@@ -66,16 +67,22 @@ const ProviderErrorType = "provider."
 // application errors whose details are a Failure, because retrying and
 // switching are the rule engine's decisions, not the activity's. Other
 // errors (store unavailable) are retried by Temporal.
+//
+// A message whose app or channel is disabled is refused before anything is
+// written or sent, with a DisabledErrorType error (see DisabledOf).
 func (a *Activities) Send(ctx context.Context, req SendRequest) (SendResult, error) {
+	msg, err := a.store.GetMessage(ctx, req.TaskID)
+	if err != nil {
+		return SendResult{}, fmt.Errorf("load message %s: %w", req.TaskID, err)
+	}
+	if err := a.checkEnabled(ctx, msg); err != nil {
+		return SendResult{}, err
+	}
 	if req.OnStart != nil {
 		p, events := req.OnStart.patch(a.now)
 		if err := a.store.RecordMessage(ctx, req.TaskID, p, events); err != nil {
 			return SendResult{}, fmt.Errorf("record start of %s: %w", req.TaskID, err)
 		}
-	}
-	msg, err := a.store.GetMessage(ctx, req.TaskID)
-	if err != nil {
-		return SendResult{}, fmt.Errorf("load message %s: %w", req.TaskID, err)
 	}
 	acc, err := a.store.GetAccount(ctx, req.AccountID)
 	if err != nil {
@@ -148,7 +155,7 @@ func (a *Activities) accepted(ctx context.Context, req SendRequest, pid string) 
 }
 
 func providerError(pe *providers.Error) error {
-	f := Failure{Class: string(pe.Class), Code: pe.Code, Message: pe.Message, RetryAfterSeconds: int(pe.RetryAfter.Seconds())}
+	f := Failure{Class: pe.Class, Code: pe.Code, Message: pe.Message, RetryAfterSeconds: int(pe.RetryAfter.Seconds())}
 	opts := temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{f}}
 	if pe.Class == providers.ClassThrottled {
 		// Throttling is expected under load; it must not page anyone.
@@ -170,7 +177,48 @@ func FailureOf(err error) (Failure, bool) {
 			return f, true
 		}
 	}
-	return Failure{Class: appErr.Type()[len(ProviderErrorType):], Message: appErr.Message()}, true
+	return Failure{Class: rules.Class(appErr.Type()[len(ProviderErrorType):]), Message: appErr.Message()}, true
+}
+
+// DisabledErrorType is the application error type of a send refused
+// because the message's app or channel is disabled. It is not a provider
+// failure: nothing reached a provider, and the message must end at once.
+const DisabledErrorType = "message.disabled"
+
+// checkEnabled refuses a message whose app or channel is disabled. Both
+// are read through the store's configuration cache: a change made through
+// this process is seen at once, one made by another process within the
+// cache's TTL (store.DefaultCacheTTL).
+func (a *Activities) checkEnabled(ctx context.Context, msg *store.Message) error {
+	app, err := a.store.GetApp(ctx, msg.AppID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("load app %s: %w", msg.AppID, err)
+	}
+	ch, err := a.store.GetChannel(ctx, msg.ChannelID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("load channel %d: %w", msg.ChannelID, err)
+	}
+	code, detail := disabled(msg, app, ch)
+	if code == "" {
+		return nil
+	}
+	return temporal.NewApplicationErrorWithOptions(detail, DisabledErrorType, temporal.ApplicationErrorOptions{
+		NonRetryable: true, Category: temporal.ApplicationErrorCategoryBenign, Details: []any{Failure{Code: code, Message: detail}},
+	})
+}
+
+// DisabledOf extracts the code (CodeAppDisabled or CodeChannelDisabled)
+// and the words of a send refused because the app or channel is disabled;
+// ok is false for any other error.
+func DisabledOf(err error) (f Failure, ok bool) {
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != DisabledErrorType {
+		return Failure{}, false
+	}
+	if !appErr.HasDetails() || appErr.Details(&f) != nil {
+		f = Failure{Message: appErr.Message()}
+	}
+	return f, true
 }
 
 // buildMessage turns a stored message into what the provider sends, using

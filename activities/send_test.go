@@ -45,7 +45,7 @@ func requireFailure(t *testing.T, err error, class providers.Class) Failure {
 	require.Equal(t, ProviderErrorType+string(class), appErr.Type())
 	f, ok := FailureOf(err)
 	require.True(t, ok)
-	require.Equal(t, string(class), f.Class)
+	require.Equal(t, class, f.Class)
 	return f
 }
 
@@ -76,6 +76,39 @@ func TestSend(t *testing.T) {
 		}}, w.prov.messages())
 		require.Equal(t, []providers.Account{{ID: 11, Kind: "fake", Config: json.RawMessage(`{}`), CallbackURL: "https://herald.example/callbacks/fake/11?token=tok"}},
 			w.prov.accounts())
+	})
+
+	t.Run("RefusedWhenAppOrChannelDisabled", func(t *testing.T) {
+		t.Parallel()
+		for _, tc := range []struct {
+			name    string
+			disable func(w *world)
+			code    string
+		}{
+			{"App", func(w *world) { a := w.st.apps["app-1"]; a.Enabled = false; w.st.apps["app-1"] = a }, CodeAppDisabled},
+			{"Channel", func(w *world) { c := w.st.channels[3]; c.Enabled = false; w.st.channels[3] = c }, CodeChannelDisabled},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				w := setup(t)
+				tc.disable(w)
+				r := req
+				r.OnStart = &StatusUpdate{Status: "processing", AccountID: 11, Attempts: 2}
+				_, err := runSend(t, w.acts, r)
+				require.Error(t, err)
+				f, ok := DisabledOf(err)
+				require.True(t, ok, err)
+				require.Equal(t, tc.code, f.Code)
+				_, isProvider := FailureOf(err)
+				require.False(t, isProvider)
+				var appErr *temporal.ApplicationError
+				require.ErrorAs(t, err, &appErr)
+				require.True(t, appErr.NonRetryable())
+				// Nothing reaches the provider, and nothing is written.
+				require.Empty(t, w.prov.messages())
+				require.Empty(t, w.st.records)
+			})
+		}
 	})
 
 	t.Run("OnAcceptedWrittenWithTheID", func(t *testing.T) {

@@ -60,3 +60,17 @@ func DecodeConfig(raw json.RawMessage, fields map[string]ConfigField) []string {
 	}
 	return problems
 }
+
+// UnknownOutcomeField is the on_unknown_outcome key of an account config,
+// for providers without a status query: what to do when a send's outcome is
+// unknown (see UnknownOutcome).
+const UnknownOutcomeField = "on_unknown_outcome"
+
+// UnknownOutcomeProblems checks an on_unknown_outcome value; empty takes
+// the provider's default.
+func UnknownOutcomeProblems(v string) []string {
+	if _, err := ParseUnknownOutcome(v, OnUnknownResend); err != nil {
+		return []string{err.Error()}
+	}
+	return nil
+}

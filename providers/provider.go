@@ -14,43 +14,25 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/heraldhq/herald/rules"
 )
 
 // Class says what kind of failure a provider reported, so the rule engine can
-// decide between retrying, switching account and failing.
-type Class string
+// decide between retrying, switching account and failing. It is the rule
+// engine's own type: one vocabulary for providers, rules and workflows.
+type Class = rules.Class
 
-// Failure classes. The string values are stable: they are stored in the
-// message timeline and matched by rules.
+// Failure classes a provider reports; see package rules for their meaning.
+// Class.FromProvider reports whether a value is one of these.
 const (
-	// ClassTransient is a passing fault on the provider's side; the same
-	// account may succeed if tried again later.
-	ClassTransient Class = "transient"
-	// ClassThrottled means the provider asked us to slow down.
-	ClassThrottled Class = "throttled"
-	// ClassAccount is a problem with the account itself (credentials,
-	// balance, suspension, daily cap): switch to another account and alert.
-	ClassAccount Class = "account"
-	// ClassPermanent means the message itself is bad (receiver, content,
-	// parameters); no account will accept it.
-	ClassPermanent Class = "permanent"
-	// ClassConfig means a template or signature is not approved on this
-	// account; another account may have an approved equivalent.
-	ClassConfig Class = "config"
-	// ClassUnknownOutcome means the request may or may not have been
-	// accepted (for example a timeout after the request was written). It must
-	// not be blindly re-sent.
-	ClassUnknownOutcome Class = "unknown_outcome"
+	ClassTransient      = rules.ClassTransient
+	ClassThrottled      = rules.ClassThrottled
+	ClassAccount        = rules.ClassAccount
+	ClassPermanent      = rules.ClassPermanent
+	ClassConfig         = rules.ClassConfig
+	ClassUnknownOutcome = rules.ClassUnknownOutcome
 )
-
-// Valid reports whether c is one of the known classes.
-func (c Class) Valid() bool {
-	switch c {
-	case ClassTransient, ClassThrottled, ClassAccount, ClassPermanent, ClassConfig, ClassUnknownOutcome:
-		return true
-	}
-	return false
-}
 
 // Error is a classified provider failure. Code keeps the vendor's own error
 // code (for example "FailedOperation.PhoneNumberInBlacklist") so rules can
@@ -290,4 +272,64 @@ type Rate struct {
 // over the rate wait, they are never dropped.
 type Paced interface {
 	DefaultRate(acc Account) Rate
+}
+
+// UnknownOutcome is what Herald does after a send whose outcome is unknown
+// (a timeout after the request was written) when the provider cannot be
+// asked what became of it.
+type UnknownOutcome string
+
+// Settings of UnknownOutcome, as the on_unknown_outcome key of an
+// account's config spells them.
+const (
+	// OnUnknownResend sends again (under the same idempotency key where the
+	// provider takes one): the receiver may get the message twice, never
+	// zero times. Right where the receiving end deduplicates.
+	OnUnknownResend UnknownOutcome = "resend"
+	// OnUnknownFail ends the message failed: the receiver gets it once or
+	// not at all.
+	OnUnknownFail UnknownOutcome = "fail"
+)
+
+// ParseUnknownOutcome reads an on_unknown_outcome value; empty gives def.
+func ParseUnknownOutcome(s string, def UnknownOutcome) (UnknownOutcome, error) {
+	switch UnknownOutcome(s) {
+	case "":
+		return def, nil
+	case OnUnknownResend, OnUnknownFail:
+		return UnknownOutcome(s), nil
+	}
+	return "", fmt.Errorf("on_unknown_outcome %q must be %s or %s", s, OnUnknownResend, OnUnknownFail)
+}
+
+// SendPolicy is how sends through one account behave, as far as the send
+// workflow needs to know.
+type SendPolicy struct {
+	// Timeout is the longest one Send through the account takes before
+	// giving up (all of its requests: a token fetch and the send, the SMTP
+	// session); zero when the provider states none.
+	Timeout time.Duration
+	// OnUnknownOutcome applies to providers without a status query (and
+	// to batch sends when BatchUnchecked); empty means OnUnknownResend.
+	OnUnknownOutcome UnknownOutcome
+	// BatchUnchecked is true when a status query cannot resolve a send
+	// that went out in a batch request.
+	BatchUnchecked bool
+}
+
+// SendPolicer is implemented by providers that report an account's
+// SendPolicy.
+type SendPolicer interface {
+	// SendPolicy reads the policy from the account's config; a config
+	// that does not parse gives the defaults.
+	SendPolicy(acc Account) SendPolicy
+}
+
+// SendPolicyOf returns p's policy for acc, or the zero policy when p does
+// not report one.
+func SendPolicyOf(p Provider, acc Account) SendPolicy {
+	if sp, ok := p.(SendPolicer); ok {
+		return sp.SendPolicy(acc)
+	}
+	return SendPolicy{}
 }

@@ -12,7 +12,7 @@ type Failure struct {
 	Scene Scene
 	// Class is one of the Class* constants; any other value is an unknown
 	// class, which the default policy fails and alerts on.
-	Class string
+	Class Class
 	// Code is the vendor's own error code, matched by Rule.ErrorCodes.
 	Code string
 	// Message is the vendor's error text, searched by Rule.ErrorKeywords.
@@ -174,7 +174,7 @@ func usable(r *Rule) bool {
 	return r.Action != ActionAlert || r.Then == "" || (r.Then.Valid() && r.Then != ActionAlert)
 }
 
-func normClass(c string) string { return strings.ToLower(strings.TrimSpace(c)) }
+func normClass(c Class) Class { return Class(strings.ToLower(strings.TrimSpace(string(c)))) }
 
 // plan is a rule or a default-policy entry reduced to what decide needs.
 type plan struct {
@@ -208,7 +208,7 @@ const (
 	defaultRate      = 2
 )
 
-func defaultPlan(class string) (plan, bool) {
+func defaultPlan(class Class) (plan, bool) {
 	switch class {
 	case ClassTransient, ClassUnknownOutcome:
 		return plan{action: ActionRetry, maxRetry: transientRetries, delay: transientDelay, rate: defaultRate}, true

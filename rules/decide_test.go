@@ -11,7 +11,7 @@ import (
 
 // sendInput is a first failed attempt of an SMS through a tencent account,
 // with one more account in the pool and no attempt cap.
-func sendInput(class string) Input {
+func sendInput(class Class) Input {
 	return Input{
 		Now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC),
 		Failure: Failure{
@@ -298,7 +298,7 @@ func TestDecideGuards(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		rules    []Rule
-		class    string
+		class    Class
 		attempts int
 		total    int
 		max      int
@@ -367,7 +367,7 @@ func TestDefaultPolicy(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name      string
-		class     string
+		class     Class
 		scene     Scene
 		wantAlert bool
 		steps     []step

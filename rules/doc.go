@@ -65,7 +65,7 @@
 //		Rules: loaded, // e.g. the enabled rules of the scene, converted from storage
 //		Failure: rules.Failure{
 //			Scene:        rules.SceneSendFailure,
-//			Class:        string(perr.Class),
+//			Class:        perr.Class, // providers.Class is rules.Class
 //			Code:         perr.Code,
 //			Message:      perr.Message,
 //			ProviderKind: account.Kind,

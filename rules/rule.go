@@ -73,23 +73,55 @@ func ParseAction(s string) (Action, error) {
 	return a, nil
 }
 
-// Failure classes as Decide reads them from Failure.Class. The first six are
-// the provider classes (package providers) under the same names; rules cannot
-// import that package, so the values are repeated here. The last two belong
-// to the callback scene.
+// Class says what kind of failure happened, so Decide can choose between
+// retrying, switching account and failing. It is Herald's one failure
+// vocabulary: providers report the first six (package providers names this
+// type and re-exports them), the send workflow adds the receipt classes for
+// the callback_failure scene. The string values are stable: they are stored
+// on the message timeline and matched by rules.
+type Class string
+
+// Failure classes.
 const (
-	ClassTransient      = "transient"
-	ClassThrottled      = "throttled"
-	ClassAccount        = "account"
-	ClassPermanent      = "permanent"
-	ClassConfig         = "config"
-	ClassUnknownOutcome = "unknown_outcome"
+	// ClassTransient is a passing fault on the provider's side; the same
+	// account may succeed if tried again later.
+	ClassTransient Class = "transient"
+	// ClassThrottled means the provider asked us to slow down.
+	ClassThrottled Class = "throttled"
+	// ClassAccount is a problem with the account itself (credentials,
+	// balance, suspension, daily cap): switch to another account and alert.
+	ClassAccount Class = "account"
+	// ClassPermanent means the message itself is bad (receiver, content,
+	// parameters); no account will accept it.
+	ClassPermanent Class = "permanent"
+	// ClassConfig means a template or signature is not approved on this
+	// account; another account may have an approved equivalent.
+	ClassConfig Class = "config"
+	// ClassUnknownOutcome means the request may or may not have been
+	// accepted (for example a timeout after the request was written). It
+	// must not be blindly re-sent.
+	ClassUnknownOutcome Class = "unknown_outcome"
 	// ClassReceiptFailed is a receipt in which the provider reported that
 	// the message was not delivered.
-	ClassReceiptFailed = "receipt_failed"
+	ClassReceiptFailed Class = "receipt_failed"
 	// ClassReceiptTimeout means no receipt arrived in time.
-	ClassReceiptTimeout = "receipt_timeout"
+	ClassReceiptTimeout Class = "receipt_timeout"
 )
+
+// FromProvider reports whether c is one of the classes a provider reports
+// for a failed send (the first six).
+func (c Class) FromProvider() bool {
+	switch c {
+	case ClassTransient, ClassThrottled, ClassAccount, ClassPermanent, ClassConfig, ClassUnknownOutcome:
+		return true
+	}
+	return false
+}
+
+// Valid reports whether c is one of the known classes.
+func (c Class) Valid() bool {
+	return c.FromProvider() || c == ClassReceiptFailed || c == ClassReceiptTimeout
+}
 
 // MaxDelay caps every delay a Decision asks for, so a single decision never
 // parks a message for longer than this.

@@ -98,7 +98,7 @@ func runTrace(rules []Rule, msgs []traceMessage) string {
 	return b.String()
 }
 
-func sendFail(class, code, msg string) Failure {
+func sendFail(class Class, code, msg string) Failure {
 	return Failure{Scene: SceneSendFailure, Class: class, Code: code, Message: msg}
 }
 
@@ -108,7 +108,7 @@ func throttledFor(code string, after time.Duration) Failure {
 	return f
 }
 
-func receiptFail(class, code, msg string) Failure {
+func receiptFail(class Class, code, msg string) Failure {
 	return Failure{Scene: SceneCallbackFailure, Class: class, Code: code, Message: msg}
 }
 

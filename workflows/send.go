@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,14 +47,10 @@ const (
 	CodeMaxAttempts      = "MAX_ATTEMPTS_REACHED"
 	CodeReceiptTimeout   = "RECEIPT_TIMEOUT"
 	CodeSendNotConfirmed = "SEND_NOT_CONFIRMED"
-)
-
-// Failure classes the workflow adds to the provider classes, for the
-// callback_failure scene.
-const (
-	classReceiptFailed  = "receipt_failed"
-	classReceiptTimeout = "receipt_timeout"
-	classUnknownOutcome = "unknown_outcome"
+	// CodeUnknownOutcomeNotResent ends a message whose send may or may not
+	// have gone out, through an account that cannot be asked and is set
+	// not to resend (on_unknown_outcome: fail).
+	CodeUnknownOutcomeNotResent = "UNKNOWN_OUTCOME_NOT_RESENT"
 )
 
 // localOptions bound Herald's bookkeeping local activities; they retry
@@ -137,6 +134,16 @@ type send struct {
 	// sending is set once the scheduled time has come: from then on the
 	// message is on its way even while its status still reads pending.
 	sending bool
+	// accepted lists the sends a provider accepted for this message; only
+	// receipts matching one of them can end it.
+	accepted []acceptance
+}
+
+// acceptance is one send an account's provider accepted, under the
+// provider's message id (empty when it gave none).
+type acceptance struct {
+	AccountID         int64
+	ProviderMessageID string
 }
 
 // acts is only used to name activity methods; the worker registers a real
@@ -176,51 +183,81 @@ func (s *send) setup(ctx workflow.Context) error {
 
 func (s *send) run(ctx workflow.Context) (SendResult, error) {
 	ctx = workflow.WithLocalActivityOptions(ctx, localOptions)
-	if wait := s.in.ScheduledAt.Sub(workflow.Now(ctx)); !s.in.ScheduledAt.IsZero() && wait > 0 {
-		if err := s.record(ctx, activities.StatusUpdate{Status: StatusPending}, EventScheduled, "", "waiting until "+s.in.ScheduledAt.UTC().Format(time.RFC3339)); err != nil {
-			return SendResult{}, err
-		}
-		cancelled, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return s.cancelRequested })
-		if cancelled || temporal.IsCanceledError(err) {
-			// Cleanup must run even though ctx itself may be cancelled.
-			dctx, _ := workflow.NewDisconnectedContext(ctx)
-			return s.finish(dctx, StatusCancelled, "", "", "cancelled before its scheduled time")
-		}
-		if err != nil {
-			return SendResult{}, err
-		}
+	if res, done, err := s.waitForSchedule(ctx); done || err != nil {
+		return res, err
 	}
 	// Once sending starts, a cancellation request must not interrupt a
 	// send half-way: from here on the message always reaches a final state.
 	s.sending = true
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	if res, done, err := s.loadPlan(ctx); done || err != nil {
+		return res, err
+	}
+	return s.deliver(ctx)
+}
 
+// waitForSchedule waits for the message's scheduled time on a durable
+// timer; done is true when the message was cancelled meanwhile.
+func (s *send) waitForSchedule(ctx workflow.Context) (res SendResult, done bool, err error) {
+	wait := s.in.ScheduledAt.Sub(workflow.Now(ctx))
+	if s.in.ScheduledAt.IsZero() || wait <= 0 {
+		return SendResult{}, false, nil
+	}
+	if err := s.record(ctx, activities.StatusUpdate{Status: StatusPending}, EventScheduled, "", "waiting until "+s.in.ScheduledAt.UTC().Format(time.RFC3339)); err != nil {
+		return SendResult{}, true, err
+	}
+	cancelled, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return s.cancelRequested })
+	if cancelled || temporal.IsCanceledError(err) {
+		// Cleanup must run even though ctx itself may be cancelled.
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		res, err := s.finish(dctx, StatusCancelled, "", "", "cancelled before its scheduled time")
+		return res, true, err
+	}
+	return SendResult{}, err != nil, err
+}
+
+// loadPlan loads the channel, its pool and the rules; done is true when
+// the message ends without a send: it already ended, its channel is gone,
+// or its app or channel is disabled.
+func (s *send) loadPlan(ctx workflow.Context) (res SendResult, done bool, err error) {
 	if err := workflow.ExecuteLocalActivity(ctx, acts.LoadPlan, activities.PlanInput{TaskID: s.in.TaskID, ChannelID: s.in.ChannelID}).Get(ctx, &s.plan); err != nil {
-		return SendResult{}, fmt.Errorf("load plan: %w", err)
+		return SendResult{}, true, fmt.Errorf("load plan: %w", err)
 	}
 	if IsFinal(s.plan.MessageStatus) {
 		// A workflow started again for a message that already finished
 		// (the sweeper racing a slow start) must not send it again.
 		s.state.Status = s.plan.MessageStatus
-		return SendResult{Status: s.plan.MessageStatus}, nil
+		return SendResult{Status: s.plan.MessageStatus}, true, nil
 	}
 	if s.plan.ProblemCode != "" {
-		return s.finish(ctx, StatusFailed, "", s.plan.ProblemCode, s.plan.ProblemDetail)
+		res, err := s.finish(ctx, StatusFailed, "", s.plan.ProblemCode, s.plan.ProblemDetail)
+		return res, true, err
 	}
 	for _, r := range s.plan.InvalidRules {
 		if err := s.record(ctx, activities.StatusUpdate{}, EventConfig, "INVALID_RULE", r); err != nil {
-			return SendResult{}, err
+			return SendResult{}, true, err
 		}
 	}
+	return SendResult{}, false, nil
+}
 
-	var account activities.PlanAccount
-	onAccount := 0
+// route is where the next attempt goes.
+type route struct {
+	account activities.PlanAccount
+	// onAccount counts the attempts made through account.
+	onAccount int
 	// keyAttempt, when set, is the attempt whose idempotency key the next
 	// send reuses: after an unknown outcome a retry on the same account
 	// must look like the same request to a provider that deduplicates.
-	keyAttempt := 0
+	keyAttempt int
+}
+
+// deliver makes attempts, as the rule engine decides after each failure,
+// until the message reaches a final state.
+func (s *send) deliver(ctx workflow.Context) (SendResult, error) {
+	var r route
 	for {
-		if account.ID == 0 {
+		if r.account.ID == 0 {
 			next, ok, err := s.pick(ctx)
 			if err != nil {
 				return SendResult{}, err
@@ -228,57 +265,24 @@ func (s *send) run(ctx workflow.Context) (SendResult, error) {
 			if !ok {
 				return s.finish(ctx, StatusFailed, "", CodeNoProvider, "no enabled provider account left in the channel's pool")
 			}
-			account, onAccount = next, 0
+			r = route{account: next}
 		}
 		if s.state.Attempts-s.throttled >= s.plan.MaxAttempts {
 			return s.finish(ctx, StatusFailed, "", CodeMaxAttempts, fmt.Sprintf("gave up after %d attempts", s.state.Attempts))
 		}
-		onAccount++
-		s.state.Attempts++
-		s.state.AccountID, s.state.ProviderKind, s.state.ProviderMessageID = account.ID, account.Kind, ""
-		_ = workflow.UpsertTypedSearchAttributes(ctx, SearchProvider.ValueSet(account.Kind), SearchStatus.ValueSet(StatusProcessing))
-		// Written by the send activity when it starts (or by the next
-		// record if the send never runs).
-		s.pendingUpdate = activities.StatusUpdate{Status: StatusProcessing, AccountID: account.ID, Attempts: s.state.Attempts}
-		s.state.Status = StatusProcessing
-		s.note(ctx, account.ID, EventAttempt, "", fmt.Sprintf("attempt %d through %s account %d", s.state.Attempts, account.Kind, account.ID))
-
-		key := s.state.Attempts
-		if keyAttempt > 0 {
-			key, keyAttempt = keyAttempt, 0
-		}
-		out, err := s.attempt(ctx, account, key)
+		key := s.startAttempt(ctx, &r)
+		out, err := s.attempt(ctx, r.account, key)
 		if err != nil {
 			return SendResult{}, err
 		}
 		if out.final != "" {
-			return s.finish(ctx, out.final, out.callbackStatus, "", out.detail)
+			return s.finish(ctx, out.final, out.callbackStatus, out.code, out.detail)
 		}
-		d, err := s.decide(ctx, out.failure, onAccount)
+		d, err := s.handleFailure(ctx, &r, out.failure, key)
 		if err != nil {
 			return SendResult{}, err
 		}
-		if d.Alert {
-			s.alert(ctx, account, out.failure, d)
-		}
-		s.state.LastError = failureText(out.failure)
-		if err := s.record(ctx, activities.StatusUpdate{LastError: s.state.LastError}, EventDecision, d.RuleName,
-			fmt.Sprintf("%s: %s", d.Action, d.Reason)); err != nil {
-			return SendResult{}, err
-		}
-		switch d.Action {
-		case rules.ActionRetry:
-			if out.failure.Class == classUnknownOutcome {
-				keyAttempt = key
-			}
-			if out.failure.Class == rules.ClassThrottled {
-				s.throttled++
-				s.deferred += d.Delay
-			}
-		case rules.ActionSwitch:
-			s.failed = append(s.failed, account.ID)
-			account = activities.PlanAccount{}
-		default:
+		if d.Action != rules.ActionRetry && d.Action != rules.ActionSwitch {
 			return s.finish(ctx, StatusFailed, out.callbackStatus, out.failure.Code, s.state.LastError)
 		}
 		if d.Delay > 0 {
@@ -289,13 +293,66 @@ func (s *send) run(ctx workflow.Context) (SendResult, error) {
 	}
 }
 
+// startAttempt counts a new attempt through r's account and notes it; it
+// returns the attempt number whose idempotency key the send uses.
+func (s *send) startAttempt(ctx workflow.Context, r *route) int {
+	account := r.account
+	r.onAccount++
+	s.state.Attempts++
+	s.state.AccountID, s.state.ProviderKind, s.state.ProviderMessageID = account.ID, account.Kind, ""
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchProvider.ValueSet(account.Kind), SearchStatus.ValueSet(StatusProcessing))
+	// Written by the send activity when it starts (or by the next
+	// record if the send never runs).
+	s.pendingUpdate = activities.StatusUpdate{Status: StatusProcessing, AccountID: account.ID, Attempts: s.state.Attempts}
+	s.state.Status = StatusProcessing
+	s.note(ctx, account.ID, EventAttempt, "", fmt.Sprintf("attempt %d through %s account %d", s.state.Attempts, account.Kind, account.ID))
+	key := s.state.Attempts
+	if r.keyAttempt > 0 {
+		key, r.keyAttempt = r.keyAttempt, 0
+	}
+	return key
+}
+
+// handleFailure asks the rule engine what to do after a failed attempt,
+// alerts and records the decision, and moves r accordingly.
+func (s *send) handleFailure(ctx workflow.Context, r *route, f rules.Failure, key int) (rules.Decision, error) {
+	d, err := s.decide(ctx, f, r.onAccount)
+	if err != nil {
+		return d, err
+	}
+	if d.Alert {
+		s.alert(ctx, r.account, f, d)
+	}
+	s.state.LastError = failureText(f)
+	if err := s.record(ctx, activities.StatusUpdate{LastError: s.state.LastError}, EventDecision, d.RuleName,
+		fmt.Sprintf("%s: %s", d.Action, d.Reason)); err != nil {
+		return d, err
+	}
+	switch d.Action {
+	case rules.ActionRetry:
+		if f.Class == rules.ClassUnknownOutcome {
+			r.keyAttempt = key
+		}
+		if f.Class == rules.ClassThrottled {
+			s.throttled++
+			s.deferred += d.Delay
+		}
+	case rules.ActionSwitch:
+		s.failed = append(s.failed, r.account.ID)
+		r.account = activities.PlanAccount{}
+	}
+	return d, nil
+}
+
 // outcome is how one attempt ended: a final status, or a failure for the
 // rule engine.
 type outcome struct {
 	final          string
 	callbackStatus string
-	detail         string
-	failure        rules.Failure
+	// code is the final event's code when final is set.
+	code    string
+	detail  string
+	failure rules.Failure
 }
 
 // attempt sends once through account, under the idempotency key of attempt
@@ -307,9 +364,33 @@ func (s *send) attempt(ctx workflow.Context, account activities.PlanAccount, key
 		}
 	}
 	sentAt := workflow.Now(ctx)
+	accepted := activities.Event{Seq: len(s.state.Timeline) + 1, Status: StatusSent, Kind: EventAccepted, AccountID: account.ID,
+		Detail: "accepted by the provider; waiting for the delivery receipt"}
+	res, err := s.sendOnce(ctx, account, key, accepted)
+	if err != nil {
+		if f, stopped := activities.DisabledOf(err); stopped {
+			// The app or channel was disabled while the message waited:
+			// nothing was sent, and nothing more will be.
+			return outcome{final: StatusFailed, code: f.Code, detail: f.Message}, nil
+		}
+		var o outcome
+		var done bool
+		if res, o, done, err = s.sendFailed(ctx, account, err, sentAt); done || err != nil {
+			return o, err
+		}
+	}
+	return s.afterAccepted(ctx, account, res, accepted, sentAt)
+}
+
+// sendOnce runs the send activity for one attempt.
+func (s *send) sendOnce(ctx workflow.Context, account activities.PlanAccount, key int, accepted activities.Event) (activities.SendResult, error) {
+	timeout := account.SendTimeout
+	if timeout <= 0 {
+		timeout = activities.DefaultSendTimeout
+	}
 	sendCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:           s.sendQueue(account),
-		StartToCloseTimeout: time.Minute,
+		StartToCloseTimeout: timeout,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    time.Second,
 			BackoffCoefficient: 2,
@@ -321,8 +402,6 @@ func (s *send) attempt(ctx workflow.Context, account activities.PlanAccount, key
 	if start := s.unwritten(); start != nil {
 		req.OnStart = start
 	}
-	accepted := activities.Event{Seq: len(s.state.Timeline) + 1, Status: StatusSent, Kind: EventAccepted, AccountID: account.ID,
-		Detail: "accepted by the provider; waiting for the delivery receipt"}
 	if account.ExpectsReceipt {
 		// The activity writes "sent" with the provider's id, saving a
 		// local activity per message.
@@ -335,41 +414,68 @@ func (s *send) attempt(ctx workflow.Context, account activities.PlanAccount, key
 		// error it may not have: the next record writes it again.
 		s.pending, s.pendingUpdate = nil, activities.StatusUpdate{}
 	}
-	if err != nil {
-		f, isProvider := activities.FailureOf(err)
-		if !isProvider {
-			// The activity itself kept failing or timing out: the provider
-			// may have received the request.
-			f = activities.Failure{Class: classUnknownOutcome, Code: CodeSendNotConfirmed, Message: err.Error()}
-		}
-		failure := s.failure(rules.SceneSendFailure, account, f.Class, f.Code, f.Message, time.Duration(f.RetryAfterSeconds)*time.Second)
-		if f.Class != classUnknownOutcome || !account.CanCheckStatus {
-			return outcome{failure: failure}, s.record(ctx, activities.StatusUpdate{LastError: failureText(failure)}, EventSendFailed, f.Code, failureText(failure))
-		}
-		if err := s.record(ctx, activities.StatusUpdate{}, EventUnknownOutcome, f.Code, "outcome unknown; asking the provider before any resend"); err != nil {
-			return outcome{}, err
-		}
-		if err := workflow.Sleep(ctx, reconcileDelay); err != nil {
-			return outcome{}, err
-		}
-		chk, err := s.check(ctx, account, "", sentAt)
-		if err != nil {
-			return outcome{}, err
-		}
-		if !chk.Found {
-			return outcome{failure: failure}, nil
-		}
-		if err := s.record(ctx, activities.StatusUpdate{ProviderMessageID: chk.ProviderMessageID}, EventReconciled, chk.Code, "the provider had accepted the message"); err != nil {
-			return outcome{}, err
-		}
-		res = activities.SendResult{ProviderMessageID: chk.ProviderMessageID, Recovered: true}
-		if o, done := receiptOutcome(chk.Status, chk.Code, chk.Description); done {
-			s.state.ProviderMessageID = chk.ProviderMessageID
-			return s.afterReceipt(ctx, account, o)
-		}
-	}
+	return res, err
+}
 
+// sendFailed handles a failed send: a failure for the rule engine, an
+// unknown outcome reconciled with the provider (ok: res is the send it
+// found), or a final failure when the account does not resend after an
+// unknown outcome (done).
+func (s *send) sendFailed(ctx workflow.Context, account activities.PlanAccount, err error, sentAt time.Time) (res activities.SendResult, o outcome, done bool, _ error) {
+	f, isProvider := activities.FailureOf(err)
+	if !isProvider {
+		// The activity itself kept failing or timing out: the provider
+		// may have received the request.
+		f = activities.Failure{Class: rules.ClassUnknownOutcome, Code: CodeSendNotConfirmed, Message: err.Error()}
+	}
+	failure := s.failure(rules.SceneSendFailure, account, f.Class, f.Code, f.Message, time.Duration(f.RetryAfterSeconds)*time.Second)
+	if f.Class == rules.ClassUnknownOutcome && !account.CanCheckStatus && account.FailOnUnknownOutcome {
+		// Nobody can tell whether the message went out, and the account
+		// prefers a message lost to one received twice.
+		s.note(ctx, account.ID, EventSendFailed, f.Code, failureText(failure))
+		return res, outcome{final: StatusFailed, code: CodeUnknownOutcomeNotResent,
+			detail: "the outcome of the send is unknown and the account does not resend (on_unknown_outcome: fail)"}, true, nil
+	}
+	if f.Class != rules.ClassUnknownOutcome || !account.CanCheckStatus {
+		return res, outcome{failure: failure}, true, s.record(ctx, activities.StatusUpdate{LastError: failureText(failure)}, EventSendFailed, f.Code, failureText(failure))
+	}
+	return s.reconcileUnknown(ctx, account, f, failure, sentAt)
+}
+
+// reconcileUnknown asks the provider what became of a send whose outcome
+// is unknown, before anything is sent again.
+func (s *send) reconcileUnknown(ctx workflow.Context, account activities.PlanAccount, f activities.Failure, failure rules.Failure, sentAt time.Time) (res activities.SendResult, o outcome, done bool, _ error) {
+	if err := s.record(ctx, activities.StatusUpdate{}, EventUnknownOutcome, f.Code, "outcome unknown; asking the provider before any resend"); err != nil {
+		return res, outcome{}, true, err
+	}
+	if err := workflow.Sleep(ctx, reconcileDelay); err != nil {
+		return res, outcome{}, true, err
+	}
+	chk, err := s.check(ctx, account, "", sentAt)
+	if err != nil {
+		return res, outcome{}, true, err
+	}
+	if !chk.Found {
+		return res, outcome{failure: failure}, true, nil
+	}
+	if err := s.record(ctx, activities.StatusUpdate{ProviderMessageID: chk.ProviderMessageID}, EventReconciled, chk.Code, "the provider had accepted the message"); err != nil {
+		return res, outcome{}, true, err
+	}
+	s.acceptedBy(account.ID, chk.ProviderMessageID)
+	res = activities.SendResult{ProviderMessageID: chk.ProviderMessageID, Recovered: true}
+	if o, final := receiptOutcome(chk.Status, chk.Code, chk.Description); final {
+		s.state.ProviderMessageID = chk.ProviderMessageID
+		o, err := s.afterReceipt(ctx, account, o)
+		return res, o, true, err
+	}
+	return res, outcome{}, false, nil
+}
+
+// afterAccepted records an accepted send and, for providers that send
+// receipts, waits for it.
+func (s *send) afterAccepted(ctx workflow.Context, account activities.PlanAccount, res activities.SendResult, accepted activities.Event, sentAt time.Time) (outcome, error) {
 	s.state.ProviderMessageID = res.ProviderMessageID
+	s.acceptedBy(account.ID, res.ProviderMessageID)
 	if res.Applied {
 		s.state.Status = StatusSent
 		s.state.Timeline = append(s.state.Timeline, TimelineEntry{
@@ -395,6 +501,18 @@ func (s *send) attempt(ctx workflow.Context, account activities.PlanAccount, key
 		}
 	}
 	return s.awaitReceipt(ctx, account, sentAt)
+}
+
+// acceptedBy remembers that an account accepted the message under a
+// provider id (empty when the provider gave none), so that its delivered
+// receipt ends the message even after a later attempt started.
+func (s *send) acceptedBy(accountID int64, providerMessageID string) {
+	for _, a := range s.accepted {
+		if a == (acceptance{accountID, providerMessageID}) {
+			return
+		}
+	}
+	s.accepted = append(s.accepted, acceptance{accountID, providerMessageID})
 }
 
 // sendQueue is the task queue of sends and status checks through account.
@@ -435,19 +553,12 @@ func (s *send) awaitReceipt(ctx workflow.Context, account activities.PlanAccount
 		for s.consumed < len(s.receipts) {
 			r := s.receipts[s.consumed]
 			s.consumed++
-			current := r.AccountID == account.ID && (r.ProviderMessageID == "" || r.ProviderMessageID == s.state.ProviderMessageID)
 			o, final := receiptOutcome(r.Status, r.Code, r.Description)
-			switch {
-			case final && o.final == StatusSuccess:
-				// A delivered receipt ends the message even when it is for
-				// an earlier attempt: the receiver has it.
+			if final && s.receiptApplies(ctx, r, account, o) {
 				return s.afterReceipt(ctx, account, o)
-			case current && final:
-				return s.afterReceipt(ctx, account, o)
-			default:
-				if err := s.record(ctx, activities.StatusUpdate{}, EventStaleReceipt, r.Code, "receipt for an earlier attempt: "+r.Status); err != nil {
-					return outcome{}, err
-				}
+			}
+			if err := s.record(ctx, activities.StatusUpdate{}, EventStaleReceipt, r.Code, "receipt for no send accepted for the current attempt: "+r.Status); err != nil {
+				return outcome{}, err
 			}
 		}
 		wait := deadline.Sub(workflow.Now(ctx))
@@ -473,8 +584,37 @@ func (s *send) awaitReceipt(ctx workflow.Context, account activities.PlanAccount
 		}
 		detail += "; the provider has no final status either"
 	}
-	failure := s.failure(rules.SceneCallbackFailure, account, classReceiptTimeout, CodeReceiptTimeout, detail, 0)
+	failure := s.failure(rules.SceneCallbackFailure, account, rules.ClassReceiptTimeout, CodeReceiptTimeout, detail, 0)
 	return outcome{failure: failure}, s.record(ctx, activities.StatusUpdate{}, EventReceiptTimeout, CodeReceiptTimeout, detail)
+}
+
+// receiptBinding gates the rule that a receipt applies only to a send its
+// account accepted (see receiptApplies).
+const receiptBinding = "receipt-bound-to-accepted-send"
+
+// receiptApplies tells whether a final receipt ends the wait for the
+// current attempt through account. It must name what that account's
+// provider accepted: the current attempt's (account, provider id) applies
+// whatever it reports; an earlier accepted send applies only when
+// delivered (the receiver has the message, so a retry elsewhere must
+// stop). A receipt without a provider id matches only a send accepted
+// without one. Anything else is stale and changes nothing.
+func (s *send) receiptApplies(ctx workflow.Context, r Receipt, account activities.PlanAccount, o outcome) bool {
+	got := acceptance{r.AccountID, r.ProviderMessageID}
+	current := got == acceptance{account.ID, s.state.ProviderMessageID}
+	bound := current || (o.final == StatusSuccess && slices.Contains(s.accepted, got))
+	// Before the binding, any delivered receipt applied, and a receipt of
+	// the current account without a provider id counted as current.
+	unbound := o.final == StatusSuccess || (r.AccountID == account.ID && (r.ProviderMessageID == "" || r.ProviderMessageID == s.state.ProviderMessageID))
+	if bound == unbound {
+		return bound
+	}
+	// Only histories where the two rules disagree carry the version
+	// marker; every other send records none.
+	if workflow.GetVersion(ctx, receiptBinding, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return unbound
+	}
+	return bound
 }
 
 // afterReceipt records a final receipt and turns a failed one into a
@@ -490,7 +630,7 @@ func (s *send) afterReceipt(ctx workflow.Context, account activities.PlanAccount
 	if err := s.record(ctx, activities.StatusUpdate{CallbackStatus: o.callbackStatus}, EventReceipt, o.failure.Code, o.detail); err != nil {
 		return outcome{}, err
 	}
-	o.failure = s.failure(rules.SceneCallbackFailure, account, classReceiptFailed, o.failure.Code, o.detail, 0)
+	o.failure = s.failure(rules.SceneCallbackFailure, account, rules.ClassReceiptFailed, o.failure.Code, o.detail, 0)
 	return o, nil
 }
 
@@ -510,7 +650,7 @@ func receiptOutcome(status, code, description string) (outcome, bool) {
 	return outcome{}, false
 }
 
-func (s *send) failure(scene rules.Scene, account activities.PlanAccount, class, code, msg string, retryAfter time.Duration) rules.Failure {
+func (s *send) failure(scene rules.Scene, account activities.PlanAccount, class rules.Class, code, msg string, retryAfter time.Duration) rules.Failure {
 	return rules.Failure{
 		Scene:        scene,
 		Class:        class,
@@ -524,9 +664,9 @@ func (s *send) failure(scene rules.Scene, account activities.PlanAccount, class,
 
 func failureText(f rules.Failure) string {
 	if f.Code == "" {
-		return f.Class + ": " + f.Message
+		return string(f.Class) + ": " + f.Message
 	}
-	return f.Class + ": " + f.Code + ": " + f.Message
+	return string(f.Class) + ": " + f.Code + ": " + f.Message
 }
 
 // pick chooses the next account among the enabled ones not yet failed.
@@ -633,7 +773,7 @@ func (s *send) alert(ctx workflow.Context, account activities.PlanAccount, f rul
 	})
 	err := workflow.ExecuteActivity(alertCtx, acts.Alert, activities.AlertRequest{
 		TaskID: s.in.TaskID, AppID: s.in.AppID, ChannelID: s.in.ChannelID, AccountID: account.ID, ProviderKind: account.Kind,
-		Rule: d.RuleName, Class: f.Class, Code: f.Code, Message: f.Message, Decision: string(d.Action),
+		Rule: d.RuleName, Class: string(f.Class), Code: f.Code, Message: f.Message, Decision: string(d.Action),
 	}).Get(ctx, nil)
 	detail := "alert sent (" + d.RuleName + ")"
 	if err != nil {

@@ -331,7 +331,7 @@ func input() workflows.SendInput {
 
 // providerErr is a Send failure as the activity reports it.
 func providerErr(class providers.Class, code, msg string, retryAfter time.Duration) error {
-	f := activities.Failure{Class: string(class), Code: code, Message: msg, RetryAfterSeconds: int(retryAfter / time.Second)}
+	f := activities.Failure{Class: class, Code: code, Message: msg, RetryAfterSeconds: int(retryAfter / time.Second)}
 	return temporal.NewApplicationErrorWithOptions(string(class)+": "+code+": "+msg, activities.ProviderErrorType+string(class),
 		temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{f}})
 }

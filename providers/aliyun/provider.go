@@ -97,3 +97,12 @@ func (p *Provider) ReceiptHandler() providers.ReceiptHandler {
 func (p *Provider) ReplyHandler() providers.ReplyHandler {
 	return NewReplyHandler(p.opts...)
 }
+
+// SendPolicy gives the account's send timeout.
+func (p *Provider) SendPolicy(acc providers.Account) providers.SendPolicy {
+	cfg, err := ParseConfig(acc.Config)
+	if err != nil {
+		return providers.SendPolicy{}
+	}
+	return providers.SendPolicy{Timeout: cfg.Timeout()}
+}

@@ -42,6 +42,9 @@ type Config struct {
 	// TimeoutMS bounds one send, from dialling to the end of the answer
 	// (default DefaultTimeoutMS, at most MaxTimeoutMS).
 	TimeoutMS int `json:"timeout_ms,omitempty"`
+	// OnUnknownOutcome is "resend" or "fail": what Herald does when a send's
+	// outcome is unknown, since this provider cannot be asked (default "fail": a group robot cannot deduplicate, and a duplicate alert in a group is worse than one the sender is told was not confirmed).
+	OnUnknownOutcome string `json:"on_unknown_outcome,omitempty"`
 }
 
 // ParseConfig decodes an account's JSON config, reports unknown keys and
@@ -49,13 +52,15 @@ type Config struct {
 func ParseConfig(raw json.RawMessage) (Config, error) {
 	var cfg Config
 	problems := providers.DecodeConfig(raw, map[string]providers.ConfigField{
-		"access_token": {Into: &cfg.AccessToken, Want: "a string"},
-		"webhook_url":  {Into: &cfg.WebhookURL, Want: "a string"},
-		"secret":       {Into: &cfg.Secret, Want: "a string"},
-		"base_url":     {Into: &cfg.BaseURL, Want: "a string"},
-		"timeout_ms":   {Into: &cfg.TimeoutMS, Want: "an integer"},
+		"access_token":       {Into: &cfg.AccessToken, Want: "a string"},
+		"webhook_url":        {Into: &cfg.WebhookURL, Want: "a string"},
+		"secret":             {Into: &cfg.Secret, Want: "a string"},
+		"base_url":           {Into: &cfg.BaseURL, Want: "a string"},
+		"timeout_ms":         {Into: &cfg.TimeoutMS, Want: "an integer"},
+		"on_unknown_outcome": {Into: &cfg.OnUnknownOutcome, Want: "a string"},
 	})
 	problems = append(problems, cfg.problems()...)
+	problems = append(problems, providers.UnknownOutcomeProblems(cfg.OnUnknownOutcome)...)
 	if len(problems) > 0 {
 		return Config{}, problemsError(problems)
 	}

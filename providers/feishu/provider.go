@@ -101,3 +101,13 @@ func (p *Provider) ReceiptHandler() providers.ReceiptHandler { return nil }
 func (p *Provider) DefaultRate(providers.Account) providers.Rate {
 	return providers.Rate{Limit: BotRatePerSecond, Per: time.Minute * BotRatePerSecond / BotRatePerMinute}
 }
+
+// SendPolicy gives the account's send timeout and what to do after an unknown outcome.
+func (p *Provider) SendPolicy(acc providers.Account) providers.SendPolicy {
+	cfg, err := ParseConfig(acc.Config)
+	if err != nil {
+		return providers.SendPolicy{}
+	}
+	outcome, _ := providers.ParseUnknownOutcome(cfg.OnUnknownOutcome, providers.OnUnknownFail)
+	return providers.SendPolicy{Timeout: cfg.Timeout(), OnUnknownOutcome: outcome}
+}

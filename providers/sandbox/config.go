@@ -120,7 +120,7 @@ func (c Config) problems() []string {
 			problems = append(problems, r.name+" must be between 0 and 1")
 		}
 	}
-	if !c.FailureClass.Valid() {
+	if !c.FailureClass.FromProvider() {
 		problems = append(problems, fmt.Sprintf("failure_class must be one of transient, throttled, account, permanent, config, unknown_outcome, not %q", c.FailureClass))
 	}
 	if c.FailureCode == "" {

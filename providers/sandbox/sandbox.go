@@ -291,3 +291,13 @@ func (l *lockedRand) draws() (failure, noReceipt, receiptFailure float64) {
 	defer l.mu.Unlock()
 	return l.r.Float64(), l.r.Float64(), l.r.Float64()
 }
+
+// SendPolicy gives the account's send timeout.
+func (p *Provider) SendPolicy(acc providers.Account) providers.SendPolicy {
+	cfg, err := ParseConfig(acc.Config)
+	if err != nil {
+		return providers.SendPolicy{}
+	}
+	// The simulated latency is the sandbox's only wait.
+	return providers.SendPolicy{Timeout: time.Duration(cfg.LatencyMS) * time.Millisecond}
+}

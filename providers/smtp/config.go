@@ -88,6 +88,13 @@ type Config struct {
 	MaxAttachmentBytes int64 `json:"max_attachment_bytes,omitempty"`
 	// HELOName is the name given in EHLO; default the machine's host name.
 	HELOName string `json:"helo_name,omitempty"`
+	// MessageIDDomain ends every Message-ID (default herald.invalid). The
+	// Message-ID is the task's, the same on every attempt and account, so
+	// give every account of a channel the same value.
+	MessageIDDomain string `json:"message_id_domain,omitempty"`
+	// OnUnknownOutcome is "resend" or "fail": what Herald does when a send's
+	// outcome is unknown, since this provider cannot be asked (default "fail": a resend could deliver the e-mail twice).
+	OnUnknownOutcome string `json:"on_unknown_outcome,omitempty"`
 }
 
 // ParseConfig decodes an account's JSON config, reports unknown keys and
@@ -109,8 +116,11 @@ func ParseConfig(raw json.RawMessage) (Config, error) {
 		"timeout_seconds":      {Into: &cfg.TimeoutSeconds, Want: "an integer"},
 		"max_attachment_bytes": {Into: &cfg.MaxAttachmentBytes, Want: "an integer"},
 		"helo_name":            {Into: &cfg.HELOName, Want: "a string"},
+		"message_id_domain":    {Into: &cfg.MessageIDDomain, Want: "a string"},
+		"on_unknown_outcome":   {Into: &cfg.OnUnknownOutcome, Want: "a string"},
 	})
 	problems = append(problems, cfg.problems()...)
+	problems = append(problems, providers.UnknownOutcomeProblems(cfg.OnUnknownOutcome)...)
 	if len(problems) > 0 {
 		return Config{}, configError(problems)
 	}
@@ -179,6 +189,9 @@ func (c Config) problems() []string {
 	if c.MaxAttachmentBytes < 0 || c.MaxAttachmentBytes > MaxAttachmentBytesLimit {
 		p = append(p, fmt.Sprintf("max_attachment_bytes must be between 1 and %d (0 means %d)", MaxAttachmentBytesLimit, DefaultMaxAttachmentBytes))
 	}
+	if c.MessageIDDomain != "" && (net.ParseIP(c.MessageIDDomain) != nil || !validHost(c.MessageIDDomain)) {
+		p = append(p, fmt.Sprintf("message_id_domain %q must be a domain name", c.MessageIDDomain))
+	}
 	if c.HELOName != "" && !validHELO(c.HELOName) {
 		p = append(p, fmt.Sprintf("helo_name %q must be a host name or an address literal like [192.0.2.1]", c.HELOName))
 	}
@@ -216,10 +229,17 @@ func (c Config) Timeout() time.Duration {
 	return time.Duration(c.TimeoutSeconds) * time.Second
 }
 
-// fromDomain is the domain of the From address, lower-cased.
-func (c Config) fromDomain() string {
-	at := strings.LastIndexByte(c.From, '@')
-	return strings.ToLower(c.From[at+1:])
+// DefaultMessageIDDomain ends Message-IDs when message_id_domain is not
+// set: a reserved name that is never anyone's real domain, the same for
+// every account, so the Message-ID does not change with the account.
+const DefaultMessageIDDomain = "herald.invalid"
+
+// messageIDDomain is the domain of every Message-ID of the account.
+func (c Config) messageIDDomain() string {
+	if c.MessageIDDomain != "" {
+		return strings.ToLower(c.MessageIDDomain)
+	}
+	return DefaultMessageIDDomain
 }
 
 // String describes c without its password, so a config that ends up in a

@@ -34,7 +34,7 @@
 //	username              optional  AUTH user name; with password, or neither (no AUTH).
 //	password              optional  AUTH password; stored encrypted, never logged.
 //	from                  required  Sender address, bare: "noreply@example.com". It is
-//	                                MAIL FROM, the From header, and the Message-ID domain.
+//	                                MAIL FROM and the From header.
 //	from_name             optional  Display name of the From header ("Herald Alerts").
 //	tls_mode              optional  "starttls" (default): STARTTLS is required before AUTH
 //	                                and mail; "starttls_optional": STARTTLS when offered,
@@ -81,11 +81,23 @@
 // becomes application/octet-stream; directories are dropped from file
 // names). Each message carries:
 //
-//	Message-ID: <task-id.attempt@from-domain>   returned as ProviderMessageID
+//	Message-ID: <task-id@herald.invalid>   returned as ProviderMessageID
 //	X-Herald-Task-Id: task-id
+//	X-Herald-Attempt: n
 //
-// so a bounce or a complaint that quotes the original leads back to the
-// task and the attempt.
+// The Message-ID is the task's, the same on every attempt and through every
+// account (message_id_domain replaces herald.invalid; give all accounts of
+// a channel the same one), so a resend is recognisable downstream; a bounce
+// or a complaint that quotes the original leads back to the task and the
+// attempt.
+//
+// # Unknown outcomes
+//
+// An answer lost after the message data was sent leaves the outcome
+// unknown, and SMTP has no way to ask. on_unknown_outcome (default "fail")
+// decides: "fail" ends the message failed (UNKNOWN_OUTCOME_NOT_RESENT), so
+// the receiver gets it at most once; "resend" sends it again with the same
+// Message-ID, so it arrives at least once.
 //
 // # Receipts
 //

@@ -95,3 +95,15 @@ func (p *Provider) NewSender(acc providers.Account) (providers.Sender, error) {
 // ReceiptHandler returns nil: e-mail has no delivery receipts, and the
 // server's acceptance of the message is final.
 func (p *Provider) ReceiptHandler() providers.ReceiptHandler { return nil }
+
+// SendPolicy gives the account's send timeout and what to do after an unknown outcome.
+func (p *Provider) SendPolicy(acc providers.Account) providers.SendPolicy {
+	cfg, err := ParseConfig(acc.Config)
+	if err != nil {
+		return providers.SendPolicy{}
+	}
+	// One timeout bounds connecting (TLS, AUTH), another the mail
+	// transaction.
+	outcome, _ := providers.ParseUnknownOutcome(cfg.OnUnknownOutcome, providers.OnUnknownFail)
+	return providers.SendPolicy{Timeout: 2 * cfg.Timeout(), OnUnknownOutcome: outcome}
+}

@@ -28,6 +28,10 @@ import (
 // complaint that quotes the headers leads back to the task.
 const HeaderTaskID = "X-Herald-Task-Id"
 
+// HeaderAttempt carries the attempt number, which the Message-ID (one per
+// task) does not.
+const HeaderAttempt = "X-Herald-Attempt"
+
 // quitTimeout bounds the polite QUIT after a send: the outcome is already
 // known, so a slow server must not hold the worker.
 const quitTimeout = 5 * time.Second
@@ -219,11 +223,12 @@ func (s *Sender) compose(msg providers.Message) (*mail.Msg, string, *providers.E
 	m.FromMailAddress(&netmail.Address{Name: s.cfg.FromName, Address: s.cfg.From})
 	m.ToMailAddress(to)
 	m.Subject(oneLine(msg.Subject))
-	id := messageID(msg, s.cfg.fromDomain())
+	id := messageID(msg, s.cfg.messageIDDomain())
 	m.SetMessageIDWithValue(id)
 	m.SetDateWithValue(s.now())
 	if msg.TaskID != "" {
 		m.SetGenHeader(mail.Header(HeaderTaskID), oneLine(msg.TaskID))
+		m.SetGenHeader(mail.Header(HeaderAttempt), strconv.Itoa(msg.Attempt))
 	}
 
 	if isHTML(msg.ContentType) {
@@ -262,10 +267,11 @@ func parseReceiver(r string) (*netmail.Address, error) {
 	return addr, nil
 }
 
-// messageID is "<task>.<attempt>@<from domain>" without the brackets: one
-// per attempt, so a bounce names the attempt it belongs to, and under the
-// account's own domain, as RFC 5322 asks. A message without a task id (a
-// test send) gets a random one.
+// messageID is "<task>@<domain>" without the brackets: one per task, the
+// same on every attempt and through every account, so a resend after an
+// unknown outcome is recognisable downstream as the same message (mail
+// clients and archives thread or drop it). A message without a task id
+// (a test send) gets a random one.
 func messageID(msg providers.Message, domain string) string {
 	task := msg.TaskID
 	if task == "" {
@@ -281,7 +287,7 @@ func messageID(msg providers.Message, domain string) string {
 			b.WriteByte('-')
 		}
 	}
-	return b.String() + "." + strconv.Itoa(msg.Attempt) + "@" + domain
+	return b.String() + "@" + domain
 }
 
 func isHTML(contentType string) bool {

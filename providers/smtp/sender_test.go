@@ -83,7 +83,7 @@ func TestSendOK(t *testing.T) {
 		s := newSender(t, fakeConfig(fake, TLSNone))
 		res, err := s.Send(context.Background(), message())
 		require.NoError(t, err)
-		require.Equal(t, providers.Result{ProviderMessageID: "<" + taskID + ".1@example.com>", Delivered: true}, res)
+		require.Equal(t, providers.Result{ProviderMessageID: "<" + taskID + "@herald.invalid>", Delivered: true}, res)
 
 		sent := fake.Sent()
 		require.Len(t, sent, 1)
@@ -221,15 +221,35 @@ func TestSendOK(t *testing.T) {
 		require.Empty(t, m.Header.Get("Bcc"))
 	})
 
-	t.Run("AttemptInMessageID", func(t *testing.T) {
+	t.Run("OneMessageIDPerTask", func(t *testing.T) {
 		t.Parallel()
+		// Two attempts through two accounts with different from domains:
+		// the resend carries the first one's Message-ID.
 		fake := smtpfake.New(t)
-		s := newSender(t, fakeConfig(fake, TLSNone))
+		first := fakeConfig(fake, TLSNone)
+		second := fakeConfig(fake, TLSNone)
+		second.From = "alerts@other.example.net"
 		msg := message()
-		msg.Attempt = 3
-		res, err := s.Send(context.Background(), msg)
+		msg.Attempt = 1
+		res1, err := newSender(t, first).Send(context.Background(), msg)
 		require.NoError(t, err)
-		require.Equal(t, "<"+taskID+".3@example.com>", res.ProviderMessageID)
+		msg.Attempt = 2
+		res2, err := newSender(t, second).Send(context.Background(), msg)
+		require.NoError(t, err)
+		require.Equal(t, "<"+taskID+"@herald.invalid>", res1.ProviderMessageID)
+		require.Equal(t, res1.ProviderMessageID, res2.ProviderMessageID)
+		sent := fake.Sent()
+		require.Len(t, sent, 2)
+		require.Equal(t, sent[0].Header.Get("Message-ID"), sent[1].Header.Get("Message-ID"))
+		require.Equal(t, res1.ProviderMessageID, sent[0].Header.Get("Message-ID"))
+		require.Equal(t, []string{"1", "2"}, []string{sent[0].Header.Get(HeaderAttempt), sent[1].Header.Get(HeaderAttempt)})
+
+		// An account may name the domain.
+		third := fakeConfig(fake, TLSNone)
+		third.MessageIDDomain = "Mail.Example.COM"
+		res3, err := newSender(t, third).Send(context.Background(), msg)
+		require.NoError(t, err)
+		require.Equal(t, "<"+taskID+"@mail.example.com>", res3.ProviderMessageID)
 	})
 
 	t.Run("Concurrent", func(t *testing.T) {
@@ -244,7 +264,7 @@ func TestSendOK(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				msg := message()
-				msg.Attempt = i + 1
+				msg.TaskID = fmt.Sprintf("%s-%d", taskID, i)
 				_, errs[i] = s.Send(context.Background(), msg)
 			}()
 		}

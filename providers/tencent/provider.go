@@ -92,3 +92,12 @@ func (p *Provider) NewSender(acc providers.Account) (providers.Sender, error) {
 func (p *Provider) ReceiptHandler() providers.ReceiptHandler {
 	return NewReceiptHandler(p.opts...)
 }
+
+// SendPolicy gives the account's send timeout.
+func (p *Provider) SendPolicy(acc providers.Account) providers.SendPolicy {
+	cfg, err := ParseConfig(acc.Config)
+	if err != nil {
+		return providers.SendPolicy{}
+	}
+	return providers.SendPolicy{Timeout: cfg.Timeout()}
+}

@@ -29,6 +29,9 @@ type Config struct {
 	// TimeoutMS bounds one delivery, from dialling to the end of the
 	// response (default DefaultTimeoutMS, at most MaxTimeoutMS).
 	TimeoutMS int `json:"timeout_ms"`
+	// OnUnknownOutcome is "resend" or "fail": what Herald does when a send's
+	// outcome is unknown, since this provider cannot be asked (default "resend": the endpoint can deduplicate by the webhook-id header, the same on every attempt).
+	OnUnknownOutcome string `json:"on_unknown_outcome,omitempty"`
 	// Headers are extra static headers sent with every request, for example
 	// an Authorization the endpoint wants. They may not replace the
 	// webhook-* headers or the framing headers Herald sets.
@@ -73,12 +76,14 @@ func (c Config) Timeout() time.Duration { return time.Duration(c.TimeoutMS) * ti
 func ParseConfig(raw json.RawMessage) (Config, error) {
 	cfg := Config{TimeoutMS: DefaultTimeoutMS}
 	problems := providers.DecodeConfig(raw, map[string]providers.ConfigField{
-		"url":        {Into: &cfg.URL, Want: "a string"},
-		"secret":     {Into: &cfg.Secret, Want: "a string"},
-		"timeout_ms": {Into: &cfg.TimeoutMS, Want: "an integer"},
-		"headers":    {Into: &cfg.Headers, Want: "an object of string values"},
+		"url":                {Into: &cfg.URL, Want: "a string"},
+		"secret":             {Into: &cfg.Secret, Want: "a string"},
+		"timeout_ms":         {Into: &cfg.TimeoutMS, Want: "an integer"},
+		"on_unknown_outcome": {Into: &cfg.OnUnknownOutcome, Want: "a string"},
+		"headers":            {Into: &cfg.Headers, Want: "an object of string values"},
 	})
 	problems = append(problems, cfg.problems()...)
+	problems = append(problems, providers.UnknownOutcomeProblems(cfg.OnUnknownOutcome)...)
 	if len(problems) > 0 {
 		return Config{}, configError(problems)
 	}

@@ -316,3 +316,13 @@ func responseID(body []byte) string {
 	}
 	return ""
 }
+
+// SendPolicy gives the account's send timeout and what to do after an unknown outcome.
+func (p *Provider) SendPolicy(acc providers.Account) providers.SendPolicy {
+	cfg, err := ParseConfig(acc.Config)
+	if err != nil {
+		return providers.SendPolicy{}
+	}
+	outcome, _ := providers.ParseUnknownOutcome(cfg.OnUnknownOutcome, providers.OnUnknownResend)
+	return providers.SendPolicy{Timeout: cfg.Timeout(), OnUnknownOutcome: outcome}
+}

@@ -19,6 +19,8 @@ const (
 	DefaultBaseURL        = "https://qyapi.weixin.qq.com"
 	DefaultTimeoutSeconds = 10
 	MaxTimeoutSeconds     = 60
+	// MaxDuplicateCheckInterval is WeCom's longest duplicate check window.
+	MaxDuplicateCheckInterval = 4 * 3600
 )
 
 // Config is one WeCom application ("wechatwork" kind), stored as JSON on
@@ -37,6 +39,16 @@ type Config struct {
 	// TimeoutSeconds bounds each HTTP request (default
 	// DefaultTimeoutSeconds, at most MaxTimeoutSeconds).
 	TimeoutSeconds int `json:"timeout_seconds,omitempty"`
+	// EnableDuplicateCheck asks WeCom to drop a message identical to one
+	// sent within DuplicateCheckInterval (enable_duplicate_check), which
+	// makes a resend after an unknown outcome safe.
+	EnableDuplicateCheck bool `json:"enable_duplicate_check,omitempty"`
+	// DuplicateCheckInterval is that window in seconds (WeCom's default
+	// 1800 when zero, at most 4 hours).
+	DuplicateCheckInterval int `json:"duplicate_check_interval,omitempty"`
+	// OnUnknownOutcome is "resend" or "fail": what Herald does when a send's
+	// outcome is unknown, since this provider cannot be asked (default "resend" with enable_duplicate_check, "fail" without).
+	OnUnknownOutcome string `json:"on_unknown_outcome,omitempty"`
 }
 
 // ParseConfig decodes an application account's JSON config, reports
@@ -45,13 +57,20 @@ type Config struct {
 func ParseConfig(raw json.RawMessage) (Config, error) {
 	var cfg Config
 	problems := providers.DecodeConfig(raw, map[string]providers.ConfigField{
-		"corp_id":         {Into: &cfg.CorpID, Want: "a string"},
-		"corp_secret":     {Into: &cfg.CorpSecret, Want: "a string"},
-		"agent_id":        {Into: (*agentID)(&cfg.AgentID), Want: "an integer (a number or a string of digits)"},
-		"base_url":        {Into: &cfg.BaseURL, Want: "a string"},
-		"timeout_seconds": {Into: &cfg.TimeoutSeconds, Want: "an integer"},
+		"corp_id":                  {Into: &cfg.CorpID, Want: "a string"},
+		"corp_secret":              {Into: &cfg.CorpSecret, Want: "a string"},
+		"agent_id":                 {Into: (*agentID)(&cfg.AgentID), Want: "an integer (a number or a string of digits)"},
+		"base_url":                 {Into: &cfg.BaseURL, Want: "a string"},
+		"timeout_seconds":          {Into: &cfg.TimeoutSeconds, Want: "an integer"},
+		"enable_duplicate_check":   {Into: &cfg.EnableDuplicateCheck, Want: "a boolean"},
+		"duplicate_check_interval": {Into: &cfg.DuplicateCheckInterval, Want: "an integer"},
+		"on_unknown_outcome":       {Into: &cfg.OnUnknownOutcome, Want: "a string"},
 	})
 	problems = append(problems, cfg.problems()...)
+	problems = append(problems, providers.UnknownOutcomeProblems(cfg.OnUnknownOutcome)...)
+	if cfg.DuplicateCheckInterval < 0 || cfg.DuplicateCheckInterval > MaxDuplicateCheckInterval {
+		problems = append(problems, fmt.Sprintf("duplicate_check_interval must be between 1 and %d seconds (0 means WeCom's 1800)", MaxDuplicateCheckInterval))
+	}
 	if len(problems) > 0 {
 		return Config{}, configError("wechatwork", problems)
 	}
@@ -126,6 +145,9 @@ type RobotConfig struct {
 	// TimeoutSeconds bounds each HTTP request (default
 	// DefaultTimeoutSeconds, at most MaxTimeoutSeconds).
 	TimeoutSeconds int `json:"timeout_seconds,omitempty"`
+	// OnUnknownOutcome is "resend" or "fail": what Herald does when a send's
+	// outcome is unknown, since this provider cannot be asked (default "fail": a group robot cannot deduplicate, and a duplicate alert in a group is worse than one the sender is told was not confirmed).
+	OnUnknownOutcome string `json:"on_unknown_outcome,omitempty"`
 }
 
 // ParseRobotConfig decodes a robot account's JSON config, reports unknown
@@ -134,12 +156,14 @@ type RobotConfig struct {
 func ParseRobotConfig(raw json.RawMessage) (RobotConfig, error) {
 	var cfg RobotConfig
 	problems := providers.DecodeConfig(raw, map[string]providers.ConfigField{
-		"key":             {Into: &cfg.Key, Want: "a string"},
-		"webhook_url":     {Into: &cfg.WebhookURL, Want: "a string"},
-		"base_url":        {Into: &cfg.BaseURL, Want: "a string"},
-		"timeout_seconds": {Into: &cfg.TimeoutSeconds, Want: "an integer"},
+		"key":                {Into: &cfg.Key, Want: "a string"},
+		"webhook_url":        {Into: &cfg.WebhookURL, Want: "a string"},
+		"base_url":           {Into: &cfg.BaseURL, Want: "a string"},
+		"timeout_seconds":    {Into: &cfg.TimeoutSeconds, Want: "an integer"},
+		"on_unknown_outcome": {Into: &cfg.OnUnknownOutcome, Want: "a string"},
 	})
 	problems = append(problems, cfg.problems()...)
+	problems = append(problems, providers.UnknownOutcomeProblems(cfg.OnUnknownOutcome)...)
 	if len(problems) > 0 {
 		return RobotConfig{}, configError("wechatwork_robot", problems)
 	}

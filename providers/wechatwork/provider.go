@@ -168,3 +168,29 @@ func (p *RobotProvider) ReceiptHandler() providers.ReceiptHandler { return nil }
 func (p *RobotProvider) DefaultRate(providers.Account) providers.Rate {
 	return providers.Rate{Limit: RobotMessagesPerMinute, Per: time.Minute}
 }
+
+// SendPolicy gives the account's send timeout and what to do after an unknown outcome.
+func (p *Provider) SendPolicy(acc providers.Account) providers.SendPolicy {
+	cfg, err := ParseConfig(acc.Config)
+	if err != nil {
+		return providers.SendPolicy{}
+	}
+	// A send may fetch an access token first: two requests.
+	def := providers.OnUnknownFail
+	if cfg.EnableDuplicateCheck {
+		// WeCom drops the resend as a duplicate if the first one arrived.
+		def = providers.OnUnknownResend
+	}
+	outcome, _ := providers.ParseUnknownOutcome(cfg.OnUnknownOutcome, def)
+	return providers.SendPolicy{Timeout: 2 * cfg.Timeout(), OnUnknownOutcome: outcome}
+}
+
+// SendPolicy gives the account's send timeout and what to do after an unknown outcome.
+func (p *RobotProvider) SendPolicy(acc providers.Account) providers.SendPolicy {
+	cfg, err := ParseRobotConfig(acc.Config)
+	if err != nil {
+		return providers.SendPolicy{}
+	}
+	outcome, _ := providers.ParseUnknownOutcome(cfg.OnUnknownOutcome, providers.OnUnknownFail)
+	return providers.SendPolicy{Timeout: cfg.Timeout(), OnUnknownOutcome: outcome}
+}

@@ -73,6 +73,10 @@ type appMessage struct {
 	Text     *textContent `json:"text,omitempty"`
 	Markdown *textContent `json:"markdown,omitempty"`
 	TextCard *textCard    `json:"textcard,omitempty"`
+	// EnableDuplicateCheck (1) makes WeCom drop a message identical to one
+	// sent within DuplicateCheckInterval seconds.
+	EnableDuplicateCheck   int `json:"enable_duplicate_check,omitempty"`
+	DuplicateCheckInterval int `json:"duplicate_check_interval,omitempty"`
 }
 
 type textContent struct {
@@ -129,6 +133,9 @@ func (s *Sender) Send(ctx context.Context, msg providers.Message) (providers.Res
 			Message: op + ": receiver: " + err.Error(), Err: err}
 	}
 	m, perr := buildAppMessage(msg, rcv, s.cfg.AgentID)
+	if s.cfg.EnableDuplicateCheck {
+		m.EnableDuplicateCheck, m.DuplicateCheckInterval = 1, s.cfg.DuplicateCheckInterval
+	}
 	if perr != nil {
 		return providers.Result{}, perr
 	}

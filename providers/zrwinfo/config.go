@@ -44,6 +44,11 @@ type Config struct {
 	// a mirror host or a local fake.
 	BaseURL        string `json:"base_url,omitempty"`
 	TimeoutSeconds int    `json:"timeout_seconds,omitempty"`
+	// OnUnknownOutcome is "resend" or "fail": what Herald does when the
+	// outcome of a batch send is unknown, since the status pull cannot
+	// resolve it (default "fail": a second batch request bills and
+	// delivers every number again). Single sends are resolved by the pull.
+	OnUnknownOutcome string `json:"on_unknown_outcome,omitempty"`
 	// BatchSize is the most numbers one batch send carries (default
 	// DefaultBatchSize, at most MaxBatchSize).
 	BatchSize int `json:"batch_size,omitempty"`
@@ -59,15 +64,17 @@ type Config struct {
 func ParseConfig(raw json.RawMessage) (Config, error) {
 	var cfg Config
 	problems := providers.DecodeConfig(raw, map[string]providers.ConfigField{
-		"access_key":      {Into: &cfg.AccessKey, Want: "a string"},
-		"secret":          {Into: &cfg.Secret, Want: "a string"},
-		"sign_name":       {Into: &cfg.SignName, Want: "a string"},
-		"base_url":        {Into: &cfg.BaseURL, Want: "a string"},
-		"timeout_seconds": {Into: &cfg.TimeoutSeconds, Want: "an integer"},
-		"batch_size":      {Into: &cfg.BatchSize, Want: "an integer"},
-		"code_classes":    {Into: &cfg.CodeClasses, Want: "an object of class names"},
+		"access_key":         {Into: &cfg.AccessKey, Want: "a string"},
+		"secret":             {Into: &cfg.Secret, Want: "a string"},
+		"sign_name":          {Into: &cfg.SignName, Want: "a string"},
+		"base_url":           {Into: &cfg.BaseURL, Want: "a string"},
+		"timeout_seconds":    {Into: &cfg.TimeoutSeconds, Want: "an integer"},
+		"on_unknown_outcome": {Into: &cfg.OnUnknownOutcome, Want: "a string"},
+		"batch_size":         {Into: &cfg.BatchSize, Want: "an integer"},
+		"code_classes":       {Into: &cfg.CodeClasses, Want: "an object of class names"},
 	})
 	problems = append(problems, cfg.problems()...)
+	problems = append(problems, providers.UnknownOutcomeProblems(cfg.OnUnknownOutcome)...)
 	if len(problems) > 0 {
 		return Config{}, problemsError(problems)
 	}
@@ -115,7 +122,7 @@ func (c Config) problems() []string {
 		switch class := c.CodeClasses[code]; {
 		case code == "" || code == codeOK:
 			p = append(p, fmt.Sprintf("code_classes: %q is not a failure code", code))
-		case !class.Valid():
+		case !class.FromProvider():
 			p = append(p, fmt.Sprintf("code_classes: %q maps to %q, which is not a failure class", code, class))
 		}
 	}

@@ -120,3 +120,15 @@ func (p *Provider) book(cfg Config) *reportBook {
 	}
 	return b
 }
+
+// SendPolicy gives the account's send timeout and what to do after an unknown outcome.
+func (p *Provider) SendPolicy(acc providers.Account) providers.SendPolicy {
+	cfg, err := ParseConfig(acc.Config)
+	if err != nil {
+		return providers.SendPolicy{}
+	}
+	// A batch send's reports come off the status pull once, to whichever
+	// check takes them first, so a batch send is not checked.
+	outcome, _ := providers.ParseUnknownOutcome(cfg.OnUnknownOutcome, providers.OnUnknownFail)
+	return providers.SendPolicy{Timeout: cfg.Timeout(), OnUnknownOutcome: outcome, BatchUnchecked: true}
+}
