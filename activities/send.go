@@ -105,7 +105,12 @@ func (a *Activities) Send(ctx context.Context, req SendRequest) (SendResult, err
 
 	// A retried execution may follow one that reached the provider before
 	// the worker died. Where the provider can tell, ask before sending
-	// again, so the receiver gets the message once.
+	// again, so the receiver gets the message once; where it cannot and
+	// the account does not resend after an unknown outcome, say so.
+	if _, checks := sender.(providers.StatusChecker); activity.GetInfo(ctx).Attempt > 1 && !checks && a.failsOnUnknown(acc, msg) {
+		return SendResult{}, providerError(providers.Errorf(providers.ClassUnknownOutcome, "SEND_NOT_CONFIRMED",
+			"an earlier execution of this send may have reached the provider, which cannot be asked"))
+	}
 	if activity.GetInfo(ctx).Attempt > 1 {
 		if checker, ok := sender.(providers.StatusChecker); ok {
 			rcpt, found, err := checker.CheckStatus(ctx, providers.StatusQuery{TaskID: msg.TaskID, Receiver: msg.Receiver, SentAt: activity.GetInfo(ctx).ScheduledTime})
@@ -138,6 +143,16 @@ func (a *Activities) Send(ctx context.Context, req SendRequest) (SendResult, err
 		}
 	}
 	return SendResult{ProviderMessageID: res.ProviderMessageID, Delivered: res.Delivered, InvalidReceivers: res.InvalidReceivers, Applied: req.OnAccepted != nil}, nil
+}
+
+// failsOnUnknown reports whether the account's on_unknown_outcome is
+// "fail" for msg.
+func (a *Activities) failsOnUnknown(acc *store.ProviderAccount, msg *store.Message) bool {
+	prov, err := a.providers.Get(acc.Kind)
+	if err != nil {
+		return false
+	}
+	return providers.SendPolicyOf(prov, providers.Account{ID: acc.ID, Kind: acc.Kind, Config: acc.Config}).OnUnknownOutcome == providers.OnUnknownFail
 }
 
 // accepted records an accepted send: the provider's id mapped to the task

@@ -325,6 +325,48 @@ func TestSend(t *testing.T) {
 		require.Equal(t, []providerID{{TaskID: taskID, AccountID: 11, ProviderMessageID: "p-1"}}, w.st.recordedIDs())
 	})
 
+	t.Run("RetriedExecutionDoesNotResendWhenTheAccountFails", func(t *testing.T) {
+		t.Parallel()
+		// The first execution reached a provider that cannot be asked, then
+		// could not record the acceptance; the account prefers a lost
+		// message to a duplicate, so the retried execution sends nothing.
+		for _, tc := range []struct {
+			name   string
+			policy providers.UnknownOutcome
+			sends  int
+		}{{"Fail", providers.OnUnknownFail, 1}, {"Resend", providers.OnUnknownResend, 2}} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				w := setup(t)
+				w.prov.policy = providers.SendPolicy{OnUnknownOutcome: tc.policy}
+				w.prov.result = providers.Result{ProviderMessageID: "p-1"}
+				w.st.failAddProviderID = 1
+
+				env := newSuite().NewTestWorkflowEnvironment()
+				env.RegisterActivity(w.acts)
+				env.RegisterWorkflowWithOptions(func(ctx workflow.Context, req SendRequest) (SendResult, error) {
+					ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+						StartToCloseTimeout: time.Minute,
+						RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3},
+					})
+					var res SendResult
+					err := workflow.ExecuteActivity(ctx, w.acts.Send, req).Get(ctx, &res)
+					return res, err
+				}, workflow.RegisterOptions{Name: "send-once"})
+				env.ExecuteWorkflow("send-once", req)
+				require.Len(t, w.prov.messages(), tc.sends)
+				if tc.policy == providers.OnUnknownFail {
+					f, ok := FailureOf(env.GetWorkflowError())
+					require.True(t, ok)
+					require.Equal(t, providers.ClassUnknownOutcome, f.Class)
+					require.Equal(t, "SEND_NOT_CONFIRMED", f.Code)
+				} else {
+					require.NoError(t, env.GetWorkflowError())
+				}
+			})
+		}
+	})
+
 	t.Run("RetriedExecutionFindsItWithoutAnID", func(t *testing.T) {
 		t.Parallel()
 		// A provider that finds the message by task id alone (Aliyun)
