@@ -159,6 +159,7 @@ func TestRuleRetry(t *testing.T) {
 	// A retry stays on the same account.
 	require.Equal(t, accounts[0], accounts[1])
 	_ = acc
+	recordHistory(t, h, res.TaskID, "sandbox_retry")
 }
 
 func TestRuleSwitch(t *testing.T) {
@@ -257,6 +258,7 @@ func TestRuleAlert(t *testing.T) {
 	require.Len(t, alerts, 2)
 	require.NotContains(t, raw, "zhangsan", "alerts never carry receivers")
 	require.Equal(t, "UNDELIV", alerts[0]["data"].(map[string]any)["code"])
+	recordHistory(t, h, res.TaskID, "sandbox_alert_switch")
 }
 
 func TestBatchAcceptsValidReceivers(t *testing.T) {
@@ -313,6 +315,7 @@ func TestScheduledMessages(t *testing.T) {
 		require.Equal(t, workflows.StatusCancelled, msg.Status)
 		kinds, _ := eventKinds(t, c, res.TaskID)
 		require.Zero(t, count(kinds, "attempt"))
+		recordHistory(t, h, res.TaskID, "scheduled_cancelled")
 
 		// Cancelling again answers as the first time.
 		again, err := c.CancelMessage(ctx, res.TaskID)
@@ -523,6 +526,9 @@ func TestPacedAccountSpacesSends(t *testing.T) {
 	for _, id := range tasks {
 		require.Equal(t, workflows.StatusSuccess, waitFinal(t, c, id).Status)
 		kinds, _ := eventKinds(t, c, id)
+		if count(kinds, "paced") > 0 {
+			recordHistory(t, h, id, "sandbox_paced")
+		}
 		paced += count(kinds, "paced")
 	}
 	// Four sends in one burst against one slot per 500ms: at least three

@@ -53,8 +53,8 @@ func TestDisablingStopsMessages(t *testing.T) {
 			req := apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "+8613955556666", TemplateParams: map[string]string{"code": "7788"}}
 			if tc.retry {
 				f.rule(store.Rule{Name: "retry-later-" + randomHex8(), Scene: "send_failure", ProviderKind: "tencent",
-					ErrorCodes: "InternalError.Timeout", Action: "retry", MaxRetry: 3, DelaySeconds: 4})
-				fake.FailNext(1, "InternalError.Timeout")
+					ErrorCodes: "InternalError.OtherError", Action: "retry", MaxRetry: 3, DelaySeconds: 4})
+				fake.FailNext(1, "InternalError.OtherError")
 			} else {
 				at := time.Now().Add(4 * time.Second)
 				req.ScheduledAt = &at

@@ -230,6 +230,7 @@ func testSMSReceiptMissingReconciled(t *testing.T, h *harness, kit smsKit) {
 	// Herald asked only once the channel's receipt timeout had passed.
 	require.GreaterOrEqual(t, events[2].CreatedAt.Sub(events[1].CreatedAt), 1500*time.Millisecond)
 	require.Len(t, fake.sent(), 1, "the status check must not send again")
+	recordHistory(t, h, taskID, "sms_receipt_reconciled_"+kit.kind)
 	require.Empty(t, fake.deliveredPushes())
 }
 
