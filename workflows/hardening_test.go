@@ -217,4 +217,3 @@ func TestUnknownOutcomeWithoutStatusQuery(t *testing.T) {
 		require.Equal(t, workflows.StatusSuccess, res.Status)
 	})
 }
-
