@@ -57,6 +57,7 @@ func TestSMSChannels(t *testing.T) {
 				{"ThrottledThenDelivered", testSMSThrottledThenDelivered},
 				{"ProviderDownSwitched", testSMSProviderDownSwitched},
 				{"ReceiptMissingReconciled", testSMSReceiptMissingReconciled},
+				{"ReceiptMissingFailed", testSMSReceiptMissingFailed},
 			} {
 				t.Run(sc.name, func(t *testing.T) {
 					t.Parallel()
@@ -149,6 +150,7 @@ func testSMSThrottledThenDelivered(t *testing.T, h *harness, kit smsKit) {
 	require.True(t, strings.HasPrefix(decision.Detail, "retry: Default policy (throttled): retrying on the same account in 5s"), decision.Detail)
 	require.Equal(t, acc.ID, *events[0].AccountID)
 	require.Equal(t, acc.ID, *events[3].AccountID)
+	recordHistory(t, h, taskID, "sms_throttled_"+kit.kind)
 	// The retry waited out the backoff.
 	require.GreaterOrEqual(t, events[3].CreatedAt.Sub(events[2].CreatedAt), 4*time.Second)
 
@@ -232,6 +234,40 @@ func testSMSReceiptMissingReconciled(t *testing.T, h *harness, kit smsKit) {
 	require.Len(t, fake.sent(), 1, "the status check must not send again")
 	recordHistory(t, h, taskID, "sms_receipt_reconciled_"+kit.kind)
 	require.Empty(t, fake.deliveredPushes())
+}
+
+func testSMSReceiptMissingFailed(t *testing.T, h *harness, kit smsKit) {
+	f := h.fixture(t)
+	first, second := kit.start(t), kit.start(t)
+	ch := smsChannel(f, 2)
+	// The first account has all the weight, so it is picked first; the
+	// second is there to show that Herald does not send again elsewhere.
+	acc := first.addAccount(f, ch, 100)
+	second.addAccount(f, ch, 1)
+	// The vendor accepts the message but neither pushes a report nor has
+	// one for its status query: whether the phone got it is unknown.
+	first.stopPushes()
+	_, c := f.app()
+
+	taskID := sendCode(t, c, ch, "+8613766667777", "")
+	msg := waitFinal(t, c, taskID)
+	require.Equal(t, workflows.StatusFailed, msg.Status)
+	require.Contains(t, msg.LastError, workflows.CodeReceiptTimeout)
+	require.Empty(t, msg.CallbackStatus)
+
+	kinds, events := eventKinds(t, c, taskID)
+	require.Equal(t, []string{"attempt", "accepted", "receipt_timeout", "decision", "finished"}, kinds)
+	require.Equal(t, acc.ID, *events[0].AccountID)
+	// Herald gave up only once the channel's receipt timeout had passed.
+	require.GreaterOrEqual(t, events[2].CreatedAt.Sub(events[1].CreatedAt), 1500*time.Millisecond)
+	require.Contains(t, events[2].Detail, "the provider has no final status either")
+	require.Equal(t, rules.DefaultRuleName, events[3].Code)
+	require.True(t, strings.HasPrefix(events[3].Detail, "fail:"), events[3].Detail)
+	require.Contains(t, events[3].Detail, "could deliver the message twice")
+
+	require.Len(t, first.sent(), 1, "neither the status check nor the decision sends again")
+	require.Empty(t, second.sent())
+	recordHistory(t, h, taskID, "sms_receipt_timeout_"+kit.kind)
 }
 
 // sendCode sends the cases' verification code to receiver through ch, with
