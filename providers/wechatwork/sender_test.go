@@ -712,3 +712,50 @@ func TestProvider(t *testing.T) {
 		require.Equal(t, []string{"wechatwork", "wechatwork_robot"}, reg.Kinds())
 	})
 }
+
+// TestSendDuplicateCheck checks that an account's enable_duplicate_check
+// and duplicate_check_interval reach WeCom's message/send body, which is
+// what makes a resend after an unknown outcome safe.
+func TestSendDuplicateCheck(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		config   func(*Config)
+		check    bool
+		interval int
+	}{
+		{"Off", func(*Config) {}, false, 0},
+		{"OnWithWeComsInterval", func(c *Config) { c.EnableDuplicateCheck = true }, true, 0},
+		{"OnWithInterval", func(c *Config) { c.EnableDuplicateCheck, c.DuplicateCheckInterval = true, 600 }, true, 600},
+		// The interval means nothing without the check, so it is not sent.
+		{"IntervalWithoutCheck", func(c *Config) { c.DuplicateCheckInterval = 600 }, false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fake := wechatworkfake.New(t)
+			cfg := appConfig(fake)
+			tc.config(&cfg)
+			s, err := NewSender(cfg)
+			require.NoError(t, err)
+			_, err = s.Send(context.Background(), textMessage())
+			require.NoError(t, err)
+
+			sent := fake.Sent()
+			require.Len(t, sent, 1)
+			require.Equal(t, tc.check, sent[0].DuplicateCheck)
+			require.Equal(t, tc.interval, sent[0].DuplicateCheckInterval)
+			b := body(t, sent[0])
+			if !tc.check {
+				require.NotContains(t, b, "enable_duplicate_check")
+				require.NotContains(t, b, "duplicate_check_interval")
+				return
+			}
+			require.Equal(t, float64(1), b["enable_duplicate_check"], "WeCom takes 0 or 1, not a boolean")
+			if tc.interval == 0 {
+				require.NotContains(t, b, "duplicate_check_interval", "left to WeCom's default")
+			} else {
+				require.Equal(t, float64(tc.interval), b["duplicate_check_interval"])
+			}
+		})
+	}
+}

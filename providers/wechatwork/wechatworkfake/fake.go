@@ -85,6 +85,11 @@ type SentMessage struct {
 	Title, URL, BtnTxt string
 	// MentionedList and MentionedMobileList are a robot text message's.
 	MentionedList, MentionedMobileList []string
+	// DuplicateCheck is an application message's enable_duplicate_check
+	// (1), and DuplicateCheckInterval its duplicate_check_interval in
+	// seconds, 0 when the request leaves WeCom's default of 1800.
+	DuplicateCheck         bool
+	DuplicateCheckInterval int
 	// Body is the raw request body.
 	Body []byte
 	At   time.Time
@@ -546,7 +551,8 @@ func (s *Server) messageSend(w http.ResponseWriter, r *http.Request) {
 	}
 
 	msg := SentMessage{Kind: KindApp, AgentID: agentID, MsgType: req.MsgType,
-		ToUser: req.ToUser, ToParty: req.ToParty, ToTag: req.ToTag, Body: body}
+		ToUser: req.ToUser, ToParty: req.ToParty, ToTag: req.ToTag, Body: body,
+		DuplicateCheck: req.EnableDuplicateCheck == 1, DuplicateCheckInterval: req.DuplicateCheckInterval}
 	switch req.MsgType {
 	case "text":
 		if req.Text == nil || req.Text.Content == "" {
