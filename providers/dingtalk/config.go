@@ -43,7 +43,9 @@ type Config struct {
 	// (default DefaultTimeoutMS, at most MaxTimeoutMS).
 	TimeoutMS int `json:"timeout_ms,omitempty"`
 	// OnUnknownOutcome is "resend" or "fail": what Herald does when a send's
-	// outcome is unknown, since this provider cannot be asked (default "fail": a group robot cannot deduplicate, and a duplicate alert in a group is worse than one the sender is told was not confirmed).
+	// outcome is unknown, since this provider cannot be asked (default "fail":
+	// a group robot cannot deduplicate, and a duplicate alert in a group is
+	// worse than one the sender is told was not confirmed).
 	OnUnknownOutcome string `json:"on_unknown_outcome,omitempty"`
 }
 

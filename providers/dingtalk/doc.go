@@ -57,15 +57,18 @@
 //	  "webhook_url": "https://oapi.dingtalk.com/robot/send?access_token=5f1e...",
 //	  "secret": "SEC...",          // the "sign" (加签) secret, if set
 //	  "base_url": "",              // API host override, with access_token only
-//	  "timeout_ms": 10000          // default 10000, at most 60000
+//	  "timeout_ms": 10000,         // default 10000, at most 60000
+//	  "on_unknown_outcome": "fail" // or "resend"; default "fail"
 //	}
 //
-//	field         required                  meaning
-//	access_token  one of these two          the access_token of the robot's webhook URL
-//	webhook_url   one of these two          the robot's whole webhook URL (with access_token)
-//	secret        when the robot signs      "SEC..." secret of the robot's "sign" security setting
-//	base_url      no                        replaces https://oapi.dingtalk.com (a proxy, a test fake)
-//	timeout_ms    no                        bound on one send, default 10000, at most 60000
+//	field               required              meaning
+//	access_token        one of these two      the access_token of the robot's webhook URL
+//	webhook_url         one of these two      the robot's whole webhook URL (with access_token)
+//	secret              when the robot signs  "SEC..." secret of the robot's "sign" security setting
+//	base_url            no                    replaces https://oapi.dingtalk.com (a proxy, a test fake)
+//	timeout_ms          no                    bound on one send, default 10000, at most 60000
+//	on_unknown_outcome  no                    "resend" or "fail" (default) after a send whose
+//	                                          outcome is unknown (see Receipts)
 //
 // At least one security setting is mandatory on a DingTalk robot. With
 // "sign", set secret: each request then carries timestamp (milliseconds)
@@ -88,7 +91,8 @@
 // None. A robot's answer is final: an accepted message is Delivered, and
 // there is no message id, no callback URL to configure and no status
 // query. A send whose answer was lost (unknown_outcome) cannot be checked;
-// re-sending it may post it twice.
+// re-sending it may post it twice, so by default it fails, and the sender
+// is told; on_unknown_outcome "resend" posts it again instead.
 //
 // # Errors
 //

@@ -57,16 +57,19 @@
 //	  "hook_id": "2f7c...",
 //	  "secret": "...",          // the bot's signing secret, if set
 //	  "base_url": "",           // https://open.larksuite.com for Lark; with hook_id only
-//	  "timeout_ms": 10000       // default 10000, at most 60000
+//	  "timeout_ms": 10000,      // default 10000, at most 60000
+//	  "on_unknown_outcome": "fail" // or "resend"; default "fail"
 //	}
 //
-//	field        required              meaning
-//	webhook_url  one of these two      the bot's whole webhook URL
-//	hook_id      one of these two      the last segment of the webhook URL
-//	secret       when the bot signs    the secret of the bot's "signature" (签名校验) security setting
-//	base_url     no                    replaces https://open.feishu.cn: https://open.larksuite.com
-//	                                   for Lark, or a proxy or test fake
-//	timeout_ms   no                    bound on one send, default 10000, at most 60000
+//	field               required            meaning
+//	webhook_url         one of these two    the bot's whole webhook URL
+//	hook_id             one of these two    the last segment of the webhook URL
+//	secret              when the bot signs  the secret of the bot's "signature" (签名校验) security setting
+//	base_url            no                  replaces https://open.feishu.cn: https://open.larksuite.com
+//	                                        for Lark, or a proxy or test fake
+//	timeout_ms          no                  bound on one send, default 10000, at most 60000
+//	on_unknown_outcome  no                  "resend" or "fail" (default) after a send whose
+//	                                        outcome is unknown (see Receipts)
 //
 // With the "signature" security setting, set secret: each body then carries
 // "timestamp" (seconds, as a string) and "sign" = Base64(HMAC-SHA256(key =
@@ -89,7 +92,8 @@
 // None. A bot's answer is final: an accepted message is Delivered, and
 // there is no message id, no callback URL to configure and no status
 // query. A send whose answer was lost (unknown_outcome) cannot be checked;
-// re-sending it may post it twice.
+// re-sending it may post it twice, so by default it fails, and the sender
+// is told; on_unknown_outcome "resend" posts it again instead.
 //
 // # Errors
 //

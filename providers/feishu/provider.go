@@ -102,7 +102,8 @@ func (p *Provider) DefaultRate(providers.Account) providers.Rate {
 	return providers.Rate{Limit: BotRatePerSecond, Per: time.Minute * BotRatePerSecond / BotRatePerMinute}
 }
 
-// SendPolicy gives the account's send timeout and what to do after an unknown outcome.
+// SendPolicy gives the account's send timeout and what to do after a send
+// whose outcome is unknown.
 func (p *Provider) SendPolicy(acc providers.Account) providers.SendPolicy {
 	cfg, err := ParseConfig(acc.Config)
 	if err != nil {

@@ -93,7 +93,8 @@ type Config struct {
 	// give every account of a channel the same value.
 	MessageIDDomain string `json:"message_id_domain,omitempty"`
 	// OnUnknownOutcome is "resend" or "fail": what Herald does when a send's
-	// outcome is unknown, since this provider cannot be asked (default "fail": a resend could deliver the e-mail twice).
+	// outcome is unknown, since this provider cannot be asked (default "fail":
+	// a resend could deliver the e-mail twice).
 	OnUnknownOutcome string `json:"on_unknown_outcome,omitempty"`
 }
 

@@ -53,6 +53,10 @@
 //	max_attachment_bytes  optional  Default 10485760 (10 MiB). Total attachment size a
 //	                                message may carry; larger ones fail before connecting.
 //	helo_name             optional  Name sent in EHLO; default the machine's host name.
+//	message_id_domain     optional  Default "herald.invalid". Ends every Message-ID; give
+//	                                all accounts of a channel the same one (see Messages).
+//	on_unknown_outcome    optional  "fail" (default) or "resend": what happens after a
+//	                                send whose outcome is unknown (see Unknown outcomes).
 //
 // Example:
 //

@@ -96,7 +96,8 @@ func (p *Provider) NewSender(acc providers.Account) (providers.Sender, error) {
 // server's acceptance of the message is final.
 func (p *Provider) ReceiptHandler() providers.ReceiptHandler { return nil }
 
-// SendPolicy gives the account's send timeout and what to do after an unknown outcome.
+// SendPolicy gives the account's send timeout and what to do after a send
+// whose outcome is unknown.
 func (p *Provider) SendPolicy(acc providers.Account) providers.SendPolicy {
 	cfg, err := ParseConfig(acc.Config)
 	if err != nil {

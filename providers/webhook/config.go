@@ -30,7 +30,9 @@ type Config struct {
 	// response (default DefaultTimeoutMS, at most MaxTimeoutMS).
 	TimeoutMS int `json:"timeout_ms"`
 	// OnUnknownOutcome is "resend" or "fail": what Herald does when a send's
-	// outcome is unknown, since this provider cannot be asked (default "resend": the endpoint can deduplicate by the webhook-id header, the same on every attempt).
+	// outcome is unknown, since this provider cannot be asked (default
+	// "resend": the endpoint can deduplicate by the webhook-id header, the same
+	// on every attempt).
 	OnUnknownOutcome string `json:"on_unknown_outcome,omitempty"`
 	// Headers are extra static headers sent with every request, for example
 	// an Authorization the endpoint wants. They may not replace the

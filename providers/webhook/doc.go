@@ -9,7 +9,8 @@
 //	  "url": "https://example.com/herald",         // required, http or https
 //	  "secret": "whsec_...",                        // required, see GenerateSecret
 //	  "timeout_ms": 10000,                          // default 10000, at most 60000
-//	  "headers": {"Authorization": "Bearer ..."}    // optional static headers
+//	  "headers": {"Authorization": "Bearer ..."},   // optional static headers
+//	  "on_unknown_outcome": "resend"                // or "fail"; default "resend"
 //	}
 //
 // Every request carries webhook-id (the message's IdempotencyKey, the same
@@ -18,6 +19,13 @@
 // "message.send". Any 2xx answer is delivery; a JSON "id" in the answer is
 // kept as the provider message id. Redirects are not followed. Attachments
 // are not sent.
+//
+// A send whose answer was lost (a timeout after the request was written)
+// has an unknown outcome and no status query to settle it. With
+// on_unknown_outcome "resend" (the default) Herald sends it again with the
+// same webhook-id, so the endpoint gets it at least once and can drop the
+// duplicate; with "fail" the message fails and the endpoint gets it at most
+// once.
 //
 // # Sending
 //

@@ -47,7 +47,8 @@ type Config struct {
 	// 1800 when zero, at most 4 hours).
 	DuplicateCheckInterval int `json:"duplicate_check_interval,omitempty"`
 	// OnUnknownOutcome is "resend" or "fail": what Herald does when a send's
-	// outcome is unknown, since this provider cannot be asked (default "resend" with enable_duplicate_check, "fail" without).
+	// outcome is unknown, since this provider cannot be asked (default "resend"
+	// with enable_duplicate_check, "fail" without).
 	OnUnknownOutcome string `json:"on_unknown_outcome,omitempty"`
 }
 
@@ -146,7 +147,9 @@ type RobotConfig struct {
 	// DefaultTimeoutSeconds, at most MaxTimeoutSeconds).
 	TimeoutSeconds int `json:"timeout_seconds,omitempty"`
 	// OnUnknownOutcome is "resend" or "fail": what Herald does when a send's
-	// outcome is unknown, since this provider cannot be asked (default "fail": a group robot cannot deduplicate, and a duplicate alert in a group is worse than one the sender is told was not confirmed).
+	// outcome is unknown, since this provider cannot be asked (default "fail":
+	// a group robot cannot deduplicate, and a duplicate alert in a group is
+	// worse than one the sender is told was not confirmed).
 	OnUnknownOutcome string `json:"on_unknown_outcome,omitempty"`
 }
 

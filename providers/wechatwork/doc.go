@@ -20,15 +20,24 @@
 //	  "corp_secret": "...",              // required: the application's Secret
 //	  "agent_id": 1000002,               // required: the application's AgentId (number or "1000002")
 //	  "base_url": "",                    // optional: default https://qyapi.weixin.qq.com
-//	  "timeout_seconds": 10              // optional: per request, 1..60, default 10
+//	  "timeout_seconds": 10,             // optional: per request, 1..60, default 10
+//	  "enable_duplicate_check": true,    // optional: default false
+//	  "duplicate_check_interval": 1800   // optional: seconds, 1..14400, default WeCom's 1800
 //	}
 //
-//	field            required  meaning
-//	corp_id          yes       enterprise id, My Company > Company Information
-//	corp_secret      yes       the application's Secret (never logged)
-//	agent_id         yes       the application's AgentId
-//	base_url         no        API base address, for a proxy or a test server
-//	timeout_seconds  no        bound on each HTTP request (default 10, at most 60)
+//	field                     required  meaning
+//	corp_id                   yes       enterprise id, My Company > Company Information
+//	corp_secret               yes       the application's Secret (never logged)
+//	agent_id                  yes       the application's AgentId
+//	base_url                  no        API base address, for a proxy or a test server
+//	timeout_seconds           no        bound on each HTTP request (default 10, at most 60)
+//	enable_duplicate_check    no        ask WeCom to drop a message identical to one sent
+//	                                    within duplicate_check_interval (default false)
+//	duplicate_check_interval  no        that window in seconds, at most 14400 (4 hours);
+//	                                    unset leaves WeCom's 1800; sent only with the check
+//	on_unknown_outcome        no        "resend" or "fail" after a send whose outcome is
+//	                                    unknown; default "resend" with enable_duplicate_check
+//	                                    (WeCom drops the second copy), "fail" without
 //
 // Applications created after 2022-06-20 must list the addresses Herald
 // calls from as trusted IPs (企业可信IP); otherwise every send fails with
@@ -40,11 +49,13 @@
 //	{"key": "693a91f6-7e6f-4bc4-97a0-0ec2sifa5aaa"}
 //	{"webhook_url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-..."}
 //
-//	field            required        meaning
-//	key              one of the two  the robot's webhook key (never logged)
-//	webhook_url      one of the two  the full webhook address, carrying ?key=
-//	base_url         no              API base address with key (default https://qyapi.weixin.qq.com)
-//	timeout_seconds  no              bound on each HTTP request (default 10, at most 60)
+//	field               required        meaning
+//	key                 one of the two  the robot's webhook key (never logged)
+//	webhook_url         one of the two  the full webhook address, carrying ?key=
+//	base_url            no              API base address with key (default https://qyapi.weixin.qq.com)
+//	timeout_seconds     no              bound on each HTTP request (default 10, at most 60)
+//	on_unknown_outcome  no              "resend" or "fail" (default) after a send whose
+//	                                    outcome is unknown: a robot cannot deduplicate
 //
 // # Receivers
 //

@@ -169,7 +169,8 @@ func (p *RobotProvider) DefaultRate(providers.Account) providers.Rate {
 	return providers.Rate{Limit: RobotMessagesPerMinute, Per: time.Minute}
 }
 
-// SendPolicy gives the account's send timeout and what to do after an unknown outcome.
+// SendPolicy gives the account's send timeout and what to do after a send
+// whose outcome is unknown.
 func (p *Provider) SendPolicy(acc providers.Account) providers.SendPolicy {
 	cfg, err := ParseConfig(acc.Config)
 	if err != nil {
@@ -185,7 +186,8 @@ func (p *Provider) SendPolicy(acc providers.Account) providers.SendPolicy {
 	return providers.SendPolicy{Timeout: 2 * cfg.Timeout(), OnUnknownOutcome: outcome}
 }
 
-// SendPolicy gives the account's send timeout and what to do after an unknown outcome.
+// SendPolicy gives the account's send timeout and what to do after a send
+// whose outcome is unknown.
 func (p *RobotProvider) SendPolicy(acc providers.Account) providers.SendPolicy {
 	cfg, err := ParseRobotConfig(acc.Config)
 	if err != nil {

@@ -15,6 +15,7 @@
 //	  "base_url": "https://api.1cloudsp.com",  // optional
 //	  "timeout_seconds": 10,                   // optional
 //	  "batch_size": 100,                       // optional
+//	  "on_unknown_outcome": "fail",            // optional
 //	  "code_classes": {"9001": "account"}      // optional
 //	}
 //
@@ -33,6 +34,10 @@
 //     (default 10).
 //   - batch_size (optional): the most numbers one batch send carries, 1 to
 //     1000 (default 100). Zrwinfo publishes no limit.
+//   - on_unknown_outcome (optional): "fail" (default) or "resend", what
+//     Herald does after a batch send whose outcome is unknown. The status
+//     pull settles single sends, but not a batch (see Status checks), and
+//     a second batch request bills and delivers every number again.
 //   - code_classes (optional): failure classes (transient, throttled,
 //     account, permanent, config, unknown_outcome) for Zrwinfo result
 //     codes, overriding Classify. Zrwinfo publishes no code list: only 9006

@@ -121,7 +121,8 @@ func (p *Provider) book(cfg Config) *reportBook {
 	return b
 }
 
-// SendPolicy gives the account's send timeout and what to do after an unknown outcome.
+// SendPolicy gives the account's send timeout and what to do after a send
+// whose outcome is unknown.
 func (p *Provider) SendPolicy(acc providers.Account) providers.SendPolicy {
 	cfg, err := ParseConfig(acc.Config)
 	if err != nil {
