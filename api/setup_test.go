@@ -103,10 +103,9 @@ type fixture struct {
 }
 
 type setupOptions struct {
-	cfg      Config
-	redis    *redis.Client
-	editApp  func(*store.App)
-	noServer bool
+	cfg     Config
+	redis   *redis.Client
+	editApp func(*store.App)
 }
 
 type setupOption func(*setupOptions)
@@ -212,7 +211,6 @@ type callOpts struct {
 	nonce     string
 	signature string
 	canonical *string
-	php       bool
 	noAuth    bool
 	headers   map[string]string
 }

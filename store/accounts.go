@@ -195,7 +195,7 @@ func channelPool(ctx context.Context, idb bun.IDB, c *Cipher, channelID int64) (
 		ids[i] = r.AccountID
 	}
 	var accounts []ProviderAccount
-	if err := idb.NewSelect().Model(&accounts).Where("pa.id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+	if err := idb.NewSelect().Model(&accounts).Where("pa.id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("pool of channel %d: accounts: %w", channelID, mapErr(err))
 	}
 	byID := make(map[int64]*ProviderAccount, len(accounts))

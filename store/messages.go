@@ -234,7 +234,7 @@ func findLatestMessageTo(ctx context.Context, idb bun.IDB, accountID int64, rece
 	m := new(Message)
 	err := idb.NewSelect().Model(m).
 		Where("m.account_id = ?", accountID).
-		Where("m.receiver IN (?)", bun.In(receivers)).
+		Where("m.receiver IN (?)", bun.List(receivers)).
 		OrderExpr("m.created_at DESC, m.id DESC").
 		Limit(1).
 		Scan(ctx)

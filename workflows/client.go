@@ -74,7 +74,7 @@ func (c *Client) CancelSend(ctx context.Context, taskID string) error {
 	var appErr *temporal.ApplicationError
 	switch {
 	case errors.As(err, &notFound), errors.As(err, &appErr):
-		return fmt.Errorf("%w: %v", ErrNotCancellable, err)
+		return fmt.Errorf("%w: %v", ErrNotCancellable, err) //nolint:errorlint // callers match ErrNotCancellable; the engine's error is kept as text only
 	}
 	return fmt.Errorf("cancel task %s: %w", taskID, err)
 }

@@ -1,15 +1,15 @@
 package aliyun
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/providers"
 )
 
 // Config defaults.
@@ -44,31 +44,16 @@ type Config struct {
 // ParseConfig decodes an account's JSON config, reports unknown keys and
 // every invalid field in one error, and fills in defaults.
 func ParseConfig(raw json.RawMessage) (Config, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return Config{}, fmt.Errorf("invalid aliyun config: not a JSON object: %w", err)
-	}
-	known := map[string]bool{
-		"access_key_id": true, "access_key_secret": true, "sign_name": true, "region": true,
-		"endpoint": true, "protocol": true, "timeout_seconds": true,
-	}
-	var unknown []string
-	for k := range fields {
-		if !known[k] {
-			unknown = append(unknown, k)
-		}
-	}
-	sort.Strings(unknown)
-	var problems []string
-	for _, k := range unknown {
-		problems = append(problems, fmt.Sprintf("unknown field %q", k))
-	}
-
 	var cfg Config
-	if err := json.NewDecoder(bytes.NewReader(raw)).Decode(&cfg); err != nil {
-		// A wrong type (a number for access_key_id, say) is the usual cause.
-		problems = append(problems, err.Error())
-	}
+	problems := providers.DecodeConfig(raw, map[string]providers.ConfigField{
+		"access_key_id":     {Into: &cfg.AccessKeyID, Want: "a string"},
+		"access_key_secret": {Into: &cfg.AccessKeySecret, Want: "a string"},
+		"sign_name":         {Into: &cfg.SignName, Want: "a string"},
+		"region":            {Into: &cfg.Region, Want: "a string"},
+		"endpoint":          {Into: &cfg.Endpoint, Want: "a string"},
+		"protocol":          {Into: &cfg.Protocol, Want: "a string"},
+		"timeout_seconds":   {Into: &cfg.TimeoutSeconds, Want: "an integer"},
+	})
 	problems = append(problems, cfg.problems()...)
 	if len(problems) > 0 {
 		return Config{}, problemsError(problems)

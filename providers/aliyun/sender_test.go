@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -342,23 +341,6 @@ func TestSendTransport(t *testing.T) {
 		require.WithinDuration(t, time.Now(), r.At, time.Minute)
 	})
 
-	t.Run("ClientTimeoutIsUnknown", func(t *testing.T) {
-		t.Parallel()
-		fake := aliyunfake.New(t)
-		cfg := fakeConfig(fake)
-		cfg.TimeoutSeconds = 1
-		s, err := NewSender(cfg)
-		require.NoError(t, err)
-		fake.Hang(1)
-		start := time.Now()
-		_, err = s.Send(context.Background(), message())
-		pe := requireClass(t, err, providers.ClassUnknownOutcome, "")
-		require.Less(t, time.Since(start), 5*time.Second)
-		require.NotContains(t, pe.Error(), national)
-		require.NotContains(t, pe.Err.Error(), "4711", "nor the parameters")
-		require.Len(t, fake.Sent(), 1)
-	})
-
 	t.Run("ResetAfterWriteIsUnknown", func(t *testing.T) {
 		t.Parallel()
 		fake, s := setup(t)
@@ -410,22 +392,6 @@ func TestSendTransport(t *testing.T) {
 		requireClass(t, err, providers.ClassUnknownOutcome, "")
 	})
 
-	t.Run("ConnectionRefusedIsTransient", func(t *testing.T) {
-		t.Parallel()
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		addr := ln.Addr().String()
-		require.NoError(t, ln.Close())
-		cfg := Config{AccessKeyID: "LTAI1", AccessKeySecret: "k", SignName: "Herald", Endpoint: addr, Protocol: "http"}
-		s, err := NewSender(cfg)
-		require.NoError(t, err)
-		_, err = s.Send(context.Background(), message())
-		pe := requireClass(t, err, providers.ClassTransient, "")
-		require.Contains(t, pe.Message, "request not sent")
-		require.NotContains(t, pe.Error(), national, "the request URL holds the receiver")
-		require.NotContains(t, pe.Err.Error(), national)
-	})
-
 	t.Run("DNSFailureIsTransient", func(t *testing.T) {
 		t.Parallel()
 		cfg := Config{AccessKeyID: "LTAI1", AccessKeySecret: "k", SignName: "Herald",
@@ -434,16 +400,6 @@ func TestSendTransport(t *testing.T) {
 		require.NoError(t, err)
 		_, err = s.Send(context.Background(), message())
 		requireClass(t, err, providers.ClassTransient, "")
-	})
-
-	t.Run("CanceledBeforeSendIsTransient", func(t *testing.T) {
-		t.Parallel()
-		fake, s := setup(t)
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		_, err := s.Send(ctx, message())
-		requireClass(t, err, providers.ClassTransient, "")
-		require.Zero(t, fake.Requests("SendSms"))
 	})
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -348,29 +347,6 @@ func TestSendTransport(t *testing.T) {
 		fake.Up()
 		_, err = s.Send(context.Background(), message())
 		require.NoError(t, err)
-	})
-
-	t.Run("ConnectionRefusedIsTransient", func(t *testing.T) {
-		t.Parallel()
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		addr := ln.Addr().String()
-		require.NoError(t, ln.Close())
-		s, err := NewSender(Config{AccessToken: "tok-SECRET", Secret: "SECsecret", BaseURL: "http://" + addr})
-		require.NoError(t, err)
-		_, err = s.Send(context.Background(), message())
-		pe := requireClass(t, err, providers.ClassTransient, CodeConnect)
-		require.NotContains(t, pe.Error(), "tok-SECRET")
-		require.NotContains(t, pe.Err.Error(), "tok-SECRET", "the URL holds the token")
-	})
-
-	t.Run("CancelledBeforeSendIsTransient", func(t *testing.T) {
-		t.Parallel()
-		_, s := setup(t)
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		_, err := s.Send(ctx, message())
-		requireClass(t, err, providers.ClassTransient, CodeCancelled)
 	})
 
 	answering := func(t *testing.T, h http.HandlerFunc) *Sender {

@@ -76,14 +76,14 @@ func TestWithhold(t *testing.T) {
 
 	t.Run("Drop", func(t *testing.T) {
 		f.Drop(1)
-		_, err := post() //nolint:bodyclose // no answer comes
+		_, err := post()
 		require.Error(t, err)
 	})
 
 	t.Run("HangUntilStop", func(t *testing.T) {
 		f.Hang(1)
 		time.AfterFunc(50*time.Millisecond, func() { close(stop) })
-		_, err := post() //nolint:bodyclose // no answer comes
+		_, err := post()
 		require.Error(t, err)
 	})
 }

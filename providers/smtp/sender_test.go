@@ -625,17 +625,6 @@ func TestSendConnectionFailures(t *testing.T) {
 		require.NoError(t, err)
 	})
 
-	t.Run("ConnectionRefused", func(t *testing.T) {
-		t.Parallel()
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		port := ln.Addr().(*net.TCPAddr).Port
-		require.NoError(t, ln.Close())
-		cfg := Config{Host: "127.0.0.1", Port: port, From: from, TLSMode: TLSNone}
-		_, err = newSender(t, cfg).Send(context.Background(), message())
-		requireClass(t, err, providers.ClassTransient, CodeConnect)
-	})
-
 	t.Run("DNS", func(t *testing.T) {
 		t.Parallel()
 		cfg := Config{Host: "mail.example.invalid", From: from}

@@ -1,15 +1,15 @@
 package tencent
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/providers"
 )
 
 // Config defaults.
@@ -44,32 +44,17 @@ type Config struct {
 // ParseConfig decodes an account's JSON config, reports unknown keys and
 // every invalid field in one error, and fills in defaults.
 func ParseConfig(raw json.RawMessage) (Config, error) {
-	var problems []string
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return Config{}, fmt.Errorf("invalid tencent config: not a JSON object: %w", err)
-	}
-	known := map[string]bool{
-		"secret_id": true, "secret_key": true, "region": true, "sdk_app_id": true,
-		"sign_name": true, "endpoint": true, "scheme": true, "timeout_seconds": true,
-	}
-	var unknown []string
-	for k := range fields {
-		if !known[k] {
-			unknown = append(unknown, k)
-		}
-	}
-	sort.Strings(unknown)
-	for _, k := range unknown {
-		problems = append(problems, fmt.Sprintf("unknown field %q", k))
-	}
-
 	var cfg Config
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&cfg); err != nil {
-		// A wrong type (a number for secret_id, say) is the usual cause.
-		problems = append(problems, err.Error())
-	}
+	problems := providers.DecodeConfig(raw, map[string]providers.ConfigField{
+		"secret_id":       {Into: &cfg.SecretID, Want: "a string"},
+		"secret_key":      {Into: &cfg.SecretKey, Want: "a string"},
+		"region":          {Into: &cfg.Region, Want: "a string"},
+		"sdk_app_id":      {Into: &cfg.SdkAppID, Want: "a string"},
+		"sign_name":       {Into: &cfg.SignName, Want: "a string"},
+		"endpoint":        {Into: &cfg.Endpoint, Want: "a string"},
+		"scheme":          {Into: &cfg.Scheme, Want: "a string"},
+		"timeout_seconds": {Into: &cfg.TimeoutSeconds, Want: "an integer"},
+	})
 	problems = append(problems, cfg.problems()...)
 	if len(problems) > 0 {
 		return Config{}, problemsError(problems)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -310,19 +309,6 @@ func TestSendTransport(t *testing.T) {
 		require.WithinDuration(t, time.Now(), r.At, time.Minute)
 	})
 
-	t.Run("ClientTimeoutIsUnknown", func(t *testing.T) {
-		t.Parallel()
-		fake := tencentfake.New(t)
-		cfg := fakeConfig(fake)
-		cfg.TimeoutSeconds = 1
-		s, err := NewSender(cfg)
-		require.NoError(t, err)
-		fake.Hang(1)
-		_, err = s.Send(context.Background(), message())
-		requireClass(t, err, providers.ClassUnknownOutcome, "ClientError.NetworkError")
-		require.Len(t, fake.Sent(), 1)
-	})
-
 	t.Run("ResetAfterWriteIsUnknown", func(t *testing.T) {
 		t.Parallel()
 		fake, s := setup(t)
@@ -358,20 +344,6 @@ func TestSendTransport(t *testing.T) {
 		require.Contains(t, pe.Message, "HTTP 502")
 	})
 
-	t.Run("ConnectionRefusedIsTransient", func(t *testing.T) {
-		t.Parallel()
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		addr := ln.Addr().String()
-		require.NoError(t, ln.Close())
-		cfg := Config{SecretID: "AKID1", SecretKey: "k", SdkAppID: "1400000001", SignName: "Herald",
-			Endpoint: addr, Scheme: "http"}
-		s, err := NewSender(cfg)
-		require.NoError(t, err)
-		_, err = s.Send(context.Background(), message())
-		requireClass(t, err, providers.ClassTransient, "ClientError.NetworkError")
-	})
-
 	t.Run("DNSFailureIsTransient", func(t *testing.T) {
 		t.Parallel()
 		cfg := Config{SecretID: "AKID1", SecretKey: "k", SdkAppID: "1400000001", SignName: "Herald",
@@ -380,16 +352,6 @@ func TestSendTransport(t *testing.T) {
 		require.NoError(t, err)
 		_, err = s.Send(context.Background(), message())
 		requireClass(t, err, providers.ClassTransient, "ClientError.NetworkError")
-	})
-
-	t.Run("CanceledBeforeSendIsTransient", func(t *testing.T) {
-		t.Parallel()
-		fake, s := setup(t)
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		_, err := s.Send(ctx, message())
-		requireClass(t, err, providers.ClassTransient, "ClientError.NetworkError")
-		require.Empty(t, fake.Sent())
 	})
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -320,16 +319,6 @@ func TestSendTransport(t *testing.T) {
 		require.WithinDuration(t, time.Now(), r.At, time.Minute)
 	})
 
-	t.Run("ClientTimeoutIsUnknown", func(t *testing.T) {
-		t.Parallel()
-		fake := zrwinfofake.New(t)
-		s := senderWith(t, fake, func(c *Config) { c.TimeoutSeconds = 1 })
-		fake.Hang(1)
-		_, err := s.Send(context.Background(), message())
-		requireClass(t, err, providers.ClassUnknownOutcome, CodeTimeout)
-		require.Len(t, fake.Sent(), 1)
-	})
-
 	t.Run("ResetAfterWriteIsUnknown", func(t *testing.T) {
 		t.Parallel()
 		fake, s := setup(t)
@@ -350,28 +339,6 @@ func TestSendTransport(t *testing.T) {
 		_, err = s.Send(context.Background(), message())
 		require.NoError(t, err)
 		require.Len(t, fake.Sent(), 1)
-	})
-
-	t.Run("CanceledBeforeSendIsTransient", func(t *testing.T) {
-		t.Parallel()
-		fake, s := setup(t)
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		_, err := s.Send(ctx, message())
-		requireClass(t, err, providers.ClassTransient, CodeCancelled)
-		require.Empty(t, fake.Sent())
-	})
-
-	t.Run("ConnectionRefusedIsTransient", func(t *testing.T) {
-		t.Parallel()
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		addr := ln.Addr().String()
-		require.NoError(t, ln.Close())
-		s, err := NewSender(Config{AccessKey: "ak", Secret: "sk", SignName: "H", BaseURL: "http://" + addr})
-		require.NoError(t, err)
-		_, err = s.Send(context.Background(), message())
-		requireClass(t, err, providers.ClassTransient, CodeConnect)
 	})
 
 	t.Run("DNSFailureIsTransient", func(t *testing.T) {

@@ -783,7 +783,7 @@ func TestNormalize(t *testing.T) {
 		"8613711112222":    "13711112222",
 		"85291234567":      "85291234567",
 		"+85291234567":     "85291234567",
-		" +8613711112222 ": "13711112222",
+		" +8613711112222 ": "13711112222", //nolint:gocritic // the spaces around the number are the case under test
 	} {
 		got, err := normalize(in)
 		require.NoError(t, err, in)
