@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,9 +13,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -29,30 +32,46 @@ import (
 	"github.com/heraldhq/herald/store"
 )
 
-// testRedis connects to the Redis the tests share. Keys never collide
-// between tests because every fixture has its own random app id. An
-// unreachable Redis fails the test under CI and skips it elsewhere.
+// testRedis returns a client for this test's Redis: the one at
+// HERALD_TEST_REDIS_URL (default 127.0.0.1:6379) when it answers, or else
+// an in-process Redis-protocol server of the kind `herald dev` runs, so the
+// tests run everywhere and never skip. CI must test against the real Redis:
+// there an unreachable one fails the test. Keys never collide between tests
+// on the shared Redis because every fixture has its own random app id.
 func testRedis(t *testing.T) *redis.Client {
 	t.Helper()
+	opts, err := sharedRedisOptions()
+	if err != nil && os.Getenv("CI") != "" {
+		t.Fatalf("CI tests against a real Redis: %v", err)
+	}
+	if err != nil {
+		opts = &redis.Options{Addr: miniredis.RunT(t).Addr()}
+	}
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// sharedRedisOptions reports, once per test binary, how to reach the shared
+// Redis, or why it cannot be used.
+var sharedRedisOptions = sync.OnceValues(func() (*redis.Options, error) {
 	url := os.Getenv("HERALD_TEST_REDIS_URL")
 	if url == "" {
 		url = "redis://127.0.0.1:6379/0"
 	}
 	opts, err := redis.ParseURL(url)
-	require.NoError(t, err, "parse HERALD_TEST_REDIS_URL")
+	if err != nil {
+		return nil, fmt.Errorf("parse HERALD_TEST_REDIS_URL: %w", err)
+	}
 	c := redis.NewClient(opts)
+	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := c.Ping(ctx).Err(); err != nil {
-		_ = c.Close()
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Redis at %s is unreachable: %v", opts.Addr, err)
-		}
-		t.Skipf("Redis at %s is unreachable (set HERALD_TEST_REDIS_URL or start Redis): %v", opts.Addr, err)
+		return nil, fmt.Errorf("reach Redis at %s: %w", opts.Addr, err)
 	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
+	return opts, nil
+})
 
 func randHex(n int) string {
 	b := make([]byte, n)
@@ -120,7 +139,7 @@ func withApp(edit func(*store.App)) setupOption {
 
 func withRedis(c *redis.Client) setupOption { return func(o *setupOptions) { o.redis = c } }
 
-// setup builds a server over fakes and the real Redis, with a fresh app and
+// setup builds a server over fakes and testRedis, with a fresh app and
 // a catalogue of channels covering every readiness case.
 func setup(t *testing.T, opts ...setupOption) *fixture {
 	t.Helper()

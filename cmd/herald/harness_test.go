@@ -358,7 +358,12 @@ func (f *fixture) tencentAccount(ch *store.Channel, fake *tencentfake.Server, we
 	return acc
 }
 
-// rule stores a rule-engine rule.
+// rule stores a rule-engine rule for the rest of the test. Rules apply to
+// every channel of the harness, and the harness outlives the test (under
+// -count=N it serves every run), so the rule is deleted when the test ends:
+// neither a later test nor the next run of the same test may be decided by
+// it. Tests that run at the same time keep apart by provider kind and error
+// code.
 func (f *fixture) rule(r store.Rule) {
 	f.t.Helper()
 	r.Enabled = true
@@ -366,6 +371,9 @@ func (f *fixture) rule(r store.Rule) {
 		r.Name = "rule-" + randomHex8()
 	}
 	require.NoError(f.t, f.h.db.CreateRule(context.Background(), &r))
+	f.t.Cleanup(func() {
+		require.NoError(f.t, f.h.db.DeleteRule(context.Background(), r.ID), "delete rule %q", r.Name)
+	})
 }
 
 // waitFinal polls a task until it is final.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -261,6 +262,29 @@ func TestRuleAlert(t *testing.T) {
 	recordHistory(t, h, res.TaskID, "sandbox_alert_switch")
 }
 
+// TestRulesEndWithTheirTest checks that a rule a test installs is gone
+// once the test ends, so the shared harness never hands it to another test
+// or to the next run under -count.
+func TestRulesEndWithTheirTest(t *testing.T) {
+	t.Parallel()
+	h := sharedHarness(t)
+	name := "scoped-" + randomHex8()
+	ruleNames := func() []string {
+		all, err := h.db.ListAllRules(context.Background())
+		require.NoError(t, err)
+		var names []string
+		for _, r := range all {
+			names = append(names, r.Name)
+		}
+		return names
+	}
+	t.Run("Installs", func(t *testing.T) {
+		h.fixture(t).rule(store.Rule{Name: name, Scene: "send_failure", ProviderKind: "no-such-kind", Action: "fail"})
+		require.Contains(t, ruleNames(), name)
+	})
+	require.NotContains(t, ruleNames(), name)
+}
+
 func TestBatchAcceptsValidReceivers(t *testing.T) {
 	t.Parallel()
 	h := sharedHarness(t)
@@ -502,20 +526,32 @@ func waitClosed(t *testing.T, h *harness, taskID string) {
 }
 
 // TestPacedAccountSpacesSends checks that sends over an account's rate
-// wait for a slot instead of failing.
+// wait for a slot instead of failing, and that the provider sees them
+// spaced by the rate, not in a burst.
 func TestPacedAccountSpacesSends(t *testing.T) {
 	t.Parallel()
 	h := sharedHarness(t)
 	f := h.fixture(t)
+	fake := tencentfake.New(t, tencentfake.WithTemplate("1001", 1))
+	fake.AutoReceipt(20*time.Millisecond, tencentfake.Success)
 	tpl := f.template("Paced {{n}}", "n")
 	ch := f.channel(store.ChannelSMS, tpl)
-	acc := f.sandboxAccount(ch, 1)
-	perMinute := 120 // one slot every 500ms
-	require.NoError(t, h.db.UpdateAccount(context.Background(), acc.ID, store.AccountPatch{RateLimitPerMinute: &perMinute}))
+	acc := f.tencentAccount(ch, fake, 1)
+	const (
+		sends     = 4
+		perMinute = 60 // one slot a second
+		interval  = time.Minute / perMinute
+		// Between its slot and the fake, a send goes through the worker's
+		// activity dispatch and an HTTP round trip, which on a busy machine
+		// can delay one send more than the next.
+		tolerance = 250 * time.Millisecond
+	)
+	rate := perMinute
+	require.NoError(t, h.db.UpdateAccount(context.Background(), acc.ID, store.AccountPatch{RateLimitPerMinute: &rate}))
 	_, c := f.app()
 
 	var tasks []string
-	for i := 0; i < 4; i++ {
+	for i := range sends {
 		res, err := c.SendMessage(context.Background(), apiclient.SendMessageRequest{
 			ChannelID: ch.ID, Receiver: fmt.Sprintf("+86138000001%02d", i), TemplateParams: map[string]string{"n": fmt.Sprint(i)},
 		})
@@ -524,14 +560,32 @@ func TestPacedAccountSpacesSends(t *testing.T) {
 	}
 	paced := 0
 	for _, id := range tasks {
-		require.Equal(t, workflows.StatusSuccess, waitFinal(t, c, id).Status)
+		msg := waitFinal(t, c, id)
+		require.Equal(t, workflows.StatusSuccess, msg.Status, msg.LastError)
 		kinds, _ := eventKinds(t, c, id)
+		require.Equal(t, 1, count(kinds, "attempt"), "waiting for a slot is not a failed attempt")
 		if count(kinds, "paced") > 0 {
-			recordHistory(t, h, id, "sandbox_paced")
+			recordHistory(t, h, id, "paced")
 		}
 		paced += count(kinds, "paced")
 	}
-	// Four sends in one burst against one slot per 500ms: at least three
+	// Four sends in one burst against one slot a second: at least three
 	// had to wait, none failed.
-	require.GreaterOrEqual(t, paced, 3)
+	require.GreaterOrEqual(t, paced, sends-1)
+
+	sent := fake.Sent()
+	require.Len(t, sent, sends)
+	at := make([]time.Time, 0, sends)
+	for _, m := range sent {
+		at = append(at, m.At)
+	}
+	slices.SortFunc(at, time.Time.Compare)
+	for i := 1; i < len(at); i++ {
+		require.GreaterOrEqual(t, at[i].Sub(at[i-1]), interval-tolerance,
+			"sends %d and %d reached the provider %s apart; the account allows one every %s", i-1, i, at[i].Sub(at[i-1]), interval)
+	}
+	span := at[len(at)-1].Sub(at[0])
+	require.GreaterOrEqual(t, span, (sends-1)*interval-tolerance)
+	// Pacing waits for the next slot, not for a fixed long backoff.
+	require.Less(t, span, 2*(sends-1)*interval, "the sends were held back far longer than their rate requires")
 }

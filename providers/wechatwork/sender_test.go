@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -310,8 +311,7 @@ func TestTokenCache(t *testing.T) {
 	t.Run("ConcurrentFirstSendsShareOneFetch", func(t *testing.T) {
 		t.Parallel()
 		fake, s := setup(t)
-		fake.SetTokenDelay(50 * time.Millisecond)
-		sendConcurrently(t, s, 20)
+		sendWhileOneFetches(t, fake, s, 20)
 		require.Equal(t, 1, fake.TokenCalls())
 		require.Len(t, fake.Sent(), 20)
 	})
@@ -374,8 +374,24 @@ func TestTokenCache(t *testing.T) {
 	})
 }
 
-func sendConcurrently(t *testing.T, s providers.Sender, n int) {
+// sendWhileOneFetches sends n messages at once while the fake holds
+// gettoken, and lets the held fetch finish only once the other n-1 senders
+// wait for it: every sender needs a token, so if the fetches were not
+// shared, the senders would never all be waiting and the test would fail.
+func sendWhileOneFetches(t *testing.T, fake *wechatworkfake.Server, s *Sender, n int) {
 	t.Helper()
+	release := fake.HoldTokens()
+	defer release()
+	var waiting atomic.Int32
+	allWaiting := make(chan struct{})
+	s.tokens.mu.Lock()
+	s.tokens.onWait = func() {
+		if waiting.Add(1) == int32(n-1) {
+			close(allWaiting)
+		}
+	}
+	s.tokens.mu.Unlock()
+
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range n {
@@ -383,10 +399,17 @@ func sendConcurrently(t *testing.T, s providers.Sender, n int) {
 			_, errs[i] = s.Send(context.Background(), textMessage())
 		})
 	}
+	select {
+	case <-allWaiting:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("only %d of %d senders wait for the token fetch in flight", waiting.Load(), n-1)
+	}
+	release()
 	wg.Wait()
 	for _, err := range errs {
 		require.NoError(t, err)
 	}
+	require.Equal(t, int32(n-1), waiting.Load())
 }
 
 func TestTokenRefresh(t *testing.T) {
@@ -449,8 +472,7 @@ func TestTokenRefresh(t *testing.T) {
 		_, err := s.Send(ctx, textMessage())
 		require.NoError(t, err)
 		fake.ExpireTokens()
-		fake.SetTokenDelay(50 * time.Millisecond)
-		sendConcurrently(t, s, 20)
+		sendWhileOneFetches(t, fake, s, 20)
 		require.Equal(t, 2, fake.TokenCalls(), "one fetch at the start, one refresh")
 		require.Equal(t, 1+20*2, fake.SendCalls(), "every send was refused once and retried once")
 		require.Len(t, fake.Sent(), 21)

@@ -74,6 +74,9 @@ type tokenSource struct {
 	gen     uint64
 	expires time.Time
 	call    *tokenCall
+	// onWait, when set, is called by a caller that found a fetch in flight
+	// and is about to wait for it, so tests can act while it waits.
+	onWait func()
 }
 
 // tokenCall is one gettoken in flight.
@@ -98,7 +101,11 @@ func (ts *tokenSource) get(ctx context.Context, now func() time.Time, newerThan 
 			return token, gen, nil
 		}
 		if c := ts.call; c != nil {
+			onWait := ts.onWait
 			ts.mu.Unlock()
+			if onWait != nil {
+				onWait()
+			}
 			select {
 			case <-c.done:
 			case <-ctx.Done():

@@ -56,7 +56,8 @@ func TestTokenSource(t *testing.T) {
 
 	t.Run("WaiterTakesOverWhenLeaderGivesUp", func(t *testing.T) {
 		t.Parallel()
-		var ts tokenSource
+		waiting := make(chan struct{})
+		ts := tokenSource{onWait: func() { close(waiting) }}
 		started := make(chan struct{})
 		leaderCtx, cancelLeader := context.WithCancel(ctx)
 		leaderDone := make(chan error, 1)
@@ -70,9 +71,11 @@ func TestTokenSource(t *testing.T) {
 		}()
 		<-started
 
+		var waiterFetches atomic.Int32
 		waiterDone := make(chan string, 1)
 		go func() {
 			tok, _, err := ts.get(ctx, time.Now, 0, func(context.Context) (string, time.Duration, error) {
+				waiterFetches.Add(1)
 				return "from-waiter", time.Hour, nil
 			})
 			if err != nil {
@@ -80,29 +83,35 @@ func TestTokenSource(t *testing.T) {
 			}
 			waiterDone <- tok
 		}()
-		// Let the waiter queue up behind the leader's fetch.
-		time.Sleep(20 * time.Millisecond)
+		// The waiter holds the leader's fetch when the leader gives up, so
+		// it must take over rather than find no fetch and start its own.
+		<-waiting
 		cancelLeader()
 		require.ErrorIs(t, <-leaderDone, context.Canceled)
 		require.Equal(t, "from-waiter", <-waiterDone)
+		require.Equal(t, int32(1), waiterFetches.Load())
 	})
 
 	t.Run("WaiterGivesUp", func(t *testing.T) {
 		t.Parallel()
-		var ts tokenSource
+		waiterCtx, cancelWaiter := context.WithCancel(ctx)
+		defer cancelWaiter()
+		// The waiter gives up while it waits for the leader's fetch.
+		ts := tokenSource{onWait: cancelWaiter}
 		started, release := make(chan struct{}), make(chan struct{})
+		leaderDone := make(chan string, 1)
 		go func() {
-			_, _, _ = ts.get(ctx, time.Now, 0, func(context.Context) (string, time.Duration, error) {
+			tok, _, _ := ts.get(ctx, time.Now, 0, func(context.Context) (string, time.Duration, error) {
 				close(started)
 				<-release
 				return "late", time.Hour, nil
 			})
+			leaderDone <- tok
 		}()
 		<-started
-		short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-		defer cancel()
-		_, _, err := ts.get(short, time.Now, 0, nil)
-		require.ErrorIs(t, err, context.DeadlineExceeded)
+		_, _, err := ts.get(waiterCtx, time.Now, 0, nil)
+		require.ErrorIs(t, err, context.Canceled)
 		close(release)
+		require.Equal(t, "late", <-leaderDone, "the leader's fetch is not affected")
 	})
 }

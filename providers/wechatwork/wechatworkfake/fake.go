@@ -197,7 +197,7 @@ type Server struct {
 	tokenFails []int
 	hang       int
 	down       bool
-	tokenDelay time.Duration
+	tokenHold  chan struct{} // gettoken waits while set (HoldTokens)
 	tokens     map[string]*issued
 	current    map[app]string // the app's valid token
 	sent       []SentMessage
@@ -312,12 +312,25 @@ func (s *Server) ExpireTokens() {
 	clear(s.current)
 }
 
-// SetTokenDelay makes gettoken wait d before answering, so concurrent
-// callers overlap.
-func (s *Server) SetTokenDelay(d time.Duration) {
+// HoldTokens makes gettoken requests wait until release is called (or the
+// fake closes), so a test can line up concurrent callers behind one fetch
+// and let it finish when they all wait.
+func (s *Server) HoldTokens() (release func()) {
+	hold := make(chan struct{})
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.tokenDelay = d
+	s.tokenHold = hold
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.tokenHold == hold {
+				s.tokenHold = nil
+			}
+			s.mu.Unlock()
+			close(hold)
+		})
+	}
 }
 
 // TokenCalls is the number of gettoken requests so far.
@@ -385,17 +398,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getToken(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.tokenCalls++
-	delay := s.tokenDelay
+	hold := s.tokenHold
 	s.mu.Unlock()
-	if delay > 0 {
-		t := time.NewTimer(delay)
+	if hold != nil {
 		select {
-		case <-t.C:
+		case <-hold:
 		case <-r.Context().Done():
-			t.Stop()
 			return
 		case <-s.ctx.Done():
-			t.Stop()
 			return
 		}
 	}
