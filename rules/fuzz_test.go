@@ -39,7 +39,7 @@ func FuzzDecide(f *testing.F) {
 			Then: ActionSwitch,
 		}
 		fail := Failure{
-			Scene: Scene(fScene), Class: class, Code: fCode, Message: fMessage, ProviderKind: fKind, MessageType: fType,
+			Scene: Scene(fScene), Class: Class(class), Code: fCode, Message: fMessage, ProviderKind: fKind, MessageType: fType,
 			RetryAfter: time.Duration(retryAfterMs) * time.Millisecond,
 		}
 
@@ -83,8 +83,8 @@ func FuzzDecide(f *testing.F) {
 			require.Zero(t, d.Delay, "a fail does not wait")
 		case ActionRetry:
 			require.GreaterOrEqual(t, d.Delay, min(fail.RetryAfter, MaxDelay), "a retry comes sooner than the provider asked")
-			require.NotEqual(t, ClassPermanent, normClass(class), "a permanent failure was retried")
-			require.NotEqual(t, ClassConfig, normClass(class), "a config failure was retried on the same account")
+			require.NotEqual(t, ClassPermanent, normClass(Class(class)), "a permanent failure was retried")
+			require.NotEqual(t, ClassConfig, normClass(Class(class)), "a config failure was retried on the same account")
 		}
 		if d.Action == ActionSwitch {
 			require.Positive(t, accountsLeft, "switched with no account left")
