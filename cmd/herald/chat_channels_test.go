@@ -400,7 +400,8 @@ func smtpKit() chatKit[*smtpfake.Server] {
 				require.NotContains(t, m.Text, "<b>")
 				require.Equal(t, []smtpfake.Attachment{{Filename: "invoice-42.pdf", ContentType: "application/pdf", Content: pdf}}, m.Attachments)
 				require.Equal(t, taskID, m.Header.Get(smtp.HeaderTaskID))
-				require.Equal(t, "<"+taskID+".1@example.com>", m.Header.Get("Message-ID"))
+				require.Equal(t, "<"+taskID+"@herald.invalid>", m.Header.Get("Message-ID"))
+				require.Equal(t, "1", m.Header.Get(smtp.HeaderAttempt))
 			},
 		},
 		rejected: chatRejected[F]{
@@ -425,7 +426,8 @@ func smtpKit() chatKit[*smtpfake.Server] {
 			check: func(t *testing.T, fake F, taskID string, _ apiclient.Event) {
 				m := onlyOne(t, fake.Sent())
 				require.Equal(t, "Hi you", m.Text)
-				require.Equal(t, "<"+taskID+".2@example.com>", m.Header.Get("Message-ID"), "the retry is attempt 2")
+				require.Equal(t, "<"+taskID+"@herald.invalid>", m.Header.Get("Message-ID"), "a resend keeps the task's Message-ID")
+				require.Equal(t, "2", m.Header.Get(smtp.HeaderAttempt), "the retry is attempt 2")
 			},
 		},
 		down: chatDown[F]{
@@ -889,11 +891,16 @@ func (f *fixture) wechatWorkAccount(ch *store.Channel, fake *wechatworkfake.Serv
 	}, weight)
 }
 
-// robotAccount adds a group robot account of fake's default robot.
+// robotAccount adds a group robot account of fake's default robot. It
+// resends after an unknown outcome (the default is to fail), because a
+// robot's HTTP 502 without a WeCom answer is one and the provider-down case
+// checks switching; the workflow tests and the provider config tests cover
+// the default.
 func (f *fixture) robotAccount(ch *store.Channel, fake *wechatworkfake.Server, weight int) *store.ProviderAccount {
 	return f.account(ch, "wechatwork_robot", map[string]any{
-		"webhook_url":     fake.WebhookURL(wechatworkfake.DefaultRobotKey),
-		"timeout_seconds": 5,
+		"webhook_url":        fake.WebhookURL(wechatworkfake.DefaultRobotKey),
+		"timeout_seconds":    5,
+		"on_unknown_outcome": "resend",
 	}, weight)
 }
 
