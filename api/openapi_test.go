@@ -29,6 +29,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/serviceerror"
 	"gopkg.in/yaml.v3"
 
 	"github.com/heraldhq/herald/api/apiclient"
@@ -1270,7 +1271,7 @@ func TestOpenAPIDescribesLiveResponses(t *testing.T) {
 		run(t, f, exchange{"ErrCancelTooLate", http.MethodDelete, taskPath, "/api/v1/messages/" + sentID, "", nil, http.StatusConflict, CodeInvalidValue})
 
 		f.engine.mu.Lock()
-		f.engine.cancelErr = errors.New("engine unreachable")
+		f.engine.cancelErr = serviceerror.NewUnavailable("engine unreachable")
 		f.engine.mu.Unlock()
 		pendingID := uuid.NewString()
 		f.store.putMessage(store.Message{TaskID: pendingID, AppID: f.app.ID, ChannelID: chSMS, MessageType: store.ChannelSMS,

@@ -107,6 +107,9 @@ type setupOptions struct {
 	redis    *redis.Client
 	editApp  func(*store.App)
 	noServer bool
+	// wrapStore and engine, when set, replace the fakes the server uses.
+	wrapStore func(*fakeStore) Store
+	engine    Engine
 }
 
 type setupOption func(*setupOptions)
@@ -120,6 +123,12 @@ func withApp(edit func(*store.App)) setupOption {
 }
 
 func withRedis(c *redis.Client) setupOption { return func(o *setupOptions) { o.redis = c } }
+
+func withStore(wrap func(*fakeStore) Store) setupOption {
+	return func(o *setupOptions) { o.wrapStore = wrap }
+}
+
+func withEngine(e Engine) setupOption { return func(o *setupOptions) { o.engine = e } }
 
 // setup builds a server over fakes and the real Redis, with a fresh app and
 // a catalogue of channels covering every readiness case.
@@ -148,9 +157,17 @@ func setup(t *testing.T, opts ...setupOption) *fixture {
 
 	core, logs := observer.New(zapcore.DebugLevel)
 	eng := newFakeEngine()
+	var st Store = fs
+	if o.wrapStore != nil {
+		st = o.wrapStore(fs)
+	}
+	var engine Engine = eng
+	if o.engine != nil {
+		engine = o.engine
+	}
 	srv, err := New(o.cfg, Deps{
-		Store:     fs,
-		Engine:    eng,
+		Store:     st,
+		Engine:    engine,
 		Redis:     o.redis,
 		Providers: providers.NewRegistry(replyingProvider{fakeProvider{kind: providerKind}}, fakeProvider{kind: "silent", noReceipts: true}, aliyun.New()),
 		Logger:    zap.New(core),
