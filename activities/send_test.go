@@ -464,6 +464,18 @@ func TestBuildMessage(t *testing.T) {
 		require.Equal(t, []providers.Attachment{{Filename: "invoice.txt", ContentType: "text/plain", Content: []byte("hi")}}, pm.Attachments)
 	})
 
+	t.Run("BatchAttachments", func(t *testing.T) {
+		t.Parallel()
+		w := setup(t)
+		m := w.st.messages[taskID]
+		m.BatchID = "batch-1"
+		w.st.messages[taskID] = m
+		w.st.batches["batch-1"] = store.Batch{ID: "batch-1", Attachments: json.RawMessage(`[{"filename":"report.csv","content_type":"text/csv","content":"YSxi"}]`)}
+		pm, err := build(t, w, 11)
+		require.NoError(t, err)
+		require.Equal(t, []providers.Attachment{{Filename: "report.csv", ContentType: "text/csv", Content: []byte("a,b")}}, pm.Attachments)
+	})
+
 	t.Run("NullAttachments", func(t *testing.T) {
 		t.Parallel()
 		w := setup(t)

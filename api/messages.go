@@ -138,7 +138,7 @@ func (s *Server) prepare(ctx context.Context, req *sendRequest) (*prepared, erro
 	if serr != nil {
 		return nil, serr
 	}
-	att, aerr := parseAttachments(req.fields, ch.Type)
+	att, aerr := parseAttachments(req.fields, ch.Type, s.cfg.MaxAttachmentBytes)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -187,7 +187,17 @@ func enabledAccounts(pool []store.PoolMember) int {
 	return n
 }
 
+// newMessage builds the row of one accepted message. A message of a batch
+// holds no attachments of its own: they are stored once, on the batch.
 func (s *Server) newMessage(app *store.App, p *prepared, receiver, batchID, key, hash string, now time.Time) *store.Message {
+	m := s.messageRow(app, p, receiver, batchID, key, hash, now)
+	if batchID == "" {
+		m.Attachments = p.attachments
+	}
+	return m
+}
+
+func (s *Server) messageRow(app *store.App, p *prepared, receiver, batchID, key, hash string, now time.Time) *store.Message {
 	return &store.Message{
 		TaskID:         s.newID(),
 		BatchID:        batchID,
@@ -199,7 +209,6 @@ func (s *Server) newMessage(app *store.App, p *prepared, receiver, batchID, key,
 		Content:        p.content,
 		TemplateParams: p.params,
 		SignatureName:  p.signature,
-		Attachments:    p.attachments,
 		Status:         workflows.StatusPending,
 		MaxAttempts:    p.maxAttempts,
 		ScheduledAt:    p.scheduledAt,
@@ -246,6 +255,9 @@ func (s *Server) sendMessage(c echo.Context) error {
 		return rerr
 	}
 
+	if err := s.allowMessages(ctx, app, 1); err != nil {
+		return err
+	}
 	msg := s.newMessage(app, p, receiver, "", key, hash, s.now().UTC())
 	if err := s.store.CreateMessages(ctx, []*store.Message{msg}, nil); err != nil {
 		if errors.Is(err, store.ErrConflict) && key != "" {
@@ -408,6 +420,12 @@ func (s *Server) sendBatch(c echo.Context) error {
 		e.Data = map[string]any{"rejected": rejected}
 		return e
 	}
+	if err := s.checkBatchFootprint(p, len(accepted)); err != nil {
+		return err
+	}
+	if err := s.allowMessages(ctx, app, len(accepted)); err != nil {
+		return err
+	}
 
 	now := s.now().UTC()
 	batch := &store.Batch{
@@ -420,6 +438,7 @@ func (s *Server) sendBatch(c echo.Context) error {
 		IdempotencyKey: key,
 		RequestHash:    hash,
 		CreatedAt:      now,
+		Attachments:    p.attachments,
 	}
 	msgs := make([]*store.Message, len(accepted))
 	tasks := make([]batchTask, len(accepted))
@@ -447,6 +466,32 @@ func (s *Server) sendBatch(c echo.Context) error {
 		Tasks:        tasks,
 		Rejected:     nonNil(rejected),
 	})
+}
+
+// batchFootprintFactor bounds what one batch request may write to the
+// store, as a multiple of the request body limit. Attachments are stored
+// once per batch, but each message row holds its own receiver, rendered
+// subject and content and parameters, so those count once per receiver.
+const batchFootprintFactor = 4
+
+// messageRowOverhead approximates the rest of a message row: ids, receiver,
+// status columns and timestamps.
+const messageRowOverhead = 512
+
+// checkBatchFootprint refuses a batch whose message rows would together
+// exceed batchFootprintFactor times the body limit, so a small request
+// with long parameters and many receivers cannot write without bound.
+func (s *Server) checkBatchFootprint(p *prepared, receivers int) error {
+	perMessage := int64(len(p.subject) + len(p.content) + messageRowOverhead)
+	for k, v := range p.params {
+		perMessage += int64(len(k) + len(v) + 6)
+	}
+	limit := batchFootprintFactor * s.cfg.MaxBodyBytes
+	if total := perMessage * int64(receivers); total > limit {
+		return errInvalidValue("this batch would store about %d bytes (%d receivers × %d bytes of rendered subject, content and parameters), more than the limit of %d; send fewer receivers per request or shorter parameters",
+			total, receivers, perMessage, limit)
+	}
+	return nil
 }
 
 // replayBatch rebuilds the original response of a batch whose

@@ -141,6 +141,11 @@ func setup(t *testing.T, opts ...setupOption) *fixture {
 	if o.redis == nil {
 		o.redis = testRedis(t)
 	}
+	if o.cfg.AuthFailureLimit == 0 {
+		// Every test client shares 127.0.0.1, and many tests fail
+		// authentication on purpose: the per-IP limit is tested on its own.
+		o.cfg.AuthFailureLimit = -1
+	}
 	fs := newFakeStore()
 	app := store.App{
 		ID:                 "app-" + randHex(8),

@@ -202,7 +202,6 @@ func humanDuration(d time.Duration) string {
 // Attachment limits.
 const (
 	maxAttachments      = 10
-	maxAttachmentBytes  = 3 << 20
 	maxAttachmentName   = 255
 	defaultContentType  = "application/octet-stream"
 	attachmentsField    = "attachments"
@@ -217,7 +216,8 @@ type attachmentIn struct {
 
 // parseAttachments validates attachments and returns them as the JSON the
 // message row stores: a list of providers.Attachment (content as base64).
-func parseAttachments(f fields, channelType string) (json.RawMessage, *Error) {
+// Their decoded sizes together may not exceed maxBytes.
+func parseAttachments(f fields, channelType string, maxBytes int64) (json.RawMessage, *Error) {
 	if !f.has(attachmentsField) {
 		return nil, nil
 	}
@@ -235,7 +235,7 @@ func parseAttachments(f fields, channelType string) (json.RawMessage, *Error) {
 		return nil, errInvalidValue("at most %d attachments are allowed, got %d", maxAttachments, len(in))
 	}
 	out := make([]providers.Attachment, 0, len(in))
-	total := 0
+	var total int64
 	for i, a := range in {
 		if a.Filename == nil || strings.TrimSpace(*a.Filename) == "" {
 			return nil, errMissing(fmt.Sprintf(attachmentFieldName, i, "filename"))
@@ -251,9 +251,9 @@ func parseAttachments(f fields, channelType string) (json.RawMessage, *Error) {
 		if err != nil {
 			return nil, errInvalidValue(attachmentFieldName+" is not valid base64", i, "content_base64")
 		}
-		total += len(content)
-		if total > maxAttachmentBytes {
-			return nil, errInvalidValue("attachments exceed %d bytes in total", maxAttachmentBytes)
+		total += int64(len(content))
+		if total > maxBytes {
+			return nil, errInvalidValue("attachments exceed %d bytes in total (decoded)", maxBytes)
 		}
 		ct := defaultContentType
 		if a.ContentType != nil && strings.TrimSpace(*a.ContentType) != "" {
