@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
+	"github.com/heraldhq/herald/internal/render"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/workflows"
 )
@@ -134,6 +135,9 @@ func (s *Server) prepare(ctx context.Context, req *sendRequest) (*prepared, erro
 	if err := checkTemplateParams(tpl, req.Params); err != nil {
 		return nil, err
 	}
+	if err := checkParamValues(tpl, req.Params); err != nil {
+		return nil, err
+	}
 	sched, serr := parseSchedule(req.ScheduledAt, s.now(), s.cfg.MaxScheduleAhead)
 	if serr != nil {
 		return nil, serr
@@ -144,7 +148,11 @@ func (s *Server) prepare(ctx context.Context, req *sendRequest) (*prepared, erro
 	}
 	subject := req.Subject
 	if strings.TrimSpace(subject) == "" {
-		subject = render(tpl.Subject, req.Params)
+		// A subject is plain text: nothing to escape, and parameters with
+		// line breaks were refused above.
+		subject = render.Text(tpl.Subject, req.Params, render.Plain)
+	} else if err := checkSubject(subject); err != nil {
+		return nil, err
 	}
 	maxAttempts := ch.MaxAttempts
 	if maxAttempts <= 0 {
@@ -153,7 +161,7 @@ func (s *Server) prepare(ctx context.Context, req *sendRequest) (*prepared, erro
 	return &prepared{
 		channel:     ch,
 		subject:     subject,
-		content:     render(tpl.Content, req.Params),
+		content:     render.Text(tpl.Content, req.Params, render.For(ch.Type, tpl.ContentType)),
 		params:      req.Params,
 		signature:   req.SignatureName,
 		scheduledAt: sched,
