@@ -61,6 +61,8 @@ type Activities struct {
 
 	mu      sync.Mutex
 	senders map[int64]cachedSender
+
+	batchAtts attachmentCache
 }
 
 // cachedSender keeps a sender per account until its settings change, so

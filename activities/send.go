@@ -220,27 +220,23 @@ func (a *Activities) buildMessage(ctx context.Context, msg *store.Message, accou
 			return pm, fmt.Errorf("load template mapping: %w", err)
 		}
 	}
-	raw := msg.Attachments
-	if !hasAttachments(raw) && msg.BatchID != "" {
-		// A batch stores its attachments once, for all its messages.
-		b, err := a.store.GetBatch(ctx, msg.BatchID)
-		if err != nil {
-			return pm, fmt.Errorf("load batch %s: %w", msg.BatchID, err)
-		}
-		raw = b.Attachments
-	}
-	if hasAttachments(raw) {
-		atts, err := decodeAttachments(raw)
+	switch {
+	case hasAttachments(msg.Attachments):
+		atts, err := decodeAttachments(msg.Attachments)
 		if err != nil {
 			return pm, providerError(providers.Errorf(providers.ClassPermanent, "ATTACHMENT_INVALID", "stored attachments: %v", err))
 		}
 		pm.Attachments = atts
+	case msg.BatchID != "" && msg.MessageType == store.ChannelEmail:
+		// A batch stores its attachments once, for all its messages (only
+		// e-mail takes attachments: other batches need no lookup).
+		atts, err := a.batchAttachments(ctx, msg.BatchID)
+		if err != nil {
+			return pm, err
+		}
+		pm.Attachments = atts
 	}
 	return pm, nil
-}
-
-func hasAttachments(raw []byte) bool {
-	return len(raw) > 0 && string(raw) != "null"
 }
 
 // sender returns the cached sender of acc, building it when the account is
