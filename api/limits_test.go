@@ -203,3 +203,17 @@ func TestBatchFootprintBounded(t *testing.T) {
 	require.Contains(t, res.Message, "fewer receivers")
 	require.Zero(t, f.store.messageCount())
 }
+
+func TestLimitConfig(t *testing.T) {
+	t.Parallel()
+	err := Config{MaxBodyBytes: 1 << 20, MaxAttachmentBytes: 1 << 20, DefaultMessagesPerMinute: -1, AuthFailureWindow: -time.Second}.Validate()
+	require.ErrorContains(t, err, "MaxAttachmentBytes (1048576) must be below MaxBodyBytes")
+	require.ErrorContains(t, err, "DefaultMessagesPerMinute must not be negative")
+	require.ErrorContains(t, err, "AuthFailureWindow must not be negative")
+
+	d := Config{MaxBodyBytes: 1 << 20}.withDefaults()
+	require.Equal(t, int64(3<<18), d.MaxAttachmentBytes, "the default cap fits the body once base64-encoded")
+	require.Equal(t, DefaultAuthFailureLimit, d.AuthFailureLimit)
+	require.Zero(t, d.DefaultMessagesPerMinute, "no message rate by default")
+	require.NoError(t, Config{AuthFailureLimit: -1}.Validate(), "a negative failure limit disables it")
+}
