@@ -151,9 +151,11 @@ func errEngine(what string, err error) *Error {
 }
 
 // dependencyUnavailable reports whether err says a dependency could not be
-// reached, as opposed to a dependency answering that something is wrong.
+// reached or did not answer in time, as opposed to a dependency answering
+// that something is wrong.
 func dependencyUnavailable(err error) bool {
-	if store.IsUnavailable(err) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrClosed) {
+	if store.IsUnavailable(err) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrClosed) ||
+		errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
 	var unavailable *serviceerror.Unavailable
@@ -194,9 +196,9 @@ func toError(err error) *Error {
 	var unavailable *serviceerror.Unavailable
 	switch {
 	case errors.As(err, &unavailable):
-		return errEngine("unwrapped", err)
+		return errEngine("request", err)
 	case store.IsDatabaseError(err):
-		return errDatabase("unwrapped", err)
+		return errDatabase("request", err)
 	case dependencyUnavailable(err):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeInternal, Message: "a dependency is unavailable; retry later", Err: err, RetryAfter: unavailableRetryAfter}
 	}

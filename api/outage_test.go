@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -96,6 +97,19 @@ func TestDependencyOutage(t *testing.T) {
 		requireOutage(t, f.call(t, http.MethodDelete, "/api/v1/messages/"+taskID, ""), CodeEngine)
 		res := f.call(t, http.MethodGet, "/health", "", withoutAuth())
 		requireOutage(t, res, CodeInternal)
+	})
+	t.Run("ErrDatabaseTimedOut", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		f.store.mu.Lock()
+		f.store.fail = func(method string) error {
+			if method == "GetMessage" {
+				return fmt.Errorf("get message: %w", context.DeadlineExceeded)
+			}
+			return nil
+		}
+		f.store.mu.Unlock()
+		requireOutage(t, f.call(t, http.MethodGet, unknownTask, ""), CodeDatabase)
 	})
 	t.Run("ErrBugIsNotAnOutage", func(t *testing.T) {
 		t.Parallel()
