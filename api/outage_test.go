@@ -103,13 +103,13 @@ func TestDependencyOutage(t *testing.T) {
 		f := setup(t)
 		f.store.mu.Lock()
 		f.store.fail = func(method string) error {
-			if method == "GetMessage" {
-				return fmt.Errorf("get message: %w", context.DeadlineExceeded)
+			if method == "GetChannel" {
+				return fmt.Errorf("get channel: %w", context.DeadlineExceeded)
 			}
 			return nil
 		}
 		f.store.mu.Unlock()
-		requireOutage(t, f.call(t, http.MethodGet, unknownTask, ""), CodeDatabase)
+		requireOutage(t, f.call(t, http.MethodPost, "/api/v1/messages", sendBody), CodeDatabase)
 	})
 	t.Run("ErrBugIsNotAnOutage", func(t *testing.T) {
 		t.Parallel()
