@@ -20,6 +20,8 @@ import (
 type Store interface {
 	GetApp(ctx context.Context, id string) (*store.App, error)
 	GetMessage(ctx context.Context, taskID string) (*store.Message, error)
+	// GetBatch returns a batch (its attachments, shared by its messages).
+	GetBatch(ctx context.Context, id string) (*store.Batch, error)
 	GetChannel(ctx context.Context, id int64) (*store.Channel, error)
 	GetTemplate(ctx context.Context, id int64) (*store.Template, error)
 	ChannelPool(ctx context.Context, channelID int64) ([]store.PoolMember, error)
@@ -59,6 +61,8 @@ type Activities struct {
 
 	mu      sync.Mutex
 	senders map[int64]cachedSender
+
+	batchAtts attachmentCache
 }
 
 // cachedSender keeps a sender per account until its settings change, so

@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -23,6 +24,7 @@ type fakeStore struct {
 	mu          sync.Mutex
 	apps        map[string]store.App
 	messages    map[string]store.Message
+	batches     map[string]store.Batch
 	channels    map[int64]store.Channel
 	templates   map[int64]store.Template
 	accounts    map[int64]store.ProviderAccount
@@ -56,12 +58,23 @@ func newFakeStore() *fakeStore {
 	return &fakeStore{
 		apps:      make(map[string]store.App),
 		messages:  make(map[string]store.Message),
+		batches:   make(map[string]store.Batch),
 		channels:  make(map[int64]store.Channel),
 		templates: make(map[int64]store.Template),
 		accounts:  make(map[int64]store.ProviderAccount),
 		pools:     make(map[int64][]store.PoolMember),
 		mappings:  make(map[[2]int64]store.TemplateMapping),
 	}
+}
+
+func (s *fakeStore) GetBatch(_ context.Context, id string) (*store.Batch, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.batches[id]
+	if !ok {
+		return nil, fmt.Errorf("batch %s: %w", id, store.ErrNotFound)
+	}
+	return &v, nil
 }
 
 func (s *fakeStore) GetApp(_ context.Context, id string) (*store.App, error) {

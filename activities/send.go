@@ -283,10 +283,19 @@ func (a *Activities) buildMessage(ctx context.Context, msg *store.Message, accou
 			return pm, fmt.Errorf("load template mapping: %w", err)
 		}
 	}
-	if len(msg.Attachments) > 0 && string(msg.Attachments) != "null" {
+	switch {
+	case hasAttachments(msg.Attachments):
 		atts, err := decodeAttachments(msg.Attachments)
 		if err != nil {
 			return pm, providerError(providers.Errorf(providers.ClassPermanent, "ATTACHMENT_INVALID", "stored attachments: %v", err))
+		}
+		pm.Attachments = atts
+	case msg.BatchID != "" && msg.MessageType == store.ChannelEmail:
+		// A batch stores its attachments once, for all its messages (only
+		// e-mail takes attachments: other batches need no lookup).
+		atts, err := a.batchAttachments(ctx, msg.BatchID)
+		if err != nil {
+			return pm, err
 		}
 		pm.Attachments = atts
 	}

@@ -539,6 +539,37 @@ func TestBuildMessage(t *testing.T) {
 		require.Equal(t, []providers.Attachment{{Filename: "invoice.txt", ContentType: "text/plain", Content: []byte("hi")}}, pm.Attachments)
 	})
 
+	t.Run("BatchAttachments", func(t *testing.T) {
+		t.Parallel()
+		w := setup(t)
+		m := w.st.messages[taskID]
+		m.BatchID = "batch-1"
+		m.MessageType = store.ChannelEmail
+		w.st.messages[taskID] = m
+		w.st.batches["batch-1"] = store.Batch{ID: "batch-1", Attachments: json.RawMessage(`[{"filename":"report.csv","content_type":"text/csv","content":"YSxi"}]`)}
+		pm, err := build(t, w, 11)
+		require.NoError(t, err)
+		require.Equal(t, []providers.Attachment{{Filename: "report.csv", ContentType: "text/csv", Content: []byte("a,b")}}, pm.Attachments)
+
+		// Later messages of the batch use the decoded copy: the batch row
+		// is not read again.
+		delete(w.st.batches, "batch-1")
+		pm, err = build(t, w, 11)
+		require.NoError(t, err)
+		require.Len(t, pm.Attachments, 1)
+	})
+	t.Run("OK_SMSBatchNeedsNoLookup", func(t *testing.T) {
+		t.Parallel()
+		w := setup(t)
+		m := w.st.messages[taskID]
+		m.BatchID = "no-such-batch"
+		m.MessageType = store.ChannelSMS
+		w.st.messages[taskID] = m
+		pm, err := build(t, w, 11)
+		require.NoError(t, err)
+		require.Empty(t, pm.Attachments)
+	})
+
 	t.Run("NullAttachments", func(t *testing.T) {
 		t.Parallel()
 		w := setup(t)

@@ -2,10 +2,10 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -14,6 +14,8 @@ import (
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/labstack/echo/v4"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 
 	"github.com/heraldhq/herald/api/internal/signing"
 	"github.com/heraldhq/herald/store"
@@ -56,71 +58,146 @@ func bodyFrom(c echo.Context) []byte {
 // headers (20001) → timestamp (20004) → app (20002) → body size and JSON
 // (413/10002) → signature (20003) → app enabled (20006) → client IP (20005)
 // → nonce (20007).
+//
+// A client IP that keeps failing is refused with 429 before any of this,
+// before its body is read: see checkAuthFailures.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		req := c.Request()
-		appID := req.Header.Get(HeaderAppID)
-		ts := req.Header.Get(HeaderTimestamp)
-		nonce := req.Header.Get(HeaderNonce)
-		sig := req.Header.Get(HeaderSignature)
-		var missing []string
-		for _, h := range []struct{ name, value string }{
-			{HeaderAppID, appID}, {HeaderTimestamp, ts}, {HeaderNonce, nonce}, {HeaderSignature, sig},
-		} {
-			if h.value == "" {
-				missing = append(missing, h.name)
-			}
-		}
-		if len(missing) > 0 {
-			return errUnauthorized(CodeUnauthorized, "missing authentication header(s): %v", missing)
-		}
-		if len(nonce) > maxNonceLen || !printableASCII(nonce) {
-			return errUnauthorized(CodeUnauthorized, "%s must be 1 to %d printable ASCII characters", HeaderNonce, maxNonceLen)
-		}
-
-		if err := s.checkTimestamp(ts); err != nil {
+		if err := s.checkAuthFailures(c); err != nil {
 			return err
 		}
-
-		app, err := s.store.GetApp(req.Context(), appID)
-		if errors.Is(err, store.ErrNotFound) {
-			return errUnauthorized(CodeUnknownApp, "unknown app id")
+		err := s.verifyRequest(c)
+		var ae *Error
+		if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
+			s.recordAuthFailure(c)
 		}
-		if err != nil {
-			return errDatabase("load app", err)
-		}
-
-		body, err := s.readBody(req)
 		if err != nil {
 			return err
 		}
-		candidates, err := signing.Candidates(body)
-		if err != nil {
-			var se *signing.SyntaxError
-			if errors.As(err, &se) {
-				return NewError(http.StatusBadRequest, CodeMalformedJSON, "%s", se.Error())
-			}
-			return errInvalidParams("request body cannot be canonicalised: %v", err)
-		}
-		// An app without a secret would accept signatures anyone can make.
-		if app.Secret == "" || !verifySignature(app.Secret, req.Method, signedPaths(req), candidates, ts, nonce, sig) {
-			return errUnauthorized(CodeBadSignature, "signature verification failed")
-		}
-		// From here on the caller is known: the request log names it.
-		c.Set(ctxApp, app)
-
-		if !app.Enabled {
-			return errForbidden(CodeAppDisabled, "app is disabled")
-		}
-		if err := checkAllowlist(app.IPAllowlist, c.RealIP()); err != nil {
-			return err
-		}
-		if err := s.claimNonce(c, app.ID, nonce); err != nil {
-			return err
-		}
-
-		c.Set(ctxBody, body)
 		return next(c)
+	}
+}
+
+// verifyRequest runs the checks of authenticate and leaves the app and the
+// body in the context.
+func (s *Server) verifyRequest(c echo.Context) error {
+	req := c.Request()
+	appID := req.Header.Get(HeaderAppID)
+	ts := req.Header.Get(HeaderTimestamp)
+	nonce := req.Header.Get(HeaderNonce)
+	sig := req.Header.Get(HeaderSignature)
+	var missing []string
+	for _, h := range []struct{ name, value string }{
+		{HeaderAppID, appID}, {HeaderTimestamp, ts}, {HeaderNonce, nonce}, {HeaderSignature, sig},
+	} {
+		if h.value == "" {
+			missing = append(missing, h.name)
+		}
+	}
+	if len(missing) > 0 {
+		return errUnauthorized(CodeUnauthorized, "missing authentication header(s): %v", missing)
+	}
+	if len(nonce) > maxNonceLen || !printableASCII(nonce) {
+		return errUnauthorized(CodeUnauthorized, "%s must be 1 to %d printable ASCII characters", HeaderNonce, maxNonceLen)
+	}
+
+	if err := s.checkTimestamp(ts); err != nil {
+		return err
+	}
+
+	app, err := s.store.GetApp(req.Context(), appID)
+	if errors.Is(err, store.ErrNotFound) {
+		return errUnauthorized(CodeUnknownApp, "unknown app id")
+	}
+	if err != nil {
+		return errDatabase("load app", err)
+	}
+
+	body, err := s.readBody(req)
+	if err != nil {
+		return err
+	}
+	candidates, err := signing.Candidates(body)
+	if err != nil {
+		var se *signing.SyntaxError
+		if errors.As(err, &se) {
+			return NewError(http.StatusBadRequest, CodeMalformedJSON, "%s", se.Error())
+		}
+		return errInvalidParams("request body cannot be canonicalised: %v", err)
+	}
+	// An app without a secret would accept signatures anyone can make.
+	if app.Secret == "" || !verifySignature(app.Secret, req.Method, signedPaths(req), candidates, ts, nonce, sig) {
+		return errUnauthorized(CodeBadSignature, "signature verification failed")
+	}
+	// From here on the caller is known: the request log names it.
+	c.Set(ctxApp, app)
+
+	if !app.Enabled {
+		return errForbidden(CodeAppDisabled, "app is disabled")
+	}
+	if err := checkAllowlist(app.IPAllowlist, c.RealIP()); err != nil {
+		return err
+	}
+	if err := s.claimNonce(c, app.ID, nonce); err != nil {
+		return err
+	}
+
+	c.Set(ctxBody, body)
+	return nil
+}
+
+// authFailureKey counts the failed authentications of one client IP.
+func authFailureKey(ip string) string { return "herald:authfail:" + ip }
+
+// checkAuthFailures refuses a client IP that has failed authentication
+// AuthFailureLimit times within AuthFailureWindow of its latest failure.
+// It runs first, before the body is read and canonicalised, so an address
+// guessing signatures costs one Redis read per request. Behind a load
+// balancer the client IP is only known when the balancer is a trusted
+// proxy (TrustedProxies); otherwise every client shares the balancer's IP.
+func (s *Server) checkAuthFailures(c echo.Context) error {
+	if s.cfg.AuthFailureLimit < 0 {
+		return nil
+	}
+	key := authFailureKey(c.RealIP())
+	ctx := c.Request().Context()
+	n, err := s.redis.Get(ctx, key).Int()
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	if err != nil {
+		return errCache("read authentication failures", err)
+	}
+	if n < s.cfg.AuthFailureLimit {
+		return nil
+	}
+	ttl, err := s.redis.PTTL(ctx, key).Result()
+	if err != nil {
+		return errCache("read authentication failures", err)
+	}
+	e := NewError(http.StatusTooManyRequests, CodeRateLimited,
+		"too many failed authentications from this address; retry after the Retry-After delay with correctly signed requests")
+	e.RetryAfter = max(ttl, time.Second)
+	return e
+}
+
+// recordAuthFailure counts a failed authentication of the request's client
+// IP. Each failure extends the window, so an address that keeps failing
+// stays refused until it pauses for a whole window. Counting is best
+// effort: a Redis failure here must not turn a 401 into a 503.
+func (s *Server) recordAuthFailure(c echo.Context) {
+	if s.cfg.AuthFailureLimit < 0 {
+		return
+	}
+	key := authFailureKey(c.RealIP())
+	ctx := context.WithoutCancel(c.Request().Context())
+	_, err := s.redis.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Incr(ctx, key)
+		p.PExpire(ctx, key, s.cfg.AuthFailureWindow)
+		return nil
+	})
+	if err != nil {
+		s.log.Warn("count failed authentication", zap.Error(err))
 	}
 }
 
@@ -215,32 +292,72 @@ func (s *Server) claimNonce(c echo.Context, appID, nonce string) error {
 	return nil
 }
 
+// requestLimit is the app's request rate: requests_per_minute with its
+// burst when set, else its per-second rate, else the server default.
+func (s *Server) requestLimit(app *store.App) (redis_rate.Limit, string) {
+	if app.RequestsPerMinute > 0 {
+		burst := app.Burst
+		if burst <= 0 {
+			burst = app.RequestsPerMinute
+		}
+		return redis_rate.Limit{Rate: app.RequestsPerMinute, Burst: burst, Period: time.Minute},
+			fmt.Sprintf("%d requests per minute (burst %d)", app.RequestsPerMinute, burst)
+	}
+	rate := app.RateLimitPerSecond
+	if rate <= 0 {
+		rate = s.cfg.DefaultRateLimit
+	}
+	return redis_rate.PerSecond(rate), fmt.Sprintf("%d requests per second", rate)
+}
+
 // rateLimit applies the app's request rate (GCRA in Redis, shared by all
-// replicas).
+// replicas) to every /api/v1 request.
 func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		app := appFrom(c)
 		if app == nil {
 			return next(c)
 		}
-		rate := app.RateLimitPerSecond
-		if rate <= 0 {
-			rate = s.cfg.DefaultRateLimit
-		}
-		res, err := s.limiter.Allow(c.Request().Context(), "herald:app:"+app.ID, redis_rate.PerSecond(rate))
+		limit, what := s.requestLimit(app)
+		res, err := s.limiter.Allow(c.Request().Context(), "herald:app:"+app.ID, limit)
 		if err != nil {
 			return errCache("rate limit", err)
 		}
 		if res.Allowed == 0 {
-			retry := int(math.Ceil(res.RetryAfter.Seconds()))
-			if retry < 1 {
-				retry = 1
-			}
-			c.Response().Header().Set("Retry-After", strconv.Itoa(retry))
-			return NewError(http.StatusTooManyRequests, CodeRateLimited, "rate limit of %d requests per second exceeded", rate)
+			e := NewError(http.StatusTooManyRequests, CodeRateLimited, "request rate limit of %s exceeded", what)
+			e.RetryAfter = res.RetryAfter
+			return e
 		}
 		return next(c)
 	}
+}
+
+// allowMessages takes n messages from the app's message rate, when it has
+// one, refusing the whole request when they do not fit: a batch counts one
+// message per accepted receiver, and is accepted or refused as a whole.
+func (s *Server) allowMessages(ctx context.Context, app *store.App, n int) error {
+	perMinute := app.MessagesPerMinute
+	if perMinute <= 0 {
+		perMinute = s.cfg.DefaultMessagesPerMinute
+	}
+	if perMinute <= 0 {
+		return nil
+	}
+	if n > perMinute {
+		return NewError(http.StatusTooManyRequests, CodeRateLimited,
+			"message rate limit of %d messages per minute exceeded: this request has %d receivers, more than the limit allows at once; split it", perMinute, n)
+	}
+	res, err := s.limiter.AllowN(ctx, "herald:app-messages:"+app.ID, redis_rate.PerMinute(perMinute), n)
+	if err != nil {
+		return errCache("message rate limit", err)
+	}
+	if res.Allowed == 0 {
+		e := NewError(http.StatusTooManyRequests, CodeRateLimited,
+			"message rate limit of %d messages per minute exceeded: this request has %d receivers", perMinute, n)
+		e.RetryAfter = res.RetryAfter
+		return e
+	}
+	return nil
 }
 
 func printableASCII(s string) bool {

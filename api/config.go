@@ -19,6 +19,22 @@ type Config struct {
 	// DefaultRateLimit is the per-app request rate, per second, for apps
 	// that set none (default 100).
 	DefaultRateLimit int
+	// DefaultMessagesPerMinute caps the messages an app may have accepted
+	// per minute, a batch counting one per accepted receiver, for apps
+	// that set none. 0 (the default) means no message rate: volume is
+	// capped by quotas, and a large batch is not refused by default.
+	DefaultMessagesPerMinute int
+	// AuthFailureLimit is how many failed authentications a client IP may
+	// make within AuthFailureWindow before its requests are refused with
+	// 429 without reading their bodies (default 20; negative disables the
+	// limit).
+	AuthFailureLimit int
+	// AuthFailureWindow is how long failures are remembered, counted from
+	// the latest one (default 1 minute).
+	AuthFailureWindow time.Duration
+	// MaxAttachmentBytes caps the decoded size of a request's attachments
+	// together (default 3 MiB, which fits a 4 MiB body once base64-encoded).
+	MaxAttachmentBytes int64
 	// BatchMaxSize caps the receivers of one batch (default 1000).
 	BatchMaxSize int
 	// MaxScheduleAhead is how far in the future scheduled_at may be
@@ -41,6 +57,9 @@ const (
 	DefaultBatchMaxSize       = 1000
 	DefaultMaxScheduleAhead   = 30 * 24 * time.Hour
 	DefaultMaxAttempts        = 5
+	DefaultAuthFailureLimit   = 20
+	DefaultAuthFailureWindow  = time.Minute
+	DefaultMaxAttachmentBytes = 3 << 20
 )
 
 // DefaultConfig returns the configuration used for zero fields.
@@ -52,6 +71,9 @@ func DefaultConfig() Config {
 		BatchMaxSize:       DefaultBatchMaxSize,
 		MaxScheduleAhead:   DefaultMaxScheduleAhead,
 		DefaultMaxAttempts: DefaultMaxAttempts,
+		AuthFailureLimit:   DefaultAuthFailureLimit,
+		AuthFailureWindow:  DefaultAuthFailureWindow,
+		MaxAttachmentBytes: DefaultMaxAttachmentBytes,
 	}
 }
 
@@ -76,6 +98,15 @@ func (c Config) withDefaults() Config {
 	if c.DefaultMaxAttempts == 0 {
 		c.DefaultMaxAttempts = d.DefaultMaxAttempts
 	}
+	if c.AuthFailureLimit == 0 {
+		c.AuthFailureLimit = d.AuthFailureLimit
+	}
+	if c.AuthFailureWindow == 0 {
+		c.AuthFailureWindow = d.AuthFailureWindow
+	}
+	if c.MaxAttachmentBytes == 0 {
+		c.MaxAttachmentBytes = min(d.MaxAttachmentBytes, c.MaxBodyBytes*3/4)
+	}
 	return c
 }
 
@@ -94,6 +125,18 @@ func (c Config) Validate() error {
 	}
 	if c.DefaultRateLimit < 0 {
 		errs = append(errs, fmt.Errorf("DefaultRateLimit must not be negative, got %d", c.DefaultRateLimit))
+	}
+	if c.DefaultMessagesPerMinute < 0 {
+		errs = append(errs, fmt.Errorf("DefaultMessagesPerMinute must not be negative, got %d", c.DefaultMessagesPerMinute))
+	}
+	if c.AuthFailureWindow < 0 {
+		errs = append(errs, fmt.Errorf("AuthFailureWindow must not be negative, got %s", c.AuthFailureWindow))
+	}
+	if c.MaxAttachmentBytes < 0 {
+		errs = append(errs, fmt.Errorf("MaxAttachmentBytes must not be negative, got %d", c.MaxAttachmentBytes))
+	}
+	if c.MaxAttachmentBytes > 0 && c.MaxBodyBytes > 0 && c.MaxAttachmentBytes >= c.MaxBodyBytes {
+		errs = append(errs, fmt.Errorf("MaxAttachmentBytes (%d) must be below MaxBodyBytes (%d): attachments travel base64-encoded in the body", c.MaxAttachmentBytes, c.MaxBodyBytes))
 	}
 	if c.BatchMaxSize < 0 {
 		errs = append(errs, fmt.Errorf("BatchMaxSize must not be negative, got %d", c.BatchMaxSize))

@@ -27,13 +27,19 @@
 // secret. The canonical params are "" without a body, else the body with
 // sorted keys and no whitespace in either the Go client's or the PHP
 // client's JSON dialect (see package api/internal/signing). The checks run in
-// this order: headers (20001), timestamp window (20004), app (20002), body
-// size (413, 10001) and JSON (10002), signature (20003), app enabled (20006),
-// IP allowlist (20005), nonce not seen before (20007, a clearer code than the
-// predecessor's 20003), then the per-app rate limit (30001, HTTP 429 with
-// Retry-After) on every endpoint but the channel catalogue. Nonces and rate
-// state live in Redis so every replica sees them; Redis being down answers
-// 503 with 40003.
+// this order: failed authentications of the client IP under the limit (429,
+// 30001, before the body is read), headers (20001), timestamp window
+// (20004), app (20002), body size (413, 10001) and JSON (10002), signature
+// (20003), app enabled (20006), IP allowlist (20005), nonce not seen before
+// (20007, a clearer code than the predecessor's 20003), then the per-app
+// request rate (30001, HTTP 429 with Retry-After) on every endpoint, the
+// channel catalogue included. Sends also take from the app's message rate,
+// when it has one, a batch counting its accepted receivers. Nonces and rate
+// state live in Redis so every replica sees them.
+//
+// A dependency that cannot be reached answers 503 with Retry-After and its
+// code (40002 database, 40003 Redis, 40004 workflow engine); a dependency
+// answering with an error a retry will not fix answers 500.
 //
 // # Choices where the contract is silent
 //

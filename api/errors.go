@@ -4,10 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/redis/go-redis/v9"
+	"go.temporal.io/api/serviceerror"
 	"go.uber.org/zap"
+
+	"github.com/heraldhq/herald/store"
 )
 
 // Wire codes of the /api/v1 contract. 0 is success; the rest travel in the
@@ -37,9 +44,9 @@ const (
 	CodeTaskNotFound     = 30007 // no such task for this app
 	CodeBatchNotFound    = 30008 // no such batch for this app (reserved)
 	CodeInternal         = 40001 // internal error, or a dependency down (health)
-	CodeDatabase         = 40002 // database error
-	CodeCache            = 40003 // Redis error
-	CodeEngine           = 40004 // workflow engine error
+	CodeDatabase         = 40002 // database error (503 when unreachable)
+	CodeCache            = 40003 // Redis error (503 when unreachable)
+	CodeEngine           = 40004 // workflow engine error (503 when unreachable)
 	CodeProvider         = 40005 // provider error (reserved)
 	CodeTimeout          = 40006 // network timeout
 	CodeCircuitOpen      = 40007 // circuit open (reserved)
@@ -61,6 +68,9 @@ type Error struct {
 	Data any
 	// Err is the internal cause.
 	Err error
+	// RetryAfter, when positive, is sent as the Retry-After header (whole
+	// seconds, at least 1): on 429 and 503 it tells clients when to retry.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -105,19 +115,52 @@ func errTaskNotFound(taskID string) *Error {
 	return NewError(http.StatusNotFound, CodeTaskNotFound, "task %s not found", taskID)
 }
 
-// errDatabase wraps a store failure; the cause is logged, not shown.
+// unavailableRetryAfter is the Retry-After of a 503 for a dependency
+// outage: long enough not to hammer a recovering dependency, short enough
+// that an outage of seconds costs clients seconds.
+const unavailableRetryAfter = 5 * time.Second
+
+// dependencyError wraps the failure of a dependency under its wire code. A
+// dependency that cannot be reached (connection refused or lost, pool
+// exhausted, server shutting down) is an outage: 503 with Retry-After,
+// because clients' retry policies key on 503 and the request may well work
+// in a moment. Anything else (a bad query, a constraint the code did not
+// expect) is a bug of ours: 500, which a retry does not fix. The cause is
+// logged, never shown.
+func dependencyError(code int, name, what string, err error) *Error {
+	cause := fmt.Errorf("%s: %w", what, err)
+	if dependencyUnavailable(err) {
+		return &Error{Status: http.StatusServiceUnavailable, Code: code, Message: name + " unavailable; retry later", Err: cause, RetryAfter: unavailableRetryAfter}
+	}
+	return &Error{Status: http.StatusInternalServerError, Code: code, Message: name + " error", Err: cause}
+}
+
+// errDatabase wraps a store failure.
 func errDatabase(what string, err error) *Error {
-	return &Error{Status: http.StatusInternalServerError, Code: CodeDatabase, Message: "database error", Err: fmt.Errorf("%s: %w", what, err)}
+	return dependencyError(CodeDatabase, "database", what, err)
 }
 
 // errCache wraps a Redis failure.
 func errCache(what string, err error) *Error {
-	return &Error{Status: http.StatusServiceUnavailable, Code: CodeCache, Message: "cache unavailable", Err: fmt.Errorf("%s: %w", what, err)}
+	return dependencyError(CodeCache, "cache", what, err)
 }
 
 // errEngine wraps a workflow engine failure.
 func errEngine(what string, err error) *Error {
-	return &Error{Status: http.StatusServiceUnavailable, Code: CodeEngine, Message: "workflow engine unavailable", Err: fmt.Errorf("%s: %w", what, err)}
+	return dependencyError(CodeEngine, "workflow engine", what, err)
+}
+
+// dependencyUnavailable reports whether err says a dependency could not be
+// reached or did not answer in time, as opposed to a dependency answering
+// that something is wrong.
+func dependencyUnavailable(err error) bool {
+	if store.IsUnavailable(err) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrClosed) ||
+		errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var unavailable *serviceerror.Unavailable
+	var deadline *serviceerror.DeadlineExceeded
+	return errors.As(err, &unavailable) || errors.As(err, &deadline)
 }
 
 // envelope is the body of every JSON response.
@@ -146,7 +189,18 @@ func toError(err error) *Error {
 		return fromEchoError(he)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return &Error{Status: http.StatusServiceUnavailable, Code: CodeTimeout, Message: "timed out", Err: err}
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeTimeout, Message: "timed out", Err: err, RetryAfter: unavailableRetryAfter}
+	}
+	// A dependency failure that reached here without being wrapped by
+	// errDatabase, errCache or errEngine still answers as an outage.
+	var unavailable *serviceerror.Unavailable
+	switch {
+	case errors.As(err, &unavailable):
+		return errEngine("request", err)
+	case store.IsDatabaseError(err):
+		return errDatabase("request", err)
+	case dependencyUnavailable(err):
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeInternal, Message: "a dependency is unavailable; retry later", Err: err, RetryAfter: unavailableRetryAfter}
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error", Err: err}
 }
@@ -194,6 +248,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 			s.log.Error("request failed", fields...)
 		}
 	}
+	if ae.RetryAfter > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(ae.RetryAfter)))
+	}
 	var werr error
 	if c.Request().Method == http.MethodHead {
 		werr = c.NoContent(ae.Status)
@@ -203,4 +260,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if werr != nil {
 		s.log.Debug("write error response", zap.Error(werr))
 	}
+}
+
+// retryAfterSeconds rounds a wait up to whole seconds, at least 1: a
+// Retry-After of 0 would invite an immediate retry.
+func retryAfterSeconds(d time.Duration) int {
+	return max(int(math.Ceil(d.Seconds())), 1)
 }

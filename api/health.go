@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -60,6 +61,7 @@ func (s *Server) health(c echo.Context) error {
 	}
 	wg.Wait()
 	if view.Status == StatusDown {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(unavailableRetryAfter)))
 		return c.JSON(http.StatusServiceUnavailable, envelope{Code: CodeInternal, Message: "one or more dependencies are down", Data: view})
 	}
 	return success(c, view)

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
+	"github.com/heraldhq/herald/internal/render"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/workflows"
 )
@@ -134,17 +135,24 @@ func (s *Server) prepare(ctx context.Context, req *sendRequest) (*prepared, erro
 	if err := checkTemplateParams(tpl, req.Params); err != nil {
 		return nil, err
 	}
+	if err := checkParamValues(tpl, req.Params); err != nil {
+		return nil, err
+	}
 	sched, serr := parseSchedule(req.ScheduledAt, s.now(), s.cfg.MaxScheduleAhead)
 	if serr != nil {
 		return nil, serr
 	}
-	att, aerr := parseAttachments(req.fields, ch.Type)
+	att, aerr := parseAttachments(req.fields, ch.Type, s.cfg.MaxAttachmentBytes)
 	if aerr != nil {
 		return nil, aerr
 	}
 	subject := req.Subject
 	if strings.TrimSpace(subject) == "" {
-		subject = render(tpl.Subject, req.Params)
+		// A subject is plain text: nothing to escape, and parameters with
+		// line breaks were refused above.
+		subject = render.Text(tpl.Subject, req.Params, render.Plain)
+	} else if err := checkSubject(subject); err != nil {
+		return nil, err
 	}
 	maxAttempts := ch.MaxAttempts
 	if maxAttempts <= 0 {
@@ -153,7 +161,7 @@ func (s *Server) prepare(ctx context.Context, req *sendRequest) (*prepared, erro
 	return &prepared{
 		channel:     ch,
 		subject:     subject,
-		content:     render(tpl.Content, req.Params),
+		content:     render.Text(tpl.Content, req.Params, render.For(ch.Type, tpl.ContentType)),
 		params:      req.Params,
 		signature:   req.SignatureName,
 		scheduledAt: sched,
@@ -187,7 +195,17 @@ func enabledAccounts(pool []store.PoolMember) int {
 	return n
 }
 
+// newMessage builds the row of one accepted message. A message of a batch
+// holds no attachments of its own: they are stored once, on the batch.
 func (s *Server) newMessage(app *store.App, p *prepared, receiver, batchID, key, hash string, now time.Time) *store.Message {
+	m := s.messageRow(app, p, receiver, batchID, key, hash, now)
+	if batchID == "" {
+		m.Attachments = p.attachments
+	}
+	return m
+}
+
+func (s *Server) messageRow(app *store.App, p *prepared, receiver, batchID, key, hash string, now time.Time) *store.Message {
 	return &store.Message{
 		TaskID:         s.newID(),
 		BatchID:        batchID,
@@ -199,7 +217,6 @@ func (s *Server) newMessage(app *store.App, p *prepared, receiver, batchID, key,
 		Content:        p.content,
 		TemplateParams: p.params,
 		SignatureName:  p.signature,
-		Attachments:    p.attachments,
 		Status:         workflows.StatusPending,
 		MaxAttempts:    p.maxAttempts,
 		ScheduledAt:    p.scheduledAt,
@@ -246,6 +263,9 @@ func (s *Server) sendMessage(c echo.Context) error {
 		return rerr
 	}
 
+	if err := s.allowMessages(ctx, app, 1); err != nil {
+		return err
+	}
 	msg := s.newMessage(app, p, receiver, "", key, hash, s.now().UTC())
 	if err := s.store.CreateMessages(ctx, []*store.Message{msg}, nil); err != nil {
 		if errors.Is(err, store.ErrConflict) && key != "" {
@@ -408,6 +428,12 @@ func (s *Server) sendBatch(c echo.Context) error {
 		e.Data = map[string]any{"rejected": rejected}
 		return e
 	}
+	if err := s.checkBatchFootprint(p, len(accepted)); err != nil {
+		return err
+	}
+	if err := s.allowMessages(ctx, app, len(accepted)); err != nil {
+		return err
+	}
 
 	now := s.now().UTC()
 	batch := &store.Batch{
@@ -420,6 +446,7 @@ func (s *Server) sendBatch(c echo.Context) error {
 		IdempotencyKey: key,
 		RequestHash:    hash,
 		CreatedAt:      now,
+		Attachments:    p.attachments,
 	}
 	msgs := make([]*store.Message, len(accepted))
 	tasks := make([]batchTask, len(accepted))
@@ -447,6 +474,32 @@ func (s *Server) sendBatch(c echo.Context) error {
 		Tasks:        tasks,
 		Rejected:     nonNil(rejected),
 	})
+}
+
+// batchFootprintFactor bounds what one batch request may write to the
+// store, as a multiple of the request body limit. Attachments are stored
+// once per batch, but each message row holds its own receiver, rendered
+// subject and content and parameters, so those count once per receiver.
+const batchFootprintFactor = 4
+
+// messageRowOverhead approximates the rest of a message row: ids, receiver,
+// status columns and timestamps.
+const messageRowOverhead = 512
+
+// checkBatchFootprint refuses a batch whose message rows would together
+// exceed batchFootprintFactor times the body limit, so a small request
+// with long parameters and many receivers cannot write without bound.
+func (s *Server) checkBatchFootprint(p *prepared, receivers int) error {
+	perMessage := int64(len(p.subject) + len(p.content) + messageRowOverhead)
+	for k, v := range p.params {
+		perMessage += int64(len(k) + len(v) + 6)
+	}
+	limit := batchFootprintFactor * s.cfg.MaxBodyBytes
+	if total := perMessage * int64(receivers); total > limit {
+		return errInvalidValue("this batch would store about %d bytes (%d receivers × %d bytes of rendered subject, content and parameters), more than the limit of %d; send fewer receivers per request or shorter parameters",
+			total, receivers, perMessage, limit)
+	}
+	return nil
 }
 
 // replayBatch rebuilds the original response of a batch whose

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/heraldhq/herald/api/apiclient"
 	"github.com/heraldhq/herald/store"
@@ -491,7 +492,7 @@ func TestCancelMessage(t *testing.T) {
 		t.Parallel()
 		f := setup(t)
 		id := send(t, f)
-		f.engine.cancelErr = errors.New("connection refused")
+		f.engine.cancelErr = serviceerror.NewUnavailable("connection refused")
 		res := f.call(t, http.MethodDelete, "/api/v1/messages/"+id, "")
 		requireError(t, res, http.StatusServiceUnavailable, CodeEngine)
 		require.NotContains(t, res.Message, "refused")

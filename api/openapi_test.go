@@ -29,6 +29,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/serviceerror"
 	"gopkg.in/yaml.v3"
 
 	"github.com/heraldhq/herald/api/apiclient"
@@ -1270,7 +1271,7 @@ func TestOpenAPIDescribesLiveResponses(t *testing.T) {
 		run(t, f, exchange{"ErrCancelTooLate", http.MethodDelete, taskPath, "/api/v1/messages/" + sentID, "", nil, http.StatusConflict, CodeInvalidValue})
 
 		f.engine.mu.Lock()
-		f.engine.cancelErr = errors.New("engine unreachable")
+		f.engine.cancelErr = serviceerror.NewUnavailable("engine unreachable")
 		f.engine.mu.Unlock()
 		pendingID := uuid.NewString()
 		f.store.putMessage(store.Message{TaskID: pendingID, AppID: f.app.ID, ChannelID: chSMS, MessageType: store.ChannelSMS,
@@ -1293,6 +1294,32 @@ func TestOpenAPIDescribesLiveResponses(t *testing.T) {
 		t.Parallel()
 		g := setup(t, withConfig(func(c *Config) { c.MaxBodyBytes = 64 }))
 		run(t, g, exchange{"TooLarge", http.MethodPost, batchPath, batchPath, otp(chSMS, strings.Repeat("1", 100)), nil, http.StatusRequestEntityTooLarge, CodeInvalidParams})
+	})
+	t.Run("ErrNewLimits", func(t *testing.T) {
+		t.Parallel()
+		g := setup(t, withApp(func(a *store.App) { a.RequestsPerMinute, a.Burst, a.MessagesPerMinute = 60, 4, 1 }))
+		long := `{"channel_id":1,"receiver":"+8613800138000","template_params":{"code":"` + strings.Repeat("9", maxParamValueLen+1) + `","minutes":"5"}}`
+		run(t, g, exchange{"ParamTooLong", http.MethodPost, sendPath, sendPath, long, nil, http.StatusBadRequest, CodeTemplateParams})
+		run(t, g, exchange{"MessageRateBatch", http.MethodPost, batchPath, batchPath, `{"channel_id":1,"receivers":["+8613800138000","+8613900139000"],"template_params":` + otpParamsJSON + `}`, nil, http.StatusTooManyRequests, CodeRateLimited})
+		run(t, g, exchange{"Send", http.MethodPost, sendPath, sendPath, otp(chSMS, testPhone), nil, http.StatusOK, CodeOK})
+		run(t, g, exchange{"MessageRate", http.MethodPost, sendPath, sendPath, otp(chSMS, testPhoneAlt), nil, http.StatusTooManyRequests, CodeRateLimited})
+		run(t, g, exchange{"ChannelsLimited", http.MethodGet, listPath, listPath, "", nil, http.StatusTooManyRequests, CodeRateLimited})
+	})
+	t.Run("ErrAuthFailuresFromIP", func(t *testing.T) {
+		t.Parallel()
+		g := setup(t, withConfig(func(c *Config) { c.AuthFailureLimit = 1; c.TrustedProxies = []string{"127.0.0.1"} }))
+		ip := withHeader("X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", randByte(), randByte(), randByte()))
+		run(t, g, exchange{"BadSignature", http.MethodGet, listPath, listPath, "", []callOpt{ip, withSignature("00")}, http.StatusUnauthorized, CodeBadSignature})
+		run(t, g, exchange{"Refused", http.MethodPost, sendPath, sendPath, otp(chSMS, testPhone), []callOpt{ip}, http.StatusTooManyRequests, CodeRateLimited})
+	})
+	t.Run("ErrDatabaseStopped", func(t *testing.T) {
+		t.Parallel()
+		db := stoppedPostgres(t)
+		g := setup(t, withStore(func(fs *fakeStore) Store { return deadDatabase{DB: db, fake: fs} }))
+		run(t, g, exchange{"Send", http.MethodPost, sendPath, sendPath, otp(chSMS, testPhone), nil, http.StatusServiceUnavailable, CodeDatabase})
+		run(t, g, exchange{"Get", http.MethodGet, taskPath, unknownTask, "", nil, http.StatusServiceUnavailable, CodeDatabase})
+		run(t, g, exchange{"Batch", http.MethodPost, batchPath, batchPath, `{"channel_id":1,"receivers":["+8613800138000"],"template_params":` + otpParamsJSON + `}`, nil, http.StatusServiceUnavailable, CodeDatabase})
+		run(t, g, exchange{"Channels", http.MethodGet, listPath, listPath, "", nil, http.StatusServiceUnavailable, CodeDatabase})
 	})
 	t.Run("ErrRateLimited", func(t *testing.T) {
 		t.Parallel()

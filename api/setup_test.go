@@ -125,6 +125,9 @@ type setupOptions struct {
 	cfg     Config
 	redis   *redis.Client
 	editApp func(*store.App)
+	// wrapStore and engine, when set, replace the fakes the server uses.
+	wrapStore func(*fakeStore) Store
+	engine    Engine
 }
 
 type setupOption func(*setupOptions)
@@ -139,6 +142,12 @@ func withApp(edit func(*store.App)) setupOption {
 
 func withRedis(c *redis.Client) setupOption { return func(o *setupOptions) { o.redis = c } }
 
+func withStore(wrap func(*fakeStore) Store) setupOption {
+	return func(o *setupOptions) { o.wrapStore = wrap }
+}
+
+func withEngine(e Engine) setupOption { return func(o *setupOptions) { o.engine = e } }
+
 // setup builds a server over fakes and testRedis, with a fresh app and
 // a catalogue of channels covering every readiness case.
 func setup(t *testing.T, opts ...setupOption) *fixture {
@@ -149,6 +158,11 @@ func setup(t *testing.T, opts ...setupOption) *fixture {
 	}
 	if o.redis == nil {
 		o.redis = testRedis(t)
+	}
+	if o.cfg.AuthFailureLimit == 0 {
+		// Every test client shares 127.0.0.1, and many tests fail
+		// authentication on purpose: the per-IP limit is tested on its own.
+		o.cfg.AuthFailureLimit = -1
 	}
 	fs := newFakeStore()
 	app := store.App{
@@ -166,9 +180,17 @@ func setup(t *testing.T, opts ...setupOption) *fixture {
 
 	core, logs := observer.New(zapcore.DebugLevel)
 	eng := newFakeEngine()
+	var st Store = fs
+	if o.wrapStore != nil {
+		st = o.wrapStore(fs)
+	}
+	var engine Engine = eng
+	if o.engine != nil {
+		engine = o.engine
+	}
 	srv, err := New(o.cfg, Deps{
-		Store:     fs,
-		Engine:    eng,
+		Store:     st,
+		Engine:    engine,
 		Redis:     o.redis,
 		Providers: providers.NewRegistry(replyingProvider{fakeProvider{kind: providerKind}}, fakeProvider{kind: "silent", noReceipts: true}, aliyun.New()),
 		Logger:    zap.New(core),

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/mail"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -14,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/heraldhq/herald/internal/render"
 
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/store"
@@ -73,24 +74,10 @@ func normalizeReceiver(channelType, raw string) (normalized, dedupKey string, er
 	}
 }
 
-// placeholderRE matches {{name}} and {{ name }}.
-var placeholderRE = regexp.MustCompile(`\{\{\s*([^{}\s]+)\s*\}\}`)
-
-// placeholders lists the distinct variable names used in texts.
-func placeholders(texts ...string) map[string]bool {
-	out := map[string]bool{}
-	for _, t := range texts {
-		for _, m := range placeholderRE.FindAllStringSubmatch(t, -1) {
-			out[m[1]] = true
-		}
-	}
-	return out
-}
-
 // templateVariablesValid reports whether the placeholders of a template's
 // content and subject are exactly its declared variables.
 func templateVariablesValid(t *store.Template) bool {
-	used := placeholders(t.Content, t.Subject)
+	used := render.Placeholders(t.Content, t.Subject)
 	declared := map[string]bool{}
 	for _, v := range t.Variables {
 		declared[v] = true
@@ -106,15 +93,54 @@ func templateVariablesValid(t *store.Template) bool {
 	return true
 }
 
-// render replaces every placeholder whose variable is in params.
-func render(text string, params map[string]string) string {
-	return placeholderRE.ReplaceAllStringFunc(text, func(m string) string {
-		name := placeholderRE.FindStringSubmatch(m)[1]
-		if v, ok := params[name]; ok {
-			return v
+// Limits of what a client may put in a message.
+const (
+	// maxParamValueLen caps each template parameter value, in characters.
+	maxParamValueLen = 1000
+	// maxSubjectLen caps a client-supplied subject, in characters.
+	maxSubjectLen = 200
+)
+
+// checkParamValues caps the length of every parameter value and keeps line
+// breaks out of those the subject uses: a subject is one line of plain
+// text (an e-mail header), and a line break in it could add headers.
+func checkParamValues(t *store.Template, params map[string]string) *Error {
+	inSubject := render.Placeholders(t.Subject)
+	var invalid, problems []string
+	names := make([]string, 0, len(params))
+	for k := range params {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		v := params[k]
+		switch {
+		case utf8.RuneCountInString(v) > maxParamValueLen:
+			invalid = append(invalid, k)
+			problems = append(problems, fmt.Sprintf("%q is longer than %d characters", k, maxParamValueLen))
+		case inSubject[k] && strings.ContainsAny(v, "\r\n"):
+			invalid = append(invalid, k)
+			problems = append(problems, fmt.Sprintf("%q is used in the subject and must not contain line breaks", k))
 		}
-		return m
-	})
+	}
+	if len(invalid) == 0 {
+		return nil
+	}
+	e := NewError(http.StatusBadRequest, CodeTemplateParams, "template parameter error: %s", strings.Join(problems, "; "))
+	e.Data = map[string][]string{"missing": {}, "unknown": {}, "invalid": invalid}
+	return e
+}
+
+// checkSubject checks a client-supplied subject: one line of plain text of
+// at most maxSubjectLen characters.
+func checkSubject(subject string) *Error {
+	if utf8.RuneCountInString(subject) > maxSubjectLen {
+		return errInvalidValue("subject must be at most %d characters", maxSubjectLen)
+	}
+	if strings.ContainsAny(subject, "\r\n") || !printableString(subject) {
+		return errInvalidValue("subject must be one line of plain text, without line breaks or control characters")
+	}
+	return nil
 }
 
 // checkTemplateParams requires every declared variable and refuses unknown
@@ -202,7 +228,6 @@ func humanDuration(d time.Duration) string {
 // Attachment limits.
 const (
 	maxAttachments      = 10
-	maxAttachmentBytes  = 3 << 20
 	maxAttachmentName   = 255
 	defaultContentType  = "application/octet-stream"
 	attachmentsField    = "attachments"
@@ -217,7 +242,8 @@ type attachmentIn struct {
 
 // parseAttachments validates attachments and returns them as the JSON the
 // message row stores: a list of providers.Attachment (content as base64).
-func parseAttachments(f fields, channelType string) (json.RawMessage, *Error) {
+// Their decoded sizes together may not exceed maxBytes.
+func parseAttachments(f fields, channelType string, maxBytes int64) (json.RawMessage, *Error) {
 	if !f.has(attachmentsField) {
 		return nil, nil
 	}
@@ -235,7 +261,7 @@ func parseAttachments(f fields, channelType string) (json.RawMessage, *Error) {
 		return nil, errInvalidValue("at most %d attachments are allowed, got %d", maxAttachments, len(in))
 	}
 	out := make([]providers.Attachment, 0, len(in))
-	total := 0
+	var total int64
 	for i, a := range in {
 		if a.Filename == nil || strings.TrimSpace(*a.Filename) == "" {
 			return nil, errMissing(fmt.Sprintf(attachmentFieldName, i, "filename"))
@@ -251,9 +277,9 @@ func parseAttachments(f fields, channelType string) (json.RawMessage, *Error) {
 		if err != nil {
 			return nil, errInvalidValue(attachmentFieldName+" is not valid base64", i, "content_base64")
 		}
-		total += len(content)
-		if total > maxAttachmentBytes {
-			return nil, errInvalidValue("attachments exceed %d bytes in total", maxAttachmentBytes)
+		total += int64(len(content))
+		if total > maxBytes {
+			return nil, errInvalidValue("attachments exceed %d bytes in total (decoded)", maxBytes)
 		}
 		ct := defaultContentType
 		if a.ContentType != nil && strings.TrimSpace(*a.ContentType) != "" {

@@ -17,6 +17,9 @@ type AppPatch struct {
 	Enabled            *bool
 	IPAllowlist        *[]string
 	RateLimitPerSecond *int
+	RequestsPerMinute  *int
+	Burst              *int
+	MessagesPerMinute  *int
 	StatusCallbackURL  *string
 	CallbackSecret     *string
 }
@@ -101,6 +104,15 @@ func updateApp(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, id st
 	}
 	if p.RateLimitPerSecond != nil {
 		q = q.Set("rate_limit_per_second = ?", *p.RateLimitPerSecond)
+	}
+	if p.RequestsPerMinute != nil {
+		q = q.Set("requests_per_minute = ?", *p.RequestsPerMinute)
+	}
+	if p.Burst != nil {
+		q = q.Set("burst = ?", *p.Burst)
+	}
+	if p.MessagesPerMinute != nil {
+		q = q.Set("messages_per_minute = ?", *p.MessagesPerMinute)
 	}
 	if p.StatusCallbackURL != nil {
 		q = q.Set("status_callback_url = ?", *p.StatusCallbackURL)

@@ -2,6 +2,9 @@ package store
 
 import (
 	"context"
+	"io/fs"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -27,7 +30,7 @@ func TestMigrations(t *testing.T) {
 
 			applied, err := db.MigrateUp(ctx)
 			require.NoError(t, err)
-			require.Equal(t, []string{"000001_init"}, applied)
+			require.Equal(t, allMigrations(t), applied)
 
 			again, err := db.MigrateUp(ctx)
 			require.NoError(t, err)
@@ -43,7 +46,7 @@ func TestMigrations(t *testing.T) {
 
 			down, err := db.MigrateDown(ctx)
 			require.NoError(t, err)
-			require.Equal(t, []string{"000001_init"}, down)
+			require.Equal(t, reversed(allMigrations(t)), down)
 			_, err = db.ListRules(ctx, "")
 			require.Error(t, err, "tables are gone after rolling back")
 
@@ -59,7 +62,7 @@ func TestMigrations(t *testing.T) {
 
 			applied, err = db.MigrateUp(ctx)
 			require.NoError(t, err)
-			require.Equal(t, []string{"000001_init"}, applied)
+			require.Equal(t, allMigrations(t), applied)
 			rules, err := db.ListRules(ctx, "")
 			require.NoError(t, err)
 			require.Empty(t, rules)
@@ -98,7 +101,7 @@ func TestMigrationsConcurrent(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			require.Equal(t, []string{"000001_init"}, total, "exactly one process applies the migration")
+			require.Equal(t, allMigrations(t), total, "exactly one process applies the migration")
 		})
 	}
 }
@@ -112,4 +115,24 @@ func TestMigrateInTx(t *testing.T) {
 		})
 		require.ErrorContains(t, err, "inside a transaction")
 	})
+}
+
+// allMigrations lists every migration's name, oldest first.
+func allMigrations(t *testing.T) []string {
+	t.Helper()
+	entries, err := fs.ReadDir(migrationFiles, "migrations/postgres")
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		if name, ok := strings.CutSuffix(e.Name(), ".tx.up.sql"); ok {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+func reversed(s []string) []string {
+	out := slices.Clone(s)
+	slices.Reverse(out)
+	return out
 }

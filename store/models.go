@@ -21,6 +21,14 @@ type App struct {
 	IPAllowlist []string `bun:"ip_allowlist,type:text"`
 	// RateLimitPerSecond caps API requests; 0 means the server default.
 	RateLimitPerSecond int `bun:"rate_limit_per_second,notnull"`
+	// RequestsPerMinute, when positive, caps API requests instead of
+	// RateLimitPerSecond, allowing Burst requests at once (0: as many as
+	// RequestsPerMinute).
+	RequestsPerMinute int `bun:"requests_per_minute,notnull"`
+	Burst             int `bun:"burst,notnull"`
+	// MessagesPerMinute caps accepted messages, a batch counting one per
+	// accepted receiver; 0 means the server default (none unless set).
+	MessagesPerMinute int `bun:"messages_per_minute,notnull"`
 	// StatusCallbackURL receives a signed event when a task finishes.
 	StatusCallbackURL string `bun:"status_callback_url,notnull"`
 	// CallbackSecret signs status events (Standard Webhooks, "whsec_..."),
@@ -202,6 +210,9 @@ type Batch struct {
 	IdempotencyKey string    `bun:"idempotency_key,notnull"`
 	RequestHash    string    `bun:"request_hash,notnull"`
 	CreatedAt      time.Time `bun:"created_at,notnull"`
+	// Attachments of an e-mail batch, as JSON, stored once for all its
+	// messages (whose own Attachments stay empty).
+	Attachments json.RawMessage `bun:"attachments,type:text"`
 }
 
 // MessageEvent is one entry of a message's timeline.

@@ -230,7 +230,14 @@ type fileApp struct {
 	Enabled            *bool    `yaml:"enabled"`
 	IPAllowlist        []string `yaml:"ip_allowlist"`
 	RateLimitPerSecond int      `yaml:"rate_limit_per_second"`
-	StatusCallbackURL  string   `yaml:"status_callback_url"`
+	// RequestsPerMinute with Burst is the predecessor's shape of the
+	// request limit; when set it replaces rate_limit_per_second.
+	RequestsPerMinute int `yaml:"requests_per_minute"`
+	Burst             int `yaml:"burst"`
+	// MessagesPerMinute caps accepted messages, a batch counting its
+	// receivers; 0 means the server default.
+	MessagesPerMinute int    `yaml:"messages_per_minute"`
+	StatusCallbackURL string `yaml:"status_callback_url"`
 	// CallbackSecret, when empty, keeps the stored one, or is generated
 	// when the app has a status callback URL and no secret yet.
 	CallbackSecret string `yaml:"callback_secret"`
@@ -622,6 +629,17 @@ func validateApplyFile(f *applyFile, reg *providers.Registry) problemList {
 		}
 		if a.RateLimitPerSecond < 0 {
 			p.add(field(path, "rate_limit_per_second"), "must not be negative (0 means the server default)")
+		}
+		for _, n := range []struct {
+			name  string
+			value int
+		}{{"requests_per_minute", a.RequestsPerMinute}, {"burst", a.Burst}, {"messages_per_minute", a.MessagesPerMinute}} {
+			if n.value < 0 {
+				p.add(field(path, n.name), "must not be negative (0 means the server default)")
+			}
+		}
+		if a.Burst > 0 && a.RequestsPerMinute == 0 {
+			p.add(field(path, "burst"), "needs requests_per_minute")
 		}
 		if a.StatusCallbackURL != "" && !absoluteHTTPURL(a.StatusCallbackURL) {
 			p.add(field(path, "status_callback_url"), "must be an absolute http(s) URL")
@@ -1158,6 +1176,7 @@ func (a *applier) applyApp(ctx context.Context, tx *store.DB, fa fileApp, cur *s
 	want := store.App{
 		ID: fa.ID, Name: name, Secret: fa.Secret, Enabled: boolOr(fa.Enabled, true), IPAllowlist: fa.IPAllowlist,
 		RateLimitPerSecond: fa.RateLimitPerSecond, StatusCallbackURL: fa.StatusCallbackURL, CallbackSecret: fa.CallbackSecret,
+		RequestsPerMinute: fa.RequestsPerMinute, Burst: fa.Burst, MessagesPerMinute: fa.MessagesPerMinute,
 	}
 	if cur == nil {
 		var generated []string
@@ -1208,6 +1227,15 @@ func (a *applier) applyApp(ctx context.Context, tx *store.DB, fa fileApp, cur *s
 	}
 	if want.RateLimitPerSecond != cur.RateLimitPerSecond {
 		patch.RateLimitPerSecond, fields = &want.RateLimitPerSecond, append(fields, "rate_limit_per_second")
+	}
+	if want.RequestsPerMinute != cur.RequestsPerMinute {
+		patch.RequestsPerMinute, fields = &want.RequestsPerMinute, append(fields, "requests_per_minute")
+	}
+	if want.Burst != cur.Burst {
+		patch.Burst, fields = &want.Burst, append(fields, "burst")
+	}
+	if want.MessagesPerMinute != cur.MessagesPerMinute {
+		patch.MessagesPerMinute, fields = &want.MessagesPerMinute, append(fields, "messages_per_minute")
 	}
 	if want.StatusCallbackURL != cur.StatusCallbackURL {
 		patch.StatusCallbackURL, fields = &want.StatusCallbackURL, append(fields, "status_callback_url")

@@ -428,6 +428,31 @@ func (s *stack) sweep(ctx context.Context, engine *workflows.Client) {
 	}
 }
 
+// newHTTPServer bounds how long a client may hold a connection without
+// completing its request: headers, then the whole request, body included,
+// so a client trickling its body cannot keep a connection (and the
+// goroutine reading it) open. Idle keep-alive connections are closed too.
+// There is deliberately no WriteTimeout: it would cut off streaming
+// responses (exports, live tails), which set their own deadline per
+// request with http.ResponseController instead.
+func newHTTPServer(h http.Handler, cfg config.HTTP) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+	}
+}
+
+// authFailureLimit maps the setting, where 0 disables the per-IP limit, to
+// the api's, where 0 means the default and a negative value disables it.
+func authFailureLimit(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
 // serveAPI serves the API on ln until Close.
 func (s *stack) serveAPI(ln net.Listener) error {
 	srv, err := api.New(api.Config{
@@ -437,6 +462,12 @@ func (s *stack) serveAPI(ln net.Listener) error {
 		BatchMaxSize:     s.cfg.API.BatchMaxSize,
 		MaxScheduleAhead: s.cfg.API.MaxScheduleAhead,
 		TrustedProxies:   s.cfg.API.TrustedProxies,
+
+		DefaultMessagesPerMinute: s.cfg.API.DefaultMessagesPerMinute,
+		AuthFailureLimit:         authFailureLimit(s.cfg.API.AuthFailureLimit),
+		AuthFailureWindow:        s.cfg.API.AuthFailureWindow,
+		// Attachments travel base64-encoded: 3 bytes in 4 of the body.
+		MaxAttachmentBytes: min(s.cfg.API.MaxAttachmentBytes, s.cfg.API.MaxBodyBytes*3/4),
 	}, api.Deps{
 		Store:     s.cached,
 		Engine:    workflows.NewClient(s.temporal),
@@ -447,7 +478,7 @@ func (s *stack) serveAPI(ln net.Listener) error {
 	if err != nil {
 		return fmt.Errorf("build api: %w", err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs := newHTTPServer(srv.Handler(), s.cfg.HTTP)
 	errc := make(chan error, 1)
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

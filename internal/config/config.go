@@ -54,6 +54,14 @@ type HTTP struct {
 	// PublicURL is how providers reach this service, for receipt
 	// callback URLs.
 	PublicURL string
+	// ReadHeaderTimeout, ReadTimeout and IdleTimeout bound how long a
+	// connection may take to send its headers, its whole request (body
+	// included), and how long an idle keep-alive connection stays open.
+	// There is no server-wide write timeout: a streaming route sets its
+	// own deadline per request (http.ResponseController).
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	IdleTimeout       time.Duration
 }
 
 // Database selects the store.
@@ -88,9 +96,17 @@ type API struct {
 	MaxBodyBytes     int64
 	TimestampWindow  time.Duration
 	DefaultRateLimit int
-	BatchMaxSize     int
-	MaxScheduleAhead time.Duration
-	TrustedProxies   []string
+	// DefaultMessagesPerMinute is the message rate of apps that set none;
+	// 0 means none.
+	DefaultMessagesPerMinute int
+	// AuthFailureLimit failed authentications per client IP within
+	// AuthFailureWindow get the IP refused; 0 disables the limit.
+	AuthFailureLimit   int
+	AuthFailureWindow  time.Duration
+	MaxAttachmentBytes int64
+	BatchMaxSize       int
+	MaxScheduleAhead   time.Duration
+	TrustedProxies     []string
 }
 
 // Alerts configures where rule alerts go.
@@ -119,7 +135,7 @@ type Log struct {
 func Defaults() Config {
 	return Config{
 		DataDir:  ".herald",
-		HTTP:     HTTP{Addr: ":8080"},
+		HTTP:     HTTP{Addr: ":8080", ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute},
 		Redis:    Redis{EmbeddedAddr: "127.0.0.1:6380"},
 		Temporal: Temporal{Namespace: "default", Port: 7233, UIPort: 8233},
 		API: API{
@@ -128,6 +144,11 @@ func Defaults() Config {
 			DefaultRateLimit: 100,
 			BatchMaxSize:     1000,
 			MaxScheduleAhead: 30 * 24 * time.Hour,
+			// The per-IP failure limit and the attachment cap match the
+			// api package's defaults.
+			AuthFailureLimit:   20,
+			AuthFailureWindow:  time.Minute,
+			MaxAttachmentBytes: 3 << 20,
 		},
 		Worker: Worker{SweepInterval: 30 * time.Second},
 		Log:    Log{Level: "info", Format: "console"},
@@ -147,6 +168,9 @@ func (c *Config) settings() []setting {
 		{"master-key", "base64 of 32 random bytes; encrypts credentials at rest (required outside dev)", &c.MasterKey},
 		{"http.addr", "API listen address", &c.HTTP.Addr},
 		{"http.public-url", "base URL providers use to reach this service (receipt callbacks); default http://127.0.0.1:<port>", &c.HTTP.PublicURL},
+		{"http.read-header-timeout", "longest time a client may take to send a request's headers", &c.HTTP.ReadHeaderTimeout},
+		{"http.read-timeout", "longest time a client may take to send a whole request, body included", &c.HTTP.ReadTimeout},
+		{"http.idle-timeout", "how long an idle keep-alive connection stays open", &c.HTTP.IdleTimeout},
 		{"database.url", "postgres://user@host:5432/db or sqlite:///path/herald.db (dev default: SQLite in the data dir)", &c.Database.URL},
 		{"redis.url", "redis://host:6379/0 (dev default: in-process Redis-protocol server)", &c.Redis.URL},
 		{"redis.embedded-addr", "listen address of dev mode's in-process Redis-protocol server", &c.Redis.EmbeddedAddr},
@@ -157,6 +181,10 @@ func (c *Config) settings() []setting {
 		{"api.max-body-bytes", "largest accepted request body", &c.API.MaxBodyBytes},
 		{"api.timestamp-window", "accepted clock skew of signed requests", &c.API.TimestampWindow},
 		{"api.default-rate-limit", "requests per second per app when the app sets none", &c.API.DefaultRateLimit},
+		{"api.default-messages-per-minute", "messages per minute per app (a batch counts its receivers) when the app sets none; 0 means no message rate", &c.API.DefaultMessagesPerMinute},
+		{"api.auth-failure-limit", "failed authentications per client IP within the window before its requests are refused (429) unread; 0 disables", &c.API.AuthFailureLimit},
+		{"api.auth-failure-window", "how long failed authentications of a client IP are remembered, from the latest", &c.API.AuthFailureWindow},
+		{"api.max-attachment-bytes", "largest total decoded size of a request's attachments (at most 3/4 of api.max-body-bytes, as they travel base64-encoded)", &c.API.MaxAttachmentBytes},
 		{"api.batch-max-size", "most receivers in one batch", &c.API.BatchMaxSize},
 		{"api.max-schedule-ahead", "latest accepted scheduled_at, from now", &c.API.MaxScheduleAhead},
 		{"api.trusted-proxies", "comma list of proxy IPs/CIDRs whose X-Forwarded-For is believed", &c.API.TrustedProxies},
@@ -443,6 +471,27 @@ func (c Config) Validate(mode Mode) error {
 	}
 	if c.API.DefaultRateLimit <= 0 {
 		add("api.default-rate-limit must be positive")
+	}
+	if c.API.DefaultMessagesPerMinute < 0 {
+		add("api.default-messages-per-minute must not be negative (0 means no message rate)")
+	}
+	if c.API.AuthFailureLimit < 0 {
+		add("api.auth-failure-limit must not be negative (0 disables the limit)")
+	}
+	if c.API.AuthFailureWindow < time.Second {
+		add("api.auth-failure-window must be at least 1s")
+	}
+	if c.API.MaxAttachmentBytes < 1 {
+		add("api.max-attachment-bytes must be positive")
+	}
+	if c.HTTP.ReadHeaderTimeout < time.Second {
+		add("http.read-header-timeout must be at least 1s")
+	}
+	if c.HTTP.ReadTimeout < c.HTTP.ReadHeaderTimeout {
+		add("http.read-timeout must be at least http.read-header-timeout")
+	}
+	if c.HTTP.IdleTimeout < time.Second {
+		add("http.idle-timeout must be at least 1s")
 	}
 	if c.API.BatchMaxSize <= 0 || c.API.BatchMaxSize > 100000 {
 		add("api.batch-max-size must be between 1 and 100000")

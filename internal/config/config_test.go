@@ -98,6 +98,9 @@ var everySetting = []struct {
 	{"database.url", "database-url", "HERALD_DATABASE_URL", "postgres://db.example.com/herald", "postgres://db.example.com/herald", func(c config.Config) any { return c.Database.URL }, "postgres://db.example.com/herald"},
 	{"redis.url", "redis-url", "HERALD_REDIS_URL", "redis://cache.example.com:6379/2", "redis://cache.example.com:6379/2", func(c config.Config) any { return c.Redis.URL }, "redis://cache.example.com:6379/2"},
 	{"redis.embedded-addr", "redis-embedded-addr", "HERALD_REDIS_EMBEDDED_ADDR", "127.0.0.1:7000", "127.0.0.1:7000", func(c config.Config) any { return c.Redis.EmbeddedAddr }, "127.0.0.1:7000"},
+	{"http.read-header-timeout", "read-header-timeout", "HERALD_HTTP_READ_HEADER_TIMEOUT", "5s", "5s", func(c config.Config) any { return c.HTTP.ReadHeaderTimeout }, 5 * time.Second},
+	{"http.read-timeout", "read-timeout", "HERALD_HTTP_READ_TIMEOUT", "30s", "30s", func(c config.Config) any { return c.HTTP.ReadTimeout }, 30 * time.Second},
+	{"http.idle-timeout", "idle-timeout", "HERALD_HTTP_IDLE_TIMEOUT", "90s", "90s", func(c config.Config) any { return c.HTTP.IdleTimeout }, 90 * time.Second},
 	{"temporal.address", "temporal-address", "HERALD_TEMPORAL_ADDRESS", "temporal.example.com:7233", "temporal.example.com:7233", func(c config.Config) any { return c.Temporal.Address }, "temporal.example.com:7233"},
 	{"temporal.namespace", "temporal-namespace", "HERALD_TEMPORAL_NAMESPACE", "herald-prod", "herald-prod", func(c config.Config) any { return c.Temporal.Namespace }, "herald-prod"},
 	{"temporal.port", "temporal-port", "HERALD_TEMPORAL_PORT", "7300", "7300", func(c config.Config) any { return c.Temporal.Port }, 7300},
@@ -105,6 +108,10 @@ var everySetting = []struct {
 	{"api.max-body-bytes", "api-max-body-bytes", "HERALD_API_MAX_BODY_BYTES", "8589934592", "8589934592", func(c config.Config) any { return c.API.MaxBodyBytes }, int64(8 << 30)},
 	{"api.timestamp-window", "api-timestamp-window", "HERALD_API_TIMESTAMP_WINDOW", "90s", "90s", func(c config.Config) any { return c.API.TimestampWindow }, 90 * time.Second},
 	{"api.default-rate-limit", "api-default-rate-limit", "HERALD_API_DEFAULT_RATE_LIMIT", "250", "250", func(c config.Config) any { return c.API.DefaultRateLimit }, 250},
+	{"api.default-messages-per-minute", "api-default-messages-per-minute", "HERALD_API_DEFAULT_MESSAGES_PER_MINUTE", "6000", "6000", func(c config.Config) any { return c.API.DefaultMessagesPerMinute }, 6000},
+	{"api.auth-failure-limit", "api-auth-failure-limit", "HERALD_API_AUTH_FAILURE_LIMIT", "5", "5", func(c config.Config) any { return c.API.AuthFailureLimit }, 5},
+	{"api.auth-failure-window", "api-auth-failure-window", "HERALD_API_AUTH_FAILURE_WINDOW", "10m", "10m", func(c config.Config) any { return c.API.AuthFailureWindow }, 10 * time.Minute},
+	{"api.max-attachment-bytes", "api-max-attachment-bytes", "HERALD_API_MAX_ATTACHMENT_BYTES", "1048576", "1048576", func(c config.Config) any { return c.API.MaxAttachmentBytes }, int64(1 << 20)},
 	{"api.batch-max-size", "api-batch-max-size", "HERALD_API_BATCH_MAX_SIZE", "50", "50", func(c config.Config) any { return c.API.BatchMaxSize }, 50},
 	{"api.max-schedule-ahead", "api-max-schedule-ahead", "HERALD_API_MAX_SCHEDULE_AHEAD", "48h", "48h", func(c config.Config) any { return c.API.MaxScheduleAhead }, 48 * time.Hour},
 	{"api.trusted-proxies", "api-trusted-proxies", "HERALD_API_TRUSTED_PROXIES", "10.0.0.1,10.1.0.0/16", "[10.0.0.1, 10.1.0.0/16]", func(c config.Config) any { return c.API.TrustedProxies }, []string{"10.0.0.1", "10.1.0.0/16"}},
@@ -146,6 +153,13 @@ func TestConfigDefaults(t *testing.T) {
 		require.Equal(t, 1000, d.API.BatchMaxSize)
 		require.Equal(t, 30*24*time.Hour, d.API.MaxScheduleAhead)
 		require.Empty(t, d.API.TrustedProxies)
+		require.Zero(t, d.API.DefaultMessagesPerMinute, "no message rate unless configured")
+		require.Equal(t, 20, d.API.AuthFailureLimit)
+		require.Equal(t, time.Minute, d.API.AuthFailureWindow)
+		require.Equal(t, int64(3<<20), d.API.MaxAttachmentBytes)
+		require.Equal(t, 10*time.Second, d.HTTP.ReadHeaderTimeout)
+		require.Equal(t, time.Minute, d.HTTP.ReadTimeout)
+		require.Equal(t, 2*time.Minute, d.HTTP.IdleTimeout)
 		require.Equal(t, 30*time.Second, d.Worker.SweepInterval)
 		require.Equal(t, "info", d.Log.Level)
 		require.Equal(t, "console", d.Log.Format)
