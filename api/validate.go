@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/mail"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -73,24 +72,10 @@ func normalizeReceiver(channelType, raw string) (normalized, dedupKey string, er
 	}
 }
 
-// placeholderRE matches {{name}} and {{ name }}.
-var placeholderRE = regexp.MustCompile(`\{\{\s*([^{}\s]+)\s*\}\}`)
-
-// placeholders lists the distinct variable names used in texts.
-func placeholders(texts ...string) map[string]bool {
-	out := map[string]bool{}
-	for _, t := range texts {
-		for _, m := range placeholderRE.FindAllStringSubmatch(t, -1) {
-			out[m[1]] = true
-		}
-	}
-	return out
-}
-
 // templateVariablesValid reports whether the placeholders of a template's
 // content and subject are exactly its declared variables.
 func templateVariablesValid(t *store.Template) bool {
-	used := placeholders(t.Content, t.Subject)
+	used := store.Placeholders(t.Content, t.Subject)
 	declared := map[string]bool{}
 	for _, v := range t.Variables {
 		declared[v] = true
@@ -108,12 +93,9 @@ func templateVariablesValid(t *store.Template) bool {
 
 // render replaces every placeholder whose variable is in params.
 func render(text string, params map[string]string) string {
-	return placeholderRE.ReplaceAllStringFunc(text, func(m string) string {
-		name := placeholderRE.FindStringSubmatch(m)[1]
-		if v, ok := params[name]; ok {
-			return v
-		}
-		return m
+	return store.FillPlaceholders(text, func(name string) (string, bool) {
+		v, ok := params[name]
+		return v, ok
 	})
 }
 
