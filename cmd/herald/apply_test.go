@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -113,5 +112,3 @@ func TestApplyCommand(t *testing.T) {
 	})
 
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
