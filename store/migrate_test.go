@@ -27,7 +27,7 @@ func TestMigrations(t *testing.T) {
 
 			applied, err := db.MigrateUp(ctx)
 			require.NoError(t, err)
-			require.Equal(t, []string{"000001_init"}, applied)
+			require.Equal(t, []string{"000001_init", "000002_grants_sealed_tokens"}, applied)
 
 			again, err := db.MigrateUp(ctx)
 			require.NoError(t, err)
@@ -43,7 +43,7 @@ func TestMigrations(t *testing.T) {
 
 			down, err := db.MigrateDown(ctx)
 			require.NoError(t, err)
-			require.Equal(t, []string{"000001_init"}, down)
+			require.Equal(t, []string{"000002_grants_sealed_tokens", "000001_init"}, down)
 			_, err = db.ListRules(ctx, "")
 			require.Error(t, err, "tables are gone after rolling back")
 
@@ -59,7 +59,7 @@ func TestMigrations(t *testing.T) {
 
 			applied, err = db.MigrateUp(ctx)
 			require.NoError(t, err)
-			require.Equal(t, []string{"000001_init"}, applied)
+			require.Equal(t, []string{"000001_init", "000002_grants_sealed_tokens"}, applied)
 			rules, err := db.ListRules(ctx, "")
 			require.NoError(t, err)
 			require.Empty(t, rules)
@@ -98,7 +98,7 @@ func TestMigrationsConcurrent(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			require.Equal(t, []string{"000001_init"}, total, "exactly one process applies the migration")
+			require.Equal(t, []string{"000001_init", "000002_grants_sealed_tokens"}, total, "exactly one process applies the migration")
 		})
 	}
 }
