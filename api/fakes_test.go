@@ -27,6 +27,7 @@ type fakeStore struct {
 	batches     map[string]*store.Batch
 	events      map[string][]store.MessageEvent
 	providerIDs map[string]string // "<account>/<provider id>" -> task id
+	grants      map[string]bool   // "<app>/<channel>"
 	nextID      int64
 
 	// Hooks and injected failures.
@@ -47,6 +48,7 @@ func newFakeStore() *fakeStore {
 		batches:     map[string]*store.Batch{},
 		events:      map[string][]store.MessageEvent{},
 		providerIDs: map[string]string{},
+		grants:      map[string]bool{},
 	}
 }
 
@@ -85,11 +87,23 @@ func (f *fakeStore) GetChannel(_ context.Context, id int64) (*store.Channel, err
 	return &c, nil
 }
 
+func (f *fakeStore) ChannelGranted(_ context.Context, appID string, channelID int64) (bool, error) {
+	if err := f.injected("ChannelGranted"); err != nil {
+		return false, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.grants[fmt.Sprintf("%s/%d", appID, channelID)], nil
+}
+
 func (f *fakeStore) ListChannels(_ context.Context, flt store.ChannelFilter) ([]store.Channel, int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var all []store.Channel
 	for _, c := range f.channels {
+		if flt.AppID != nil && !f.grants[fmt.Sprintf("%s/%d", *flt.AppID, c.ID)] {
+			continue
+		}
 		if flt.EnabledOnly && !c.Enabled {
 			continue
 		}
@@ -359,6 +373,24 @@ func (f *fakeStore) putChannel(c store.Channel) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.channels[c.ID] = c
+}
+
+// grant lets the app use the channels.
+func (f *fakeStore) grant(appID string, channelIDs ...int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, id := range channelIDs {
+		f.grants[fmt.Sprintf("%s/%d", appID, id)] = true
+	}
+}
+
+// revoke takes the channels from the app.
+func (f *fakeStore) revoke(appID string, channelIDs ...int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, id := range channelIDs {
+		delete(f.grants, fmt.Sprintf("%s/%d", appID, id))
+	}
 }
 
 func (f *fakeStore) putTemplate(t store.Template) {

@@ -25,6 +25,9 @@ import (
 type Store interface {
 	GetApp(ctx context.Context, id string) (*store.App, error)
 	GetChannel(ctx context.Context, id int64) (*store.Channel, error)
+	// ChannelGranted reports whether the app holds a grant for the
+	// channel; an unknown app or channel is not granted.
+	ChannelGranted(ctx context.Context, appID string, channelID int64) (bool, error)
 	ListChannels(ctx context.Context, f store.ChannelFilter) ([]store.Channel, int, error)
 	GetTemplate(ctx context.Context, id int64) (*store.Template, error)
 	ChannelPool(ctx context.Context, channelID int64) ([]store.PoolMember, error)

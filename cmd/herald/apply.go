@@ -36,7 +36,7 @@ func newApplyCommand(stdout io.Writer, getenv func(string) string) *cobra.Comman
 	o := &applyOptions{}
 	cmd := &cobra.Command{
 		Use:   "apply -f herald.yaml",
-		Short: "Create or update apps, templates, provider accounts, channels and rules from a YAML file",
+		Short: "Create or update apps (and their channel grants), templates, provider accounts, channels and rules from a YAML file",
 		Long: `Make the store match a YAML file: apps (matched by id), templates, provider
 accounts, channels and rules (matched by name) are created when missing and
 updated when different; objects already as described are left alone, so
@@ -58,6 +58,11 @@ App secrets, account callback tokens and app callback secrets missing from
 the file are generated when the object is created and printed once; store
 them then. Receipt callback URLs, to be configured at each provider, are
 built with --public-url (default ` + defaultPublicURL + `).
+
+An app's grants key lists the channels it may use (send, list, read);
+any other channel answers the app as if it did not exist. An app without
+the key keeps the grants it has (a new one has none); grants: [] takes
+them all away. The dry run shows grants given and revoked.
 
 Nothing is deleted or disabled unless --prune is given. With --prune the file
 describes every provider account and rule: enabled accounts and rules it does

@@ -630,4 +630,77 @@ rules:
 	})
 }
 
+func TestApplyGrants(t *testing.T) {
+	t.Parallel()
+	names := func(t *testing.T, s *applyStore, app string) []string {
+		t.Helper()
+		chs, _, err := s.db.ListChannels(t.Context(), store.ChannelFilter{AppID: &app})
+		require.NoError(t, err)
+		out := []string{}
+		for _, ch := range chs {
+			out = append(out, ch.Name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	doc := func(grants string) string {
+		return strings.NewReplacer(
+			"    rate_limit_per_second: 50\n", "    rate_limit_per_second: 50\n"+grants,
+			"channels:\n", "channels:\n  - name: mail\n    type: email\n    template: code\n",
+		).Replace(applyBase)
+	}
+
+	t.Run("CreateWithGrants", func(t *testing.T) {
+		t.Parallel()
+		s := newApplyStore(t)
+		out := s.mustApply(nil, doc("    grants: [sms]\n"), "--dry-run")
+		require.Contains(t, out, "grants of app shop: grant sms\n")
+		s.requireEmpty()
+		out = s.mustApply(nil, doc("    grants: [sms]\n"))
+		require.Contains(t, out, "grants of app shop: granted sms\n")
+		require.Equal(t, []string{"sms"}, names(t, s, "shop"))
+		require.Contains(t, s.mustApply(nil, doc("    grants: [sms]\n")), "grants of app shop: unchanged\n")
+	})
+
+	t.Run("AbsentKeyKeepsEmptyListClears", func(t *testing.T) {
+		t.Parallel()
+		s := newApplyStore(t)
+		s.mustApply(nil, doc("    grants: [sms, mail]\n"))
+		require.Equal(t, []string{"mail", "sms"}, names(t, s, "shop"))
+
+		out := s.mustApply(nil, doc(""), "--prune")
+		require.NotContains(t, out, "grants of app shop")
+		require.Equal(t, []string{"mail", "sms"}, names(t, s, "shop"), "an app without grants keeps its grants, even with --prune")
+
+		out = s.mustApply(nil, doc("    grants: [mail]\n"), "--dry-run")
+		require.Contains(t, out, "grants of app shop: revoke sms\n")
+		require.Equal(t, []string{"mail", "sms"}, names(t, s, "shop"))
+
+		out = s.mustApply(nil, doc("    grants: []\n"))
+		require.Contains(t, out, "grants of app shop: revoked mail, sms\n")
+		require.Empty(t, names(t, s, "shop"))
+	})
+
+	t.Run("ChannelFromStore", func(t *testing.T) {
+		t.Parallel()
+		s := newApplyStore(t)
+		s.mustApply(nil, doc(""))
+		out := s.mustApply(nil, "apps:\n  - id: ops\n    grants: [mail, sms]\n")
+		require.Contains(t, out, "grants of app ops: granted mail, sms\n")
+		require.Equal(t, []string{"mail", "sms"}, names(t, s, "ops"))
+		require.Empty(t, names(t, s, "shop"), "a new app without grants has none")
+	})
+
+	t.Run("ErrUnknownChannel", func(t *testing.T) {
+		t.Parallel()
+		s := newApplyStore(t)
+		res := s.apply(nil, doc("    grants: [sms, fax, sms, \"\"]\n"))
+		require.Equal(t, 1, res.code, res.stdout)
+		require.Contains(t, res.err, `apps[0].grants[1]: no channel named "fax" in the file or the store`)
+		require.Contains(t, res.err, `apps[0].grants[2]: grant of channel "sms" is also apps[0].grants[0]`)
+		require.Contains(t, res.err, `apps[0].grants[3]: must name a channel`)
+		s.requireEmpty()
+	})
+}
+
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -41,6 +41,11 @@ func (a *applier) execute(ctx context.Context, tx *store.DB) error {
 			return err
 		}
 	}
+	for i := range a.f.Apps {
+		if err := a.applyGrants(ctx, tx, i); err != nil {
+			return err
+		}
+	}
 	for i := range a.f.Rules {
 		if err := a.applyRule(ctx, tx, a.f.Rules[i], a.rules[i]); err != nil {
 			return err
@@ -78,6 +83,9 @@ func (a *applier) applyApp(ctx context.Context, tx *store.DB, fa fileApp, cur *s
 		}
 		a.say("app %s: %s", fa.ID, a.verb("create"))
 		a.report = append(a.report, generated...)
+		if fa.Grants == nil {
+			a.say("  grants: none; the app can use no channel until the file lists some under grants")
+		}
 		if a.dryRun {
 			return nil
 		}
@@ -379,6 +387,7 @@ func (a *applier) applyChannel(ctx context.Context, tx *store.DB, fc fileChannel
 				return fmt.Errorf("create channel %q: %w", fc.Name, err)
 			}
 			id = ch.ID
+			a.channelIDs[fc.Name] = id
 		}
 	} else {
 		id = cur.ID
@@ -422,6 +431,53 @@ func (a *applier) applyChannel(ctx context.Context, tx *store.DB, fc fileChannel
 		}
 	}
 	return a.applyPool(ctx, tx, fc, id)
+}
+
+// applyGrants makes the channels an app is granted those its grants list
+// names. An app without the key keeps its grants; a new one without it
+// has none (applyApp says so).
+func (a *applier) applyGrants(ctx context.Context, tx *store.DB, i int) error {
+	fa := a.f.Apps[i]
+	if fa.Grants == nil {
+		return nil
+	}
+	want := slices.Sorted(slices.Values(*fa.Grants))
+	want = slices.Compact(want)
+	have := a.grantedNow[i]
+	var add, remove []string
+	for _, name := range want {
+		if !slices.Contains(have, name) {
+			add = append(add, name)
+		}
+	}
+	for _, name := range have {
+		if !slices.Contains(want, name) {
+			remove = append(remove, name)
+		}
+	}
+	if len(add) == 0 && len(remove) == 0 {
+		a.say("grants of app %s: unchanged", fa.ID)
+		return nil
+	}
+	var parts []string
+	if len(add) > 0 {
+		parts = append(parts, a.verb("grant")+" "+strings.Join(add, ", "))
+	}
+	if len(remove) > 0 {
+		parts = append(parts, a.verb("revoke")+" "+strings.Join(remove, ", "))
+	}
+	a.say("grants of app %s: %s", fa.ID, strings.Join(parts, "; "))
+	if a.dryRun {
+		return nil
+	}
+	ids := make([]int64, 0, len(want))
+	for _, name := range want {
+		ids = append(ids, a.channelIDs[name])
+	}
+	if err := tx.SetAppGrants(ctx, fa.ID, ids); err != nil {
+		return fmt.Errorf("set grants of app %q: %w", fa.ID, err)
+	}
+	return nil
 }
 
 func (a *applier) applyPool(ctx context.Context, tx *store.DB, fc fileChannel, chID int64) error {

@@ -28,6 +28,9 @@ type fileApp struct {
 	// CallbackSecret, when empty, keeps the stored one, or is generated
 	// when the app has a status callback URL and no secret yet.
 	CallbackSecret string `yaml:"callback_secret"`
+	// Grants names the channels the app may use. Absent keeps the grants
+	// the app has; an empty list takes them all away.
+	Grants *[]string `yaml:"grants"`
 }
 
 type fileTemplate struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/heraldhq/herald/providers"
@@ -35,6 +36,11 @@ type applier struct {
 	// accountWeights are the weights of referenced accounts, the default
 	// weight of a pool member.
 	accountWeights map[string]int
+	// channelIDs resolves channel names used in grants, like accountIDs.
+	channelIDs map[string]int64
+	// grantedNow are the names of the channels each app of the file is
+	// granted in the store, sorted; nil for a new app.
+	grantedNow [][]string
 
 	allAccounts []store.ProviderAccount
 	allRules    []store.Rule
@@ -127,8 +133,11 @@ func (a *applier) load(ctx context.Context, tx *store.DB) error {
 	}
 
 	a.channels = make([]*store.Channel, len(a.f.Channels))
+	a.channelIDs = map[string]int64{}
+	chInFile := map[string]bool{}
 	for i, fc := range a.f.Channels {
 		path := at("channels", i)
+		chInFile[fc.Name] = true
 		ch, err := tx.FindChannelByName(ctx, fc.Name)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
@@ -136,6 +145,7 @@ func (a *applier) load(ctx context.Context, tx *store.DB) error {
 			return fmt.Errorf("read channel %q: %w", fc.Name, err)
 		default:
 			a.channels[i] = ch
+			a.channelIDs[fc.Name] = ch.ID
 		}
 		if fc.Template != "" && !tplInFile[fc.Template] {
 			if _, ok := a.templateIDs[fc.Template]; !ok {
@@ -157,6 +167,10 @@ func (a *applier) load(ctx context.Context, tx *store.DB) error {
 				return err
 			}
 		}
+	}
+
+	if err := a.loadGrants(ctx, tx, chInFile); err != nil {
+		return err
 	}
 
 	all, err := tx.ListAllRules(ctx)
@@ -185,6 +199,47 @@ func (a *applier) load(ctx context.Context, tx *store.DB) error {
 	return nil
 }
 
+// loadGrants checks the channel names apps are granted and reads what
+// each app of the file is granted now.
+func (a *applier) loadGrants(ctx context.Context, tx *store.DB, chInFile map[string]bool) error {
+	a.grantedNow = make([][]string, len(a.f.Apps))
+	for i, fa := range a.f.Apps {
+		if fa.Grants == nil {
+			continue
+		}
+		for j, name := range *fa.Grants {
+			if name == "" || chInFile[name] || a.channelIDs[name] != 0 {
+				continue
+			}
+			ch, err := tx.FindChannelByName(ctx, name)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				a.problems.add(at(field(at("apps", i), "grants"), j), "no channel named %q in the file or the store", name)
+			case err != nil:
+				return fmt.Errorf("read channel %q: %w", name, err)
+			default:
+				a.channelIDs[name] = ch.ID
+			}
+		}
+		if a.apps[i] == nil {
+			continue
+		}
+		app := fa.ID
+		chs, _, err := tx.ListChannels(ctx, store.ChannelFilter{AppID: &app})
+		if err != nil {
+			return fmt.Errorf("read grants of app %q: %w", fa.ID, err)
+		}
+		names := make([]string, 0, len(chs))
+		for _, ch := range chs {
+			names = append(names, ch.Name)
+			a.channelIDs[ch.Name] = ch.ID
+		}
+		sort.Strings(names)
+		a.grantedNow[i] = names
+	}
+	return nil
+}
+
 // verb words an action for the report: "create" in a dry run, "created"
 // otherwise.
 func (a *applier) verb(v string) string {
@@ -200,6 +255,10 @@ func (a *applier) verb(v string) string {
 		return "disabled"
 	case "remove":
 		return "removed"
+	case "grant":
+		return "granted"
+	case "revoke":
+		return "revoked"
 	}
 	return v
 }

@@ -61,6 +61,17 @@ func validateFile(f *document, reg *providers.Registry) problemList {
 				p.add(field(path, "callback_secret"), "%v", err)
 			}
 		}
+		if a.Grants != nil {
+			granted := map[string]string{}
+			for j, name := range *a.Grants {
+				gpath := at(field(path, "grants"), j)
+				if name == "" {
+					p.add(gpath, "must name a channel")
+					continue
+				}
+				dup(granted, gpath, name, "grant of channel")
+			}
+		}
 	}
 
 	seen = map[string]string{}
