@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
@@ -60,41 +62,79 @@ func (s *Server) callback(c echo.Context) error {
 	return nil
 }
 
-// errNoCallbackEndpoint is the answer to every way of naming a wrong
-// callback endpoint, so accounts cannot be probed.
+// errNoCallbackEndpoint is the answer to every callback that fails
+// authentication — an unknown or malformed account id, an account of
+// another provider kind, an unknown provider, a wrong or missing token —
+// so accounts and tokens cannot be probed.
 func errNoCallbackEndpoint() error {
 	return NewError(http.StatusNotFound, CodeInvalidParams, "no such callback endpoint")
 }
 
+// dummyToken is compared against when no account matches, so an unknown
+// account costs the same comparison as a wrong token.
+var dummyToken = []byte("no-account-has-this-callback-token")
+
 // callbackTarget resolves the account a callback URL names, checks the
-// URL's token against it and returns it with its provider. An unknown
-// account, an account of another kind and an unknown provider are all
-// errNoCallbackEndpoint; a wrong token is 401.
+// URL's token against it (looked up by id, decrypted by the store,
+// compared in constant time) and returns it with its provider. Every
+// failure gets the one answer errNoCallbackEndpoint and counts against the
+// client IP's allowance of failed callbacks; over it, the answer is 429
+// with Retry-After. A push that authenticates is never limited.
 func (s *Server) callbackTarget(c echo.Context) (*store.ProviderAccount, providers.Provider, error) {
+	acc, p, err := s.authenticateCallback(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if acc == nil {
+		return nil, nil, s.failedCallback(c)
+	}
+	return acc, p, nil
+}
+
+// authenticateCallback returns the authenticated account and provider, or
+// nil ones when authentication fails; an error only when the store cannot
+// be read.
+func (s *Server) authenticateCallback(c echo.Context) (*store.ProviderAccount, providers.Provider, error) {
+	token := []byte(c.QueryParam("token"))
 	kind := pathParam(c, "provider")
 	accountID, err := strconv.ParseInt(pathParam(c, "account_id"), 10, 64)
 	if err != nil {
-		return nil, nil, errNoCallbackEndpoint()
+		subtle.ConstantTimeCompare(token, dummyToken)
+		return nil, nil, nil
 	}
 	acc, err := s.store.GetAccount(c.Request().Context(), accountID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, errNoCallbackEndpoint()
+		subtle.ConstantTimeCompare(token, dummyToken)
+		return nil, nil, nil
 	}
 	if err != nil {
 		return nil, nil, errDatabase("load provider account", err)
 	}
-	if acc.Kind != kind {
-		return nil, nil, errNoCallbackEndpoint()
-	}
-	token := c.QueryParam("token")
-	if acc.CallbackToken == "" || subtle.ConstantTimeCompare([]byte(token), []byte(acc.CallbackToken)) != 1 {
-		return nil, nil, errUnauthorized(CodeUnauthorized, "invalid callback token")
+	ok := acc.CallbackToken != "" && subtle.ConstantTimeCompare(token, []byte(acc.CallbackToken)) == 1
+	if !ok || acc.Kind != kind {
+		return nil, nil, nil
 	}
 	p, err := s.providers.Get(kind)
 	if err != nil {
-		return nil, nil, errNoCallbackEndpoint()
+		return nil, nil, nil
 	}
 	return acc, p, nil
+}
+
+// failedCallback counts a failed callback against the client IP (GCRA in
+// Redis, shared by all replicas) and answers it.
+func (s *Server) failedCallback(c echo.Context) error {
+	limit := s.cfg.CallbackAuthFailuresPerMinute
+	res, err := s.limiter.Allow(c.Request().Context(), "herald:callback-fail:"+c.RealIP(), redis_rate.PerMinute(limit))
+	if err != nil {
+		return errCache("rate limit failed callbacks", err)
+	}
+	if res.Allowed == 0 {
+		retry := max(int(math.Ceil(res.RetryAfter.Seconds())), 1)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(retry))
+		return NewError(http.StatusTooManyRequests, CodeRateLimited, "too many failed callbacks from this address; retry after %d s", retry)
+	}
+	return errNoCallbackEndpoint()
 }
 
 // limitPush bounds the body of a provider's push and returns the request

@@ -31,6 +31,10 @@ type Config struct {
 	// X-Forwarded-For header is believed. Empty means the client IP is
 	// always the connection's peer address.
 	TrustedProxies []string
+	// CallbackAuthFailuresPerMinute is how many provider callbacks per
+	// minute one client IP may send that fail authentication before it is
+	// answered 429 (default 30). Authenticated callbacks are never limited.
+	CallbackAuthFailuresPerMinute int
 }
 
 // Defaults of Config.
@@ -41,6 +45,9 @@ const (
 	DefaultBatchMaxSize       = 1000
 	DefaultMaxScheduleAhead   = 30 * 24 * time.Hour
 	DefaultMaxAttempts        = 5
+	// DefaultCallbackAuthFailuresPerMinute is the default of
+	// Config.CallbackAuthFailuresPerMinute.
+	DefaultCallbackAuthFailuresPerMinute = 30
 )
 
 // DefaultConfig returns the configuration used for zero fields.
@@ -52,6 +59,8 @@ func DefaultConfig() Config {
 		BatchMaxSize:       DefaultBatchMaxSize,
 		MaxScheduleAhead:   DefaultMaxScheduleAhead,
 		DefaultMaxAttempts: DefaultMaxAttempts,
+
+		CallbackAuthFailuresPerMinute: DefaultCallbackAuthFailuresPerMinute,
 	}
 }
 
@@ -75,6 +84,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DefaultMaxAttempts == 0 {
 		c.DefaultMaxAttempts = d.DefaultMaxAttempts
+	}
+	if c.CallbackAuthFailuresPerMinute == 0 {
+		c.CallbackAuthFailuresPerMinute = d.CallbackAuthFailuresPerMinute
 	}
 	return c
 }
@@ -103,6 +115,9 @@ func (c Config) Validate() error {
 	}
 	if c.DefaultMaxAttempts < 0 {
 		errs = append(errs, fmt.Errorf("DefaultMaxAttempts must not be negative, got %d", c.DefaultMaxAttempts))
+	}
+	if c.CallbackAuthFailuresPerMinute < 0 {
+		errs = append(errs, fmt.Errorf("CallbackAuthFailuresPerMinute must not be negative, got %d", c.CallbackAuthFailuresPerMinute))
 	}
 	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
 		errs = append(errs, fmt.Errorf("TrustedProxies: %w", err))

@@ -1241,9 +1241,9 @@ func TestOpenAPIDescribesLiveResponses(t *testing.T) {
 		{"ErrNonceReused", http.MethodGet, listPath, listPath, "", []callOpt{withNonce(reused)}, http.StatusUnauthorized, CodeNonceReused},
 		{"Health", http.MethodGet, healthPath, healthPath, "", []callOpt{withoutAuth()}, http.StatusOK, CodeOK},
 		{"ErrCallbackUnknownAccount", http.MethodPost, cbPath, "/callbacks/" + providerKind + "/999?token=x", `[]`, []callOpt{withoutAuth()}, http.StatusNotFound, CodeInvalidParams},
-		{"ErrCallbackBadToken", http.MethodPost, cbPath, fmt.Sprintf("/callbacks/%s/%d?token=wrong", providerKind, accSMS), `[]`, []callOpt{withoutAuth()}, http.StatusUnauthorized, CodeUnauthorized},
+		{"ErrCallbackBadToken", http.MethodPost, cbPath, fmt.Sprintf("/callbacks/%s/%d?token=wrong", providerKind, accSMS), `[]`, []callOpt{withoutAuth()}, http.StatusNotFound, CodeInvalidParams},
 		{"ErrRepliesUnknownAccount", http.MethodPost, replyPath, "/callbacks/" + providerKind + "/999/replies?token=x", `[]`, []callOpt{withoutAuth()}, http.StatusNotFound, CodeInvalidParams},
-		{"ErrRepliesBadToken", http.MethodPost, replyPath, fmt.Sprintf("/callbacks/%s/%d/replies?token=wrong", providerKind, accSMS), `[]`, []callOpt{withoutAuth()}, http.StatusUnauthorized, CodeUnauthorized},
+		{"ErrRepliesBadToken", http.MethodPost, replyPath, fmt.Sprintf("/callbacks/%s/%d/replies?token=wrong", providerKind, accSMS), `[]`, []callOpt{withoutAuth()}, http.StatusNotFound, CodeInvalidParams},
 		{"ErrRepliesNotPushed", http.MethodPost, replyPath, fmt.Sprintf("/callbacks/silent/%d/replies?token=tok-6", accSilent), `[]`, []callOpt{withoutAuth()}, http.StatusNotFound, CodeInvalidParams},
 	} {
 		t.Run(x.name, func(t *testing.T) { run(t, f, x) })

@@ -127,7 +127,9 @@ func withRedis(c *redis.Client) setupOption { return func(o *setupOptions) { o.r
 // a catalogue of channels covering every readiness case.
 func setup(t *testing.T, opts ...setupOption) *fixture {
 	t.Helper()
-	var o setupOptions
+	// Tests push failing callbacks from one address, in parallel and
+	// against one Redis; the failed-callback limit has its own test.
+	o := setupOptions{cfg: Config{CallbackAuthFailuresPerMinute: 1 << 20}}
 	for _, opt := range opts {
 		opt(&o)
 	}

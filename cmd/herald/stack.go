@@ -437,6 +437,8 @@ func (s *stack) serveAPI(ln net.Listener) error {
 		BatchMaxSize:     s.cfg.API.BatchMaxSize,
 		MaxScheduleAhead: s.cfg.API.MaxScheduleAhead,
 		TrustedProxies:   s.cfg.API.TrustedProxies,
+
+		CallbackAuthFailuresPerMinute: s.cfg.API.CallbackAuthFailureLimit,
 	}, api.Deps{
 		Store:     s.cached,
 		Engine:    workflows.NewClient(s.temporal),
