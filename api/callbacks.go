@@ -52,7 +52,11 @@ func (s *Server) callback(c echo.Context) error {
 		if err := s.applyReceipt(ctx, acc, r); err != nil {
 			// Refuse the whole push so the provider sends it again; receipts
 			// already applied are harmless to repeat.
-			s.log.Error("receipt not applied; asking the provider to retry", zap.String("provider", acc.Kind),
+			log := s.log.Error
+			if errors.Is(err, errReceiptEarly) {
+				log = s.log.Info
+			}
+			log("receipt not applied; asking the provider to retry", zap.String("provider", acc.Kind),
 				zap.Int64("account_id", acc.ID), zap.String("provider_message_id", r.ProviderMessageID), zap.Error(err))
 			h.Acknowledge(w, false)
 			return nil
@@ -161,10 +165,16 @@ func (s *Server) refuseUnparsable(w http.ResponseWriter, ack acknowledger, what 
 	ow.finish()
 }
 
+// errReceiptEarly means a receipt names a send of this account that is
+// still being recorded: the provider should push it again shortly.
+var errReceiptEarly = errors.New("receipt arrived before its send was recorded")
+
 // applyReceipt hands one receipt to its message's workflow, or records it
-// on the message when the workflow has already finished. Receipts of
-// unknown messages are skipped. An error means the receipt could not be
-// applied now and should be redelivered.
+// on the message when the workflow has already finished. A receipt is
+// applied only to a message this account accepted (see
+// resolveReceiptTask); any other is skipped, logged without its receiver.
+// An error means the receipt could not be applied now and should be
+// redelivered.
 func (s *Server) applyReceipt(ctx context.Context, acc *store.ProviderAccount, r providers.Receipt) error {
 	switch r.Status {
 	case providers.ReceiptDelivered, providers.ReceiptFailed, providers.ReceiptRejected:
@@ -178,8 +188,8 @@ func (s *Server) applyReceipt(ctx context.Context, acc *store.ProviderAccount, r
 		return err
 	}
 	if taskID == "" {
-		s.log.Info("receipt for an unknown message skipped", zap.Int64("account_id", acc.ID),
-			zap.String("provider_message_id", r.ProviderMessageID))
+		s.log.Info("receipt for an unknown message skipped: no send this account accepted matches it", zap.Int64("account_id", acc.ID),
+			zap.String("provider_message_id", r.ProviderMessageID), zap.String("task_id", r.TaskID))
 		return nil
 	}
 	at := r.At
@@ -204,34 +214,63 @@ func (s *Server) applyReceipt(ctx context.Context, acc *store.ProviderAccount, r
 	return fmt.Errorf("signal receipt to task %s: %w", taskID, err)
 }
 
-// resolveReceiptTask finds the task a receipt belongs to. A task id echoed
-// by the provider is trusted only when that task went through this account:
-// either the provider message id maps to it, or the message row names the
-// account. Otherwise the provider message id decides.
+// resolveReceiptTask finds the message a receipt belongs to, binding it
+// to what this account's provider accepted (on any attempt, so a delivery
+// through one account still counts after a switch to another):
+//   - a provider message id the account returned for a send names that
+//     send's task, whatever task id the receipt also carries;
+//   - otherwise the receipt's task id (Aliyun OutId) names the task if the
+//     account accepted a send of it: any send for a receipt without a
+//     provider id; for one with an id, only a send accepted without an id
+//     (found by a status query), since the account returned no id to
+//     check it against.
+//
+// Anything else resolves to "" and changes nothing: a provider id the
+// account never returned for the message is not believed. A receipt for a
+// send of this account that is still being recorded (the message is being
+// sent through it right now) is errReceiptEarly, so the provider pushes it
+// again instead of it being lost.
 func (s *Server) resolveReceiptTask(ctx context.Context, accountID int64, r providers.Receipt) (string, error) {
-	var byProviderID string
 	if r.ProviderMessageID != "" {
 		id, err := s.store.FindTaskByProviderMessageID(ctx, accountID, r.ProviderMessageID)
 		switch {
 		case err == nil:
-			byProviderID = id
+			return id, nil
 		case !errors.Is(err, store.ErrNotFound):
 			return "", fmt.Errorf("find task by provider message id: %w", err)
 		}
 	}
-	if r.TaskID == "" || r.TaskID == byProviderID {
-		return byProviderID, nil
+	if r.TaskID == "" {
+		return "", nil
 	}
-	m, err := s.store.GetMessage(ctx, r.TaskID)
+	a, err := s.store.TaskAcceptance(ctx, r.TaskID, accountID)
+	if err != nil {
+		return "", fmt.Errorf("check acceptance of the receipt's task: %w", err)
+	}
+	if a.WithoutID || (a.WithID && r.ProviderMessageID == "") {
+		return r.TaskID, nil
+	}
+	return "", s.unboundReceipt(ctx, accountID, r.TaskID)
+}
+
+// unboundReceipt decides about a receipt no accepted send matches:
+// errReceiptEarly when its task is being sent through the account right
+// now (the acceptance is not recorded yet), nil — skip it — otherwise.
+func (s *Server) unboundReceipt(ctx context.Context, accountID int64, taskID string) error {
+	if taskID == "" {
+		return nil
+	}
+	m, err := s.store.GetMessage(ctx, taskID)
 	switch {
-	case err == nil:
-		if m.AccountID != nil && *m.AccountID == accountID {
-			return m.TaskID, nil
-		}
-	case !errors.Is(err, store.ErrNotFound):
-		return "", fmt.Errorf("load message of receipt: %w", err)
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("load message of receipt: %w", err)
 	}
-	return byProviderID, nil
+	if m.Status == workflows.StatusProcessing && m.AccountID != nil && *m.AccountID == accountID {
+		return errReceiptEarly
+	}
+	return nil
 }
 
 // storeLateReceipt records a receipt on a message whose workflow is closed.

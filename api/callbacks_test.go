@@ -108,6 +108,8 @@ func sentMessage(f *fixture, accountID int64, pmid, status, callbackStatus strin
 	})
 	if pmid != "" {
 		f.store.putProviderID(accountID, pmid, id)
+	} else {
+		f.store.putAcceptedWithoutID(accountID, id)
 	}
 	return id
 }
@@ -209,6 +211,86 @@ func TestCallbackReceipts(t *testing.T) {
 		require.Equal(t, http.StatusOK, status)
 		require.Equal(t, "OK", raw)
 		require.Empty(t, f.engine.signalsOf(id))
+	})
+	t.Run("OK_ForgedProviderIDForRealTaskIgnored", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		// The account returned pm-1 for this message; a receipt naming
+		// another id, even with the right task id, is not believed.
+		id := sentMessage(f, accSMS, "pm-1", workflows.StatusSent, "")
+		status, raw := push(t, f, path, receiptJSON(t, map[string]any{"provider_message_id": "made-up", "task_id": id, "status": "failed"}))
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, "OK", raw, "answered with success so the provider stops pushing it")
+		require.Empty(t, f.engine.signalsOf(id))
+		require.Empty(t, f.store.eventsOf(id))
+		logged := f.logs.FilterMessageSnippet("unknown message").All()
+		require.Len(t, logged, 1)
+		require.NotContains(t, fmt.Sprint(logged[0].ContextMap()), testPhone)
+	})
+	t.Run("OK_ForgedProviderIDOfClosedTaskNotStored", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		id := sentMessage(f, accSMS, "pm-1", workflows.StatusSuccess, "")
+		f.engine.signalErr = func(string) error { return workflows.ErrWorkflowClosed }
+		status, _ := push(t, f, path, receiptJSON(t, map[string]any{"provider_message_id": "made-up", "task_id": id, "status": "failed"}))
+		require.Equal(t, http.StatusOK, status)
+		require.Empty(t, f.store.eventsOf(id), "no late receipt is stored")
+		m, err := f.store.GetMessage(ctx, id)
+		require.NoError(t, err)
+		require.Empty(t, m.CallbackStatus)
+	})
+	t.Run("OK_TaskIDOnlyOfAcceptedTask", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		id := sentMessage(f, accSMS, "pm-1", workflows.StatusSent, "")
+		status, _ := push(t, f, path, receiptJSON(t, map[string]any{"task_id": id, "status": "delivered"}))
+		require.Equal(t, http.StatusOK, status)
+		require.Len(t, f.engine.signalsOf(id), 1)
+	})
+	t.Run("OK_TaskIDOnlyNotAcceptedIgnored", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		// The message names the account (an attempt started there) but the
+		// account never accepted it.
+		id := uuid.NewString()
+		acc := accSMS
+		f.store.putMessage(store.Message{TaskID: id, AppID: f.app.ID, ChannelID: chSMS, MessageType: store.ChannelSMS, Receiver: testPhone,
+			Status: workflows.StatusFailed, AccountID: &acc, AttemptCount: 1, MaxAttempts: 3})
+		status, raw := push(t, f, path, receiptJSON(t, map[string]any{"task_id": id, "status": "delivered"}))
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, "OK", raw)
+		require.Empty(t, f.engine.signalsOf(id))
+	})
+	t.Run("OK_ProviderIDOfEarlierAttempt", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		// Accepted by accSMS, then switched: the message now names accEmail.
+		id := sentMessage(f, accEmail, "pm-b", workflows.StatusSent, "")
+		f.store.putProviderID(accSMS, "pm-a", id)
+		status, _ := push(t, f, path, receiptJSON(t, map[string]any{"provider_message_id": "pm-a", "status": "delivered"}))
+		require.Equal(t, http.StatusOK, status)
+		got := f.engine.signalsOf(id)
+		require.Len(t, got, 1)
+		require.Equal(t, accSMS, got[0].AccountID)
+	})
+	t.Run("ErrReceiptBeforeAcceptanceRecorded", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		// The send through accSMS is in flight: its acceptance is not
+		// recorded yet. The provider is asked to push again.
+		id := uuid.NewString()
+		acc := accSMS
+		f.store.putMessage(store.Message{TaskID: id, AppID: f.app.ID, ChannelID: chSMS, MessageType: store.ChannelSMS, Receiver: testPhone,
+			Status: workflows.StatusProcessing, AccountID: &acc, AttemptCount: 1, MaxAttempts: 3})
+		status, raw := push(t, f, path, receiptJSON(t, map[string]any{"provider_message_id": "pm-new", "task_id": id, "status": "delivered"}))
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, "RETRY", raw)
+		require.Empty(t, f.engine.signalsOf(id))
+		f.store.putProviderID(accSMS, "pm-new", id)
+		status, raw = push(t, f, path, receiptJSON(t, map[string]any{"provider_message_id": "pm-new", "task_id": id, "status": "delivered"}))
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, "OK", raw)
+		require.Len(t, f.engine.signalsOf(id), 1)
 	})
 	t.Run("OK_UnknownReceiptSkipped", func(t *testing.T) {
 		t.Parallel()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/heraldhq/herald/providers"
@@ -284,6 +285,29 @@ func (f *fakeStore) FindTaskByProviderMessageID(_ context.Context, accountID int
 	return id, nil
 }
 
+func (f *fakeStore) TaskAcceptance(_ context.Context, taskID string, accountID int64) (store.Acceptance, error) {
+	if err := f.injected("TaskAcceptance"); err != nil {
+		return store.Acceptance{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var a store.Acceptance
+	for k, task := range f.providerIDs {
+		if task != taskID {
+			continue
+		}
+		switch k {
+		case fmt.Sprintf("%d/herald-task:%s", accountID, taskID):
+			a.WithoutID = true
+		default:
+			if strings.HasPrefix(k, fmt.Sprintf("%d/", accountID)) {
+				a.WithID = true
+			}
+		}
+	}
+	return a, nil
+}
+
 func (f *fakeStore) FindLatestMessageTo(_ context.Context, accountID int64, receivers []string) (*store.Message, error) {
 	if err := f.injected("FindLatestMessageTo"); err != nil {
 		return nil, err
@@ -420,6 +444,12 @@ func (f *fakeStore) putProviderID(accountID int64, pmid, taskID string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.providerIDs[fmt.Sprintf("%d/%s", accountID, pmid)] = taskID
+}
+
+// putAcceptedWithoutID records that the account accepted a send of the
+// task without returning a provider id, as the store keys it.
+func (f *fakeStore) putAcceptedWithoutID(accountID int64, taskID string) {
+	f.putProviderID(accountID, "herald-task:"+taskID, taskID)
 }
 
 func (f *fakeStore) messageCount() int {

@@ -38,6 +38,9 @@ type Store interface {
 	ListBatchMessages(ctx context.Context, batchID string) ([]store.Message, error)
 	UpdateMessage(ctx context.Context, taskID string, p store.MessagePatch) error
 	FindTaskByProviderMessageID(ctx context.Context, accountID int64, providerMessageID string) (string, error)
+	// TaskAcceptance reports what the account accepted of the task, over
+	// all attempts.
+	TaskAcceptance(ctx context.Context, taskID string, accountID int64) (store.Acceptance, error)
 	// FindLatestMessageTo returns the latest message sent through an
 	// account to any of the spellings of one receiver.
 	FindLatestMessageTo(ctx context.Context, accountID int64, receivers []string) (*store.Message, error)
