@@ -52,11 +52,7 @@ func (s *Server) callback(c echo.Context) error {
 		if err := s.applyReceipt(ctx, acc, r); err != nil {
 			// Refuse the whole push so the provider sends it again; receipts
 			// already applied are harmless to repeat.
-			log := s.log.Error
-			if errors.Is(err, errReceiptEarly) {
-				log = s.log.Info
-			}
-			log("receipt not applied; asking the provider to retry", zap.String("provider", acc.Kind),
+			s.log.Error("receipt not applied; asking the provider to retry", zap.String("provider", acc.Kind),
 				zap.Int64("account_id", acc.ID), zap.String("provider_message_id", r.ProviderMessageID), zap.Error(err))
 			h.Acknowledge(w, false)
 			return nil
@@ -165,10 +161,6 @@ func (s *Server) refuseUnparsable(w http.ResponseWriter, ack acknowledger, what 
 	ow.finish()
 }
 
-// errReceiptEarly means a receipt names a send of this account that is
-// still being recorded: the provider should push it again shortly.
-var errReceiptEarly = errors.New("receipt arrived before its send was recorded")
-
 // applyReceipt hands one receipt to its message's workflow, or records it
 // on the message when the workflow has already finished. A receipt is
 // applied only to a message this account accepted (see
@@ -183,7 +175,7 @@ func (s *Server) applyReceipt(ctx context.Context, acc *store.ProviderAccount, r
 			zap.String("provider_message_id", r.ProviderMessageID), zap.String("status", string(r.Status)))
 		return nil
 	}
-	taskID, err := s.resolveReceiptTask(ctx, acc.ID, r)
+	taskID, inFlight, err := s.resolveReceiptTask(ctx, acc.ID, r)
 	if err != nil {
 		return err
 	}
@@ -208,6 +200,12 @@ func (s *Server) applyReceipt(ctx context.Context, acc *store.ProviderAccount, r
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, workflows.ErrWorkflowClosed) && inFlight:
+		// The send it was believed to belong to ended unaccepted: nothing
+		// binds the receipt to the message.
+		s.log.Info("receipt for an unknown message skipped: its send ended before it was accepted", zap.Int64("account_id", acc.ID),
+			zap.String("provider_message_id", r.ProviderMessageID), zap.String("task_id", taskID))
+		return nil
 	case errors.Is(err, workflows.ErrWorkflowClosed):
 		return s.storeLateReceipt(ctx, taskID, wr)
 	}
@@ -226,51 +224,47 @@ func (s *Server) applyReceipt(ctx context.Context, acc *store.ProviderAccount, r
 //     check it against.
 //
 // Anything else resolves to "" and changes nothing: a provider id the
-// account never returned for the message is not believed. A receipt for a
-// send of this account that is still being recorded (the message is being
-// sent through it right now) is errReceiptEarly, so the provider pushes it
-// again instead of it being lost.
-func (s *Server) resolveReceiptTask(ctx context.Context, accountID int64, r providers.Receipt) (string, error) {
+// account never returned for the message is not believed. The one
+// exception is inFlight: the receipt's task is being sent through this
+// account right now, so its acceptance may not be recorded yet (a push
+// that beats the provider's answer, or a worker that died mid-send). It
+// goes to the workflow only, which checks it against the provider id
+// once the send returns; it is never stored as a late receipt.
+func (s *Server) resolveReceiptTask(ctx context.Context, accountID int64, r providers.Receipt) (taskID string, inFlight bool, err error) {
 	if r.ProviderMessageID != "" {
 		id, err := s.store.FindTaskByProviderMessageID(ctx, accountID, r.ProviderMessageID)
 		switch {
 		case err == nil:
-			return id, nil
+			return id, false, nil
 		case !errors.Is(err, store.ErrNotFound):
-			return "", fmt.Errorf("find task by provider message id: %w", err)
+			return "", false, fmt.Errorf("find task by provider message id: %w", err)
 		}
 	}
 	if r.TaskID == "" {
-		return "", nil
+		return "", false, nil
 	}
 	a, err := s.store.TaskAcceptance(ctx, r.TaskID, accountID)
 	if err != nil {
-		return "", fmt.Errorf("check acceptance of the receipt's task: %w", err)
+		return "", false, fmt.Errorf("check acceptance of the receipt's task: %w", err)
 	}
 	if a.WithoutID || (a.WithID && r.ProviderMessageID == "") {
-		return r.TaskID, nil
+		return r.TaskID, false, nil
 	}
-	return "", s.unboundReceipt(ctx, accountID, r.TaskID)
-}
-
-// unboundReceipt decides about a receipt no accepted send matches:
-// errReceiptEarly when its task is being sent through the account right
-// now (the acceptance is not recorded yet), nil — skip it — otherwise.
-func (s *Server) unboundReceipt(ctx context.Context, accountID int64, taskID string) error {
-	if taskID == "" {
-		return nil
+	if a.Accepted() {
+		// The account returned ids for this message, and not this one.
+		return "", false, nil
 	}
-	m, err := s.store.GetMessage(ctx, taskID)
+	m, err := s.store.GetMessage(ctx, r.TaskID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil
+		return "", false, nil
 	case err != nil:
-		return fmt.Errorf("load message of receipt: %w", err)
+		return "", false, fmt.Errorf("load message of receipt: %w", err)
 	}
 	if m.Status == workflows.StatusProcessing && m.AccountID != nil && *m.AccountID == accountID {
-		return errReceiptEarly
+		return m.TaskID, true, nil
 	}
-	return nil
+	return "", false, nil
 }
 
 // storeLateReceipt records a receipt on a message whose workflow is closed.

@@ -273,24 +273,32 @@ func TestCallbackReceipts(t *testing.T) {
 		require.Len(t, got, 1)
 		require.Equal(t, accSMS, got[0].AccountID)
 	})
-	t.Run("ErrReceiptBeforeAcceptanceRecorded", func(t *testing.T) {
+	t.Run("OK_ReceiptDuringSendGoesToWorkflowOnly", func(t *testing.T) {
 		t.Parallel()
 		f := setup(t)
 		// The send through accSMS is in flight: its acceptance is not
-		// recorded yet. The provider is asked to push again.
+		// recorded yet (the push beat the provider's answer, or the worker
+		// died mid-send). The workflow gets it and checks it once the
+		// send returns.
 		id := uuid.NewString()
 		acc := accSMS
 		f.store.putMessage(store.Message{TaskID: id, AppID: f.app.ID, ChannelID: chSMS, MessageType: store.ChannelSMS, Receiver: testPhone,
 			Status: workflows.StatusProcessing, AccountID: &acc, AttemptCount: 1, MaxAttempts: 3})
 		status, raw := push(t, f, path, receiptJSON(t, map[string]any{"provider_message_id": "pm-new", "task_id": id, "status": "delivered"}))
 		require.Equal(t, http.StatusOK, status)
-		require.Equal(t, "RETRY", raw)
-		require.Empty(t, f.engine.signalsOf(id))
-		f.store.putProviderID(accSMS, "pm-new", id)
-		status, raw = push(t, f, path, receiptJSON(t, map[string]any{"provider_message_id": "pm-new", "task_id": id, "status": "delivered"}))
-		require.Equal(t, http.StatusOK, status)
 		require.Equal(t, "OK", raw)
 		require.Len(t, f.engine.signalsOf(id), 1)
+
+		// Through another account, or once the workflow has ended, it
+		// changes nothing and is not stored.
+		status, _ = push(t, f, callbackPath(providerKind, accEmail, "tok-2"), receiptJSON(t, map[string]any{"provider_message_id": "pm-x", "task_id": id, "status": "delivered"}))
+		require.Equal(t, http.StatusOK, status)
+		require.Len(t, f.engine.signalsOf(id), 1)
+		f.engine.signalErr = func(string) error { return workflows.ErrWorkflowClosed }
+		status, raw = push(t, f, path, receiptJSON(t, map[string]any{"provider_message_id": "pm-new", "task_id": id, "status": "failed"}))
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, "OK", raw)
+		require.Empty(t, f.store.eventsOf(id))
 	})
 	t.Run("OK_UnknownReceiptSkipped", func(t *testing.T) {
 		t.Parallel()
