@@ -104,6 +104,28 @@ func getAccount(ctx context.Context, idb bun.IDB, c *Cipher, id int64) (*Provide
 	return a, nil
 }
 
+// SealLegacyCallbackTokens seals every callback token an earlier version
+// stored in plain text and returns how many it sealed. Herald runs it when
+// it opens the store with its master key (SQL migrations have no key);
+// until then the store reads such a token as it is and seals it on that
+// read. Never run it with any key but the store's own.
+func (db *DB) SealLegacyCallbackTokens(ctx context.Context) (int, error) {
+	var legacy []ProviderAccount
+	err := db.idb.NewSelect().Model(&legacy).Column("pa.id", "pa.callback_token").
+		Where("pa.callback_token <> ''").
+		Where("pa.callback_token_enc IS NULL").
+		Scan(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("find legacy callback tokens: %w", mapErr(err))
+	}
+	for i := range legacy {
+		if err := sealLegacyToken(ctx, db.idb, db.cipher, &legacy[i]); err != nil {
+			return i, fmt.Errorf("account %d: %w", legacy[i].ID, err)
+		}
+	}
+	return len(legacy), nil
+}
+
 // sealLegacyToken seals a token an earlier version stored in plain text
 // (SQL migrations have no key to do it) and clears the plain copy. Only a
 // row still holding that same plain token and no sealed one is changed, so

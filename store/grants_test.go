@@ -159,6 +159,11 @@ func TestGrantsMigration(t *testing.T) {
 				"old", "sandbox", cfg, "legacy-plain-token", now, now).Scan(ctx, &accID)
 			require.NoError(t, err)
 
+			var otherID int64
+			err = db.bun.NewRaw("INSERT INTO provider_accounts (name, kind, config_enc, callback_token, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+				"older", "sandbox", cfg, "other-legacy-token", now, now).Scan(ctx, &otherID)
+			require.NoError(t, err)
+
 			applied, err := db.MigrateUp(ctx)
 			require.NoError(t, err)
 			require.Equal(t, []string{"000002_grants_sealed_tokens"}, applied)
@@ -183,6 +188,21 @@ func TestGrantsMigration(t *testing.T) {
 			acc, err = db.GetAccount(ctx, accID)
 			require.NoError(t, err)
 			require.Equal(t, "legacy-plain-token", acc.CallbackToken)
+
+			// The rest are sealed in one sweep when Herald opens the store.
+			n, err := db.SealLegacyCallbackTokens(ctx)
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+			require.NoError(t, db.bun.NewSelect().Table("provider_accounts").Column("callback_token", "callback_token_enc").
+				Where("id = ?", otherID).Scan(ctx, &raw))
+			require.Empty(t, raw.Plain)
+			require.NotContains(t, string(raw.Enc), "other-legacy-token")
+			other, err := db.GetAccount(ctx, otherID)
+			require.NoError(t, err)
+			require.Equal(t, "other-legacy-token", other.CallbackToken)
+			n, err = db.SealLegacyCallbackTokens(ctx)
+			require.NoError(t, err)
+			require.Zero(t, n)
 		})
 	}
 }

@@ -20,5 +20,6 @@ SELECT apps.id, channels.id FROM apps CROSS JOIN channels;
 
 -- Callback tokens are sealed by the store's cipher like other secrets. SQL
 -- has no master key: a token still in callback_token is sealed into
--- callback_token_enc, and cleared, the first time the store reads it.
+-- callback_token_enc, and cleared, when Herald opens the store with its key
+-- (store.SealLegacyCallbackTokens) or reads the account, whichever is first.
 ALTER TABLE provider_accounts ADD COLUMN callback_token_enc BYTEA;
