@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -217,41 +218,37 @@ func disabled(msg *store.Message, app *store.App, ch *store.Channel) (code, deta
 	return "", ""
 }
 
-// ToRule converts a stored rule into the rule engine's form.
+// ToRule converts a stored rule into the rule engine's form and validates
+// it.
 func ToRule(r store.Rule) (rules.Rule, error) {
-	scene, err := rules.ParseScene(r.Scene)
-	if err != nil {
+	rr := EngineRule(r)
+	if err := rr.Validate(); err != nil {
 		return rules.Rule{}, err
 	}
-	action, err := rules.ParseAction(r.Action)
-	if err != nil {
-		return rules.Rule{}, err
-	}
-	var then rules.Action
-	if r.ThenAction != "" {
-		if then, err = rules.ParseAction(r.ThenAction); err != nil {
-			return rules.Rule{}, err
-		}
-	}
-	rr := rules.Rule{
+	return rr, nil
+}
+
+// EngineRule is a stored rule in the rule engine's form, not validated:
+// scene and actions are compared case-insensitively, blank list items are
+// dropped. Callers that must report every problem (herald apply) call
+// Validate on it; ToRule does for the send path.
+func EngineRule(r store.Rule) rules.Rule {
+	norm := func(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+	return rules.Rule{
 		ID:            r.ID,
 		Name:          r.Name,
-		Scene:         scene,
+		Scene:         rules.Scene(norm(r.Scene)),
 		Priority:      r.Priority,
 		ProviderKind:  r.ProviderKind,
 		MessageType:   r.MessageType,
 		ErrorCodes:    rules.ParseList(r.ErrorCodes),
 		ErrorKeywords: rules.ParseList(r.ErrorKeywords),
-		Action:        action,
+		Action:        rules.Action(norm(r.Action)),
 		MaxRetry:      r.MaxRetry,
 		Delay:         time.Duration(r.DelaySeconds) * time.Second,
 		BackoffRate:   r.BackoffRate,
-		Then:          then,
+		Then:          rules.Action(norm(r.ThenAction)),
 	}
-	if err := rr.Validate(); err != nil {
-		return rules.Rule{}, err
-	}
-	return rr, nil
 }
 
 // PickInput asks the balancer for an account of a channel.

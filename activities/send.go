@@ -381,10 +381,11 @@ func (a *Activities) CheckStatus(ctx context.Context, req CheckRequest) (CheckRe
 	if !found {
 		return CheckResult{}, nil
 	}
-	if rcpt.ProviderMessageID != "" {
-		if err := a.accepted(ctx, SendRequest{TaskID: req.TaskID, AccountID: req.AccountID}, rcpt.ProviderMessageID); err != nil {
-			return CheckResult{}, err
-		}
+	// Recorded even without the provider's id (Aliyun's query by task id
+	// has none), so receipts naming only our task id are known to belong
+	// to a send this account accepted.
+	if err := a.accepted(ctx, SendRequest{TaskID: req.TaskID, AccountID: req.AccountID}, rcpt.ProviderMessageID); err != nil {
+		return CheckResult{}, err
 	}
 	return CheckResult{Found: true, ProviderMessageID: rcpt.ProviderMessageID, Status: string(rcpt.Status), Code: rcpt.Code, Description: rcpt.Description}, nil
 }

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
@@ -60,41 +62,79 @@ func (s *Server) callback(c echo.Context) error {
 	return nil
 }
 
-// errNoCallbackEndpoint is the answer to every way of naming a wrong
-// callback endpoint, so accounts cannot be probed.
+// errNoCallbackEndpoint is the answer to every callback that fails
+// authentication — an unknown or malformed account id, an account of
+// another provider kind, an unknown provider, a wrong or missing token —
+// so accounts and tokens cannot be probed.
 func errNoCallbackEndpoint() error {
 	return NewError(http.StatusNotFound, CodeInvalidParams, "no such callback endpoint")
 }
 
+// dummyToken is compared against when no account matches, so an unknown
+// account costs the same comparison as a wrong token.
+var dummyToken = []byte("no-account-has-this-callback-token")
+
 // callbackTarget resolves the account a callback URL names, checks the
-// URL's token against it and returns it with its provider. An unknown
-// account, an account of another kind and an unknown provider are all
-// errNoCallbackEndpoint; a wrong token is 401.
+// URL's token against it (looked up by id, decrypted by the store,
+// compared in constant time) and returns it with its provider. Every
+// failure gets the one answer errNoCallbackEndpoint and counts against the
+// client IP's allowance of failed callbacks; over it, the answer is 429
+// with Retry-After. A push that authenticates is never limited.
 func (s *Server) callbackTarget(c echo.Context) (*store.ProviderAccount, providers.Provider, error) {
+	acc, p, err := s.authenticateCallback(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if acc == nil {
+		return nil, nil, s.failedCallback(c)
+	}
+	return acc, p, nil
+}
+
+// authenticateCallback returns the authenticated account and provider, or
+// nil ones when authentication fails; an error only when the store cannot
+// be read.
+func (s *Server) authenticateCallback(c echo.Context) (*store.ProviderAccount, providers.Provider, error) {
+	token := []byte(c.QueryParam("token"))
 	kind := pathParam(c, "provider")
 	accountID, err := strconv.ParseInt(pathParam(c, "account_id"), 10, 64)
 	if err != nil {
-		return nil, nil, errNoCallbackEndpoint()
+		subtle.ConstantTimeCompare(token, dummyToken)
+		return nil, nil, nil
 	}
 	acc, err := s.store.GetAccount(c.Request().Context(), accountID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, errNoCallbackEndpoint()
+		subtle.ConstantTimeCompare(token, dummyToken)
+		return nil, nil, nil
 	}
 	if err != nil {
 		return nil, nil, errDatabase("load provider account", err)
 	}
-	if acc.Kind != kind {
-		return nil, nil, errNoCallbackEndpoint()
-	}
-	token := c.QueryParam("token")
-	if acc.CallbackToken == "" || subtle.ConstantTimeCompare([]byte(token), []byte(acc.CallbackToken)) != 1 {
-		return nil, nil, errUnauthorized(CodeUnauthorized, "invalid callback token")
+	ok := acc.CallbackToken != "" && subtle.ConstantTimeCompare(token, []byte(acc.CallbackToken)) == 1
+	if !ok || acc.Kind != kind {
+		return nil, nil, nil
 	}
 	p, err := s.providers.Get(kind)
 	if err != nil {
-		return nil, nil, errNoCallbackEndpoint()
+		return nil, nil, nil
 	}
 	return acc, p, nil
+}
+
+// failedCallback counts a failed callback against the client IP (GCRA in
+// Redis, shared by all replicas) and answers it.
+func (s *Server) failedCallback(c echo.Context) error {
+	limit := s.cfg.CallbackAuthFailuresPerMinute
+	res, err := s.limiter.Allow(c.Request().Context(), "herald:callback-fail:"+c.RealIP(), redis_rate.PerMinute(limit))
+	if err != nil {
+		return errCache("rate limit failed callbacks", err)
+	}
+	if res.Allowed == 0 {
+		retry := max(int(math.Ceil(res.RetryAfter.Seconds())), 1)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(retry))
+		return NewError(http.StatusTooManyRequests, CodeRateLimited, "too many failed callbacks from this address; retry after %d s", retry)
+	}
+	return errNoCallbackEndpoint()
 }
 
 // limitPush bounds the body of a provider's push and returns the request
@@ -122,9 +162,11 @@ func (s *Server) refuseUnparsable(w http.ResponseWriter, ack acknowledger, what 
 }
 
 // applyReceipt hands one receipt to its message's workflow, or records it
-// on the message when the workflow has already finished. Receipts of
-// unknown messages are skipped. An error means the receipt could not be
-// applied now and should be redelivered.
+// on the message when the workflow has already finished. A receipt is
+// applied only to a message this account accepted (see
+// resolveReceiptTask); any other is skipped, logged without its receiver.
+// An error means the receipt could not be applied now and should be
+// redelivered.
 func (s *Server) applyReceipt(ctx context.Context, acc *store.ProviderAccount, r providers.Receipt) error {
 	switch r.Status {
 	case providers.ReceiptDelivered, providers.ReceiptFailed, providers.ReceiptRejected:
@@ -133,13 +175,13 @@ func (s *Server) applyReceipt(ctx context.Context, acc *store.ProviderAccount, r
 			zap.String("provider_message_id", r.ProviderMessageID), zap.String("status", string(r.Status)))
 		return nil
 	}
-	taskID, err := s.resolveReceiptTask(ctx, acc.ID, r)
+	taskID, inFlight, err := s.resolveReceiptTask(ctx, acc.ID, r)
 	if err != nil {
 		return err
 	}
 	if taskID == "" {
-		s.log.Info("receipt for an unknown message skipped", zap.Int64("account_id", acc.ID),
-			zap.String("provider_message_id", r.ProviderMessageID))
+		s.log.Info("receipt for an unknown message skipped: no send this account accepted matches it", zap.Int64("account_id", acc.ID),
+			zap.String("provider_message_id", r.ProviderMessageID), zap.String("task_id", r.TaskID))
 		return nil
 	}
 	at := r.At
@@ -158,40 +200,71 @@ func (s *Server) applyReceipt(ctx context.Context, acc *store.ProviderAccount, r
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, workflows.ErrWorkflowClosed) && inFlight:
+		// The send it was believed to belong to ended unaccepted: nothing
+		// binds the receipt to the message.
+		s.log.Info("receipt for an unknown message skipped: its send ended before it was accepted", zap.Int64("account_id", acc.ID),
+			zap.String("provider_message_id", r.ProviderMessageID), zap.String("task_id", taskID))
+		return nil
 	case errors.Is(err, workflows.ErrWorkflowClosed):
 		return s.storeLateReceipt(ctx, taskID, wr)
 	}
 	return fmt.Errorf("signal receipt to task %s: %w", taskID, err)
 }
 
-// resolveReceiptTask finds the task a receipt belongs to. A task id echoed
-// by the provider is trusted only when that task went through this account:
-// either the provider message id maps to it, or the message row names the
-// account. Otherwise the provider message id decides.
-func (s *Server) resolveReceiptTask(ctx context.Context, accountID int64, r providers.Receipt) (string, error) {
-	var byProviderID string
+// resolveReceiptTask finds the message a receipt belongs to, binding it
+// to what this account's provider accepted (on any attempt, so a delivery
+// through one account still counts after a switch to another):
+//   - a provider message id the account returned for a send names that
+//     send's task, whatever task id the receipt also carries;
+//   - otherwise the receipt's task id (Aliyun OutId) names the task if the
+//     account accepted a send of it: any send for a receipt without a
+//     provider id; for one with an id, only a send accepted without an id
+//     (found by a status query), since the account returned no id to
+//     check it against.
+//
+// Anything else resolves to "" and changes nothing: a provider id the
+// account never returned for the message is not believed. The one
+// exception is inFlight: the receipt's task is being sent through this
+// account right now, so its acceptance may not be recorded yet (a push
+// that beats the provider's answer, or a worker that died mid-send). It
+// goes to the workflow only, which checks it against the provider id
+// once the send returns; it is never stored as a late receipt.
+func (s *Server) resolveReceiptTask(ctx context.Context, accountID int64, r providers.Receipt) (taskID string, inFlight bool, err error) {
 	if r.ProviderMessageID != "" {
 		id, err := s.store.FindTaskByProviderMessageID(ctx, accountID, r.ProviderMessageID)
 		switch {
 		case err == nil:
-			byProviderID = id
+			return id, false, nil
 		case !errors.Is(err, store.ErrNotFound):
-			return "", fmt.Errorf("find task by provider message id: %w", err)
+			return "", false, fmt.Errorf("find task by provider message id: %w", err)
 		}
 	}
-	if r.TaskID == "" || r.TaskID == byProviderID {
-		return byProviderID, nil
+	if r.TaskID == "" {
+		return "", false, nil
+	}
+	a, err := s.store.TaskAcceptance(ctx, r.TaskID, accountID)
+	if err != nil {
+		return "", false, fmt.Errorf("check acceptance of the receipt's task: %w", err)
+	}
+	if a.WithoutID || (a.WithID && r.ProviderMessageID == "") {
+		return r.TaskID, false, nil
+	}
+	if a.Accepted() {
+		// The account returned ids for this message, and not this one.
+		return "", false, nil
 	}
 	m, err := s.store.GetMessage(ctx, r.TaskID)
 	switch {
-	case err == nil:
-		if m.AccountID != nil && *m.AccountID == accountID {
-			return m.TaskID, nil
-		}
-	case !errors.Is(err, store.ErrNotFound):
-		return "", fmt.Errorf("load message of receipt: %w", err)
+	case errors.Is(err, store.ErrNotFound):
+		return "", false, nil
+	case err != nil:
+		return "", false, fmt.Errorf("load message of receipt: %w", err)
 	}
-	return byProviderID, nil
+	if m.Status == workflows.StatusProcessing && m.AccountID != nil && *m.AccountID == accountID {
+		return m.TaskID, true, nil
+	}
+	return "", false, nil
 }
 
 // storeLateReceipt records a receipt on a message whose workflow is closed.

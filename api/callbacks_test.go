@@ -2,11 +2,13 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +31,68 @@ func push(t *testing.T, f *fixture, path, body string) (int, string) {
 	return resp.StatusCode, string(raw)
 }
 
+// pushFrom posts a callback as a proxy trusted by the fixture would,
+// forwarding it for the client ip.
+func pushFrom(t *testing.T, f *fixture, ip, path, body string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, f.ts.URL+path, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Forwarded-For", ip)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp, string(raw)
+}
+
+// randomTestIP is an address of the documentation range, fresh for each
+// test so counters in the shared Redis never meet.
+func randomTestIP() string {
+	b := make([]byte, 2)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("2001:db8::%x:%x", b[0], b[1])
+}
+
+func TestCallbackFailedAuthLimit(t *testing.T) {
+	t.Parallel()
+	f := setup(t, withConfig(func(c *Config) {
+		c.TrustedProxies = []string{"127.0.0.1", "::1"}
+		c.CallbackAuthFailuresPerMinute = 3
+	}))
+	ip := randomTestIP()
+	body := receiptJSON(t, map[string]any{"provider_message_id": "pm-none", "status": "delivered"})
+	for i := range 3 {
+		resp, raw := pushFrom(t, f, ip, callbackPath(providerKind, accSMS, "guess"), body)
+		require.Equal(t, http.StatusNotFound, resp.StatusCode, "failure %d: %s", i+1, raw)
+	}
+	for _, path := range []string{callbackPath(providerKind, accSMS, "guess"), callbackPath(providerKind, 999, callbackToken)} {
+		resp, raw := pushFrom(t, f, ip, path, body)
+		require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, raw)
+		var env envelope
+		require.NoError(t, json.Unmarshal([]byte(raw), &env))
+		require.Equal(t, CodeRateLimited, env.Code)
+		retry, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, retry, 1)
+	}
+
+	t.Run("AuthenticatedNeverLimited", func(t *testing.T) {
+		for range 20 {
+			resp, raw := pushFrom(t, f, ip, callbackPath(providerKind, accSMS, callbackToken), body)
+			require.Equal(t, http.StatusOK, resp.StatusCode, raw)
+		}
+		resp, raw := pushFrom(t, f, ip, callbackPath(providerKind, accSMS, "guess"), body)
+		require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, raw)
+	})
+
+	t.Run("PerClientIP", func(t *testing.T) {
+		resp, raw := pushFrom(t, f, randomTestIP(), callbackPath(providerKind, accSMS, "guess"), body)
+		require.Equal(t, http.StatusNotFound, resp.StatusCode, raw)
+	})
+}
+
 func callbackPath(kind string, account int64, token string) string {
 	return fmt.Sprintf("/callbacks/%s/%d?token=%s", kind, account, token)
 }
@@ -44,6 +108,8 @@ func sentMessage(f *fixture, accountID int64, pmid, status, callbackStatus strin
 	})
 	if pmid != "" {
 		f.store.putProviderID(accountID, pmid, id)
+	} else {
+		f.store.putAcceptedWithoutID(accountID, id)
 	}
 	return id
 }
@@ -68,8 +134,10 @@ func TestCallbackRouting(t *testing.T) {
 		{"ErrUnknownAccount", callbackPath(providerKind, 999, callbackToken), http.StatusNotFound, CodeInvalidParams},
 		{"ErrAccountNotANumber", "/callbacks/" + providerKind + "/abc?token=" + callbackToken, http.StatusNotFound, CodeInvalidParams},
 		{"ErrKindMismatch", callbackPath("silent", accSMS, callbackToken), http.StatusNotFound, CodeInvalidParams},
-		{"ErrWrongToken", callbackPath(providerKind, accSMS, "guess"), http.StatusUnauthorized, CodeUnauthorized},
-		{"ErrNoToken", fmt.Sprintf("/callbacks/%s/%d", providerKind, accSMS), http.StatusUnauthorized, CodeUnauthorized},
+		{"ErrWrongToken", callbackPath(providerKind, accSMS, "guess"), http.StatusNotFound, CodeInvalidParams},
+		{"ErrNoToken", fmt.Sprintf("/callbacks/%s/%d", providerKind, accSMS), http.StatusNotFound, CodeInvalidParams},
+		{"ErrTokenOfAnotherAccount", callbackPath(providerKind, accSMS, "tok-2"), http.StatusNotFound, CodeInvalidParams},
+		{"ErrUnknownProvider", callbackPath("pigeon", accSMS, callbackToken), http.StatusNotFound, CodeInvalidParams},
 		{"ErrProviderWithoutReceipts", callbackPath("silent", accSilent, "tok-6"), http.StatusNotFound, CodeInvalidParams},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,6 +149,22 @@ func TestCallbackRouting(t *testing.T) {
 			require.Equal(t, tc.code, env.Code)
 		})
 	}
+	t.Run("SameAnswerForEveryFailure", func(t *testing.T) {
+		_, unknown := push(t, f, callbackPath(providerKind, 999, callbackToken), body)
+		for _, path := range []string{
+			callbackPath(providerKind, accSMS, "guess"),
+			callbackPath(providerKind, accSMS, ""),
+			callbackPath(providerKind, accSMS, callbackToken+"x"),
+			callbackPath("silent", accSMS, callbackToken),
+			"/callbacks/" + providerKind + "/01?token=" + callbackToken + "x",
+			"/callbacks/" + providerKind + "/abc?token=" + callbackToken,
+			callbackPath(providerKind, accSMS, "guess") + "&x=1",
+		} {
+			status, raw := push(t, f, path, body)
+			require.Equal(t, http.StatusNotFound, status, path)
+			require.Equal(t, unknown, raw, path)
+		}
+	})
 	t.Run("OK_TokenNotLogged", func(t *testing.T) {
 		for _, e := range f.logs.All() {
 			require.NotContains(t, fmt.Sprint(e.ContextMap()), callbackToken)
@@ -127,6 +211,94 @@ func TestCallbackReceipts(t *testing.T) {
 		require.Equal(t, http.StatusOK, status)
 		require.Equal(t, "OK", raw)
 		require.Empty(t, f.engine.signalsOf(id))
+	})
+	t.Run("OK_ForgedProviderIDForRealTaskIgnored", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		// The account returned pm-1 for this message; a receipt naming
+		// another id, even with the right task id, is not believed.
+		id := sentMessage(f, accSMS, "pm-1", workflows.StatusSent, "")
+		status, raw := push(t, f, path, receiptJSON(t, map[string]any{"provider_message_id": "made-up", "task_id": id, "status": "failed"}))
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, "OK", raw, "answered with success so the provider stops pushing it")
+		require.Empty(t, f.engine.signalsOf(id))
+		require.Empty(t, f.store.eventsOf(id))
+		logged := f.logs.FilterMessageSnippet("unknown message").All()
+		require.Len(t, logged, 1)
+		require.NotContains(t, fmt.Sprint(logged[0].ContextMap()), testPhone)
+	})
+	t.Run("OK_ForgedProviderIDOfClosedTaskNotStored", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		id := sentMessage(f, accSMS, "pm-1", workflows.StatusSuccess, "")
+		f.engine.signalErr = func(string) error { return workflows.ErrWorkflowClosed }
+		status, _ := push(t, f, path, receiptJSON(t, map[string]any{"provider_message_id": "made-up", "task_id": id, "status": "failed"}))
+		require.Equal(t, http.StatusOK, status)
+		require.Empty(t, f.store.eventsOf(id), "no late receipt is stored")
+		m, err := f.store.GetMessage(ctx, id)
+		require.NoError(t, err)
+		require.Empty(t, m.CallbackStatus)
+	})
+	t.Run("OK_TaskIDOnlyOfAcceptedTask", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		id := sentMessage(f, accSMS, "pm-1", workflows.StatusSent, "")
+		status, _ := push(t, f, path, receiptJSON(t, map[string]any{"task_id": id, "status": "delivered"}))
+		require.Equal(t, http.StatusOK, status)
+		require.Len(t, f.engine.signalsOf(id), 1)
+	})
+	t.Run("OK_TaskIDOnlyNotAcceptedIgnored", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		// The message names the account (an attempt started there) but the
+		// account never accepted it.
+		id := uuid.NewString()
+		acc := accSMS
+		f.store.putMessage(store.Message{TaskID: id, AppID: f.app.ID, ChannelID: chSMS, MessageType: store.ChannelSMS, Receiver: testPhone,
+			Status: workflows.StatusFailed, AccountID: &acc, AttemptCount: 1, MaxAttempts: 3})
+		status, raw := push(t, f, path, receiptJSON(t, map[string]any{"task_id": id, "status": "delivered"}))
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, "OK", raw)
+		require.Empty(t, f.engine.signalsOf(id))
+	})
+	t.Run("OK_ProviderIDOfEarlierAttempt", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		// Accepted by accSMS, then switched: the message now names accEmail.
+		id := sentMessage(f, accEmail, "pm-b", workflows.StatusSent, "")
+		f.store.putProviderID(accSMS, "pm-a", id)
+		status, _ := push(t, f, path, receiptJSON(t, map[string]any{"provider_message_id": "pm-a", "status": "delivered"}))
+		require.Equal(t, http.StatusOK, status)
+		got := f.engine.signalsOf(id)
+		require.Len(t, got, 1)
+		require.Equal(t, accSMS, got[0].AccountID)
+	})
+	t.Run("OK_ReceiptDuringSendGoesToWorkflowOnly", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		// The send through accSMS is in flight: its acceptance is not
+		// recorded yet (the push beat the provider's answer, or the worker
+		// died mid-send). The workflow gets it and checks it once the
+		// send returns.
+		id := uuid.NewString()
+		acc := accSMS
+		f.store.putMessage(store.Message{TaskID: id, AppID: f.app.ID, ChannelID: chSMS, MessageType: store.ChannelSMS, Receiver: testPhone,
+			Status: workflows.StatusProcessing, AccountID: &acc, AttemptCount: 1, MaxAttempts: 3})
+		status, raw := push(t, f, path, receiptJSON(t, map[string]any{"provider_message_id": "pm-new", "task_id": id, "status": "delivered"}))
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, "OK", raw)
+		require.Len(t, f.engine.signalsOf(id), 1)
+
+		// Through another account, or once the workflow has ended, it
+		// changes nothing and is not stored.
+		status, _ = push(t, f, callbackPath(providerKind, accEmail, "tok-2"), receiptJSON(t, map[string]any{"provider_message_id": "pm-x", "task_id": id, "status": "delivered"}))
+		require.Equal(t, http.StatusOK, status)
+		require.Len(t, f.engine.signalsOf(id), 1)
+		f.engine.signalErr = func(string) error { return workflows.ErrWorkflowClosed }
+		status, raw = push(t, f, path, receiptJSON(t, map[string]any{"provider_message_id": "pm-new", "task_id": id, "status": "failed"}))
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, "OK", raw)
+		require.Empty(t, f.store.eventsOf(id))
 	})
 	t.Run("OK_UnknownReceiptSkipped", func(t *testing.T) {
 		t.Parallel()

@@ -132,7 +132,8 @@ func (s *Server) listChannels(c echo.Context) error {
 		return err
 	}
 	size = min(size, maxPageSize)
-	filter := store.ChannelFilter{EnabledOnly: true, Offset: (page - 1) * size, Limit: size}
+	appID := appFrom(c).ID
+	filter := store.ChannelFilter{EnabledOnly: true, AppID: &appID, Offset: (page - 1) * size, Limit: size}
 	if t := q.Get("type"); t != "" {
 		if !slices.Contains(store.ChannelTypes, t) {
 			return errInvalidValue("type must be one of %s", quoteList(store.ChannelTypes))
@@ -153,6 +154,34 @@ func (s *Server) listChannels(c echo.Context) error {
 		items = append(items, item)
 	}
 	return success(c, channelPage{Items: items, Total: total, Page: page, Size: size})
+}
+
+// errChannelNotFound answers for a channel id that names no channel, and
+// for a channel the app holds no grant for: the same status, code and
+// text, so an app cannot learn which channels exist beyond its own.
+func errChannelNotFound(id int64) error {
+	return NewError(http.StatusNotFound, CodeChannelNotFound, "channel %d not found", id)
+}
+
+// grantedChannel loads a channel the app is granted. The grant is looked
+// up first, so an unknown channel and one of another app take the same
+// path and the same answer.
+func (s *Server) grantedChannel(ctx context.Context, appID string, id int64) (*store.Channel, error) {
+	granted, err := s.store.ChannelGranted(ctx, appID, id)
+	if err != nil {
+		return nil, errDatabase("load channel grant", err)
+	}
+	if !granted {
+		return nil, errChannelNotFound(id)
+	}
+	ch, err := s.store.GetChannel(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errChannelNotFound(id)
+	}
+	if err != nil {
+		return nil, errDatabase("load channel", err)
+	}
+	return ch, nil
 }
 
 // pageParam reads a positive integer query parameter. Absent, zero and
@@ -179,12 +208,9 @@ func (s *Server) getChannel(c echo.Context) error {
 	if err != nil {
 		return NewError(http.StatusNotFound, CodeChannelNotFound, "channel not found: id must be an integer")
 	}
-	ch, err := s.store.GetChannel(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return NewError(http.StatusNotFound, CodeChannelNotFound, "channel %d not found", id)
-	}
+	ch, err := s.grantedChannel(ctx, appFrom(c).ID, id)
 	if err != nil {
-		return errDatabase("load channel", err)
+		return err
 	}
 	if !ch.Enabled {
 		return errForbidden(CodeChannelDisabled, "channel %d is disabled", id)

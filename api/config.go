@@ -47,6 +47,10 @@ type Config struct {
 	// X-Forwarded-For header is believed. Empty means the client IP is
 	// always the connection's peer address.
 	TrustedProxies []string
+	// CallbackAuthFailuresPerMinute is how many provider callbacks per
+	// minute one client IP may send that fail authentication before it is
+	// answered 429 (default 30). Authenticated callbacks are never limited.
+	CallbackAuthFailuresPerMinute int
 }
 
 // Defaults of Config.
@@ -60,6 +64,9 @@ const (
 	DefaultAuthFailureLimit   = 20
 	DefaultAuthFailureWindow  = time.Minute
 	DefaultMaxAttachmentBytes = 3 << 20
+	// DefaultCallbackAuthFailuresPerMinute is the default of
+	// Config.CallbackAuthFailuresPerMinute.
+	DefaultCallbackAuthFailuresPerMinute = 30
 )
 
 // DefaultConfig returns the configuration used for zero fields.
@@ -74,6 +81,8 @@ func DefaultConfig() Config {
 		AuthFailureLimit:   DefaultAuthFailureLimit,
 		AuthFailureWindow:  DefaultAuthFailureWindow,
 		MaxAttachmentBytes: DefaultMaxAttachmentBytes,
+
+		CallbackAuthFailuresPerMinute: DefaultCallbackAuthFailuresPerMinute,
 	}
 }
 
@@ -106,6 +115,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxAttachmentBytes == 0 {
 		c.MaxAttachmentBytes = min(d.MaxAttachmentBytes, c.MaxBodyBytes*3/4)
+	}
+	if c.CallbackAuthFailuresPerMinute == 0 {
+		c.CallbackAuthFailuresPerMinute = d.CallbackAuthFailuresPerMinute
 	}
 	return c
 }
@@ -146,6 +158,9 @@ func (c Config) Validate() error {
 	}
 	if c.DefaultMaxAttempts < 0 {
 		errs = append(errs, fmt.Errorf("DefaultMaxAttempts must not be negative, got %d", c.DefaultMaxAttempts))
+	}
+	if c.CallbackAuthFailuresPerMinute < 0 {
+		errs = append(errs, fmt.Errorf("CallbackAuthFailuresPerMinute must not be negative, got %d", c.CallbackAuthFailuresPerMinute))
 	}
 	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
 		errs = append(errs, fmt.Errorf("TrustedProxies: %w", err))

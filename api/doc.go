@@ -56,4 +56,16 @@
 //   - Channel paging treats page or page_size below 1 as the default and caps
 //     page_size at 100; "size" in the answer is the page size used.
 //   - DELETE of an already cancelled task answers success again.
+//   - An app sees only the channels it is granted: sending, batching,
+//     listing or reading any other channel, or a message of one, answers
+//     404 with 30003 exactly as for a channel id that names nothing.
+//
+// # Provider callbacks
+//
+// A callback authenticates by the token of the account its URL names.
+// Every failure (unknown or malformed account, other provider kind, wrong
+// token) answers the same 404 and counts against the client IP; past
+// Config.CallbackAuthFailuresPerMinute it answers 429 with Retry-After.
+// Authenticated pushes are never limited. A receipt applies only to a send
+// the account accepted (see resolveReceiptTask).
 package api

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/heraldhq/herald/providers"
@@ -27,6 +28,7 @@ type fakeStore struct {
 	batches     map[string]*store.Batch
 	events      map[string][]store.MessageEvent
 	providerIDs map[string]string // "<account>/<provider id>" -> task id
+	grants      map[string]bool   // "<app>/<channel>"
 	nextID      int64
 
 	// Hooks and injected failures.
@@ -47,6 +49,7 @@ func newFakeStore() *fakeStore {
 		batches:     map[string]*store.Batch{},
 		events:      map[string][]store.MessageEvent{},
 		providerIDs: map[string]string{},
+		grants:      map[string]bool{},
 	}
 }
 
@@ -85,11 +88,23 @@ func (f *fakeStore) GetChannel(_ context.Context, id int64) (*store.Channel, err
 	return &c, nil
 }
 
+func (f *fakeStore) ChannelGranted(_ context.Context, appID string, channelID int64) (bool, error) {
+	if err := f.injected("ChannelGranted"); err != nil {
+		return false, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.grants[fmt.Sprintf("%s/%d", appID, channelID)], nil
+}
+
 func (f *fakeStore) ListChannels(_ context.Context, flt store.ChannelFilter) ([]store.Channel, int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var all []store.Channel
 	for _, c := range f.channels {
+		if flt.AppID != nil && !f.grants[fmt.Sprintf("%s/%d", *flt.AppID, c.ID)] {
+			continue
+		}
 		if flt.EnabledOnly && !c.Enabled {
 			continue
 		}
@@ -270,6 +285,29 @@ func (f *fakeStore) FindTaskByProviderMessageID(_ context.Context, accountID int
 	return id, nil
 }
 
+func (f *fakeStore) TaskAcceptance(_ context.Context, taskID string, accountID int64) (store.Acceptance, error) {
+	if err := f.injected("TaskAcceptance"); err != nil {
+		return store.Acceptance{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var a store.Acceptance
+	for k, task := range f.providerIDs {
+		if task != taskID {
+			continue
+		}
+		switch k {
+		case fmt.Sprintf("%d/herald-task:%s", accountID, taskID):
+			a.WithoutID = true
+		default:
+			if strings.HasPrefix(k, fmt.Sprintf("%d/", accountID)) {
+				a.WithID = true
+			}
+		}
+	}
+	return a, nil
+}
+
 func (f *fakeStore) FindLatestMessageTo(_ context.Context, accountID int64, receivers []string) (*store.Message, error) {
 	if err := f.injected("FindLatestMessageTo"); err != nil {
 		return nil, err
@@ -361,6 +399,24 @@ func (f *fakeStore) putChannel(c store.Channel) {
 	f.channels[c.ID] = c
 }
 
+// grant lets the app use the channels.
+func (f *fakeStore) grant(appID string, channelIDs ...int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, id := range channelIDs {
+		f.grants[fmt.Sprintf("%s/%d", appID, id)] = true
+	}
+}
+
+// revoke takes the channels from the app.
+func (f *fakeStore) revoke(appID string, channelIDs ...int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, id := range channelIDs {
+		delete(f.grants, fmt.Sprintf("%s/%d", appID, id))
+	}
+}
+
 func (f *fakeStore) putTemplate(t store.Template) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -388,6 +444,12 @@ func (f *fakeStore) putProviderID(accountID int64, pmid, taskID string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.providerIDs[fmt.Sprintf("%d/%s", accountID, pmid)] = taskID
+}
+
+// putAcceptedWithoutID records that the account accepted a send of the
+// task without returning a provider id, as the store keys it.
+func (f *fakeStore) putAcceptedWithoutID(accountID int64, taskID string) {
+	f.putProviderID(accountID, "herald-task:"+taskID, taskID)
 }
 
 func (f *fakeStore) messageCount() int {

@@ -58,6 +58,10 @@ func FuzzSendRequest(f *testing.F) {
 	}
 	fs := newFakeStore()
 	seedCatalogue(fs)
+	// The fuzzing app holds grants to the catalogue's usual channels (not
+	// to the ungranted ones), like the app of the handler tests.
+	const fuzzApp = "fuzz-app"
+	fs.grant(fuzzApp, chSMS, chEmail, chWeCom, chDisabled, chNoTemplate, chBadTemplate, chNoAccount, chDegraded, chWebhook)
 	srv, err := New(Config{BatchMaxSize: fuzzBatchMax}, Deps{
 		Store:     fs,
 		Engine:    newFakeEngine(),
@@ -87,7 +91,7 @@ func FuzzSendRequest(f *testing.F) {
 			require.NotEmpty(t, strings.TrimSpace(req.Receiver))
 		}
 
-		p, err := srv.prepare(context.Background(), req)
+		p, err := srv.prepare(context.Background(), fuzzApp, req)
 		if err != nil {
 			requireClientError(t, err)
 			return

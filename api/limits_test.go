@@ -149,6 +149,7 @@ func TestBatchAttachmentsStoredOnce(t *testing.T) {
 	acc := &store.ProviderAccount{Name: "mail", Kind: providerKind, Config: json.RawMessage(`{}`), Enabled: true, Weight: 1}
 	require.NoError(t, db.CreateAccount(ctx, acc))
 	require.NoError(t, db.SetPoolMember(ctx, ch.ID, acc.ID, 1))
+	require.NoError(t, db.GrantChannel(ctx, f.app.ID, ch.ID))
 
 	content := make([]byte, 1<<20)
 	_, err := rand.Read(content)

@@ -98,15 +98,12 @@ type prepared struct {
 	maxAttempts int
 }
 
-// prepare runs every check that does not depend on the receiver. It writes
-// nothing.
-func (s *Server) prepare(ctx context.Context, req *sendRequest) (*prepared, error) {
-	ch, err := s.store.GetChannel(ctx, req.ChannelID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, NewError(http.StatusNotFound, CodeChannelNotFound, "channel %d not found", req.ChannelID)
-	}
+// prepare runs every check that does not depend on the receiver, for a
+// request of the app. It writes nothing.
+func (s *Server) prepare(ctx context.Context, appID string, req *sendRequest) (*prepared, error) {
+	ch, err := s.grantedChannel(ctx, appID, req.ChannelID)
 	if err != nil {
-		return nil, errDatabase("load channel", err)
+		return nil, err
 	}
 	if !ch.Enabled {
 		return nil, errForbidden(CodeChannelDisabled, "channel %d is disabled", ch.ID)
@@ -254,7 +251,7 @@ func (s *Server) sendMessage(c echo.Context) error {
 		}
 	}
 
-	p, err := s.prepare(ctx, req)
+	p, err := s.prepare(ctx, app.ID, req)
 	if err != nil {
 		return err
 	}
@@ -418,7 +415,7 @@ func (s *Server) sendBatch(c echo.Context) error {
 		}
 	}
 
-	p, err := s.prepare(ctx, req)
+	p, err := s.prepare(ctx, app.ID, req)
 	if err != nil {
 		return err
 	}
@@ -552,8 +549,9 @@ func (s *Server) replayBatch(ctx context.Context, app *store.App, req *sendReque
 	return resp, nil
 }
 
-// loadOwnMessage returns a task of the calling app; any other task, and a
-// malformed id, is "not found" so ids of other apps cannot be probed.
+// loadOwnMessage returns a task of the calling app through a channel it is
+// granted; any other task, and a malformed id, is "not found" so ids of
+// other apps cannot be probed.
 func (s *Server) loadOwnMessage(c echo.Context) (*store.Message, error) {
 	taskID := pathParam(c, "task_id")
 	if _, err := uuid.Parse(taskID); err != nil {
@@ -568,6 +566,11 @@ func (s *Server) loadOwnMessage(c echo.Context) (*store.Message, error) {
 	}
 	if m.AppID != appFrom(c).ID {
 		return nil, errTaskNotFound(taskID)
+	}
+	// A message of a channel the app is no longer granted is out of its
+	// reach like the channel itself.
+	if _, err := s.grantedChannel(c.Request().Context(), m.AppID, m.ChannelID); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

@@ -1217,6 +1217,7 @@ func TestOpenAPIDescribesLiveResponses(t *testing.T) {
 		{"ErrSendTemplateParams", http.MethodPost, sendPath, sendPath, `{"channel_id":1,"receiver":"+8613800138000","template_params":{"code":"1","mins":"5"}}`, nil, http.StatusBadRequest, CodeTemplateParams},
 		{"ErrSendBadReceiver", http.MethodPost, sendPath, sendPath, otp(chSMS, "12345"), nil, http.StatusBadRequest, CodeInvalidReceiver},
 		{"ErrSendUnknownChannel", http.MethodPost, sendPath, sendPath, otp(404, testPhone), nil, http.StatusNotFound, CodeChannelNotFound},
+		{"ErrSendUngrantedChannel", http.MethodPost, sendPath, sendPath, otp(chUngranted, testPhone), nil, http.StatusNotFound, CodeChannelNotFound},
 		{"ErrSendChannelDisabled", http.MethodPost, sendPath, sendPath, otp(chDisabled, testPhone), nil, http.StatusForbidden, CodeChannelDisabled},
 		{"ErrSendNoTemplate", http.MethodPost, sendPath, sendPath, otp(chNoTemplate, testPhone), nil, http.StatusNotFound, CodeTemplateNotFound},
 		{"ErrSendTemplateUnusable", http.MethodPost, sendPath, sendPath, otp(chBadTemplate, testPhone), nil, http.StatusServiceUnavailable, CodeTemplateNotFound},
@@ -1234,6 +1235,7 @@ func TestOpenAPIDescribesLiveResponses(t *testing.T) {
 		{"ChannelWithoutTemplate", http.MethodGet, channelPath, fmt.Sprintf("/api/v1/channels/%d", chNoTemplate), "", nil, http.StatusOK, CodeOK},
 		{"ErrChannelDisabled", http.MethodGet, channelPath, fmt.Sprintf("/api/v1/channels/%d", chDisabled), "", nil, http.StatusForbidden, CodeChannelDisabled},
 		{"ErrChannelNotFound", http.MethodGet, channelPath, "/api/v1/channels/404", "", nil, http.StatusNotFound, CodeChannelNotFound},
+		{"ErrChannelUngranted", http.MethodGet, channelPath, fmt.Sprintf("/api/v1/channels/%d", chUngrantedOff), "", nil, http.StatusNotFound, CodeChannelNotFound},
 		{"ErrUnsigned", http.MethodGet, listPath, listPath, "", []callOpt{withoutAuth()}, http.StatusUnauthorized, CodeUnauthorized},
 		{"ErrBadSignature", http.MethodGet, listPath, listPath, "", []callOpt{withSignature("00")}, http.StatusUnauthorized, CodeBadSignature},
 		{"ErrStaleTimestamp", http.MethodGet, listPath, listPath, "", []callOpt{withTimestamp(time.Now().Add(-time.Hour).Unix())}, http.StatusUnauthorized, CodeBadTimestamp},
@@ -1242,9 +1244,9 @@ func TestOpenAPIDescribesLiveResponses(t *testing.T) {
 		{"ErrNonceReused", http.MethodGet, listPath, listPath, "", []callOpt{withNonce(reused)}, http.StatusUnauthorized, CodeNonceReused},
 		{"Health", http.MethodGet, healthPath, healthPath, "", []callOpt{withoutAuth()}, http.StatusOK, CodeOK},
 		{"ErrCallbackUnknownAccount", http.MethodPost, cbPath, "/callbacks/" + providerKind + "/999?token=x", `[]`, []callOpt{withoutAuth()}, http.StatusNotFound, CodeInvalidParams},
-		{"ErrCallbackBadToken", http.MethodPost, cbPath, fmt.Sprintf("/callbacks/%s/%d?token=wrong", providerKind, accSMS), `[]`, []callOpt{withoutAuth()}, http.StatusUnauthorized, CodeUnauthorized},
+		{"ErrCallbackBadToken", http.MethodPost, cbPath, fmt.Sprintf("/callbacks/%s/%d?token=wrong", providerKind, accSMS), `[]`, []callOpt{withoutAuth()}, http.StatusNotFound, CodeInvalidParams},
 		{"ErrRepliesUnknownAccount", http.MethodPost, replyPath, "/callbacks/" + providerKind + "/999/replies?token=x", `[]`, []callOpt{withoutAuth()}, http.StatusNotFound, CodeInvalidParams},
-		{"ErrRepliesBadToken", http.MethodPost, replyPath, fmt.Sprintf("/callbacks/%s/%d/replies?token=wrong", providerKind, accSMS), `[]`, []callOpt{withoutAuth()}, http.StatusUnauthorized, CodeUnauthorized},
+		{"ErrRepliesBadToken", http.MethodPost, replyPath, fmt.Sprintf("/callbacks/%s/%d/replies?token=wrong", providerKind, accSMS), `[]`, []callOpt{withoutAuth()}, http.StatusNotFound, CodeInvalidParams},
 		{"ErrRepliesNotPushed", http.MethodPost, replyPath, fmt.Sprintf("/callbacks/silent/%d/replies?token=tok-6", accSilent), `[]`, []callOpt{withoutAuth()}, http.StatusNotFound, CodeInvalidParams},
 	} {
 		t.Run(x.name, func(t *testing.T) { run(t, f, x) })

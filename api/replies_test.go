@@ -66,9 +66,9 @@ func TestReplyCallbackRouting(t *testing.T) {
 		{"ErrUnknownAccount", replyPath(providerKind, 999, callbackToken), http.StatusNotFound, CodeInvalidParams},
 		{"ErrAccountNotANumber", "/callbacks/" + providerKind + "/abc/replies?token=" + callbackToken, http.StatusNotFound, CodeInvalidParams},
 		{"ErrKindMismatch", replyPath("silent", accSMS, callbackToken), http.StatusNotFound, CodeInvalidParams},
-		{"ErrWrongToken", replyPath(providerKind, accSMS, "guess"), http.StatusUnauthorized, CodeUnauthorized},
-		{"ErrNoToken", fmt.Sprintf("/callbacks/%s/%d/replies", providerKind, accSMS), http.StatusUnauthorized, CodeUnauthorized},
-		{"ErrTokenOfAnotherAccount", replyPath(providerKind, accSMS, "tok-2"), http.StatusUnauthorized, CodeUnauthorized},
+		{"ErrWrongToken", replyPath(providerKind, accSMS, "guess"), http.StatusNotFound, CodeInvalidParams},
+		{"ErrNoToken", fmt.Sprintf("/callbacks/%s/%d/replies", providerKind, accSMS), http.StatusNotFound, CodeInvalidParams},
+		{"ErrTokenOfAnotherAccount", replyPath(providerKind, accSMS, "tok-2"), http.StatusNotFound, CodeInvalidParams},
 		{"ErrProviderWithoutReplies", replyPath("silent", accSilent, "tok-6"), http.StatusNotFound, CodeInvalidParams},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

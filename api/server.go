@@ -25,6 +25,9 @@ import (
 type Store interface {
 	GetApp(ctx context.Context, id string) (*store.App, error)
 	GetChannel(ctx context.Context, id int64) (*store.Channel, error)
+	// ChannelGranted reports whether the app holds a grant for the
+	// channel; an unknown app or channel is not granted.
+	ChannelGranted(ctx context.Context, appID string, channelID int64) (bool, error)
 	ListChannels(ctx context.Context, f store.ChannelFilter) ([]store.Channel, int, error)
 	GetTemplate(ctx context.Context, id int64) (*store.Template, error)
 	ChannelPool(ctx context.Context, channelID int64) ([]store.PoolMember, error)
@@ -35,6 +38,9 @@ type Store interface {
 	ListBatchMessages(ctx context.Context, batchID string) ([]store.Message, error)
 	UpdateMessage(ctx context.Context, taskID string, p store.MessagePatch) error
 	FindTaskByProviderMessageID(ctx context.Context, accountID int64, providerMessageID string) (string, error)
+	// TaskAcceptance reports what the account accepted of the task, over
+	// all attempts.
+	TaskAcceptance(ctx context.Context, taskID string, accountID int64) (store.Acceptance, error)
 	// FindLatestMessageTo returns the latest message sent through an
 	// account to any of the spellings of one receiver.
 	FindLatestMessageTo(ctx context.Context, accountID int64, receivers []string) (*store.Message, error)

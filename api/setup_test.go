@@ -90,6 +90,8 @@ const (
 	chNoAccount     int64 = 7
 	chDegraded      int64 = 8
 	chWebhook       int64 = 9
+	chUngranted     int64 = 10 // a working channel the test app holds no grant for
+	chUngrantedOff  int64 = 11 // a disabled one
 	accSMS          int64 = 1
 	accEmail        int64 = 2
 	accWeCom        int64 = 3
@@ -152,7 +154,9 @@ func withEngine(e Engine) setupOption { return func(o *setupOptions) { o.engine 
 // a catalogue of channels covering every readiness case.
 func setup(t *testing.T, opts ...setupOption) *fixture {
 	t.Helper()
-	var o setupOptions
+	// Tests push failing callbacks from one address, in parallel and
+	// against one Redis; the failed-callback limit has its own test.
+	o := setupOptions{cfg: Config{CallbackAuthFailuresPerMinute: 1 << 20}}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -177,6 +181,7 @@ func setup(t *testing.T, opts ...setupOption) *fixture {
 	}
 	fs.putApp(app)
 	seedCatalogue(fs)
+	fs.grant(app.ID, chSMS, chEmail, chWeCom, chDisabled, chNoTemplate, chBadTemplate, chNoAccount, chDegraded, chWebhook)
 
 	core, logs := observer.New(zapcore.DebugLevel)
 	eng := newFakeEngine()
@@ -220,8 +225,10 @@ func seedCatalogue(fs *fakeStore) {
 	fs.putChannel(store.Channel{ID: chNoAccount, Name: "no account", Type: store.ChannelSMS, TemplateID: ptr(tplOTP), Enabled: true})
 	fs.putChannel(store.Channel{ID: chDegraded, Name: "degraded", Type: store.ChannelSMS, TemplateID: ptr(tplOTP), SignatureNames: []string{"Herald"}, SignatureRequired: true, Enabled: true})
 	fs.putChannel(store.Channel{ID: chWebhook, Name: "hook", Type: store.ChannelWebhook, TemplateID: ptr(tplPing), Enabled: true})
+	fs.putChannel(store.Channel{ID: chUngranted, Name: "other sms", Type: store.ChannelSMS, TemplateID: ptr(tplOTP), SignatureNames: []string{"Herald"}, Enabled: true})
+	fs.putChannel(store.Channel{ID: chUngrantedOff, Name: "other old sms", Type: store.ChannelSMS, TemplateID: ptr(tplOTP), Enabled: false})
 
-	fs.putAccount(store.ProviderAccount{ID: accSMS, Name: "sms a", Kind: providerKind, Enabled: true, CallbackToken: callbackToken}, chSMS, chNoTemplate, chBadTemplate, chDegraded, chDisabled)
+	fs.putAccount(store.ProviderAccount{ID: accSMS, Name: "sms a", Kind: providerKind, Enabled: true, CallbackToken: callbackToken}, chSMS, chNoTemplate, chBadTemplate, chDegraded, chDisabled, chUngranted, chUngrantedOff)
 	fs.putAccount(store.ProviderAccount{ID: accEmail, Name: "mail", Kind: providerKind, Enabled: true, CallbackToken: "tok-2"}, chEmail)
 	fs.putAccount(store.ProviderAccount{ID: accWeCom, Name: "wecom", Kind: providerKind, Enabled: true, CallbackToken: "tok-3"}, chWeCom)
 	fs.putAccount(store.ProviderAccount{ID: accDisabled, Name: "sms b", Kind: providerKind, Enabled: false, CallbackToken: "tok-4"}, chNoAccount, chDegraded)

@@ -79,6 +79,10 @@ func createAccount(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, a
 	if a.ConfigEnc, err = c.Encrypt(a.Config); err != nil {
 		return fmt.Errorf("create account: seal config: %w", err)
 	}
+	if a.CallbackTokenEnc, err = sealString(c, a.CallbackToken); err != nil {
+		return fmt.Errorf("create account: seal callback token: %w", err)
+	}
+	a.LegacyCallbackToken = ""
 	a.CreatedAt, a.UpdatedAt = createdTimes(now, a.CreatedAt, a.UpdatedAt)
 	if _, err := idb.NewInsert().Model(a).Returning("id").Exec(ctx); err != nil {
 		return fmt.Errorf("create account: %w", mapErr(err))
@@ -94,7 +98,58 @@ func getAccount(ctx context.Context, idb bun.IDB, c *Cipher, id int64) (*Provide
 	if err := openAccount(c, a); err != nil {
 		return nil, fmt.Errorf("get account %d: %w", id, err)
 	}
+	if err := sealLegacyToken(ctx, idb, c, a); err != nil {
+		return nil, fmt.Errorf("get account %d: %w", id, err)
+	}
 	return a, nil
+}
+
+// SealLegacyCallbackTokens seals every callback token an earlier version
+// stored in plain text and returns how many it sealed. Herald runs it when
+// it opens the store with its master key (SQL migrations have no key);
+// until then the store reads such a token as it is and seals it on that
+// read. Never run it with any key but the store's own.
+func (db *DB) SealLegacyCallbackTokens(ctx context.Context) (int, error) {
+	var legacy []ProviderAccount
+	err := db.idb.NewSelect().Model(&legacy).Column("pa.id", "pa.callback_token").
+		Where("pa.callback_token <> ''").
+		Where("pa.callback_token_enc IS NULL").
+		Scan(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("find legacy callback tokens: %w", mapErr(err))
+	}
+	for i := range legacy {
+		if err := sealLegacyToken(ctx, db.idb, db.cipher, &legacy[i]); err != nil {
+			return i, fmt.Errorf("account %d: %w", legacy[i].ID, err)
+		}
+	}
+	return len(legacy), nil
+}
+
+// sealLegacyToken seals a token an earlier version stored in plain text
+// (SQL migrations have no key to do it) and clears the plain copy. Only a
+// row still holding that same plain token and no sealed one is changed, so
+// a concurrent reader or a new token is never overwritten.
+func sealLegacyToken(ctx context.Context, idb bun.IDB, c *Cipher, a *ProviderAccount) error {
+	if a.LegacyCallbackToken == "" {
+		return nil
+	}
+	enc, err := sealString(c, a.LegacyCallbackToken)
+	if err != nil {
+		return fmt.Errorf("seal legacy callback token: %w", err)
+	}
+	_, err = idb.NewUpdate().Model((*ProviderAccount)(nil)).
+		Set("callback_token_enc = ?", enc).
+		Set("callback_token = ''").
+		Where("id = ?", a.ID).
+		Where("callback_token = ?", a.LegacyCallbackToken).
+		Where("callback_token_enc IS NULL").
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("seal legacy callback token: %w", mapErr(err))
+	}
+	a.CallbackTokenEnc, a.LegacyCallbackToken = enc, ""
+	return nil
 }
 
 func openAccount(c *Cipher, a *ProviderAccount) error {
@@ -105,6 +160,14 @@ func openAccount(c *Cipher, a *ProviderAccount) error {
 	// An empty config was stored as nil; keep it nil rather than "".
 	if len(plain) > 0 {
 		a.Config = json.RawMessage(plain)
+	}
+	if len(a.CallbackTokenEnc) > 0 {
+		if a.CallbackToken, err = openString(c, a.CallbackTokenEnc); err != nil {
+			return fmt.Errorf("open callback token: %w", err)
+		}
+		a.LegacyCallbackToken = ""
+	} else {
+		a.CallbackToken = a.LegacyCallbackToken
 	}
 	a.CreatedAt = normTime(a.CreatedAt)
 	a.UpdatedAt = normTime(a.UpdatedAt)
@@ -133,7 +196,11 @@ func updateAccount(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, i
 		q = q.Set("rate_limit_per_minute = ?", *p.RateLimitPerMinute)
 	}
 	if p.CallbackToken != nil {
-		q = q.Set("callback_token = ?", *p.CallbackToken)
+		enc, err := sealString(c, *p.CallbackToken)
+		if err != nil {
+			return fmt.Errorf("update account %d: seal callback token: %w", id, err)
+		}
+		q = q.Set("callback_token_enc = ?", enc).Set("callback_token = ''")
 	}
 	if err := execOne(ctx, q); err != nil {
 		return fmt.Errorf("update account %d: %w", id, err)
@@ -148,6 +215,9 @@ func listAccounts(ctx context.Context, idb bun.IDB, c *Cipher) ([]ProviderAccoun
 	}
 	for i := range as {
 		if err := openAccount(c, &as[i]); err != nil {
+			return nil, fmt.Errorf("list accounts: account %d: %w", as[i].ID, err)
+		}
+		if err := sealLegacyToken(ctx, idb, c, &as[i]); err != nil {
 			return nil, fmt.Errorf("list accounts: account %d: %w", as[i].ID, err)
 		}
 	}

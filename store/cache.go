@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// Cached serves configuration reads (apps, channels, templates, template
-// mappings, accounts, pools and rules) from memory for up to a TTL, so the
+// Cached serves configuration reads (apps, channels, grants, templates,
+// template mappings, accounts, pools and rules) from memory for up to a TTL, so the
 // send path does not query — and decrypt — what rarely changes for every
 // message. Everything else, and every write, goes to the DB it embeds. A
 // configuration change made through any process shows within the TTL.
@@ -140,6 +140,16 @@ func (c *Cached) ListRules(ctx context.Context, scene string) ([]Rule, error) {
 	return append([]Rule(nil), r...), nil
 }
 
+// ChannelGranted reports whether the app holds a grant for the channel,
+// from the cache when fresh. Unlike a missing row elsewhere, "not granted"
+// is an answer and is cached too: a grant made by another process shows
+// within the TTL.
+func (c *Cached) ChannelGranted(ctx context.Context, appID string, channelID int64) (bool, error) {
+	return cached(ctx, c, fmt.Sprintf("grant:%d:%s", channelID, appID), func(ctx context.Context) (bool, error) {
+		return c.DB.ChannelGranted(ctx, appID, channelID)
+	})
+}
+
 // invalidate drops every cached entry. Configuration writes through this
 // process are then visible at once; other processes' within the TTL.
 func (c *Cached) invalidate() {
@@ -193,4 +203,14 @@ func (c *Cached) DeleteRule(ctx context.Context, id int64) error {
 // UpsertTemplateMapping changes a mapping and drops cached configuration.
 func (c *Cached) UpsertTemplateMapping(ctx context.Context, m *TemplateMapping) error {
 	return c.afterWrite(c.DB.UpsertTemplateMapping(ctx, m))
+}
+
+// SetAppGrants changes an app's grants and drops cached configuration.
+func (c *Cached) SetAppGrants(ctx context.Context, appID string, channelIDs []int64) error {
+	return c.afterWrite(c.DB.SetAppGrants(ctx, appID, channelIDs))
+}
+
+// GrantChannel grants an app a channel and drops cached configuration.
+func (c *Cached) GrantChannel(ctx context.Context, appID string, channelID int64) error {
+	return c.afterWrite(c.DB.GrantChannel(ctx, appID, channelID))
 }

@@ -27,6 +27,8 @@ type ChannelFilter struct {
 	Type *string
 	// EnabledOnly drops disabled channels.
 	EnabledOnly bool
+	// AppID, if set, keeps the channels granted to that app.
+	AppID *string
 	// Offset skips that many channels; Limit caps the page, 0 meaning no cap.
 	Offset, Limit int
 }
@@ -134,6 +136,9 @@ func listChannels(ctx context.Context, idb bun.IDB, f ChannelFilter) ([]Channel,
 		}
 		if f.EnabledOnly {
 			q = q.Where("ch.enabled = ?", true)
+		}
+		if f.AppID != nil {
+			q = q.Where("EXISTS (SELECT 1 FROM app_channels AS ac WHERE ac.channel_id = ch.id AND ac.app_id = ?)", *f.AppID)
 		}
 		return q
 	}

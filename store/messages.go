@@ -292,6 +292,50 @@ func addProviderMessageID(ctx context.Context, idb bun.IDB, now time.Time, taskI
 	return nil
 }
 
+// acceptedWithoutID is the provider message id recorded for a send the
+// account accepted without returning one. It is unique per task, as the
+// table's (account, provider id) key requires, and names only this task,
+// so a receipt that echoes it can reach no other message.
+func acceptedWithoutID(taskID string) string { return "herald-task:" + taskID }
+
+// Acceptance is what an account's provider accepted of one task, over all
+// attempts.
+type Acceptance struct {
+	// WithID is true when the provider returned a message id for a send.
+	WithID bool
+	// WithoutID is true when a send was accepted without one (a provider
+	// that returns none, a send found by a status query).
+	WithoutID bool
+}
+
+// Accepted reports whether the account accepted any send of the task.
+func (a Acceptance) Accepted() bool { return a.WithID || a.WithoutID }
+
+// TaskAcceptance reports what the account accepted of the task.
+func (db *DB) TaskAcceptance(ctx context.Context, taskID string, accountID int64) (Acceptance, error) {
+	return taskAcceptance(ctx, db.idb, taskID, accountID)
+}
+
+func taskAcceptance(ctx context.Context, idb bun.IDB, taskID string, accountID int64) (Acceptance, error) {
+	var ids []string
+	err := idb.NewSelect().Model((*messageProviderID)(nil)).Column("provider_message_id").
+		Where("task_id = ?", taskID).
+		Where("account_id = ?", accountID).
+		Scan(ctx, &ids)
+	if err != nil {
+		return Acceptance{}, fmt.Errorf("acceptance of task %q by account %d: %w", taskID, accountID, mapErr(err))
+	}
+	var a Acceptance
+	for _, id := range ids {
+		if id == acceptedWithoutID(taskID) {
+			a.WithoutID = true
+		} else {
+			a.WithID = true
+		}
+	}
+	return a, nil
+}
+
 func findTaskByProviderMessageID(ctx context.Context, idb bun.IDB, accountID int64, providerMessageID string) (string, error) {
 	var taskID string
 	err := idb.NewSelect().Model((*messageProviderID)(nil)).
@@ -341,14 +385,20 @@ func recordMessage(ctx context.Context, idb bun.IDB, now time.Time, taskID strin
 // the provider's message id mapped to the task and set on the message,
 // plus a status patch and timeline events, all in one transaction so a
 // receipt that arrives at once finds the mapping and the status together.
+// An acceptance without a provider id (a provider that returns none, a
+// send found by a status query) is recorded too, keyed by the task, so
+// TaskAcceptance knows every account that accepted the task.
 func (db *DB) RecordAccepted(ctx context.Context, taskID string, accountID int64, providerMessageID string, patch MessagePatch, events []*MessageEvent) error {
 	return db.RunInTx(ctx, func(ctx context.Context, tx *DB) error {
 		now := tx.timestamp()
-		if providerMessageID != "" {
-			if err := addProviderMessageID(ctx, tx.idb, now, taskID, accountID, providerMessageID); err != nil {
-				return err
-			}
+		key := providerMessageID
+		if key == "" {
+			key = acceptedWithoutID(taskID)
+		} else {
 			patch.ProviderMessageID = &providerMessageID
+		}
+		if err := addProviderMessageID(ctx, tx.idb, now, taskID, accountID, key); err != nil {
+			return err
 		}
 		patch.AccountID = &accountID
 		return recordMessage(ctx, tx.idb, now, taskID, patch, events)

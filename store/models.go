@@ -89,8 +89,9 @@ type ProviderAccount struct {
 	Config  json.RawMessage `bun:"-"`
 	Weight  int             `bun:"weight,notnull"`
 	Enabled bool            `bun:"enabled,notnull"`
-	// CallbackToken authenticates the provider's receipt pushes.
-	CallbackToken string `bun:"callback_token,notnull"`
+	// CallbackToken authenticates the provider's receipt pushes. It is
+	// stored encrypted and decrypted by the store on read.
+	CallbackToken string `bun:"-"`
 	// RateLimitPerMinute paces sends through this account; 0 means the
 	// provider's documented cap, if it has one, else no pacing.
 	RateLimitPerMinute int       `bun:"rate_limit_per_minute,notnull"`
@@ -100,6 +101,13 @@ type ProviderAccount struct {
 	// ConfigEnc is the sealed form of Config as stored; the store fills it
 	// on write and ignores what callers put there.
 	ConfigEnc []byte `bun:"config_enc,notnull" json:"-"`
+	// CallbackTokenEnc is the sealed form of CallbackToken as stored; the
+	// store fills it on write and ignores what callers put there.
+	CallbackTokenEnc []byte `bun:"callback_token_enc" json:"-"`
+	// LegacyCallbackToken is a token stored in plain text before tokens
+	// were sealed. The store reads it as CallbackToken when no sealed one
+	// exists and seals it, clearing this column, on that first read.
+	LegacyCallbackToken string `bun:"callback_token,notnull" json:"-"`
 }
 
 // PoolMember is one account in a channel's pool with its weight there.

@@ -178,3 +178,42 @@ func TestRecordAccepted(t *testing.T) {
 		require.Empty(t, evs)
 	})
 }
+
+func TestTaskAcceptance(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		require.NoError(t, db.CreateMessages(ctx, []*Message{newMessage("a"), newMessage("b"), newMessage("c")}, nil))
+		acceptance := func(task string, account int64) Acceptance {
+			t.Helper()
+			a, err := db.TaskAcceptance(ctx, task, account)
+			require.NoError(t, err)
+			return a
+		}
+		accepted := func(task string, account int64) bool { return acceptance(task, account).Accepted() }
+		require.False(t, accepted("a", 7))
+
+		// With a provider id, on two accounts (a switch): both count.
+		require.NoError(t, db.RecordAccepted(ctx, "a", 7, "pm-1", MessagePatch{}, nil))
+		require.NoError(t, db.RecordAccepted(ctx, "a", 8, "pm-9", MessagePatch{}, nil))
+		require.True(t, accepted("a", 7))
+		require.True(t, accepted("a", 8))
+		require.False(t, accepted("a", 9))
+		require.False(t, accepted("b", 7))
+
+		// Without one: several tasks of one account, and a repeat, all fit
+		// the (account, provider id) key.
+		require.NoError(t, db.RecordAccepted(ctx, "b", 7, "", MessagePatch{}, nil))
+		require.NoError(t, db.RecordAccepted(ctx, "c", 7, "", MessagePatch{}, nil))
+		require.NoError(t, db.RecordAccepted(ctx, "c", 7, "", MessagePatch{}, nil))
+		require.Equal(t, Acceptance{WithoutID: true}, acceptance("b", 7))
+		require.Equal(t, Acceptance{WithoutID: true}, acceptance("c", 7))
+		require.Equal(t, Acceptance{WithID: true}, acceptance("a", 7))
+		require.NoError(t, db.RecordAccepted(ctx, "a", 7, "", MessagePatch{}, nil))
+		require.Equal(t, Acceptance{WithID: true, WithoutID: true}, acceptance("a", 7))
+		m, err := db.GetMessage(ctx, "b")
+		require.NoError(t, err)
+		require.Empty(t, m.ProviderMessageID, "the key is not the provider's id")
+		require.Equal(t, int64(7), *m.AccountID)
+	})
+}

@@ -349,6 +349,9 @@ func benchFixtures(ctx context.Context, s *stack) (*apiclient.Client, int64, err
 	if err := s.db.CreateChannel(ctx, ch); err != nil {
 		return nil, 0, err
 	}
+	if err := s.db.GrantChannel(ctx, app.ID, ch.ID); err != nil {
+		return nil, 0, err
+	}
 	cfg, _ := json.Marshal(map[string]any{"latency_ms": 0, "receipt_delay_ms": 0})
 	token, err := randomHex(16)
 	if err != nil {

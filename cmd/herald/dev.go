@@ -149,13 +149,22 @@ func seedDemo(ctx context.Context, db *store.DB) (demoInfo, error) {
 	info := demoInfo{AppID: app.ID, Secret: app.Secret, Created: created}
 	for _, d := range demoChannels {
 		ch, err := db.FindChannelByName(ctx, d.name)
+		chCreated := false
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			if ch, err = createDemoChannel(ctx, db, d); err != nil {
 				return demoInfo{}, err
 			}
+			chCreated = true
 		case err != nil:
 			return demoInfo{}, err
+		}
+		// Grants are seeded with what they bind only, so one an operator
+		// revoked stays revoked across restarts.
+		if created || chCreated {
+			if err := db.GrantChannel(ctx, app.ID, ch.ID); err != nil {
+				return demoInfo{}, err
+			}
 		}
 		if d.name == demoChannelName {
 			info.ChannelID = ch.ID

@@ -282,9 +282,12 @@ func (a *alertSink) forTask(taskID string) ([]map[string]any, string) {
 }
 
 // fixture builds apps, templates, channels and accounts for one test.
+// Every app it creates is granted every channel it creates.
 type fixture struct {
-	t *testing.T
-	h *harness
+	t        *testing.T
+	h        *harness
+	apps     []string
+	channels []int64
 }
 
 func (h *harness) fixture(t *testing.T) *fixture { return &fixture{t: t, h: h} }
@@ -295,6 +298,10 @@ func (f *fixture) app(opts ...apiclient.Option) (*store.App, *apiclient.Client) 
 	secret := randomHex8() + randomHex8()
 	app := &store.App{ID: "app-" + randomHex8(), Name: f.t.Name(), Secret: secret, Enabled: true, RateLimitPerSecond: 1000}
 	require.NoError(f.t, f.h.db.CreateApp(context.Background(), app))
+	for _, ch := range f.channels {
+		require.NoError(f.t, f.h.db.GrantChannel(context.Background(), app.ID, ch))
+	}
+	f.apps = append(f.apps, app.ID)
 	return app, apiclient.New(f.h.apiURL, app.ID, secret, opts...)
 }
 
@@ -317,6 +324,10 @@ func (f *fixture) channel(typ string, tpl *store.Template, mutate ...func(*store
 		m(ch)
 	}
 	require.NoError(f.t, f.h.db.CreateChannel(context.Background(), ch))
+	for _, app := range f.apps {
+		require.NoError(f.t, f.h.db.GrantChannel(context.Background(), app, ch.ID))
+	}
+	f.channels = append(f.channels, ch.ID)
 	return ch
 }
 

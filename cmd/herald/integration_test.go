@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/heraldhq/herald/activities"
 	"github.com/heraldhq/herald/api/apiclient"
 	"github.com/heraldhq/herald/providers/tencent/tencentfake"
 	"github.com/heraldhq/herald/store"
@@ -588,4 +590,45 @@ func TestPacedAccountSpacesSends(t *testing.T) {
 	require.GreaterOrEqual(t, span, (sends-1)*interval-tolerance)
 	// Pacing waits for the next slot, not for a fixed long backoff.
 	require.Less(t, span, 2*(sends-1)*interval, "the sends were held back far longer than their rate requires")
+}
+
+// TestForgedReceiptChangesNothing pushes, with the account's valid token, a
+// receipt naming a real task but a provider id the account never returned
+// for it: nothing changes, while the genuine late receipt is still stored.
+func TestForgedReceiptChangesNothing(t *testing.T) {
+	t.Parallel()
+	h := sharedHarness(t)
+	f := h.fixture(t)
+	fake := tencentfake.New(t, tencentfake.WithTemplate("1001", 1))
+	fake.AutoReceipt(20*time.Millisecond, tencentfake.Success)
+	tpl := f.template("Your code is {{code}}", "code")
+	ch := f.channel(store.ChannelSMS, tpl)
+	acc := f.tencentAccount(ch, fake, 1)
+	_, c := f.app()
+	ctx := context.Background()
+
+	res, err := c.SendMessage(ctx, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "+8613955557777", TemplateParams: map[string]string{"code": "7"}})
+	require.NoError(t, err)
+	require.Equal(t, workflows.StatusSuccess, waitFinal(t, c, res.TaskID).Status)
+	waitClosed(t, h, res.TaskID)
+
+	forged := fmt.Sprintf(`[{"user_receive_time":"2030-01-02 15:04:09","nationcode":"86","mobile":"13955557777","report_status":"FAIL","errmsg":"MK:0001","description":"forged","sid":"made-up-sid","ext":%q}]`, res.TaskID)
+	resp, err := http.Post(activities.CallbackURL(h.apiURL, acc.Kind, acc.ID, acc.CallbackToken), "application/json", strings.NewReader(forged))
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "acknowledged, so the provider stops pushing it")
+	kinds, _ := eventKinds(t, c, res.TaskID)
+	require.Zero(t, count(kinds, "late_receipt"), "the forged receipt is not stored")
+	msg, err := c.GetMessage(ctx, res.TaskID)
+	require.NoError(t, err)
+	require.Equal(t, workflows.CallbackDelivered, msg.CallbackStatus)
+
+	// The provider's own late receipt still counts.
+	sent := fake.Sent()
+	require.Len(t, sent, 1)
+	require.NoError(t, fake.PushReceipt(sent[0].SerialNo, tencentfake.Fail))
+	require.Eventually(t, func() bool {
+		kinds, _ := eventKinds(t, c, res.TaskID)
+		return count(kinds, "late_receipt") == 1
+	}, 10*time.Second, 100*time.Millisecond)
 }

@@ -188,7 +188,7 @@ func (s *stack) openStore(ctx context.Context, policy schemaPolicy) error {
 		if _, err := db.MigrateUp(ctx); err != nil {
 			return fmt.Errorf("migrate store: %w", err)
 		}
-		return nil
+		return s.sealLegacyTokens(ctx)
 	}
 	states, err := db.MigrationStatus(ctx)
 	if err != nil {
@@ -202,6 +202,19 @@ func (s *stack) openStore(ctx context.Context, policy schemaPolicy) error {
 	}
 	if len(pending) > 0 {
 		return fmt.Errorf("the database schema is not up to date (%d migrations pending: %s); run `herald migrate up` first", len(pending), strings.Join(pending, ", "))
+	}
+	return s.sealLegacyTokens(ctx)
+}
+
+// sealLegacyTokens encrypts callback tokens an earlier version stored in
+// plain text, now that the store is open with its master key.
+func (s *stack) sealLegacyTokens(ctx context.Context) error {
+	n, err := s.db.SealLegacyCallbackTokens(ctx)
+	if err != nil {
+		return fmt.Errorf("seal legacy callback tokens: %w", err)
+	}
+	if n > 0 {
+		s.log.Info("sealed callback tokens stored in plain text", zap.Int("accounts", n))
 	}
 	return nil
 }
@@ -467,7 +480,8 @@ func (s *stack) serveAPI(ln net.Listener) error {
 		AuthFailureLimit:         authFailureLimit(s.cfg.API.AuthFailureLimit),
 		AuthFailureWindow:        s.cfg.API.AuthFailureWindow,
 		// Attachments travel base64-encoded: 3 bytes in 4 of the body.
-		MaxAttachmentBytes: min(s.cfg.API.MaxAttachmentBytes, s.cfg.API.MaxBodyBytes*3/4),
+		MaxAttachmentBytes:            min(s.cfg.API.MaxAttachmentBytes, s.cfg.API.MaxBodyBytes*3/4),
+		CallbackAuthFailuresPerMinute: s.cfg.API.CallbackAuthFailureLimit,
 	}, api.Deps{
 		Store:     s.cached,
 		Engine:    workflows.NewClient(s.temporal),

@@ -107,6 +107,9 @@ type API struct {
 	BatchMaxSize       int
 	MaxScheduleAhead   time.Duration
 	TrustedProxies     []string
+	// CallbackAuthFailureLimit is how many failed provider callbacks per
+	// minute one client IP may send before it is answered 429.
+	CallbackAuthFailureLimit int
 }
 
 // Alerts configures where rule alerts go.
@@ -146,9 +149,10 @@ func Defaults() Config {
 			MaxScheduleAhead: 30 * 24 * time.Hour,
 			// The per-IP failure limit and the attachment cap match the
 			// api package's defaults.
-			AuthFailureLimit:   20,
-			AuthFailureWindow:  time.Minute,
-			MaxAttachmentBytes: 3 << 20,
+			AuthFailureLimit:         20,
+			AuthFailureWindow:        time.Minute,
+			MaxAttachmentBytes:       3 << 20,
+			CallbackAuthFailureLimit: 30,
 		},
 		Worker: Worker{SweepInterval: 30 * time.Second},
 		Log:    Log{Level: "info", Format: "console"},
@@ -188,6 +192,7 @@ func (c *Config) settings() []setting {
 		{"api.batch-max-size", "most receivers in one batch", &c.API.BatchMaxSize},
 		{"api.max-schedule-ahead", "latest accepted scheduled_at, from now", &c.API.MaxScheduleAhead},
 		{"api.trusted-proxies", "comma list of proxy IPs/CIDRs whose X-Forwarded-For is believed", &c.API.TrustedProxies},
+		{"api.callback-auth-failure-limit", "provider callbacks per minute per client IP that may fail authentication before 429 (valid ones are never limited)", &c.API.CallbackAuthFailureLimit},
 		{"alerts.webhook-url", "URL that receives rule alerts", &c.Alerts.WebhookURL},
 		{"alerts.webhook-secret", "whsec_ secret that signs rule alerts", &c.Alerts.WebhookSecret},
 		{"worker.sweep-interval", "how often accepted messages without a workflow are started", &c.Worker.SweepInterval},
@@ -495,6 +500,9 @@ func (c Config) Validate(mode Mode) error {
 	}
 	if c.API.BatchMaxSize <= 0 || c.API.BatchMaxSize > 100000 {
 		add("api.batch-max-size must be between 1 and 100000")
+	}
+	if c.API.CallbackAuthFailureLimit <= 0 {
+		add("api.callback-auth-failure-limit must be positive")
 	}
 	if c.API.MaxScheduleAhead < time.Minute {
 		add("api.max-schedule-ahead must be at least 1m")

@@ -1,0 +1,334 @@
+package apply
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/heraldhq/herald/activities"
+	"github.com/heraldhq/herald/internal/render"
+	"github.com/heraldhq/herald/providers"
+	"github.com/heraldhq/herald/providers/webhook"
+	"github.com/heraldhq/herald/rules"
+	"github.com/heraldhq/herald/store"
+	"gopkg.in/yaml.v3"
+)
+
+// validateFile checks everything that can be checked without the
+// store: required fields, duplicates, provider configs, rules, channel
+// types, template variables and references inside the file.
+func validateFile(f *document, reg *providers.Registry) problemList {
+	var p problemList
+	dup := func(seen map[string]string, path, name, what string) {
+		if first, ok := seen[name]; ok {
+			p.add(path, "%s %q is also %s", what, name, first)
+			return
+		}
+		seen[name] = path
+	}
+
+	seen := map[string]string{}
+	for i, a := range f.Apps {
+		path := at("apps", i)
+		switch {
+		case a.ID == "":
+			p.add(field(path, "id"), "is required")
+		case strings.ContainsFunc(a.ID, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+			p.add(field(path, "id"), "must not contain spaces or control characters")
+		default:
+			dup(seen, field(path, "id"), a.ID, "app id")
+		}
+		if a.Secret != "" && len(a.Secret) < 16 {
+			p.add(field(path, "secret"), "must be at least 16 characters")
+		}
+		for j, entry := range a.IPAllowlist {
+			if !validIPEntry(entry) {
+				p.add(at(field(path, "ip_allowlist"), j), "%q is not an IP address or CIDR range", entry)
+			}
+		}
+		if a.RateLimitPerSecond < 0 {
+			p.add(field(path, "rate_limit_per_second"), "must not be negative (0 means the server default)")
+		}
+		for _, n := range []struct {
+			name  string
+			value int
+		}{{"requests_per_minute", a.RequestsPerMinute}, {"burst", a.Burst}, {"messages_per_minute", a.MessagesPerMinute}} {
+			if n.value < 0 {
+				p.add(field(path, n.name), "must not be negative (0 means the server default)")
+			}
+		}
+		if a.Burst > 0 && a.RequestsPerMinute == 0 {
+			p.add(field(path, "burst"), "needs requests_per_minute")
+		}
+		if a.StatusCallbackURL != "" && !absoluteHTTPURL(a.StatusCallbackURL) {
+			p.add(field(path, "status_callback_url"), "must be an absolute http(s) URL")
+		}
+		if a.CallbackSecret != "" {
+			if _, err := webhook.NewSigner(a.CallbackSecret); err != nil {
+				p.add(field(path, "callback_secret"), "%v", err)
+			}
+		}
+		if a.Grants != nil {
+			granted := map[string]string{}
+			for j, name := range *a.Grants {
+				gpath := at(field(path, "grants"), j)
+				if name == "" {
+					p.add(gpath, "must name a channel")
+					continue
+				}
+				dup(granted, gpath, name, "grant of channel")
+			}
+		}
+	}
+
+	seen = map[string]string{}
+	for i := range f.Accounts {
+		a := &f.Accounts[i]
+		path := at("accounts", i)
+		if a.Name == "" {
+			p.add(field(path, "name"), "is required")
+		} else {
+			dup(seen, field(path, "name"), a.Name, "account")
+		}
+		cfg, err := accountConfigJSON(&a.Config)
+		if err != nil {
+			p.add(field(path, "config"), "%v", err)
+		}
+		a.config = cfg
+		switch prov, perr := reg.Get(a.Kind); {
+		case a.Kind == "":
+			p.add(field(path, "kind"), "is required (one of %s)", strings.Join(reg.Kinds(), ", "))
+		case perr != nil:
+			p.add(field(path, "kind"), "%q is not a provider kind (one of %s)", a.Kind, strings.Join(reg.Kinds(), ", "))
+		case err == nil:
+			if verr := prov.ValidateConfig(cfg); verr != nil {
+				p.add(field(path, "config"), "%v", verr)
+			}
+		}
+		if a.Weight != nil && *a.Weight < 0 {
+			p.add(field(path, "weight"), "must not be negative")
+		}
+		if a.RateLimitPerMinute < 0 {
+			p.add(field(path, "rate_limit_per_minute"), "must not be negative (0 means the provider's own cap)")
+		}
+		if a.CallbackToken != "" && len(a.CallbackToken) < 16 {
+			p.add(field(path, "callback_token"), "must be at least 16 characters")
+		}
+	}
+
+	seen = map[string]string{}
+	for i, t := range f.Templates {
+		path := at("templates", i)
+		if t.Name == "" {
+			p.add(field(path, "name"), "is required")
+		} else {
+			dup(seen, field(path, "name"), t.Name, "template")
+		}
+		if strings.TrimSpace(t.Content) == "" {
+			p.add(field(path, "content"), "is required")
+		}
+		declared := map[string]bool{}
+		for j, v := range t.Variables {
+			switch {
+			case v == "" || strings.ContainsAny(v, "{} \t\n"):
+				p.add(at(field(path, "variables"), j), "%q is not a variable name", v)
+			case declared[v]:
+				p.add(at(field(path, "variables"), j), "%q is listed twice", v)
+			}
+			declared[v] = true
+		}
+		used := render.Placeholders(t.Subject, t.Content)
+		for _, v := range sortedKeys(used) {
+			if !declared[v] {
+				p.add(field(path, "variables"), "{{%s}} is used in the subject or content but not declared", v)
+			}
+		}
+		for _, v := range t.Variables {
+			if v != "" && !used[v] {
+				p.add(field(path, "variables"), "%q is declared but the subject and content never use {{%s}}", v, v)
+			}
+		}
+		mapped := map[string]string{}
+		for j, m := range t.Mappings {
+			mpath := at(field(path, "mappings"), j)
+			if m.Account == "" {
+				p.add(field(mpath, "account"), "is required")
+			} else {
+				dup(mapped, field(mpath, "account"), m.Account, "mapping for account")
+			}
+			inOrder := map[string]bool{}
+			for k, v := range m.ParamOrder {
+				switch {
+				case !declared[v]:
+					p.add(at(field(mpath, "param_order"), k), "%q is not one of the template's variables", v)
+				case inOrder[v]:
+					p.add(at(field(mpath, "param_order"), k), "%q is listed twice", v)
+				}
+				inOrder[v] = true
+			}
+			for _, v := range sortedKeys(m.ParamNames) {
+				if !declared[v] {
+					p.add(field(field(mpath, "param_names"), v), "%q is not one of the template's variables", v)
+				}
+			}
+		}
+	}
+
+	seen = map[string]string{}
+	for i, ch := range f.Channels {
+		path := at("channels", i)
+		if ch.Name == "" {
+			p.add(field(path, "name"), "is required")
+		} else {
+			dup(seen, field(path, "name"), ch.Name, "channel")
+		}
+		if !slices.Contains(store.ChannelTypes, ch.Type) {
+			p.add(field(path, "type"), "%q is not a channel type (one of %s)", ch.Type, strings.Join(store.ChannelTypes, ", "))
+		}
+		for j, s := range ch.SignatureNames {
+			if strings.TrimSpace(s) == "" {
+				p.add(at(field(path, "signature_names"), j), "must not be blank")
+			}
+		}
+		if ch.SignatureRequired && len(ch.SignatureNames) == 0 {
+			p.add(field(path, "signature_required"), "needs at least one of signature_names")
+		}
+		if ch.ReceiptTimeoutSeconds < 0 {
+			p.add(field(path, "receipt_timeout_seconds"), "must not be negative (0 means the default)")
+		}
+		if ch.MaxAttempts < 0 {
+			p.add(field(path, "max_attempts"), "must not be negative (0 means the default)")
+		}
+		members := map[string]string{}
+		for j, m := range ch.Pool {
+			mpath := at(field(path, "pool"), j)
+			if m.Account == "" {
+				p.add(field(mpath, "account"), "is required")
+			} else {
+				dup(members, field(mpath, "account"), m.Account, "pool member")
+			}
+			if m.Weight != nil && *m.Weight < 0 {
+				p.add(field(mpath, "weight"), "must not be negative")
+			}
+		}
+	}
+
+	seen = map[string]string{}
+	for i, r := range f.Rules {
+		path := at("rules", i)
+		if r.Name != "" {
+			dup(seen, field(path, "name"), r.Name, "rule")
+		}
+		if r.ProviderKind != "" {
+			if _, err := reg.Get(strings.ToLower(r.ProviderKind)); err != nil {
+				p.add(field(path, "provider_kind"), "%q is not a provider kind (one of %s)", r.ProviderKind, strings.Join(reg.Kinds(), ", "))
+			}
+		}
+		if r.MessageType != "" && !slices.Contains(store.ChannelTypes, strings.ToLower(r.MessageType)) {
+			p.add(field(path, "message_type"), "%q is not a channel type (one of %s)", r.MessageType, strings.Join(store.ChannelTypes, ", "))
+		}
+		for _, l := range []struct {
+			name  string
+			items []string
+		}{{"error_codes", r.ErrorCodes}, {"error_keywords", r.ErrorKeywords}} {
+			if slices.ContainsFunc(l.items, func(s string) bool { return strings.TrimSpace(s) == "" }) {
+				p.add(field(path, l.name), "has a blank item")
+			}
+		}
+		if err := activities.EngineRule(storeRule(r)).Validate(); err != nil {
+			var ve *rules.ValidationError
+			if !errors.As(err, &ve) {
+				p.add(path, "%v", err)
+				continue
+			}
+			for _, msg := range ve.Problems {
+				p.add(path, "%s", msg)
+			}
+		}
+	}
+	return p
+}
+
+func validIPEntry(s string) bool {
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
+	}
+	_, err := netip.ParsePrefix(s)
+	return err == nil
+}
+
+func absoluteHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// accountConfigJSON turns an account's config mapping into canonical JSON
+// (keys sorted), so a stored config compares equal to the same file.
+func accountConfigJSON(n *yaml.Node) (json.RawMessage, error) {
+	if n.Kind == 0 || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null") {
+		return json.RawMessage(`{}`), nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("must be a mapping of the provider's settings (line %d)", n.Line)
+	}
+	v, err := nodeJSON(n)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("cannot be written as JSON: %w", err)
+	}
+	return b, nil
+}
+
+// canonicalJSON re-encodes a JSON document with sorted keys, so two
+// spellings of one config compare equal.
+func canonicalJSON(raw json.RawMessage) string {
+	var v any
+	if len(raw) == 0 {
+		return "{}"
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return string(raw)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return string(raw)
+	}
+	return string(b)
+}
+
+// storeRule is a file rule as stored: names lower-cased, lists joined.
+func storeRule(r fileRule) store.Rule {
+	norm := func(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+	return store.Rule{
+		Name:          r.Name,
+		Scene:         norm(r.Scene),
+		Priority:      r.Priority,
+		ProviderKind:  norm(r.ProviderKind),
+		MessageType:   norm(r.MessageType),
+		ErrorCodes:    strings.Join(r.ErrorCodes, ","),
+		ErrorKeywords: strings.Join(r.ErrorKeywords, ","),
+		Action:        norm(r.Action),
+		MaxRetry:      r.MaxRetry,
+		DelaySeconds:  r.DelaySeconds,
+		BackoffRate:   r.BackoffRate,
+		ThenAction:    norm(r.ThenAction),
+		Enabled:       boolOr(r.Enabled, true),
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
