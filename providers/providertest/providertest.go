@@ -116,6 +116,12 @@ type Suite struct {
 	// Secrets are strings that no error may quote: the credentials in
 	// Config and BadConfig.
 	Secrets []string
+	// OnUnknownOutcome is what an account whose config leaves
+	// on_unknown_outcome out gets (the provider's SendPolicy). Empty means
+	// the provider has no such setting, as a provider with a status query
+	// settles an unknown outcome by asking: its config must refuse the
+	// field.
+	OnUnknownOutcome providers.UnknownOutcome
 }
 
 // Run runs the conformance suite for s as subtests of t.
@@ -128,13 +134,14 @@ func Run(t *testing.T, s Suite) {
 
 	t.Run("ValidConfig", func(t *testing.T) {
 		t.Parallel()
-		cfg := s.Config(Vendor{Host: "127.0.0.1", Port: 1, Addr: "127.0.0.1:1", URL: "http://127.0.0.1:1", Timeout: Timeout})
+		cfg := s.Config(anyVendor)
 		require.NoError(t, s.Provider.ValidateConfig(cfg))
 		_, err := s.Provider.NewSender(account(s, cfg))
 		require.NoError(t, err)
 	})
 	t.Run("ConfigErrorsListEveryProblem", func(t *testing.T) { t.Parallel(); configProblems(t, s) })
 	t.Run("CancelledBeforeSendIsTransient", func(t *testing.T) { t.Parallel(); cancelledBeforeSend(t, s) })
+	t.Run("OnUnknownOutcome", func(t *testing.T) { t.Parallel(); onUnknownOutcome(t, s) })
 	if s.Transport == Local {
 		return
 	}
