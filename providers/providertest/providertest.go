@@ -14,6 +14,9 @@
 //     success, and after a 2xx an unknown outcome.
 //   - A config with several problems is refused with all of them named in
 //     one error, and no error quotes a secret.
+//   - An account's on_unknown_outcome is "resend" or "fail", or left out
+//     for the provider's default; a provider with a status query has no
+//     such setting and refuses it.
 //
 // A provider's test calls Run with a Suite describing how to point an
 // account at the suite's stand-in vendor:
@@ -29,6 +32,7 @@
 //			Message:     providers.Message{TaskID: "t-1", Attempt: 1, Receiver: "-", Content: "hi"},
 //			BadConfig:   json.RawMessage(`{"secret":"x","timeout_ms":-5}`),
 //			BadProblems: []string{"access_token or webhook_url is required", "signing secret", "timeout_ms"},
+//			OnUnknownOutcome: providers.OnUnknownFail,
 //		})
 //	}
 package providertest
