@@ -109,6 +109,15 @@
 // codes are permanent; isp.* and 5xx are transient, and so is an unknown
 // code. Refused connections and DNS failures are transient.
 //
+// Failures that carry no Aliyun code get the codes every HTTP provider
+// uses (package httpsend), so that a rule's error_codes match them here
+// too: TIMEOUT, CONNECT_FAILED, DNS_FAILED, TLS_FAILED, CONNECTION_LOST and
+// CANCELLED for the transport, HTTP_<status> (HTTP_502) for a gateway
+// answer without a Code, and BAD_ANSWER for an answer that cannot be read.
+// Once the request may have reached Aliyun (TIMEOUT after it was written,
+// CONNECTION_LOST, HTTP_<status>, BAD_ANSWER) the outcome is unknown and is
+// settled with CheckStatus.
+//
 // # Receipts
 //
 // Delivery receipts (SmsReport) and replies (SmsUp) arrive by Aliyun's

@@ -21,6 +21,7 @@ import (
 	"github.com/alibabacloud-go/tea/tea"
 
 	"github.com/heraldhq/herald/providers"
+	"github.com/heraldhq/herald/providers/httpsend"
 )
 
 // smsAPI is the part of the SDK client the sender uses.
@@ -46,6 +47,15 @@ const (
 	querySlack    = 2 * time.Minute
 	sendDateForm  = "20060102"
 	aliyunTimeFmt = "2006-01-02 15:04:05"
+)
+
+// Codes of failures that carry no Aliyun code. The others are those
+// package httpsend gives every HTTP provider's transport failures
+// (TIMEOUT, CONNECT_FAILED, DNS_FAILED, TLS_FAILED, CONNECTION_LOST,
+// CANCELLED), and HTTP_<status> for a gateway answer without a code.
+const (
+	// CodeBadAnswer means an answer came that could not be read.
+	CodeBadAnswer = "BAD_ANSWER"
 )
 
 // SendStatus values of QuerySendDetails.
@@ -209,7 +219,7 @@ func (s *Sender) Send(ctx context.Context, msg providers.Message) (providers.Res
 		return providers.Result{}, s.callError("send sms", err)
 	}
 	if resp == nil || resp.Body == nil {
-		return providers.Result{}, providers.Errorf(providers.ClassUnknownOutcome, "", "send sms: answer has no body")
+		return providers.Result{}, providers.Errorf(providers.ClassUnknownOutcome, CodeBadAnswer, "send sms: answer has no body")
 	}
 	b := resp.Body
 	if err := s.businessError("send sms", deref(b.Code), deref(b.Message), deref(b.RequestId)); err != nil {
@@ -229,7 +239,7 @@ func (s *Sender) businessError(op, code, message, requestID string) *providers.E
 	case strings.EqualFold(code, codeOK):
 		return nil
 	case code == "":
-		return providers.Errorf(providers.ClassUnknownOutcome, "", "%s: answer has no Code (request %s)", op, requestID)
+		return providers.Errorf(providers.ClassUnknownOutcome, CodeBadAnswer, "%s: answer has no Code (request %s)", op, requestID)
 	}
 	return vendorError(code, op+": "+message, requestID, s.now(), nil)
 }
@@ -311,6 +321,7 @@ func (s *Sender) SendBatch(ctx context.Context, msgs []providers.Message) ([]pro
 		if err := ctx.Err(); err != nil {
 			outcomes[i].Err = &providers.Error{
 				Class:   providers.ClassTransient,
+				Code:    httpsend.Classify(err, false, "aliyun").Code,
 				Message: fmt.Sprintf("send sms: request not sent: %v", err),
 				Err:     err,
 			}
@@ -366,7 +377,7 @@ func (s *Sender) sendBatchRequest(ctx context.Context, template string, idx []in
 		return false, s.callError("send batch sms", err)
 	}
 	if resp == nil || resp.Body == nil {
-		return false, providers.Errorf(providers.ClassUnknownOutcome, "", "send batch sms: answer has no body")
+		return false, providers.Errorf(providers.ClassUnknownOutcome, CodeBadAnswer, "send batch sms: answer has no body")
 	}
 	b := resp.Body
 	if perr := s.businessError("send batch sms", deref(b.Code), deref(b.Message), deref(b.RequestId)); perr != nil {
@@ -592,12 +603,14 @@ func callSDK[T any](ctx context.Context, call func() (T, error)) (T, error) {
 func (s *Sender) callError(op string, err error) *providers.Error {
 	var ns notStartedError
 	if errors.As(err, &ns) {
-		return &providers.Error{Class: providers.ClassTransient, Message: op + ": " + ns.Error(), Err: err}
+		return &providers.Error{Class: providers.ClassTransient, Code: httpsend.Classify(ns.err, false, "aliyun").Code,
+			Message: op + ": " + ns.Error(), Err: err}
 	}
 	var ab abandonedError
 	if errors.As(err, &ab) {
 		return &providers.Error{
 			Class:   providers.ClassUnknownOutcome,
+			Code:    httpsend.Classify(ab.err, true, "aliyun").Code,
 			Message: fmt.Sprintf("%s: %v; the request may have been acted on", op, ab),
 			Err:     err,
 		}
@@ -624,6 +637,7 @@ func (s *Sender) callError(op string, err error) *providers.Error {
 		if code == "" {
 			return &providers.Error{
 				Class:   providers.ClassUnknownOutcome,
+				Code:    "HTTP_" + strconv.Itoa(status),
 				Message: fmt.Sprintf("%s: HTTP %d without an error code; the request may have been acted on", op, status),
 				Err:     cause,
 			}
@@ -636,11 +650,15 @@ func (s *Sender) callError(op string, err error) *providers.Error {
 		// The URL holds the query, and with it the receiver and the
 		// parameters; only scheme, host and path are kept.
 		err = redactURL(urlErr)
+		// The codes are those of every other HTTP provider, so that a rule
+		// naming TIMEOUT or CONNECT_FAILED matches Aliyun too.
+		code := httpsend.Classify(err, !notWritten(err), "aliyun").Code
 		if notWritten(err) {
-			return &providers.Error{Class: providers.ClassTransient, Message: fmt.Sprintf("%s: request not sent: %v", op, err), Err: err}
+			return &providers.Error{Class: providers.ClassTransient, Code: code, Message: fmt.Sprintf("%s: request not sent: %v", op, err), Err: err}
 		}
 		return &providers.Error{
 			Class:   providers.ClassUnknownOutcome,
+			Code:    code,
 			Message: fmt.Sprintf("%s: no answer after the request was sent: %v", op, err),
 			Err:     err,
 		}
@@ -649,6 +667,7 @@ func (s *Sender) callError(op string, err error) *providers.Error {
 	// answered, but not in a way that says what it did.
 	return &providers.Error{
 		Class:   providers.ClassUnknownOutcome,
+		Code:    CodeBadAnswer,
 		Message: fmt.Sprintf("%s: unreadable answer (%v); the request may have been acted on", op, err),
 		Err:     err,
 	}

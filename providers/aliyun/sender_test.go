@@ -18,6 +18,7 @@ import (
 
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/providers/aliyun/aliyunfake"
+	"github.com/heraldhq/herald/providers/httpsend"
 )
 
 const (
@@ -318,7 +319,7 @@ func TestSendTransport(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
 		_, err := s.Send(ctx, message())
-		requireClass(t, err, providers.ClassUnknownOutcome, "")
+		requireClass(t, err, providers.ClassUnknownOutcome, httpsend.CodeTimeout)
 
 		sent := fake.Sent()
 		require.Len(t, sent, 1)
@@ -346,7 +347,7 @@ func TestSendTransport(t *testing.T) {
 		fake, s := setup(t)
 		fake.Drop(1)
 		_, err := s.Send(context.Background(), message())
-		requireClass(t, err, providers.ClassUnknownOutcome, "")
+		requireClass(t, err, providers.ClassUnknownOutcome, httpsend.CodeConnectionLost)
 		require.Len(t, fake.Sent(), 1)
 	})
 
@@ -355,7 +356,7 @@ func TestSendTransport(t *testing.T) {
 		fake, s := setup(t)
 		fake.Down()
 		_, err := s.Send(context.Background(), message())
-		pe := requireClass(t, err, providers.ClassUnknownOutcome, "")
+		pe := requireClass(t, err, providers.ClassUnknownOutcome, CodeBadAnswer)
 		require.Contains(t, pe.Message, "unreadable answer")
 		require.NotContains(t, pe.Error(), "<html>", "the body is not repeated")
 	})
@@ -373,7 +374,7 @@ func TestSendTransport(t *testing.T) {
 		s, err := NewSender(cfg)
 		require.NoError(t, err)
 		_, err = s.Send(context.Background(), message())
-		pe := requireClass(t, err, providers.ClassUnknownOutcome, "")
+		pe := requireClass(t, err, providers.ClassUnknownOutcome, "HTTP_502")
 		require.Contains(t, pe.Message, "HTTP 502")
 	})
 
@@ -389,7 +390,7 @@ func TestSendTransport(t *testing.T) {
 		s, err := NewSender(cfg)
 		require.NoError(t, err)
 		_, err = s.Send(context.Background(), message())
-		requireClass(t, err, providers.ClassUnknownOutcome, "")
+		requireClass(t, err, providers.ClassUnknownOutcome, CodeBadAnswer)
 	})
 
 	t.Run("DNSFailureIsTransient", func(t *testing.T) {
@@ -399,7 +400,7 @@ func TestSendTransport(t *testing.T) {
 		s, err := NewSender(cfg)
 		require.NoError(t, err)
 		_, err = s.Send(context.Background(), message())
-		requireClass(t, err, providers.ClassTransient, "")
+		requireClass(t, err, providers.ClassTransient, httpsend.CodeDNS)
 	})
 }
 
@@ -504,7 +505,7 @@ func TestSendBatch(t *testing.T) {
 		fake, s := setup(t)
 		fake.Drop(1)
 		_, err := s.SendBatch(context.Background(), batch(receiver, "13711113333"))
-		requireClass(t, err, providers.ClassUnknownOutcome, "")
+		requireClass(t, err, providers.ClassUnknownOutcome, httpsend.CodeConnectionLost)
 		require.Len(t, fake.Sent(), 2)
 	})
 
@@ -567,7 +568,7 @@ func TestSendBatch(t *testing.T) {
 		cancel()
 		outs, err := s.SendBatch(ctx, batch(receiver))
 		require.NoError(t, err)
-		requireClass(t, outs[0].Err, providers.ClassTransient, "")
+		requireClass(t, outs[0].Err, providers.ClassTransient, httpsend.CodeCancelled)
 		require.Zero(t, fake.Requests("SendSms"))
 	})
 }
@@ -809,7 +810,7 @@ func TestOddAnswers(t *testing.T) {
 		t.Parallel()
 		s := newSenderWithAPI(cfg, stubAPI{send: &dysms.SendSmsResponse{}}, time.Now)
 		_, err := s.Send(context.Background(), message())
-		requireClass(t, err, providers.ClassUnknownOutcome, "")
+		requireClass(t, err, providers.ClassUnknownOutcome, CodeBadAnswer)
 	})
 
 	t.Run("LowercaseOKWithoutBizId", func(t *testing.T) {

@@ -14,6 +14,9 @@
 //     success, and after a 2xx an unknown outcome.
 //   - A config with several problems is refused with all of them named in
 //     one error, and no error quotes a secret.
+//   - An account's on_unknown_outcome is "resend" or "fail", or left out
+//     for the provider's default; a provider with a status query has no
+//     such setting and refuses it.
 //
 // A provider's test calls Run with a Suite describing how to point an
 // account at the suite's stand-in vendor:
@@ -29,6 +32,7 @@
 //			Message:     providers.Message{TaskID: "t-1", Attempt: 1, Receiver: "-", Content: "hi"},
 //			BadConfig:   json.RawMessage(`{"secret":"x","timeout_ms":-5}`),
 //			BadProblems: []string{"access_token or webhook_url is required", "signing secret", "timeout_ms"},
+//			OnUnknownOutcome: providers.OnUnknownFail,
 //		})
 //	}
 package providertest
@@ -116,6 +120,12 @@ type Suite struct {
 	// Secrets are strings that no error may quote: the credentials in
 	// Config and BadConfig.
 	Secrets []string
+	// OnUnknownOutcome is what an account whose config leaves
+	// on_unknown_outcome out gets (the provider's SendPolicy). Empty means
+	// the provider has no such setting, as a provider with a status query
+	// settles an unknown outcome by asking: its config must refuse the
+	// field.
+	OnUnknownOutcome providers.UnknownOutcome
 }
 
 // Run runs the conformance suite for s as subtests of t.
@@ -128,13 +138,14 @@ func Run(t *testing.T, s Suite) {
 
 	t.Run("ValidConfig", func(t *testing.T) {
 		t.Parallel()
-		cfg := s.Config(Vendor{Host: "127.0.0.1", Port: 1, Addr: "127.0.0.1:1", URL: "http://127.0.0.1:1", Timeout: Timeout})
+		cfg := s.Config(anyVendor)
 		require.NoError(t, s.Provider.ValidateConfig(cfg))
 		_, err := s.Provider.NewSender(account(s, cfg))
 		require.NoError(t, err)
 	})
 	t.Run("ConfigErrorsListEveryProblem", func(t *testing.T) { t.Parallel(); configProblems(t, s) })
 	t.Run("CancelledBeforeSendIsTransient", func(t *testing.T) { t.Parallel(); cancelledBeforeSend(t, s) })
+	t.Run("OnUnknownOutcome", func(t *testing.T) { t.Parallel(); onUnknownOutcome(t, s) })
 	if s.Transport == Local {
 		return
 	}

@@ -26,20 +26,13 @@ func policyConfig(base, fields string) json.RawMessage {
 	return json.RawMessage("{" + base + "}")
 }
 
-// TestSendPolicyOnUnknownOutcome checks that on_unknown_outcome is
-// validated with the rest of an account's config, and the defaults: an
-// application account resends only with enable_duplicate_check, under
-// which WeCom drops the second copy; a group robot cannot deduplicate, so
-// it fails.
-func TestSendPolicyOnUnknownOutcome(t *testing.T) {
+// TestSendPolicyDuplicateCheck checks how enable_duplicate_check bears on
+// an unknown outcome: an application account resends by default only with
+// it, under which WeCom drops the second copy; a group robot cannot
+// deduplicate and refuses the setting. The on_unknown_outcome values
+// themselves are checked by TestConformance and TestRobotConformance.
+func TestSendPolicyDuplicateCheck(t *testing.T) {
 	t.Parallel()
-	shared := []unknownOutcomeCase{
-		{"Resend", `"on_unknown_outcome":"resend"`, providers.OnUnknownResend, ""},
-		{"Fail", `"on_unknown_outcome":"fail"`, providers.OnUnknownFail, ""},
-		{"ErrUnknownValue", `"on_unknown_outcome":"retry"`, "", `on_unknown_outcome "retry" must be resend or fail`},
-		{"ErrCase", `"on_unknown_outcome":"Fail"`, "", `on_unknown_outcome "Fail" must be resend or fail`},
-		{"ErrNotAString", `"on_unknown_outcome":1`, "", "on_unknown_outcome must be a string"},
-	}
 	for _, kind := range []struct {
 		name string
 		p    interface {
@@ -49,9 +42,7 @@ func TestSendPolicyOnUnknownOutcome(t *testing.T) {
 		base  string
 		cases []unknownOutcomeCase
 	}{
-		{Kind, New(), `"corp_id":"ww1","corp_secret":"s","agent_id":1000002`, append([]unknownOutcomeCase{
-			{"Absent", "", providers.OnUnknownFail, ""},
-			{"Empty", `"on_unknown_outcome":""`, providers.OnUnknownFail, ""},
+		{Kind, New(), `"corp_id":"ww1","corp_secret":"s","agent_id":1000002`, []unknownOutcomeCase{
 			{"DuplicateCheckOff", `"enable_duplicate_check":false`, providers.OnUnknownFail, ""},
 			{"DuplicateCheck", `"enable_duplicate_check":true`, providers.OnUnknownResend, ""},
 			{"DuplicateCheckWithInterval", `"enable_duplicate_check":true,"duplicate_check_interval":600`, providers.OnUnknownResend, ""},
@@ -59,12 +50,10 @@ func TestSendPolicyOnUnknownOutcome(t *testing.T) {
 			{"ErrDuplicateCheckNotABoolean", `"enable_duplicate_check":1`, "", "enable_duplicate_check must be a boolean"},
 			{"ErrIntervalNegative", `"enable_duplicate_check":true,"duplicate_check_interval":-1`, "", "duplicate_check_interval must be between 1 and 14400 seconds"},
 			{"ErrIntervalTooLong", `"enable_duplicate_check":true,"duplicate_check_interval":14401`, "", "duplicate_check_interval must be between 1 and 14400 seconds"},
-		}, shared...)},
-		{RobotKind, NewRobot(), `"key":"k1"`, append([]unknownOutcomeCase{
-			{"Absent", "", providers.OnUnknownFail, ""},
-			{"Empty", `"on_unknown_outcome":""`, providers.OnUnknownFail, ""},
+		}},
+		{RobotKind, NewRobot(), `"key":"k1"`, []unknownOutcomeCase{
 			{"ErrDuplicateCheck", `"enable_duplicate_check":true`, "", `unknown field "enable_duplicate_check"`},
-		}, shared...)},
+		}},
 	} {
 		t.Run(kind.name, func(t *testing.T) {
 			t.Parallel()

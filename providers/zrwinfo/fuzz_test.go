@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/providers"
+	"github.com/heraldhq/herald/providers/providertest"
 )
 
 // FuzzParseReceipts checks the status-report parser on any body, content
@@ -40,19 +41,13 @@ func FuzzParseReceipts(f *testing.F) {
 			t.Skip()
 		}
 		if receipts, err := parse(body, contentType, query); err == nil {
-			n := len(body) + len(query)
-			require.LessOrEqual(t, len(receipts), n+2)
-			size := 0
+			// A report may come out twice: under its batch key and its
+			// smUuid.
+			providertest.CheckReceipts(t, receipts, len(body)+len(query), 2)
 			for _, r := range receipts {
-				require.Contains(t, []providers.ReceiptStatus{providers.ReceiptDelivered, providers.ReceiptFailed, providers.ReceiptRejected}, r.Status)
-				require.NotEmpty(t, r.ProviderMessageID)
-				require.NotEmpty(t, r.Code)
-				require.False(t, r.At.IsZero())
-				size += len(r.ProviderMessageID) + len(r.TaskID) + len(r.Receiver) + len(r.Code) + len(r.Description)
+				require.NotEmpty(t, r.Code, "a report's deliverResult is its code")
+				require.False(t, r.At.IsZero(), "a report without a time gets the time it came")
 			}
-			// A report may come out twice (batch key and smUuid), each with
-			// "+86" and a separator added.
-			require.LessOrEqual(t, size, 2*3*n+8*len(receipts))
 		}
 
 		smUUID, result = strings.TrimSpace(smUUID), strings.TrimSpace(result)
