@@ -76,7 +76,7 @@ func grantChannel(ctx context.Context, idb bun.IDB, appID string, channelID int6
 func setAppGrants(ctx context.Context, idb bun.IDB, appID string, channelIDs []int64) error {
 	q := idb.NewDelete().Model((*appChannel)(nil)).Where("app_id = ?", appID)
 	if len(channelIDs) > 0 {
-		q = q.Where("channel_id NOT IN (?)", bun.In(channelIDs))
+		q = q.Where("channel_id NOT IN (?)", bun.List(channelIDs))
 	}
 	if _, err := q.Exec(ctx); err != nil {
 		return fmt.Errorf("set grants of app %q: %w", appID, mapErr(err))

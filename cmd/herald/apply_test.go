@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/heraldhq/herald/store"
 )
 
 // applyStore is a migrated SQLite store for apply and provider tests.
@@ -45,19 +43,6 @@ func (s *applyStore) mustApply(env map[string]string, doc string, flags ...strin
 	res := s.apply(env, doc, flags...)
 	require.Equal(s.t, 0, res.code, "stderr: %s\nstdout: %s", res.stderr, res.stdout)
 	return res.stdout
-}
-
-// db opens the store to look at what apply wrote.
-func (s *applyStore) db() *store.DB {
-	s.t.Helper()
-	key, err := store.ParseMasterKey(cliMasterKey())
-	require.NoError(s.t, err)
-	c, err := store.NewCipher(key)
-	require.NoError(s.t, err)
-	db, err := store.Open(s.t.Context(), store.Options{URL: s.url, Cipher: c})
-	require.NoError(s.t, err)
-	s.t.Cleanup(func() { _ = db.Close() })
-	return db
 }
 
 // applyBase is a small file for the CLI tests; internal/apply tests the
