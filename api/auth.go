@@ -146,15 +146,23 @@ func (s *Server) verifyRequest(c echo.Context) error {
 	return nil
 }
 
-// authFailureKey counts the failed authentications of one client IP.
+// authFailureKey counts the failed authentications of one client IP. Signed
+// API requests and provider callbacks share it: an address guessing app
+// signatures or callback tokens is the same attacker, and the limit it
+// reaches on one is the limit on the other. An address that only fails
+// callbacks (a provider pushing with a stale token) is thus refused on the
+// signed API too until it pauses; providers push from their own addresses,
+// which apps do not share.
 func authFailureKey(ip string) string { return "herald:authfail:" + ip }
 
 // checkAuthFailures refuses a client IP that has failed authentication
 // AuthFailureLimit times within AuthFailureWindow of its latest failure.
-// It runs first, before the body is read and canonicalised, so an address
-// guessing signatures costs one Redis read per request. Behind a load
-// balancer the client IP is only known when the balancer is a trusted
-// proxy (TrustedProxies); otherwise every client shares the balancer's IP.
+// The signed API runs it first, before the body is read and canonicalised,
+// so an address guessing signatures costs one Redis read per request;
+// callbacks run it only once their token has failed (see callbackTarget).
+// Behind a load balancer the client IP is only known when the balancer is
+// a trusted proxy (TrustedProxies); otherwise every client shares the
+// balancer's IP.
 func (s *Server) checkAuthFailures(c echo.Context) error {
 	if s.cfg.AuthFailureLimit < 0 {
 		return nil
@@ -176,7 +184,7 @@ func (s *Server) checkAuthFailures(c echo.Context) error {
 		return errCache("read authentication failures", err)
 	}
 	e := NewError(http.StatusTooManyRequests, CodeRateLimited,
-		"too many failed authentications from this address; retry after the Retry-After delay with correctly signed requests")
+		"too many failed authentications from this address; retry after the Retry-After delay with valid credentials")
 	e.RetryAfter = max(ttl, time.Second)
 	return e
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/workflows"
 )
@@ -59,37 +60,122 @@ func TestCallbackFailedAuthLimit(t *testing.T) {
 	t.Parallel()
 	f := setup(t, withConfig(func(c *Config) {
 		c.TrustedProxies = []string{"127.0.0.1", "::1"}
-		c.CallbackAuthFailuresPerMinute = 3
+		c.AuthFailureLimit = 3
+		c.AuthFailureWindow = time.Minute
 	}))
-	ip := randomTestIP()
 	body := receiptJSON(t, map[string]any{"provider_message_id": "pm-none", "status": "delivered"})
-	for i := range 3 {
-		resp, raw := pushFrom(t, f, ip, callbackPath(providerKind, accSMS, "guess"), body)
-		require.Equal(t, http.StatusNotFound, resp.StatusCode, "failure %d: %s", i+1, raw)
-	}
-	for _, path := range []string{callbackPath(providerKind, accSMS, "guess"), callbackPath(providerKind, 999, callbackToken)} {
-		resp, raw := pushFrom(t, f, ip, path, body)
+	replies := replyJSON(t, providers.Reply{Receiver: testPhone, Content: "yes"})
+	requireLimited := func(t *testing.T, resp *http.Response, raw string) {
+		t.Helper()
 		require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, raw)
 		var env envelope
 		require.NoError(t, json.Unmarshal([]byte(raw), &env))
 		require.Equal(t, CodeRateLimited, env.Code)
+		require.Contains(t, env.Message, "failed authentications")
 		retry, err := strconv.Atoi(resp.Header.Get("Retry-After"))
 		require.NoError(t, err)
 		require.GreaterOrEqual(t, retry, 1)
+		require.LessOrEqual(t, retry, 60)
 	}
 
-	t.Run("AuthenticatedNeverLimited", func(t *testing.T) {
-		for range 20 {
+	ip := randomTestIP()
+	// Until the limit, a wrong token and an unknown account get one answer.
+	var answers []string
+	for _, path := range []string{
+		callbackPath(providerKind, accSMS, "guess"),
+		callbackPath(providerKind, 999, callbackToken),
+		replyPath(providerKind, accSMS, "guess"),
+	} {
+		resp, raw := pushFrom(t, f, ip, path, body)
+		require.Equal(t, http.StatusNotFound, resp.StatusCode, raw)
+		require.Empty(t, resp.Header.Get("Retry-After"))
+		answers = append(answers, raw)
+	}
+	require.Equal(t, answers[0], answers[1])
+	require.Equal(t, answers[0], answers[2])
+	// Then both get 429, on receipts and replies alike.
+	for _, path := range []string{
+		callbackPath(providerKind, accSMS, "guess"),
+		callbackPath(providerKind, 999, callbackToken),
+		replyPath(providerKind, accSMS, "guess"),
+	} {
+		resp, raw := pushFrom(t, f, ip, path, body)
+		requireLimited(t, resp, raw)
+	}
+
+	t.Run("AuthenticatedNeverRefused", func(t *testing.T) {
+		// The address is over the limit, yet valid pushes go through.
+		for range 10 {
 			resp, raw := pushFrom(t, f, ip, callbackPath(providerKind, accSMS, callbackToken), body)
+			require.Equal(t, http.StatusOK, resp.StatusCode, raw)
+			resp, raw = pushFrom(t, f, ip, replyPath(providerKind, accSMS, callbackToken), replies)
 			require.Equal(t, http.StatusOK, resp.StatusCode, raw)
 		}
 		resp, raw := pushFrom(t, f, ip, callbackPath(providerKind, accSMS, "guess"), body)
-		require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, raw)
+		requireLimited(t, resp, raw)
+	})
+
+	t.Run("AuthenticatedNeverCounted", func(t *testing.T) {
+		ip := randomTestIP()
+		for range 2 {
+			resp, raw := pushFrom(t, f, ip, callbackPath(providerKind, accSMS, "guess"), body)
+			require.Equal(t, http.StatusNotFound, resp.StatusCode, raw)
+		}
+		for range 10 {
+			resp, raw := pushFrom(t, f, ip, callbackPath(providerKind, accSMS, callbackToken), body)
+			require.Equal(t, http.StatusOK, resp.StatusCode, raw)
+		}
+		// The third failure is still under the limit of three.
+		resp, raw := pushFrom(t, f, ip, callbackPath(providerKind, accSMS, "guess"), body)
+		require.Equal(t, http.StatusNotFound, resp.StatusCode, raw)
+		resp, raw = pushFrom(t, f, ip, callbackPath(providerKind, accSMS, "guess"), body)
+		requireLimited(t, resp, raw)
 	})
 
 	t.Run("PerClientIP", func(t *testing.T) {
 		resp, raw := pushFrom(t, f, randomTestIP(), callbackPath(providerKind, accSMS, "guess"), body)
 		require.Equal(t, http.StatusNotFound, resp.StatusCode, raw)
+	})
+
+	t.Run("SharedWithSignedAPI", func(t *testing.T) {
+		// Bad signatures use up the allowance of callbacks...
+		ip := randomTestIP()
+		for range 3 {
+			requireError(t, f.call(t, http.MethodGet, "/api/v1/channels", "", withHeader("X-Forwarded-For", ip), withSecret("wrong-secret")),
+				http.StatusUnauthorized, CodeBadSignature)
+		}
+		resp, raw := pushFrom(t, f, ip, callbackPath(providerKind, accSMS, "guess"), body)
+		requireLimited(t, resp, raw)
+		resp, raw = pushFrom(t, f, ip, callbackPath(providerKind, accSMS, callbackToken), body)
+		require.Equal(t, http.StatusOK, resp.StatusCode, raw)
+
+		// ...and failed callbacks that of signed requests.
+		ip = randomTestIP()
+		for range 3 {
+			resp, raw := pushFrom(t, f, ip, callbackPath(providerKind, 999, "guess"), body)
+			require.Equal(t, http.StatusNotFound, resp.StatusCode, raw)
+		}
+		requireRateLimited(t, f.call(t, http.MethodGet, "/api/v1/channels", "", withHeader("X-Forwarded-For", ip)), "failed authentications")
+	})
+
+	t.Run("BodyNeverRead", func(t *testing.T) {
+		// A failing push is answered, under the limit and over it, without
+		// waiting for a body that never arrives.
+		ip := randomTestIP()
+		for _, want := range []int{http.StatusNotFound, http.StatusNotFound, http.StatusNotFound, http.StatusTooManyRequests} {
+			pipe, writer := io.Pipe()
+			t.Cleanup(func() { _ = writer.Close() })
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.ts.URL+callbackPath(providerKind, accSMS, "guess"), pipe)
+			require.NoError(t, err)
+			req.ContentLength = 1 << 20
+			req.Header.Set("X-Forwarded-For", ip)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err, "the server waited for the body")
+			require.Equal(t, want, resp.StatusCode)
+			require.NoError(t, resp.Body.Close())
+			cancel()
+		}
 	})
 }
 

@@ -27,7 +27,8 @@ type Config struct {
 	// AuthFailureLimit is how many failed authentications a client IP may
 	// make within AuthFailureWindow before its requests are refused with
 	// 429 without reading their bodies (default 20; negative disables the
-	// limit).
+	// limit). Signed API requests and provider callbacks count together;
+	// a callback with a valid token is never refused.
 	AuthFailureLimit int
 	// AuthFailureWindow is how long failures are remembered, counted from
 	// the latest one (default 1 minute).
@@ -47,10 +48,6 @@ type Config struct {
 	// X-Forwarded-For header is believed. Empty means the client IP is
 	// always the connection's peer address.
 	TrustedProxies []string
-	// CallbackAuthFailuresPerMinute is how many provider callbacks per
-	// minute one client IP may send that fail authentication before it is
-	// answered 429 (default 30). Authenticated callbacks are never limited.
-	CallbackAuthFailuresPerMinute int
 }
 
 // Defaults of Config.
@@ -64,9 +61,6 @@ const (
 	DefaultAuthFailureLimit   = 20
 	DefaultAuthFailureWindow  = time.Minute
 	DefaultMaxAttachmentBytes = 3 << 20
-	// DefaultCallbackAuthFailuresPerMinute is the default of
-	// Config.CallbackAuthFailuresPerMinute.
-	DefaultCallbackAuthFailuresPerMinute = 30
 )
 
 // DefaultConfig returns the configuration used for zero fields.
@@ -81,8 +75,6 @@ func DefaultConfig() Config {
 		AuthFailureLimit:   DefaultAuthFailureLimit,
 		AuthFailureWindow:  DefaultAuthFailureWindow,
 		MaxAttachmentBytes: DefaultMaxAttachmentBytes,
-
-		CallbackAuthFailuresPerMinute: DefaultCallbackAuthFailuresPerMinute,
 	}
 }
 
@@ -115,9 +107,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxAttachmentBytes == 0 {
 		c.MaxAttachmentBytes = min(d.MaxAttachmentBytes, c.MaxBodyBytes*3/4)
-	}
-	if c.CallbackAuthFailuresPerMinute == 0 {
-		c.CallbackAuthFailuresPerMinute = d.CallbackAuthFailuresPerMinute
 	}
 	return c
 }
@@ -158,9 +147,6 @@ func (c Config) Validate() error {
 	}
 	if c.DefaultMaxAttempts < 0 {
 		errs = append(errs, fmt.Errorf("DefaultMaxAttempts must not be negative, got %d", c.DefaultMaxAttempts))
-	}
-	if c.CallbackAuthFailuresPerMinute < 0 {
-		errs = append(errs, fmt.Errorf("CallbackAuthFailuresPerMinute must not be negative, got %d", c.CallbackAuthFailuresPerMinute))
 	}
 	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
 		errs = append(errs, fmt.Errorf("TrustedProxies: %w", err))

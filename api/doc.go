@@ -64,8 +64,10 @@
 //
 // A callback authenticates by the token of the account its URL names.
 // Every failure (unknown or malformed account, other provider kind, wrong
-// token) answers the same 404 and counts against the client IP; past
-// Config.CallbackAuthFailuresPerMinute it answers 429 with Retry-After.
-// Authenticated pushes are never limited. A receipt applies only to a send
+// token) answers the same 404 and counts as a failed authentication of the
+// client IP, with the signed API's failures; past Config.AuthFailureLimit
+// within Config.AuthFailureWindow it answers 429 with Retry-After.
+// Authenticated pushes are never counted nor refused, even from an address
+// over the limit. A receipt applies only to a send
 // the account accepted (see resolveReceiptTask).
 package api

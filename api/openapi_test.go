@@ -1314,6 +1314,15 @@ func TestOpenAPIDescribesLiveResponses(t *testing.T) {
 		run(t, g, exchange{"BadSignature", http.MethodGet, listPath, listPath, "", []callOpt{ip, withSignature("00")}, http.StatusUnauthorized, CodeBadSignature})
 		run(t, g, exchange{"Refused", http.MethodPost, sendPath, sendPath, otp(chSMS, testPhone), []callOpt{ip}, http.StatusTooManyRequests, CodeRateLimited})
 	})
+	t.Run("ErrCallbackAuthFailuresFromIP", func(t *testing.T) {
+		t.Parallel()
+		g := setup(t, withConfig(func(c *Config) { c.AuthFailureLimit = 1; c.TrustedProxies = []string{"127.0.0.1"} }))
+		ip := withHeader("X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", randByte(), randByte(), randByte()))
+		bad := fmt.Sprintf("/callbacks/%s/%d?token=wrong", providerKind, accSMS)
+		run(t, g, exchange{"BadToken", http.MethodPost, cbPath, bad, `[]`, []callOpt{withoutAuth(), ip}, http.StatusNotFound, CodeInvalidParams})
+		run(t, g, exchange{"Refused", http.MethodPost, cbPath, bad, `[]`, []callOpt{withoutAuth(), ip}, http.StatusTooManyRequests, CodeRateLimited})
+		run(t, g, exchange{"RepliesRefused", http.MethodPost, replyPath, fmt.Sprintf("/callbacks/%s/%d/replies?token=wrong", providerKind, accSMS), `[]`, []callOpt{withoutAuth(), ip}, http.StatusTooManyRequests, CodeRateLimited})
+	})
 	t.Run("ErrDatabaseStopped", func(t *testing.T) {
 		t.Parallel()
 		db := stoppedPostgres(t)

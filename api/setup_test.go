@@ -154,9 +154,7 @@ func withEngine(e Engine) setupOption { return func(o *setupOptions) { o.engine 
 // a catalogue of channels covering every readiness case.
 func setup(t *testing.T, opts ...setupOption) *fixture {
 	t.Helper()
-	// Tests push failing callbacks from one address, in parallel and
-	// against one Redis; the failed-callback limit has its own test.
-	o := setupOptions{cfg: Config{CallbackAuthFailuresPerMinute: 1 << 20}}
+	var o setupOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -165,7 +163,9 @@ func setup(t *testing.T, opts ...setupOption) *fixture {
 	}
 	if o.cfg.AuthFailureLimit == 0 {
 		// Every test client shares 127.0.0.1, and many tests fail
-		// authentication on purpose: the per-IP limit is tested on its own.
+		// authentication (signed requests and callbacks) on purpose, in
+		// parallel against one Redis: the per-IP limit is tested on its own,
+		// from addresses of its own.
 		o.cfg.AuthFailureLimit = -1
 	}
 	fs := newFakeStore()

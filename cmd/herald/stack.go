@@ -480,8 +480,7 @@ func (s *stack) serveAPI(ln net.Listener) error {
 		AuthFailureLimit:         authFailureLimit(s.cfg.API.AuthFailureLimit),
 		AuthFailureWindow:        s.cfg.API.AuthFailureWindow,
 		// Attachments travel base64-encoded: 3 bytes in 4 of the body.
-		MaxAttachmentBytes:            min(s.cfg.API.MaxAttachmentBytes, s.cfg.API.MaxBodyBytes*3/4),
-		CallbackAuthFailuresPerMinute: s.cfg.API.CallbackAuthFailureLimit,
+		MaxAttachmentBytes: min(s.cfg.API.MaxAttachmentBytes, s.cfg.API.MaxBodyBytes*3/4),
 	}, api.Deps{
 		Store:     s.cached,
 		Engine:    workflows.NewClient(s.temporal),

@@ -100,16 +100,14 @@ type API struct {
 	// 0 means none.
 	DefaultMessagesPerMinute int
 	// AuthFailureLimit failed authentications per client IP within
-	// AuthFailureWindow get the IP refused; 0 disables the limit.
+	// AuthFailureWindow get the IP refused; 0 disables the limit. Failed
+	// provider callbacks count too.
 	AuthFailureLimit   int
 	AuthFailureWindow  time.Duration
 	MaxAttachmentBytes int64
 	BatchMaxSize       int
 	MaxScheduleAhead   time.Duration
 	TrustedProxies     []string
-	// CallbackAuthFailureLimit is how many failed provider callbacks per
-	// minute one client IP may send before it is answered 429.
-	CallbackAuthFailureLimit int
 }
 
 // Alerts configures where rule alerts go.
@@ -149,10 +147,9 @@ func Defaults() Config {
 			MaxScheduleAhead: 30 * 24 * time.Hour,
 			// The per-IP failure limit and the attachment cap match the
 			// api package's defaults.
-			AuthFailureLimit:         20,
-			AuthFailureWindow:        time.Minute,
-			MaxAttachmentBytes:       3 << 20,
-			CallbackAuthFailureLimit: 30,
+			AuthFailureLimit:   20,
+			AuthFailureWindow:  time.Minute,
+			MaxAttachmentBytes: 3 << 20,
 		},
 		Worker: Worker{SweepInterval: 30 * time.Second},
 		Log:    Log{Level: "info", Format: "console"},
@@ -186,13 +183,12 @@ func (c *Config) settings() []setting {
 		{"api.timestamp-window", "accepted clock skew of signed requests", &c.API.TimestampWindow},
 		{"api.default-rate-limit", "requests per second per app when the app sets none", &c.API.DefaultRateLimit},
 		{"api.default-messages-per-minute", "messages per minute per app (a batch counts its receivers) when the app sets none; 0 means no message rate", &c.API.DefaultMessagesPerMinute},
-		{"api.auth-failure-limit", "failed authentications per client IP within the window before its requests are refused (429) unread; 0 disables", &c.API.AuthFailureLimit},
+		{"api.auth-failure-limit", "failed authentications (signed requests and provider callbacks) per client IP within the window before its requests are refused (429) unread; a callback with a valid token is never refused; 0 disables", &c.API.AuthFailureLimit},
 		{"api.auth-failure-window", "how long failed authentications of a client IP are remembered, from the latest", &c.API.AuthFailureWindow},
 		{"api.max-attachment-bytes", "largest total decoded size of a request's attachments (at most 3/4 of api.max-body-bytes, as they travel base64-encoded)", &c.API.MaxAttachmentBytes},
 		{"api.batch-max-size", "most receivers in one batch", &c.API.BatchMaxSize},
 		{"api.max-schedule-ahead", "latest accepted scheduled_at, from now", &c.API.MaxScheduleAhead},
 		{"api.trusted-proxies", "comma list of proxy IPs/CIDRs whose X-Forwarded-For is believed", &c.API.TrustedProxies},
-		{"api.callback-auth-failure-limit", "provider callbacks per minute per client IP that may fail authentication before 429 (valid ones are never limited)", &c.API.CallbackAuthFailureLimit},
 		{"alerts.webhook-url", "URL that receives rule alerts", &c.Alerts.WebhookURL},
 		{"alerts.webhook-secret", "whsec_ secret that signs rule alerts", &c.Alerts.WebhookSecret},
 		{"worker.sweep-interval", "how often accepted messages without a workflow are started", &c.Worker.SweepInterval},
@@ -250,6 +246,13 @@ func NewLoader(fs *pflag.FlagSet) *Loader {
 	return l
 }
 
+// removedSettings says, for a setting an earlier version had, what to use
+// instead, so a config file written for it gets a fix rather than a bare
+// "unknown setting".
+var removedSettings = map[string]string{
+	"api.callback-auth-failure-limit": "failed callbacks count as failed authentications under api.auth-failure-limit and api.auth-failure-window",
+}
+
 // Load applies file, environment and flags in that order of increasing
 // precedence and returns the result. It does not validate.
 func (l *Loader) Load(getenv func(string) string) (Config, error) {
@@ -282,7 +285,10 @@ func (l *Loader) Load(getenv func(string) string) (Config, error) {
 			}
 		}
 		for _, k := range flatten("", tree) {
-			if !known[k] {
+			switch {
+			case removedSettings[k] != "":
+				problems = append(problems, fmt.Sprintf("%s in %s: no longer a setting; %s", k, file, removedSettings[k]))
+			case !known[k]:
 				problems = append(problems, fmt.Sprintf("%s: unknown setting in %s", k, file))
 			}
 		}
@@ -500,9 +506,6 @@ func (c Config) Validate(mode Mode) error {
 	}
 	if c.API.BatchMaxSize <= 0 || c.API.BatchMaxSize > 100000 {
 		add("api.batch-max-size must be between 1 and 100000")
-	}
-	if c.API.CallbackAuthFailureLimit <= 0 {
-		add("api.callback-auth-failure-limit must be positive")
 	}
 	if c.API.MaxScheduleAhead < time.Minute {
 		add("api.max-schedule-ahead must be at least 1m")

@@ -115,7 +115,6 @@ var everySetting = []struct {
 	{"api.batch-max-size", "api-batch-max-size", "HERALD_API_BATCH_MAX_SIZE", "50", "50", func(c config.Config) any { return c.API.BatchMaxSize }, 50},
 	{"api.max-schedule-ahead", "api-max-schedule-ahead", "HERALD_API_MAX_SCHEDULE_AHEAD", "48h", "48h", func(c config.Config) any { return c.API.MaxScheduleAhead }, 48 * time.Hour},
 	{"api.trusted-proxies", "api-trusted-proxies", "HERALD_API_TRUSTED_PROXIES", "10.0.0.1,10.1.0.0/16", "[10.0.0.1, 10.1.0.0/16]", func(c config.Config) any { return c.API.TrustedProxies }, []string{"10.0.0.1", "10.1.0.0/16"}},
-	{"api.callback-auth-failure-limit", "api-callback-auth-failure-limit", "HERALD_API_CALLBACK_AUTH_FAILURE_LIMIT", "12", "12", func(c config.Config) any { return c.API.CallbackAuthFailureLimit }, 12},
 	{"alerts.webhook-url", "alerts-webhook-url", "HERALD_ALERTS_WEBHOOK_URL", "https://alerts.example.com/in", "https://alerts.example.com/in", func(c config.Config) any { return c.Alerts.WebhookURL }, "https://alerts.example.com/in"},
 	{"alerts.webhook-secret", "alerts-webhook-secret", "HERALD_ALERTS_WEBHOOK_SECRET", "whsec_abc", "whsec_abc", func(c config.Config) any { return c.Alerts.WebhookSecret }, "whsec_abc"},
 	{"worker.sweep-interval", "worker-sweep-interval", "HERALD_WORKER_SWEEP_INTERVAL", "2m", "2m", func(c config.Config) any { return c.Worker.SweepInterval }, 2 * time.Minute},
@@ -408,6 +407,7 @@ api:
   max_body_bytes: big
   timestamp-window: 300
   trusted-proxies: [10.0.0.1]
+  callback-auth-failure-limit: 30
 `)
 	env := map[string]string{
 		"HERALD_API_BATCH_MAX_SIZE":    "many",
@@ -427,8 +427,9 @@ api:
 		`api.timestamp-window in `+path+`: "300" is not a duration`,
 		`HERALD_API_BATCH_MAX_SIZE: "many" is not a whole number`,
 		`HERALD_WORKER_SWEEP_INTERVAL: "soon" is not a duration`,
+		"api.callback-auth-failure-limit in "+path+": no longer a setting; failed callbacks count as failed authentications under api.auth-failure-limit",
 	)
-	require.Len(t, probs, 10)
+	require.Len(t, probs, 11)
 	for _, p := range probs {
 		require.Contains(t, err.Error(), p, "the message lists every problem")
 	}
@@ -536,7 +537,6 @@ func TestConfigValidate(t *testing.T) {
 		c.API.DefaultRateLimit = 0
 		c.API.BatchMaxSize = 100001
 		c.API.MaxScheduleAhead = 59 * time.Second
-		c.API.CallbackAuthFailureLimit = 0
 		c.Worker.SweepInterval = 999 * time.Millisecond
 		c.Alerts.WebhookURL = "ftp://alerts.example.com/in"
 		c.Log.Level = "loud"
@@ -546,10 +546,10 @@ func TestConfigValidate(t *testing.T) {
 			"master-key", "database.url", "redis.url", "http.addr", "http.public-url",
 			"temporal.namespace", "temporal.port", "temporal.ui-port",
 			"api.max-body-bytes", "api.timestamp-window", "api.default-rate-limit",
-			"api.batch-max-size", "api.max-schedule-ahead", "api.callback-auth-failure-limit", "worker.sweep-interval",
+			"api.batch-max-size", "api.max-schedule-ahead", "worker.sweep-interval",
 			"alerts.webhook-url", "log.level", "log.format",
 		)
-		require.Len(t, probs, 18)
+		require.Len(t, probs, 17)
 	})
 
 	t.Run("Bounds", func(t *testing.T) {
