@@ -148,13 +148,13 @@ type PoolMember struct {
 type Template struct {
 	bun.BaseModel `bun:"table:templates,alias:tpl"`
 
-	ID          int64     `bun:"id,pk,autoincrement"`
-	Name        string    `bun:"name,notnull"`
-	ContentType string    `bun:"content_type,notnull"`
-	Subject     string    `bun:"subject,notnull"`
-	Content     string    `bun:"content,notnull"`
-	Variables   []string  `bun:"variables,type:text"`
-	Description string    `bun:"description,notnull"`
+	ID          int64    `bun:"id,pk,autoincrement"`
+	Name        string   `bun:"name,notnull"`
+	ContentType string   `bun:"content_type,notnull"`
+	Subject     string   `bun:"subject,notnull"`
+	Content     string   `bun:"content,notnull"`
+	Variables   []string `bun:"variables,type:text"`
+	Description string   `bun:"description,notnull"`
 	// Kind is TemplateKindVerification or empty.
 	Kind string `bun:"kind,notnull"`
 	// ReceiverCaps bounds the messages one receiver gets from this
