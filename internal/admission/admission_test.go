@@ -112,7 +112,9 @@ func eachRedis(t *testing.T, fn func(t *testing.T, f *fixture)) {
 	}
 }
 
-func smsChannel() *store.Channel { return &store.Channel{ID: 7, Name: "sms-main", Type: store.ChannelSMS} }
+func smsChannel() *store.Channel {
+	return &store.Channel{ID: 7, Name: "sms-main", Type: store.ChannelSMS}
+}
 
 func pool(kinds ...string) []store.PoolMember {
 	var p []store.PoolMember
