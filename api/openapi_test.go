@@ -233,7 +233,8 @@ func newDocServer(t *testing.T) *Server {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	t.Cleanup(func() { _ = rdb.Close() })
-	srv, err := New(Config{}, Deps{Store: newFakeStore(), Engine: newFakeEngine(), Redis: rdb})
+	fs := newFakeStore()
+	srv, err := New(Config{}, Deps{Store: fs, Engine: newFakeEngine(), Admission: newAdmission(t, fs, rdb), Redis: rdb})
 	require.NoError(t, err)
 	return srv
 }
