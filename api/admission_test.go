@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/api/apiclient"
@@ -223,4 +225,38 @@ func TestOptOutReply(t *testing.T) {
 		require.Equal(t, f.keys.Key(store.ChannelSMS, testPhone), s.ReceiverKey)
 	}
 	requireNoPII(t, f, testPhone, testPhoneLocal)
+}
+
+func TestReceiverChecksFailClosed(t *testing.T) {
+	t.Parallel()
+
+	t.Run("RedisDown", func(t *testing.T) {
+		t.Parallel()
+		down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+		t.Cleanup(func() { _ = down.Close() })
+		f := setup(t, withAdmissionRedis(down))
+		verificationOTP(f)
+		res := sendTo(t, f, chSMS, testPhone)
+		requireError(t, res, http.StatusServiceUnavailable, CodeCache)
+		require.NotEmpty(t, res.Header.Get("Retry-After"))
+		require.Zero(t, f.store.messageCount())
+
+		// A channel and template without caps do not need Redis.
+		res = f.call(t, http.MethodPost, "/api/v1/messages", `{"channel_id":9,"receiver":"oncall"}`)
+		require.Equal(t, http.StatusOK, res.Status, string(res.Body))
+	})
+	t.Run("StoreDown", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		f.store.fail = func(method string) error {
+			if method == "SuppressedKeys" {
+				return context.DeadlineExceeded
+			}
+			return nil
+		}
+		res := sendTo(t, f, chSMS, testPhone)
+		requireError(t, res, http.StatusServiceUnavailable, CodeDatabase)
+		require.NotEmpty(t, res.Header.Get("Retry-After"))
+		require.Zero(t, f.store.messageCount())
+	})
 }

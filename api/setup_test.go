@@ -136,6 +136,8 @@ type setupOptions struct {
 	engine    Engine
 	// now, when set, is the admission service's clock.
 	now func() time.Time
+	// admissionRedis, when set, is the admission service's Redis.
+	admissionRedis *redis.Client
 }
 
 type setupOption func(*setupOptions)
@@ -161,6 +163,10 @@ func newAdmission(t testing.TB, fs *fakeStore, rdb *redis.Client) *admission.Ser
 	a, err := admission.New(admission.Config{}, admission.Deps{Store: fs, Redis: rdb, Keys: store.NewReceiverKeyer(master)})
 	require.NoError(t, err)
 	return a
+}
+
+func withAdmissionRedis(c *redis.Client) setupOption {
+	return func(o *setupOptions) { o.admissionRedis = c }
 }
 
 func withNow(now func() time.Time) setupOption { return func(o *setupOptions) { o.now = now } }
@@ -216,7 +222,11 @@ func setup(t *testing.T, opts ...setupOption) *fixture {
 	master := make([]byte, 32)
 	_, _ = rand.Read(master)
 	keys := store.NewReceiverKeyer(master)
-	admit, err := admission.New(admission.Config{}, admission.Deps{Store: fs, Redis: o.redis, Keys: keys, Providers: reg, Now: o.now})
+	admitRedis := o.redis
+	if o.admissionRedis != nil {
+		admitRedis = o.admissionRedis
+	}
+	admit, err := admission.New(admission.Config{}, admission.Deps{Store: fs, Redis: admitRedis, Keys: keys, Providers: reg, Now: o.now})
 	require.NoError(t, err)
 	srv, err := New(o.cfg, Deps{
 		Store:     st,
