@@ -157,6 +157,22 @@ func TestSuppressionAtAccept(t *testing.T) {
 		require.Equal(t, 1, br.SuccessCount)
 		require.Equal(t, []apiclient.Rejection{{Index: 1, Receiver: testPhone, Code: CodeInvalidReceiver, Message: "receiver has opted out of sms from this app"}}, br.Rejected)
 	})
+	t.Run("BatchReplayed", func(t *testing.T) {
+		body := `{"channel_id":1,"template_params":` + otpParamsJSON + `,"receivers":["` + testPhone + `","` + testPhoneAlt + `"]}`
+		first := f.call(t, http.MethodPost, "/api/v1/messages/batch", body, withIdempotencyKey("opt-out-batch"))
+		require.Equal(t, http.StatusOK, first.Status, string(first.Body))
+		again := f.call(t, http.MethodPost, "/api/v1/messages/batch", body, withIdempotencyKey("opt-out-batch"))
+		require.Equal(t, http.StatusOK, again.Status, string(again.Body))
+		require.Equal(t, "true", again.Header.Get(headerReplayed))
+		var a, b batchResult
+		require.NoError(t, json.Unmarshal(first.Data, &a))
+		require.NoError(t, json.Unmarshal(again.Data, &b))
+		require.Equal(t, a.Tasks, b.Tasks)
+		require.Len(t, b.Rejected, 1)
+		require.Equal(t, 0, b.Rejected[0].Index)
+		require.Equal(t, CodeInvalidReceiver, b.Rejected[0].Code)
+		require.Equal(t, a.FailedCount, b.FailedCount)
+	})
 	t.Run("VerificationBypasses", func(t *testing.T) {
 		g := setup(t)
 		verificationOTP(g)
