@@ -1,6 +1,8 @@
 package store
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -94,4 +96,28 @@ func TestReceiverProtectionColumns(t *testing.T) {
 		require.Nil(t, gc.ReceiverCaps)
 		require.Equal(t, []string{"CN", "HK"}, gc.AllowedCountries)
 	})
+}
+
+func TestReceiverKey(t *testing.T) {
+	t.Parallel()
+	a := NewReceiverKeyer([]byte("0123456789abcdef0123456789abcdef"))
+	b := NewReceiverKeyer([]byte("fedcba9876543210fedcba9876543210"))
+	k := a.Key(ChannelSMS, "+8613800138000")
+	require.Len(t, k, 64)
+	require.Equal(t, k, a.Key(ChannelSMS, " +8613800138000 "), "trimmed")
+	require.NotEqual(t, k, b.Key(ChannelSMS, "+8613800138000"), "keyed by the master key")
+	unkeyed := sha256.Sum256([]byte("+8613800138000"))
+	require.NotEqual(t, hex.EncodeToString(unkeyed[:]), k)
+	require.Equal(t, a.Key(ChannelEmail, "User@Example.COM"), a.Key(ChannelEmail, "user@example.com"))
+	require.NotEqual(t, a.Key(ChannelWebhook, "User"), a.Key(ChannelWebhook, "user"), "user ids keep their case")
+
+	for in, want := range map[string]string{
+		"+8613800138000": "+86138****8000",
+		"+14155550100":   "+14155****0100",
+		"oncall":         "on***ll",
+		"abc":            "***",
+	} {
+		require.Equal(t, want, MaskReceiver(ChannelSMS, in), in)
+	}
+	require.Equal(t, "u***@example.com", MaskReceiver(ChannelEmail, "User@Example.com"))
 }
