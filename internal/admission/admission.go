@@ -41,6 +41,8 @@ type Store interface {
 	AddSuppression(ctx context.Context, s *store.Suppression) error
 }
 
+var _ Store = (*store.DB)(nil)
+
 // Config tunes the service. The zero value is usable.
 type Config struct {
 	// KeyPrefix prefixes every Redis key; default "herald:rcap:".
