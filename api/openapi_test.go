@@ -695,7 +695,7 @@ func TestOpenAPIEnums(t *testing.T) {
 		{"RejectionCode", func(t *testing.T) map[string]any {
 			props, _ := doc.properties(t, doc.schema(t, "Rejection"))
 			return asMap(props["code"])
-		}, []any{CodeInvalidParams, CodeInvalidValue, CodeInvalidReceiver}},
+		}, []any{CodeInvalidParams, CodeInvalidValue, CodeInvalidReceiver, CodeRateLimited}},
 		{"SendStatus", func(t *testing.T) map[string]any {
 			props, _ := doc.properties(t, doc.schema(t, "SendMessageResponse"))
 			return map[string]any{"enum": []any{asMap(props["status"])["const"]}}
