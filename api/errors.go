@@ -26,7 +26,7 @@ const (
 	CodeMalformedJSON    = 10002 // body is not JSON
 	CodeMissingParam     = 10003 // a required parameter is absent
 	CodeInvalidValue     = 10004 // a parameter has a value that is not allowed
-	CodeInvalidReceiver  = 10005 // phone number, e-mail address or user id is invalid
+	CodeInvalidReceiver  = 10005 // receiver invalid, opted out, or in a country the channel does not reach
 	CodeTemplateParams   = 10006 // template variable missing or unknown
 	CodeUnauthorized     = 20001 // authentication headers missing or malformed
 	CodeUnknownApp       = 20002 // X-App-Id names no app
@@ -35,7 +35,7 @@ const (
 	CodeIPNotAllowed     = 20005 // client IP not in the app's allowlist
 	CodeAppDisabled      = 20006 // the app is disabled
 	CodeNonceReused      = 20007 // X-Nonce already seen inside the window
-	CodeRateLimited      = 30001 // per-app request rate exceeded
+	CodeRateLimited      = 30001 // per-app request or message rate exceeded, or a receiver cap reached
 	CodeQuotaExceeded    = 30002 // quota exceeded (reserved)
 	CodeChannelNotFound  = 30003 // no such channel
 	CodeChannelDisabled  = 30004 // channel disabled

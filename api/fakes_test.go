@@ -27,8 +27,9 @@ type fakeStore struct {
 	messages    map[string]*store.Message
 	batches     map[string]*store.Batch
 	events      map[string][]store.MessageEvent
-	providerIDs map[string]string // "<account>/<provider id>" -> task id
-	grants      map[string]bool   // "<app>/<channel>"
+	providerIDs map[string]string            // "<account>/<provider id>" -> task id
+	grants      map[string]bool              // "<app>/<channel>"
+	suppressed  map[string]store.Suppression // "<app>/<type>/<receiver key>"
 	nextID      int64
 
 	// Hooks and injected failures.
@@ -50,7 +51,36 @@ func newFakeStore() *fakeStore {
 		events:      map[string][]store.MessageEvent{},
 		providerIDs: map[string]string{},
 		grants:      map[string]bool{},
+		suppressed:  map[string]store.Suppression{},
 	}
+}
+
+func (f *fakeStore) SuppressedKeys(_ context.Context, appID, channelType string, keys []string) (map[string]bool, error) {
+	if err := f.injected("SuppressedKeys"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]bool{}
+	for _, k := range keys {
+		if _, ok := f.suppressed[appID+"/"+channelType+"/"+k]; ok {
+			out[k] = true
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStore) AddSuppression(_ context.Context, s *store.Suppression) error {
+	if err := f.injected("AddSuppression"); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := s.AppID + "/" + s.ChannelType + "/" + s.ReceiverKey
+	if _, ok := f.suppressed[k]; !ok {
+		f.suppressed[k] = *s
+	}
+	return nil
 }
 
 func notFound(what string, id any) error { return fmt.Errorf("%s %v: %w", what, id, store.ErrNotFound) }

@@ -62,10 +62,12 @@ func FuzzSendRequest(f *testing.F) {
 	// to the ungranted ones), like the app of the handler tests.
 	const fuzzApp = "fuzz-app"
 	fs.grant(fuzzApp, chSMS, chEmail, chWeCom, chDisabled, chNoTemplate, chBadTemplate, chNoAccount, chDegraded, chWebhook)
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never reached before a message is stored
 	srv, err := New(Config{BatchMaxSize: fuzzBatchMax}, Deps{
 		Store:     fs,
 		Engine:    newFakeEngine(),
-		Redis:     redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}), // never reached before a message is stored
+		Admission: newAdmission(f, fs, rdb),
+		Redis:     rdb,
 		Providers: providers.NewRegistry(fakeProvider{kind: providerKind}, fakeProvider{kind: "silent", noReceipts: true}),
 		Logger:    zap.NewNop(),
 	})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
+	"github.com/heraldhq/herald/internal/admission"
 	"github.com/heraldhq/herald/internal/render"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/workflows"
@@ -89,6 +91,8 @@ func parseSendRequest(body []byte, batchMax int) (*sendRequest, error) {
 // message row needs except the receiver.
 type prepared struct {
 	channel     *store.Channel
+	template    *store.Template
+	pool        []store.PoolMember
 	subject     string
 	content     string
 	params      map[string]string
@@ -157,6 +161,8 @@ func (s *Server) prepare(ctx context.Context, appID string, req *sendRequest) (*
 	}
 	return &prepared{
 		channel:     ch,
+		template:    tpl,
+		pool:        pool,
 		subject:     subject,
 		content:     render.Text(tpl.Content, req.Params, render.For(ch.Type, tpl.ContentType)),
 		params:      req.Params,
@@ -263,6 +269,13 @@ func (s *Server) sendMessage(c echo.Context) error {
 	if err := s.allowMessages(ctx, app, 1); err != nil {
 		return err
 	}
+	verdicts, err := s.admit(ctx, app, p, []string{receiver})
+	if err != nil {
+		return err
+	}
+	if r := verdicts[0]; r != nil {
+		return refusalError(r)
+	}
 	msg := s.newMessage(app, p, receiver, "", key, hash, s.now().UTC())
 	if err := s.store.CreateMessages(ctx, []*store.Message{msg}, nil); err != nil {
 		if errors.Is(err, store.ErrConflict) && key != "" {
@@ -365,6 +378,7 @@ type batchResponse struct {
 
 type acceptedReceiver struct {
 	index      int
+	raw        string
 	normalized string
 }
 
@@ -390,7 +404,7 @@ func classifyReceivers(channelType string, raws []json.RawMessage) ([]acceptedRe
 			continue
 		}
 		seen[dedup] = i
-		accepted = append(accepted, acceptedReceiver{index: i, normalized: norm})
+		accepted = append(accepted, acceptedReceiver{index: i, raw: r, normalized: norm})
 	}
 	return accepted, rejected
 }
@@ -429,6 +443,10 @@ func (s *Server) sendBatch(c echo.Context) error {
 		return err
 	}
 	if err := s.allowMessages(ctx, app, len(accepted)); err != nil {
+		return err
+	}
+	accepted, rejected, err = s.admitBatch(ctx, app, p, accepted, rejected)
+	if err != nil {
 		return err
 	}
 
@@ -471,6 +489,77 @@ func (s *Server) sendBatch(c echo.Context) error {
 		Tasks:        tasks,
 		Rejected:     nonNil(rejected),
 	})
+}
+
+// admit runs the receiver checks of the admission service over normalised
+// receivers and returns its verdicts, one per receiver.
+func (s *Server) admit(ctx context.Context, app *store.App, p *prepared, receivers []string) ([]*admission.Refusal, error) {
+	verdicts, err := s.admission.Admit(ctx, admission.Request{
+		AppID: app.ID, Channel: p.channel, Template: p.template, Pool: p.pool, Receivers: receivers,
+	})
+	switch {
+	case errors.Is(err, admission.ErrCache):
+		// Caps that cannot be counted protect no one: refuse for now.
+		return nil, errCache("receiver checks", err)
+	case err != nil:
+		return nil, errDatabase("receiver checks", err)
+	}
+	return verdicts, nil
+}
+
+// refusalError is the answer to a single send whose receiver is refused.
+func refusalError(r *admission.Refusal) *Error {
+	return &Error{Status: r.Status, Code: r.Code, Message: r.Message, RetryAfter: r.RetryAfter}
+}
+
+// admitBatch moves the receivers the admission service refuses from
+// accepted to rejected, in request order. When it refuses them all, the
+// request fails: with 429 and the earliest Retry-After when every refusal
+// is a receiver cap, else as a batch with no valid receiver.
+func (s *Server) admitBatch(ctx context.Context, app *store.App, p *prepared, accepted []acceptedReceiver, rejected []rejection) ([]acceptedReceiver, []rejection, error) {
+	receivers := make([]string, len(accepted))
+	for i, a := range accepted {
+		receivers[i] = a.normalized
+	}
+	verdicts, err := s.admit(ctx, app, p, receivers)
+	if err != nil {
+		return nil, nil, err
+	}
+	kept := accepted[:0:0]
+	var refused []*admission.Refusal
+	for i, a := range accepted {
+		r := verdicts[i]
+		if r == nil {
+			kept = append(kept, a)
+			continue
+		}
+		refused = append(refused, r)
+		rejected = append(rejected, rejection{Index: a.index, Receiver: a.raw, Code: r.Code, Message: r.Message})
+	}
+	slices.SortFunc(rejected, func(a, b rejection) int { return a.Index - b.Index })
+	if len(kept) > 0 {
+		return kept, rejected, nil
+	}
+	allCapped := true
+	var wait time.Duration
+	for _, r := range refused {
+		if r.Code != admission.CodeReceiverCapped {
+			allCapped = false
+			break
+		}
+		if wait == 0 || r.RetryAfter < wait {
+			wait = r.RetryAfter
+		}
+	}
+	if allCapped {
+		e := NewError(http.StatusTooManyRequests, CodeRateLimited, "every receiver of the batch is over a receiver cap")
+		e.RetryAfter = wait
+		e.Data = map[string]any{"rejected": rejected}
+		return nil, nil, e
+	}
+	e := errReceiver("no valid receiver in the batch")
+	e.Data = map[string]any{"rejected": rejected}
+	return nil, nil, e
 }
 
 // batchFootprintFactor bounds what one batch request may write to the
@@ -543,8 +632,14 @@ func (s *Server) replayBatch(ctx context.Context, app *store.App, req *sendReque
 	for _, a := range accepted {
 		if id, ok := byReceiver[a.normalized]; ok {
 			resp.Tasks = append(resp.Tasks, batchTask{Index: a.index, TaskID: id})
+		} else {
+			// Refused at accept by a receiver check, whose verdict is not
+			// stored; checking again now could answer differently.
+			rejected = append(rejected, rejection{Index: a.index, Receiver: a.raw, Code: CodeInvalidReceiver,
+				Message: "receiver was refused when the batch was accepted (opt-out, country or receiver cap)"})
 		}
 	}
+	slices.SortFunc(rejected, func(a, b rejection) int { return a.Index - b.Index })
 	resp.Rejected = nonNil(rejected)
 	return resp, nil
 }

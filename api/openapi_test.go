@@ -233,7 +233,8 @@ func newDocServer(t *testing.T) *Server {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	t.Cleanup(func() { _ = rdb.Close() })
-	srv, err := New(Config{}, Deps{Store: newFakeStore(), Engine: newFakeEngine(), Redis: rdb})
+	fs := newFakeStore()
+	srv, err := New(Config{}, Deps{Store: fs, Engine: newFakeEngine(), Admission: newAdmission(t, fs, rdb), Redis: rdb})
 	require.NoError(t, err)
 	return srv
 }
@@ -694,7 +695,7 @@ func TestOpenAPIEnums(t *testing.T) {
 		{"RejectionCode", func(t *testing.T) map[string]any {
 			props, _ := doc.properties(t, doc.schema(t, "Rejection"))
 			return asMap(props["code"])
-		}, []any{CodeInvalidParams, CodeInvalidValue, CodeInvalidReceiver}},
+		}, []any{CodeInvalidParams, CodeInvalidValue, CodeInvalidReceiver, CodeRateLimited}},
 		{"SendStatus", func(t *testing.T) map[string]any {
 			props, _ := doc.properties(t, doc.schema(t, "SendMessageResponse"))
 			return map[string]any{"enum": []any{asMap(props["status"])["const"]}}

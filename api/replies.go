@@ -14,6 +14,7 @@ import (
 	"github.com/nyaruka/phonenumbers"
 	"go.uber.org/zap"
 
+	"github.com/heraldhq/herald/internal/admission"
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/store"
 )
@@ -99,9 +100,20 @@ func (s *Server) recordReply(ctx context.Context, acc *store.ProviderAccount, r 
 		ProviderMessageID: r.ProviderMessageID,
 	}
 	if m == nil {
+		// Without the message there is no app to record an opt-out for.
 		s.log.Info("reply from an unknown receiver skipped", zap.String("provider", acc.Kind), zap.Int64("account_id", acc.ID),
 			zap.String("extend_code", r.ExtendCode), zap.Int("content_length", data.ContentLength))
 		return nil
+	}
+	if m.MessageType == store.ChannelSMS && admission.IsOptOutReply(r.Content) {
+		// Recorded before the timeline event, so a push retried after a
+		// failure below still records it; recording it twice is harmless.
+		reason := "replied " + strings.TrimSpace(r.Content)
+		if err := s.admission.OptOut(ctx, m.AppID, m.MessageType, m.Receiver, reason, store.SuppressionReply); err != nil {
+			return fmt.Errorf("record opt-out of task %s: %w", m.TaskID, err)
+		}
+		s.log.Info("receiver opted out by reply", zap.String("app_id", m.AppID), zap.String("task_id", m.TaskID),
+			zap.Int64("account_id", acc.ID))
 	}
 	raw, err := json.Marshal(data)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/heraldhq/herald/internal/admission"
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/workflows"
@@ -57,6 +58,20 @@ var (
 	_ Engine = (*workflows.Client)(nil)
 )
 
+// Admitter decides which receivers of a send are accepted
+// (admission.Service).
+type Admitter interface {
+	// Admit returns one verdict per receiver of r, nil for accepted; an
+	// error wrapping admission.ErrCache or admission.ErrStore means a
+	// dependency failed.
+	Admit(ctx context.Context, r admission.Request) ([]*admission.Refusal, error)
+	// OptOut records that a receiver opted out of a channel type from an
+	// app.
+	OptOut(ctx context.Context, appID, channelType, receiver, reason, source string) error
+}
+
+var _ Admitter = (*admission.Service)(nil)
+
 // Engine starts and steers send workflows (workflows.Client).
 type Engine interface {
 	// StartSend starts the send workflow of one task; starting one that
@@ -72,11 +87,13 @@ type Engine interface {
 	Check(ctx context.Context) error
 }
 
-// Deps are the collaborators of the server. Store, Engine and Redis are
-// required; the rest have defaults.
+// Deps are the collaborators of the server. Store, Engine, Redis and
+// Admission are required; the rest have defaults.
 type Deps struct {
 	Store  Store
 	Engine Engine
+	// Admission runs the per-receiver checks of every send.
+	Admission Admitter
 	// Redis holds nonces and rate-limit state shared by all replicas.
 	Redis *redis.Client
 	// Providers resolves the receipt and reply handlers of provider
@@ -96,6 +113,7 @@ type Server struct {
 	cfg       Config
 	store     Store
 	engine    Engine
+	admission Admitter
 	redis     *redis.Client
 	limiter   *redis_rate.Limiter
 	providers *providers.Registry
@@ -123,6 +141,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Redis == nil {
 		missing = append(missing, errors.New("Redis is required"))
 	}
+	if deps.Admission == nil {
+		missing = append(missing, errors.New("Admission is required"))
+	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("new api server: %w", errors.Join(missing...))
 	}
@@ -134,6 +155,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		cfg:       cfg,
 		store:     deps.Store,
 		engine:    deps.Engine,
+		admission: deps.Admission,
 		redis:     deps.Redis,
 		limiter:   redis_rate.NewLimiter(deps.Redis),
 		providers: deps.Providers,

@@ -30,10 +30,13 @@ func TestConfig(t *testing.T) {
 		_, err := New(Config{}, Deps{Redis: redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})})
 		require.ErrorContains(t, err, "Store is required")
 		require.ErrorContains(t, err, "Engine is required")
+		require.ErrorContains(t, err, "Admission is required")
 	})
 	t.Run("ErrInvalidConfig", func(t *testing.T) {
 		t.Parallel()
-		_, err := New(Config{DefaultRateLimit: -1}, Deps{Store: newFakeStore(), Engine: newFakeEngine(), Redis: redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})})
+		rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+		fs := newFakeStore()
+		_, err := New(Config{DefaultRateLimit: -1}, Deps{Store: fs, Engine: newFakeEngine(), Admission: newAdmission(t, fs, rdb), Redis: rdb})
 		require.ErrorContains(t, err, "DefaultRateLimit")
 	})
 }

@@ -27,8 +27,10 @@ import (
 
 	"github.com/heraldhq/herald/api/apiclient"
 	"github.com/heraldhq/herald/api/internal/signing"
+	"github.com/heraldhq/herald/internal/admission"
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/providers/aliyun"
+	"github.com/heraldhq/herald/providers/zrwinfo"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -121,6 +123,8 @@ type fixture struct {
 	ts     *httptest.Server
 	app    store.App
 	logs   *observer.ObservedLogs
+	// keys keys receivers as the server's admission service does.
+	keys *store.ReceiverKeyer
 }
 
 type setupOptions struct {
@@ -130,6 +134,10 @@ type setupOptions struct {
 	// wrapStore and engine, when set, replace the fakes the server uses.
 	wrapStore func(*fakeStore) Store
 	engine    Engine
+	// now, when set, is the admission service's clock.
+	now func() time.Time
+	// admissionRedis, when set, is the admission service's Redis.
+	admissionRedis *redis.Client
 }
 
 type setupOption func(*setupOptions)
@@ -147,6 +155,21 @@ func withRedis(c *redis.Client) setupOption { return func(o *setupOptions) { o.r
 func withStore(wrap func(*fakeStore) Store) setupOption {
 	return func(o *setupOptions) { o.wrapStore = wrap }
 }
+
+// newAdmission builds the admission service of a test server over fs.
+func newAdmission(t testing.TB, fs *fakeStore, rdb *redis.Client) *admission.Service {
+	master := make([]byte, 32)
+	_, _ = rand.Read(master)
+	a, err := admission.New(admission.Config{}, admission.Deps{Store: fs, Redis: rdb, Keys: store.NewReceiverKeyer(master)})
+	require.NoError(t, err)
+	return a
+}
+
+func withAdmissionRedis(c *redis.Client) setupOption {
+	return func(o *setupOptions) { o.admissionRedis = c }
+}
+
+func withNow(now func() time.Time) setupOption { return func(o *setupOptions) { o.now = now } }
 
 func withEngine(e Engine) setupOption { return func(o *setupOptions) { o.engine = e } }
 
@@ -193,17 +216,30 @@ func setup(t *testing.T, opts ...setupOption) *fixture {
 	if o.engine != nil {
 		engine = o.engine
 	}
+	reg := providers.NewRegistry(replyingProvider{fakeProvider{kind: providerKind}}, fakeProvider{kind: "silent", noReceipts: true}, aliyun.New(), zrwinfo.New())
+	// A master key per fixture gives every fixture receiver keys, hence
+	// counters on the shared Redis, of its own.
+	master := make([]byte, 32)
+	_, _ = rand.Read(master)
+	keys := store.NewReceiverKeyer(master)
+	admitRedis := o.redis
+	if o.admissionRedis != nil {
+		admitRedis = o.admissionRedis
+	}
+	admit, err := admission.New(admission.Config{}, admission.Deps{Store: fs, Redis: admitRedis, Keys: keys, Providers: reg, Now: o.now})
+	require.NoError(t, err)
 	srv, err := New(o.cfg, Deps{
 		Store:     st,
 		Engine:    engine,
+		Admission: admit,
 		Redis:     o.redis,
-		Providers: providers.NewRegistry(replyingProvider{fakeProvider{kind: providerKind}}, fakeProvider{kind: "silent", noReceipts: true}, aliyun.New()),
+		Providers: reg,
 		Logger:    zap.New(core),
 	})
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &fixture{store: fs, engine: eng, redis: o.redis, srv: srv, ts: ts, app: app, logs: logs}
+	return &fixture{store: fs, engine: eng, redis: o.redis, srv: srv, ts: ts, app: app, logs: logs, keys: keys}
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -228,6 +228,16 @@ type BatchSender interface {
 	SendBatch(ctx context.Context, msgs []Message) ([]BatchOutcome, error)
 }
 
+// CountryLimiter is implemented by providers that reach only some
+// countries. A provider that does not implement it is taken to reach every
+// country.
+type CountryLimiter interface {
+	// SupportsCountry reports whether the provider can deliver to phone
+	// numbers of an ISO 3166 region ("CN", "HK", "US"). Mainland China is
+	// "CN"; Hong Kong, Macao and Taiwan have regions of their own.
+	SupportsCountry(region string) bool
+}
+
 // BatchOutcome is one message's outcome in a batch send: a Result, or an
 // error classified like Send's.
 type BatchOutcome struct {

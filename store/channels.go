@@ -19,6 +19,9 @@ type ChannelPatch struct {
 	Enabled               *bool
 	ReceiptTimeoutSeconds *int
 	MaxAttempts           *int
+	// ReceiverCaps set to a nil pointer clears the caps.
+	ReceiverCaps     **ReceiverCaps
+	AllowedCountries *[]string
 }
 
 // ChannelFilter selects channels for ListChannels.
@@ -123,6 +126,16 @@ func updateChannel(ctx context.Context, idb bun.IDB, now time.Time, id int64, p 
 	if p.MaxAttempts != nil {
 		q = q.Set("max_attempts = ?", *p.MaxAttempts)
 	}
+	if p.ReceiverCaps != nil {
+		q = setCaps(q, *p.ReceiverCaps)
+	}
+	if p.AllowedCountries != nil {
+		js, err := jsonText(*p.AllowedCountries)
+		if err != nil {
+			return fmt.Errorf("update channel %d: %w", id, err)
+		}
+		q = q.Set("allowed_countries = ?", js)
+	}
 	if err := execOne(ctx, q); err != nil {
 		return fmt.Errorf("update channel %d: %w", id, err)
 	}
@@ -174,4 +187,13 @@ func listChannels(ctx context.Context, idb bun.IDB, f ChannelFilter) ([]Channel,
 func normChannel(ch *Channel) {
 	ch.CreatedAt = normTime(ch.CreatedAt)
 	ch.UpdatedAt = normTime(ch.UpdatedAt)
+}
+
+// setCaps sets the receiver_caps column: NULL for nil, else JSON.
+func setCaps(q *bun.UpdateQuery, caps *ReceiverCaps) *bun.UpdateQuery {
+	if caps == nil {
+		return q.Set("receiver_caps = NULL")
+	}
+	js, _ := jsonText(caps) // a struct of ints always encodes
+	return q.Set("receiver_caps = ?", js)
 }

@@ -21,6 +21,9 @@ type TemplatePatch struct {
 	Content     *string
 	Variables   *[]string
 	Description *string
+	Kind        *string
+	// ReceiverCaps set to a nil pointer clears the caps.
+	ReceiverCaps **ReceiverCaps
 }
 
 // RulePatch changes the non-nil fields of a rule.
@@ -146,6 +149,12 @@ func updateTemplate(ctx context.Context, idb bun.IDB, now time.Time, id int64, p
 	}
 	if p.Description != nil {
 		q = q.Set("description = ?", *p.Description)
+	}
+	if p.Kind != nil {
+		q = q.Set("kind = ?", *p.Kind)
+	}
+	if p.ReceiverCaps != nil {
+		q = setCaps(q, *p.ReceiverCaps)
 	}
 	if err := execOne(ctx, q); err != nil {
 		return fmt.Errorf("update template %d: %w", id, err)

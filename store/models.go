@@ -72,10 +72,38 @@ type Channel struct {
 	// ReceiptTimeoutSeconds bounds the wait for a delivery receipt.
 	ReceiptTimeoutSeconds int `bun:"receipt_timeout_seconds,notnull"`
 	// MaxAttempts bounds send attempts of one message across accounts.
-	MaxAttempts int       `bun:"max_attempts,notnull"`
-	CreatedAt   time.Time `bun:"created_at,notnull"`
-	UpdatedAt   time.Time `bun:"updated_at,notnull"`
+	MaxAttempts int `bun:"max_attempts,notnull"`
+	// ReceiverCaps bounds the messages one receiver gets through this
+	// channel; nil means no caps.
+	ReceiverCaps *ReceiverCaps `bun:"receiver_caps,type:text"`
+	// AllowedCountries narrows an SMS channel to these ISO 3166 regions
+	// ("CN", "HK"); empty means every country its accounts support.
+	AllowedCountries []string  `bun:"allowed_countries,type:text"`
+	CreatedAt        time.Time `bun:"created_at,notnull"`
+	UpdatedAt        time.Time `bun:"updated_at,notnull"`
 }
+
+// ReceiverCaps bounds how many messages one receiver gets per minute, hour
+// and day; 0 leaves that window unbounded.
+type ReceiverCaps struct {
+	PerMinute int `json:"per_minute"`
+	PerHour   int `json:"per_hour"`
+	PerDay    int `json:"per_day"`
+}
+
+// IsZero reports whether no window is bounded.
+func (c ReceiverCaps) IsZero() bool { return c.PerMinute <= 0 && c.PerHour <= 0 && c.PerDay <= 0 }
+
+// Template kinds.
+const (
+	// TemplateKindVerification marks one-time codes: they get default
+	// receiver caps and go to receivers who opted out of other messages.
+	TemplateKindVerification = "verification"
+)
+
+// VerificationReceiverCaps are the caps of a verification template that
+// sets none: the usual limits of Chinese SMS providers for one-time codes.
+var VerificationReceiverCaps = ReceiverCaps{PerMinute: 1, PerHour: 5, PerDay: 10}
 
 // ProviderAccount is one set of credentials at one provider.
 type ProviderAccount struct {
@@ -120,16 +148,60 @@ type PoolMember struct {
 type Template struct {
 	bun.BaseModel `bun:"table:templates,alias:tpl"`
 
-	ID          int64     `bun:"id,pk,autoincrement"`
-	Name        string    `bun:"name,notnull"`
-	ContentType string    `bun:"content_type,notnull"`
-	Subject     string    `bun:"subject,notnull"`
-	Content     string    `bun:"content,notnull"`
-	Variables   []string  `bun:"variables,type:text"`
-	Description string    `bun:"description,notnull"`
-	CreatedAt   time.Time `bun:"created_at,notnull"`
-	UpdatedAt   time.Time `bun:"updated_at,notnull"`
+	ID          int64    `bun:"id,pk,autoincrement"`
+	Name        string   `bun:"name,notnull"`
+	ContentType string   `bun:"content_type,notnull"`
+	Subject     string   `bun:"subject,notnull"`
+	Content     string   `bun:"content,notnull"`
+	Variables   []string `bun:"variables,type:text"`
+	Description string   `bun:"description,notnull"`
+	// Kind is TemplateKindVerification or empty.
+	Kind string `bun:"kind,notnull"`
+	// ReceiverCaps bounds the messages one receiver gets from this
+	// template; nil means the kind's default (none but for verification).
+	ReceiverCaps *ReceiverCaps `bun:"receiver_caps,type:text"`
+	CreatedAt    time.Time     `bun:"created_at,notnull"`
+	UpdatedAt    time.Time     `bun:"updated_at,notnull"`
 }
+
+// EffectiveReceiverCaps returns the template's caps, or its kind's default
+// when it sets none.
+func (t *Template) EffectiveReceiverCaps() ReceiverCaps {
+	if t.ReceiverCaps != nil {
+		return *t.ReceiverCaps
+	}
+	if t.Kind == TemplateKindVerification {
+		return VerificationReceiverCaps
+	}
+	return ReceiverCaps{}
+}
+
+// Suppression is a receiver who must get no more messages of one channel
+// type from one app. The receiver is held only as its keyed hash
+// (ReceiverKey) and a masked form for display.
+type Suppression struct {
+	bun.BaseModel `bun:"table:suppressions,alias:sup"`
+
+	ID          int64  `bun:"id,pk,autoincrement"`
+	AppID       string `bun:"app_id,notnull"`
+	ChannelType string `bun:"channel_type,notnull"`
+	ReceiverKey string `bun:"receiver_key,notnull"`
+	// ReceiverMasked shows enough of the receiver to recognise it
+	// ("+86138****8000") and no more.
+	ReceiverMasked string `bun:"receiver_masked,notnull"`
+	// Reason says why, in words ("replied TD", "hard bounce").
+	Reason string `bun:"reason,notnull"`
+	// Source is one of the Suppression* sources.
+	Source    string    `bun:"source,notnull"`
+	CreatedAt time.Time `bun:"created_at,notnull"`
+}
+
+// Sources of a suppression.
+const (
+	SuppressionReply    = "reply"
+	SuppressionOperator = "operator"
+	SuppressionBounce   = "bounce"
+)
 
 // TemplateMapping says how one account sends one template: by the
 // provider's own template code, with Herald's variables in ParamOrder

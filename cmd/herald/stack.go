@@ -26,6 +26,7 @@ import (
 
 	"github.com/heraldhq/herald/activities"
 	"github.com/heraldhq/herald/api"
+	"github.com/heraldhq/herald/internal/admission"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/devtemporal"
 	"github.com/heraldhq/herald/providers"
@@ -59,6 +60,8 @@ type stack struct {
 	devServer *devtemporal.Server
 	registry  *providers.Registry
 	acts      *activities.Activities
+	// receiverKeys keys receivers for counters and opt-outs.
+	receiverKeys *store.ReceiverKeyer
 
 	apiURL string
 	uiURL  string
@@ -179,6 +182,7 @@ func (s *stack) openStore(ctx context.Context, policy schemaPolicy) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	s.db = db
+	s.receiverKeys = store.NewReceiverKeyer(key)
 	s.cached = store.NewCached(db, store.DefaultCacheTTL)
 	s.onClose("store", db.Close)
 	switch policy {
@@ -468,6 +472,12 @@ func authFailureLimit(n int) int {
 
 // serveAPI serves the API on ln until Close.
 func (s *stack) serveAPI(ln net.Listener) error {
+	admit, err := admission.New(admission.Config{}, admission.Deps{
+		Store: s.db, Redis: s.redis, Keys: s.receiverKeys, Providers: s.registry,
+	})
+	if err != nil {
+		return fmt.Errorf("build admission: %w", err)
+	}
 	srv, err := api.New(api.Config{
 		MaxBodyBytes:     s.cfg.API.MaxBodyBytes,
 		TimestampWindow:  s.cfg.API.TimestampWindow,
@@ -484,6 +494,7 @@ func (s *stack) serveAPI(ln net.Listener) error {
 	}, api.Deps{
 		Store:     s.cached,
 		Engine:    workflows.NewClient(s.temporal),
+		Admission: admit,
 		Redis:     s.redis,
 		Providers: s.registry,
 		Logger:    s.log.Named("api"),

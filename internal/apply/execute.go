@@ -284,7 +284,7 @@ func (a *applier) applyTemplate(ctx context.Context, tx *store.DB, ft fileTempla
 		if !a.dryRun {
 			tpl := &store.Template{
 				Name: ft.Name, ContentType: contentType, Subject: ft.Subject, Content: ft.Content,
-				Variables: vars, Description: ft.Description,
+				Variables: vars, Description: ft.Description, Kind: ft.Kind, ReceiverCaps: ft.ReceiverCaps.storeCaps(),
 			}
 			if err := tx.CreateTemplate(ctx, tpl); err != nil {
 				return fmt.Errorf("create template %q: %w", ft.Name, err)
@@ -310,6 +310,12 @@ func (a *applier) applyTemplate(ctx context.Context, tx *store.DB, ft fileTempla
 		}
 		if ft.Description != cur.Description {
 			patch.Description, fields = &ft.Description, append(fields, "description")
+		}
+		if ft.Kind != cur.Kind {
+			patch.Kind, fields = &ft.Kind, append(fields, "kind")
+		}
+		if caps := ft.ReceiverCaps.storeCaps(); !sameCaps(caps, cur.ReceiverCaps) {
+			patch.ReceiverCaps, fields = &caps, append(fields, "receiver_caps")
 		}
 		if len(fields) == 0 {
 			a.say("template %s: unchanged", ft.Name)
@@ -376,6 +382,10 @@ func (a *applier) applyMapping(ctx context.Context, tx *store.DB, tplName string
 
 func (a *applier) applyChannel(ctx context.Context, tx *store.DB, fc fileChannel, cur *store.Channel) error {
 	enabled := boolOr(fc.Enabled, true)
+	countries := fc.AllowedCountries
+	if countries == nil {
+		countries = []string{}
+	}
 	sigs := fc.SignatureNames
 	if sigs == nil {
 		sigs = []string{}
@@ -392,6 +402,7 @@ func (a *applier) applyChannel(ctx context.Context, tx *store.DB, fc fileChannel
 			ch := &store.Channel{
 				Name: fc.Name, Type: fc.Type, TemplateID: tplID, SignatureNames: sigs, SignatureRequired: fc.SignatureRequired,
 				Enabled: enabled, ReceiptTimeoutSeconds: fc.ReceiptTimeoutSeconds, MaxAttempts: fc.MaxAttempts,
+				ReceiverCaps: fc.ReceiverCaps.storeCaps(), AllowedCountries: countries,
 			}
 			if err := tx.CreateChannel(ctx, ch); err != nil {
 				return fmt.Errorf("create channel %q: %w", fc.Name, err)
@@ -428,6 +439,12 @@ func (a *applier) applyChannel(ctx context.Context, tx *store.DB, fc fileChannel
 		}
 		if fc.MaxAttempts != cur.MaxAttempts {
 			patch.MaxAttempts, fields = &fc.MaxAttempts, append(fields, "max_attempts")
+		}
+		if caps := fc.ReceiverCaps.storeCaps(); !sameCaps(caps, cur.ReceiverCaps) {
+			patch.ReceiverCaps, fields = &caps, append(fields, "receiver_caps")
+		}
+		if !slices.Equal(countries, cur.AllowedCountries) && (len(countries) > 0 || len(cur.AllowedCountries) > 0) {
+			patch.AllowedCountries, fields = &countries, append(fields, "allowed_countries")
 		}
 		if len(fields) == 0 {
 			a.say("channel %s: unchanged", fc.Name)
@@ -645,4 +662,12 @@ func ruleLabel(r store.Rule) string {
 		return "#" + strconv.FormatInt(r.ID, 10)
 	}
 	return r.Name
+}
+
+// sameCaps reports whether two stored caps say the same.
+func sameCaps(a, b *store.ReceiverCaps) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return *a == *b
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/heraldhq/herald/rules"
+	"github.com/heraldhq/herald/store"
 	"gopkg.in/yaml.v3"
 )
 
@@ -41,13 +42,31 @@ type fileApp struct {
 }
 
 type fileTemplate struct {
-	Name        string        `yaml:"name"`
-	ContentType string        `yaml:"content_type"`
-	Subject     string        `yaml:"subject"`
-	Content     string        `yaml:"content"`
-	Variables   []string      `yaml:"variables"`
-	Description string        `yaml:"description"`
-	Mappings    []fileMapping `yaml:"mappings"`
+	Name        string   `yaml:"name"`
+	ContentType string   `yaml:"content_type"`
+	Subject     string   `yaml:"subject"`
+	Content     string   `yaml:"content"`
+	Variables   []string `yaml:"variables"`
+	Description string   `yaml:"description"`
+	// Kind is "verification" for one-time codes, else empty.
+	Kind         string        `yaml:"kind"`
+	ReceiverCaps *fileCaps     `yaml:"receiver_caps"`
+	Mappings     []fileMapping `yaml:"mappings"`
+}
+
+// fileCaps are per-receiver caps; an absent or 0 window is unbounded.
+type fileCaps struct {
+	PerMinute int `yaml:"per_minute"`
+	PerHour   int `yaml:"per_hour"`
+	PerDay    int `yaml:"per_day"`
+}
+
+// storeCaps returns the caps as stored: nil when none are set.
+func (c *fileCaps) storeCaps() *store.ReceiverCaps {
+	if c == nil {
+		return nil
+	}
+	return &store.ReceiverCaps{PerMinute: c.PerMinute, PerHour: c.PerHour, PerDay: c.PerDay}
 }
 
 // fileMapping is how one account sends a template.
@@ -75,15 +94,18 @@ type fileAccount struct {
 }
 
 type fileChannel struct {
-	Name                  string           `yaml:"name"`
-	Type                  string           `yaml:"type"`
-	Template              string           `yaml:"template"`
-	SignatureNames        []string         `yaml:"signature_names"`
-	SignatureRequired     bool             `yaml:"signature_required"`
-	Enabled               *bool            `yaml:"enabled"`
-	ReceiptTimeoutSeconds int              `yaml:"receipt_timeout_seconds"`
-	MaxAttempts           int              `yaml:"max_attempts"`
-	Pool                  []filePoolMember `yaml:"pool"`
+	Name                  string    `yaml:"name"`
+	Type                  string    `yaml:"type"`
+	Template              string    `yaml:"template"`
+	SignatureNames        []string  `yaml:"signature_names"`
+	SignatureRequired     bool      `yaml:"signature_required"`
+	Enabled               *bool     `yaml:"enabled"`
+	ReceiptTimeoutSeconds int       `yaml:"receipt_timeout_seconds"`
+	MaxAttempts           int       `yaml:"max_attempts"`
+	ReceiverCaps          *fileCaps `yaml:"receiver_caps"`
+	// AllowedCountries narrows an SMS channel to these ISO 3166 regions.
+	AllowedCountries []string         `yaml:"allowed_countries"`
+	Pool             []filePoolMember `yaml:"pool"`
 }
 
 type filePoolMember struct {

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nyaruka/phonenumbers"
+
 	"github.com/heraldhq/herald/activities"
 	"github.com/heraldhq/herald/internal/render"
 	"github.com/heraldhq/herald/providers"
@@ -153,6 +155,10 @@ func validateFile(f *document, reg *providers.Registry) problemList {
 				p.add(field(path, "variables"), "%q is declared but the subject and content never use {{%s}}", v, v)
 			}
 		}
+		if t.Kind != "" && t.Kind != store.TemplateKindVerification {
+			p.add(field(path, "kind"), "%q is not a template kind (%q, or leave it out)", t.Kind, store.TemplateKindVerification)
+		}
+		validateCaps(&p, field(path, "receiver_caps"), t.ReceiverCaps)
 		mapped := map[string]string{}
 		for j, m := range t.Mappings {
 			mpath := at(field(path, "mappings"), j)
@@ -203,6 +209,15 @@ func validateFile(f *document, reg *providers.Registry) problemList {
 		}
 		if ch.MaxAttempts < 0 {
 			p.add(field(path, "max_attempts"), "must not be negative (0 means the default)")
+		}
+		validateCaps(&p, field(path, "receiver_caps"), ch.ReceiverCaps)
+		if len(ch.AllowedCountries) > 0 && ch.Type != store.ChannelSMS {
+			p.add(field(path, "allowed_countries"), "applies to sms channels only")
+		}
+		for j, c := range ch.AllowedCountries {
+			if !knownRegion(c) {
+				p.add(at(field(path, "allowed_countries"), j), "%q is not an ISO 3166 country code with phone numbers (e.g. CN, HK, US)", c)
+			}
 		}
 		members := map[string]string{}
 		for j, m := range ch.Pool {
@@ -331,4 +346,25 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// validateCaps checks receiver caps: each window is a count, 0 for none.
+func validateCaps(p *problemList, path string, c *fileCaps) {
+	if c == nil {
+		return
+	}
+	for _, w := range []struct {
+		name string
+		v    int
+	}{{"per_minute", c.PerMinute}, {"per_hour", c.PerHour}, {"per_day", c.PerDay}} {
+		if w.v < 0 {
+			p.add(field(path, w.name), "must not be negative (0 or absent means no cap)")
+		}
+	}
+}
+
+// knownRegion reports whether code is an upper-case ISO 3166 region that
+// has phone numbers.
+func knownRegion(code string) bool {
+	return len(code) == 2 && code == strings.ToUpper(code) && phonenumbers.GetCountryCodeForRegion(code) != 0
 }

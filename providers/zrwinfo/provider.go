@@ -101,6 +101,12 @@ func (p *Provider) NewSender(acc providers.Account) (providers.Sender, error) {
 	return newSender(cfg, acc.ID, p.book(cfg), newSettings(p.opts)), nil
 }
 
+// SupportsCountry reports whether Zrwinfo delivers to a region: it sends
+// to mainland China (+86) only.
+func (p *Provider) SupportsCountry(region string) bool { return region == "CN" }
+
+var _ providers.CountryLimiter = (*Provider)(nil)
+
 // ReceiptHandler returns the parser for Zrwinfo's status-report pushes.
 func (p *Provider) ReceiptHandler() providers.ReceiptHandler {
 	return NewReceiptHandler(p.opts...)

@@ -1,0 +1,170 @@
+package admission
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/heraldhq/herald/store"
+)
+
+// capWindow is one fixed window of a receiver cap.
+type capWindow struct {
+	name   string // "minute", "hour", "day"
+	length time.Duration
+	limit  func(store.ReceiverCaps) int
+}
+
+var capWindows = []capWindow{
+	{"minute", time.Minute, func(c store.ReceiverCaps) int { return c.PerMinute }},
+	{"hour", time.Hour, func(c store.ReceiverCaps) int { return c.PerHour }},
+	{"day", 24 * time.Hour, func(c store.ReceiverCaps) int { return c.PerDay }},
+}
+
+// capCounter is one counter a receiver is checked and counted against.
+type capCounter struct {
+	key   string
+	limit int
+	ttl   time.Duration // until the window ends
+	// what names the cap for the client: "template otp", "channel 3".
+	what   string
+	window string
+}
+
+// capScope is a set of caps with the name of what set them.
+type capScope struct {
+	tag  string // key part: "t:<id>" or "c:<id>"
+	what string
+	caps store.ReceiverCaps
+}
+
+func (r Request) capScopes() []capScope {
+	var scopes []capScope
+	if r.Channel.ReceiverCaps != nil && !r.Channel.ReceiverCaps.IsZero() {
+		scopes = append(scopes, capScope{tag: "c:" + strconv.FormatInt(r.Channel.ID, 10), what: fmt.Sprintf("channel %s", r.Channel.Name), caps: *r.Channel.ReceiverCaps})
+	}
+	if r.Template != nil {
+		if c := r.Template.EffectiveReceiverCaps(); !c.IsZero() {
+			scopes = append(scopes, capScope{tag: "t:" + strconv.FormatInt(r.Template.ID, 10), what: fmt.Sprintf("template %s", r.Template.Name), caps: c})
+		}
+	}
+	return scopes
+}
+
+// capsScript checks and counts every receiver of a request in order, in
+// one round trip and atomically: a receiver is counted against all its
+// counters only if none is full, so a refused receiver takes nothing.
+// ARGV[1] is the number of receivers; then, per receiver, its number of
+// counters n followed by n pairs (limit, ttl in ms). KEYS are the counters
+// in the same order. It returns, per receiver, 0 when counted or the
+// 1-based index of the first full counter.
+var capsScript = redis.NewScript(`
+local out = {}
+local ki = 1
+local ai = 2
+for r = 1, tonumber(ARGV[1]) do
+  local n = tonumber(ARGV[ai])
+  ai = ai + 1
+  local over = 0
+  for j = 0, n - 1 do
+    local cur = tonumber(redis.call('GET', KEYS[ki + j]) or '0')
+    if cur + 1 > tonumber(ARGV[ai + 2 * j]) then
+      over = j + 1
+      break
+    end
+  end
+  if over == 0 then
+    for j = 0, n - 1 do
+      if redis.call('INCR', KEYS[ki + j]) == 1 then
+        redis.call('PEXPIRE', KEYS[ki + j], ARGV[ai + 2 * j + 1])
+      end
+    end
+  end
+  out[r] = over
+  ki = ki + n
+  ai = ai + 2 * n
+end
+return out
+`)
+
+// checkCaps counts the receivers not yet refused against the channel's
+// and the template's receiver caps, refusing those over a cap.
+func (s *Service) checkCaps(ctx context.Context, r Request, keys []string, out []*Refusal) error {
+	scopes := r.capScopes()
+	if len(scopes) == 0 {
+		return nil
+	}
+	now := s.now()
+	// The counters of one receiver key are the same for every receiver
+	// with that key; built once per request.
+	counters := func(rkey string) []capCounter {
+		var cs []capCounter
+		for _, sc := range scopes {
+			for _, w := range capWindows {
+				limit := w.limit(sc.caps)
+				if limit <= 0 {
+					continue
+				}
+				idx := now.UnixMilli() / w.length.Milliseconds()
+				end := time.UnixMilli((idx + 1) * w.length.Milliseconds())
+				cs = append(cs, capCounter{
+					key:   fmt.Sprintf("%s%s:%s:%d:%s", s.prefix, sc.tag, w.name[:1], idx, rkey),
+					limit: limit, ttl: end.Sub(now), what: sc.what, window: w.name,
+				})
+			}
+		}
+		return cs
+	}
+	var (
+		redisKeys []string
+		args      = []any{0}
+		checked   []int
+		perRecv   [][]capCounter
+	)
+	for i, k := range keys {
+		if out[i] != nil {
+			continue
+		}
+		cs := counters(k)
+		args = append(args, len(cs))
+		for _, c := range cs {
+			redisKeys = append(redisKeys, c.key)
+			// The key outlives its window by a second so a counter read at
+			// the window's last instant is still there.
+			args = append(args, c.limit, (c.ttl + time.Second).Milliseconds())
+		}
+		checked = append(checked, i)
+		perRecv = append(perRecv, cs)
+	}
+	if len(checked) == 0 {
+		return nil
+	}
+	args[0] = len(checked)
+	res, err := capsScript.Run(ctx, s.redis, redisKeys, args...).Int64Slice()
+	if err != nil {
+		return fmt.Errorf("%w: receiver caps: %w", ErrCache, err)
+	}
+	if len(res) != len(checked) {
+		return fmt.Errorf("%w: receiver caps: script answered %d verdicts for %d receivers", ErrCache, len(res), len(checked))
+	}
+	for n, over := range res {
+		if over == 0 {
+			continue
+		}
+		c := perRecv[n][over-1]
+		out[checked[n]] = &Refusal{
+			Status: http.StatusTooManyRequests, Code: CodeReceiverCapped, RetryAfter: c.ttl, Rule: "receiver_cap",
+			Message: fmt.Sprintf("receiver cap of %d per %s for %s reached; retry after %ds", c.limit, c.window, c.what, retrySeconds(c.ttl)),
+		}
+	}
+	return nil
+}
+
+func retrySeconds(d time.Duration) int64 {
+	s := int64((d + time.Second - 1) / time.Second)
+	return max(s, 1)
+}
