@@ -135,7 +135,6 @@ type setupOptions struct {
 	wrapStore func(*fakeStore) Store
 	engine    Engine
 	// now, when set, is the admission service's clock.
-	now func() time.Time
 	// admissionRedis, when set, is the admission service's Redis.
 	admissionRedis *redis.Client
 }
@@ -168,8 +167,6 @@ func newAdmission(t testing.TB, fs *fakeStore, rdb *redis.Client) *admission.Ser
 func withAdmissionRedis(c *redis.Client) setupOption {
 	return func(o *setupOptions) { o.admissionRedis = c }
 }
-
-func withNow(now func() time.Time) setupOption { return func(o *setupOptions) { o.now = now } }
 
 func withEngine(e Engine) setupOption { return func(o *setupOptions) { o.engine = e } }
 
@@ -226,7 +223,7 @@ func setup(t *testing.T, opts ...setupOption) *fixture {
 	if o.admissionRedis != nil {
 		admitRedis = o.admissionRedis
 	}
-	admit, err := admission.New(admission.Config{}, admission.Deps{Store: fs, Redis: admitRedis, Keys: keys, Providers: reg, Now: o.now})
+	admit, err := admission.New(admission.Config{}, admission.Deps{Store: fs, Redis: admitRedis, Keys: keys, Providers: reg})
 	require.NoError(t, err)
 	srv, err := New(o.cfg, Deps{
 		Store:     st,
