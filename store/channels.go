@@ -19,6 +19,9 @@ type ChannelPatch struct {
 	Enabled               *bool
 	ReceiptTimeoutSeconds *int
 	MaxAttempts           *int
+	DefaultTTLSeconds     *int
+	// QuietHours pointing at nil removes the channel's quiet hours.
+	QuietHours **QuietHours
 }
 
 // ChannelFilter selects channels for ListChannels.
@@ -122,6 +125,16 @@ func updateChannel(ctx context.Context, idb bun.IDB, now time.Time, id int64, p 
 	}
 	if p.MaxAttempts != nil {
 		q = q.Set("max_attempts = ?", *p.MaxAttempts)
+	}
+	if p.DefaultTTLSeconds != nil {
+		q = q.Set("default_ttl_seconds = ?", *p.DefaultTTLSeconds)
+	}
+	if p.QuietHours != nil {
+		js, err := quietHoursText(*p.QuietHours)
+		if err != nil {
+			return err
+		}
+		q = q.Set("quiet_hours = ?", js)
 	}
 	if err := execOne(ctx, q); err != nil {
 		return fmt.Errorf("update channel %d: %w", id, err)

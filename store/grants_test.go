@@ -154,9 +154,11 @@ func TestGrantsMigration(t *testing.T) {
 			}
 			var chs []int64
 			for _, name := range []string{"a", "b"} {
-				ch := &Channel{Name: name, Type: ChannelSMS, Enabled: true}
-				require.NoError(t, db.CreateChannel(ctx, ch))
-				chs = append(chs, ch.ID)
+				var id int64
+				err := db.bun.NewRaw("INSERT INTO channels (name, type, enabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+					name, ChannelSMS, true, now, now).Scan(ctx, &id)
+				require.NoError(t, err)
+				chs = append(chs, id)
 			}
 			cfg, err := db.cipher.Encrypt([]byte(`{}`))
 			require.NoError(t, err)

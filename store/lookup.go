@@ -21,6 +21,8 @@ type TemplatePatch struct {
 	Content     *string
 	Variables   *[]string
 	Description *string
+	TTLSeconds  *int
+	Critical    *bool
 }
 
 // RulePatch changes the non-nil fields of a rule.
@@ -146,6 +148,12 @@ func updateTemplate(ctx context.Context, idb bun.IDB, now time.Time, id int64, p
 	}
 	if p.Description != nil {
 		q = q.Set("description = ?", *p.Description)
+	}
+	if p.TTLSeconds != nil {
+		q = q.Set("ttl_seconds = ?", *p.TTLSeconds)
+	}
+	if p.Critical != nil {
+		q = q.Set("critical = ?", *p.Critical)
 	}
 	if err := execOne(ctx, q); err != nil {
 		return fmt.Errorf("update template %d: %w", id, err)

@@ -120,6 +120,7 @@ func createMessages(ctx context.Context, idb bun.IDB, now time.Time, msgs []*Mes
 	for _, m := range msgs {
 		m.CreatedAt, m.UpdatedAt = createdTimes(now, m.CreatedAt, m.UpdatedAt)
 		m.ScheduledAt = normTimePtr(m.ScheduledAt)
+		m.ExpiresAt = normTimePtr(m.ExpiresAt)
 		m.FinishedAt = normTimePtr(m.FinishedAt)
 	}
 	// Inserting in chunks keeps each statement well under the drivers'
@@ -353,6 +354,7 @@ func normMessage(m *Message) {
 	m.CreatedAt = normTime(m.CreatedAt)
 	m.UpdatedAt = normTime(m.UpdatedAt)
 	m.ScheduledAt = normTimePtr(m.ScheduledAt)
+	m.ExpiresAt = normTimePtr(m.ExpiresAt)
 	m.FinishedAt = normTimePtr(m.FinishedAt)
 }
 

@@ -31,6 +31,9 @@ type App struct {
 	MessagesPerMinute int `bun:"messages_per_minute,notnull"`
 	// StatusCallbackURL receives a signed event when a task finishes.
 	StatusCallbackURL string `bun:"status_callback_url,notnull"`
+	// QuietHours, when set, replace the channel's quiet hours for the
+	// app's messages.
+	QuietHours *QuietHours `bun:"quiet_hours,type:text"`
 	// CallbackSecret signs status events (Standard Webhooks, "whsec_..."),
 	// stored encrypted.
 	CallbackSecret string    `bun:"-"`
@@ -72,9 +75,24 @@ type Channel struct {
 	// ReceiptTimeoutSeconds bounds the wait for a delivery receipt.
 	ReceiptTimeoutSeconds int `bun:"receipt_timeout_seconds,notnull"`
 	// MaxAttempts bounds send attempts of one message across accounts.
-	MaxAttempts int       `bun:"max_attempts,notnull"`
-	CreatedAt   time.Time `bun:"created_at,notnull"`
-	UpdatedAt   time.Time `bun:"updated_at,notnull"`
+	MaxAttempts int `bun:"max_attempts,notnull"`
+	// DefaultTTLSeconds is the expiry of the channel's messages when neither
+	// the request nor the template sets one; 0 means 24 hours.
+	DefaultTTLSeconds int `bun:"default_ttl_seconds,notnull"`
+	// QuietHours, when set, is when the channel sends nothing but critical
+	// messages.
+	QuietHours *QuietHours `bun:"quiet_hours,type:text"`
+	CreatedAt  time.Time   `bun:"created_at,notnull"`
+	UpdatedAt  time.Time   `bun:"updated_at,notnull"`
+}
+
+// QuietHours is a daily period, from Start to End ("21:00" to "08:00",
+// crossing midnight when End is before Start) in the IANA time zone
+// TimeZone, during which messages wait instead of being sent.
+type QuietHours struct {
+	Start    string `json:"start" yaml:"start"`
+	End      string `json:"end" yaml:"end"`
+	TimeZone string `json:"time_zone" yaml:"time_zone"`
 }
 
 // ProviderAccount is one set of credentials at one provider.
@@ -120,15 +138,20 @@ type PoolMember struct {
 type Template struct {
 	bun.BaseModel `bun:"table:templates,alias:tpl"`
 
-	ID          int64     `bun:"id,pk,autoincrement"`
-	Name        string    `bun:"name,notnull"`
-	ContentType string    `bun:"content_type,notnull"`
-	Subject     string    `bun:"subject,notnull"`
-	Content     string    `bun:"content,notnull"`
-	Variables   []string  `bun:"variables,type:text"`
-	Description string    `bun:"description,notnull"`
-	CreatedAt   time.Time `bun:"created_at,notnull"`
-	UpdatedAt   time.Time `bun:"updated_at,notnull"`
+	ID          int64    `bun:"id,pk,autoincrement"`
+	Name        string   `bun:"name,notnull"`
+	ContentType string   `bun:"content_type,notnull"`
+	Subject     string   `bun:"subject,notnull"`
+	Content     string   `bun:"content,notnull"`
+	Variables   []string `bun:"variables,type:text"`
+	Description string   `bun:"description,notnull"`
+	// TTLSeconds is the expiry of messages sent with the template when the
+	// request sets none; 0 leaves it to the channel.
+	TTLSeconds int `bun:"ttl_seconds,notnull"`
+	// Critical messages ignore quiet hours.
+	Critical  bool      `bun:"critical,notnull"`
+	CreatedAt time.Time `bun:"created_at,notnull"`
+	UpdatedAt time.Time `bun:"updated_at,notnull"`
 }
 
 // TemplateMapping says how one account sends one template: by the
@@ -194,7 +217,13 @@ type Message struct {
 	MaxAttempts       int        `bun:"max_attempts,notnull"`
 	LastError         string     `bun:"last_error,notnull"`
 	ScheduledAt       *time.Time `bun:"scheduled_at"`
-	IdempotencyKey    string     `bun:"idempotency_key,notnull"`
+	// ExpiresAt is when a message not yet handed to a provider stops being
+	// worth sending; nil on messages accepted before expiries existed.
+	ExpiresAt *time.Time `bun:"expires_at"`
+	// Priority is "critical" for a message that ignores quiet hours, else
+	// empty.
+	Priority       string `bun:"priority,notnull"`
+	IdempotencyKey string `bun:"idempotency_key,notnull"`
 	// RequestHash is the hex SHA-256 of the normalized request, so a reused
 	// IdempotencyKey with a different request can be told apart.
 	RequestHash string     `bun:"request_hash,notnull"`
