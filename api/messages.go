@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/heraldhq/herald/internal/render"
+	"github.com/heraldhq/herald/internal/traffic"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/workflows"
 )
@@ -41,7 +42,11 @@ type sendRequest struct {
 	SignatureName string
 	ScheduledAt   string
 	Subject       string
-	fields        fields
+	// Expiry is the request's expires_at or ttl_seconds, either or both
+	// absent; Priority is "critical" or empty.
+	Expiry   traffic.ExpiryRequest
+	Priority string
+	fields   fields
 }
 
 // parseSendRequest checks the members' presence and types. batchMax is 0
@@ -82,6 +87,9 @@ func parseSendRequest(body []byte, batchMax int) (*sendRequest, error) {
 	if req.Subject, err = f.str("subject"); err != nil {
 		return nil, err
 	}
+	if req.Expiry, req.Priority, err = parseDeliveryFields(f); err != nil {
+		return nil, err
+	}
 	return req, nil
 }
 
@@ -96,6 +104,8 @@ type prepared struct {
 	scheduledAt *time.Time
 	attachments json.RawMessage
 	maxAttempts int
+	expiresAt   time.Time
+	priority    string
 }
 
 // prepare runs every check that does not depend on the receiver, for a
@@ -135,9 +145,14 @@ func (s *Server) prepare(ctx context.Context, appID string, req *sendRequest) (*
 	if err := checkParamValues(tpl, req.Params); err != nil {
 		return nil, err
 	}
-	sched, serr := parseSchedule(req.ScheduledAt, s.now(), s.cfg.MaxScheduleAhead)
+	now := s.now()
+	sched, serr := parseSchedule(req.ScheduledAt, now, s.cfg.MaxScheduleAhead)
 	if serr != nil {
 		return nil, serr
+	}
+	expiresAt, err := messageExpiry(now, sched, req.Expiry, tpl, ch)
+	if err != nil {
+		return nil, err
 	}
 	att, aerr := parseAttachments(req.fields, ch.Type, s.cfg.MaxAttachmentBytes)
 	if aerr != nil {
@@ -164,6 +179,8 @@ func (s *Server) prepare(ctx context.Context, appID string, req *sendRequest) (*
 		scheduledAt: sched,
 		attachments: att,
 		maxAttempts: maxAttempts,
+		expiresAt:   expiresAt,
+		priority:    req.Priority,
 	}, nil
 }
 
@@ -217,6 +234,8 @@ func (s *Server) messageRow(app *store.App, p *prepared, receiver, batchID, key,
 		Status:         workflows.StatusPending,
 		MaxAttempts:    p.maxAttempts,
 		ScheduledAt:    p.scheduledAt,
+		ExpiresAt:      &p.expiresAt,
+		Priority:       p.priority,
 		IdempotencyKey: key,
 		RequestHash:    hash,
 		CreatedAt:      now,
@@ -321,6 +340,9 @@ func (s *Server) startSends(ctx context.Context, msgs []*store.Message) {
 		in := workflows.SendInput{TaskID: m.TaskID, AppID: m.AppID, ChannelID: m.ChannelID}
 		if m.ScheduledAt != nil {
 			in.ScheduledAt = *m.ScheduledAt
+		}
+		if m.ExpiresAt != nil {
+			in.ExpiresAt = *m.ExpiresAt
 		}
 		sem <- struct{}{}
 		wg.Add(1)
@@ -595,6 +617,9 @@ type messageView struct {
 	ScheduledAt    *string `json:"scheduled_at"`
 	FinishedAt     *string `json:"finished_at"`
 	LastError      string  `json:"last_error"`
+	// ExpiresAt is null for messages accepted before expiries existed.
+	ExpiresAt *string `json:"expires_at"`
+	Priority  string  `json:"priority"`
 }
 
 func (s *Server) getMessage(c echo.Context) error {
@@ -620,6 +645,8 @@ func (s *Server) getMessage(c echo.Context) error {
 		ScheduledAt:    formatTimePtr(m.ScheduledAt),
 		FinishedAt:     formatTimePtr(m.FinishedAt),
 		LastError:      m.LastError,
+		ExpiresAt:      formatTimePtr(m.ExpiresAt),
+		Priority:       priorityName(m.Priority),
 	})
 }
 
