@@ -63,6 +63,7 @@ func (a *applier) applyApp(ctx context.Context, tx *store.DB, fa fileApp, cur *s
 		ID: fa.ID, Name: name, Secret: fa.Secret, Enabled: boolOr(fa.Enabled, true), IPAllowlist: fa.IPAllowlist,
 		RateLimitPerSecond: fa.RateLimitPerSecond, StatusCallbackURL: fa.StatusCallbackURL, CallbackSecret: fa.CallbackSecret,
 		RequestsPerMinute: fa.RequestsPerMinute, Burst: fa.Burst, MessagesPerMinute: fa.MessagesPerMinute,
+		QuietHours: fa.QuietHours,
 	}
 	if cur == nil {
 		var generated []string
@@ -128,6 +129,9 @@ func (a *applier) applyApp(ctx context.Context, tx *store.DB, fa fileApp, cur *s
 	}
 	if want.StatusCallbackURL != cur.StatusCallbackURL {
 		patch.StatusCallbackURL, fields = &want.StatusCallbackURL, append(fields, "status_callback_url")
+	}
+	if !sameQuietHours(want.QuietHours, cur.QuietHours) {
+		patch.QuietHours, fields = &want.QuietHours, append(fields, "quiet_hours")
 	}
 	switch {
 	case want.CallbackSecret != "" && want.CallbackSecret != cur.CallbackSecret:
@@ -284,7 +288,7 @@ func (a *applier) applyTemplate(ctx context.Context, tx *store.DB, ft fileTempla
 		if !a.dryRun {
 			tpl := &store.Template{
 				Name: ft.Name, ContentType: contentType, Subject: ft.Subject, Content: ft.Content,
-				Variables: vars, Description: ft.Description,
+				Variables: vars, Description: ft.Description, TTLSeconds: ft.TTLSeconds, Critical: ft.Critical,
 			}
 			if err := tx.CreateTemplate(ctx, tpl); err != nil {
 				return fmt.Errorf("create template %q: %w", ft.Name, err)
@@ -310,6 +314,12 @@ func (a *applier) applyTemplate(ctx context.Context, tx *store.DB, ft fileTempla
 		}
 		if ft.Description != cur.Description {
 			patch.Description, fields = &ft.Description, append(fields, "description")
+		}
+		if ft.TTLSeconds != cur.TTLSeconds {
+			patch.TTLSeconds, fields = &ft.TTLSeconds, append(fields, "ttl_seconds")
+		}
+		if ft.Critical != cur.Critical {
+			patch.Critical, fields = &ft.Critical, append(fields, "critical")
 		}
 		if len(fields) == 0 {
 			a.say("template %s: unchanged", ft.Name)
@@ -392,6 +402,7 @@ func (a *applier) applyChannel(ctx context.Context, tx *store.DB, fc fileChannel
 			ch := &store.Channel{
 				Name: fc.Name, Type: fc.Type, TemplateID: tplID, SignatureNames: sigs, SignatureRequired: fc.SignatureRequired,
 				Enabled: enabled, ReceiptTimeoutSeconds: fc.ReceiptTimeoutSeconds, MaxAttempts: fc.MaxAttempts,
+				DefaultTTLSeconds: fc.DefaultTTLSeconds, QuietHours: fc.QuietHours,
 			}
 			if err := tx.CreateChannel(ctx, ch); err != nil {
 				return fmt.Errorf("create channel %q: %w", fc.Name, err)
@@ -428,6 +439,12 @@ func (a *applier) applyChannel(ctx context.Context, tx *store.DB, fc fileChannel
 		}
 		if fc.MaxAttempts != cur.MaxAttempts {
 			patch.MaxAttempts, fields = &fc.MaxAttempts, append(fields, "max_attempts")
+		}
+		if fc.DefaultTTLSeconds != cur.DefaultTTLSeconds {
+			patch.DefaultTTLSeconds, fields = &fc.DefaultTTLSeconds, append(fields, "default_ttl_seconds")
+		}
+		if !sameQuietHours(fc.QuietHours, cur.QuietHours) {
+			patch.QuietHours, fields = &fc.QuietHours, append(fields, "quiet_hours")
 		}
 		if len(fields) == 0 {
 			a.say("channel %s: unchanged", fc.Name)
@@ -645,4 +662,13 @@ func ruleLabel(r store.Rule) string {
 		return "#" + strconv.FormatInt(r.ID, 10)
 	}
 	return r.Name
+}
+
+// sameQuietHours reports whether two quiet-hour settings are equal, nil
+// meaning none.
+func sameQuietHours(a, b *store.QuietHours) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }

@@ -9,9 +9,11 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald/activities"
 	"github.com/heraldhq/herald/internal/render"
+	"github.com/heraldhq/herald/internal/traffic"
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/providers/webhook"
 	"github.com/heraldhq/herald/rules"
@@ -73,6 +75,7 @@ func validateFile(f *document, reg *providers.Registry) problemList {
 				p.add(field(path, "callback_secret"), "%v", err)
 			}
 		}
+		checkQuietHours(&p, path, a.QuietHours)
 		if a.Grants != nil {
 			granted := map[string]string{}
 			for j, name := range *a.Grants {
@@ -132,6 +135,7 @@ func validateFile(f *document, reg *providers.Registry) problemList {
 		if strings.TrimSpace(t.Content) == "" {
 			p.add(field(path, "content"), "is required")
 		}
+		checkTTL(&p, field(path, "ttl_seconds"), t.TTLSeconds, "the channel's default")
 		declared := map[string]bool{}
 		for j, v := range t.Variables {
 			switch {
@@ -204,6 +208,8 @@ func validateFile(f *document, reg *providers.Registry) problemList {
 		if ch.MaxAttempts < 0 {
 			p.add(field(path, "max_attempts"), "must not be negative (0 means the default)")
 		}
+		checkTTL(&p, field(path, "default_ttl_seconds"), ch.DefaultTTLSeconds, "24 hours")
+		checkQuietHours(&p, path, ch.QuietHours)
 		members := map[string]string{}
 		for j, m := range ch.Pool {
 			mpath := at(field(path, "pool"), j)
@@ -331,4 +337,22 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// checkTTL checks an expiry default in seconds; 0 means zeroMeans.
+func checkTTL(p *problemList, path string, seconds int, zeroMeans string) {
+	if maxSeconds := int(traffic.MaxTTL / time.Second); seconds < 0 || seconds > maxSeconds {
+		p.add(path, "must be between 0 (%s) and %d (30 days)", zeroMeans, maxSeconds)
+	}
+}
+
+// checkQuietHours checks the quiet_hours of the app or channel at path.
+func checkQuietHours(p *problemList, path string, qh *store.QuietHours) {
+	if qh == nil {
+		return
+	}
+	var qe *traffic.QuietHoursError
+	if _, err := traffic.ParseQuietHours(*qh); errors.As(err, &qe) {
+		p.add(field(field(path, "quiet_hours"), qe.Field), "%s", qe.Message)
+	}
 }

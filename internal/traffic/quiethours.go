@@ -24,27 +24,36 @@ type QuietWindow struct {
 	Location   *time.Location
 }
 
+// QuietHoursError is an unusable quiet-hours setting: Field ("start",
+// "end" or "time_zone") says which part, Message what is wrong with it.
+type QuietHoursError struct {
+	Field   string
+	Message string
+}
+
+func (e *QuietHoursError) Error() string { return "quiet_hours." + e.Field + ": " + e.Message }
+
 // ParseQuietHours validates quiet hours as configured. Start and End are
 // "HH:MM" (24-hour clock), different from each other; TimeZone is an IANA
-// name such as "Asia/Shanghai". The error says which field is wrong.
+// name such as "Asia/Shanghai". The error is a *QuietHoursError.
 func ParseQuietHours(qh store.QuietHours) (QuietWindow, error) {
 	start, err := clockMinutes(qh.Start)
 	if err != nil {
-		return QuietWindow{}, fmt.Errorf("quiet_hours.start: %w", err)
+		return QuietWindow{}, &QuietHoursError{Field: "start", Message: err.Error()}
 	}
 	end, err := clockMinutes(qh.End)
 	if err != nil {
-		return QuietWindow{}, fmt.Errorf("quiet_hours.end: %w", err)
+		return QuietWindow{}, &QuietHoursError{Field: "end", Message: err.Error()}
 	}
 	if start == end {
-		return QuietWindow{}, fmt.Errorf("quiet_hours: start and end are both %s; remove quiet_hours to send at any time", qh.Start)
+		return QuietWindow{}, &QuietHoursError{Field: "end", Message: fmt.Sprintf("start and end are both %s; remove quiet_hours to send at any time", qh.Start)}
 	}
 	if strings.TrimSpace(qh.TimeZone) == "" {
-		return QuietWindow{}, fmt.Errorf("quiet_hours.time_zone is required (an IANA name such as Asia/Shanghai)")
+		return QuietWindow{}, &QuietHoursError{Field: "time_zone", Message: "is required (an IANA name such as Asia/Shanghai)"}
 	}
 	loc, err := time.LoadLocation(qh.TimeZone)
 	if err != nil || qh.TimeZone == "Local" {
-		return QuietWindow{}, fmt.Errorf("quiet_hours.time_zone %q is not an IANA time zone name (such as Asia/Shanghai)", qh.TimeZone)
+		return QuietWindow{}, &QuietHoursError{Field: "time_zone", Message: fmt.Sprintf("%q is not an IANA time zone name (such as Asia/Shanghai)", qh.TimeZone)}
 	}
 	return QuietWindow{Start: start, End: end, Location: loc}, nil
 }

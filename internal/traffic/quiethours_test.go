@@ -19,7 +19,7 @@ func TestParseQuietHours(t *testing.T) {
 		"BadStart":     {store.QuietHours{Start: "9pm", End: "08:00", TimeZone: "UTC"}, "quiet_hours.start"},
 		"BadEnd":       {store.QuietHours{Start: "21:00", End: "24:00", TimeZone: "UTC"}, "quiet_hours.end"},
 		"Same":         {store.QuietHours{Start: "21:00", End: "21:00", TimeZone: "UTC"}, "both 21:00"},
-		"NoZone":       {store.QuietHours{Start: "21:00", End: "08:00"}, "time_zone is required"},
+		"NoZone":       {store.QuietHours{Start: "21:00", End: "08:00"}, "time_zone: is required"},
 		"UnknownZone":  {store.QuietHours{Start: "21:00", End: "08:00", TimeZone: "Mars/Olympus"}, "not an IANA"},
 		"LocalRefused": {store.QuietHours{Start: "21:00", End: "08:00", TimeZone: "Local"}, "not an IANA"},
 	} {
