@@ -53,6 +53,7 @@ func TestExpiredWhilePacedIsNotSent(t *testing.T) {
 	require.Equal(t, "finished", fin.Kind)
 	require.Equal(t, workflows.CodeExpired, fin.Code)
 	require.Less(t, fin.CreatedAt.Sub(*msg.ExpiresAt), 30*time.Second, "it ended at its expiry, not at the next slot")
+	recordHistory(t, h, tasks[1], "expired_while_paced")
 
 	sent := fake.Sent()
 	require.Len(t, sent, 1, "only the first message reached the provider")
@@ -98,6 +99,7 @@ func TestQuietHoursHoldAndCancel(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, workflows.StatusCancelled, cres.Status)
 	require.Equal(t, workflows.StatusCancelled, waitFinal(t, c, res.TaskID).Status)
+	recordHistory(t, h, res.TaskID, "quiet_hours_cancelled")
 
 	critical, err := c.SendMessage(ctx, apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "+8613800000302", TemplateParams: map[string]string{"n": "2"}, Priority: "critical"})
 	require.NoError(t, err)
