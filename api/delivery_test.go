@@ -110,3 +110,32 @@ func TestSendMessageExpiry(t *testing.T) {
 		})
 	}
 }
+
+func TestSendBatchExpiry(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	t.Run("OK", func(t *testing.T) {
+		t.Parallel()
+		body := `{"channel_id":1,"template_params":` + otpParamsJSON + `,"receivers":["` + testPhone + `","` + testPhoneAlt + `"],"ttl_seconds":120,"priority":"critical"}`
+		data := decodeData(t, f.call(t, http.MethodPost, "/api/v1/messages/batch", body))
+		tasks := data["tasks"].([]any)
+		require.Len(t, tasks, 2)
+		for _, task := range tasks {
+			m, err := f.store.GetMessage(context.Background(), task.(map[string]any)["task_id"].(string))
+			require.NoError(t, err)
+			require.NotNil(t, m.ExpiresAt)
+			require.WithinDuration(t, time.Now().Add(2*time.Minute), *m.ExpiresAt, 5*time.Second)
+			require.Equal(t, "critical", m.Priority)
+		}
+		for _, in := range f.engine.startsCopy() {
+			require.False(t, in.ExpiresAt.IsZero(), "every workflow gets its expiry")
+		}
+	})
+	t.Run("ErrWholeBatch", func(t *testing.T) {
+		t.Parallel()
+		body := `{"channel_id":1,"template_params":` + otpParamsJSON + `,"receivers":["` + testPhone + `"],"ttl_seconds":-5}`
+		res := f.call(t, http.MethodPost, "/api/v1/messages/batch", body)
+		requireError(t, res, http.StatusBadRequest, CodeInvalidValue)
+		require.Contains(t, res.Message, "ttl_seconds")
+	})
+}
