@@ -68,3 +68,35 @@ func TestExpiryAndQuietHours(t *testing.T) {
 		})
 	})
 }
+
+func TestListStaleMessagesSkipsHeld(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		base := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+		for _, id := range []string{"held", "released", "plain"} {
+			m := newMessage(id)
+			m.Status, m.CreatedAt, m.UpdatedAt = "pending", base.Add(-time.Hour), base.Add(-time.Hour)
+			require.NoError(t, db.CreateMessages(ctx, []*Message{m}, nil))
+		}
+		// A message waiting for quiet hours to end is not stale; one whose
+		// hold ended before the cut-off is.
+		require.NoError(t, db.RecordMessage(ctx, "held", MessagePatch{HeldUntil: ptr(base.Add(8 * time.Hour))}, nil))
+		require.NoError(t, db.RecordMessage(ctx, "released", MessagePatch{HeldUntil: ptr(base.Add(-time.Minute))}, nil))
+		// RecordMessage stamps updated_at with the store's clock; put them
+		// back before the cut-off.
+		_, err := db.bun.NewRaw("UPDATE messages SET updated_at = ? WHERE task_id IN (?, ?)", base.Add(-time.Hour), "held", "released").Exec(ctx)
+		require.NoError(t, err)
+
+		got, err := db.ListStaleMessages(ctx, "pending", base, 0)
+		require.NoError(t, err)
+		var ids []string
+		for _, m := range got {
+			ids = append(ids, m.TaskID)
+		}
+		require.ElementsMatch(t, []string{"released", "plain"}, ids)
+		held, err := db.GetMessage(ctx, "held")
+		require.NoError(t, err)
+		require.True(t, base.Add(8*time.Hour).Equal(*held.HeldUntil))
+	})
+}

@@ -222,8 +222,11 @@ type Message struct {
 	ExpiresAt *time.Time `bun:"expires_at"`
 	// Priority is "critical" for a message that ignores quiet hours, else
 	// empty.
-	Priority       string `bun:"priority,notnull"`
-	IdempotencyKey string `bun:"idempotency_key,notnull"`
+	Priority string `bun:"priority,notnull"`
+	// HeldUntil is when a pending message waiting for quiet hours to end
+	// is released; the sweeper leaves it alone until then.
+	HeldUntil      *time.Time `bun:"held_until"`
+	IdempotencyKey string     `bun:"idempotency_key,notnull"`
 	// RequestHash is the hex SHA-256 of the normalized request, so a reused
 	// IdempotencyKey with a different request can be told apart.
 	RequestHash string     `bun:"request_hash,notnull"`

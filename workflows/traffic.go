@@ -97,7 +97,7 @@ func (s *send) holdForTraffic(ctx workflow.Context) (res SendResult, done bool, 
 	if wait <= 0 {
 		return SendResult{}, false, nil
 	}
-	if err := s.record(ctx, activities.StatusUpdate{}, EventQuietHours, "",
+	if err := s.record(ctx, activities.StatusUpdate{HeldUntil: release}, EventQuietHours, "",
 		fmt.Sprintf("waiting until %s (quiet hours, %s)", opens.Format(time.RFC3339), s.plan.QuietZone)); err != nil {
 		return SendResult{}, true, err
 	}

@@ -143,6 +143,8 @@ func TestQuietHours(t *testing.T) {
 		q := h.event(t, workflows.EventQuietHours)
 		require.Equal(t, "waiting until 2025-03-02T08:00:00+08:00 (quiet hours, Asia/Shanghai)", q.Event.Detail)
 		require.Empty(t, q.Status, "the message stays pending")
+		held := q.HeldUntil.Sub(start)
+		require.True(t, held >= 15*time.Hour && held < 15*time.Hour+5*time.Second, "held until %s after the start; the sweeper leaves it alone until then", held)
 		offsets := h.sendOffsets()
 		require.Len(t, offsets, 1)
 		require.GreaterOrEqual(t, offsets[0], 15*time.Hour)

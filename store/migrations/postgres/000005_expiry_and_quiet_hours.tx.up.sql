@@ -3,13 +3,19 @@
 -- messages accepted before expiries existed: they never expire. Quiet hours
 -- are a JSON object {start, end, time_zone} on a channel, which an app's
 -- own quiet_hours replaces for that app's messages; a critical template or
--- a message with priority critical ignores them.
+-- a message with priority critical ignores them. held_until is when a
+-- pending message waiting for quiet hours to end is released, so the
+-- sweeper does not take it for a message whose workflow never started.
 
 ALTER TABLE messages ADD COLUMN expires_at TIMESTAMPTZ;
 
 --bun:split
 
 ALTER TABLE messages ADD COLUMN priority TEXT NOT NULL DEFAULT '';
+
+--bun:split
+
+ALTER TABLE messages ADD COLUMN held_until TIMESTAMPTZ;
 
 --bun:split
 

@@ -18,6 +18,10 @@ ALTER TABLE templates DROP COLUMN ttl_seconds;
 
 --bun:split
 
+ALTER TABLE messages DROP COLUMN held_until;
+
+--bun:split
+
 ALTER TABLE messages DROP COLUMN priority;
 
 --bun:split
