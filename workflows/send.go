@@ -189,11 +189,12 @@ func (s *send) run(ctx workflow.Context) (SendResult, error) {
 	// Once sending starts, a cancellation request must not interrupt a
 	// send half-way: from here on the message always reaches a final state.
 	s.sending = true
+	cancellable := ctx
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
 	if res, done, err := s.loadPlan(ctx); done || err != nil {
 		return res, err
 	}
-	if res, done, err := s.holdForTraffic(ctx); done || err != nil {
+	if res, done, err := s.holdForTraffic(ctx, cancellable); done || err != nil {
 		return res, err
 	}
 	return s.deliver(ctx)

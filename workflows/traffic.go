@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/heraldhq/herald/activities"
@@ -77,9 +78,11 @@ func (s *send) expiredBeforeRetry(ctx workflow.Context, delay time.Duration) (re
 // attempt: it ends a message that has expired, and holds one loaded during
 // its channel's quiet hours until they end (plus a jitter), on a durable
 // timer bounded by the expiry. The message stays pending and cancellable
-// while it waits. done is true when the message ended (expired, or
+// while it waits, by the cancel update or by cancelling the workflow
+// (waitCtx, which unlike ctx is not disconnected from the workflow's
+// cancellation). done is true when the message ended (expired, or
 // cancelled meanwhile).
-func (s *send) holdForTraffic(ctx workflow.Context) (res SendResult, done bool, err error) {
+func (s *send) holdForTraffic(ctx, waitCtx workflow.Context) (res SendResult, done bool, err error) {
 	if s.expiresWithin(ctx, 0) {
 		res, err := s.finishExpired(ctx, "the message expired before it could be sent")
 		return res, true, err
@@ -104,12 +107,12 @@ func (s *send) holdForTraffic(ctx workflow.Context) (res SendResult, done bool, 
 	// Nothing is on its way yet: the cancel update is accepted again
 	// until the wait ends.
 	s.sending = false
-	cancelled, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return s.cancelRequested })
+	cancelled, err := workflow.AwaitWithTimeout(waitCtx, wait, func() bool { return s.cancelRequested })
 	s.sending = true
-	if err != nil {
+	if err != nil && !temporal.IsCanceledError(err) {
 		return SendResult{}, true, err
 	}
-	if cancelled {
+	if cancelled || err != nil {
 		res, err := s.finish(ctx, StatusCancelled, "", "", "cancelled while waiting for quiet hours to end")
 		return res, true, err
 	}

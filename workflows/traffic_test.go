@@ -217,6 +217,19 @@ func TestQuietHours(t *testing.T) {
 		require.Equal(t, 10*time.Minute, h.env.Now().Sub(start))
 	})
 
+	t.Run("WorkflowCancelledWhileWaiting", func(t *testing.T) {
+		t.Parallel()
+		// Cancelling the workflow itself (from the Web UI) ends a message
+		// held for quiet hours as it ends a scheduled one.
+		h := setup(t, quietPlan())
+		h.after(10*time.Minute, h.env.CancelWorkflow)
+
+		res := h.run(t, input())
+		require.Equal(t, workflows.StatusCancelled, res.Status)
+		require.Empty(t, h.sendAccounts())
+		require.Equal(t, []string{workflows.EventQuietHours, workflows.EventFinished}, h.kinds())
+	})
+
 	t.Run("CancelRejectedOnceReleased", func(t *testing.T) {
 		t.Parallel()
 		h := setup(t, quietPlan())
