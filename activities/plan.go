@@ -72,6 +72,12 @@ type Plan struct {
 	// CodeChannelDisabled); ProblemDetail says it in words.
 	ProblemCode   string
 	ProblemDetail string
+	// QuietUntil, when set, is when the quiet hours the plan was loaded in
+	// end (QuietZone names their time zone): the message waits until then.
+	// Zero when it may go at once, and in plans recorded before quiet
+	// hours existed.
+	QuietUntil time.Time
+	QuietZone  string
 }
 
 // Defaults applied when a channel leaves a setting at zero.
@@ -192,6 +198,9 @@ func (a *Activities) LoadPlan(ctx context.Context, in PlanInput) (Plan, error) {
 		if pa.Enabled && pa.Weight > 0 {
 			cands = append(cands, Candidate{AccountID: pa.ID, Weight: pa.Weight})
 		}
+	}
+	if p.QuietUntil, p.QuietZone, err = a.quietUntil(ctx, msg, app, ch); err != nil {
+		return Plan{}, err
 	}
 	p.FirstAccountID, _ = a.balancer.Pick(in.ChannelID, cands)
 	for _, r := range stored {

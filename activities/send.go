@@ -78,6 +78,9 @@ func (a *Activities) Send(ctx context.Context, req SendRequest) (SendResult, err
 	if err := a.checkEnabled(ctx, msg); err != nil {
 		return SendResult{}, err
 	}
+	if err := a.checkExpiry(ctx, msg); err != nil {
+		return SendResult{}, err
+	}
 	if req.OnStart != nil {
 		p, events := req.OnStart.patch(a.now)
 		if err := a.store.RecordMessage(ctx, req.TaskID, p, events); err != nil {
@@ -222,12 +225,12 @@ func (a *Activities) checkEnabled(ctx context.Context, msg *store.Message) error
 	})
 }
 
-// DisabledOf extracts the code (CodeAppDisabled or CodeChannelDisabled)
-// and the words of a send refused because the app or channel is disabled;
-// ok is false for any other error.
+// DisabledOf extracts the code (CodeAppDisabled, CodeChannelDisabled or
+// CodeExpired) and the words of a send refused because the app or channel
+// is disabled or the message expired; ok is false for any other error.
 func DisabledOf(err error) (f Failure, ok bool) {
 	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) || appErr.Type() != DisabledErrorType {
+	if !errors.As(err, &appErr) || (appErr.Type() != DisabledErrorType && appErr.Type() != ExpiredErrorType) {
 		return Failure{}, false
 	}
 	if !appErr.HasDetails() || appErr.Details(&f) != nil {

@@ -36,6 +36,9 @@ type StatusUpdate struct {
 	Attempts          int
 	LastError         string
 	Final             bool
+	// HeldUntil, when set, is when a message waiting for quiet hours to
+	// end is released.
+	HeldUntil time.Time
 	// Events are appended to the timeline in order; the workflow batches
 	// events that need no write of their own into the next update.
 	Events []Event
@@ -76,6 +79,9 @@ func (u StatusUpdate) patch(now func() time.Time) (store.MessagePatch, []*store.
 	if u.Final {
 		t := now().UTC()
 		p.FinishedAt = &t
+	}
+	if !u.HeldUntil.IsZero() {
+		p.HeldUntil = &u.HeldUntil
 	}
 	events := make([]*store.MessageEvent, 0, len(u.Events))
 	for _, e := range u.Events {

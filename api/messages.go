@@ -17,6 +17,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/admission"
 	"github.com/heraldhq/herald/internal/render"
+	"github.com/heraldhq/herald/internal/traffic"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/workflows"
 )
@@ -43,7 +44,11 @@ type sendRequest struct {
 	SignatureName string
 	ScheduledAt   string
 	Subject       string
-	fields        fields
+	// Expiry is the request's expires_at or ttl_seconds, either or both
+	// absent; Priority is "critical" or empty.
+	Expiry   traffic.ExpiryRequest
+	Priority string
+	fields   fields
 }
 
 // parseSendRequest checks the members' presence and types. batchMax is 0
@@ -84,6 +89,9 @@ func parseSendRequest(body []byte, batchMax int) (*sendRequest, error) {
 	if req.Subject, err = f.str("subject"); err != nil {
 		return nil, err
 	}
+	if req.Expiry, req.Priority, err = parseDeliveryFields(f); err != nil {
+		return nil, err
+	}
 	return req, nil
 }
 
@@ -100,6 +108,8 @@ type prepared struct {
 	scheduledAt *time.Time
 	attachments json.RawMessage
 	maxAttempts int
+	expiresAt   time.Time
+	priority    string
 }
 
 // prepare runs every check that does not depend on the receiver, for a
@@ -139,9 +149,14 @@ func (s *Server) prepare(ctx context.Context, appID string, req *sendRequest) (*
 	if err := checkParamValues(tpl, req.Params); err != nil {
 		return nil, err
 	}
-	sched, serr := parseSchedule(req.ScheduledAt, s.now(), s.cfg.MaxScheduleAhead)
+	now := s.now()
+	sched, serr := parseSchedule(req.ScheduledAt, now, s.cfg.MaxScheduleAhead)
 	if serr != nil {
 		return nil, serr
+	}
+	expiresAt, err := messageExpiry(now, sched, req.Expiry, tpl, ch)
+	if err != nil {
+		return nil, err
 	}
 	att, aerr := parseAttachments(req.fields, ch.Type, s.cfg.MaxAttachmentBytes)
 	if aerr != nil {
@@ -170,6 +185,8 @@ func (s *Server) prepare(ctx context.Context, appID string, req *sendRequest) (*
 		scheduledAt: sched,
 		attachments: att,
 		maxAttempts: maxAttempts,
+		expiresAt:   expiresAt,
+		priority:    req.Priority,
 	}, nil
 }
 
@@ -223,6 +240,8 @@ func (s *Server) messageRow(app *store.App, p *prepared, receiver, batchID, key,
 		Status:         workflows.StatusPending,
 		MaxAttempts:    p.maxAttempts,
 		ScheduledAt:    p.scheduledAt,
+		ExpiresAt:      &p.expiresAt,
+		Priority:       p.priority,
 		IdempotencyKey: key,
 		RequestHash:    hash,
 		CreatedAt:      now,
@@ -334,6 +353,9 @@ func (s *Server) startSends(ctx context.Context, msgs []*store.Message) {
 		in := workflows.SendInput{TaskID: m.TaskID, AppID: m.AppID, ChannelID: m.ChannelID}
 		if m.ScheduledAt != nil {
 			in.ScheduledAt = *m.ScheduledAt
+		}
+		if m.ExpiresAt != nil {
+			in.ExpiresAt = *m.ExpiresAt
 		}
 		sem <- struct{}{}
 		wg.Add(1)
@@ -690,6 +712,9 @@ type messageView struct {
 	ScheduledAt    *string `json:"scheduled_at"`
 	FinishedAt     *string `json:"finished_at"`
 	LastError      string  `json:"last_error"`
+	// ExpiresAt is null for messages accepted before expiries existed.
+	ExpiresAt *string `json:"expires_at"`
+	Priority  string  `json:"priority"`
 }
 
 func (s *Server) getMessage(c echo.Context) error {
@@ -715,6 +740,8 @@ func (s *Server) getMessage(c echo.Context) error {
 		ScheduledAt:    formatTimePtr(m.ScheduledAt),
 		FinishedAt:     formatTimePtr(m.FinishedAt),
 		LastError:      m.LastError,
+		ExpiresAt:      formatTimePtr(m.ExpiresAt),
+		Priority:       priorityName(m.Priority),
 	})
 }
 

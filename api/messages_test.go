@@ -64,7 +64,9 @@ func TestSendMessage(t *testing.T) {
 			}
 		}
 		require.NotNil(t, started, "the workflow is started")
-		require.Equal(t, workflows.SendInput{TaskID: taskID, AppID: f.app.ID, ChannelID: chSMS}, *started)
+		m, err = f.store.GetMessage(context.Background(), taskID)
+		require.NoError(t, err)
+		require.Equal(t, workflows.SendInput{TaskID: taskID, AppID: f.app.ID, ChannelID: chSMS, ExpiresAt: *m.ExpiresAt}, *started)
 	})
 	t.Run("OK_DefaultMaxAttempts", func(t *testing.T) {
 		t.Parallel()
@@ -359,8 +361,8 @@ func TestGetMessage(t *testing.T) {
 		t.Parallel()
 		data := decodeData(t, f.call(t, http.MethodGet, "/api/v1/messages/"+sent.TaskID, ""))
 		require.Equal(t, []string{
-			"app_id", "batch_id", "callback_status", "channel_id", "content", "created_at", "finished_at", "id",
-			"last_error", "max_retry", "message_type", "receiver", "retry_count", "scheduled_at", "status",
+			"app_id", "batch_id", "callback_status", "channel_id", "content", "created_at", "expires_at", "finished_at", "id",
+			"last_error", "max_retry", "message_type", "priority", "receiver", "retry_count", "scheduled_at", "status",
 			"task_id", "updated_at",
 		}, keysOf(data))
 		require.Equal(t, sent.TaskID, data["task_id"])

@@ -22,6 +22,8 @@ type AppPatch struct {
 	MessagesPerMinute  *int
 	StatusCallbackURL  *string
 	CallbackSecret     *string
+	// QuietHours pointing at nil removes the app's quiet hours.
+	QuietHours **QuietHours
 }
 
 // CreateApp stores a new app, sealing its secrets. Zero CreatedAt and
@@ -117,6 +119,13 @@ func updateApp(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, id st
 	if p.StatusCallbackURL != nil {
 		q = q.Set("status_callback_url = ?", *p.StatusCallbackURL)
 	}
+	if p.QuietHours != nil {
+		js, err := quietHoursText(*p.QuietHours)
+		if err != nil {
+			return err
+		}
+		q = q.Set("quiet_hours = ?", js)
+	}
 	if p.CallbackSecret != nil {
 		enc, err := sealString(c, *p.CallbackSecret)
 		if err != nil {
@@ -181,4 +190,16 @@ func execOne(ctx context.Context, q interface {
 		return ErrNotFound
 	}
 	return nil
+}
+
+// quietHoursText is quiet hours as stored: JSON, or NULL for none.
+func quietHoursText(qh *QuietHours) (*string, error) {
+	if qh == nil {
+		return nil, nil
+	}
+	js, err := jsonText(qh)
+	if err != nil {
+		return nil, fmt.Errorf("encode quiet hours: %w", err)
+	}
+	return &js, nil
 }

@@ -20,8 +20,11 @@ type ChannelPatch struct {
 	ReceiptTimeoutSeconds *int
 	MaxAttempts           *int
 	// ReceiverCaps set to a nil pointer clears the caps.
-	ReceiverCaps     **ReceiverCaps
-	AllowedCountries *[]string
+	ReceiverCaps      **ReceiverCaps
+	AllowedCountries  *[]string
+	DefaultTTLSeconds *int
+	// QuietHours pointing at nil removes the channel's quiet hours.
+	QuietHours **QuietHours
 }
 
 // ChannelFilter selects channels for ListChannels.
@@ -135,6 +138,16 @@ func updateChannel(ctx context.Context, idb bun.IDB, now time.Time, id int64, p 
 			return fmt.Errorf("update channel %d: %w", id, err)
 		}
 		q = q.Set("allowed_countries = ?", js)
+	}
+	if p.DefaultTTLSeconds != nil {
+		q = q.Set("default_ttl_seconds = ?", *p.DefaultTTLSeconds)
+	}
+	if p.QuietHours != nil {
+		js, err := quietHoursText(*p.QuietHours)
+		if err != nil {
+			return err
+		}
+		q = q.Set("quiet_hours = ?", js)
 	}
 	if err := execOne(ctx, q); err != nil {
 		return fmt.Errorf("update channel %d: %w", id, err)

@@ -24,6 +24,8 @@ type TemplatePatch struct {
 	Kind        *string
 	// ReceiverCaps set to a nil pointer clears the caps.
 	ReceiverCaps **ReceiverCaps
+	TTLSeconds   *int
+	Critical     *bool
 }
 
 // RulePatch changes the non-nil fields of a rule.
@@ -155,6 +157,12 @@ func updateTemplate(ctx context.Context, idb bun.IDB, now time.Time, id int64, p
 	}
 	if p.ReceiverCaps != nil {
 		q = setCaps(q, *p.ReceiverCaps)
+	}
+	if p.TTLSeconds != nil {
+		q = q.Set("ttl_seconds = ?", *p.TTLSeconds)
+	}
+	if p.Critical != nil {
+		q = q.Set("critical = ?", *p.Critical)
 	}
 	if err := execOne(ctx, q); err != nil {
 		return fmt.Errorf("update template %d: %w", id, err)

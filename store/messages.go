@@ -17,6 +17,7 @@ type MessagePatch struct {
 	AttemptCount      *int
 	LastError         *string
 	FinishedAt        *time.Time
+	HeldUntil         *time.Time
 }
 
 // messageProviderID maps one provider message id, from any attempt, back to
@@ -120,6 +121,7 @@ func createMessages(ctx context.Context, idb bun.IDB, now time.Time, msgs []*Mes
 	for _, m := range msgs {
 		m.CreatedAt, m.UpdatedAt = createdTimes(now, m.CreatedAt, m.UpdatedAt)
 		m.ScheduledAt = normTimePtr(m.ScheduledAt)
+		m.ExpiresAt = normTimePtr(m.ExpiresAt)
 		m.FinishedAt = normTimePtr(m.FinishedAt)
 	}
 	// Inserting in chunks keeps each statement well under the drivers'
@@ -182,6 +184,9 @@ func updateMessage(ctx context.Context, idb bun.IDB, now time.Time, taskID strin
 	if p.FinishedAt != nil {
 		q = q.Set("finished_at = ?", normTime(*p.FinishedAt))
 	}
+	if p.HeldUntil != nil {
+		q = q.Set("held_until = ?", normTime(*p.HeldUntil))
+	}
 	if err := execOne(ctx, q); err != nil {
 		return fmt.Errorf("update message %q: %w", taskID, err)
 	}
@@ -197,6 +202,8 @@ func listStaleMessages(ctx context.Context, idb bun.IDB, status string, olderTha
 		// was accepted; leaving it out keeps it from crowding out the
 		// messages the sweeper is looking for.
 		Where("(m.scheduled_at IS NULL OR m.scheduled_at < ?)", olderThan.UTC()).
+		// Nor is one its workflow holds for quiet hours.
+		Where("(m.held_until IS NULL OR m.held_until < ?)", olderThan.UTC()).
 		OrderExpr("m.updated_at ASC, m.id ASC")
 	if limit > 0 {
 		q = q.Limit(int64(limit))
@@ -353,6 +360,8 @@ func normMessage(m *Message) {
 	m.CreatedAt = normTime(m.CreatedAt)
 	m.UpdatedAt = normTime(m.UpdatedAt)
 	m.ScheduledAt = normTimePtr(m.ScheduledAt)
+	m.ExpiresAt = normTimePtr(m.ExpiresAt)
+	m.HeldUntil = normTimePtr(m.HeldUntil)
 	m.FinishedAt = normTimePtr(m.FinishedAt)
 }
 

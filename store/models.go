@@ -31,6 +31,9 @@ type App struct {
 	MessagesPerMinute int `bun:"messages_per_minute,notnull"`
 	// StatusCallbackURL receives a signed event when a task finishes.
 	StatusCallbackURL string `bun:"status_callback_url,notnull"`
+	// QuietHours, when set, replace the channel's quiet hours for the
+	// app's messages.
+	QuietHours *QuietHours `bun:"quiet_hours,type:text"`
 	// CallbackSecret signs status events (Standard Webhooks, "whsec_..."),
 	// stored encrypted.
 	CallbackSecret string    `bun:"-"`
@@ -78,9 +81,24 @@ type Channel struct {
 	ReceiverCaps *ReceiverCaps `bun:"receiver_caps,type:text"`
 	// AllowedCountries narrows an SMS channel to these ISO 3166 regions
 	// ("CN", "HK"); empty means every country its accounts support.
-	AllowedCountries []string  `bun:"allowed_countries,type:text"`
-	CreatedAt        time.Time `bun:"created_at,notnull"`
-	UpdatedAt        time.Time `bun:"updated_at,notnull"`
+	AllowedCountries []string `bun:"allowed_countries,type:text"`
+	// DefaultTTLSeconds is the expiry of the channel's messages when neither
+	// the request nor the template sets one; 0 means 24 hours.
+	DefaultTTLSeconds int `bun:"default_ttl_seconds,notnull"`
+	// QuietHours, when set, is when the channel sends nothing but critical
+	// messages.
+	QuietHours *QuietHours `bun:"quiet_hours,type:text"`
+	CreatedAt  time.Time   `bun:"created_at,notnull"`
+	UpdatedAt  time.Time   `bun:"updated_at,notnull"`
+}
+
+// QuietHours is a daily period, from Start to End ("21:00" to "08:00",
+// crossing midnight when End is before Start) in the IANA time zone
+// TimeZone, during which messages wait instead of being sent.
+type QuietHours struct {
+	Start    string `json:"start" yaml:"start"`
+	End      string `json:"end" yaml:"end"`
+	TimeZone string `json:"time_zone" yaml:"time_zone"`
 }
 
 // ReceiverCaps bounds how many messages one receiver gets per minute, hour
@@ -160,8 +178,13 @@ type Template struct {
 	// ReceiverCaps bounds the messages one receiver gets from this
 	// template; nil means the kind's default (none but for verification).
 	ReceiverCaps *ReceiverCaps `bun:"receiver_caps,type:text"`
-	CreatedAt    time.Time     `bun:"created_at,notnull"`
-	UpdatedAt    time.Time     `bun:"updated_at,notnull"`
+	// TTLSeconds is the expiry of messages sent with the template when the
+	// request sets none; 0 leaves it to the channel.
+	TTLSeconds int `bun:"ttl_seconds,notnull"`
+	// Critical messages ignore quiet hours.
+	Critical  bool      `bun:"critical,notnull"`
+	CreatedAt time.Time `bun:"created_at,notnull"`
+	UpdatedAt time.Time `bun:"updated_at,notnull"`
 }
 
 // EffectiveReceiverCaps returns the template's caps, or its kind's default
@@ -266,7 +289,16 @@ type Message struct {
 	MaxAttempts       int        `bun:"max_attempts,notnull"`
 	LastError         string     `bun:"last_error,notnull"`
 	ScheduledAt       *time.Time `bun:"scheduled_at"`
-	IdempotencyKey    string     `bun:"idempotency_key,notnull"`
+	// ExpiresAt is when a message not yet handed to a provider stops being
+	// worth sending; nil on messages accepted before expiries existed.
+	ExpiresAt *time.Time `bun:"expires_at"`
+	// Priority is "critical" for a message that ignores quiet hours, else
+	// empty.
+	Priority string `bun:"priority,notnull"`
+	// HeldUntil is when a pending message waiting for quiet hours to end
+	// is released; the sweeper leaves it alone until then.
+	HeldUntil      *time.Time `bun:"held_until"`
+	IdempotencyKey string     `bun:"idempotency_key,notnull"`
 	// RequestHash is the hex SHA-256 of the normalized request, so a reused
 	// IdempotencyKey with a different request can be told apart.
 	RequestHash string     `bun:"request_hash,notnull"`

@@ -20,7 +20,8 @@
 //   - A new field in a recorded payload (the plan, an activity result) must
 //     mean the old behaviour at its zero value, since recorded payloads
 //     replay without it (activities.PlanAccount.SendTimeout,
-//     FailOnUnknownOutcome). Such changes need no version.
+//     FailOnUnknownOutcome, SendInput.ExpiresAt, activities.Plan.QuietUntil).
+//     Such changes need no version.
 //   - Activity, workflow, signal, query and update names never change.
 //   - testdata/histories holds recorded histories of every path the
 //     end-to-end tests take (task test:record-histories); TestReplayHistories

@@ -52,6 +52,10 @@ type SendInput struct {
 	ChannelID int64
 	// ScheduledAt is when to send; zero sends at once.
 	ScheduledAt time.Time
+	// ExpiresAt is when the message, not yet handed to a provider, ends
+	// failed with CodeExpired instead of being sent; zero (workflows
+	// started before expiries existed) never expires.
+	ExpiresAt time.Time
 }
 
 // Receipt is the payload of ReceiptSignal.

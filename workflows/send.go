@@ -189,8 +189,12 @@ func (s *send) run(ctx workflow.Context) (SendResult, error) {
 	// Once sending starts, a cancellation request must not interrupt a
 	// send half-way: from here on the message always reaches a final state.
 	s.sending = true
+	cancellable := ctx
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
 	if res, done, err := s.loadPlan(ctx); done || err != nil {
+		return res, err
+	}
+	if res, done, err := s.holdForTraffic(ctx, cancellable); done || err != nil {
 		return res, err
 	}
 	return s.deliver(ctx)
@@ -203,6 +207,7 @@ func (s *send) waitForSchedule(ctx workflow.Context) (res SendResult, done bool,
 	if s.in.ScheduledAt.IsZero() || wait <= 0 {
 		return SendResult{}, false, nil
 	}
+	wait = s.boundByExpiry(ctx, wait)
 	if err := s.record(ctx, activities.StatusUpdate{Status: StatusPending}, EventScheduled, "", "waiting until "+s.in.ScheduledAt.UTC().Format(time.RFC3339)); err != nil {
 		return SendResult{}, true, err
 	}
@@ -286,6 +291,9 @@ func (s *send) deliver(ctx workflow.Context) (SendResult, error) {
 			return s.finish(ctx, StatusFailed, out.callbackStatus, out.failure.Code, s.state.LastError)
 		}
 		if d.Delay > 0 {
+			if res, done, err := s.expiredBeforeRetry(ctx, d.Delay); done || err != nil {
+				return res, err
+			}
 			if err := workflow.Sleep(ctx, d.Delay); err != nil {
 				return SendResult{}, err
 			}
@@ -539,8 +547,14 @@ func (s *send) pace(ctx workflow.Context, account activities.PlanAccount) error 
 			s.note(ctx, account.ID, EventPaced, "", fmt.Sprintf("account %d is paced at %d per %s; waiting for a slot", account.ID, account.Rate.Limit, account.Rate.Per))
 			noted = true
 		}
-		if err := workflow.Sleep(ctx, wait); err != nil {
+		// A slot after the expiry is of no use: wait out the expiry
+		// instead, and the send activity refuses the expired message.
+		bounded := s.boundByExpiry(ctx, wait)
+		if err := workflow.Sleep(ctx, bounded); err != nil {
 			return err
+		}
+		if bounded != wait {
+			return nil
 		}
 	}
 }

@@ -16,7 +16,13 @@ type SendMessageRequest struct {
 	TemplateParams map[string]string `json:"template_params"`
 	SignatureName  string            `json:"signature_name,omitempty"`
 	// ScheduledAt sends later; nil sends at once.
-	ScheduledAt *time.Time   `json:"scheduled_at,omitempty"`
+	ScheduledAt *time.Time `json:"scheduled_at,omitempty"`
+	// ExpiresAt or TTLSeconds (not both) set the expiry; neither leaves
+	// it to the template and channel defaults.
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	TTLSeconds *int       `json:"ttl_seconds,omitempty"`
+	// Priority "critical" ignores quiet hours; empty is normal.
+	Priority    string       `json:"priority,omitempty"`
 	Subject     string       `json:"subject,omitempty"`
 	Attachments []Attachment `json:"attachments,omitempty"`
 }
@@ -35,6 +41,9 @@ type SendBatchRequest struct {
 	TemplateParams map[string]string `json:"template_params"`
 	SignatureName  string            `json:"signature_name,omitempty"`
 	ScheduledAt    *time.Time        `json:"scheduled_at,omitempty"`
+	ExpiresAt      *time.Time        `json:"expires_at,omitempty"`
+	TTLSeconds     *int              `json:"ttl_seconds,omitempty"`
+	Priority       string            `json:"priority,omitempty"`
 	Subject        string            `json:"subject,omitempty"`
 	Attachments    []Attachment      `json:"attachments,omitempty"`
 }
@@ -83,6 +92,8 @@ type Message struct {
 	ScheduledAt    *time.Time `json:"scheduled_at"`
 	FinishedAt     *time.Time `json:"finished_at"`
 	LastError      string     `json:"last_error"`
+	ExpiresAt      *time.Time `json:"expires_at"`
+	Priority       string     `json:"priority"`
 }
 
 // Event is one entry of a task's timeline.

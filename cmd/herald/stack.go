@@ -434,6 +434,9 @@ func (s *stack) sweep(ctx context.Context, engine *workflows.Client) {
 			}
 			in.ScheduledAt = *m.ScheduledAt
 		}
+		if m.ExpiresAt != nil {
+			in.ExpiresAt = *m.ExpiresAt
+		}
 		if err := engine.StartSend(ctx, in); err != nil {
 			s.log.Warn("sweep: start workflow", zap.String("task_id", m.TaskID), zap.Error(err))
 			continue

@@ -63,6 +63,7 @@ func (a *applier) applyApp(ctx context.Context, tx *store.DB, fa fileApp, cur *s
 		ID: fa.ID, Name: name, Secret: fa.Secret, Enabled: boolOr(fa.Enabled, true), IPAllowlist: fa.IPAllowlist,
 		RateLimitPerSecond: fa.RateLimitPerSecond, StatusCallbackURL: fa.StatusCallbackURL, CallbackSecret: fa.CallbackSecret,
 		RequestsPerMinute: fa.RequestsPerMinute, Burst: fa.Burst, MessagesPerMinute: fa.MessagesPerMinute,
+		QuietHours: fa.QuietHours,
 	}
 	if cur == nil {
 		var generated []string
@@ -128,6 +129,9 @@ func (a *applier) applyApp(ctx context.Context, tx *store.DB, fa fileApp, cur *s
 	}
 	if want.StatusCallbackURL != cur.StatusCallbackURL {
 		patch.StatusCallbackURL, fields = &want.StatusCallbackURL, append(fields, "status_callback_url")
+	}
+	if !sameQuietHours(want.QuietHours, cur.QuietHours) {
+		patch.QuietHours, fields = &want.QuietHours, append(fields, "quiet_hours")
 	}
 	switch {
 	case want.CallbackSecret != "" && want.CallbackSecret != cur.CallbackSecret:
@@ -285,6 +289,7 @@ func (a *applier) applyTemplate(ctx context.Context, tx *store.DB, ft fileTempla
 			tpl := &store.Template{
 				Name: ft.Name, ContentType: contentType, Subject: ft.Subject, Content: ft.Content,
 				Variables: vars, Description: ft.Description, Kind: ft.Kind, ReceiverCaps: ft.ReceiverCaps.storeCaps(),
+				TTLSeconds: ft.TTLSeconds, Critical: ft.Critical,
 			}
 			if err := tx.CreateTemplate(ctx, tpl); err != nil {
 				return fmt.Errorf("create template %q: %w", ft.Name, err)
@@ -316,6 +321,12 @@ func (a *applier) applyTemplate(ctx context.Context, tx *store.DB, ft fileTempla
 		}
 		if caps := ft.ReceiverCaps.storeCaps(); !sameCaps(caps, cur.ReceiverCaps) {
 			patch.ReceiverCaps, fields = &caps, append(fields, "receiver_caps")
+		}
+		if ft.TTLSeconds != cur.TTLSeconds {
+			patch.TTLSeconds, fields = &ft.TTLSeconds, append(fields, "ttl_seconds")
+		}
+		if ft.Critical != cur.Critical {
+			patch.Critical, fields = &ft.Critical, append(fields, "critical")
 		}
 		if len(fields) == 0 {
 			a.say("template %s: unchanged", ft.Name)
@@ -403,6 +414,7 @@ func (a *applier) applyChannel(ctx context.Context, tx *store.DB, fc fileChannel
 				Name: fc.Name, Type: fc.Type, TemplateID: tplID, SignatureNames: sigs, SignatureRequired: fc.SignatureRequired,
 				Enabled: enabled, ReceiptTimeoutSeconds: fc.ReceiptTimeoutSeconds, MaxAttempts: fc.MaxAttempts,
 				ReceiverCaps: fc.ReceiverCaps.storeCaps(), AllowedCountries: countries,
+				DefaultTTLSeconds: fc.DefaultTTLSeconds, QuietHours: fc.QuietHours,
 			}
 			if err := tx.CreateChannel(ctx, ch); err != nil {
 				return fmt.Errorf("create channel %q: %w", fc.Name, err)
@@ -445,6 +457,12 @@ func (a *applier) applyChannel(ctx context.Context, tx *store.DB, fc fileChannel
 		}
 		if !slices.Equal(countries, cur.AllowedCountries) && (len(countries) > 0 || len(cur.AllowedCountries) > 0) {
 			patch.AllowedCountries, fields = &countries, append(fields, "allowed_countries")
+		}
+		if fc.DefaultTTLSeconds != cur.DefaultTTLSeconds {
+			patch.DefaultTTLSeconds, fields = &fc.DefaultTTLSeconds, append(fields, "default_ttl_seconds")
+		}
+		if !sameQuietHours(fc.QuietHours, cur.QuietHours) {
+			patch.QuietHours, fields = &fc.QuietHours, append(fields, "quiet_hours")
 		}
 		if len(fields) == 0 {
 			a.say("channel %s: unchanged", fc.Name)
@@ -668,6 +686,15 @@ func ruleLabel(r store.Rule) string {
 func sameCaps(a, b *store.ReceiverCaps) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
+	}
+	return *a == *b
+}
+
+// sameQuietHours reports whether two quiet-hour settings are equal, nil
+// meaning none.
+func sameQuietHours(a, b *store.QuietHours) bool {
+	if a == nil || b == nil {
+		return a == b
 	}
 	return *a == *b
 }

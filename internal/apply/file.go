@@ -36,6 +36,9 @@ type fileApp struct {
 	// CallbackSecret, when empty, keeps the stored one, or is generated
 	// when the app has a status callback URL and no secret yet.
 	CallbackSecret string `yaml:"callback_secret"`
+	// QuietHours, when set, replace the quiet hours of every channel for
+	// the app's messages.
+	QuietHours *store.QuietHours `yaml:"quiet_hours"`
 	// Grants names the channels the app may use. Absent keeps the grants
 	// the app has; an empty list takes them all away.
 	Grants *[]string `yaml:"grants"`
@@ -52,6 +55,11 @@ type fileTemplate struct {
 	Kind         string        `yaml:"kind"`
 	ReceiverCaps *fileCaps     `yaml:"receiver_caps"`
 	Mappings     []fileMapping `yaml:"mappings"`
+	// TTLSeconds is the expiry of the template's messages whose request
+	// sets none; 0 leaves it to the channel.
+	TTLSeconds int `yaml:"ttl_seconds"`
+	// Critical messages ignore quiet hours.
+	Critical bool `yaml:"critical"`
 }
 
 // fileCaps are per-receiver caps; an absent or 0 window is unbounded.
@@ -106,6 +114,11 @@ type fileChannel struct {
 	// AllowedCountries narrows an SMS channel to these ISO 3166 regions.
 	AllowedCountries []string         `yaml:"allowed_countries"`
 	Pool             []filePoolMember `yaml:"pool"`
+	// DefaultTTLSeconds is the expiry of messages whose request and
+	// template set none; 0 means 24 hours.
+	DefaultTTLSeconds int `yaml:"default_ttl_seconds"`
+	// QuietHours is when the channel sends only critical messages.
+	QuietHours *store.QuietHours `yaml:"quiet_hours"`
 }
 
 type filePoolMember struct {

@@ -9,11 +9,13 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/nyaruka/phonenumbers"
 
 	"github.com/heraldhq/herald/activities"
 	"github.com/heraldhq/herald/internal/render"
+	"github.com/heraldhq/herald/internal/traffic"
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/providers/webhook"
 	"github.com/heraldhq/herald/rules"
@@ -75,6 +77,7 @@ func validateFile(f *document, reg *providers.Registry) problemList {
 				p.add(field(path, "callback_secret"), "%v", err)
 			}
 		}
+		checkQuietHours(&p, path, a.QuietHours)
 		if a.Grants != nil {
 			granted := map[string]string{}
 			for j, name := range *a.Grants {
@@ -134,6 +137,7 @@ func validateFile(f *document, reg *providers.Registry) problemList {
 		if strings.TrimSpace(t.Content) == "" {
 			p.add(field(path, "content"), "is required")
 		}
+		checkTTL(&p, field(path, "ttl_seconds"), t.TTLSeconds, "the channel's default")
 		declared := map[string]bool{}
 		for j, v := range t.Variables {
 			switch {
@@ -219,6 +223,8 @@ func validateFile(f *document, reg *providers.Registry) problemList {
 				p.add(at(field(path, "allowed_countries"), j), "%q is not an ISO 3166 country code with phone numbers (e.g. CN, HK, US)", c)
 			}
 		}
+		checkTTL(&p, field(path, "default_ttl_seconds"), ch.DefaultTTLSeconds, "24 hours")
+		checkQuietHours(&p, path, ch.QuietHours)
 		members := map[string]string{}
 		for j, m := range ch.Pool {
 			mpath := at(field(path, "pool"), j)
@@ -367,4 +373,22 @@ func validateCaps(p *problemList, path string, c *fileCaps) {
 // has phone numbers.
 func knownRegion(code string) bool {
 	return len(code) == 2 && code == strings.ToUpper(code) && phonenumbers.GetCountryCodeForRegion(code) != 0
+}
+
+// checkTTL checks an expiry default in seconds; 0 means zeroMeans.
+func checkTTL(p *problemList, path string, seconds int, zeroMeans string) {
+	if maxSeconds := int(traffic.MaxTTL / time.Second); seconds < 0 || seconds > maxSeconds {
+		p.add(path, "must be between 0 (%s) and %d (30 days)", zeroMeans, maxSeconds)
+	}
+}
+
+// checkQuietHours checks the quiet_hours of the app or channel at path.
+func checkQuietHours(p *problemList, path string, qh *store.QuietHours) {
+	if qh == nil {
+		return
+	}
+	var qe *traffic.QuietHoursError
+	if _, err := traffic.ParseQuietHours(*qh); errors.As(err, &qe) {
+		p.add(field(field(path, "quiet_hours"), qe.Field), "%s", qe.Message)
+	}
 }
