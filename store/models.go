@@ -99,7 +99,7 @@ type ProviderAccount struct {
 	// (breaker.Settings); empty means the defaults.
 	Breaker   string    `bun:"breaker,notnull"`
 	CreatedAt time.Time `bun:"created_at,notnull"`
-	UpdatedAt          time.Time `bun:"updated_at,notnull"`
+	UpdatedAt time.Time `bun:"updated_at,notnull"`
 
 	// ConfigEnc is the sealed form of Config as stored; the store fills it
 	// on write and ignores what callers put there.
