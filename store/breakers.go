@@ -48,7 +48,8 @@ type BreakerEvent struct {
 }
 
 // PublishBreaker writes an account's breaker state and, when given, the
-// transition that led to it, in one transaction. The probes taken are kept
+// transition that led to it, in one transaction; publishing the same
+// transition again records it once. The probes taken are kept
 // while the state and round are unchanged and start again from zero with a
 // new half-open round.
 func (db *DB) PublishBreaker(ctx context.Context, st *BreakerState, ev *BreakerEvent) error {
@@ -76,7 +77,7 @@ func (db *DB) PublishBreaker(ctx context.Context, st *BreakerState, ev *BreakerE
 			return nil
 		}
 		ev.At = normTime(ev.At)
-		if _, err := tx.idb.NewInsert().Model(ev).Exec(ctx); err != nil {
+		if _, err := tx.idb.NewInsert().Model(ev).On("CONFLICT (account_id, at, to_state) DO NOTHING").Exec(ctx); err != nil {
 			return fmt.Errorf("record breaker transition of account %d: %w", ev.AccountID, mapErr(err))
 		}
 		return nil

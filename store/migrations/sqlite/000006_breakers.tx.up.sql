@@ -38,4 +38,5 @@ CREATE TABLE breaker_events (
 
 --bun:split
 
-CREATE INDEX breaker_events_account_at ON breaker_events (account_id, at);
+-- One row per transition even when a publish is retried.
+CREATE UNIQUE INDEX breaker_events_account_at ON breaker_events (account_id, at, to_state);
