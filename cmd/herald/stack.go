@@ -362,10 +362,12 @@ func (s *stack) startWorker(callbackBase string) error {
 		AlertWebhookURL:    s.cfg.Alerts.WebhookURL,
 		AlertWebhookSecret: s.cfg.Alerts.WebhookSecret,
 		PerKindSendQueues:  s.cfg.Worker.PerKindSendQueues,
-	}, s.cached, s.registry, s.log.Named("activities"), activities.WithPacer(activities.NewRedisPacer(s.redis)))
+	}, s.cached, s.registry, s.log.Named("activities"), activities.WithPacer(activities.NewRedisPacer(s.redis)),
+		activities.WithBreakers(s.cached, s.startOutcomeReports()))
 
 	main := worker.New(s.temporal, workflows.TaskQueue, worker.Options{})
 	main.RegisterWorkflowWithOptions(workflows.SendWorkflow, workflow.RegisterOptions{Name: workflows.SendWorkflowName})
+	main.RegisterWorkflowWithOptions(workflows.BreakerWorkflow, workflow.RegisterOptions{Name: workflows.BreakerWorkflowName})
 	main.RegisterActivity(s.acts)
 	workers := []worker.Worker{main}
 	if s.cfg.Worker.PerKindSendQueues {
@@ -390,6 +392,26 @@ func (s *stack) startWorker(callbackBase string) error {
 		return nil
 	})
 	return nil
+}
+
+// breakerReportInterval is how often a worker tells each account's breaker
+// what its sends through the account did.
+const breakerReportInterval = time.Second
+
+// startOutcomeReports starts the loop that signals this process's send
+// outcomes to the accounts' breaker workflows, and returns the aggregator
+// the send activity counts into. The loop's last flush runs at close.
+func (s *stack) startOutcomeReports() *activities.OutcomeAggregator {
+	agg := activities.NewOutcomeAggregator()
+	engine := workflows.NewClient(s.temporal)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		agg.Run(ctx, breakerReportInterval, engine.ReportBreakerOutcomes, s.log.Named("breakers"))
+	}()
+	s.onClose("breaker reports", func() error { cancel(); <-done; return nil })
+	return agg
 }
 
 // startSweeper starts the loop that finds accepted messages whose workflow
