@@ -42,6 +42,7 @@ and a Temporal cluster:
 		newSendCommand(stdout, getenv),
 		newApplyCommand(stdout, getenv),
 		newProviderCommand(stdout, getenv),
+		newBreakerCommand(stdout, getenv),
 		newBenchCommand(stdout),
 		newVersionCommand(stdout),
 	)
