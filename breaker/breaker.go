@@ -82,14 +82,17 @@ func (c Config) Validate() error {
 	switch {
 	case c.MinFailures < 0:
 		return fmt.Errorf("min_failures must not be negative, got %d", c.MinFailures)
-	case c.FailureRatio < 0 || c.FailureRatio > 1:
+	case !(c.FailureRatio >= 0 && c.FailureRatio <= 1): // NaN too
 		return fmt.Errorf("failure_ratio must be between 0 and 1, got %g", c.FailureRatio)
 	case c.Window < 0 || c.CoolDown < 0:
 		return fmt.Errorf("window and cool_down must not be negative")
 	case c.Probes < 0 || c.CloseAfter < 0:
 		return fmt.Errorf("probes and close_after must not be negative")
-	case c.Probes > 0 && c.CloseAfter > c.Probes:
-		return fmt.Errorf("close_after (%d) must not exceed probes (%d), or a probe round can never close the breaker", c.CloseAfter, c.Probes)
+	}
+	// Compared with the defaults filled in: probes of 2 alone would meet
+	// the default close_after of 3.
+	if d := c.WithDefaults(); d.CloseAfter > d.Probes {
+		return fmt.Errorf("close_after (%d) must not exceed probes (%d), or a probe round can never close the breaker", d.CloseAfter, d.Probes)
 	}
 	return nil
 }
@@ -204,7 +207,7 @@ func (b *Breaker) Record(cfg Config, now time.Time, c Counts) (Transition, bool)
 			return b.open(cfg, now, fmt.Sprintf("%d probe send(s) failed while half-open", c.Failures)), true
 		}
 		b.Streak += c.Successes
-		if b.Streak >= cfg.CloseAfter {
+		if b.Streak >= min(cfg.CloseAfter, cfg.Probes) {
 			return b.move(now, Closed, fmt.Sprintf("%d probe sends succeeded in a row", b.Streak), ActorAuto, false), true
 		}
 	}

@@ -1,6 +1,7 @@
 package breaker
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -142,6 +143,20 @@ func TestConfigValidate(t *testing.T) {
 	t.Parallel()
 	require.NoError(t, Config{}.Validate())
 	require.Error(t, Config{FailureRatio: 1.5}.Validate())
+	require.Error(t, Config{FailureRatio: math.NaN()}.Validate())
 	require.Error(t, Config{Probes: 2, CloseAfter: 3}.Validate())
 	require.Error(t, Config{MinFailures: -1}.Validate())
+}
+
+func TestProbesBelowDefaultCloseAfter(t *testing.T) {
+	t.Parallel()
+	require.ErrorContains(t, Config{Probes: 2}.Validate(), "close_after (3) must not exceed probes (2)")
+	// Stored thresholds that slipped past validation still close.
+	cfg := Config{MinFailures: 1, Probes: 2, CloseAfter: 3}
+	b := New(t0)
+	b.Record(cfg, t0, Counts{Failures: 1})
+	b.Tick(cfg, t0.Add(DefaultCoolDown))
+	tr, changed := b.Record(cfg, t0.Add(DefaultCoolDown+time.Second), Counts{Successes: 2})
+	require.True(t, changed)
+	require.Equal(t, Closed, tr.To)
 }
