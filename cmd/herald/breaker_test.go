@@ -213,3 +213,50 @@ func (a *alertSink) breakerEvents(accountID int64) []map[string]any {
 	}
 	return out
 }
+
+// TestBreakerWait sends a message while the only account of its channel
+// has its breaker open: it waits, without trying the account, until the
+// breaker half-opens, and goes as a probe.
+func TestBreakerWait(t *testing.T) {
+	t.Parallel()
+	h := sharedHarness(t)
+	f := h.fixture(t)
+	tpl := f.template("Your code is {{code}}", "code")
+	ch := f.channel(store.ChannelSMS, tpl)
+	acc := f.sandboxAccount(ch, 1)
+	settings := `{"min_failures":1,"failure_ratio":0.5,"window_seconds":10,"cool_down_seconds":4,"probes":1,"close_after":1}`
+	require.NoError(t, h.db.UpdateAccount(context.Background(), acc.ID, store.AccountPatch{Breaker: &settings}))
+	_, c := f.app()
+	send := func(receiver string) string {
+		res, err := c.SendMessage(context.Background(), apiclient.SendMessageRequest{
+			ChannelID: ch.ID, Receiver: receiver, TemplateParams: map[string]string{"code": "1234"},
+		})
+		require.NoError(t, err)
+		return res.TaskID
+	}
+
+	// The sandbox reports the account suspended for receivers ending in 4003.
+	failed := waitFinal(t, c, send("+8613800134003"))
+	require.Equal(t, workflows.StatusFailed, failed.Status)
+	waitBreaker(t, h, acc.ID, "open", 10*time.Second)
+	halfOpenAt := *breakerState(t, h, acc.ID).HalfOpenAt
+	time.Sleep(store.DefaultCacheTTL + 200*time.Millisecond)
+
+	taskID := send("+8613800138000")
+	msg := waitFinal(t, c, taskID)
+	require.Equal(t, workflows.StatusSuccess, msg.Status, msg.LastError)
+	kinds, events := eventKinds(t, c, taskID)
+	require.Equal(t, 1, count(kinds, workflows.EventBreakerWait), "%v", kinds)
+	require.Equal(t, 1, count(kinds, workflows.EventAttempt), "one attempt, once the breaker half-opened: %v", kinds)
+	for _, e := range events {
+		if e.Kind == workflows.EventBreakerWait {
+			require.Equal(t, workflows.CodeBreakerOpen, e.Code)
+			require.Contains(t, e.Detail, "circuit breaker open")
+		}
+		if e.Kind == workflows.EventAttempt {
+			require.False(t, e.CreatedAt.Before(halfOpenAt), "attempted at %s, before the breaker half-opened at %s", e.CreatedAt, halfOpenAt)
+		}
+	}
+	waitBreaker(t, h, acc.ID, "closed", 10*time.Second)
+	recordHistory(t, h, taskID, "breaker_wait")
+}
