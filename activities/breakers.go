@@ -45,13 +45,15 @@ func NewOutcomeAggregator() *OutcomeAggregator {
 	return &OutcomeAggregator{counts: make(map[int64]breaker.Counts)}
 }
 
-// Add counts one outcome of a send through accountID.
+// Add counts outcomes of sends through accountID and receipts of them.
 func (g *OutcomeAggregator) Add(accountID int64, c breaker.Counts) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	cur := g.counts[accountID]
 	cur.Successes += c.Successes
 	cur.Failures += c.Failures
+	cur.ReceiptsDelivered += c.ReceiptsDelivered
+	cur.ReceiptsFailed += c.ReceiptsFailed
 	g.counts[accountID] = cur
 }
 

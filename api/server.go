@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/heraldhq/herald/breaker"
 	"net/http"
 	"net/netip"
 	"time"
@@ -88,6 +89,15 @@ type Deps struct {
 	Now func() time.Time
 	// NewID makes task and batch ids; defaults to random UUIDs (v4).
 	NewID func() string
+	// Receipts, when set, counts delivery receipts per account for the
+	// accounts' circuit breakers.
+	Receipts ReceiptCounter
+}
+
+// ReceiptCounter counts delivery receipts of an account for its circuit
+// breaker (activities.OutcomeAggregator).
+type ReceiptCounter interface {
+	Add(accountID int64, c breaker.Counts)
 }
 
 // Server is the HTTP API: the /api/v1 surface of the wire contract, /health
@@ -96,6 +106,7 @@ type Server struct {
 	cfg       Config
 	store     Store
 	engine    Engine
+	receipts  ReceiptCounter
 	redis     *redis.Client
 	limiter   *redis_rate.Limiter
 	providers *providers.Registry
@@ -134,6 +145,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		cfg:       cfg,
 		store:     deps.Store,
 		engine:    deps.Engine,
+		receipts:  deps.Receipts,
 		redis:     deps.Redis,
 		limiter:   redis_rate.NewLimiter(deps.Redis),
 		providers: deps.Providers,

@@ -130,6 +130,7 @@ type setupOptions struct {
 	// wrapStore and engine, when set, replace the fakes the server uses.
 	wrapStore func(*fakeStore) Store
 	engine    Engine
+	receipts  ReceiptCounter
 }
 
 type setupOption func(*setupOptions)
@@ -199,6 +200,7 @@ func setup(t *testing.T, opts ...setupOption) *fixture {
 		Redis:     o.redis,
 		Providers: providers.NewRegistry(replyingProvider{fakeProvider{kind: providerKind}}, fakeProvider{kind: "silent", noReceipts: true}, aliyun.New()),
 		Logger:    zap.New(core),
+		Receipts:  o.receipts,
 	})
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv.Handler())

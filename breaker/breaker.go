@@ -42,6 +42,10 @@ type Config struct {
 	// probe round; CloseAfter successes in a row close it.
 	Probes     int
 	CloseAfter int
+	// ReceiptFailureRatio is the share of failed delivery receipts that
+	// is ordinary (unreachable phones, full mailboxes): only failed
+	// receipts beyond it count as failures of the account.
+	ReceiptFailureRatio float64
 }
 
 // Defaults, in the spirit of GOV.UK Notify's failover thresholds.
@@ -52,6 +56,8 @@ const (
 	DefaultCoolDown     = 60 * time.Second
 	DefaultProbes       = 5
 	DefaultCloseAfter   = 3
+
+	DefaultReceiptFailureRatio = 0.5
 )
 
 // WithDefaults fills every zero setting with its default.
@@ -74,6 +80,9 @@ func (c Config) WithDefaults() Config {
 	if c.CloseAfter <= 0 {
 		c.CloseAfter = DefaultCloseAfter
 	}
+	if c.ReceiptFailureRatio <= 0 {
+		c.ReceiptFailureRatio = DefaultReceiptFailureRatio
+	}
 	return c
 }
 
@@ -84,6 +93,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("min_failures must not be negative, got %d", c.MinFailures)
 	case !(c.FailureRatio >= 0 && c.FailureRatio <= 1): // NaN too
 		return fmt.Errorf("failure_ratio must be between 0 and 1, got %g", c.FailureRatio)
+	case !(c.ReceiptFailureRatio >= 0 && c.ReceiptFailureRatio <= 1):
+		return fmt.Errorf("receipt_failure_ratio must be between 0 and 1, got %g", c.ReceiptFailureRatio)
 	case c.Window < 0 || c.CoolDown < 0:
 		return fmt.Errorf("window and cool_down must not be negative")
 	case c.Probes < 0 || c.CloseAfter < 0:
@@ -106,13 +117,15 @@ type Settings struct {
 	CoolDownSeconds int     `json:"cool_down_seconds,omitempty" yaml:"cool_down_seconds"`
 	Probes          int     `json:"probes,omitempty" yaml:"probes"`
 	CloseAfter      int     `json:"close_after,omitempty" yaml:"close_after"`
+	// ReceiptFailureRatio is the ordinary share of failed receipts.
+	ReceiptFailureRatio float64 `json:"receipt_failure_ratio,omitempty" yaml:"receipt_failure_ratio"`
 }
 
 // Config converts the settings, without applying defaults.
 func (s Settings) Config() Config {
 	return Config{MinFailures: s.MinFailures, FailureRatio: s.FailureRatio,
 		Window: time.Duration(s.WindowSeconds) * time.Second, CoolDown: time.Duration(s.CoolDownSeconds) * time.Second,
-		Probes: s.Probes, CloseAfter: s.CloseAfter}
+		Probes: s.Probes, CloseAfter: s.CloseAfter, ReceiptFailureRatio: s.ReceiptFailureRatio}
 }
 
 // Counts are outcomes of sends through one account. Only failures that
@@ -120,10 +133,25 @@ func (s Settings) Config() Config {
 type Counts struct {
 	Successes int `json:"successes"`
 	Failures  int `json:"failures"`
+	// ReceiptsDelivered and ReceiptsFailed count delivery receipts of
+	// sends through the account.
+	ReceiptsDelivered int `json:"receipts_delivered,omitempty"`
+	ReceiptsFailed    int `json:"receipts_failed,omitempty"`
 }
 
-// Total is all outcomes counted.
+// Total is all sends counted.
 func (c Counts) Total() int { return c.Successes + c.Failures }
+
+// empty is true when nothing at all was counted.
+func (c Counts) empty() bool {
+	return c.Total() == 0 && c.ReceiptsDelivered == 0 && c.ReceiptsFailed == 0
+}
+
+// ExcessReceiptFailures is how many failed receipts go beyond the
+// ordinary share: those speak about the account.
+func (c Counts) ExcessReceiptFailures(ratio float64) int {
+	return max(0, c.ReceiptsFailed-int(ratio*float64(c.ReceiptsDelivered+c.ReceiptsFailed)))
+}
 
 // Bucket is the counts reported at one instant.
 type Bucket struct {
@@ -171,6 +199,8 @@ func (b *Breaker) Window(cfg Config, now time.Time) Counts {
 	for _, k := range b.Buckets {
 		c.Successes += k.Successes
 		c.Failures += k.Failures
+		c.ReceiptsDelivered += k.ReceiptsDelivered
+		c.ReceiptsFailed += k.ReceiptsFailed
 	}
 	return c
 }
@@ -188,7 +218,7 @@ func (b *Breaker) prune(cfg Config, now time.Time) {
 // they cause, if any.
 func (b *Breaker) Record(cfg Config, now time.Time, c Counts) (Transition, bool) {
 	cfg = cfg.WithDefaults()
-	if c.Total() == 0 {
+	if c.empty() {
 		return Transition{}, false
 	}
 	b.Buckets = append(b.Buckets, Bucket{At: now, Counts: c})
@@ -198,11 +228,21 @@ func (b *Breaker) Record(cfg Config, now time.Time, c Counts) (Transition, bool)
 	}
 	switch b.State {
 	case Closed:
-		if w.Failures >= cfg.MinFailures && float64(w.Failures) >= cfg.FailureRatio*float64(w.Total()) {
-			return b.open(cfg, now, fmt.Sprintf("%d of %d sends failed within %s (thresholds: %d failures, %.0f%%)",
-				w.Failures, w.Total(), cfg.Window, cfg.MinFailures, cfg.FailureRatio*100)), true
+		excess := w.ExcessReceiptFailures(cfg.ReceiptFailureRatio)
+		failures := w.Failures + excess
+		if failures >= cfg.MinFailures && float64(failures) >= cfg.FailureRatio*float64(max(w.Total(), failures)) {
+			reason := fmt.Sprintf("%d of %d sends failed within %s (thresholds: %d failures, %.0f%%)",
+				w.Failures, w.Total(), cfg.Window, cfg.MinFailures, cfg.FailureRatio*100)
+			if excess > 0 {
+				reason += fmt.Sprintf("; %d of %d delivery receipts failed, %d beyond the ordinary %.0f%% counted",
+					w.ReceiptsFailed, w.ReceiptsDelivered+w.ReceiptsFailed, excess, cfg.ReceiptFailureRatio*100)
+			}
+			return b.open(cfg, now, reason), true
 		}
 	case HalfOpen:
+		// Receipts trail their sends: while half-open only the probes'
+		// own answers decide.
+		c.ReceiptsDelivered, c.ReceiptsFailed = 0, 0
 		if c.Failures > 0 {
 			return b.open(cfg, now, fmt.Sprintf("%d probe send(s) failed while half-open", c.Failures)), true
 		}

@@ -160,3 +160,24 @@ func TestProbesBelowDefaultCloseAfter(t *testing.T) {
 	require.True(t, changed)
 	require.Equal(t, Closed, tr.To)
 }
+
+func TestFailedReceiptsBeyondTheRatio(t *testing.T) {
+	t.Parallel()
+	cfg := Config{MinFailures: 10, Window: time.Minute}
+	b := New(t0)
+	// Every send accepted; 40 % of receipts failing is ordinary (wrong
+	// numbers, phones off) and never opens the breaker.
+	for i := range 60 {
+		_, changed := b.Record(cfg, t0.Add(time.Duration(i)*time.Second), Counts{Successes: 10, ReceiptsDelivered: 6, ReceiptsFailed: 4})
+		require.False(t, changed)
+	}
+	// Receipts failing far beyond the ordinary share do.
+	b = New(t0)
+	var tr Transition
+	var changed bool
+	for i := 0; i < 10 && !changed; i++ {
+		tr, changed = b.Record(cfg, t0.Add(time.Duration(i)*time.Second), Counts{Successes: 10, ReceiptsFailed: 10})
+	}
+	require.True(t, changed)
+	require.Contains(t, tr.Reason, "delivery receipts failed")
+}

@@ -140,7 +140,7 @@ func TestBreakerWorkflow(t *testing.T) {
 		require.Equal(t, int64(7), next.AccountID)
 		require.NotNil(t, next.Breaker)
 		require.Equal(t, breaker.Open, next.Breaker.State, "three failures opened it before the hand-over")
-		require.Equal(t, testBreakerConfig, next.Config)
+		require.Equal(t, testBreakerConfig.WithDefaults(), next.Config)
 	})
 }
 

@@ -52,6 +52,8 @@ type stack struct {
 	closers []closer
 
 	db *store.DB
+	// outcomes counts send outcomes and receipts for the breakers.
+	outcomes *activities.OutcomeAggregator
 	// cached is db with configuration reads cached, for the send path.
 	cached    *store.Cached
 	redis     *redis.Client
@@ -363,7 +365,7 @@ func (s *stack) startWorker(callbackBase string) error {
 		AlertWebhookSecret: s.cfg.Alerts.WebhookSecret,
 		PerKindSendQueues:  s.cfg.Worker.PerKindSendQueues,
 	}, s.cached, s.registry, s.log.Named("activities"), activities.WithPacer(activities.NewRedisPacer(s.redis)),
-		activities.WithBreakers(s.cached, s.startOutcomeReports()))
+		activities.WithBreakers(s.cached, s.outcomeReports()))
 
 	main := worker.New(s.temporal, workflows.TaskQueue, worker.Options{})
 	main.RegisterWorkflowWithOptions(workflows.SendWorkflow, workflow.RegisterOptions{Name: workflows.SendWorkflowName})
@@ -398,11 +400,16 @@ func (s *stack) startWorker(callbackBase string) error {
 // what its sends through the account did.
 const breakerReportInterval = time.Second
 
-// startOutcomeReports starts the loop that signals this process's send
-// outcomes to the accounts' breaker workflows, and returns the aggregator
-// the send activity counts into. The loop's last flush runs at close.
-func (s *stack) startOutcomeReports() *activities.OutcomeAggregator {
+// outcomeReports returns the aggregator the send activity and the receipt
+// callbacks count into, starting on first use the loop that signals the
+// counts to the accounts' breaker workflows; one per process, whatever
+// roles it runs. The loop's last flush runs at close.
+func (s *stack) outcomeReports() *activities.OutcomeAggregator {
+	if s.outcomes != nil {
+		return s.outcomes
+	}
 	agg := activities.NewOutcomeAggregator()
+	s.outcomes = agg
 	engine := workflows.NewClient(s.temporal)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -509,6 +516,7 @@ func (s *stack) serveAPI(ln net.Listener) error {
 		Redis:     s.redis,
 		Providers: s.registry,
 		Logger:    s.log.Named("api"),
+		Receipts:  s.outcomeReports(),
 	})
 	if err != nil {
 		return fmt.Errorf("build api: %w", err)
