@@ -3,11 +3,13 @@ package activities
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 
 	"github.com/heraldhq/herald/breaker"
@@ -242,6 +244,15 @@ func (a *Activities) PublishBreaker(ctx context.Context, req PublishBreakerReque
 	if a.breakers == nil {
 		return breaker.Config{}, fmt.Errorf("breakers are not configured in this worker")
 	}
+	acc, err := a.breakers.GetAccount(ctx, req.AccountID)
+	if errors.Is(err, store.ErrNotFound) {
+		// A deleted account's breaker has nothing left to guard; its
+		// workflow ends, and starts again only if the account comes back.
+		return breaker.Config{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("provider account %d does not exist", req.AccountID), "account.not_found", err)
+	}
+	if err != nil {
+		return breaker.Config{}, fmt.Errorf("load account %d: %w", req.AccountID, err)
+	}
 	b := req.Breaker
 	st := &store.BreakerState{
 		AccountID: req.AccountID, State: string(b.State), Since: b.Since, Reason: b.Reason, Forced: b.Forced,
@@ -257,10 +268,6 @@ func (a *Activities) PublishBreaker(ctx context.Context, req PublishBreakerReque
 	}
 	if err := a.breakers.PublishBreaker(ctx, st, ev); err != nil {
 		return breaker.Config{}, err
-	}
-	acc, err := a.breakers.GetAccount(ctx, req.AccountID)
-	if err != nil {
-		return breaker.Config{}, fmt.Errorf("load account %d: %w", req.AccountID, err)
 	}
 	cfg, err := BreakerConfigOf(acc)
 	if err != nil {

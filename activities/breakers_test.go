@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 
 	"github.com/heraldhq/herald/breaker"
@@ -224,4 +225,15 @@ func TestPublishBreaker(t *testing.T) {
 	require.True(t, bs.states[11].Forced)
 	require.Len(t, bs.events, 1)
 	require.Equal(t, "cli", bs.events[0].Actor)
+}
+
+func TestPublishBreakerOfDeletedAccount(t *testing.T) {
+	t.Parallel()
+	bs := newFakeBreakerStore()
+	w := setup(t, WithBreakers(bs, nil))
+	_, err := w.acts.PublishBreaker(context.Background(), PublishBreakerRequest{AccountID: 99, Breaker: breaker.New(now)})
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	require.True(t, appErr.NonRetryable(), "retrying cannot bring the account back")
+	require.Empty(t, bs.states)
 }

@@ -21,6 +21,10 @@ func TestBreakerStates(t *testing.T) {
 		require.NoError(t, db.PublishBreaker(ctx, &BreakerState{AccountID: acc.ID, State: "open", Since: since, Reason: "failing", Probes: 2, WindowFailures: 5, WindowTotal: 6},
 			&BreakerEvent{AccountID: acc.ID, From: "closed", To: "open", Reason: "failing", Actor: "breaker", At: since}))
 
+		// A retried publish records its transition once.
+		require.NoError(t, db.PublishBreaker(ctx, &BreakerState{AccountID: acc.ID, State: "open", Since: since, Reason: "failing", Probes: 2},
+			&BreakerEvent{AccountID: acc.ID, From: "closed", To: "open", Reason: "failing", Actor: "breaker", At: since}))
+
 		ok, err := db.TakeBreakerProbe(ctx, acc.ID, 1)
 		require.NoError(t, err)
 		require.False(t, ok, "an open breaker lets no probe through")
