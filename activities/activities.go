@@ -55,6 +55,8 @@ type Activities struct {
 	balancer  *Balancer
 	pacer     Pacer
 	batcher   *batcher
+	breakers  BreakerStore
+	outcomes  *OutcomeAggregator
 	http      *http.Client
 	log       *zap.Logger
 	now       func() time.Time

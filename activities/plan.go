@@ -43,6 +43,13 @@ type PlanAccount struct {
 	// ends failed instead of being sent again: the account's
 	// on_unknown_outcome is "fail".
 	FailOnUnknownOutcome bool
+	// BreakerOpen is true when the account's circuit breaker keeps this
+	// message off it: open, or half-open with the probes going elsewhere.
+	// BreakerProbe is true when this message is one of a half-open
+	// account's probe sends. Both are false in plans recorded before
+	// breakers existed, which is the old behaviour.
+	BreakerOpen  bool
+	BreakerProbe bool
 }
 
 // Plan is everything the workflow needs to decide how to send a message.
@@ -78,6 +85,9 @@ type Plan struct {
 	// hours existed.
 	QuietUntil time.Time
 	QuietZone  string
+	// BreakerWaitUntil, when set, is when to load the plan again because
+	// every account the message could use has its breaker open.
+	BreakerWaitUntil time.Time
 }
 
 // Defaults applied when a channel leaves a setting at zero.
@@ -193,16 +203,12 @@ func (a *Activities) LoadPlan(ctx context.Context, in PlanInput) (Plan, error) {
 		}
 		p.Accounts = append(p.Accounts, pa)
 	}
-	var cands []Candidate
-	for _, pa := range p.Accounts {
-		if pa.Enabled && pa.Weight > 0 {
-			cands = append(cands, Candidate{AccountID: pa.ID, Weight: pa.Weight})
-		}
+	if p.FirstAccountID, err = a.applyBreakers(ctx, &p, in.ChannelID); err != nil {
+		return Plan{}, err
 	}
 	if p.QuietUntil, p.QuietZone, err = a.quietUntil(ctx, msg, app, ch); err != nil {
 		return Plan{}, err
 	}
-	p.FirstAccountID, _ = a.balancer.Pick(in.ChannelID, cands)
 	for _, r := range stored {
 		rr, err := ToRule(r)
 		if err != nil {

@@ -134,6 +134,7 @@ func (a *Activities) Send(ctx context.Context, req SendRequest) (SendResult, err
 	} else {
 		res, err = sender.Send(ctx, pm)
 	}
+	a.reportOutcome(acc.ID, err)
 	if err != nil {
 		pe := providers.AsError(err)
 		a.log.Info("provider refused a send",

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/heraldhq/herald/internal/breaker"
 	"net/http"
 	"strconv"
 
@@ -180,6 +181,9 @@ func (s *Server) applyReceipt(ctx context.Context, acc *store.ProviderAccount, r
 			zap.String("provider_message_id", r.ProviderMessageID), zap.String("task_id", r.TaskID))
 		return nil
 	}
+	if !inFlight {
+		s.countReceipt(acc.ID, r.Status)
+	}
 	at := r.At
 	if at.IsZero() {
 		at = s.now()
@@ -348,5 +352,20 @@ func (w *statusOverride) Write(b []byte) (int, error) {
 func (w *statusOverride) finish() {
 	if !w.wrote {
 		w.WriteHeader(w.status)
+	}
+}
+
+// countReceipt tells the account's breaker about a receipt of a send it
+// accepted. A rejection is the receiver's or the content's (blocked
+// number, refused template) and says nothing about the account.
+func (s *Server) countReceipt(accountID int64, status providers.ReceiptStatus) {
+	if s.receipts == nil {
+		return
+	}
+	switch status {
+	case providers.ReceiptDelivered:
+		s.receipts.Add(accountID, breaker.Counts{ReceiptsDelivered: 1})
+	case providers.ReceiptFailed:
+		s.receipts.Add(accountID, breaker.Counts{ReceiptsFailed: 1})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/heraldhq/herald/internal/breaker"
 	"net/http"
 	"net/netip"
 	"time"
@@ -105,6 +106,15 @@ type Deps struct {
 	Now func() time.Time
 	// NewID makes task and batch ids; defaults to random UUIDs (v4).
 	NewID func() string
+	// Receipts, when set, counts delivery receipts per account for the
+	// accounts' circuit breakers.
+	Receipts ReceiptCounter
+}
+
+// ReceiptCounter counts delivery receipts of an account for its circuit
+// breaker (activities.OutcomeAggregator).
+type ReceiptCounter interface {
+	Add(accountID int64, c breaker.Counts)
 }
 
 // Server is the HTTP API: the /api/v1 surface of the wire contract, /health
@@ -114,6 +124,7 @@ type Server struct {
 	store     Store
 	engine    Engine
 	admission Admitter
+	receipts  ReceiptCounter
 	redis     *redis.Client
 	limiter   *redis_rate.Limiter
 	providers *providers.Registry
@@ -156,6 +167,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		store:     deps.Store,
 		engine:    deps.Engine,
 		admission: deps.Admission,
+		receipts:  deps.Receipts,
 		redis:     deps.Redis,
 		limiter:   redis_rate.NewLimiter(deps.Redis),
 		providers: deps.Providers,

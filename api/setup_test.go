@@ -134,9 +134,9 @@ type setupOptions struct {
 	// wrapStore and engine, when set, replace the fakes the server uses.
 	wrapStore func(*fakeStore) Store
 	engine    Engine
-	// now, when set, is the admission service's clock.
 	// admissionRedis, when set, is the admission service's Redis.
 	admissionRedis *redis.Client
+	receipts       ReceiptCounter
 }
 
 type setupOption func(*setupOptions)
@@ -232,6 +232,7 @@ func setup(t *testing.T, opts ...setupOption) *fixture {
 		Redis:     o.redis,
 		Providers: reg,
 		Logger:    zap.New(core),
+		Receipts:  o.receipts,
 	})
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv.Handler())

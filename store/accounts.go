@@ -18,6 +18,8 @@ type AccountPatch struct {
 	CallbackToken *string
 	// RateLimitPerMinute of 0 returns the account to its provider's cap.
 	RateLimitPerMinute *int
+	// Breaker replaces the breaker thresholds (JSON; empty: defaults).
+	Breaker *string
 }
 
 // channelAccount is one row of a channel's pool.
@@ -194,6 +196,9 @@ func updateAccount(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, i
 	}
 	if p.RateLimitPerMinute != nil {
 		q = q.Set("rate_limit_per_minute = ?", *p.RateLimitPerMinute)
+	}
+	if p.Breaker != nil {
+		q = q.Set("breaker = ?", *p.Breaker)
 	}
 	if p.CallbackToken != nil {
 		enc, err := sealString(c, *p.CallbackToken)

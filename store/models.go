@@ -140,9 +140,12 @@ type ProviderAccount struct {
 	CallbackToken string `bun:"-"`
 	// RateLimitPerMinute paces sends through this account; 0 means the
 	// provider's documented cap, if it has one, else no pacing.
-	RateLimitPerMinute int       `bun:"rate_limit_per_minute,notnull"`
-	CreatedAt          time.Time `bun:"created_at,notnull"`
-	UpdatedAt          time.Time `bun:"updated_at,notnull"`
+	RateLimitPerMinute int `bun:"rate_limit_per_minute,notnull"`
+	// Breaker holds the account's circuit breaker thresholds as JSON
+	// (breaker.Settings); empty means the defaults.
+	Breaker   string    `bun:"breaker,notnull"`
+	CreatedAt time.Time `bun:"created_at,notnull"`
+	UpdatedAt time.Time `bun:"updated_at,notnull"`
 
 	// ConfigEnc is the sealed form of Config as stored; the store fills it
 	// on write and ignores what callers put there.

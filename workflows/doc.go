@@ -1,5 +1,6 @@
 // Package workflows holds Herald's send workflow, one per message
-// (SendWorkflow), and the names clients and workers share.
+// (SendWorkflow), the circuit breaker workflow, one per provider account
+// (BreakerWorkflow), and the names clients and workers share.
 //
 // # Versioning
 //

@@ -137,6 +137,11 @@ type send struct {
 	// accepted lists the sends a provider accepted for this message; only
 	// receipts matching one of them can end it.
 	accepted []acceptance
+	// breakerSince is when the message first waited because every account
+	// it could use had its breaker open; breakerNoted is set once that is
+	// on the timeline.
+	breakerSince time.Time
+	breakerNoted bool
 }
 
 // acceptance is one send an account's provider accepted, under the
@@ -266,6 +271,12 @@ func (s *send) deliver(ctx workflow.Context) (SendResult, error) {
 			next, ok, err := s.pick(ctx)
 			if err != nil {
 				return SendResult{}, err
+			}
+			if !ok && s.breakerBlocked() {
+				if res, done, err := s.awaitBreaker(ctx); done || err != nil {
+					return res, err
+				}
+				continue
 			}
 			if !ok {
 				return s.finish(ctx, StatusFailed, "", CodeNoProvider, "no enabled provider account left in the channel's pool")
@@ -719,7 +730,7 @@ func (s *send) available() []activities.PlanAccount {
 	var out []activities.PlanAccount
 next:
 	for _, a := range s.plan.Accounts {
-		if !a.Enabled || a.Weight <= 0 {
+		if !a.Enabled || a.Weight <= 0 || a.BreakerOpen {
 			continue
 		}
 		for _, f := range s.failed {
@@ -739,6 +750,9 @@ func (s *send) decide(ctx workflow.Context, f rules.Failure, onAccount int) (rul
 			left++
 		}
 	}
+	// An account kept off by its breaker is still left to switch to: the
+	// message waits for it instead of failing.
+	left += s.breakerOpenLeft()
 	// Attempts refused by throttling, this one included, do not count
 	// against the message's attempt budget.
 	counted := s.state.Attempts - s.throttled

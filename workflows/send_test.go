@@ -51,6 +51,9 @@ type harness struct {
 	sendDelay time.Duration
 	check     func(req activities.CheckRequest) (activities.CheckResult, error)
 	planDelay time.Duration
+	// planFn, when set, gives the n-th plan load's answer instead of the
+	// fixed plan.
+	planFn func(n int, now time.Time) activities.Plan
 
 	mu      sync.Mutex
 	updates []activities.StatusUpdate
@@ -93,6 +96,9 @@ func setup(t *testing.T, plan activities.Plan) *harness {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			h.plans++
+			if h.planFn != nil {
+				return h.planFn(h.plans, env.Now()), nil
+			}
 			return plan, nil
 		})
 	env.OnActivity(acts.RecordStatus, mock.Anything, mock.Anything).

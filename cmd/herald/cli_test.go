@@ -74,6 +74,8 @@ func TestCLIHelp(t *testing.T) {
 			"--scheduled-at", "--idempotency-key", "--php-signing", "--follow", "--timeout", "HERALD_APP_ID",
 		}},
 		{"Version", []string{"version", "--help"}, []string{"herald version"}},
+		{"Breaker", []string{"breaker", "--help"}, []string{"list", "open", "close", "auto", "--temporal-address", "--database-url"}},
+		{"BreakerOpen", []string{"breaker", "open", "--help"}, []string{"--reason", "herald breaker open tencent-main", "herald breaker auto"}},
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {

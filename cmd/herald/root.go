@@ -43,6 +43,7 @@ and a Temporal cluster:
 		newApplyCommand(stdout, getenv),
 		newProviderCommand(stdout, getenv),
 		newSuppressionCommand(stdout, getenv),
+		newBreakerCommand(stdout, getenv),
 		newBenchCommand(stdout),
 		newVersionCommand(stdout),
 	)

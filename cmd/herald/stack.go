@@ -53,6 +53,8 @@ type stack struct {
 	closers []closer
 
 	db *store.DB
+	// outcomes counts send outcomes and receipts for the breakers.
+	outcomes *activities.OutcomeAggregator
 	// cached is db with configuration reads cached, for the send path.
 	cached    *store.Cached
 	redis     *redis.Client
@@ -366,10 +368,12 @@ func (s *stack) startWorker(callbackBase string) error {
 		AlertWebhookURL:    s.cfg.Alerts.WebhookURL,
 		AlertWebhookSecret: s.cfg.Alerts.WebhookSecret,
 		PerKindSendQueues:  s.cfg.Worker.PerKindSendQueues,
-	}, s.cached, s.registry, s.log.Named("activities"), activities.WithPacer(activities.NewRedisPacer(s.redis)))
+	}, s.cached, s.registry, s.log.Named("activities"), activities.WithPacer(activities.NewRedisPacer(s.redis)),
+		activities.WithBreakers(s.cached, s.outcomeReports()))
 
 	main := worker.New(s.temporal, workflows.TaskQueue, worker.Options{})
 	main.RegisterWorkflowWithOptions(workflows.SendWorkflow, workflow.RegisterOptions{Name: workflows.SendWorkflowName})
+	main.RegisterWorkflowWithOptions(workflows.BreakerWorkflow, workflow.RegisterOptions{Name: workflows.BreakerWorkflowName})
 	main.RegisterActivity(s.acts)
 	workers := []worker.Worker{main}
 	if s.cfg.Worker.PerKindSendQueues {
@@ -394,6 +398,31 @@ func (s *stack) startWorker(callbackBase string) error {
 		return nil
 	})
 	return nil
+}
+
+// breakerReportInterval is how often a worker tells each account's breaker
+// what its sends through the account did.
+const breakerReportInterval = time.Second
+
+// outcomeReports returns the aggregator the send activity and the receipt
+// callbacks count into, starting on first use the loop that signals the
+// counts to the accounts' breaker workflows; one per process, whatever
+// roles it runs. The loop's last flush runs at close.
+func (s *stack) outcomeReports() *activities.OutcomeAggregator {
+	if s.outcomes != nil {
+		return s.outcomes
+	}
+	agg := activities.NewOutcomeAggregator()
+	s.outcomes = agg
+	engine := workflows.NewClient(s.temporal)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		agg.Run(ctx, breakerReportInterval, engine.ReportBreakerOutcomes, s.log.Named("breakers"))
+	}()
+	s.onClose("breaker reports", func() error { cancel(); <-done; return nil })
+	return agg
 }
 
 // startSweeper starts the loop that finds accepted messages whose workflow
@@ -501,6 +530,7 @@ func (s *stack) serveAPI(ln net.Listener) error {
 		Redis:     s.redis,
 		Providers: s.registry,
 		Logger:    s.log.Named("api"),
+		Receipts:  s.outcomeReports(),
 	})
 	if err != nil {
 		return fmt.Errorf("build api: %w", err)

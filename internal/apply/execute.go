@@ -1,9 +1,12 @@
 package apply
 
 import (
+	"encoding/json"
+
 	"context"
 	"errors"
 	"fmt"
+	"github.com/heraldhq/herald/internal/breaker"
 	"maps"
 	"net/url"
 	"slices"
@@ -184,7 +187,7 @@ func (a *applier) applyAccount(ctx context.Context, tx *store.DB, fa *fileAccoun
 		}
 		acc := &store.ProviderAccount{
 			Name: fa.Name, Kind: fa.Kind, Config: fa.config, Weight: weight, Enabled: enabled,
-			CallbackToken: token, RateLimitPerMinute: fa.RateLimitPerMinute,
+			CallbackToken: token, RateLimitPerMinute: fa.RateLimitPerMinute, Breaker: breakerJSON(fa.Breaker),
 		}
 		if err := tx.CreateAccount(ctx, acc); err != nil {
 			return fmt.Errorf("create account %q: %w", fa.Name, err)
@@ -207,6 +210,9 @@ func (a *applier) applyAccount(ctx context.Context, tx *store.DB, fa *fileAccoun
 	}
 	if fa.RateLimitPerMinute != cur.RateLimitPerMinute {
 		patch.RateLimitPerMinute, fields = &fa.RateLimitPerMinute, append(fields, "rate_limit_per_minute")
+	}
+	if b := breakerJSON(fa.Breaker); b != cur.Breaker {
+		patch.Breaker, fields = &b, append(fields, "breaker")
 	}
 	token := cur.CallbackToken
 	switch {
@@ -697,4 +703,19 @@ func sameQuietHours(a, b *store.QuietHours) bool {
 		return a == b
 	}
 	return *a == *b
+
+}
+
+// breakerJSON is an account's breaker setting as stored: empty for the
+// defaults.
+func breakerJSON(s *breaker.Settings) string {
+	if s == nil || *s == (breaker.Settings{}) {
+		return ""
+	}
+	raw, err := json.Marshal(s)
+	if err != nil {
+		// Validation refuses what cannot encode (a NaN ratio).
+		return ""
+	}
+	return string(raw)
 }

@@ -2,6 +2,7 @@ package apply
 
 import (
 	"encoding/json"
+	"github.com/heraldhq/herald/internal/breaker"
 
 	"github.com/heraldhq/herald/rules"
 	"github.com/heraldhq/herald/store"
@@ -94,6 +95,9 @@ type fileAccount struct {
 	Weight             *int      `yaml:"weight"`
 	Enabled            *bool     `yaml:"enabled"`
 	RateLimitPerMinute int       `yaml:"rate_limit_per_minute"`
+	// Breaker sets the account's circuit breaker thresholds; unset
+	// fields (or no breaker key) take the defaults.
+	Breaker *breaker.Settings `yaml:"breaker"`
 	// CallbackToken, when empty, keeps the stored one or is generated.
 	CallbackToken string `yaml:"callback_token"`
 

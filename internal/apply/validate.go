@@ -121,6 +121,13 @@ func validateFile(f *document, reg *providers.Registry) problemList {
 		if a.RateLimitPerMinute < 0 {
 			p.add(field(path, "rate_limit_per_minute"), "must not be negative (0 means the provider's own cap)")
 		}
+		if a.Breaker != nil {
+			if a.Breaker.WindowSeconds < 0 || a.Breaker.CoolDownSeconds < 0 {
+				p.add(field(path, "breaker"), "window_seconds and cool_down_seconds must not be negative")
+			} else if err := a.Breaker.Config().Validate(); err != nil {
+				p.add(field(path, "breaker"), "%v", err)
+			}
+		}
 		if a.CallbackToken != "" && len(a.CallbackToken) < 16 {
 			p.add(field(path, "callback_token"), "must be at least 16 characters")
 		}

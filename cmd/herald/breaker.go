@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/heraldhq/herald/internal/breaker"
+	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/workflows"
+)
+
+// breakerOrderOptions are the flags of `herald breaker open|close|auto`.
+type breakerOrderOptions struct {
+	order   string
+	account string
+	reason  string
+	actor   string
+}
+
+// Validate lists every missing or malformed argument.
+func (o *breakerOrderOptions) Validate() error {
+	var p []string
+	if strings.TrimSpace(o.account) == "" {
+		p = append(p, "the account name or id is required")
+	}
+	if strings.TrimSpace(o.reason) == "" {
+		p = append(p, "--reason is required: it goes into the audit trail and the alert")
+	}
+	if len(o.reason) > 500 {
+		p = append(p, "--reason must be at most 500 characters")
+	}
+	if len(p) > 0 {
+		return errors.New(strings.Join(p, "; "))
+	}
+	return nil
+}
+
+func newBreakerCommand(stdout io.Writer, getenv func(string) string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "breaker",
+		Short: "Show and override the circuit breakers of provider accounts",
+		Long: `Every provider account has a circuit breaker, shared by all workers and kept
+across restarts. It opens when, within its window, both a minimum number of
+sends fail and their share reaches a ratio (by default 50 failures and 50 %
+in 60 s); messages then skip the account. After a cool-down (60 s) it
+half-opens and lets a few probe sends through (5); 3 successes in a row
+close it, a failure opens it again. Set the thresholds per account with
+"breaker" in herald apply.
+
+Without --database-url the dev store in --data-dir is used. open, close and
+auto talk to the account's breaker workflow through Temporal at
+--temporal-address (default: herald dev's embedded server on 127.0.0.1 at
+--temporal-port).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return errors.New("choose a breaker command: list, open, close or auto (see herald breaker --help)")
+		},
+	}
+	c := newConfigured(cmd.PersistentFlags(), getenv)
+	cmd.AddCommand(newBreakerListCommand(stdout, c))
+	for _, order := range []struct{ name, order, short, example string }{
+		{"open", workflows.BreakerForceOpen, "Force an account's breaker open: no message is sent through it until auto",
+			"  herald breaker open tencent-main --reason 'vendor maintenance until 02:00'"},
+		{"close", workflows.BreakerForceClosed, "Force an account's breaker closed: failures do not open it until auto",
+			"  herald breaker close 3 --reason 'failures are a known vendor reporting bug'"},
+		{"auto", workflows.BreakerForceAuto, "Hand an account's breaker back to its thresholds (a forced-open one half-opens and probes)",
+			"  herald breaker auto tencent-main --reason 'maintenance over'"},
+	} {
+		cmd.AddCommand(newBreakerOrderCommand(stdout, c, order.name, order.order, order.short, order.example))
+	}
+	return cmd
+}
+
+func newBreakerListCommand(stdout io.Writer, c *configured) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List every account's breaker: state, since when, failures in the window, forced",
+		Long: `List every provider account with its breaker as last published: its state
+(closed, open, half_open), since when, the failures and all sends counted in
+the current window, and whether an operator forced it. An account whose
+breaker has never heard of a send reads closed.`,
+		Example: "  herald breaker list\n  herald breaker list --database-url postgres://herald@db/herald --master-key ...",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := openToolStack(cmd.Context(), c, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			return listBreakers(cmd.Context(), stdout, s.db)
+		},
+	}
+}
+
+func listBreakers(ctx context.Context, out io.Writer, db *store.DB) error {
+	accounts, err := db.ListAccounts(ctx)
+	if err != nil {
+		return err
+	}
+	states, err := db.ListBreakerStates(ctx)
+	if err != nil {
+		return err
+	}
+	byAccount := make(map[int64]store.BreakerState, len(states))
+	for _, st := range states {
+		byAccount[st.AccountID] = st
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tACCOUNT\tKIND\tSTATE\tSINCE\tFAILURES/TOTAL\tFORCED\tREASON")
+	for _, a := range accounts {
+		st, ok := byAccount[a.ID]
+		if !ok {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t-\t0/0\tno\t\n", a.ID, a.Name, a.Kind, breaker.Closed)
+			continue
+		}
+		forced := "no"
+		if st.Forced {
+			forced = "yes"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", a.ID, a.Name, a.Kind, st.State,
+			st.Since.UTC().Format(time.RFC3339), st.WindowFailures, st.WindowTotal, forced, st.Reason)
+	}
+	return tw.Flush()
+}
+
+func newBreakerOrderCommand(stdout io.Writer, c *configured, name, order, short, example string) *cobra.Command {
+	o := &breakerOrderOptions{order: order}
+	cmd := &cobra.Command{
+		Use:   name + " <account-name-or-id> --reason TEXT",
+		Short: short,
+		Long: short + `.
+
+The order goes to the account's breaker workflow, which records the
+transition with the reason in the audit trail, posts an alert and publishes
+the new state; workers follow it within two seconds. A forced state holds
+until "herald breaker auto".`,
+		Example: example,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.account = args[0]
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			s, err := openToolStack(cmd.Context(), c, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			acc, err := findAccount(cmd.Context(), s.db, o.account)
+			if err != nil {
+				return err
+			}
+			if s.cfg.Temporal.Address == "" {
+				s.cfg.Temporal.Address = fmt.Sprintf("127.0.0.1:%d", s.cfg.Temporal.Port)
+			}
+			if err := s.openTemporal(cmd.Context()); err != nil {
+				return err
+			}
+			if err := workflows.NewClient(s.temporal).ForceBreaker(cmd.Context(), acc.ID, workflows.BreakerForce{Order: o.order, Reason: o.reason, Actor: o.actor}); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "breaker of account %s (id %d): %s sent (%s)\n", acc.Name, acc.ID, name, o.reason)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&o.reason, "reason", "", "why (required; recorded in the audit trail and the alert)")
+	cmd.Flags().StringVar(&o.actor, "actor", "cli", "who gives the order, for the audit trail")
+	return cmd
+}
