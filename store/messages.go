@@ -35,7 +35,9 @@ type messageProviderID struct {
 // CreateMessages stores messages, and their batch when batch is not nil,
 // in one transaction, setting IDs and zero timestamps. It returns
 // ErrConflict, storing nothing, if a task id or a non-empty (app id,
-// idempotency key) of a message or of the batch already exists.
+// idempotency key) of a message or of the batch already exists, and a
+// *QuotaExceededError, storing nothing, if the messages do not all fit
+// their app's quotas: the reservation is part of the same transaction.
 func (db *DB) CreateMessages(ctx context.Context, msgs []*Message, batch *Batch) error {
 	now := db.timestamp()
 	return db.RunInTx(ctx, func(ctx context.Context, tx *DB) error {
@@ -55,9 +57,12 @@ func (db *DB) GetMessageByIdempotencyKey(ctx context.Context, appID, key string)
 }
 
 // UpdateMessage applies patch to a task's message and sets its UpdatedAt.
-// It returns ErrNotFound if there is no such task.
+// It returns ErrNotFound if there is no such task. A final status settles
+// the message's quota reservation in the same transaction.
 func (db *DB) UpdateMessage(ctx context.Context, taskID string, patch MessagePatch) error {
-	return updateMessage(ctx, db.idb, db.timestamp(), taskID, patch)
+	return db.RunInTx(ctx, func(ctx context.Context, tx *DB) error {
+		return updateMessage(ctx, tx.idb, tx.timestamp(), taskID, patch)
+	})
 }
 
 // ListStaleMessages returns up to limit messages in status whose last
@@ -124,6 +129,9 @@ func createMessages(ctx context.Context, idb bun.IDB, now time.Time, msgs []*Mes
 		m.ExpiresAt = normTimePtr(m.ExpiresAt)
 		m.FinishedAt = normTimePtr(m.FinishedAt)
 	}
+	if err := reserveQuotas(ctx, idb, msgs); err != nil {
+		return err
+	}
 	// Inserting in chunks keeps each statement well under the drivers'
 	// parameter and size limits for large batches.
 	const chunk = 500
@@ -189,6 +197,11 @@ func updateMessage(ctx context.Context, idb bun.IDB, now time.Time, taskID strin
 	}
 	if err := execOne(ctx, q); err != nil {
 		return fmt.Errorf("update message %q: %w", taskID, err)
+	}
+	if p.Status != nil {
+		if state := quotaStateFor(*p.Status); state != "" {
+			return settleQuota(ctx, idb, taskID, state)
+		}
 	}
 	return nil
 }
@@ -410,6 +423,11 @@ func (db *DB) RecordAccepted(ctx context.Context, taskID string, accountID int64
 			return err
 		}
 		patch.AccountID = &accountID
+		// A provider took the message: its unit is spent whatever the
+		// outcome.
+		if err := settleQuota(ctx, tx.idb, taskID, QuotaCommitted); err != nil {
+			return err
+		}
 		return recordMessage(ctx, tx.idb, now, taskID, patch, events)
 	})
 }

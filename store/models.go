@@ -34,6 +34,9 @@ type App struct {
 	// QuietHours, when set, replace the channel's quiet hours for the
 	// app's messages.
 	QuietHours *QuietHours `bun:"quiet_hours,type:text"`
+	// TimeZone is the IANA zone the app's quota periods follow; empty
+	// means Asia/Shanghai.
+	TimeZone string `bun:"time_zone,notnull"`
 	// CallbackSecret signs status events (Standard Webhooks, "whsec_..."),
 	// stored encrypted.
 	CallbackSecret string    `bun:"-"`
@@ -304,7 +307,17 @@ type Message struct {
 	IdempotencyKey string     `bun:"idempotency_key,notnull"`
 	// RequestHash is the hex SHA-256 of the normalized request, so a reused
 	// IdempotencyKey with a different request can be told apart.
-	RequestHash string     `bun:"request_hash,notnull"`
+	RequestHash string `bun:"request_hash,notnull"`
+	// QuotaState is "reserved", "committed" or "released" for a message
+	// counted against a quota, else empty; QuotaScopes says which quotas
+	// (QuotaScope bits) and QuotaDay and QuotaMonth the periods.
+	QuotaState  string `bun:"quota_state,notnull"`
+	QuotaScopes int    `bun:"quota_scopes,notnull"`
+	QuotaDay    string `bun:"quota_day,notnull"`
+	QuotaMonth  string `bun:"quota_month,notnull"`
+	// SMSSegments is how many parts an SMS is billed as; 0 for other
+	// channels.
+	SMSSegments int        `bun:"sms_segments,notnull"`
 	CreatedAt   time.Time  `bun:"created_at,notnull"`
 	UpdatedAt   time.Time  `bun:"updated_at,notnull"`
 	FinishedAt  *time.Time `bun:"finished_at"`
