@@ -61,7 +61,10 @@ func (db *DB) GetMessageByIdempotencyKey(ctx context.Context, appID, key string)
 // the message's quota reservation in the same transaction.
 func (db *DB) UpdateMessage(ctx context.Context, taskID string, patch MessagePatch) error {
 	return db.RunInTx(ctx, func(ctx context.Context, tx *DB) error {
-		return updateMessage(ctx, tx.idb, tx.timestamp(), taskID, patch)
+		if err := updateMessage(ctx, tx.idb, tx.timestamp(), taskID, patch); err != nil {
+			return err
+		}
+		return settleFinalQuota(ctx, tx.idb, taskID, patch)
 	})
 }
 
@@ -197,11 +200,6 @@ func updateMessage(ctx context.Context, idb bun.IDB, now time.Time, taskID strin
 	}
 	if err := execOne(ctx, q); err != nil {
 		return fmt.Errorf("update message %q: %w", taskID, err)
-	}
-	if p.Status != nil {
-		if state := quotaStateFor(*p.Status); state != "" {
-			return settleQuota(ctx, idb, taskID, state)
-		}
 	}
 	return nil
 }
@@ -400,7 +398,7 @@ func recordMessage(ctx context.Context, idb bun.IDB, now time.Time, taskID strin
 			return err
 		}
 	}
-	return nil
+	return settleFinalQuota(ctx, idb, taskID, patch)
 }
 
 // RecordAccepted stores what a provider's acceptance of a send tells:

@@ -156,3 +156,24 @@ func TestQuotaPeriod(t *testing.T) {
 	require.Equal(t, "2027-01", key)
 	require.Equal(t, time.Date(2027, 1, 31, 16, 0, 0, 0, time.UTC), end.UTC())
 }
+
+func TestQuotaUnknownOutcomeStaysSpent(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		ch := quotaFixture(t, db, "app-unk")
+		require.NoError(t, db.SetQuota(ctx, &Quota{AppID: "app-unk", Daily: 5}))
+		require.NoError(t, db.CreateMessages(ctx, []*Message{quotaMessage("app-unk", ch.ID, "u1"), quotaMessage("app-unk", ch.ID, "u2")}, nil))
+		// u1 may have been sent: its unit stays spent. u2 was refused.
+		require.NoError(t, db.RecordMessage(ctx, "u1", MessagePatch{Status: ptr("failed")}, []*MessageEvent{
+			{Seq: 1, Kind: "send_failed", Detail: "unknown_outcome: SEND_NOT_CONFIRMED: timeout"}}))
+		require.NoError(t, db.RecordMessage(ctx, "u2", MessagePatch{Status: ptr("failed")}, []*MessageEvent{
+			{Seq: 1, Kind: "send_failed", Detail: "permanent: 1016: bad number"}}))
+		got, err := db.GetMessage(ctx, "u1")
+		require.NoError(t, err)
+		require.Equal(t, QuotaCommitted, got.QuotaState)
+		u := usageNow(t, db, "app-unk", 0, PeriodDay)
+		require.Equal(t, int64(1), u.Committed)
+		require.Zero(t, u.Reserved)
+	})
+}
