@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/store"
@@ -407,6 +408,10 @@ func (f *fakeStore) ListEvents(_ context.Context, taskID string) ([]store.Messag
 	out := append([]store.MessageEvent(nil), f.events[taskID]...)
 	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
 	return out, nil
+}
+
+func (f *fakeStore) QuotaReport(context.Context, string, time.Time) ([]store.QuotaStatus, error) {
+	return []store.QuotaStatus{}, nil
 }
 
 func (f *fakeStore) Ping(context.Context) error {

@@ -304,6 +304,9 @@ func (s *Server) sendMessage(c echo.Context) error {
 				return s.replied(c, resp, rerr)
 			}
 		}
+		if qe := quotaError(err, app, s.now()); qe != nil {
+			return qe
+		}
 		return errDatabase("create message", err)
 	}
 	s.startSends(ctx, []*store.Message{msg})
@@ -498,6 +501,9 @@ func (s *Server) sendBatch(c echo.Context) error {
 			if rerr != nil || resp != nil {
 				return s.replied(c, resp, rerr)
 			}
+		}
+		if qe := quotaError(err, app, s.now()); qe != nil {
+			return qe
 		}
 		return errDatabase("create batch", err)
 	}

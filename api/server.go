@@ -50,6 +50,9 @@ type Store interface {
 	AddEvent(ctx context.Context, e *store.MessageEvent) error
 	NextEventSeq(ctx context.Context, taskID string) (int, error)
 	ListEvents(ctx context.Context, taskID string) ([]store.MessageEvent, error)
+	// QuotaReport returns the usage of an app's quotas in the periods
+	// holding now.
+	QuotaReport(ctx context.Context, appID string, now time.Time) ([]store.QuotaStatus, error)
 	Ping(ctx context.Context) error
 }
 
@@ -217,6 +220,7 @@ func (s *Server) routes() *echo.Echo {
 	v1.GET("/messages/:task_id", s.getMessage)
 	v1.GET("/messages/:task_id/events", s.listEvents)
 	v1.DELETE("/messages/:task_id", s.cancelMessage)
+	v1.GET("/quota", s.getQuota)
 	v1.GET("/channels", s.listChannels)
 	v1.GET("/channels/:id", s.getChannel)
 	return e

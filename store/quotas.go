@@ -372,3 +372,55 @@ func quotaStateFor(status string) string {
 	}
 	return ""
 }
+
+// QuotaStatus is the usage of one quota in its current period.
+type QuotaStatus struct {
+	// ChannelID is 0 for the app's own quota.
+	ChannelID int64
+	Period    string
+	Limit     int64
+	Reserved  int64
+	Committed int64
+	// Remaining is what may still be accepted in the period.
+	Remaining int64
+	ResetsAt  time.Time
+	TimeZone  string
+}
+
+// QuotaReport returns the usage of every quota of an app in the periods
+// holding now, in the app's time zone: the app's own quotas first, daily
+// before monthly.
+func (db *DB) QuotaReport(ctx context.Context, appID string, now time.Time) ([]QuotaStatus, error) {
+	app, err := db.GetApp(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	loc, err := LoadTimeZone(app.TimeZone)
+	if err != nil {
+		return nil, err
+	}
+	qs, err := db.ListQuotas(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	out := []QuotaStatus{}
+	for _, q := range qs {
+		for _, p := range []struct {
+			period string
+			limit  int64
+		}{{PeriodDay, q.Daily}, {PeriodMonth, q.Monthly}} {
+			if p.limit <= 0 {
+				continue
+			}
+			key, end := QuotaPeriod(p.period, now, loc)
+			u, err := db.GetQuotaUsage(ctx, appID, q.ChannelID, p.period, key)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, QuotaStatus{ChannelID: q.ChannelID, Period: p.period, Limit: p.limit,
+				Reserved: u.Reserved, Committed: u.Committed, Remaining: max(p.limit-u.Reserved-u.Committed, 0),
+				ResetsAt: end, TimeZone: loc.String()})
+		}
+	}
+	return out, nil
+}
