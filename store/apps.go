@@ -24,6 +24,7 @@ type AppPatch struct {
 	CallbackSecret     *string
 	// QuietHours pointing at nil removes the app's quiet hours.
 	QuietHours **QuietHours
+	TimeZone   *string
 }
 
 // CreateApp stores a new app, sealing its secrets. Zero CreatedAt and
@@ -118,6 +119,9 @@ func updateApp(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, id st
 	}
 	if p.StatusCallbackURL != nil {
 		q = q.Set("status_callback_url = ?", *p.StatusCallbackURL)
+	}
+	if p.TimeZone != nil {
+		q = q.Set("time_zone = ?", *p.TimeZone)
 	}
 	if p.QuietHours != nil {
 		js, err := quietHoursText(*p.QuietHours)

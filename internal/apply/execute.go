@@ -48,6 +48,9 @@ func (a *applier) execute(ctx context.Context, tx *store.DB) error {
 		if err := a.applyGrants(ctx, tx, i); err != nil {
 			return err
 		}
+		if err := a.applyQuotas(ctx, tx, a.f.Apps[i]); err != nil {
+			return err
+		}
 	}
 	for i := range a.f.Rules {
 		if err := a.applyRule(ctx, tx, a.f.Rules[i], a.rules[i]); err != nil {
@@ -66,7 +69,7 @@ func (a *applier) applyApp(ctx context.Context, tx *store.DB, fa fileApp, cur *s
 		ID: fa.ID, Name: name, Secret: fa.Secret, Enabled: boolOr(fa.Enabled, true), IPAllowlist: fa.IPAllowlist,
 		RateLimitPerSecond: fa.RateLimitPerSecond, StatusCallbackURL: fa.StatusCallbackURL, CallbackSecret: fa.CallbackSecret,
 		RequestsPerMinute: fa.RequestsPerMinute, Burst: fa.Burst, MessagesPerMinute: fa.MessagesPerMinute,
-		QuietHours: fa.QuietHours,
+		QuietHours: fa.QuietHours, TimeZone: fa.TimeZone,
 	}
 	if cur == nil {
 		var generated []string
@@ -135,6 +138,9 @@ func (a *applier) applyApp(ctx context.Context, tx *store.DB, fa fileApp, cur *s
 	}
 	if !sameQuietHours(want.QuietHours, cur.QuietHours) {
 		patch.QuietHours, fields = &want.QuietHours, append(fields, "quiet_hours")
+	}
+	if want.TimeZone != cur.TimeZone {
+		patch.TimeZone, fields = &want.TimeZone, append(fields, "time_zone")
 	}
 	switch {
 	case want.CallbackSecret != "" && want.CallbackSecret != cur.CallbackSecret:
@@ -718,4 +724,84 @@ func breakerJSON(s *breaker.Settings) string {
 		return ""
 	}
 	return string(raw)
+}
+
+// applyQuotas makes an app's quotas those of the file, when it has a
+// quota section: quotas it no longer lists are removed.
+func (a *applier) applyQuotas(ctx context.Context, tx *store.DB, fa fileApp) error {
+	if fa.Quota == nil {
+		return nil
+	}
+	want := map[int64]store.Quota{}
+	names := map[int64]string{0: "app"}
+	for name, id := range a.channelIDs {
+		names[id] = "channel " + name
+	}
+	if fa.Quota.Daily > 0 || fa.Quota.Monthly > 0 {
+		want[0] = store.Quota{AppID: fa.ID, Daily: fa.Quota.Daily, Monthly: fa.Quota.Monthly}
+	}
+	for name, l := range fa.Quota.Channels {
+		id, ok := a.channelIDs[name]
+		if !ok && !a.dryRun {
+			return fmt.Errorf("quota of app %q: no channel named %q", fa.ID, name)
+		}
+		names[id] = "channel " + name
+		if l.Daily > 0 || l.Monthly > 0 {
+			want[id] = store.Quota{AppID: fa.ID, ChannelID: id, Daily: l.Daily, Monthly: l.Monthly}
+		}
+	}
+	var have []store.Quota
+	if _, err := tx.GetApp(ctx, fa.ID); err == nil {
+		var lerr error
+		if have, lerr = tx.ListQuotas(ctx, fa.ID); lerr != nil {
+			return lerr
+		}
+	}
+	var changes []string
+	var set []store.Quota
+	var drop []int64
+	for _, q := range have {
+		w, ok := want[q.ChannelID]
+		if !ok {
+			drop = append(drop, q.ChannelID)
+			changes = append(changes, a.verb("remove")+" "+quotaName(names, q.ChannelID))
+			continue
+		}
+		if w.Daily != q.Daily || w.Monthly != q.Monthly {
+			set = append(set, w)
+			changes = append(changes, fmt.Sprintf("%s %s daily %d monthly %d", a.verb("set"), quotaName(names, q.ChannelID), w.Daily, w.Monthly))
+		}
+		delete(want, q.ChannelID)
+	}
+	for _, id := range slices.Sorted(maps.Keys(want)) {
+		w := want[id]
+		set = append(set, w)
+		changes = append(changes, fmt.Sprintf("%s %s daily %d monthly %d", a.verb("set"), quotaName(names, id), w.Daily, w.Monthly))
+	}
+	if len(changes) == 0 {
+		a.say("quotas of app %s: unchanged", fa.ID)
+		return nil
+	}
+	a.say("quotas of app %s: %s", fa.ID, strings.Join(changes, "; "))
+	if a.dryRun {
+		return nil
+	}
+	for _, id := range drop {
+		if err := tx.DeleteQuota(ctx, fa.ID, id); err != nil {
+			return err
+		}
+	}
+	for i := range set {
+		if err := tx.SetQuota(ctx, &set[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func quotaName(names map[int64]string, channelID int64) string {
+	if n, ok := names[channelID]; ok {
+		return n
+	}
+	return fmt.Sprintf("channel %d", channelID)
 }

@@ -40,9 +40,28 @@ type fileApp struct {
 	// QuietHours, when set, replace the quiet hours of every channel for
 	// the app's messages.
 	QuietHours *store.QuietHours `yaml:"quiet_hours"`
+	// TimeZone is the IANA zone of the app's quota periods; empty means
+	// Asia/Shanghai.
+	TimeZone string `yaml:"time_zone"`
+	// Quota, when set, replaces the app's message quotas; absent keeps
+	// them.
+	Quota *fileQuota `yaml:"quota"`
 	// Grants names the channels the app may use. Absent keeps the grants
 	// the app has; an empty list takes them all away.
 	Grants *[]string `yaml:"grants"`
+}
+
+// fileQuota is an app's daily and monthly message quotas, and its quotas
+// on single channels by channel name; 0 means none.
+type fileQuota struct {
+	Daily    int64                     `yaml:"daily"`
+	Monthly  int64                     `yaml:"monthly"`
+	Channels map[string]fileQuotaLimit `yaml:"channels"`
+}
+
+type fileQuotaLimit struct {
+	Daily   int64 `yaml:"daily"`
+	Monthly int64 `yaml:"monthly"`
 }
 
 type fileTemplate struct {

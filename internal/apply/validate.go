@@ -78,6 +78,22 @@ func validateFile(f *document, reg *providers.Registry) problemList {
 			}
 		}
 		checkQuietHours(&p, path, a.QuietHours)
+		if a.TimeZone != "" {
+			if _, err := store.LoadTimeZone(a.TimeZone); err != nil {
+				p.add(field(path, "time_zone"), "%q is not a known IANA time zone (for example Asia/Shanghai)", a.TimeZone)
+			}
+		}
+		if q := a.Quota; q != nil {
+			qpath := field(path, "quota")
+			if q.Daily < 0 || q.Monthly < 0 {
+				p.add(qpath, "daily and monthly must not be negative (0 means no quota)")
+			}
+			for name, l := range q.Channels {
+				if l.Daily < 0 || l.Monthly < 0 {
+					p.add(field(field(qpath, "channels"), name), "daily and monthly must not be negative (0 means no quota)")
+				}
+			}
+		}
 		if a.Grants != nil {
 			granted := map[string]string{}
 			for j, name := range *a.Grants {
