@@ -44,6 +44,7 @@ and a Temporal cluster:
 		newProviderCommand(stdout, getenv),
 		newSuppressionCommand(stdout, getenv),
 		newBreakerCommand(stdout, getenv),
+		newQuotaCommand(stdout, getenv),
 		newBenchCommand(stdout),
 		newVersionCommand(stdout),
 	)
