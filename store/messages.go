@@ -131,6 +131,9 @@ func createMessages(ctx context.Context, idb bun.IDB, now time.Time, msgs []*Mes
 		m.ScheduledAt = normTimePtr(m.ScheduledAt)
 		m.ExpiresAt = normTimePtr(m.ExpiresAt)
 		m.FinishedAt = normTimePtr(m.FinishedAt)
+		if m.MessageType == ChannelSMS && m.SMSSegments == 0 {
+			m.SMSSegments = SMSSegments(m.Content, m.SignatureName)
+		}
 	}
 	if err := reserveQuotas(ctx, idb, msgs); err != nil {
 		return err

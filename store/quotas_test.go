@@ -62,6 +62,7 @@ func TestQuotaReservation(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, QuotaReserved, got.QuotaState)
 		require.Equal(t, ScopeAppDay|ScopeAppMonth|ScopeChannelDay, got.QuotaScopes)
+		require.Equal(t, 1, got.SMSSegments)
 		require.Equal(t, int64(3), usageNow(t, db, "app-quota", 0, PeriodDay).Reserved)
 		require.Equal(t, int64(3), usageNow(t, db, "app-quota", ch.ID, PeriodDay).Reserved)
 
