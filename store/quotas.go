@@ -424,3 +424,52 @@ func (db *DB) QuotaReport(ctx context.Context, appID string, now time.Time) ([]Q
 	}
 	return out, nil
 }
+
+// ReconcileQuotas recomputes the reserved and committed units of the
+// ledger rows of recent periods (from the day before now's UTC day, and
+// from the month before now's UTC month, which covers every time zone's
+// current period) from the messages themselves, and returns how many rows
+// it changed. On PostgreSQL it first locks those rows, so the count sees
+// every accept and settlement that touched them and none can slip in
+// between count and write: the ledger never undercounts, hence never lets
+// a quota be passed.
+func (db *DB) ReconcileQuotas(ctx context.Context, now time.Time) (int64, error) {
+	day := now.UTC().AddDate(0, 0, -1).Format("2006-01-02")
+	month := time.Date(now.UTC().Year(), now.UTC().Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -1, 0).Format("2006-01")
+	var changed int64
+	err := db.RunInTx(ctx, func(ctx context.Context, tx *DB) error {
+		for _, p := range []struct {
+			period, since, column string
+			appBit, channelBit    int
+		}{
+			{PeriodDay, day, "quota_day", ScopeAppDay, ScopeChannelDay},
+			{PeriodMonth, month, "quota_month", ScopeAppMonth, ScopeChannelMonth},
+		} {
+			if tx.dialect == DialectPostgres {
+				if _, err := tx.idb.NewRaw("SELECT 1 FROM quota_usage WHERE period = ? AND period_start >= ? FOR UPDATE",
+					p.period, p.since).Exec(ctx); err != nil {
+					return fmt.Errorf("lock quota usage: %w", mapErr(err))
+				}
+			}
+			count := func(state string) string {
+				return fmt.Sprintf(`(SELECT COUNT(*) FROM messages m WHERE m.app_id = quota_usage.app_id
+ AND m.%[1]s = quota_usage.period_start AND m.quota_state = '%[2]s'
+ AND (m.quota_scopes & (CASE WHEN quota_usage.channel_id = 0 THEN %[3]d ELSE %[4]d END)) <> 0
+ AND (quota_usage.channel_id = 0 OR m.channel_id = quota_usage.channel_id))`, p.column, state, p.appBit, p.channelBit)
+			}
+			res, err := tx.idb.NewRaw(fmt.Sprintf(`UPDATE quota_usage SET reserved = %[1]s, committed = %[2]s
+WHERE period = ? AND period_start >= ? AND (reserved <> %[1]s OR committed <> %[2]s)`,
+				count(QuotaReserved), count(QuotaCommitted)), p.period, p.since).Exec(ctx)
+			if err != nil {
+				return fmt.Errorf("reconcile %s quotas: %w", p.period, mapErr(err))
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("reconcile quotas: rows affected: %w", err)
+			}
+			changed += n
+		}
+		return nil
+	})
+	return changed, err
+}

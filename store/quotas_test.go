@@ -178,3 +178,33 @@ func TestQuotaUnknownOutcomeStaysSpent(t *testing.T) {
 		require.Zero(t, u.Reserved)
 	})
 }
+
+func TestReconcileQuotas(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		ch := quotaFixture(t, db, "app-rec")
+		require.NoError(t, db.SetQuota(ctx, &Quota{AppID: "app-rec", Daily: 10, Monthly: 100}))
+		require.NoError(t, db.SetQuota(ctx, &Quota{AppID: "app-rec", ChannelID: ch.ID, Daily: 10}))
+		require.NoError(t, db.CreateMessages(ctx, []*Message{quotaMessage("app-rec", ch.ID, "c1"),
+			quotaMessage("app-rec", ch.ID, "c2"), quotaMessage("app-rec", ch.ID, "c3")}, nil))
+		require.NoError(t, db.RecordAccepted(ctx, "c1", 0, "", MessagePatch{}, nil))
+		require.NoError(t, db.UpdateMessage(ctx, "c2", MessagePatch{Status: ptr("cancelled")}))
+
+		n, err := db.ReconcileQuotas(ctx, time.Now())
+		require.NoError(t, err)
+		require.Zero(t, n, "an exact ledger is left alone")
+
+		// Units lost or leaked outside a settling transaction.
+		_, err = db.Bun().NewRaw("UPDATE quota_usage SET reserved = 7, committed = 0").Exec(ctx)
+		require.NoError(t, err)
+		n, err = db.ReconcileQuotas(ctx, time.Now())
+		require.NoError(t, err)
+		require.Equal(t, int64(3), n)
+		for _, u := range []QuotaUsage{usageNow(t, db, "app-rec", 0, PeriodDay), usageNow(t, db, "app-rec", 0, PeriodMonth),
+			usageNow(t, db, "app-rec", ch.ID, PeriodDay)} {
+			require.Equal(t, int64(1), u.Reserved, "%+v", u)
+			require.Equal(t, int64(1), u.Committed, "%+v", u)
+		}
+	})
+}

@@ -1,3 +1,11 @@
+DROP INDEX messages_quota_month;
+
+--bun:split
+
+DROP INDEX messages_quota_day;
+
+--bun:split
+
 ALTER TABLE messages DROP COLUMN sms_segments;
 
 --bun:split

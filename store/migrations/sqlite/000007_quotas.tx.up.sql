@@ -48,3 +48,12 @@ ALTER TABLE messages ADD COLUMN quota_month TEXT NOT NULL DEFAULT '';
 --bun:split
 
 ALTER TABLE messages ADD COLUMN sms_segments INTEGER NOT NULL DEFAULT 0;
+
+--bun:split
+
+-- Reconciliation counts a period's messages by their quota keys.
+CREATE INDEX messages_quota_day ON messages (app_id, quota_day) WHERE quota_state <> '';
+
+--bun:split
+
+CREATE INDEX messages_quota_month ON messages (app_id, quota_month) WHERE quota_state <> '';
