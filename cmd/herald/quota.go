@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
 	"github.com/heraldhq/herald/store"
 )
@@ -100,4 +101,18 @@ func showQuota(ctx context.Context, out io.Writer, db *store.DB, appID string, n
 			r.Remaining, r.ResetsAt.In(loc).Format(time.RFC3339))
 	}
 	return tw.Flush()
+}
+
+// reconcileQuotas rebuilds the quota ledger of the current periods from
+// the messages, on every sweep (by default twice a minute), so units a
+// crash or a hand edit left behind are returned within a minute.
+func (s *stack) reconcileQuotas(ctx context.Context) {
+	n, err := s.db.ReconcileQuotas(ctx, time.Now())
+	if err != nil {
+		s.log.Warn("sweep: reconcile quotas", zap.Error(err))
+		return
+	}
+	if n > 0 {
+		s.log.Info("sweep: corrected the quota ledger", zap.Int64("rows", n))
+	}
 }

@@ -426,7 +426,8 @@ func (s *stack) outcomeReports() *activities.OutcomeAggregator {
 }
 
 // startSweeper starts the loop that finds accepted messages whose workflow
-// never started (the API process died between the two) and starts them.
+// never started (the API process died between the two) and starts them,
+// then reconciles the quota ledger.
 func (s *stack) startSweeper(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -441,6 +442,7 @@ func (s *stack) startSweeper(ctx context.Context) {
 				return
 			case <-t.C:
 				s.sweep(ctx, engine)
+				s.reconcileQuotas(ctx)
 			}
 		}
 	}()
