@@ -304,7 +304,7 @@ func (s *Server) sendMessage(c echo.Context) error {
 				return s.replied(c, resp, rerr)
 			}
 		}
-		if qe := quotaError(err, app, s.now()); qe != nil {
+		if qe := s.quotaRefused(err, app); qe != nil {
 			return qe
 		}
 		return errDatabase("create message", err)
@@ -502,7 +502,7 @@ func (s *Server) sendBatch(c echo.Context) error {
 				return s.replied(c, resp, rerr)
 			}
 		}
-		if qe := quotaError(err, app, s.now()); qe != nil {
+		if qe := s.quotaRefused(err, app); qe != nil {
 			return qe
 		}
 		return errDatabase("create batch", err)

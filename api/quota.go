@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
 
 	"github.com/heraldhq/herald/store"
 )
@@ -20,6 +21,16 @@ type quotaRefusal struct {
 	Used      int64  `json:"used"`
 	Requested int64  `json:"requested"`
 	ResetsAt  string `json:"resets_at"`
+}
+
+// quotaRefused answers a quota refusal (see quotaError) and logs it with
+// the app, never the receivers; it returns nil for any other error.
+func (s *Server) quotaRefused(err error, app *store.App) *Error {
+	e := quotaError(err, app, s.now())
+	if e != nil {
+		s.log.Info("send refused over quota", zap.String("app_id", app.ID), zap.String("quota", e.Message))
+	}
+	return e
 }
 
 // quotaError turns the store's refusal of messages over a quota into a

@@ -120,6 +120,13 @@ func TestQuotaRefusalBody(t *testing.T) {
 	res = send(fmt.Sprintf(`{"channel_id":%d,"receiver":"e@example.com","template_params":{"name":"x"}}`, chID))
 	require.Equal(t, http.StatusTooManyRequests, res.Status)
 	require.Equal(t, CodeQuotaExceeded, res.Code)
+
+	logged := f.logs.FilterMessage("send refused over quota").All()
+	require.Len(t, logged, 2)
+	for _, e := range logged {
+		require.Equal(t, f.app.ID, e.ContextMap()["app_id"])
+		require.NotContains(t, fmt.Sprint(e.ContextMap()), "example.com", "receivers are never logged")
+	}
 }
 
 func TestGetQuota(t *testing.T) {
