@@ -21,13 +21,20 @@ import (
 func quotaFixture(t *testing.T, daily, monthly int64, rdb *redis.Client) (*fixture, *store.DB, int64) {
 	t.Helper()
 	db := openTestStore(t, testPostgresURL(t))
-	ctx := context.Background()
 	opts := []setupOption{withStore(func(*fakeStore) Store { return db })}
 	if rdb != nil {
 		opts = append(opts, withRedis(rdb))
 	}
 	f := setup(t, opts...)
-	require.NoError(t, db.CreateApp(ctx, &store.App{ID: f.app.ID, Name: "a", Secret: f.app.Secret, Enabled: true, RateLimitPerSecond: 100000}))
+	return f, db, seedQuotaApp(t, db, f.app.ID, f.app.Secret, daily, monthly)
+}
+
+// seedQuotaApp stores an app with a quota and an e-mail channel it may
+// use, and returns the channel's id.
+func seedQuotaApp(t *testing.T, db *store.DB, appID, secret string, daily, monthly int64) int64 {
+	t.Helper()
+	ctx := context.Background()
+	require.NoError(t, db.CreateApp(ctx, &store.App{ID: appID, Name: "a", Secret: secret, Enabled: true, RateLimitPerSecond: 100000}))
 	tpl := &store.Template{Name: "note", Subject: "Note", Content: "Hello {{name}}", Variables: []string{"name"}}
 	require.NoError(t, db.CreateTemplate(ctx, tpl))
 	ch := &store.Channel{Name: "mail", Type: store.ChannelEmail, TemplateID: &tpl.ID, Enabled: true}
@@ -35,9 +42,9 @@ func quotaFixture(t *testing.T, daily, monthly int64, rdb *redis.Client) (*fixtu
 	acc := &store.ProviderAccount{Name: "mail", Kind: providerKind, Config: json.RawMessage(`{}`), Enabled: true, Weight: 1}
 	require.NoError(t, db.CreateAccount(ctx, acc))
 	require.NoError(t, db.SetPoolMember(ctx, ch.ID, acc.ID, 1))
-	require.NoError(t, db.GrantChannel(ctx, f.app.ID, ch.ID))
-	require.NoError(t, db.SetQuota(ctx, &store.Quota{AppID: f.app.ID, Daily: daily, Monthly: monthly}))
-	return f, db, ch.ID
+	require.NoError(t, db.GrantChannel(ctx, appID, ch.ID))
+	require.NoError(t, db.SetQuota(ctx, &store.Quota{AppID: appID, Daily: daily, Monthly: monthly}))
+	return ch.ID
 }
 
 func TestQuotaConcurrentSendsNeverExceed(t *testing.T) {
