@@ -19,6 +19,12 @@
 //     counted for the whole request in one Lua script; over a cap is 429
 //     with 30001 and Retry-After until the window ends.
 //
+// Message quotas (30002) are the last check of admission but not part of
+// this service: the decision must be taken in the transaction that stores
+// the messages, so it is a conditional update there (store.CreateMessages
+// returns a *store.QuotaExceededError), which no pre-check here could make
+// safer and which costs no round trip of its own.
+//
 // Redis or the store being unreachable fails the request closed: the
 // caller answers 503 with Retry-After, because a cap that cannot be
 // counted cannot protect anyone.
