@@ -188,7 +188,10 @@ func reserveQuotas(ctx context.Context, idb bun.IDB, msgs []*Message) error {
 	}
 	for _, g := range groups {
 		qs := []Quota{}
-		err := idb.NewSelect().Model(&qs).Where("app_id = ?", g.appID).Where("channel_id IN (0, ?)", g.channelID).Scan(ctx)
+		err := idb.NewSelect().Model(&qs).Where("app_id = ?", g.appID).Where("channel_id IN (0, ?)", g.channelID).
+			// Every writer locks ledger rows in the order (channel, day
+			// before month), so they queue instead of deadlocking.
+			Order("channel_id").Scan(ctx)
 		if err != nil {
 			return fmt.Errorf("load quotas of app %q: %w", g.appID, mapErr(err))
 		}
@@ -438,6 +441,14 @@ func (db *DB) ReconcileQuotas(ctx context.Context, now time.Time) (int64, error)
 	month := time.Date(now.UTC().Year(), now.UTC().Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -1, 0).Format("2006-01")
 	var changed int64
 	err := db.RunInTx(ctx, func(ctx context.Context, tx *DB) error {
+		if tx.dialect == DialectPostgres {
+			// Locked in the order accepts and settlements lock them.
+			if _, err := tx.idb.NewRaw(`SELECT 1 FROM quota_usage
+WHERE (period = ? AND period_start >= ?) OR (period = ? AND period_start >= ?)
+ORDER BY app_id, channel_id, period FOR UPDATE`, PeriodDay, day, PeriodMonth, month).Exec(ctx); err != nil {
+				return fmt.Errorf("lock quota usage: %w", mapErr(err))
+			}
+		}
 		for _, p := range []struct {
 			period, since, column string
 			appBit, channelBit    int
@@ -445,12 +456,6 @@ func (db *DB) ReconcileQuotas(ctx context.Context, now time.Time) (int64, error)
 			{PeriodDay, day, "quota_day", ScopeAppDay, ScopeChannelDay},
 			{PeriodMonth, month, "quota_month", ScopeAppMonth, ScopeChannelMonth},
 		} {
-			if tx.dialect == DialectPostgres {
-				if _, err := tx.idb.NewRaw("SELECT 1 FROM quota_usage WHERE period = ? AND period_start >= ? FOR UPDATE",
-					p.period, p.since).Exec(ctx); err != nil {
-					return fmt.Errorf("lock quota usage: %w", mapErr(err))
-				}
-			}
 			count := func(state string) string {
 				return fmt.Sprintf(`(SELECT COUNT(*) FROM messages m WHERE m.app_id = quota_usage.app_id
  AND m.%[1]s = quota_usage.period_start AND m.quota_state = '%[2]s'

@@ -116,9 +116,28 @@ func TestQuotaConcurrentReservationsNeverExceed(t *testing.T) {
 		ctx := t.Context()
 		ch := quotaFixture(t, db, "app-race")
 		const limit = 25
-		require.NoError(t, db.SetQuota(ctx, &Quota{AppID: "app-race", Daily: limit}))
+		require.NoError(t, db.SetQuota(ctx, &Quota{AppID: "app-race", Daily: limit, Monthly: 1000}))
+		require.NoError(t, db.SetQuota(ctx, &Quota{AppID: "app-race", ChannelID: ch.ID, Daily: 1000, Monthly: 1000}))
 		var wg sync.WaitGroup
 		var ok, refused atomic.Int64
+		// Reconciliation runs all along: it must neither deadlock with
+		// accepts nor let one through.
+		stop := make(chan struct{})
+		reconciled := make(chan error, 1)
+		go func() {
+			for {
+				select {
+				case <-stop:
+					reconciled <- nil
+					return
+				default:
+				}
+				if _, err := db.ReconcileQuotas(ctx, time.Now()); err != nil {
+					reconciled <- err
+					return
+				}
+			}
+		}()
 		for g := range 8 {
 			wg.Add(1)
 			go func() {
@@ -138,6 +157,8 @@ func TestQuotaConcurrentReservationsNeverExceed(t *testing.T) {
 			}()
 		}
 		wg.Wait()
+		close(stop)
+		require.NoError(t, <-reconciled)
 		require.Equal(t, int64(limit), ok.Load())
 		require.Equal(t, int64(80-limit), refused.Load())
 		require.Equal(t, int64(limit), usageNow(t, db, "app-race", 0, PeriodDay).Reserved)
