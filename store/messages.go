@@ -410,7 +410,8 @@ func recordMessage(ctx context.Context, idb bun.IDB, now time.Time, taskID strin
 // receipt that arrives at once finds the mapping and the status together.
 // An acceptance without a provider id (a provider that returns none, a
 // send found by a status query) is recorded too, keyed by the task, so
-// TaskAcceptance knows every account that accepted the task.
+// TaskAcceptance knows every account that accepted the task. The message's
+// quota reservation is committed in the same transaction, once.
 func (db *DB) RecordAccepted(ctx context.Context, taskID string, accountID int64, providerMessageID string, patch MessagePatch, events []*MessageEvent) error {
 	return db.RunInTx(ctx, func(ctx context.Context, tx *DB) error {
 		now := tx.timestamp()
