@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/heraldhq/herald/api/internal/signing"
+	"github.com/heraldhq/herald/internal/clientip"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -276,8 +277,8 @@ func checkAllowlist(allowlist []string, ip string) error {
 	addr, err := netip.ParseAddr(ip)
 	if err == nil {
 		for _, entry := range allowlist {
-			p, perr := parsePrefix(entry)
-			if perr == nil && prefixesContain([]netip.Prefix{p}, addr) {
+			p, perr := clientip.ParsePrefix(entry)
+			if perr == nil && clientip.Contains([]netip.Prefix{p}, addr) {
 				return nil
 			}
 		}

@@ -3,10 +3,10 @@ package api
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
-	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/internal/clientip"
 )
 
 // Config tunes the HTTP API. Zero fields take the defaults of DefaultConfig.
@@ -157,59 +157,5 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// parsePrefixes parses a list of IPs and CIDR ranges; a bare IP is a
-// single-address range.
-func parsePrefixes(entries []string) ([]netip.Prefix, error) {
-	out := make([]netip.Prefix, 0, len(entries))
-	var bad []string
-	for _, e := range entries {
-		p, err := parsePrefix(e)
-		if err != nil {
-			bad = append(bad, fmt.Sprintf("%q", e))
-			continue
-		}
-		out = append(out, p)
-	}
-	if len(bad) > 0 {
-		return nil, fmt.Errorf("not an IP or CIDR range: %s", strings.Join(bad, ", "))
-	}
-	return out, nil
-}
-
-func parsePrefix(s string) (netip.Prefix, error) {
-	s = strings.TrimSpace(s)
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
-}
-
-// ipNets converts prefixes for Echo's IP extractor.
-func ipNets(ps []netip.Prefix) []*net.IPNet {
-	out := make([]*net.IPNet, 0, len(ps))
-	for _, p := range ps {
-		out = append(out, &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())})
-	}
-	return out
-}
-
-// prefixesContain reports whether ip falls in any of ps. IPv4-mapped IPv6
-// addresses match IPv4 ranges.
-func prefixesContain(ps []netip.Prefix, ip netip.Addr) bool {
-	ip = ip.Unmap()
-	for _, p := range ps {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
+// parsePrefixes parses the trusted proxies (clientip.ParsePrefixes).
+func parsePrefixes(entries []string) ([]netip.Prefix, error) { return clientip.ParsePrefixes(entries) }

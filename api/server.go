@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/heraldhq/herald/internal/admission"
+	"github.com/heraldhq/herald/internal/clientip"
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/workflows"
@@ -228,16 +229,7 @@ func (s *Server) routes() *echo.Echo {
 
 // ipExtractor takes the peer address, or the X-Forwarded-For chain when the
 // peer is a trusted proxy.
-func (s *Server) ipExtractor() echo.IPExtractor {
-	if len(s.trusted) == 0 {
-		return echo.ExtractIPDirect()
-	}
-	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
-	for _, n := range ipNets(s.trusted) {
-		opts = append(opts, echo.TrustIPRange(n))
-	}
-	return echo.ExtractIPFromXFFHeader(opts...)
-}
+func (s *Server) ipExtractor() echo.IPExtractor { return clientip.Extractor(s.trusted) }
 
 // logRequests writes one line per request. It never logs bodies, query
 // strings (callback tokens travel there), receivers or secrets.
