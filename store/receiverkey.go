@@ -23,9 +23,18 @@ type ReceiverKeyer struct {
 
 // NewReceiverKeyer derives the receiver-key subkey from a master key.
 func NewReceiverKeyer(master []byte) *ReceiverKeyer {
+	return &ReceiverKeyer{key: DeriveKey(master, receiverKeyInfo)}
+}
+
+// DeriveKey returns the 32-byte subkey of the master key for one purpose,
+// named by label: HMAC-SHA256(master, label). Each use of key material
+// (receiver keys, admin access tokens) has its own label, so the key that
+// seals secrets is never used for anything else and one subkey reveals
+// nothing about another.
+func DeriveKey(master []byte, label string) []byte {
 	mac := hmac.New(sha256.New, master)
-	mac.Write([]byte(receiverKeyInfo))
-	return &ReceiverKeyer{key: mac.Sum(nil)}
+	mac.Write([]byte(label))
+	return mac.Sum(nil)
 }
 
 // Key returns the hex receiver key of a receiver of a channel type. The
