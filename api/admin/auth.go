@@ -361,6 +361,9 @@ func (s *Server) logout(c echo.Context) error {
 // password takes effect at once, without waiting for the token to expire.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if publicRoutes[c.Path()] {
+			return next(c)
+		}
 		h := c.Request().Header.Get(echo.HeaderAuthorization)
 		raw, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok || raw == "" {

@@ -23,6 +23,19 @@ import (
 // Prefix is where the admin API lives.
 const Prefix = "/admin/api/v1"
 
+// The routes that need no access token.
+const (
+	pathLogin   = "/auth/login"
+	pathRefresh = "/auth/refresh"
+	pathLogout  = "/auth/logout"
+	pathOpenAPI = "/openapi.yaml"
+)
+
+// publicRoutes are matched against echo's route path (c.Path()).
+var publicRoutes = map[string]bool{
+	Prefix + pathLogin: true, Prefix + pathRefresh: true, Prefix + pathLogout: true, Prefix + pathOpenAPI: true,
+}
+
 // Server is the operators' API.
 type Server struct {
 	cfg     Config
@@ -78,15 +91,17 @@ func (s *Server) routes(extra []func(g *echo.Group)) *echo.Echo {
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = clientip.Extractor(s.trusted)
-	e.Use(s.logRequests, s.recoverPanics, s.limitBody)
+	// Authentication runs for every request but the public routes, after
+	// routing, so an unknown path or method still answers 404 or 405 to
+	// a signed-in caller and 401 to anyone else.
+	e.Use(s.logRequests, s.recoverPanics, s.limitBody, s.authenticate)
 
-	public := e.Group(Prefix)
-	public.POST("/auth/login", s.login)
-	public.POST("/auth/refresh", s.refresh)
-	public.POST("/auth/logout", s.logout)
-	public.GET("/openapi.yaml", s.openAPI)
+	g := e.Group(Prefix)
+	g.POST(pathLogin, s.login)
+	g.POST(pathRefresh, s.refresh)
+	g.POST(pathLogout, s.logout)
+	g.GET(pathOpenAPI, s.openAPI)
 
-	g := e.Group(Prefix, s.authenticate)
 	g.GET("/me", s.me, adminhttp.Require(adminhttp.RoleViewer))
 	g.GET("/users", s.listUsers, adminhttp.Require(adminhttp.RoleAdmin))
 	g.POST("/users", s.createUser, adminhttp.Require(adminhttp.RoleAdmin))
@@ -205,7 +220,8 @@ func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 				if r == http.ErrAbortHandler { //nolint:errorlint // recover returns the panic value itself, and net/http panics with this very sentinel
 					panic(r)
 				}
-				err = adminhttp.Internal("request", fmt.Errorf("panic: %v", r))
+				err = &adminhttp.Problem{Status: http.StatusInternalServerError, Code: adminhttp.CodeInternal,
+					Message: "internal error", Err: fmt.Errorf("panic: %v", r)}
 			}
 		}()
 		return next(c)
