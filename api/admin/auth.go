@@ -107,6 +107,11 @@ func (s *Server) login(c echo.Context) error {
 	if err := s.db.ClearLoginFailures(ctx, name, ip, now.Add(-s.cfg.LoginFailureMemory)); err != nil {
 		return adminhttp.Internal("clear login failures", err)
 	}
+	// Sign-ins past their absolute end are dropped here, so the table
+	// holds at most a week of them without a separate sweep.
+	if _, err := s.db.DeleteExpiredRefreshTokens(ctx, now); err != nil {
+		return adminhttp.Internal("drop ended sessions", err)
+	}
 	var out session
 	err = s.db.RunInTx(ctx, func(ctx context.Context, tx *store.DB) error {
 		refresh, err := s.newRefreshToken(ctx, tx, u.ID, uuid.NewString(), now, now.Add(s.cfg.RefreshMaxTTL))

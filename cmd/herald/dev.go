@@ -34,7 +34,9 @@ survives restarts.
 
 On first start it creates a demo app, a demo SMS channel backed by the
 sandbox provider (which delivers receipts like a real one) and prints a
-command that sends a message.
+command that sends a message. It also creates the operators' API user
+"admin" with a random password and prints it once; later starts only say
+the user exists (set a new password with: herald admin user passwd admin).
 
 Each embedded part can be replaced by the real thing:
   --database-url postgres://...   use PostgreSQL instead of SQLite
@@ -53,7 +55,12 @@ Each embedded part can be replaced by the real thing:
 			_ = s.Close()
 			return err
 		}
-		printDevBanner(stdout, s, demo)
+		adm, err := ensureDevAdmin(cmd.Context(), s.db, cliActor(getenv))
+		if err != nil {
+			_ = s.Close()
+			return err
+		}
+		printDevBanner(stdout, s, demo, adm)
 		return runUntilDone(cmd.Context(), s)
 	}
 	return cmd
@@ -238,7 +245,18 @@ func randomHex(n int) (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-func printDevBanner(w io.Writer, s *stack, d demoInfo) {
+// printDevAdmin tells how to sign in to the operators' API.
+func printDevAdmin(w io.Writer, apiURL string, a devAdmin) {
+	fmt.Fprintf(w, "\nOperators' API  %s/admin/api/v1 (OpenAPI: %s/admin/api/v1/openapi.yaml)\n", apiURL, apiURL)
+	if a.Created {
+		fmt.Fprintf(w, "  user admin, password %s (shown only now)\n", a.Password)
+	} else {
+		fmt.Fprintln(w, "  user admin exists; set a new password with: herald admin user passwd admin")
+	}
+	fmt.Fprintf(w, "  sign in:  go run ./cmd/herald login --url %s --username admin\n", apiURL)
+}
+
+func printDevBanner(w io.Writer, s *stack, d demoInfo, adm devAdmin) {
 	ui := s.uiURL
 	if ui == "" {
 		ui = "(disabled; using " + s.cfg.Temporal.Address + ")"
@@ -273,5 +291,6 @@ Sandbox receivers ending in 4000..4007 simulate failures (see README).
 	for _, c := range d.Channels {
 		fmt.Fprintf(w, "  %3d  %-18s %-12s e.g. --receiver %s --param %s\n", c.id, c.name, c.typ, c.receiver, c.params)
 	}
+	printDevAdmin(w, s.apiURL, adm)
 	fmt.Fprintln(w, "\nPress Ctrl-C to stop.")
 }

@@ -40,3 +40,41 @@ func TestSeedDemoGrantsDemoChannels(t *testing.T) {
 	require.NoError(t, err)
 	require.ElementsMatch(t, want[1:], got)
 }
+
+func TestEnsureDevAdmin(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	c, err := store.NewCipher(bytes.Repeat([]byte{1}, 32))
+	require.NoError(t, err)
+	db, err := store.Open(ctx, store.Options{URL: "sqlite://" + filepath.Join(t.TempDir(), "x.db"), Cipher: c})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	_, err = db.MigrateUp(ctx)
+	require.NoError(t, err)
+
+	first, err := ensureDevAdmin(ctx, db, "cli:dev")
+	require.NoError(t, err)
+	require.True(t, first.Created)
+	require.GreaterOrEqual(t, len(first.Password), 20)
+	u, err := db.GetAdminUserByName(ctx, "admin")
+	require.NoError(t, err)
+	require.Equal(t, "admin", u.Role)
+	require.NotContains(t, u.PasswordHash, first.Password)
+
+	again, err := ensureDevAdmin(ctx, db, "cli:dev")
+	require.NoError(t, err)
+	require.Equal(t, devAdmin{}, again, "a later start leaves the user alone")
+
+	var out bytes.Buffer
+	printDevAdmin(&out, "http://127.0.0.1:8080", first)
+	require.Contains(t, out.String(), first.Password)
+	require.Contains(t, out.String(), "herald login --url http://127.0.0.1:8080 --username admin")
+	out.Reset()
+	printDevAdmin(&out, "http://127.0.0.1:8080", again)
+	require.Contains(t, out.String(), "herald admin user passwd admin")
+
+	recs, err := db.ListAudit(ctx, store.AuditFilter{Action: "user.create"})
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	require.Equal(t, "cli:dev", recs[0].Actor)
+}

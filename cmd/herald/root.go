@@ -45,6 +45,10 @@ and a Temporal cluster:
 		newSuppressionCommand(stdout, getenv),
 		newBreakerCommand(stdout, getenv),
 		newQuotaCommand(stdout, getenv),
+		newAdminCommand(stdout, getenv),
+		newLoginCommand(stdout, getenv),
+		newLogoutCommand(stdout, getenv),
+		newAuditCommand(stdout, getenv),
 		newBenchCommand(stdout),
 		newVersionCommand(stdout),
 	)

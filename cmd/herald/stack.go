@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/heraldhq/herald/activities"
 	"github.com/heraldhq/herald/api"
+	"github.com/heraldhq/herald/api/admin"
 	"github.com/heraldhq/herald/internal/admission"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/devtemporal"
@@ -64,6 +66,8 @@ type stack struct {
 	acts      *activities.Activities
 	// receiverKeys keys receivers for counters and opt-outs.
 	receiverKeys *store.ReceiverKeyer
+	// masterKey is the decoded master key, for subkeys (admin tokens).
+	masterKey []byte
 
 	apiURL string
 	uiURL  string
@@ -184,6 +188,7 @@ func (s *stack) openStore(ctx context.Context, policy schemaPolicy) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	s.db = db
+	s.masterKey = key
 	s.receiverKeys = store.NewReceiverKeyer(key)
 	s.cached = store.NewCached(db, store.DefaultCacheTTL)
 	s.onClose("store", db.Close)
@@ -504,6 +509,33 @@ func authFailureLimit(n int) int {
 	return n
 }
 
+// buildAdmin builds the operators' API. Its client IPs follow the client
+// API's trusted proxies.
+func (s *stack) buildAdmin() (*admin.Server, error) {
+	adm, err := admin.New(admin.Config{
+		MasterKey:      s.masterKey,
+		TrustedProxies: s.cfg.API.TrustedProxies,
+		AccessTokenTTL: s.cfg.Admin.AccessTokenTTL,
+		RefreshIdleTTL: s.cfg.Admin.SessionIdleTimeout,
+		RefreshMaxTTL:  s.cfg.Admin.SessionMaxAge,
+	}, admin.Deps{
+		Store:  s.db,
+		Logger: s.log.Named("admin"),
+		Routes: s.adminRoutes(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build admin api: %w", err)
+	}
+	return adm, nil
+}
+
+// adminRoutes are the route groups of the operators' API beyond users,
+// sessions and the audit log; each registers on the authenticated
+// /admin/api/v1 group and declares a role on every route.
+func (s *stack) adminRoutes() []func(g *echo.Group) {
+	return nil
+}
+
 // serveAPI serves the API on ln until Close.
 func (s *stack) serveAPI(ln net.Listener) error {
 	admit, err := admission.New(admission.Config{}, admission.Deps{
@@ -537,7 +569,16 @@ func (s *stack) serveAPI(ln net.Listener) error {
 	if err != nil {
 		return fmt.Errorf("build api: %w", err)
 	}
-	hs := newHTTPServer(srv.Handler(), s.cfg.HTTP)
+	adm, err := s.buildAdmin()
+	if err != nil {
+		return err
+	}
+	// One listener: the operators' API under its prefix, the client API,
+	// health and callbacks everywhere else.
+	mux := http.NewServeMux()
+	mux.Handle(admin.Prefix+"/", adm.Handler())
+	mux.Handle("/", srv.Handler())
+	hs := newHTTPServer(mux, s.cfg.HTTP)
 	errc := make(chan error, 1)
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -43,6 +43,7 @@ type Config struct {
 	Redis    Redis
 	Temporal Temporal
 	API      API
+	Admin    Admin
 	Alerts   Alerts
 	Worker   Worker
 	Log      Log
@@ -110,6 +111,17 @@ type API struct {
 	TrustedProxies     []string
 }
 
+// Admin tunes the operators' API (/admin/api/v1). Its client IPs follow
+// API.TrustedProxies.
+type Admin struct {
+	// AccessTokenTTL is an access token's lifetime.
+	AccessTokenTTL time.Duration
+	// SessionIdleTimeout ends a sign-in not refreshed for this long.
+	SessionIdleTimeout time.Duration
+	// SessionMaxAge ends a sign-in this long after the login.
+	SessionMaxAge time.Duration
+}
+
 // Alerts configures where rule alerts go.
 type Alerts struct {
 	WebhookURL    string
@@ -151,6 +163,7 @@ func Defaults() Config {
 			AuthFailureWindow:  time.Minute,
 			MaxAttachmentBytes: 3 << 20,
 		},
+		Admin:  Admin{AccessTokenTTL: 15 * time.Minute, SessionIdleTimeout: 12 * time.Hour, SessionMaxAge: 7 * 24 * time.Hour},
 		Worker: Worker{SweepInterval: 30 * time.Second},
 		Log:    Log{Level: "info", Format: "console"},
 	}
@@ -189,6 +202,9 @@ func (c *Config) settings() []setting {
 		{"api.batch-max-size", "most receivers in one batch", &c.API.BatchMaxSize},
 		{"api.max-schedule-ahead", "latest accepted scheduled_at, from now", &c.API.MaxScheduleAhead},
 		{"api.trusted-proxies", "comma list of proxy IPs/CIDRs whose X-Forwarded-For is believed", &c.API.TrustedProxies},
+		{"admin.access-token-ttl", "lifetime of an operators' API access token", &c.Admin.AccessTokenTTL},
+		{"admin.session-idle-timeout", "an operators' API sign-in ends when not refreshed for this long", &c.Admin.SessionIdleTimeout},
+		{"admin.session-max-age", "an operators' API sign-in ends this long after the login, however active", &c.Admin.SessionMaxAge},
 		{"alerts.webhook-url", "URL that receives rule alerts", &c.Alerts.WebhookURL},
 		{"alerts.webhook-secret", "whsec_ secret that signs rule alerts", &c.Alerts.WebhookSecret},
 		{"worker.sweep-interval", "how often accepted messages without a workflow are started", &c.Worker.SweepInterval},
@@ -488,6 +504,12 @@ func (c Config) Validate(mode Mode) error {
 	}
 	if c.API.AuthFailureLimit < 0 {
 		add("api.auth-failure-limit must not be negative (0 disables the limit)")
+	}
+	if c.Admin.AccessTokenTTL < time.Minute || c.Admin.AccessTokenTTL > time.Hour {
+		add("admin.access-token-ttl must be between 1m and 1h")
+	}
+	if c.Admin.SessionIdleTimeout < c.Admin.AccessTokenTTL || c.Admin.SessionIdleTimeout > c.Admin.SessionMaxAge {
+		add("admin.session-idle-timeout must be at least admin.access-token-ttl and at most admin.session-max-age")
 	}
 	if c.API.AuthFailureWindow < time.Second {
 		add("api.auth-failure-window must be at least 1s")
