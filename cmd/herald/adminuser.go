@@ -32,13 +32,16 @@ type devAdmin struct {
 	Created  bool
 }
 
-// cliActor names the operating-system user for the audit log.
+// cliActor names the operating-system user for the audit log: $USER
+// (%USERNAME% on Windows), else the account the process runs as.
 func cliActor(getenv func(string) string) string {
+	for _, k := range []string{"USER", "USERNAME"} {
+		if name := getenv(k); name != "" {
+			return "cli:" + name
+		}
+	}
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		return "cli:" + u.Username
-	}
-	if name := getenv("USER"); name != "" {
-		return "cli:" + name
 	}
 	return "cli:unknown"
 }
