@@ -76,6 +76,15 @@ func TestCLIHelp(t *testing.T) {
 		{"Version", []string{"version", "--help"}, []string{"herald version"}},
 		{"Breaker", []string{"breaker", "--help"}, []string{"list", "open", "close", "auto", "--temporal-address", "--database-url"}},
 		{"BreakerOpen", []string{"breaker", "open", "--help"}, []string{"--reason", "herald breaker open tencent-main", "herald breaker auto"}},
+		{"Login", []string{"login", "--help"}, []string{"--url", "--username", "--password-stdin", "--credentials", "herald login --url http://127.0.0.1:8080"}},
+		{"Logout", []string{"logout", "--help"}, []string{"--credentials", "herald logout"}},
+		{"Audit", []string{"audit", "--help"}, []string{"--actor", "--action", "--object-type", "--object-id", "--since", "--until", "--limit", "--cursor", "--output", "herald audit --since 1h"}},
+		{"AdminUser", []string{"admin", "user", "--help"}, []string{"create", "passwd", "disable", "enable", "list", "--password-stdin", "--database-url"}},
+		{"AdminUserCreate", []string{"admin", "user", "create", "--help"}, []string{"--role", "--password-stdin", "herald admin user create ann --role operator"}},
+		{"AdminUserPasswd", []string{"admin", "user", "passwd", "--help"}, []string{"herald admin user passwd admin"}},
+		{"AdminUserDisable", []string{"admin", "user", "disable", "--help"}, []string{"herald admin user disable ann"}},
+		{"AdminUserEnable", []string{"admin", "user", "enable", "--help"}, []string{"herald admin user enable ann"}},
+		{"AdminUserList", []string{"admin", "user", "list", "--help"}, []string{"-o json"}},
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {

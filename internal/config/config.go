@@ -509,7 +509,7 @@ func (c Config) Validate(mode Mode) error {
 		add("admin.access-token-ttl must be between 1m and 1h")
 	}
 	if c.Admin.SessionIdleTimeout < c.Admin.AccessTokenTTL || c.Admin.SessionIdleTimeout > c.Admin.SessionMaxAge {
-		add("admin.session-idle-timeout must be at least admin.access-token-ttl and at most admin.session-max-age")
+		add("admin.session-idle-timeout must be at least the access token lifetime and at most admin.session-max-age")
 	}
 	if c.API.AuthFailureWindow < time.Second {
 		add("api.auth-failure-window must be at least 1s")

@@ -482,6 +482,16 @@ func TestConfigValidate(t *testing.T) {
 		require.Len(t, probs, 4)
 	})
 
+	t.Run("AdminSessions", func(t *testing.T) {
+		t.Parallel()
+		c := complete()
+		c.Admin.AccessTokenTTL = 2 * time.Hour
+		c.Admin.SessionIdleTimeout = 30 * 24 * time.Hour
+		probs := problems(t, c.Validate(config.ModeServe))
+		requireMentioned(t, probs, "admin.access-token-ttl", "admin.session-idle-timeout")
+		require.Len(t, probs, 2)
+	})
+
 	t.Run("ServeNeedsNoPublicURL", func(t *testing.T) {
 		t.Parallel()
 		c := complete()
