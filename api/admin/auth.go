@@ -127,7 +127,7 @@ func (s *Server) login(c echo.Context) error {
 	if err != nil {
 		return adminhttp.Internal("sign in", err)
 	}
-	return s.deliver(c, out, delivery)
+	return s.deliver(c, out, delivery, s.cfg.RefreshMaxTTL)
 }
 
 // loginFailed counts a failure and, past the free ones, locks the pair
@@ -214,10 +214,11 @@ func (s *Server) session(u *store.AdminUser, refresh string) (session, error) {
 
 // deliver answers a session: the refresh token in the body, or in the
 // httpOnly cookie and not in the body.
-func (s *Server) deliver(c echo.Context, out session, delivery string) error {
+// The cookie lives as long as the sign-in can (lifetime).
+func (s *Server) deliver(c echo.Context, out session, delivery string, lifetime time.Duration) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
 	if delivery == DeliveryCookie {
-		c.SetCookie(s.refreshCookie(c, out.RefreshToken, int(s.cfg.RefreshMaxTTL.Seconds())))
+		c.SetCookie(s.refreshCookie(c, out.RefreshToken, max(1, int(lifetime.Seconds()))))
 		out.RefreshToken = ""
 	}
 	return c.JSON(http.StatusOK, out)
@@ -311,7 +312,7 @@ func (s *Server) refresh(c echo.Context) error {
 		// Another refresh with the same token won the race.
 		return s.reused(ctx, t, now)
 	}
-	return s.deliver(c, out, delivery)
+	return s.deliver(c, out, delivery, t.FamilyExpiresAt.Sub(now))
 }
 
 // reused answers a rotated token presented again: whoever holds the

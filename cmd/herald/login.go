@@ -225,12 +225,12 @@ func newAuditCommand(stdout io.Writer, getenv func(string) string) *cobra.Comman
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Page through the audit log of the signed-in server, newest first",
-		Long: `Every write through the operators' API, herald apply and herald admin is
-recorded with its actor (user:<name> or cli:<os user>), action, object, the
+		Long: `Every write through the operators' API and herald admin user is recorded
+with its actor (user:<name> or cli:<os user>), action, object, the
 fields it changed (secrets redacted), time and client IP. Operators and
 admins may read it. Sign in first with herald login.
 
-A full page ends with the command for the next one (on standard error).`,
+After a full page, standard error gives the --cursor of the next one.`,
 		Example: `  herald audit --since 1h
   herald audit --actor user:ann --action app.update
   herald audit --object-type user --object-id 3 -o json
