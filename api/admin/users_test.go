@@ -188,3 +188,30 @@ func TestErrorAnswers(t *testing.T) {
 }
 
 func stripStatus(p adminhttp.Problem) adminhttp.Problem { p.Status = 0; return p }
+
+// TestMountedRoutes checks the contract other route packages rely on: a
+// group from Deps.Routes sits below the prefix, behind authentication,
+// with the principal and the client IP set.
+func TestMountedRoutes(t *testing.T) {
+	t.Parallel()
+	mount := func(g *echo.Group) {
+		g.POST("/things", func(c echo.Context) error {
+			p, ok := adminhttp.PrincipalFrom(c)
+			require.True(t, ok)
+			rec := adminhttp.AuditFor(c, "thing.create", "thing", "1", nil)
+			return c.JSON(http.StatusCreated, map[string]string{"user": p.Username, "actor": rec.Actor, "ip": rec.ClientIP})
+		}, adminhttp.Require(adminhttp.RoleOperator))
+	}
+	h := setup(t, store.DialectSQLite, Config{TrustedProxies: []string{"10.0.0.0/8"}}, []func(g *echo.Group){mount})
+	h.addUser("ops", adminhttp.RoleOperator)
+	h.addUser("vic", adminhttp.RoleViewer)
+
+	require.Equal(t, http.StatusUnauthorized, h.do(request{method: http.MethodPost, path: "/things"}).Code)
+	require.Equal(t, http.StatusForbidden, h.do(request{method: http.MethodPost, path: "/things", token: h.login("vic").AccessToken}).Code)
+	resp := h.do(request{method: http.MethodPost, path: "/things", token: h.login("ops").AccessToken, remote: "10.1.2.3:5000",
+		header: map[string]string{"X-Forwarded-For": "203.0.113.5"}})
+	require.Equal(t, http.StatusCreated, resp.Code, resp.Body.String())
+	var got map[string]string
+	resp.decode(t, &got)
+	require.Equal(t, map[string]string{"user": "ops", "actor": "user:ops", "ip": "203.0.113.5"}, got)
+}
