@@ -1,4 +1,4 @@
-package apply
+package resources
 
 import (
 	"context"
@@ -13,12 +13,21 @@ import (
 
 // applier compares the file with the store and makes the store match.
 type applier struct {
-	f         *document
-	reg       *providers.Registry
-	dryRun    bool
-	prune     bool
-	publicURL string
-	problems  problemList
+	f      *Set
+	reg    *providers.Registry
+	dryRun bool
+	prune  bool
+	// prunePools drops pool members a channel does not list; prune
+	// implies it.
+	prunePools bool
+	publicURL  string
+	problems   Problems
+	// actor and clientIP go into the audit record of every write.
+	actor, clientIP string
+	// bumped names the objects whose version this run already raised, so
+	// a change to their parts (grants, pool, mappings) raises it once.
+	bumped map[string]bool
+	result Result
 
 	// What the store holds for each object of the file, aligned with the
 	// file's lists; nil for an object to create.
