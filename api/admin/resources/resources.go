@@ -23,6 +23,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -141,7 +142,11 @@ func problem(what, id string, err error) error {
 				parts = append(parts, p.Message)
 			}
 		}
-		return adminhttp.Invalid(itemPath.ReplaceAllString(first.Path, ""), strings.Join(parts, "; "))
+		field := itemPath.ReplaceAllString(first.Path, "")
+		if field == "" {
+			field = ruleField(first.Message)
+		}
+		return adminhttp.Invalid(field, strings.Join(parts, "; "))
 	}
 	switch {
 	case errors.Is(err, store.ErrStale):
@@ -315,4 +320,21 @@ func decodeInto(raw []byte, v any) error {
 		return decodeProblem(err)
 	}
 	return nil
+}
+
+// ruleFields are the fields the rule engine's problems start with ("unknown
+// scene ...", "max_retry must be ..."), which it reports for the rule as a
+// whole.
+var ruleFields = []string{"name", "scene", "priority", "error_codes", "error_keywords", "action", "max_retry", "delay_seconds", "backoff_rate", "then_action"}
+
+// ruleField names the field a rule engine problem is about, or "".
+func ruleField(msg string) string {
+	words := strings.Fields(msg)
+	if len(words) > 1 && words[0] == "unknown" {
+		words = words[1:]
+	}
+	if len(words) > 0 && slices.Contains(ruleFields, words[0]) {
+		return words[0]
+	}
+	return ""
 }
