@@ -493,4 +493,3 @@ func poolText(obj map[string]any) string {
 	}
 	return strings.Join(parts, ",")
 }
-

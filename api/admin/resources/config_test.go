@@ -70,7 +70,7 @@ func TestChannelsAccountsTemplatesRules(t *testing.T) {
 
 	ch := s.must(http.StatusCreated, http.MethodPost, "/channels", map[string]any{
 		"name": "sms", "type": "sms", "template": "code", "pool": []map[string]any{{"account": "sbx-a", "weight": 3}},
-		"quiet_hours": map[string]any{"start": "22:00", "end": "08:00", "time_zone": "Asia/Shanghai"},
+		"quiet_hours":   map[string]any{"start": "22:00", "end": "08:00", "time_zone": "Asia/Shanghai"},
 		"receiver_caps": map[string]any{"per_minute": 1},
 	})
 	chPath := "/channels/" + strconv.FormatInt(int64(ch.body["id"].(float64)), 10)
