@@ -205,7 +205,6 @@ type bodyOptions struct {
 	// version is the version an update is made against; 0 reads the
 	// current one first.
 	version int64
-	values  map[string]any
 }
 
 // addBodyFlags declares -f and the resource's field flags on fs; the

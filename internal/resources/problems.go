@@ -46,8 +46,6 @@ func (l Problems) Err(source string) error {
 	return &ProblemsError{Source: source, Problems: l}
 }
 
-func (l Problems) err(source string) error { return l.Err(source) }
-
 // ProblemsError refuses a description with problems; callers map each
 // problem's path to their own place (a file line, a request field).
 type ProblemsError struct {

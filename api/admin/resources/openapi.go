@@ -7,8 +7,8 @@ import (
 
 // openAPIFragment documents the routes Register adds: an OpenAPI 3.1
 // fragment with paths (below /admin/api/v1) and components.schemas, for
-// the admin server to merge into its document. A package variable because
-// go:embed only fills those; nothing writes it.
+// the admin server to merge into its document. It is a package variable
+// because embedding fills only those; nothing writes it.
 //
 //go:embed openapi.yaml
 var openAPIFragment []byte

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -115,17 +116,11 @@ func writeProblem(err error, c echo.Context) {
 		return
 	}
 	var he *echo.HTTPError
-	if ok := asHTTPError(err, &he); ok {
+	if errors.As(err, &he) {
 		_ = c.JSON(he.Code, map[string]any{"code": "http", "message": fmt.Sprint(he.Message)})
 		return
 	}
 	_ = c.JSON(http.StatusInternalServerError, map[string]any{"code": adminhttp.CodeInternal, "message": err.Error()})
-}
-
-func asHTTPError(err error, he **echo.HTTPError) bool {
-	e, ok := err.(*echo.HTTPError)
-	*he = e
-	return ok
 }
 
 // answer is one response.
