@@ -442,7 +442,7 @@ func (a *applier) applyMapping(ctx context.Context, tx *store.DB, tplName string
 	if err := tx.UpsertTemplateMapping(ctx, want); err != nil {
 		return fmt.Errorf("template %q: %w", tplName, err)
 	}
-	if err := a.bump("template:"+tplName, func() error { return tx.UpdateTemplate(ctx, tplID, store.TemplatePatch{}) }); err != nil {
+	if err := a.bump("template:"+tplName, func(v int64) error { return tx.UpdateTemplate(ctx, tplID, store.TemplatePatch{IfVersion: v}) }); err != nil {
 		return fmt.Errorf("template %q: %w", tplName, err)
 	}
 	return a.audit(ctx, tx, "template.mapping", "template", strconv.FormatInt(tplID, 10), map[string]any{
@@ -598,7 +598,7 @@ func (a *applier) applyGrants(ctx context.Context, tx *store.DB, i int) error {
 	if err := tx.SetAppGrants(ctx, fa.ID, ids); err != nil {
 		return fmt.Errorf("set grants of app %q: %w", fa.ID, err)
 	}
-	if err := a.bump("app:"+fa.ID, func() error { return tx.UpdateApp(ctx, fa.ID, store.AppPatch{}) }); err != nil {
+	if err := a.bump("app:"+fa.ID, func(v int64) error { return tx.UpdateApp(ctx, fa.ID, store.AppPatch{IfVersion: v}) }); err != nil {
 		return fmt.Errorf("set grants of app %q: %w", fa.ID, err)
 	}
 	if have == nil {
@@ -670,7 +670,7 @@ func (a *applier) applyPool(ctx context.Context, tx *store.DB, fc Channel, chID 
 	if len(poolDiff) == 0 {
 		return nil
 	}
-	if err := a.bump("channel:"+fc.Name, func() error { return tx.UpdateChannel(ctx, chID, store.ChannelPatch{}) }); err != nil {
+	if err := a.bump("channel:"+fc.Name, func(v int64) error { return tx.UpdateChannel(ctx, chID, store.ChannelPatch{IfVersion: v}) }); err != nil {
 		return fmt.Errorf("channel %q: %w", fc.Name, err)
 	}
 	return a.audit(ctx, tx, "channel.pool", "channel", strconv.FormatInt(chID, 10), poolDiff)
@@ -888,7 +888,7 @@ func (a *applier) applyQuotas(ctx context.Context, tx *store.DB, fa App) error {
 			return err
 		}
 	}
-	if err := a.bump("app:"+fa.ID, func() error { return tx.UpdateApp(ctx, fa.ID, store.AppPatch{}) }); err != nil {
+	if err := a.bump("app:"+fa.ID, func(v int64) error { return tx.UpdateApp(ctx, fa.ID, store.AppPatch{IfVersion: v}) }); err != nil {
 		return fmt.Errorf("quotas of app %q: %w", fa.ID, err)
 	}
 	return a.audit(ctx, tx, "app.quotas", "app", fa.ID, map[string]any{"quotas": []any{nil, changes}})

@@ -200,11 +200,12 @@ func checkVersion(what, id string, asked, current int64) error {
 
 // bump raises the version of an object whose parts (grants, quotas, pool,
 // mappings) changed, once per run: an update of the object itself raised
-// it already.
-func (a *applier) bump(key string, update func() error) error {
+// it already. update is given the version read when the run began, so a
+// concurrent change of the object refuses this one (store.ErrStale).
+func (a *applier) bump(key string, update func(ifVersion int64) error) error {
 	if a.dryRun || a.bumped[key] {
 		return nil
 	}
 	a.bumped[key] = true
-	return update()
+	return update(a.versions[key])
 }
