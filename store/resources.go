@@ -65,3 +65,12 @@ func listTemplates(ctx context.Context, idb bun.IDB) ([]Template, error) {
 	}
 	return ts, nil
 }
+
+// DeleteTemplate removes a template and its mappings; channels using it
+// as their default lose it. It returns ErrNotFound if there is none.
+func (db *DB) DeleteTemplate(ctx context.Context, id int64) error {
+	if err := execOne(ctx, db.idb.NewDelete().Model((*Template)(nil)).Where("id = ?", id)); err != nil {
+		return fmt.Errorf("delete template %d: %w", id, err)
+	}
+	return nil
+}

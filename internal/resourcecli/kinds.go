@@ -77,7 +77,8 @@ var kinds = []kind{
 			{"variables", "variables", "every variable the content uses", "strings"},
 			{"description", "description", "what the template is for", "string"},
 		},
-		example: "  herald templates list\n  herald templates create --name code --content 'Code {{code}}' --variables code",
+		extra:   []func(io.Writer, *commonOptions, kind) *cobra.Command{newDeleteCommand},
+		example: "  herald templates list\n  herald templates create --name code --content 'Code {{code}}' --variables code\n  herald templates delete 2",
 	},
 	{
 		name: "rules", singular: "rule", idHelp: "id", enable: true,

@@ -68,6 +68,14 @@ func TestChannelsAccountsTemplatesRules(t *testing.T) {
 		require.Equal(t, "template_id", a.body["field"])
 	})
 
+	t.Run("TemplateDelete", func(t *testing.T) {
+		other := s.must(http.StatusCreated, http.MethodPost, "/templates", map[string]any{"name": "spare", "content": "hi"})
+		otherPath := "/templates/" + strconv.FormatInt(int64(other.body["id"].(float64)), 10)
+		s.must(http.StatusConflict, http.MethodDelete, otherPath, nil, "If-Match", `"7"`)
+		s.must(http.StatusNoContent, http.MethodDelete, otherPath, nil)
+		s.must(http.StatusNotFound, http.MethodGet, otherPath, nil)
+	})
+
 	ch := s.must(http.StatusCreated, http.MethodPost, "/channels", map[string]any{
 		"name": "sms", "type": "sms", "template": "code", "pool": []map[string]any{{"account": "sbx-a", "weight": 3}},
 		"quiet_hours":   map[string]any{"start": "22:00", "end": "08:00", "time_zone": "Asia/Shanghai"},
@@ -107,6 +115,8 @@ func TestChannelsAccountsTemplatesRules(t *testing.T) {
 	s.must(http.StatusOK, http.MethodPatch, rulePath, map[string]any{"max_retry": 3}, "If-Match", `"1"`)
 	s.must(http.StatusConflict, http.MethodDelete, rulePath, nil, "If-Match", `"1"`)
 	s.must(http.StatusNoContent, http.MethodDelete, rulePath, nil)
+	inUse := s.must(http.StatusConflict, http.MethodDelete, "/templates/"+strconv.FormatInt(tplID, 10), nil)
+	require.Contains(t, inUse.body["message"], "channel sms")
 	s.must(http.StatusNotFound, http.MethodGet, rulePath, nil)
 
 	recs, err := s.db.ListAudit(t.Context(), store.AuditFilter{Limit: 500})
@@ -119,7 +129,7 @@ func TestChannelsAccountsTemplatesRules(t *testing.T) {
 		}
 	}
 	require.Equal(t, map[string]int{
-		"account.create": 1, "account.update": 1, "template.create": 1, "template.mapping": 1,
+		"account.create": 1, "account.update": 1, "template.create": 2, "template.delete": 1, "template.mapping": 1,
 		"channel.create": 1, "channel.pool": 3, "channel.update": 1, "rule.create": 1, "rule.update": 1, "rule.delete": 1,
 	}, count)
 }

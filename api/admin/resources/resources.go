@@ -88,6 +88,7 @@ func Register(g *echo.Group, deps Deps) {
 	g.GET("/templates/:id", h.getTemplate, read)
 	g.PUT("/templates/:id", h.replaceTemplate, write)
 	g.PATCH("/templates/:id", h.patchTemplate, write)
+	g.DELETE("/templates/:id", h.deleteTemplate, write)
 
 	g.GET("/rules", h.listRules, read)
 	g.POST("/rules", h.createRule, write)
@@ -148,7 +149,10 @@ func problem(what, id string, err error) error {
 		}
 		return adminhttp.Invalid(field, strings.Join(parts, "; "))
 	}
+	var inUse *resources.InUseError
 	switch {
+	case errors.As(err, &inUse):
+		return &adminhttp.Problem{Status: http.StatusConflict, Code: adminhttp.CodeConflict, Message: inUse.Error()}
 	case errors.Is(err, store.ErrStale):
 		return &adminhttp.Problem{Status: http.StatusConflict, Code: adminhttp.CodeConflict, Err: err,
 			Message: fmt.Sprintf("%s %s was changed by someone else since you read it: read it again (its ETag is the current version) and redo the change", what, id)}

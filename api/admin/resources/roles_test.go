@@ -39,6 +39,7 @@ var leastRole = map[string]string{
 	"GET /templates/:id":           "viewer",
 	"PUT /templates/:id":           "operator",
 	"PATCH /templates/:id":         "operator",
+	"DELETE /templates/:id":        "operator",
 	"GET /rules":                   "viewer",
 	"POST /rules":                  "operator",
 	"GET /rules/:id":               "viewer",

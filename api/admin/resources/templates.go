@@ -244,3 +244,26 @@ func (h *handler) previewTemplate(c echo.Context) error {
 	ans.Content = render.Text(req.Content, req.Params, esc)
 	return c.JSON(http.StatusOK, ans)
 }
+
+// deleteTemplate removes a template no channel uses. If-Match is honoured
+// when given.
+func (h *handler) deleteTemplate(c echo.Context) error {
+	id, err := pathID(c, "template")
+	if err != nil {
+		return err
+	}
+	var version int64
+	if c.Request().Header.Get("If-Match") != "" {
+		if version, err = requireVersion(c, 0); err != nil {
+			return err
+		}
+	}
+	p, _ := adminhttp.PrincipalFrom(c)
+	err = h.db.RunInTx(c.Request().Context(), func(ctx context.Context, tx *store.DB) error {
+		return resources.DeleteTemplate(ctx, tx, id, version, resources.Options{Actor: p.Actor(), ClientIP: c.RealIP()})
+	})
+	if err != nil {
+		return problem("template", strconv.FormatInt(id, 10), err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
