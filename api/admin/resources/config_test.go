@@ -100,6 +100,25 @@ func TestChannelsAccountsTemplatesRules(t *testing.T) {
 		require.Equal(t, false, a.body["enabled"])
 	})
 
+	t.Run("AppGrantsAndQuotas", func(t *testing.T) {
+		a := s.must(http.StatusCreated, http.MethodPost, "/apps", map[string]any{
+			"id": "shop", "grants": []string{"sms"}, "messages_per_minute": 30,
+			"quota": map[string]any{"daily": 100, "channels": map[string]any{"sms": map[string]any{"monthly": 1000}}},
+		})
+		require.Equal(t, []any{"sms"}, a.body["grants"])
+		want := map[string]any{"daily": float64(100), "monthly": float64(0), "channels": map[string]any{"sms": map[string]any{"daily": float64(0), "monthly": float64(1000)}}}
+		require.Equal(t, want, a.body["quota"])
+		// A PATCH of something else keeps grants and quotas as they are.
+		a = s.must(http.StatusOK, http.MethodPatch, "/apps/shop", map[string]any{"messages_per_minute": 40}, "If-Match", `"1"`)
+		require.Equal(t, []any{"sms"}, a.body["grants"])
+		require.Equal(t, want, a.body["quota"])
+		require.Equal(t, `"2"`, a.header.Get("ETag"))
+		// Taking the grants away raises the version once.
+		a = s.must(http.StatusOK, http.MethodPatch, "/apps/shop", map[string]any{"grants": []string{}, "quota": nil}, "If-Match", `"2"`)
+		require.Equal(t, []any{}, a.body["grants"])
+		require.Equal(t, `"3"`, a.header.Get("ETag"))
+	})
+
 	rule := s.must(http.StatusCreated, http.MethodPost, "/rules", map[string]any{
 		"name": "throttled", "scene": "send_failure", "error_codes": []string{"THROTTLED"}, "action": "retry", "max_retry": 2, "delay_seconds": 1,
 	})
@@ -129,7 +148,8 @@ func TestChannelsAccountsTemplatesRules(t *testing.T) {
 		}
 	}
 	require.Equal(t, map[string]int{
-		"account.create": 1, "account.update": 1, "template.create": 2, "template.delete": 1, "template.mapping": 1,
+		"account.create": 1, "account.update": 1, "template.create": 2, "template.delete": 1,
+		"app.create": 1, "app.grants": 2, "app.quotas": 1, "app.update": 1, "template.mapping": 1,
 		"channel.create": 1, "channel.pool": 3, "channel.update": 1, "rule.create": 1, "rule.update": 1, "rule.delete": 1,
 	}, count)
 }
