@@ -44,6 +44,18 @@ func TestChannelsAccountsTemplatesRules(t *testing.T) {
 		require.EqualValues(t, 2, stored.Version)
 	})
 
+	t.Run("AccountTest", func(t *testing.T) {
+		a := s.must(http.StatusAccepted, http.MethodPost, accPath+"/test", map[string]any{"receiver": "+8613800138000", "template_params": map[string]string{"code": "1234"}})
+		require.Equal(t, "test-task-1", a.body["task_id"])
+		a = s.must(http.StatusBadRequest, http.MethodPost, accPath+"/test", map[string]any{"receiver": " "})
+		require.Equal(t, "receiver", a.body["field"])
+		s.must(http.StatusNotFound, http.MethodPost, "/accounts/999/test", map[string]any{"receiver": "+8613800138000"})
+		recs, err := s.db.ListAudit(t.Context(), store.AuditFilter{Action: "account.test"})
+		require.NoError(t, err)
+		require.Len(t, recs, 1)
+		require.NotContains(t, recs[0].DiffJSON, "13800138000", "receivers are masked in the audit log")
+	})
+
 	tpl := s.must(http.StatusCreated, http.MethodPost, "/templates", map[string]any{
 		"name": "code", "content": "Code {{code}}", "variables": []string{"code"},
 		"mappings": []map[string]any{{"account": "sbx-a", "provider_code": "T1", "param_order": []string{"code"}}},
@@ -149,7 +161,7 @@ func TestChannelsAccountsTemplatesRules(t *testing.T) {
 	}
 	require.Equal(t, map[string]int{
 		"account.create": 1, "account.update": 1, "template.create": 2, "template.delete": 1,
-		"app.create": 1, "app.grants": 2, "app.quotas": 1, "app.update": 1, "template.mapping": 1,
+		"account.test": 1, "app.create": 1, "app.grants": 2, "app.quotas": 1, "app.update": 1, "template.mapping": 1,
 		"channel.create": 1, "channel.pool": 3, "channel.update": 1, "rule.create": 1, "rule.update": 1, "rule.delete": 1,
 	}, count)
 }

@@ -42,18 +42,22 @@ type Deps struct {
 	// PublicURL is the client API's address, for the receipt callback
 	// URLs of accounts.
 	PublicURL string
+	// AccountTester sends POST /accounts/{id}/test; nil leaves that route
+	// out.
+	AccountTester AccountTester
 }
 
 type handler struct {
 	db        *store.DB
 	reg       *providers.Registry
 	publicURL string
+	tester    AccountTester
 }
 
 // Register adds the configuration routes to g, the authenticated
 // /admin/api/v1 group.
 func Register(g *echo.Group, deps Deps) {
-	h := &handler{db: deps.Store, reg: deps.Providers, publicURL: deps.PublicURL}
+	h := &handler{db: deps.Store, reg: deps.Providers, publicURL: deps.PublicURL, tester: deps.AccountTester}
 	read := adminhttp.Require(adminhttp.RoleViewer)
 	write := adminhttp.Require(adminhttp.RoleOperator)
 
@@ -81,6 +85,9 @@ func Register(g *echo.Group, deps Deps) {
 	g.PATCH("/accounts/:id", h.patchAccount, write)
 	g.POST("/accounts/:id/enable", h.enableAccount(true), write)
 	g.POST("/accounts/:id/disable", h.enableAccount(false), write)
+	if h.tester != nil {
+		g.POST("/accounts/:id/test", h.testAccount, write)
+	}
 
 	g.GET("/templates", h.listTemplates, read)
 	g.POST("/templates", h.createTemplate, write)

@@ -32,6 +32,7 @@ var leastRole = map[string]string{
 	"PUT /accounts/:id":            "operator",
 	"PATCH /accounts/:id":          "operator",
 	"POST /accounts/:id/enable":    "operator",
+	"POST /accounts/:id/test":      "operator",
 	"POST /accounts/:id/disable":   "operator",
 	"GET /templates":               "viewer",
 	"POST /templates":              "operator",

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -92,7 +93,7 @@ func newTestServer(t *testing.T) *testServer {
 	e.HideBanner = true
 	e.HTTPErrorHandler = writeProblem
 	g := e.Group("/admin/api/v1", testAuth)
-	Register(g, Deps{Store: db, Providers: providers.NewRegistry(sb), PublicURL: "http://127.0.0.1:8080"})
+	Register(g, Deps{Store: db, Providers: providers.NewRegistry(sb), PublicURL: "http://127.0.0.1:8080", AccountTester: &recordingTester{}})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return &testServer{t: t, db: db, e: e, srv: srv}
@@ -174,4 +175,18 @@ func (s *testServer) must(status int, method, path string, body any, header ...s
 	a := s.do("operator", method, path, body, header...)
 	require.Equal(s.t, status, a.status, "%s %s: %s", method, path, a.raw)
 	return a
+}
+
+// recordingTester stands in for the send path at the AccountTester seam:
+// it records what it was asked and answers a task id.
+type recordingTester struct {
+	mu    sync.Mutex
+	tests []AccountTest
+}
+
+func (r *recordingTester) TestAccount(_ context.Context, t AccountTest) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tests = append(r.tests, t)
+	return fmt.Sprintf("test-task-%d", len(r.tests)), nil
 }
