@@ -1,6 +1,7 @@
 package resourcecli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -60,7 +61,8 @@ var kinds = []kind{
 			{"weight", "weight", "default weight in pools", "int"},
 			{"rate-limit-per-minute", "rate_limit_per_minute", "sends per minute (0: the provider's cap)", "int"},
 		},
-		example: "  herald accounts list\n  herald accounts create -f account.yaml\n  herald accounts disable 2",
+		extra:   []func(io.Writer, *commonOptions, kind) *cobra.Command{newAccountTestCommand},
+		example: "  herald accounts list\n  herald accounts create -f account.yaml\n  herald accounts test 2 --receiver +8613800138000 --param code=1234\n  herald accounts disable 2",
 	},
 	{
 		name: "templates", singular: "template", idHelp: "id",
@@ -144,4 +146,47 @@ func newDeleteCommand(stdout io.Writer, o *commonOptions, k kind) *cobra.Command
 			return nil
 		},
 	}
+}
+
+// accountTestOptions are the flags of herald accounts test.
+type accountTestOptions struct {
+	receiver string
+	params   map[string]string
+}
+
+// Validate checks the receiver.
+func (o *accountTestOptions) Validate() error {
+	if o.receiver == "" {
+		return errors.New("--receiver is required: the phone number, address or target to send the test message to")
+	}
+	return nil
+}
+
+// newAccountTestCommand sends a test message through one account.
+func newAccountTestCommand(stdout io.Writer, o *commonOptions, k kind) *cobra.Command {
+	t := &accountTestOptions{}
+	cmd := &cobra.Command{
+		Use:     "test ID --receiver RECEIVER",
+		Short:   "Send a test message through one account and print its task id",
+		Args:    cobra.ExactArgs(1),
+		Example: "  herald accounts test 2 --receiver +8613800138000 --param code=1234",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := t.Validate(); err != nil {
+				return err
+			}
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			var out map[string]any
+			body := map[string]any{"receiver": t.receiver, "template_params": t.params}
+			if err := c.Do(cmd.Context(), http.MethodPost, objectPath(k, args[0])+"/test", nil, body, &out); err != nil {
+				return err
+			}
+			return writeObject(stdout, o.output, out)
+		},
+	}
+	cmd.Flags().StringVar(&t.receiver, "receiver", "", "phone number, address or target")
+	cmd.Flags().StringToStringVar(&t.params, "param", nil, "template parameter NAME=VALUE (repeatable)")
+	return cmd
 }

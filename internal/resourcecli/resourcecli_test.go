@@ -103,7 +103,7 @@ func newCLI(t *testing.T, role string) *cli {
 			return next(c)
 		}
 	})
-	adminresources.Register(g, adminresources.Deps{Store: db, Providers: providers.NewRegistry(sb)})
+	adminresources.Register(g, adminresources.Deps{Store: db, Providers: providers.NewRegistry(sb), AccountTester: fixedTester{}})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 
@@ -183,6 +183,10 @@ func TestCommands(t *testing.T) {
 	require.Len(t, list, 2)
 	require.Equal(t, "set", list[0]["secret"])
 
+	require.Equal(t, "task_id  task-for-sbx-a-1234\n", c.must("accounts", "test", "1", "--receiver", "+8613800138000", "--param", "code=1234"))
+	_, err := c.run("accounts", "test", "1")
+	require.ErrorContains(t, err, "--receiver is required")
+
 	get := c.must("accounts", "get", "1")
 	require.Regexp(t, `(?m)^callback_token +set$`, get)
 
@@ -235,4 +239,11 @@ func TestHelpHasExamples(t *testing.T) {
 	for _, cmd := range Commands(&bytes.Buffer{}, func(string) string { return "" }, nil) {
 		walk(cmd)
 	}
+}
+
+// fixedTester stands in for the send path at the AccountTester seam.
+type fixedTester struct{}
+
+func (fixedTester) TestAccount(_ context.Context, t adminresources.AccountTest) (string, error) {
+	return "task-for-" + t.Account.Name + "-" + t.TemplateParams["code"], nil
 }
