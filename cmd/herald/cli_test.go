@@ -76,6 +76,8 @@ func TestCLIHelp(t *testing.T) {
 		{"Version", []string{"version", "--help"}, []string{"herald version"}},
 		{"Breaker", []string{"breaker", "--help"}, []string{"list", "open", "close", "auto", "--temporal-address", "--database-url"}},
 		{"BreakerOpen", []string{"breaker", "open", "--help"}, []string{"--reason", "herald breaker open tencent-main", "herald breaker auto"}},
+		{"Apps", []string{"apps", "--help"}, []string{"list", "get", "create", "update", "enable", "disable", "rotate-secret", "--credentials", "--output"}},
+		{"AccountsTest", []string{"accounts", "test", "--help"}, []string{"--receiver", "--param", "herald accounts test 2"}},
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
