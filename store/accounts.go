@@ -20,6 +20,9 @@ type AccountPatch struct {
 	RateLimitPerMinute *int
 	// Breaker replaces the breaker thresholds (JSON; empty: defaults).
 	Breaker *string
+	// IfVersion, when positive, applies the patch only to that version of
+	// the row; another version fails with ErrStale.
+	IfVersion int64
 }
 
 // channelAccount is one row of a channel's pool.
@@ -86,6 +89,7 @@ func createAccount(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, a
 	}
 	a.LegacyCallbackToken = ""
 	a.CreatedAt, a.UpdatedAt = createdTimes(now, a.CreatedAt, a.UpdatedAt)
+	a.Version = 1
 	if _, err := idb.NewInsert().Model(a).Returning("id").Exec(ctx); err != nil {
 		return fmt.Errorf("create account: %w", mapErr(err))
 	}
@@ -177,7 +181,10 @@ func openAccount(c *Cipher, a *ProviderAccount) error {
 }
 
 func updateAccount(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, id int64, p AccountPatch) error {
-	q := idb.NewUpdate().Model((*ProviderAccount)(nil)).Set("updated_at = ?", now).Where("id = ?", id)
+	q := idb.NewUpdate().Model((*ProviderAccount)(nil)).Set("updated_at = ?", now).Set("version = version + 1").Where("id = ?", id)
+	if p.IfVersion > 0 {
+		q = q.Where("version = ?", p.IfVersion)
+	}
 	if p.Name != nil {
 		q = q.Set("name = ?", *p.Name)
 	}
@@ -207,7 +214,7 @@ func updateAccount(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, i
 		}
 		q = q.Set("callback_token_enc = ?", enc).Set("callback_token = ''")
 	}
-	if err := execOne(ctx, q); err != nil {
+	if err := execVersioned(ctx, idb, q, (*ProviderAccount)(nil), id, p.IfVersion); err != nil {
 		return fmt.Errorf("update account %d: %w", id, err)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -25,6 +26,9 @@ type AppPatch struct {
 	// QuietHours pointing at nil removes the app's quiet hours.
 	QuietHours **QuietHours
 	TimeZone   *string
+	// IfVersion, when positive, applies the patch only to that version of
+	// the row; another version fails with ErrStale.
+	IfVersion int64
 }
 
 // CreateApp stores a new app, sealing its secrets. Zero CreatedAt and
@@ -53,6 +57,7 @@ func createApp(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, app *
 		return fmt.Errorf("create app: seal callback secret: %w", err)
 	}
 	app.CreatedAt, app.UpdatedAt = createdTimes(now, app.CreatedAt, app.UpdatedAt)
+	app.Version = 1
 	if _, err := idb.NewInsert().Model(app).Exec(ctx); err != nil {
 		return fmt.Errorf("create app: %w", mapErr(err))
 	}
@@ -84,7 +89,10 @@ func openApp(c *Cipher, app *App) error {
 }
 
 func updateApp(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, id string, p AppPatch) error {
-	q := idb.NewUpdate().Model((*App)(nil)).Set("updated_at = ?", now).Where("id = ?", id)
+	q := idb.NewUpdate().Model((*App)(nil)).Set("updated_at = ?", now).Set("version = version + 1").Where("id = ?", id)
+	if p.IfVersion > 0 {
+		q = q.Where("version = ?", p.IfVersion)
+	}
 	if p.Name != nil {
 		q = q.Set("name = ?", *p.Name)
 	}
@@ -137,7 +145,7 @@ func updateApp(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, id st
 		}
 		q = q.Set("callback_secret_enc = ?", enc)
 	}
-	if err := execOne(ctx, q); err != nil {
+	if err := execVersioned(ctx, idb, q, (*App)(nil), id, p.IfVersion); err != nil {
 		return fmt.Errorf("update app %q: %w", id, err)
 	}
 	return nil
@@ -206,4 +214,22 @@ func quietHoursText(qh *QuietHours) (*string, error) {
 		return nil, fmt.Errorf("encode quiet hours: %w", err)
 	}
 	return &js, nil
+}
+
+// execVersioned runs an update of one versioned row. When it touches no
+// row and a version was expected, it tells a row that moved on (ErrStale)
+// from one that does not exist (ErrNotFound).
+func execVersioned(ctx context.Context, idb bun.IDB, q *bun.UpdateQuery, model any, id any, ifVersion int64) error {
+	err := execOne(ctx, q)
+	if !errors.Is(err, ErrNotFound) || ifVersion <= 0 {
+		return err
+	}
+	exists, xerr := idb.NewSelect().Model(model).Where("id = ?", id).Exists(ctx)
+	if xerr != nil {
+		return mapErr(xerr)
+	}
+	if exists {
+		return fmt.Errorf("%w: version %d is no longer current", ErrStale, ifVersion)
+	}
+	return ErrNotFound
 }

@@ -25,6 +25,9 @@ type ChannelPatch struct {
 	DefaultTTLSeconds *int
 	// QuietHours pointing at nil removes the channel's quiet hours.
 	QuietHours **QuietHours
+	// IfVersion, when positive, applies the patch only to that version of
+	// the row; another version fails with ErrStale.
+	IfVersion int64
 }
 
 // ChannelFilter selects channels for ListChannels.
@@ -71,6 +74,7 @@ func (db *DB) ListChannels(ctx context.Context, f ChannelFilter) ([]Channel, int
 
 func createChannel(ctx context.Context, idb bun.IDB, now time.Time, ch *Channel) error {
 	ch.CreatedAt, ch.UpdatedAt = createdTimes(now, ch.CreatedAt, ch.UpdatedAt)
+	ch.Version = 1
 	if _, err := idb.NewInsert().Model(ch).Returning("id").Exec(ctx); err != nil {
 		return fmt.Errorf("create channel: %w", mapErr(err))
 	}
@@ -96,7 +100,10 @@ func findChannelByName(ctx context.Context, idb bun.IDB, name string) (*Channel,
 }
 
 func updateChannel(ctx context.Context, idb bun.IDB, now time.Time, id int64, p ChannelPatch) error {
-	q := idb.NewUpdate().Model((*Channel)(nil)).Set("updated_at = ?", now).Where("id = ?", id)
+	q := idb.NewUpdate().Model((*Channel)(nil)).Set("updated_at = ?", now).Set("version = version + 1").Where("id = ?", id)
+	if p.IfVersion > 0 {
+		q = q.Where("version = ?", p.IfVersion)
+	}
 	if p.Name != nil {
 		q = q.Set("name = ?", *p.Name)
 	}
@@ -149,7 +156,7 @@ func updateChannel(ctx context.Context, idb bun.IDB, now time.Time, id int64, p 
 		}
 		q = q.Set("quiet_hours = ?", js)
 	}
-	if err := execOne(ctx, q); err != nil {
+	if err := execVersioned(ctx, idb, q, (*Channel)(nil), id, p.IfVersion); err != nil {
 		return fmt.Errorf("update channel %d: %w", id, err)
 	}
 	return nil

@@ -102,3 +102,8 @@ func IsDatabaseError(err error) bool {
 	var liteErr *sqlite.Error
 	return errors.As(err, &pgErr) || errors.As(err, &liteErr) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone)
 }
+
+// ErrStale is returned by an update that names the version it expects
+// (IfVersion) when the row has moved on: someone else changed it since it
+// was read.
+var ErrStale = errors.New("store: stale version")

@@ -26,6 +26,9 @@ type TemplatePatch struct {
 	ReceiverCaps **ReceiverCaps
 	TTLSeconds   *int
 	Critical     *bool
+	// IfVersion, when positive, applies the patch only to that version of
+	// the row; another version fails with ErrStale.
+	IfVersion int64
 }
 
 // RulePatch changes the non-nil fields of a rule.
@@ -43,6 +46,9 @@ type RulePatch struct {
 	BackoffRate   *float64
 	ThenAction    *string
 	Enabled       *bool
+	// IfVersion, when positive, applies the patch only to that version of
+	// the row; another version fails with ErrStale.
+	IfVersion int64
 }
 
 // FindTemplateByName returns the template with that name. It returns
@@ -129,7 +135,10 @@ func listAllRules(ctx context.Context, idb bun.IDB) ([]Rule, error) {
 }
 
 func updateTemplate(ctx context.Context, idb bun.IDB, now time.Time, id int64, p TemplatePatch) error {
-	q := idb.NewUpdate().Model((*Template)(nil)).Set("updated_at = ?", now).Where("id = ?", id)
+	q := idb.NewUpdate().Model((*Template)(nil)).Set("updated_at = ?", now).Set("version = version + 1").Where("id = ?", id)
+	if p.IfVersion > 0 {
+		q = q.Where("version = ?", p.IfVersion)
+	}
 	if p.Name != nil {
 		q = q.Set("name = ?", *p.Name)
 	}
@@ -164,14 +173,17 @@ func updateTemplate(ctx context.Context, idb bun.IDB, now time.Time, id int64, p
 	if p.Critical != nil {
 		q = q.Set("critical = ?", *p.Critical)
 	}
-	if err := execOne(ctx, q); err != nil {
+	if err := execVersioned(ctx, idb, q, (*Template)(nil), id, p.IfVersion); err != nil {
 		return fmt.Errorf("update template %d: %w", id, err)
 	}
 	return nil
 }
 
 func updateRule(ctx context.Context, idb bun.IDB, now time.Time, id int64, p RulePatch) error {
-	q := idb.NewUpdate().Model((*Rule)(nil)).Set("updated_at = ?", now).Where("id = ?", id)
+	q := idb.NewUpdate().Model((*Rule)(nil)).Set("updated_at = ?", now).Set("version = version + 1").Where("id = ?", id)
+	if p.IfVersion > 0 {
+		q = q.Where("version = ?", p.IfVersion)
+	}
 	set := func(column string, v any) { q = q.Set(column+" = ?", v) }
 	if p.Name != nil {
 		set("name", *p.Name)
@@ -212,7 +224,7 @@ func updateRule(ctx context.Context, idb bun.IDB, now time.Time, id int64, p Rul
 	if p.Enabled != nil {
 		set("enabled", *p.Enabled)
 	}
-	if err := execOne(ctx, q); err != nil {
+	if err := execVersioned(ctx, idb, q, (*Rule)(nil), id, p.IfVersion); err != nil {
 		return fmt.Errorf("update rule %d: %w", id, err)
 	}
 	return nil

@@ -125,7 +125,7 @@ func TestUpdateRuleAndListAllRules(t *testing.T) {
 				ID: off.ID, Name: "retry", Scene: "callback_failure", Priority: 3, ProviderKind: "tencent",
 				MessageType: "sms", ErrorCodes: "A,B", ErrorKeywords: "timeout", Action: "alert",
 				MaxRetry: 2, DelaySeconds: 5, BackoffRate: 1.5, ThenAction: "retry", Enabled: true,
-				CreatedAt: off.CreatedAt, UpdatedAt: r.UpdatedAt,
+				CreatedAt: off.CreatedAt, UpdatedAt: r.UpdatedAt, Version: 2,
 			}, r)
 		})
 		t.Run("ErrNotFound", func(t *testing.T) {

@@ -42,6 +42,9 @@ type App struct {
 	CallbackSecret string    `bun:"-"`
 	CreatedAt      time.Time `bun:"created_at,notnull"`
 	UpdatedAt      time.Time `bun:"updated_at,notnull"`
+	// Version counts changes: 1 when created, one more on every update.
+	// Updates may name the version they expect (optimistic concurrency).
+	Version int64 `bun:"version,notnull"`
 
 	// SecretEnc and CallbackSecretEnc are the sealed forms of Secret and
 	// CallbackSecret as stored; the store fills them on write and ignores
@@ -93,6 +96,9 @@ type Channel struct {
 	QuietHours *QuietHours `bun:"quiet_hours,type:text"`
 	CreatedAt  time.Time   `bun:"created_at,notnull"`
 	UpdatedAt  time.Time   `bun:"updated_at,notnull"`
+	// Version counts changes: 1 when created, one more on every update.
+	// Updates may name the version they expect (optimistic concurrency).
+	Version int64 `bun:"version,notnull"`
 }
 
 // QuietHours is a daily period, from Start to End ("21:00" to "08:00",
@@ -149,6 +155,9 @@ type ProviderAccount struct {
 	Breaker   string    `bun:"breaker,notnull"`
 	CreatedAt time.Time `bun:"created_at,notnull"`
 	UpdatedAt time.Time `bun:"updated_at,notnull"`
+	// Version counts changes: 1 when created, one more on every update.
+	// Updates may name the version they expect (optimistic concurrency).
+	Version int64 `bun:"version,notnull"`
 
 	// ConfigEnc is the sealed form of Config as stored; the store fills it
 	// on write and ignores what callers put there.
@@ -191,6 +200,9 @@ type Template struct {
 	Critical  bool      `bun:"critical,notnull"`
 	CreatedAt time.Time `bun:"created_at,notnull"`
 	UpdatedAt time.Time `bun:"updated_at,notnull"`
+	// Version counts changes: 1 when created, one more on every update.
+	// Updates may name the version they expect (optimistic concurrency).
+	Version int64 `bun:"version,notnull"`
 }
 
 // EffectiveReceiverCaps returns the template's caps, or its kind's default
@@ -266,6 +278,9 @@ type Rule struct {
 	Enabled    bool      `bun:"enabled,notnull"`
 	CreatedAt  time.Time `bun:"created_at,notnull"`
 	UpdatedAt  time.Time `bun:"updated_at,notnull"`
+	// Version counts changes: 1 when created, one more on every update.
+	// Updates may name the version they expect (optimistic concurrency).
+	Version int64 `bun:"version,notnull"`
 }
 
 // Message is one task: one message to one receiver.

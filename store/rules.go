@@ -27,6 +27,7 @@ func (db *DB) DeleteRule(ctx context.Context, id int64) error {
 
 func createRule(ctx context.Context, idb bun.IDB, now time.Time, r *Rule) error {
 	r.CreatedAt, r.UpdatedAt = createdTimes(now, r.CreatedAt, r.UpdatedAt)
+	r.Version = 1
 	if _, err := idb.NewInsert().Model(r).Returning("id").Exec(ctx); err != nil {
 		return fmt.Errorf("create rule: %w", mapErr(err))
 	}

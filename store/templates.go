@@ -34,6 +34,7 @@ func (db *DB) GetTemplateMapping(ctx context.Context, templateID, accountID int6
 
 func createTemplate(ctx context.Context, idb bun.IDB, now time.Time, t *Template) error {
 	t.CreatedAt, t.UpdatedAt = createdTimes(now, t.CreatedAt, t.UpdatedAt)
+	t.Version = 1
 	if _, err := idb.NewInsert().Model(t).Returning("id").Exec(ctx); err != nil {
 		return fmt.Errorf("create template: %w", mapErr(err))
 	}

@@ -85,6 +85,8 @@ func TestCLIHelp(t *testing.T) {
 		{"AdminUserDisable", []string{"admin", "user", "disable", "--help"}, []string{"herald admin user disable ann"}},
 		{"AdminUserEnable", []string{"admin", "user", "enable", "--help"}, []string{"herald admin user enable ann"}},
 		{"AdminUserList", []string{"admin", "user", "list", "--help"}, []string{"-o json"}},
+		{"Apps", []string{"apps", "--help"}, []string{"list", "get", "create", "update", "enable", "disable", "rotate-secret", "--credentials", "--output"}},
+		{"AccountsTest", []string{"accounts", "test", "--help"}, []string{"--receiver", "--param", "herald accounts test 2"}},
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/heraldhq/herald/internal/resourcecli"
 )
 
 // newRootCommand builds the whole command tree. Output goes to the given
@@ -52,6 +54,8 @@ and a Temporal cluster:
 		newBenchCommand(stdout),
 		newVersionCommand(stdout),
 	)
+	// Configuration through the operators' API (needs herald login).
+	root.AddCommand(resourcecli.Commands(stdout, getenv, nil)...)
 	return root
 }
 

@@ -1,20 +1,18 @@
 // Package apply makes the store match a YAML description of apps,
 // templates, provider accounts, channels (with their pools and the apps
-// granted them) and rules: `herald apply`. It runs in steps, each in its
-// own file: parse (YAML, ${VAR} expansion, unknown fields), validate
-// (everything that needs no store), plan (what the store holds, references
-// by name) and execute (write, or only report in a dry run), all in one
-// transaction.
+// granted them) and rules: `herald apply`. It parses the file (YAML,
+// ${VAR} expansion, unknown fields) and hands its objects to package
+// resources, which checks and writes them in one transaction, the same way
+// the operators' API does.
 package apply
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 
+	"github.com/heraldhq/herald/internal/resources"
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/store"
 )
@@ -36,6 +34,8 @@ type Options struct {
 	// PublicURL is the API's address, for the receipt callback URLs printed
 	// for each account.
 	PublicURL string
+	// Actor names who applies in the audit log: "cli:<os user>".
+	Actor string
 }
 
 // Run parses and checks the file, then plans and applies it in one
@@ -45,20 +45,21 @@ type Options struct {
 func Run(ctx context.Context, out io.Writer, db *store.DB, reg *providers.Registry, o Options) error {
 	f, problems := parseFile(o.Raw, o.Getenv)
 	if f == nil {
-		return problems.err(o.Source)
+		return problems.Err(o.Source)
 	}
-	problems = append(problems, validateFile(f, reg)...)
-	a := &applier{f: f, reg: reg, dryRun: o.DryRun, prune: o.Prune, publicURL: o.PublicURL, problems: problems}
+	actor := o.Actor
+	if actor == "" {
+		actor = CLIActor()
+	}
 	// errDryRun rolls back the transaction of a dry run.
 	errDryRun := errors.New("dry run")
+	var res *resources.Result
 	err := db.RunInTx(ctx, func(ctx context.Context, tx *store.DB) error {
-		if err := a.load(ctx, tx); err != nil {
-			return err
-		}
-		if len(a.problems) > 0 {
-			return a.problems.err(o.Source)
-		}
-		if err := a.execute(ctx, tx); err != nil {
+		var err error
+		res, err = resources.Apply(ctx, tx, reg, f, resources.Options{
+			Source: o.Source, DryRun: o.DryRun, Prune: o.Prune, PublicURL: o.PublicURL, Actor: actor,
+		})
+		if err != nil {
 			return err
 		}
 		if o.DryRun {
@@ -72,18 +73,8 @@ func Run(ctx context.Context, out io.Writer, db *store.DB, reg *providers.Regist
 	if o.DryRun {
 		fmt.Fprintln(out, "dry run: nothing was written")
 	}
-	for _, line := range a.report {
+	for _, line := range res.Report {
 		fmt.Fprintln(out, line)
 	}
 	return nil
-}
-
-// randomHex returns n random bytes as hex, for generated secrets and
-// tokens.
-func randomHex(n int) (string, error) {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("random: %w", err)
-	}
-	return hex.EncodeToString(b), nil
 }

@@ -1,4 +1,4 @@
-package apply
+package resources
 
 import (
 	"context"
@@ -13,12 +13,24 @@ import (
 
 // applier compares the file with the store and makes the store match.
 type applier struct {
-	f         *document
-	reg       *providers.Registry
-	dryRun    bool
-	prune     bool
-	publicURL string
-	problems  problemList
+	f      *Set
+	reg    *providers.Registry
+	dryRun bool
+	prune  bool
+	// prunePools drops pool members a channel does not list; prune
+	// implies it.
+	prunePools bool
+	publicURL  string
+	problems   Problems
+	// actor and clientIP go into the audit record of every write.
+	actor, clientIP string
+	// bumped names the objects whose version this run already raised, so
+	// a change to their parts (grants, pool, mappings) raises it once.
+	bumped map[string]bool
+	// versions are the versions of the file's objects as read, by the
+	// keys of bumped.
+	versions map[string]int64
+	result   Result
 
 	// What the store holds for each object of the file, aligned with the
 	// file's lists; nil for an object to create.
@@ -52,6 +64,7 @@ type applier struct {
 // references by name; problems are added to a.problems.
 func (a *applier) load(ctx context.Context, tx *store.DB) error {
 	a.accountIDs = map[string]int64{}
+	a.versions = map[string]int64{}
 	a.templateIDs = map[string]int64{}
 	a.accountWeights = map[string]int{}
 	p := &a.problems
@@ -65,6 +78,7 @@ func (a *applier) load(ctx context.Context, tx *store.DB) error {
 			return fmt.Errorf("read app %q: %w", fa.ID, err)
 		default:
 			a.apps[i] = app
+			a.versions["app:"+fa.ID] = app.Version
 		}
 	}
 
@@ -123,6 +137,7 @@ func (a *applier) load(ctx context.Context, tx *store.DB) error {
 			return fmt.Errorf("read template %q: %w", ft.Name, err)
 		default:
 			a.templates[i] = tpl
+			a.versions["template:"+ft.Name] = tpl.Version
 			a.templateIDs[ft.Name] = tpl.ID
 		}
 		for j, m := range ft.Mappings {
@@ -145,6 +160,7 @@ func (a *applier) load(ctx context.Context, tx *store.DB) error {
 			return fmt.Errorf("read channel %q: %w", fc.Name, err)
 		default:
 			a.channels[i] = ch
+			a.versions["channel:"+fc.Name] = ch.Version
 			a.channelIDs[fc.Name] = ch.ID
 		}
 		if fc.Template != "" && !tplInFile[fc.Template] {

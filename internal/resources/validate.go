@@ -1,4 +1,4 @@
-package apply
+package resources
 
 import (
 	"encoding/json"
@@ -23,11 +23,11 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// validateFile checks everything that can be checked without the
+// validateSet checks everything that can be checked without the
 // store: required fields, duplicates, provider configs, rules, channel
 // types, template variables and references inside the file.
-func validateFile(f *document, reg *providers.Registry) problemList {
-	var p problemList
+func validateSet(f *Set, reg *providers.Registry) Problems {
+	var p Problems
 	dup := func(seen map[string]string, path, name, what string) {
 		if first, ok := seen[name]; ok {
 			p.add(path, "%s %q is also %s", what, name, first)
@@ -116,7 +116,7 @@ func validateFile(f *document, reg *providers.Registry) problemList {
 		} else {
 			dup(seen, field(path, "name"), a.Name, "account")
 		}
-		cfg, err := accountConfigJSON(&a.Config)
+		cfg, err := accountConfig(a)
 		if err != nil {
 			p.add(field(path, "config"), "%v", err)
 		}
@@ -331,7 +331,24 @@ func accountConfigJSON(n *yaml.Node) (json.RawMessage, error) {
 	return b, nil
 }
 
-// canonicalJSON re-encodes a JSON document with sorted keys, so two
+// accountConfig is the account's config as canonical JSON, from the API's
+// JSON or the file's mapping.
+func accountConfig(a *Account) (json.RawMessage, error) {
+	if a.ConfigJSON == nil {
+		return accountConfigJSON(&a.Config)
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(a.ConfigJSON, &obj); err != nil || obj == nil {
+		return nil, errors.New("must be a JSON object of the provider's settings")
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("cannot be written as JSON: %w", err)
+	}
+	return b, nil
+}
+
+// canonicalJSON re-encodes a JSON Set with sorted keys, so two
 // spellings of one config compare equal.
 func canonicalJSON(raw json.RawMessage) string {
 	var v any
@@ -349,7 +366,7 @@ func canonicalJSON(raw json.RawMessage) string {
 }
 
 // storeRule is a file rule as stored: names lower-cased, lists joined.
-func storeRule(r fileRule) store.Rule {
+func storeRule(r Rule) store.Rule {
 	norm := func(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 	return store.Rule{
 		Name:          r.Name,
@@ -378,7 +395,7 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // validateCaps checks receiver caps: each window is a count, 0 for none.
-func validateCaps(p *problemList, path string, c *fileCaps) {
+func validateCaps(p *Problems, path string, c *Caps) {
 	if c == nil {
 		return
 	}
@@ -399,14 +416,14 @@ func knownRegion(code string) bool {
 }
 
 // checkTTL checks an expiry default in seconds; 0 means zeroMeans.
-func checkTTL(p *problemList, path string, seconds int, zeroMeans string) {
+func checkTTL(p *Problems, path string, seconds int, zeroMeans string) {
 	if maxSeconds := int(traffic.MaxTTL / time.Second); seconds < 0 || seconds > maxSeconds {
 		p.add(path, "must be between 0 (%s) and %d (30 days)", zeroMeans, maxSeconds)
 	}
 }
 
 // checkQuietHours checks the quiet_hours of the app or channel at path.
-func checkQuietHours(p *problemList, path string, qh *store.QuietHours) {
+func checkQuietHours(p *Problems, path string, qh *store.QuietHours) {
 	if qh == nil {
 		return
 	}
@@ -414,4 +431,47 @@ func checkQuietHours(p *problemList, path string, qh *store.QuietHours) {
 	if _, err := traffic.ParseQuietHours(*qh); errors.As(err, &qe) {
 		p.add(field(field(path, "quiet_hours"), qe.Field), "%s", qe.Message)
 	}
+}
+
+// nodeJSON turns a YAML node into the value its JSON form holds: mappings
+// become objects (keys as written), scalars keep the type YAML reads.
+func nodeJSON(n *yaml.Node) (any, error) {
+	switch n.Kind {
+	case yaml.AliasNode:
+		if n.Alias == nil {
+			return nil, errors.New("alias without anchor")
+		}
+		return nodeJSON(n.Alias)
+	case yaml.MappingNode:
+		obj := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode {
+				return nil, fmt.Errorf("line %d: keys must be plain text", k.Line)
+			}
+			v, err := nodeJSON(n.Content[i+1])
+			if err != nil {
+				return nil, err
+			}
+			obj[k.Value] = v
+		}
+		return obj, nil
+	case yaml.SequenceNode:
+		arr := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, err := nodeJSON(c)
+			if err != nil {
+				return nil, err
+			}
+			arr = append(arr, v)
+		}
+		return arr, nil
+	case yaml.ScalarNode:
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return nil, fmt.Errorf("line %d: %w", n.Line, err)
+		}
+		return v, nil
+	}
+	return nil, nil
 }

@@ -1,9 +1,11 @@
-package apply
+package resources
 
 import (
 	"encoding/json"
 
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"github.com/heraldhq/herald/internal/breaker"
@@ -60,7 +62,7 @@ func (a *applier) execute(ctx context.Context, tx *store.DB) error {
 	return a.pruneRest(ctx, tx)
 }
 
-func (a *applier) applyApp(ctx context.Context, tx *store.DB, fa fileApp, cur *store.App) error {
+func (a *applier) applyApp(ctx context.Context, tx *store.DB, fa App, cur *store.App) error {
 	name := fa.Name
 	if name == "" {
 		name = fa.ID
@@ -80,6 +82,7 @@ func (a *applier) applyApp(ctx context.Context, tx *store.DB, fa fileApp, cur *s
 			}
 			want.Secret = secret
 			generated = append(generated, "  secret: "+secret+"  (generated; shown only now, hand it to the app's developers)")
+			a.result.Generated = append(a.result.Generated, Secret{Object: "app", ID: fa.ID, Kind: "secret", Value: secret})
 		}
 		if want.CallbackSecret == "" && want.StatusCallbackURL != "" && !a.dryRun {
 			secret, err := webhook.GenerateSecret()
@@ -88,6 +91,7 @@ func (a *applier) applyApp(ctx context.Context, tx *store.DB, fa fileApp, cur *s
 			}
 			want.CallbackSecret = secret
 			generated = append(generated, "  callback secret: "+secret+"  (generated; shown only now, the app verifies status callbacks with it)")
+			a.result.Generated = append(a.result.Generated, Secret{Object: "app", ID: fa.ID, Kind: "callback_secret", Value: secret})
 		}
 		a.say("app %s: %s", fa.ID, a.verb("create"))
 		a.report = append(a.report, generated...)
@@ -100,10 +104,21 @@ func (a *applier) applyApp(ctx context.Context, tx *store.DB, fa fileApp, cur *s
 		if err := tx.CreateApp(ctx, &want); err != nil {
 			return fmt.Errorf("create app %q: %w", fa.ID, err)
 		}
-		return nil
+		a.bumped["app:"+fa.ID] = true
+		diff := diffOf(nil, nil, AppSpec(&want))
+		if want.Secret != "" {
+			diff["secret"] = []any{nil, Redacted}
+		}
+		if want.CallbackSecret != "" {
+			diff["callback_secret"] = []any{nil, Redacted}
+		}
+		return a.audit(ctx, tx, "app.create", "app", fa.ID, diff)
 	}
 
-	var patch store.AppPatch
+	if err := checkVersion("app", fa.ID, fa.Version, cur.Version); err != nil {
+		return err
+	}
+	patch := store.AppPatch{IfVersion: cur.Version}
 	var fields, notes []string
 	if want.Name != cur.Name {
 		patch.Name, fields = &want.Name, append(fields, "name")
@@ -154,6 +169,7 @@ func (a *applier) applyApp(ctx context.Context, tx *store.DB, fa fileApp, cur *s
 			}
 			patch.CallbackSecret = &secret
 			notes = append(notes, "  callback secret: "+secret+"  (generated; shown only now, the app verifies status callbacks with it)")
+			a.result.Generated = append(a.result.Generated, Secret{Object: "app", ID: fa.ID, Kind: "callback_secret", Value: secret})
 		}
 	}
 	if len(fields) == 0 {
@@ -168,10 +184,11 @@ func (a *applier) applyApp(ctx context.Context, tx *store.DB, fa fileApp, cur *s
 	if err := tx.UpdateApp(ctx, fa.ID, patch); err != nil {
 		return fmt.Errorf("update app %q: %w", fa.ID, err)
 	}
-	return nil
+	a.bumped["app:"+fa.ID] = true
+	return a.audit(ctx, tx, "app.update", "app", fa.ID, diffOf(fields, AppSpec(cur), AppSpec(&want)))
 }
 
-func (a *applier) applyAccount(ctx context.Context, tx *store.DB, fa *fileAccount, cur *store.ProviderAccount) error {
+func (a *applier) applyAccount(ctx context.Context, tx *store.DB, fa *Account, cur *store.ProviderAccount) error {
 	weight := intOr(fa.Weight, 1)
 	enabled := boolOr(fa.Enabled, true)
 	// tokenShown is the token to print in the callback URL: only one this
@@ -186,6 +203,7 @@ func (a *applier) applyAccount(ctx context.Context, tx *store.DB, fa *fileAccoun
 				return err
 			}
 			token, tokenShown = t, t
+			a.result.Generated = append(a.result.Generated, Secret{Object: "account", ID: fa.Name, Kind: "callback_token", Value: t})
 		}
 		a.say("account %s: %s", fa.Name, a.verb("create"))
 		if a.dryRun {
@@ -200,10 +218,15 @@ func (a *applier) applyAccount(ctx context.Context, tx *store.DB, fa *fileAccoun
 		}
 		a.accountIDs[fa.Name] = acc.ID
 		a.printCallbackURLs(acc, tokenShown, fa.CallbackToken != "")
-		return nil
+		diff := diffOf(nil, nil, AccountSpec(acc))
+		diff["callback_token"] = []any{nil, Redacted}
+		return a.audit(ctx, tx, "account.create", "account", strconv.FormatInt(acc.ID, 10), diff)
 	}
 
-	var patch store.AccountPatch
+	if err := checkVersion("account", fa.Name, fa.Version, cur.Version); err != nil {
+		return err
+	}
+	patch := store.AccountPatch{IfVersion: cur.Version}
 	var fields []string
 	if canonicalJSON(fa.config) != canonicalJSON(cur.Config) {
 		patch.Config, fields = &fa.config, append(fields, "config")
@@ -234,6 +257,7 @@ func (a *applier) applyAccount(ctx context.Context, tx *store.DB, fa *fileAccoun
 			}
 			token, tokenShown = t, t
 			patch.CallbackToken = &token
+			a.result.Generated = append(a.result.Generated, Secret{Object: "account", ID: fa.Name, Kind: "callback_token", Value: t})
 		}
 	}
 	if len(fields) == 0 {
@@ -243,6 +267,11 @@ func (a *applier) applyAccount(ctx context.Context, tx *store.DB, fa *fileAccoun
 		if !a.dryRun {
 			if err := tx.UpdateAccount(ctx, cur.ID, patch); err != nil {
 				return fmt.Errorf("update account %q: %w", fa.Name, err)
+			}
+			after := *fa
+			after.Weight, after.Enabled = &weight, &enabled
+			if err := a.audit(ctx, tx, "account.update", "account", strconv.FormatInt(cur.ID, 10), diffOf(fields, AccountSpec(cur), after)); err != nil {
+				return err
 			}
 		}
 	}
@@ -285,7 +314,7 @@ func (a *applier) printCallbackURLs(acc *store.ProviderAccount, tokenShown strin
 	}
 }
 
-func (a *applier) applyTemplate(ctx context.Context, tx *store.DB, ft fileTemplate, cur *store.Template) error {
+func (a *applier) applyTemplate(ctx context.Context, tx *store.DB, ft Template, cur *store.Template) error {
 	contentType := ft.ContentType
 	if contentType == "" {
 		contentType = "text"
@@ -308,10 +337,17 @@ func (a *applier) applyTemplate(ctx context.Context, tx *store.DB, ft fileTempla
 			}
 			id = tpl.ID
 			a.templateIDs[ft.Name] = id
+			a.bumped["template:"+ft.Name] = true
+			if err := a.audit(ctx, tx, "template.create", "template", strconv.FormatInt(id, 10), diffOf(nil, nil, TemplateSpec(tpl, nil))); err != nil {
+				return err
+			}
 		}
 	} else {
 		id = cur.ID
-		var patch store.TemplatePatch
+		if err := checkVersion("template", ft.Name, ft.Version, cur.Version); err != nil {
+			return err
+		}
+		patch := store.TemplatePatch{IfVersion: cur.Version}
 		var fields []string
 		if contentType != cur.ContentType {
 			patch.ContentType, fields = &contentType, append(fields, "content_type")
@@ -348,6 +384,12 @@ func (a *applier) applyTemplate(ctx context.Context, tx *store.DB, ft fileTempla
 				if err := tx.UpdateTemplate(ctx, id, patch); err != nil {
 					return fmt.Errorf("update template %q: %w", ft.Name, err)
 				}
+				a.bumped["template:"+ft.Name] = true
+				after := ft
+				after.ContentType, after.Variables, after.Mappings = contentType, vars, nil
+				if err := a.audit(ctx, tx, "template.update", "template", strconv.FormatInt(id, 10), diffOf(fields, TemplateSpec(cur, nil), after)); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -359,7 +401,7 @@ func (a *applier) applyTemplate(ctx context.Context, tx *store.DB, ft fileTempla
 	return nil
 }
 
-func (a *applier) applyMapping(ctx context.Context, tx *store.DB, tplName string, tplID int64, m fileMapping) error {
+func (a *applier) applyMapping(ctx context.Context, tx *store.DB, tplName string, tplID int64, m Mapping) error {
 	accID := a.accountIDs[m.Account]
 	want := &store.TemplateMapping{TemplateID: tplID, AccountID: accID, ProviderCode: m.ProviderCode, ParamOrder: m.ParamOrder, ParamNames: m.ParamNames}
 	if want.ParamOrder == nil {
@@ -400,10 +442,15 @@ func (a *applier) applyMapping(ctx context.Context, tx *store.DB, tplName string
 	if err := tx.UpsertTemplateMapping(ctx, want); err != nil {
 		return fmt.Errorf("template %q: %w", tplName, err)
 	}
-	return nil
+	if err := a.bump("template:"+tplName, func(v int64) error { return tx.UpdateTemplate(ctx, tplID, store.TemplatePatch{IfVersion: v}) }); err != nil {
+		return fmt.Errorf("template %q: %w", tplName, err)
+	}
+	return a.audit(ctx, tx, "template.mapping", "template", strconv.FormatInt(tplID, 10), map[string]any{
+		"mappings." + m.Account: []any{verb, m.ProviderCode},
+	})
 }
 
-func (a *applier) applyChannel(ctx context.Context, tx *store.DB, fc fileChannel, cur *store.Channel) error {
+func (a *applier) applyChannel(ctx context.Context, tx *store.DB, fc Channel, cur *store.Channel) error {
 	enabled := boolOr(fc.Enabled, true)
 	countries := fc.AllowedCountries
 	if countries == nil {
@@ -433,10 +480,19 @@ func (a *applier) applyChannel(ctx context.Context, tx *store.DB, fc fileChannel
 			}
 			id = ch.ID
 			a.channelIDs[fc.Name] = id
+			a.bumped["channel:"+fc.Name] = true
+			after := fc
+			after.Enabled, after.Pool = &enabled, nil
+			if err := a.audit(ctx, tx, "channel.create", "channel", strconv.FormatInt(id, 10), diffOf(nil, nil, after)); err != nil {
+				return err
+			}
 		}
 	} else {
 		id = cur.ID
-		var patch store.ChannelPatch
+		if err := checkVersion("channel", fc.Name, fc.Version, cur.Version); err != nil {
+			return err
+		}
+		patch := store.ChannelPatch{IfVersion: cur.Version}
 		var fields []string
 		if fc.Type != cur.Type {
 			patch.Type, fields = &fc.Type, append(fields, "type")
@@ -483,6 +539,14 @@ func (a *applier) applyChannel(ctx context.Context, tx *store.DB, fc fileChannel
 			if !a.dryRun {
 				if err := tx.UpdateChannel(ctx, id, patch); err != nil {
 					return fmt.Errorf("update channel %q: %w", fc.Name, err)
+				}
+				a.bumped["channel:"+fc.Name] = true
+				after := fc
+				after.Enabled, after.Pool = &enabled, nil
+				before := ChannelSpec(cur, a.templateName(cur.TemplateID), nil)
+				before.Pool = nil
+				if err := a.audit(ctx, tx, "channel.update", "channel", strconv.FormatInt(id, 10), diffOf(fields, before, after)); err != nil {
+					return err
 				}
 			}
 		}
@@ -534,10 +598,16 @@ func (a *applier) applyGrants(ctx context.Context, tx *store.DB, i int) error {
 	if err := tx.SetAppGrants(ctx, fa.ID, ids); err != nil {
 		return fmt.Errorf("set grants of app %q: %w", fa.ID, err)
 	}
-	return nil
+	if err := a.bump("app:"+fa.ID, func(v int64) error { return tx.UpdateApp(ctx, fa.ID, store.AppPatch{IfVersion: v}) }); err != nil {
+		return fmt.Errorf("set grants of app %q: %w", fa.ID, err)
+	}
+	if have == nil {
+		have = []string{}
+	}
+	return a.audit(ctx, tx, "app.grants", "app", fa.ID, map[string]any{"grants": []any{have, want}})
 }
 
-func (a *applier) applyPool(ctx context.Context, tx *store.DB, fc fileChannel, chID int64) error {
+func (a *applier) applyPool(ctx context.Context, tx *store.DB, fc Channel, chID int64) error {
 	current := map[int64]store.PoolMember{}
 	if chID != 0 {
 		pool, err := tx.ChannelPool(ctx, chID)
@@ -549,6 +619,7 @@ func (a *applier) applyPool(ctx context.Context, tx *store.DB, fc fileChannel, c
 		}
 	}
 	listed := map[int64]bool{}
+	poolDiff := map[string]any{}
 	for _, m := range fc.Pool {
 		weight := intOr(m.Weight, a.accountWeights[m.Account])
 		accID := a.accountIDs[m.Account]
@@ -569,6 +640,11 @@ func (a *applier) applyPool(ctx context.Context, tx *store.DB, fc fileChannel, c
 		if err := tx.SetPoolMember(ctx, chID, accID, weight); err != nil {
 			return fmt.Errorf("channel %q: %w", fc.Name, err)
 		}
+		var before any
+		if ok {
+			before = cur.Weight
+		}
+		poolDiff["pool."+m.Account] = []any{before, weight}
 	}
 	var extra []store.PoolMember
 	for id, m := range current {
@@ -578,7 +654,7 @@ func (a *applier) applyPool(ctx context.Context, tx *store.DB, fc fileChannel, c
 	}
 	sort.Slice(extra, func(i, j int) bool { return extra[i].Account.ID < extra[j].Account.ID })
 	for _, m := range extra {
-		if !a.prune {
+		if !a.prunePools {
 			a.say("  pool member %s: not in the file, kept (--prune removes it)", m.Account.Name)
 			continue
 		}
@@ -589,11 +665,18 @@ func (a *applier) applyPool(ctx context.Context, tx *store.DB, fc fileChannel, c
 		if err := tx.RemovePoolMember(ctx, chID, m.Account.ID); err != nil {
 			return fmt.Errorf("channel %q: %w", fc.Name, err)
 		}
+		poolDiff["pool."+m.Account.Name] = []any{m.Weight, nil}
 	}
-	return nil
+	if len(poolDiff) == 0 {
+		return nil
+	}
+	if err := a.bump("channel:"+fc.Name, func(v int64) error { return tx.UpdateChannel(ctx, chID, store.ChannelPatch{IfVersion: v}) }); err != nil {
+		return fmt.Errorf("channel %q: %w", fc.Name, err)
+	}
+	return a.audit(ctx, tx, "channel.pool", "channel", strconv.FormatInt(chID, 10), poolDiff)
 }
 
-func (a *applier) applyRule(ctx context.Context, tx *store.DB, fr fileRule, cur *store.Rule) error {
+func (a *applier) applyRule(ctx context.Context, tx *store.DB, fr Rule, cur *store.Rule) error {
 	want := storeRule(fr)
 	if cur == nil {
 		a.say("rule %s: %s", fr.Name, a.verb("create"))
@@ -603,9 +686,12 @@ func (a *applier) applyRule(ctx context.Context, tx *store.DB, fr fileRule, cur 
 		if err := tx.CreateRule(ctx, &want); err != nil {
 			return fmt.Errorf("create rule %q: %w", fr.Name, err)
 		}
-		return nil
+		return a.audit(ctx, tx, "rule.create", "rule", strconv.FormatInt(want.ID, 10), diffOf(nil, nil, RuleSpec(&want)))
 	}
-	var patch store.RulePatch
+	if err := checkVersion("rule", fr.Name, fr.Version, cur.Version); err != nil {
+		return err
+	}
+	patch := store.RulePatch{IfVersion: cur.Version}
 	var fields []string
 	diff := func(name string, differs bool, set func()) {
 		if differs {
@@ -636,7 +722,7 @@ func (a *applier) applyRule(ctx context.Context, tx *store.DB, fr fileRule, cur 
 	if err := tx.UpdateRule(ctx, cur.ID, patch); err != nil {
 		return fmt.Errorf("update rule %q: %w", fr.Name, err)
 	}
-	return nil
+	return a.audit(ctx, tx, "rule.update", "rule", strconv.FormatInt(cur.ID, 10), diffOf(fields, RuleSpec(cur), RuleSpec(&want)))
 }
 
 // pruneRest handles the accounts and rules the file does not name: with
@@ -662,6 +748,9 @@ func (a *applier) pruneRest(ctx context.Context, tx *store.DB) error {
 		if err := tx.UpdateAccount(ctx, acc.ID, store.AccountPatch{Enabled: &off}); err != nil {
 			return fmt.Errorf("disable account %q: %w", acc.Name, err)
 		}
+		if err := a.audit(ctx, tx, "account.disable", "account", strconv.FormatInt(acc.ID, 10), map[string]any{"enabled": []any{true, false}}); err != nil {
+			return err
+		}
 	}
 	named = map[string]bool{}
 	for _, fr := range a.f.Rules {
@@ -682,6 +771,9 @@ func (a *applier) pruneRest(ctx context.Context, tx *store.DB) error {
 		off := false
 		if err := tx.UpdateRule(ctx, r.ID, store.RulePatch{Enabled: &off}); err != nil {
 			return fmt.Errorf("disable rule %q: %w", r.Name, err)
+		}
+		if err := a.audit(ctx, tx, "rule.disable", "rule", strconv.FormatInt(r.ID, 10), map[string]any{"enabled": []any{true, false}}); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -728,7 +820,7 @@ func breakerJSON(s *breaker.Settings) string {
 
 // applyQuotas makes an app's quotas those of the file, when it has a
 // quota section: quotas it no longer lists are removed.
-func (a *applier) applyQuotas(ctx context.Context, tx *store.DB, fa fileApp) error {
+func (a *applier) applyQuotas(ctx context.Context, tx *store.DB, fa App) error {
 	if fa.Quota == nil {
 		return nil
 	}
@@ -796,7 +888,10 @@ func (a *applier) applyQuotas(ctx context.Context, tx *store.DB, fa fileApp) err
 			return err
 		}
 	}
-	return nil
+	if err := a.bump("app:"+fa.ID, func(v int64) error { return tx.UpdateApp(ctx, fa.ID, store.AppPatch{IfVersion: v}) }); err != nil {
+		return fmt.Errorf("quotas of app %q: %w", fa.ID, err)
+	}
+	return a.audit(ctx, tx, "app.quotas", "app", fa.ID, map[string]any{"quotas": []any{nil, changes}})
 }
 
 func quotaName(names map[int64]string, channelID int64) string {
@@ -804,4 +899,27 @@ func quotaName(names map[int64]string, channelID int64) string {
 		return n
 	}
 	return fmt.Sprintf("channel %d", channelID)
+}
+
+// randomHex returns n random bytes as hex, for generated secrets and
+// tokens.
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// templateName names a stored template by id, for reports and diffs.
+func (a *applier) templateName(id *int64) string {
+	if id == nil {
+		return ""
+	}
+	for name, tid := range a.templateIDs {
+		if tid == *id {
+			return name
+		}
+	}
+	return "#" + strconv.FormatInt(*id, 10)
 }

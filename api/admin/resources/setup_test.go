@@ -1,0 +1,192 @@
+package resources
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun/driver/pgdriver"
+
+	"github.com/heraldhq/herald/internal/adminhttp"
+	"github.com/heraldhq/herald/providers"
+	"github.com/heraldhq/herald/providers/sandbox"
+	"github.com/heraldhq/herald/store"
+)
+
+// testPostgresURL creates a fresh PostgreSQL database for one test and
+// returns its URL; it is dropped when the test ends. An unreachable server
+// fails the test under CI and skips it elsewhere.
+func testPostgresURL(t *testing.T) string {
+	t.Helper()
+	adminURL := os.Getenv("HERALD_TEST_DATABASE_URL")
+	if adminURL == "" {
+		adminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	}
+	admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(adminURL)))
+	t.Cleanup(func() { _ = admin.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := admin.PingContext(ctx); err != nil {
+		msg := fmt.Sprintf("PostgreSQL is not reachable (set HERALD_TEST_DATABASE_URL): %v", err)
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "herald_admin_resources_test_" + hex.EncodeToString(b)
+	_, err := admin.ExecContext(ctx, "CREATE DATABASE "+name)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	})
+	u, err := url.Parse(adminURL)
+	require.NoError(t, err)
+	u.Path = "/" + name
+	return u.String()
+}
+
+// testServer is the resource routes on a real PostgreSQL store, behind a
+// stand-in for the admin server's authentication: "Bearer test-<role>"
+// signs in as user <role> with that role.
+type testServer struct {
+	t   *testing.T
+	db  *store.DB
+	e   *echo.Echo
+	srv *httptest.Server
+}
+
+func newTestServer(t *testing.T) *testServer {
+	t.Helper()
+	key := make([]byte, 32)
+	_, err := rand.Read(key)
+	require.NoError(t, err)
+	c, err := store.NewCipher(key)
+	require.NoError(t, err)
+	db, err := store.Open(t.Context(), store.Options{URL: testPostgresURL(t), Cipher: c})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	_, err = db.MigrateUp(t.Context())
+	require.NoError(t, err)
+	sb := sandbox.New()
+	t.Cleanup(func() { _ = sb.Close() })
+
+	e := echo.New()
+	e.HideBanner = true
+	e.HTTPErrorHandler = writeProblem
+	g := e.Group("/admin/api/v1", testAuth)
+	Register(g, Deps{Store: db, Providers: providers.NewRegistry(sb), PublicURL: "http://127.0.0.1:8080", AccountTester: &recordingTester{}})
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return &testServer{t: t, db: db, e: e, srv: srv}
+}
+
+func testAuth(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if role, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer test-"); ok {
+			if r, err := adminhttp.ParseRole(role); err == nil {
+				adminhttp.SetPrincipal(c, adminhttp.Principal{UserID: 1, Username: role, Role: r})
+			}
+		}
+		return next(c)
+	}
+}
+
+// writeProblem writes errors the way the admin server does.
+func writeProblem(err error, c echo.Context) {
+	if p, ok := adminhttp.AsProblem(err); ok {
+		_ = c.JSON(p.Status, p)
+		return
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		_ = c.JSON(he.Code, map[string]any{"code": "http", "message": fmt.Sprint(he.Message)})
+		return
+	}
+	_ = c.JSON(http.StatusInternalServerError, map[string]any{"code": adminhttp.CodeInternal, "message": err.Error()})
+}
+
+// answer is one response.
+type answer struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+// do sends a request as role ("" for none) with body (nil, a string, or
+// a value to encode) and header pairs.
+func (s *testServer) do(role, method, path string, body any, header ...string) answer {
+	s.t.Helper()
+	var rd *bytes.Reader
+	switch b := body.(type) {
+	case nil:
+		rd = bytes.NewReader(nil)
+	case string:
+		rd = bytes.NewReader([]byte(b))
+	default:
+		raw, err := json.Marshal(b)
+		require.NoError(s.t, err)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(s.t.Context(), method, s.srv.URL+"/admin/api/v1"+path, rd)
+	require.NoError(s.t, err)
+	req.Header.Set("Content-Type", "application/json")
+	if role != "" {
+		req.Header.Set("Authorization", "Bearer test-"+role)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(s.t, err)
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	_, err = buf.ReadFrom(resp.Body)
+	require.NoError(s.t, err)
+	a := answer{status: resp.StatusCode, header: resp.Header, raw: buf.String()}
+	if buf.Len() > 0 {
+		_ = json.Unmarshal(buf.Bytes(), &a.body)
+	}
+	return a
+}
+
+// must sends a request as operator and requires the status.
+func (s *testServer) must(status int, method, path string, body any, header ...string) answer {
+	s.t.Helper()
+	a := s.do("operator", method, path, body, header...)
+	require.Equal(s.t, status, a.status, "%s %s: %s", method, path, a.raw)
+	return a
+}
+
+// recordingTester stands in for the send path at the AccountTester seam:
+// it records what it was asked and answers a task id.
+type recordingTester struct {
+	mu    sync.Mutex
+	tests []AccountTest
+}
+
+func (r *recordingTester) TestAccount(_ context.Context, t AccountTest) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tests = append(r.tests, t)
+	return fmt.Sprintf("test-task-%d", len(r.tests)), nil
+}
