@@ -179,12 +179,12 @@ func (s *stack) openStore(ctx context.Context, policy schemaPolicy) error {
 	if err != nil {
 		return fmt.Errorf("master key: %w", err)
 	}
-	db, err := store.Open(ctx, store.Options{URL: s.cfg.Database.URL, Cipher: cipher, Logger: s.log})
+	s.receiverKeys = store.NewReceiverKeyer(key)
+	db, err := store.Open(ctx, store.Options{URL: s.cfg.Database.URL, Cipher: cipher, Logger: s.log, ReceiverKeys: s.receiverKeys})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
 	s.db = db
-	s.receiverKeys = store.NewReceiverKeyer(key)
 	s.cached = store.NewCached(db, store.DefaultCacheTTL)
 	s.onClose("store", db.Close)
 	switch policy {
