@@ -39,7 +39,9 @@ type MessageCursor struct {
 }
 
 // Cursor returns the position of m in list order.
-func (m *Message) Cursor() MessageCursor { return MessageCursor{CreatedAt: m.CreatedAt, TaskID: m.TaskID} }
+func (m *Message) Cursor() MessageCursor {
+	return MessageCursor{CreatedAt: m.CreatedAt, TaskID: m.TaskID}
+}
 
 // Default and largest page of ListMessages.
 const (
