@@ -93,3 +93,25 @@ func TestListMessages(t *testing.T) {
 		})
 	})
 }
+
+func TestRedrives(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		acct := int64(3)
+		r := &Redrive{ID: "rd-1", Filter: `{"status":"failed"}`, AccountID: &acct, Status: RedriveRunning, CreatedBy: "user:ops"}
+		require.NoError(t, db.CreateRedrive(ctx, r))
+		require.NoError(t, db.UpdateRedrive(ctx, "rd-1", "", RedriveCounts{Matched: 3, Resent: 2, Skipped: 1}))
+		require.NoError(t, db.UpdateRedrive(ctx, "rd-1", RedriveDone, RedriveCounts{Matched: 1, Failed: 1}))
+		got, err := db.GetRedrive(ctx, "rd-1")
+		require.NoError(t, err)
+		require.Equal(t, RedriveDone, got.Status)
+		require.Equal(t, []int{4, 2, 1, 1}, []int{got.Matched, got.Resent, got.Skipped, got.Failed})
+		require.ErrorIs(t, db.UpdateRedrive(ctx, "nope", "", RedriveCounts{}), ErrNotFound)
+		_, err = db.GetRedrive(ctx, "nope")
+		require.ErrorIs(t, err, ErrNotFound)
+		list, err := db.ListRedrives(ctx, time.Time{}, 0)
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+	})
+}

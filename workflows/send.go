@@ -243,12 +243,38 @@ func (s *send) loadPlan(ctx workflow.Context) (res SendResult, done bool, err er
 		res, err := s.finish(ctx, StatusFailed, "", s.plan.ProblemCode, s.plan.ProblemDetail)
 		return res, true, err
 	}
+	if s.in.ForceAccountID != 0 && workflow.GetVersion(ctx, forcedAccount, workflow.DefaultVersion, 1) == 1 {
+		if !s.forceAccount() {
+			res, err := s.finish(ctx, StatusFailed, "", CodeForcedAccountUnavailable,
+				fmt.Sprintf("account %d, which an operator chose for this resend, is not an enabled member of the channel's pool", s.in.ForceAccountID))
+			return res, true, err
+		}
+	}
 	for _, r := range s.plan.InvalidRules {
 		if err := s.record(ctx, activities.StatusUpdate{}, EventConfig, "INVALID_RULE", r); err != nil {
 			return SendResult{}, true, err
 		}
 	}
 	return SendResult{}, false, nil
+}
+
+// forcedAccount gates SendInput.ForceAccountID: only workflows started
+// with it set call GetVersion, so other sends record no marker.
+const forcedAccount = "forced-account"
+
+// forceAccount narrows the plan to the forced account; false when it is
+// not an enabled member of the pool.
+func (s *send) forceAccount() bool {
+	for _, a := range s.plan.Accounts {
+		if a.ID == s.in.ForceAccountID && a.Enabled {
+			// Forcing is deliberate: a zero pool weight does not stop it.
+			a.Weight = max(a.Weight, 1)
+			s.plan.Accounts = []activities.PlanAccount{a}
+			s.plan.FirstAccountID = a.ID
+			return true
+		}
+	}
+	return false
 }
 
 // route is where the next attempt goes.
