@@ -29,6 +29,7 @@ import (
 	"github.com/heraldhq/herald/internal/admission"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/devtemporal"
+	"github.com/heraldhq/herald/internal/redrive"
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/providers/aliyun"
 	"github.com/heraldhq/herald/providers/dingtalk"
@@ -375,6 +376,10 @@ func (s *stack) startWorker(callbackBase string) error {
 	main.RegisterWorkflowWithOptions(workflows.SendWorkflow, workflow.RegisterOptions{Name: workflows.SendWorkflowName})
 	main.RegisterWorkflowWithOptions(workflows.BreakerWorkflow, workflow.RegisterOptions{Name: workflows.BreakerWorkflowName})
 	main.RegisterActivity(s.acts)
+	// Re-drives resend through the store (s.db, not the cache: a resend
+	// is a write) and start send workflows like the API does.
+	main.RegisterWorkflowWithOptions(workflows.RedriveWorkflow, workflow.RegisterOptions{Name: workflows.RedriveWorkflowName})
+	(&redrive.Activities{DB: s.db, Engine: workflows.NewClient(s.temporal), Log: s.log.Named("redrive")}).Register(main)
 	workers := []worker.Worker{main}
 	if s.cfg.Worker.PerKindSendQueues {
 		for _, kind := range s.registry.Kinds() {

@@ -40,6 +40,9 @@ type Deps struct {
 	// Namespace is the Temporal namespace of the send workflows; empty
 	// means "default".
 	Namespace string
+	// Redrives starts and steers re-drive workflows; nil answers 503 on
+	// the re-drive routes that need it.
+	Redrives RedriveEngine
 	// Logger defaults to a no-op logger.
 	Logger *zap.Logger
 	// Now defaults to time.Now; NewID to random UUIDs.
@@ -74,9 +77,15 @@ func Register(g *echo.Group, deps Deps) {
 	viewer, operator := adminhttp.Require(adminhttp.RoleViewer), adminhttp.Require(adminhttp.RoleOperator)
 	g.GET("/messages", h.list, viewer)
 	g.GET("/messages/export.csv", h.export, viewer)
+	g.POST("/messages/redrive", h.startRedrive, operator)
 	g.GET("/messages/:id", h.detail, viewer)
 	g.POST("/messages/:id/cancel", h.cancel, operator)
 	g.POST("/messages/:id/resend", h.resend, operator)
+	g.GET("/redrives", h.listRedrives, viewer)
+	g.GET("/redrives/:id", h.getRedrive, viewer)
+	g.POST("/redrives/:id/pause", h.signalRedrive(workflows.RedrivePauseSignal, "pause"), operator)
+	g.POST("/redrives/:id/resume", h.signalRedrive(workflows.RedriveResumeSignal, "resume"), operator)
+	g.POST("/redrives/:id/cancel", h.signalRedrive(workflows.RedriveCancelSignal, "cancel"), operator)
 }
 
 // MessageView is one message as the admin API shows it. Receiver, subject

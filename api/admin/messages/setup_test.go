@@ -22,6 +22,7 @@ import (
 	"github.com/uptrace/bun/driver/pgdriver"
 
 	"github.com/heraldhq/herald/internal/adminhttp"
+	"github.com/heraldhq/herald/internal/redrive"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/workflows"
 )
@@ -84,6 +85,7 @@ type fixture struct {
 	db     *store.DB
 	keys   *store.ReceiverKeyer
 	engine *fakeEngine
+	redr   *runRedrives
 	srv    *httptest.Server
 	now    time.Time
 }
@@ -96,17 +98,18 @@ func setup(t *testing.T, dialect string) *fixture {
 	keys := store.NewReceiverKeyer([]byte("messages test master key"))
 	db := openTestStore(t, testDatabaseURL(t, dialect), keys)
 	f := &fixture{db: db, keys: keys, engine: &fakeEngine{}, now: testNow}
+	n := 0
+	newID := func() string {
+		n++
+		return fmt.Sprintf("99999999-0000-4000-8000-%012d", n)
+	}
+	f.redr = &runRedrives{acts: &redrive.Activities{DB: db, Engine: f.engine, Now: func() time.Time { return f.now }, NewID: newID}}
 	e := echo.New()
 	e.HTTPErrorHandler = errorHandler
 	g := e.Group("/admin/api/v1", testAuth)
-	n := 0
 	Register(g, Deps{
 		Store: db, Engine: f.engine, Keys: keys, TemporalUIURL: "http://ui.test/", Namespace: "herald",
-		Now: func() time.Time { return f.now },
-		NewID: func() string {
-			n++
-			return fmt.Sprintf("99999999-0000-4000-8000-%012d", n)
-		},
+		Redrives: f.redr, Now: func() time.Time { return f.now }, NewID: newID,
 	})
 	f.srv = httptest.NewServer(e)
 	t.Cleanup(f.srv.Close)
