@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/heraldhq/herald/internal/messagescli"
 )
 
 // newRootCommand builds the whole command tree. Output goes to the given
@@ -45,6 +47,7 @@ and a Temporal cluster:
 		newSuppressionCommand(stdout, getenv),
 		newBreakerCommand(stdout, getenv),
 		newQuotaCommand(stdout, getenv),
+		messagescli.NewCommand(stdout, getenv, nil),
 		newBenchCommand(stdout),
 		newVersionCommand(stdout),
 	)
