@@ -63,41 +63,7 @@ func listMessages(ctx context.Context, idb bun.IDB, f MessageFilter) ([]Message,
 	limit = min(limit, MaxMessagePage)
 	ms := []Message{}
 	q := idb.NewSelect().Model(&ms).OrderExpr("m.created_at DESC, m.task_id DESC").Limit(int64(limit))
-	if f.AppID != "" {
-		q = q.Where("m.app_id = ?", f.AppID)
-	}
-	if f.ChannelID != 0 {
-		q = q.Where("m.channel_id = ?", f.ChannelID)
-	}
-	switch len(f.Statuses) {
-	case 0:
-	case 1:
-		q = q.Where("m.status = ?", f.Statuses[0])
-	default:
-		q = q.Where("m.status IN (?)", bun.List(f.Statuses))
-	}
-	if f.AccountID != 0 {
-		q = q.Where("m.account_id = ?", f.AccountID)
-	}
-	if f.ProviderKind != "" {
-		q = q.Where("m.account_id IN (SELECT pa.id FROM provider_accounts AS pa WHERE pa.kind = ?)", f.ProviderKind)
-	}
-	if !f.Since.IsZero() {
-		q = q.Where("m.created_at >= ?", normTime(f.Since))
-	}
-	if !f.Until.IsZero() {
-		q = q.Where("m.created_at < ?", normTime(f.Until))
-	}
-	switch len(f.ReceiverKeys) {
-	case 0:
-	case 1:
-		q = q.Where("m.receiver_key = ?", f.ReceiverKeys[0])
-	default:
-		q = q.Where("m.receiver_key IN (?)", bun.List(f.ReceiverKeys))
-	}
-	if f.NotRedriven {
-		q = q.Where("m.redriven_to = ''")
-	}
+	q = applyMessageFilter(q, f)
 	if f.After != nil {
 		// A row comparison reads as one index range on both databases.
 		q = q.Where("(m.created_at, m.task_id) < (?, ?)", normTime(f.After.CreatedAt), f.After.TaskID)
@@ -136,4 +102,45 @@ func (db *DB) ResendMessage(ctx context.Context, original string, resend *Messag
 		resend.RedrivenFrom = original
 		return createMessages(ctx, tx.idb, tx.timestamp(), tx.keys, []*Message{resend}, nil)
 	})
+}
+
+// applyMessageFilter adds f's conditions, except the cursor and limit, on
+// messages aliased m.
+func applyMessageFilter(q *bun.SelectQuery, f MessageFilter) *bun.SelectQuery {
+	if f.AppID != "" {
+		q = q.Where("m.app_id = ?", f.AppID)
+	}
+	if f.ChannelID != 0 {
+		q = q.Where("m.channel_id = ?", f.ChannelID)
+	}
+	switch len(f.Statuses) {
+	case 0:
+	case 1:
+		q = q.Where("m.status = ?", f.Statuses[0])
+	default:
+		q = q.Where("m.status IN (?)", bun.List(f.Statuses))
+	}
+	if f.AccountID != 0 {
+		q = q.Where("m.account_id = ?", f.AccountID)
+	}
+	if f.ProviderKind != "" {
+		q = q.Where("m.account_id IN (SELECT pa.id FROM provider_accounts AS pa WHERE pa.kind = ?)", f.ProviderKind)
+	}
+	if !f.Since.IsZero() {
+		q = q.Where("m.created_at >= ?", normTime(f.Since))
+	}
+	if !f.Until.IsZero() {
+		q = q.Where("m.created_at < ?", normTime(f.Until))
+	}
+	switch len(f.ReceiverKeys) {
+	case 0:
+	case 1:
+		q = q.Where("m.receiver_key = ?", f.ReceiverKeys[0])
+	default:
+		q = q.Where("m.receiver_key IN (?)", bun.List(f.ReceiverKeys))
+	}
+	if f.NotRedriven {
+		q = q.Where("m.redriven_to = ''")
+	}
+	return q
 }

@@ -115,3 +115,38 @@ func TestRedrives(t *testing.T) {
 		require.Len(t, list, 1)
 	})
 }
+
+func TestWatchEvents(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		a, b := newMessage("30000000-0000-4000-8000-000000000000"), newMessage("30000000-0000-4000-8000-000000000001")
+		b.AppID = "other"
+		require.NoError(t, db.CreateMessages(ctx, []*Message{a, b}, nil))
+		last, err := db.LastEventID(ctx)
+		require.NoError(t, err)
+		notes, stop, err := db.EventNotifications(ctx)
+		require.NoError(t, err)
+		defer func() { require.NoError(t, stop()) }()
+
+		require.NoError(t, db.AddEvent(ctx, &MessageEvent{TaskID: a.TaskID, Seq: 1, Kind: "accepted"}))
+		require.NoError(t, db.AddEvent(ctx, &MessageEvent{TaskID: b.TaskID, Seq: 1, Kind: "accepted"}))
+		if db.Dialect() == DialectPostgres {
+			select {
+			case <-notes:
+			case <-time.After(10 * time.Second):
+				t.Fatal("no notification of the new events")
+			}
+		} else {
+			require.Nil(t, notes)
+		}
+		got, err := db.ListEventsAfter(ctx, last, MessageFilter{AppID: "app"}, 0)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		require.Equal(t, a.TaskID, got[0].TaskID)
+		require.Equal(t, a.Receiver, got[0].Receiver)
+		got, err = db.ListEventsAfter(ctx, got[0].ID, MessageFilter{AppID: "app"}, 0)
+		require.NoError(t, err)
+		require.Empty(t, got)
+	})
+}

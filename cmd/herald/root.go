@@ -48,6 +48,7 @@ and a Temporal cluster:
 		newBreakerCommand(stdout, getenv),
 		newQuotaCommand(stdout, getenv),
 		messagescli.NewCommand(stdout, getenv, nil),
+		messagescli.NewWatchCommand(stdout, getenv, nil),
 		newBenchCommand(stdout),
 		newVersionCommand(stdout),
 	)

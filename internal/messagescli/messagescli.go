@@ -411,3 +411,69 @@ func follow(ctx context.Context, cl *adminclient.Client, id string, poll time.Du
 		}
 	}
 }
+
+// NewWatchCommand builds `herald watch`, a live tail of message events.
+// httpClient may be nil.
+func NewWatchCommand(stdout io.Writer, getenv func(string) string, httpClient *http.Client) *cobra.Command {
+	if httpClient == nil {
+		httpClient = &http.Client{}
+	}
+	c := &common{getenv: getenv, httpClient: httpClient}
+	var f filterFlags
+	cmd := &cobra.Command{
+		Use:   "watch [filters]",
+		Short: "Print message events live as they are stored, filtered like messages list",
+		Long: `Follows the timeline events of every message matching the filters from now
+on, one line each, until interrupted. -o json prints each event as one JSON
+object per line.`,
+		Example: `  herald watch
+  herald watch --status failed --provider aliyun
+  herald watch --app shop -o json | jq .kind`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			q := f.values()
+			q.Del("since")
+			q.Del("until")
+			resp, err := cl.Raw(cmd.Context(), http.MethodGet, "/messages/watch", q, nil)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			return printWatch(stdout, resp.Body, c.output == "json")
+		},
+	}
+	pf := cmd.Flags()
+	pf.StringVar(&c.credentials, "credentials", "", "credentials file written by herald login (default: $HERALD_CREDENTIALS or the user config dir)")
+	pf.StringVarP(&c.output, "output", "o", "table", "output: table or json")
+	f.add(cmd, "account")
+	return cmd
+}
+
+// printWatch copies the NDJSON stream, as it is or one aligned line per
+// event; it ends without error when the stream does.
+func printWatch(w io.Writer, r io.Reader, raw bool) error {
+	dec := json.NewDecoder(r)
+	for {
+		var e messages.WatchEvent
+		if err := dec.Decode(&e); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return fmt.Errorf("read events: %w", err)
+		}
+		var err error
+		if raw {
+			err = json.NewEncoder(w).Encode(e)
+		} else {
+			_, err = fmt.Fprintf(w, "%s  %s  %-8s  %-16s  %-10s  %-6s  %s  %s %s\n", e.CreatedAt, e.TaskID, e.AppID, e.Kind, e.Status,
+				optID(e.AccountID), e.Receiver, e.Code, clip(e.Detail, 60))
+		}
+		if err != nil {
+			return err
+		}
+	}
+}

@@ -1,12 +1,14 @@
 package messagescli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -228,4 +230,37 @@ func TestRedrive(t *testing.T) {
 	var r messages.RedriveView
 	require.NoError(t, json.Unmarshal([]byte(out), &r))
 	require.Equal(t, 2, r.Skipped, "resent already")
+}
+
+func TestWatch(t *testing.T) {
+	t.Parallel()
+	w := setup(t)
+	path := filepath.Join(w.dir, "viewer.json")
+	creds := &adminclient.Credentials{URL: w.url, Username: "viewer", Role: "viewer", AccessToken: "test-viewer", AccessExpiresAt: time.Now().Add(time.Hour), RefreshToken: "unused"}
+	require.NoError(t, creds.Save(path))
+	pr, pw := io.Pipe()
+	cmd := NewWatchCommand(pw, func(string) string { return "" }, nil)
+	cmd.SetArgs([]string{"--credentials", path, "--status", "failed"})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx); _ = pw.Close() }()
+
+	lines := bufio.NewScanner(pr)
+	// Events stored once the tail runs; the poll on SQLite picks them up.
+	go func() {
+		for i := 1; ctx.Err() == nil; i++ {
+			_ = w.db.AddEvent(context.Background(), &store.MessageEvent{TaskID: "00000000-0000-4000-8000-000000000001", Seq: 10 + i, Kind: "receipt"})
+			_ = w.db.AddEvent(context.Background(), &store.MessageEvent{TaskID: "00000000-0000-4000-8000-000000000002", Seq: 10 + i, Kind: "retry", Code: "THROTTLED"})
+			time.Sleep(200 * time.Millisecond)
+		}
+	}()
+	require.True(t, lines.Scan())
+	line := lines.Text()
+	require.Contains(t, line, "00000000-0000-4000-8000-000000000002")
+	require.Contains(t, line, "retry")
+	require.Contains(t, line, "+86138****8002")
+	require.NotContains(t, line, "000000000001", "a successful message's events are filtered out")
+	cancel()
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	require.NoError(t, <-done)
 }

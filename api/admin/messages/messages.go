@@ -77,6 +77,7 @@ func Register(g *echo.Group, deps Deps) {
 	viewer, operator := adminhttp.Require(adminhttp.RoleViewer), adminhttp.Require(adminhttp.RoleOperator)
 	g.GET("/messages", h.list, viewer)
 	g.GET("/messages/export.csv", h.export, viewer)
+	g.GET("/messages/watch", h.watch, viewer)
 	g.POST("/messages/redrive", h.startRedrive, operator)
 	g.GET("/messages/:id", h.detail, viewer)
 	g.POST("/messages/:id/cancel", h.cancel, operator)

@@ -82,9 +82,9 @@ func TestRouteRoleMatrix(t *testing.T) {
 			}
 		}
 		url := strings.ReplaceAll(path, "{id}", ms[0].TaskID)
-		require.Equal(t, http.StatusUnauthorized, f.call(t, "", method, url, nil, nil), "%s without a principal", r)
+		require.Equal(t, http.StatusUnauthorized, f.status(t, "", method, url), "%s without a principal", r)
 		for _, role := range adminhttp.Roles {
-			got := f.call(t, string(role), method, url, nil, nil)
+			got := f.status(t, string(role), method, url)
 			if role.AtLeast(adminhttp.Role(op)) {
 				require.NotContains(t, []int{http.StatusUnauthorized, http.StatusForbidden}, got, "%s as %s", r, role)
 			} else {

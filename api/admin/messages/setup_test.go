@@ -219,3 +219,18 @@ func (f *fixture) seed(t *testing.T, n int) []*store.Message {
 	require.NoError(t, f.db.CreateMessages(t.Context(), ms, nil))
 	return ms
 }
+
+// status sends a request as role and returns only the status, closing the
+// body unread (a live tail never ends on its own).
+func (f *fixture) status(t *testing.T, role, method, path string) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, f.srv.URL+"/admin/api/v1"+path, nil)
+	require.NoError(t, err)
+	if role != "" {
+		req.Header.Set("Authorization", "Bearer test-"+role)
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	require.NoError(t, res.Body.Close())
+	return res.StatusCode
+}

@@ -1,3 +1,11 @@
+DROP TRIGGER message_events_notify ON message_events;
+
+--bun:split
+
+DROP FUNCTION herald_notify_message_event();
+
+--bun:split
+
 DROP TABLE redrives;
 
 --bun:split

@@ -63,3 +63,19 @@ CREATE TABLE redrives (
 --bun:split
 
 CREATE INDEX redrives_created_at_idx ON redrives (created_at);
+
+--bun:split
+
+-- herald watch wakes on this notification instead of polling; the payload
+-- is only the event id (never a receiver), and readers query for the rest.
+CREATE FUNCTION herald_notify_message_event() RETURNS trigger AS $$
+BEGIN
+    PERFORM pg_notify('herald_message_events', NEW.id::text);
+    RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;
+
+--bun:split
+
+CREATE TRIGGER message_events_notify AFTER INSERT ON message_events
+    FOR EACH ROW EXECUTE FUNCTION herald_notify_message_event();
