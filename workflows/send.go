@@ -121,6 +121,9 @@ type send struct {
 	// next write (a record, or the send activity's start).
 	pending       []activities.Event
 	pendingUpdate activities.StatusUpdate
+	// decisionFacts are the inputs of the decision just taken, for its
+	// timeline event.
+	decisionFacts *activities.DecisionFacts
 	// throttled counts attempts refused by throttling and deferred the
 	// time waited for them: throttling delays a message, it does not use
 	// up its attempts.
@@ -786,7 +789,7 @@ func (s *send) decide(ctx workflow.Context, f rules.Failure, onAccount int) (rul
 		counted--
 	}
 	var d rules.Decision
-	err := workflow.ExecuteLocalActivity(ctx, acts.Decide, activities.DecideInput{
+	in := activities.DecideInput{
 		Rules:             s.plan.Rules,
 		Failure:           f,
 		AttemptsOnAccount: onAccount,
@@ -794,9 +797,16 @@ func (s *send) decide(ctx workflow.Context, f rules.Failure, onAccount int) (rul
 		MaxAttempts:       s.plan.MaxAttempts,
 		AccountsLeft:      left,
 		DeferredFor:       s.deferred,
-	}).Get(ctx, &d)
+	}
+	err := workflow.ExecuteLocalActivity(ctx, acts.Decide, in).Get(ctx, &d)
 	if err != nil {
 		return d, fmt.Errorf("decide: %w", err)
+	}
+	// The decision event about to be noted carries these facts; a new
+	// field of the recorded payload, so replays are unaffected.
+	s.decisionFacts = &activities.DecisionFacts{
+		Failure: f, AttemptsOnAccount: in.AttemptsOnAccount, TotalAttempts: in.TotalAttempts,
+		MaxAttempts: in.MaxAttempts, AccountsLeft: in.AccountsLeft, DeferredFor: in.DeferredFor, Decision: d,
 	}
 	return d, nil
 }
@@ -898,7 +908,11 @@ func (s *send) keepLateReceipts(ctx workflow.Context) error {
 // per send.
 func (s *send) note(ctx workflow.Context, accountID int64, kind, code, detail string) {
 	seq := len(s.state.Timeline) + 1
-	s.pending = append(s.pending, activities.Event{Seq: seq, Status: s.state.Status, Kind: kind, AccountID: accountID, Code: code, Detail: detail})
+	ev := activities.Event{Seq: seq, Status: s.state.Status, Kind: kind, AccountID: accountID, Code: code, Detail: detail}
+	if kind == EventDecision {
+		ev.Facts, s.decisionFacts = s.decisionFacts, nil
+	}
+	s.pending = append(s.pending, ev)
 	s.state.Timeline = append(s.state.Timeline, TimelineEntry{
 		Seq: seq, At: workflow.Now(ctx), Kind: kind, Status: s.state.Status, AccountID: accountID, Code: code, Detail: detail,
 	})
