@@ -82,6 +82,7 @@ func Register(g *echo.Group, deps Deps) {
 	g.GET("/messages/:id", h.detail, viewer)
 	g.POST("/messages/:id/cancel", h.cancel, operator)
 	g.POST("/messages/:id/resend", h.resend, operator)
+	g.POST("/rules/dry-run", h.dryRun, operator)
 	g.GET("/redrives", h.listRedrives, viewer)
 	g.GET("/redrives/:id", h.getRedrive, viewer)
 	g.POST("/redrives/:id/pause", h.signalRedrive(workflows.RedrivePauseSignal, "pause"), operator)
