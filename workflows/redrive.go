@@ -6,8 +6,6 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/heraldhq/herald/store"
 )
 
 // Names of the re-drive workflow, its signals, query and activities.
@@ -26,6 +24,35 @@ const (
 	RedriveFinishActivity = "herald.redrive.finish"
 )
 
+// Re-drive statuses, as the store keeps them (store.Redrive*).
+const (
+	RedriveRunning   = "running"
+	RedrivePaused    = "paused"
+	RedriveCancelled = "cancelled"
+	RedriveDone      = "done"
+)
+
+// RedriveFilter selects the messages of a re-drive: store.MessageFilter's
+// fields, kept here because workflows reach the store only through
+// activities.
+type RedriveFilter struct {
+	AppID        string
+	ChannelID    int64
+	Statuses     []string
+	ProviderKind string
+	AccountID    int64
+	Since, Until time.Time
+	ReceiverKeys []string
+	After        *RedriveCursor
+	Limit        int
+}
+
+// RedriveCursor is a position in the newest-first message order.
+type RedriveCursor struct {
+	CreatedAt time.Time
+	TaskID    string
+}
+
 // RedriveWorkflowID is the workflow id of a re-drive.
 func RedriveWorkflowID(redriveID string) string { return "redrive-" + redriveID }
 
@@ -43,7 +70,7 @@ type RedriveInput struct {
 	RedriveID string
 	// Filter selects the messages; its Until is fixed at the start so
 	// resends, which are new messages, are never matched themselves.
-	Filter store.MessageFilter
+	Filter RedriveFilter
 	// ForceAccountID, when positive, sends every resend through this
 	// account.
 	ForceAccountID int64
@@ -59,7 +86,7 @@ type RedriveInput struct {
 
 // RedriveProgress is how far a re-drive got.
 type RedriveProgress struct {
-	// Status is one of store.RedriveRunning, RedrivePaused,
+	// Status is one of RedriveRunning, RedrivePaused,
 	// RedriveCancelled, RedriveDone.
 	Status  string
 	Matched int
@@ -71,7 +98,7 @@ type RedriveProgress struct {
 // RedrivePageInput asks for one page of matches to be resent.
 type RedrivePageInput struct {
 	RedriveID      string
-	Filter         store.MessageFilter
+	Filter         RedriveFilter
 	ForceAccountID int64
 	PerSecond      float64
 	Actor          string
@@ -80,7 +107,7 @@ type RedrivePageInput struct {
 // RedrivePageResult is what one page did. Next is nil after the last page.
 type RedrivePageResult struct {
 	Matched, Resent, Skipped, Failed int
-	Next                             *store.MessageCursor
+	Next                             *RedriveCursor
 }
 
 // RedriveFinishInput records a re-drive's end.
@@ -101,7 +128,7 @@ func RedriveWorkflow(ctx workflow.Context, in RedriveInput) (RedriveProgress, er
 	}
 	p := in.Progress
 	if p.Status == "" {
-		p.Status = store.RedriveRunning
+		p.Status = RedriveRunning
 	}
 	if err := workflow.SetQueryHandler(ctx, RedriveProgressQuery, func() (RedriveProgress, error) { return p, nil }); err != nil {
 		return p, fmt.Errorf("set progress query: %w", err)
@@ -113,8 +140,8 @@ func RedriveWorkflow(ctx workflow.Context, in RedriveInput) (RedriveProgress, er
 	drain := func() {
 		for {
 			sel := workflow.NewSelector(ctx)
-			sel.AddReceive(pause, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); p.Status = store.RedrivePaused })
-			sel.AddReceive(resume, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); p.Status = store.RedriveRunning })
+			sel.AddReceive(pause, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); p.Status = RedrivePaused })
+			sel.AddReceive(resume, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); p.Status = RedriveRunning })
 			sel.AddReceive(cancel, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); cancelled = true })
 			sel.AddDefault(func() {})
 			if !sel.HasPending() {
@@ -139,7 +166,7 @@ func RedriveWorkflow(ctx workflow.Context, in RedriveInput) (RedriveProgress, er
 	}
 	for pages := 0; ; pages++ {
 		drain()
-		for p.Status == store.RedrivePaused && !cancelled {
+		for p.Status == RedrivePaused && !cancelled {
 			// Wait for the next signal, then read them all.
 			sel := workflow.NewSelector(ctx)
 			sel.AddReceive(resume, func(workflow.ReceiveChannel, bool) {})
@@ -149,7 +176,7 @@ func RedriveWorkflow(ctx workflow.Context, in RedriveInput) (RedriveProgress, er
 			drain()
 		}
 		if cancelled {
-			return finish(store.RedriveCancelled)
+			return finish(RedriveCancelled)
 		}
 		if pages == redrivePagesPerRun {
 			in.Progress = p
@@ -169,7 +196,7 @@ func RedriveWorkflow(ctx workflow.Context, in RedriveInput) (RedriveProgress, er
 		p.Skipped += res.Skipped
 		p.Failed += res.Failed
 		if res.Next == nil {
-			return finish(store.RedriveDone)
+			return finish(RedriveDone)
 		}
 		in.Filter.After = res.Next
 	}

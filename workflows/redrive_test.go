@@ -10,8 +10,6 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/heraldhq/herald/store"
 )
 
 // redriveEnv is a test environment with the re-drive activities registered
@@ -32,34 +30,34 @@ func redriveEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 func TestRedriveWorkflowPages(t *testing.T) {
 	t.Parallel()
 	env := redriveEnv(t)
-	c1 := &store.MessageCursor{CreatedAt: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC), TaskID: "t2"}
+	c1 := &RedriveCursor{CreatedAt: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC), TaskID: "t2"}
 	env.OnActivity(RedrivePageActivity, mock.Anything, mock.MatchedBy(func(in RedrivePageInput) bool { return in.Filter.After == nil })).
 		Return(RedrivePageResult{Matched: 2, Resent: 1, Skipped: 1, Next: c1}, nil).Once()
 	env.OnActivity(RedrivePageActivity, mock.Anything, mock.MatchedBy(func(in RedrivePageInput) bool {
 		return in.Filter.After != nil && in.Filter.After.TaskID == "t2" && in.Filter.Limit == 2 && in.ForceAccountID == 9
 	})).Return(RedrivePageResult{Matched: 1, Resent: 1}, nil).Once()
-	env.OnActivity(RedriveFinishActivity, mock.Anything, RedriveFinishInput{RedriveID: "r1", Status: store.RedriveDone}).Return(nil).Once()
+	env.OnActivity(RedriveFinishActivity, mock.Anything, RedriveFinishInput{RedriveID: "r1", Status: RedriveDone}).Return(nil).Once()
 
-	env.ExecuteWorkflow(RedriveWorkflowName, RedriveInput{RedriveID: "r1", PageSize: 2, ForceAccountID: 9, Filter: store.MessageFilter{Statuses: []string{"failed"}}})
+	env.ExecuteWorkflow(RedriveWorkflowName, RedriveInput{RedriveID: "r1", PageSize: 2, ForceAccountID: 9, Filter: RedriveFilter{Statuses: []string{"failed"}}})
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
 	var p RedriveProgress
 	require.NoError(t, env.GetWorkflowResult(&p))
-	require.Equal(t, RedriveProgress{Status: store.RedriveDone, Matched: 3, Resent: 2, Skipped: 1}, p)
+	require.Equal(t, RedriveProgress{Status: RedriveDone, Matched: 3, Resent: 2, Skipped: 1}, p)
 	env.AssertExpectations(t)
 }
 
 func TestRedriveWorkflowPauseResumeCancel(t *testing.T) {
 	t.Parallel()
 	env := redriveEnv(t)
-	next := &store.MessageCursor{TaskID: "t"}
+	next := &RedriveCursor{TaskID: "t"}
 	pages := 0
 	env.OnActivity(RedrivePageActivity, mock.Anything, mock.Anything).Return(
 		func(context.Context, RedrivePageInput) (RedrivePageResult, error) {
 			pages++
 			return RedrivePageResult{Matched: 1, Resent: 1, Next: next}, nil
 		})
-	env.OnActivity(RedriveFinishActivity, mock.Anything, RedriveFinishInput{RedriveID: "r2", Status: store.RedriveCancelled}).Return(nil).Once()
+	env.OnActivity(RedriveFinishActivity, mock.Anything, RedriveFinishInput{RedriveID: "r2", Status: RedriveCancelled}).Return(nil).Once()
 
 	env.RegisterDelayedCallback(func() {
 		env.SignalWorkflow(RedrivePauseSignal, nil)
@@ -69,7 +67,7 @@ func TestRedriveWorkflowPauseResumeCancel(t *testing.T) {
 		require.NoError(t, err)
 		var p RedriveProgress
 		require.NoError(t, v.Get(&p))
-		require.Equal(t, store.RedrivePaused, p.Status)
+		require.Equal(t, RedrivePaused, p.Status)
 		paused := pages
 		env.SignalWorkflow(RedriveResumeSignal, nil)
 		env.RegisterDelayedCallback(func() {
@@ -83,6 +81,6 @@ func TestRedriveWorkflowPauseResumeCancel(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 	var p RedriveProgress
 	require.NoError(t, env.GetWorkflowResult(&p))
-	require.Equal(t, store.RedriveCancelled, p.Status)
+	require.Equal(t, RedriveCancelled, p.Status)
 	env.AssertExpectations(t)
 }

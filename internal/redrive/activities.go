@@ -54,7 +54,7 @@ func (a *Activities) newID() string {
 // twice.
 func (a *Activities) Page(ctx context.Context, in workflows.RedrivePageInput) (workflows.RedrivePageResult, error) {
 	var res workflows.RedrivePageResult
-	ms, err := a.DB.ListMessages(ctx, in.Filter)
+	ms, err := a.DB.ListMessages(ctx, StoreFilter(in.Filter))
 	if err != nil {
 		return res, fmt.Errorf("list redrive page: %w", err)
 	}
@@ -99,8 +99,7 @@ func (a *Activities) Page(ctx context.Context, in workflows.RedrivePageInput) (w
 		}
 	}
 	if len(ms) == in.Filter.Limit && len(ms) > 0 {
-		c := ms[len(ms)-1].Cursor()
-		res.Next = &c
+		res.Next = &workflows.RedriveCursor{CreatedAt: ms[len(ms)-1].CreatedAt, TaskID: ms[len(ms)-1].TaskID}
 	}
 	err = a.DB.UpdateRedrive(ctx, in.RedriveID, "", store.RedriveCounts{
 		Matched: res.Matched, Resent: res.Resent, Skipped: res.Skipped, Failed: res.Failed,
@@ -117,4 +116,28 @@ func (a *Activities) Finish(ctx context.Context, in workflows.RedriveFinishInput
 		return fmt.Errorf("finish redrive: %w", err)
 	}
 	return nil
+}
+
+// StoreFilter is a re-drive's filter as the store takes it.
+func StoreFilter(f workflows.RedriveFilter) store.MessageFilter {
+	sf := store.MessageFilter{
+		AppID: f.AppID, ChannelID: f.ChannelID, Statuses: f.Statuses, ProviderKind: f.ProviderKind,
+		AccountID: f.AccountID, Since: f.Since, Until: f.Until, ReceiverKeys: f.ReceiverKeys, Limit: f.Limit,
+	}
+	if f.After != nil {
+		sf.After = &store.MessageCursor{CreatedAt: f.After.CreatedAt, TaskID: f.After.TaskID}
+	}
+	return sf
+}
+
+// WorkflowFilter is a store filter as a re-drive workflow takes it.
+func WorkflowFilter(f store.MessageFilter) workflows.RedriveFilter {
+	wf := workflows.RedriveFilter{
+		AppID: f.AppID, ChannelID: f.ChannelID, Statuses: f.Statuses, ProviderKind: f.ProviderKind,
+		AccountID: f.AccountID, Since: f.Since, Until: f.Until, ReceiverKeys: f.ReceiverKeys, Limit: f.Limit,
+	}
+	if f.After != nil {
+		wf.After = &workflows.RedriveCursor{CreatedAt: f.After.CreatedAt, TaskID: f.After.TaskID}
+	}
+	return wf
 }

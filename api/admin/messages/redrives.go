@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/heraldhq/herald/internal/adminhttp"
+	"github.com/heraldhq/herald/internal/redrive"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/workflows"
 )
@@ -142,7 +143,7 @@ func (h *handlers) startRedrive(c echo.Context) error {
 		return adminhttp.Internal("create redrive", err)
 	}
 	err = h.Redrives.StartRedrive(ctx, workflows.RedriveInput{
-		RedriveID: r.ID, Filter: f, ForceAccountID: req.AccountID, PerSecond: req.PerSecond, Actor: p.Actor(),
+		RedriveID: r.ID, Filter: redrive.WorkflowFilter(f), ForceAccountID: req.AccountID, PerSecond: req.PerSecond, Actor: p.Actor(),
 	})
 	if err != nil {
 		_ = h.Store.UpdateRedrive(context.WithoutCancel(ctx), r.ID, store.RedriveCancelled, store.RedriveCounts{})

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -48,8 +49,7 @@ func errorHandler(err error, c echo.Context) {
 		return
 	}
 	var he *echo.HTTPError
-	if e, ok := err.(*echo.HTTPError); ok {
-		he = e
+	if errors.As(err, &he) {
 		_ = c.JSON(he.Code, map[string]any{"code": "http", "message": fmt.Sprint(he.Message)})
 		return
 	}
