@@ -91,6 +91,11 @@ func (a *Activities) NotifyStatus(ctx context.Context, req NotifyRequest) error 
 		"retry_count":     max(msg.AttemptCount-1, 0),
 		"last_error":      msg.LastError,
 	}
+	if msg.RedrivenFrom != "" {
+		// A resend names the task it resends, so a client that tracked
+		// the original learns its outcome here.
+		data["redriven_from"] = msg.RedrivenFrom
+	}
 	if msg.FinishedAt != nil {
 		data["finished_at"] = msg.FinishedAt.UTC().Format(time.RFC3339)
 	}

@@ -149,6 +149,24 @@ func TestNotifyStatus(t *testing.T) {
 		require.NotContains(t, string(r.body), "+8613800138000", "status events carry no receiver")
 	})
 
+	t.Run("ResendNamesOriginal", func(t *testing.T) {
+		t.Parallel()
+		e := newEndpoint(t, http.StatusNoContent)
+		secret, _ := newSecret(t)
+		w := finishedWorld(t, e, secret)
+		m := w.st.messages[taskID]
+		m.RedrivenFrom = "orig-task"
+		w.st.messages[taskID] = m
+		require.NoError(t, w.acts.NotifyStatus(ctx, req))
+		got := e.requests()
+		require.Len(t, got, 1)
+		var body struct {
+			Data map[string]any `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal(got[0].body, &body))
+		require.Equal(t, "orig-task", body.Data["redriven_from"])
+	})
+
 	t.Run("SameIDOnRetry", func(t *testing.T) {
 		t.Parallel()
 		e := newEndpoint(t, http.StatusOK)

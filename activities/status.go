@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/heraldhq/herald/providers"
+	"github.com/heraldhq/herald/rules"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -23,6 +24,22 @@ type Event struct {
 	AccountID int64
 	Code      string
 	Detail    string
+	// Facts, on a decision event, are the structured inputs of the
+	// decision and what was decided, kept so a draft rule set can be
+	// replayed against real failures; nil on other events.
+	Facts *DecisionFacts `json:",omitempty"`
+}
+
+// DecisionFacts are what the rule engine decided on, and what it decided:
+// rules.Input without the rules and the time, and the decision.
+type DecisionFacts struct {
+	Failure           rules.Failure  `json:"failure"`
+	AttemptsOnAccount int            `json:"attempts_on_account"`
+	TotalAttempts     int            `json:"total_attempts"`
+	MaxAttempts       int            `json:"max_attempts"`
+	AccountsLeft      int            `json:"accounts_left"`
+	DeferredFor       time.Duration  `json:"deferred_for"`
+	Decision          rules.Decision `json:"decision"`
 }
 
 // StatusUpdate changes a message's stored state and appends to its
@@ -86,6 +103,10 @@ func (u StatusUpdate) patch(now func() time.Time) (store.MessagePatch, []*store.
 	events := make([]*store.MessageEvent, 0, len(u.Events))
 	for _, e := range u.Events {
 		ev := &store.MessageEvent{Seq: e.Seq, Kind: e.Kind, Status: e.Status, Code: e.Code, Detail: e.Detail}
+		if e.Facts != nil {
+			// The facts are plain values: encoding them cannot fail.
+			ev.Inputs, _ = json.Marshal(e.Facts)
+		}
 		if e.AccountID != 0 {
 			id := e.AccountID
 			ev.AccountID = &id

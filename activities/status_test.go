@@ -2,10 +2,13 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/heraldhq/herald/rules"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -158,4 +161,19 @@ func TestRecordStatus(t *testing.T) {
 		require.Empty(t, w.st.recordedEvents())
 		require.Empty(t, w.st.recordedPatches())
 	})
+}
+
+func TestPatchKeepsDecisionFacts(t *testing.T) {
+	t.Parallel()
+	facts := &DecisionFacts{
+		Failure:       rules.Failure{Scene: rules.SceneSendFailure, Class: rules.ClassThrottled, Code: "isv.BUSINESS_LIMIT_CONTROL", ProviderKind: "aliyun", MessageType: "sms"},
+		TotalAttempts: 2, AttemptsOnAccount: 1, MaxAttempts: 3, AccountsLeft: 1,
+		Decision: rules.Decision{Action: rules.ActionRetry, RuleName: rules.DefaultRuleName},
+	}
+	u := StatusUpdate{Events: []Event{{Seq: 1, Kind: "decision", Facts: facts}, {Seq: 2, Kind: "attempt"}}}
+	_, events := u.patch(time.Now)
+	require.Nil(t, events[1].Inputs)
+	var got DecisionFacts
+	require.NoError(t, json.Unmarshal(events[0].Inputs, &got))
+	require.Equal(t, *facts, got)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/admission"
 	"github.com/heraldhq/herald/internal/render"
+	"github.com/heraldhq/herald/internal/taskcancel"
 	"github.com/heraldhq/herald/internal/traffic"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/workflows"
@@ -721,6 +722,9 @@ type messageView struct {
 	// ExpiresAt is null for messages accepted before expiries existed.
 	ExpiresAt *string `json:"expires_at"`
 	Priority  string  `json:"priority"`
+	// RedrivenTo is the task an operator resent this one as, so a client
+	// tracking this id can follow the resend; null when not resent.
+	RedrivenTo *string `json:"redriven_to"`
 }
 
 func (s *Server) getMessage(c echo.Context) error {
@@ -748,6 +752,7 @@ func (s *Server) getMessage(c echo.Context) error {
 		LastError:      m.LastError,
 		ExpiresAt:      formatTimePtr(m.ExpiresAt),
 		Priority:       priorityName(m.Priority),
+		RedrivenTo:     nullIfEmpty(m.RedrivenTo),
 	})
 }
 
@@ -792,34 +797,24 @@ func (s *Server) cancelMessage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	notCancellable := func(status string) error {
-		return NewError(http.StatusConflict, CodeInvalidValue, "task %s is %s and can no longer be cancelled", m.TaskID, status)
-	}
-	if m.Status == workflows.StatusCancelled {
-		// Cancelling twice is harmless: answer as the first time.
-		return success(c, cancelResponse{TaskID: m.TaskID, Status: workflows.StatusCancelled})
-	}
-	if m.Status != workflows.StatusPending {
-		return notCancellable(m.Status)
-	}
-	ctx := c.Request().Context()
-	if err := s.engine.CancelSend(ctx, m.TaskID); err != nil {
-		if errors.Is(err, workflows.ErrNotCancellable) {
-			cur, gerr := s.store.GetMessage(ctx, m.TaskID)
-			if gerr == nil && cur.Status == workflows.StatusPending {
-				// No workflow runs for it yet (its start is still due):
-				// nothing to cancel at this moment.
-				return NewError(http.StatusConflict, CodeInvalidValue, "task %s cannot be cancelled right now because its delivery has not started yet; try again shortly", m.TaskID)
-			}
-			status := "already being sent"
-			if gerr == nil {
-				status = cur.Status
-			}
-			return notCancellable(status)
-		}
+	err = taskcancel.Cancel(c.Request().Context(), s.store, s.engine, m)
+	var nc *taskcancel.NotCancellableError
+	switch {
+	case errors.As(err, &nc):
+		return NewError(http.StatusConflict, CodeInvalidValue, "%s", nc.Error())
+	case errors.Is(err, taskcancel.ErrNotStarted):
+		return NewError(http.StatusConflict, CodeInvalidValue, "task %s cannot be cancelled right now because its delivery has not started yet; try again shortly", m.TaskID)
+	case err != nil:
 		return errEngine("cancel send", err)
 	}
 	return success(c, cancelResponse{TaskID: m.TaskID, Status: workflows.StatusCancelled})
+}
+
+func nullIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

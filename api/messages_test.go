@@ -362,9 +362,10 @@ func TestGetMessage(t *testing.T) {
 		data := decodeData(t, f.call(t, http.MethodGet, "/api/v1/messages/"+sent.TaskID, ""))
 		require.Equal(t, []string{
 			"app_id", "batch_id", "callback_status", "channel_id", "content", "created_at", "expires_at", "finished_at", "id",
-			"last_error", "max_retry", "message_type", "priority", "receiver", "retry_count", "scheduled_at", "status",
+			"last_error", "max_retry", "message_type", "priority", "receiver", "redriven_to", "retry_count", "scheduled_at", "status",
 			"task_id", "updated_at",
 		}, keysOf(data))
+		require.Nil(t, data["redriven_to"], "not resent")
 		require.Equal(t, sent.TaskID, data["task_id"])
 		require.Equal(t, f.app.ID, data["app_id"])
 		require.EqualValues(t, chSMS, data["channel_id"])
@@ -377,6 +378,16 @@ func TestGetMessage(t *testing.T) {
 		require.EqualValues(t, 2, data["max_retry"])
 		require.Equal(t, "2030-01-02T03:04:05Z", data["finished_at"])
 		require.Nil(t, data["scheduled_at"])
+	})
+	t.Run("Resent", func(t *testing.T) {
+		t.Parallel()
+		resent := store.Message{TaskID: uuid.NewString(), AppID: f.app.ID, ChannelID: chSMS, Status: "failed", RedrivenTo: "a-new-task"}
+		f.store.putMessage(resent)
+		data := decodeData(t, f.call(t, http.MethodGet, "/api/v1/messages/"+resent.TaskID, ""))
+		require.Equal(t, "a-new-task", data["redriven_to"])
+		m, err := c.GetMessage(ctx, resent.TaskID)
+		require.NoError(t, err)
+		require.Equal(t, "a-new-task", *m.RedrivenTo)
 	})
 	t.Run("OK_Client", func(t *testing.T) {
 		t.Parallel()

@@ -10,10 +10,6 @@ import (
 	"github.com/uptrace/bun"
 )
 
-// ErrStale is returned by a versioned update whose expected version is no
-// longer the row's.
-var ErrStale = fmt.Errorf("%w: the object was changed since it was read", ErrConflict)
-
 // AdminUser is an operator of the admin API.
 type AdminUser struct {
 	bun.BaseModel `bun:"table:admin_users,alias:au"`

@@ -105,5 +105,5 @@ func IsDatabaseError(err error) bool {
 
 // ErrStale is returned by an update that names the version it expects
 // (IfVersion) when the row has moved on: someone else changed it since it
-// was read.
-var ErrStale = errors.New("store: stale version")
+// was read. It wraps ErrConflict: both answer 409.
+var ErrStale = fmt.Errorf("%w: stale version, the object was changed since it was read", ErrConflict)

@@ -65,3 +65,46 @@ func listEvents(ctx context.Context, idb bun.IDB, taskID string) ([]MessageEvent
 	}
 	return es, nil
 }
+
+// DecisionFilter selects recorded rule decisions for ListDecisions.
+type DecisionFilter struct {
+	// Since and Until bound the decision time (Until exclusive); zero
+	// means open.
+	Since, Until time.Time
+	// Limit is how many, newest first; 0 or less means 1000, and it is at
+	// most 10000.
+	Limit int
+}
+
+// MaxDecisions bounds ListDecisions.
+const MaxDecisions = 10000
+
+// ListDecisions returns rule-decision events that carry their structured
+// inputs (Inputs), newest first. Decisions recorded before inputs were
+// kept are left out.
+func (db *DB) ListDecisions(ctx context.Context, f DecisionFilter) ([]MessageEvent, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	limit = min(limit, MaxDecisions)
+	out := []MessageEvent{}
+	q := db.idb.NewSelect().Model(&out).
+		Where("ev.kind = 'decision'").
+		Where("ev.inputs IS NOT NULL").
+		OrderExpr("ev.id DESC").
+		Limit(int64(limit))
+	if !f.Since.IsZero() {
+		q = q.Where("ev.created_at >= ?", normTime(f.Since))
+	}
+	if !f.Until.IsZero() {
+		q = q.Where("ev.created_at < ?", normTime(f.Until))
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("list decisions: %w", mapErr(err))
+	}
+	for i := range out {
+		out[i].CreatedAt = normTime(out[i].CreatedAt)
+	}
+	return out, nil
+}

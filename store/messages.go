@@ -41,7 +41,7 @@ type messageProviderID struct {
 func (db *DB) CreateMessages(ctx context.Context, msgs []*Message, batch *Batch) error {
 	now := db.timestamp()
 	return db.RunInTx(ctx, func(ctx context.Context, tx *DB) error {
-		return createMessages(ctx, tx.idb, now, msgs, batch)
+		return createMessages(ctx, tx.idb, now, tx.keys, msgs, batch)
 	})
 }
 
@@ -113,7 +113,7 @@ func (db *DB) FindTaskByProviderMessageID(ctx context.Context, accountID int64, 
 	return findTaskByProviderMessageID(ctx, db.idb, accountID, providerMessageID)
 }
 
-func createMessages(ctx context.Context, idb bun.IDB, now time.Time, msgs []*Message, batch *Batch) error {
+func createMessages(ctx context.Context, idb bun.IDB, now time.Time, keys *ReceiverKeyer, msgs []*Message, batch *Batch) error {
 	if batch != nil {
 		if batch.CreatedAt.IsZero() {
 			batch.CreatedAt = now
@@ -131,6 +131,9 @@ func createMessages(ctx context.Context, idb bun.IDB, now time.Time, msgs []*Mes
 		m.ScheduledAt = normTimePtr(m.ScheduledAt)
 		m.ExpiresAt = normTimePtr(m.ExpiresAt)
 		m.FinishedAt = normTimePtr(m.FinishedAt)
+		if keys != nil && m.ReceiverKey == "" {
+			m.ReceiverKey = keys.Key(m.MessageType, m.Receiver)
+		}
 		if m.MessageType == ChannelSMS && m.SMSSegments == 0 {
 			m.SMSSegments = SMSSegments(m.Content, m.SignatureName)
 		}

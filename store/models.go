@@ -287,13 +287,17 @@ type Rule struct {
 type Message struct {
 	bun.BaseModel `bun:"table:messages,alias:m"`
 
-	ID             int64             `bun:"id,pk,autoincrement"`
-	TaskID         string            `bun:"task_id,notnull,unique"`
-	BatchID        string            `bun:"batch_id,notnull"`
-	AppID          string            `bun:"app_id,notnull"`
-	ChannelID      int64             `bun:"channel_id,notnull"`
-	MessageType    string            `bun:"message_type,notnull"`
-	Receiver       string            `bun:"receiver,notnull"`
+	ID          int64  `bun:"id,pk,autoincrement"`
+	TaskID      string `bun:"task_id,notnull,unique"`
+	BatchID     string `bun:"batch_id,notnull"`
+	AppID       string `bun:"app_id,notnull"`
+	ChannelID   int64  `bun:"channel_id,notnull"`
+	MessageType string `bun:"message_type,notnull"`
+	Receiver    string `bun:"receiver,notnull"`
+	// ReceiverKey is the keyed hash of Receiver (ReceiverKeyer), set on
+	// insert by a store opened with Options.ReceiverKeys; the admin list
+	// finds a receiver through it. Empty on rows accepted before it existed.
+	ReceiverKey    string            `bun:"receiver_key,notnull"`
 	Subject        string            `bun:"subject,notnull"`
 	Content        string            `bun:"content,notnull"`
 	TemplateParams map[string]string `bun:"template_params,type:text"`
@@ -332,10 +336,14 @@ type Message struct {
 	QuotaMonth  string `bun:"quota_month,notnull"`
 	// SMSSegments is how many parts an SMS is billed as; 0 for other
 	// channels.
-	SMSSegments int        `bun:"sms_segments,notnull"`
-	CreatedAt   time.Time  `bun:"created_at,notnull"`
-	UpdatedAt   time.Time  `bun:"updated_at,notnull"`
-	FinishedAt  *time.Time `bun:"finished_at"`
+	SMSSegments int `bun:"sms_segments,notnull"`
+	// RedrivenTo is the task an operator resent this one as, and
+	// RedrivenFrom the task this one resends; empty when none.
+	RedrivenTo   string     `bun:"redriven_to,notnull"`
+	RedrivenFrom string     `bun:"redriven_from,notnull"`
+	CreatedAt    time.Time  `bun:"created_at,notnull"`
+	UpdatedAt    time.Time  `bun:"updated_at,notnull"`
+	FinishedAt   *time.Time `bun:"finished_at"`
 }
 
 // Batch records one batch request.
@@ -373,5 +381,9 @@ type MessageEvent struct {
 	Code      string          `bun:"code,notnull"`
 	Detail    string          `bun:"detail,notnull"`
 	Data      json.RawMessage `bun:"data,type:text"`
+	// Inputs holds, on a rule decision, the structured facts the rules
+	// decided on (rules.Input as JSON), so the decision can be replayed
+	// against a draft rule set; nil on other events and older decisions.
+	Inputs    json.RawMessage `bun:"inputs,type:text"`
 	CreatedAt time.Time       `bun:"created_at,notnull"`
 }

@@ -43,6 +43,9 @@ type Options struct {
 	Cipher *Cipher
 	// Logger may be nil.
 	Logger *zap.Logger
+	// ReceiverKeys, when set, keys the receiver of every message stored
+	// (Message.ReceiverKey), so it can be found without a plain-text scan.
+	ReceiverKeys *ReceiverKeyer
 }
 
 // DB is Herald's data store. A DB obtained from RunInTx runs every query in
@@ -54,6 +57,7 @@ type DB struct {
 	cipher  *Cipher
 	log     *zap.Logger
 	now     func() time.Time
+	keys    *ReceiverKeyer
 }
 
 // Open connects to the database named by opts.URL and checks that it
@@ -83,7 +87,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	default:
 		return nil, fmt.Errorf("open store: unsupported database URL scheme %q (want postgres://, postgresql:// or sqlite:)", urlScheme(opts.URL))
 	}
-	db := &DB{bun: bdb, idb: bdb, dialect: dialect, cipher: opts.Cipher, log: log, now: time.Now}
+	db := &DB{bun: bdb, idb: bdb, dialect: dialect, cipher: opts.Cipher, log: log, now: time.Now, keys: opts.ReceiverKeys}
 	if err := db.Ping(ctx); err != nil {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("open store: %w", err)

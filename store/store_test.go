@@ -36,7 +36,7 @@ func eachDialect(t *testing.T, fn func(t *testing.T, db *DB)) {
 }
 
 // setup returns a migrated store on a fresh database of the dialect.
-func setup(t *testing.T, dialect string) *DB {
+func setup(t testing.TB, dialect string) *DB {
 	t.Helper()
 	db := setupEmpty(t, dialect)
 	_, err := db.MigrateUp(t.Context())
@@ -45,12 +45,12 @@ func setup(t *testing.T, dialect string) *DB {
 }
 
 // setupEmpty returns a store on a fresh, unmigrated database.
-func setupEmpty(t *testing.T, dialect string) *DB {
+func setupEmpty(t testing.TB, dialect string) *DB {
 	t.Helper()
 	return openTestDB(t, testDatabaseURL(t, dialect), testCipher(t))
 }
 
-func openTestDB(t *testing.T, rawURL string, c *Cipher) *DB {
+func openTestDB(t testing.TB, rawURL string, c *Cipher) *DB {
 	t.Helper()
 	db, err := Open(t.Context(), Options{URL: rawURL, Cipher: c})
 	require.NoError(t, err)
@@ -60,7 +60,7 @@ func openTestDB(t *testing.T, rawURL string, c *Cipher) *DB {
 
 // testDatabaseURL creates a fresh database and returns its URL; it is
 // dropped when the test ends.
-func testDatabaseURL(t *testing.T, dialect string) string {
+func testDatabaseURL(t testing.TB, dialect string) string {
 	t.Helper()
 	switch dialect {
 	case DialectSQLite:
@@ -72,7 +72,7 @@ func testDatabaseURL(t *testing.T, dialect string) string {
 	return ""
 }
 
-func createPostgresDatabase(t *testing.T) string {
+func createPostgresDatabase(t testing.TB) string {
 	t.Helper()
 	adminURL := os.Getenv("HERALD_TEST_DATABASE_URL")
 	if adminURL == "" {
@@ -110,7 +110,7 @@ func createPostgresDatabase(t *testing.T) string {
 	return u.String()
 }
 
-func testCipher(t *testing.T) *Cipher {
+func testCipher(t testing.TB) *Cipher {
 	t.Helper()
 	key := make([]byte, MasterKeySize)
 	_, err := rand.Read(key)

@@ -113,3 +113,49 @@ func (c *Client) Check(ctx context.Context) error {
 	}
 	return nil
 }
+
+// StartRedrive starts a re-drive workflow.
+func (c *Client) StartRedrive(ctx context.Context, in RedriveInput) error {
+	_, err := c.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                    RedriveWorkflowID(in.RedriveID),
+		TaskQueue:             TaskQueue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+	}, RedriveWorkflowName, in)
+	if err != nil {
+		return fmt.Errorf("start redrive %s: %w", in.RedriveID, err)
+	}
+	return nil
+}
+
+// SignalRedrive sends a re-drive one of RedrivePauseSignal,
+// RedriveResumeSignal and RedriveCancelSignal. It returns
+// ErrWorkflowClosed when the re-drive has finished.
+func (c *Client) SignalRedrive(ctx context.Context, redriveID, signal string) error {
+	err := c.c.SignalWorkflow(ctx, RedriveWorkflowID(redriveID), "", signal, nil)
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return fmt.Errorf("signal redrive %s: %w", redriveID, ErrWorkflowClosed)
+	}
+	if err != nil {
+		return fmt.Errorf("signal redrive %s: %w", redriveID, err)
+	}
+	return nil
+}
+
+// RedriveProgress asks a running re-drive how far it got. It returns
+// ErrWorkflowClosed when the re-drive has finished.
+func (c *Client) RedriveProgress(ctx context.Context, redriveID string) (RedriveProgress, error) {
+	var p RedriveProgress
+	v, err := c.c.QueryWorkflow(ctx, RedriveWorkflowID(redriveID), "", RedriveProgressQuery)
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return p, fmt.Errorf("query redrive %s: %w", redriveID, ErrWorkflowClosed)
+	}
+	if err != nil {
+		return p, fmt.Errorf("query redrive %s: %w", redriveID, err)
+	}
+	if err := v.Get(&p); err != nil {
+		return p, fmt.Errorf("decode redrive %s progress: %w", redriveID, err)
+	}
+	return p, nil
+}

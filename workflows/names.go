@@ -56,6 +56,10 @@ type SendInput struct {
 	// failed with CodeExpired instead of being sent; zero (workflows
 	// started before expiries existed) never expires.
 	ExpiresAt time.Time
+	// ForceAccountID, when positive, sends through this provider account
+	// only (an operator's re-drive to a healthy account), instead of the
+	// channel's weighted pool. Workflows started before it existed read 0.
+	ForceAccountID int64
 }
 
 // Receipt is the payload of ReceiptSignal.

@@ -121,6 +121,9 @@ type send struct {
 	// next write (a record, or the send activity's start).
 	pending       []activities.Event
 	pendingUpdate activities.StatusUpdate
+	// decisionFacts are the inputs of the decision just taken, for its
+	// timeline event.
+	decisionFacts *activities.DecisionFacts
 	// throttled counts attempts refused by throttling and deferred the
 	// time waited for them: throttling delays a message, it does not use
 	// up its attempts.
@@ -243,12 +246,38 @@ func (s *send) loadPlan(ctx workflow.Context) (res SendResult, done bool, err er
 		res, err := s.finish(ctx, StatusFailed, "", s.plan.ProblemCode, s.plan.ProblemDetail)
 		return res, true, err
 	}
+	if s.in.ForceAccountID != 0 && workflow.GetVersion(ctx, forcedAccount, workflow.DefaultVersion, 1) == 1 {
+		if !s.forceAccount() {
+			res, err := s.finish(ctx, StatusFailed, "", CodeForcedAccountUnavailable,
+				fmt.Sprintf("account %d, which an operator chose for this resend, is not an enabled member of the channel's pool", s.in.ForceAccountID))
+			return res, true, err
+		}
+	}
 	for _, r := range s.plan.InvalidRules {
 		if err := s.record(ctx, activities.StatusUpdate{}, EventConfig, "INVALID_RULE", r); err != nil {
 			return SendResult{}, true, err
 		}
 	}
 	return SendResult{}, false, nil
+}
+
+// forcedAccount gates SendInput.ForceAccountID: only workflows started
+// with it set call GetVersion, so other sends record no marker.
+const forcedAccount = "forced-account"
+
+// forceAccount narrows the plan to the forced account; false when it is
+// not an enabled member of the pool.
+func (s *send) forceAccount() bool {
+	for _, a := range s.plan.Accounts {
+		if a.ID == s.in.ForceAccountID && a.Enabled {
+			// Forcing is deliberate: a zero pool weight does not stop it.
+			a.Weight = max(a.Weight, 1)
+			s.plan.Accounts = []activities.PlanAccount{a}
+			s.plan.FirstAccountID = a.ID
+			return true
+		}
+	}
+	return false
 }
 
 // route is where the next attempt goes.
@@ -760,7 +789,7 @@ func (s *send) decide(ctx workflow.Context, f rules.Failure, onAccount int) (rul
 		counted--
 	}
 	var d rules.Decision
-	err := workflow.ExecuteLocalActivity(ctx, acts.Decide, activities.DecideInput{
+	in := activities.DecideInput{
 		Rules:             s.plan.Rules,
 		Failure:           f,
 		AttemptsOnAccount: onAccount,
@@ -768,9 +797,16 @@ func (s *send) decide(ctx workflow.Context, f rules.Failure, onAccount int) (rul
 		MaxAttempts:       s.plan.MaxAttempts,
 		AccountsLeft:      left,
 		DeferredFor:       s.deferred,
-	}).Get(ctx, &d)
+	}
+	err := workflow.ExecuteLocalActivity(ctx, acts.Decide, in).Get(ctx, &d)
 	if err != nil {
 		return d, fmt.Errorf("decide: %w", err)
+	}
+	// The decision event about to be noted carries these facts; a new
+	// field of the recorded payload, so replays are unaffected.
+	s.decisionFacts = &activities.DecisionFacts{
+		Failure: f, AttemptsOnAccount: in.AttemptsOnAccount, TotalAttempts: in.TotalAttempts,
+		MaxAttempts: in.MaxAttempts, AccountsLeft: in.AccountsLeft, DeferredFor: in.DeferredFor, Decision: d,
 	}
 	return d, nil
 }
@@ -872,7 +908,11 @@ func (s *send) keepLateReceipts(ctx workflow.Context) error {
 // per send.
 func (s *send) note(ctx workflow.Context, accountID int64, kind, code, detail string) {
 	seq := len(s.state.Timeline) + 1
-	s.pending = append(s.pending, activities.Event{Seq: seq, Status: s.state.Status, Kind: kind, AccountID: accountID, Code: code, Detail: detail})
+	ev := activities.Event{Seq: seq, Status: s.state.Status, Kind: kind, AccountID: accountID, Code: code, Detail: detail}
+	if kind == EventDecision {
+		ev.Facts, s.decisionFacts = s.decisionFacts, nil
+	}
+	s.pending = append(s.pending, ev)
 	s.state.Timeline = append(s.state.Timeline, TimelineEntry{
 		Seq: seq, At: workflow.Now(ctx), Kind: kind, Status: s.state.Status, AccountID: accountID, Code: code, Detail: detail,
 	})

@@ -94,6 +94,9 @@ type Message struct {
 	LastError      string     `json:"last_error"`
 	ExpiresAt      *time.Time `json:"expires_at"`
 	Priority       string     `json:"priority"`
+	// RedrivenTo is the task an operator resent this one as; nil when not
+	// resent.
+	RedrivenTo *string `json:"redriven_to"`
 }
 
 // Event is one entry of a task's timeline.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/heraldhq/herald/internal/messagescli"
 	"github.com/heraldhq/herald/internal/resourcecli"
 )
 
@@ -51,6 +52,8 @@ and a Temporal cluster:
 		newLoginCommand(stdout, getenv),
 		newLogoutCommand(stdout, getenv),
 		newAuditCommand(stdout, getenv),
+		messagescli.NewCommand(stdout, getenv, nil),
+		messagescli.NewWatchCommand(stdout, getenv, nil),
 		newBenchCommand(stdout),
 		newVersionCommand(stdout),
 	)

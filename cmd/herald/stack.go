@@ -31,6 +31,7 @@ import (
 	"github.com/heraldhq/herald/internal/admission"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/devtemporal"
+	"github.com/heraldhq/herald/internal/redrive"
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/providers/aliyun"
 	"github.com/heraldhq/herald/providers/dingtalk"
@@ -183,13 +184,13 @@ func (s *stack) openStore(ctx context.Context, policy schemaPolicy) error {
 	if err != nil {
 		return fmt.Errorf("master key: %w", err)
 	}
-	db, err := store.Open(ctx, store.Options{URL: s.cfg.Database.URL, Cipher: cipher, Logger: s.log})
+	s.receiverKeys = store.NewReceiverKeyer(key)
+	db, err := store.Open(ctx, store.Options{URL: s.cfg.Database.URL, Cipher: cipher, Logger: s.log, ReceiverKeys: s.receiverKeys})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
 	s.db = db
 	s.masterKey = key
-	s.receiverKeys = store.NewReceiverKeyer(key)
 	s.cached = store.NewCached(db, store.DefaultCacheTTL)
 	s.onClose("store", db.Close)
 	switch policy {
@@ -380,6 +381,10 @@ func (s *stack) startWorker(callbackBase string) error {
 	main.RegisterWorkflowWithOptions(workflows.SendWorkflow, workflow.RegisterOptions{Name: workflows.SendWorkflowName})
 	main.RegisterWorkflowWithOptions(workflows.BreakerWorkflow, workflow.RegisterOptions{Name: workflows.BreakerWorkflowName})
 	main.RegisterActivity(s.acts)
+	// Re-drives resend through the store (s.db, not the cache: a resend
+	// is a write) and start send workflows like the API does.
+	main.RegisterWorkflowWithOptions(workflows.RedriveWorkflow, workflow.RegisterOptions{Name: workflows.RedriveWorkflowName})
+	(&redrive.Activities{DB: s.db, Engine: workflows.NewClient(s.temporal), Log: s.log.Named("redrive")}).Register(main)
 	workers := []worker.Worker{main}
 	if s.cfg.Worker.PerKindSendQueues {
 		for _, kind := range s.registry.Kinds() {
