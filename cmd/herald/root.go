@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -45,6 +46,7 @@ and a Temporal cluster:
 		newSuppressionCommand(stdout, getenv),
 		newBreakerCommand(stdout, getenv),
 		newQuotaCommand(stdout, getenv),
+		newStatsCommand(stdout, getenv, time.Now, nil),
 		newBenchCommand(stdout),
 		newVersionCommand(stdout),
 	)
