@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -139,7 +138,11 @@ func (b *statsBatch) apply(ctx context.Context, idb bun.IDB) error {
 		return nil
 	}
 	slices.SortFunc(ds, func(a, b *statsDelta) int { return compareStatsKeys(a.key, b.key) })
-	shard := rand.IntN(statsShards) //nolint:gosec // spreads writes over rows; nothing secret depends on it
+	// SQLite has one writer: there is no lock to spread.
+	shard := 0
+	if idb.Dialect().Name() == dialect.PG {
+		shard = rand.IntN(statsShards) //nolint:gosec // spreads writes over rows; nothing secret depends on it
+	}
 	for _, table := range []string{statsMinuteTable, statsHourTable} {
 		for _, d := range ds {
 			if err := upsertStats(ctx, idb, table, shard, d); err != nil {
@@ -179,6 +182,67 @@ ON CONFLICT (bucket, app_id, channel_id, account_id, provider_kind, status, shar
 		return fmt.Errorf("count message statistics: %w", mapErr(err))
 	}
 	return nil
+}
+
+// statsCompactAge is how old a bucket must be before its shards are
+// folded together: late changes to older messages still come (a receipt
+// hours later, a scheduled message), but rarely enough not to contend.
+const statsCompactAge = 2 * time.Hour
+
+// CompactStats folds the shard rows of rollup buckets that started more
+// than two hours before now into shard 0, so queries over older ranges
+// read a quarter of the rows, and returns how many rows it removed. Later
+// writes to those buckets go to random shards again until the next
+// compaction. It does nothing on SQLite, which writes one shard only.
+func (db *DB) CompactStats(ctx context.Context, now time.Time) (int64, error) {
+	if db.dialect != DialectPostgres {
+		return 0, nil
+	}
+	cols := []string{"messages", "sms_segments"}
+	for _, p := range []string{"f", "r"} {
+		for i := range LatencyBuckets {
+			cols = append(cols, fmt.Sprintf("%s%02d", p, i))
+		}
+	}
+	sums := make([]string, len(cols))
+	sets := make([]string, len(cols))
+	for i, c := range cols {
+		sums[i] = "SUM(" + c + ")"
+		sets[i] = fmt.Sprintf("%[1]s = s.%[1]s + excluded.%[1]s", c)
+	}
+	var removed int64
+	for _, table := range []string{statsMinuteTable, statsHourTable} {
+		before := now.Add(-statsCompactAge).Unix()
+		// One statement: the deleted shards and their sum into shard 0 are
+		// one snapshot. Rows are locked in the order writers lock them
+		// (statsBatch.apply: by key in byte order), so neither waits on
+		// the other in a cycle.
+		const key = `bucket, app_id COLLATE "C", channel_id, account_id, provider_kind COLLATE "C", status COLLATE "C"`
+		q := fmt.Sprintf(`WITH locked AS (
+  SELECT bucket, app_id, channel_id, account_id, provider_kind, status, shard FROM %[1]s
+  WHERE bucket < %[2]d AND shard <> 0 ORDER BY %[6]s, shard FOR UPDATE
+), moved AS (
+  DELETE FROM %[1]s t USING locked l
+  WHERE t.bucket = l.bucket AND t.app_id = l.app_id AND t.channel_id = l.channel_id AND t.account_id = l.account_id
+    AND t.provider_kind = l.provider_kind AND t.status = l.status AND t.shard = l.shard
+  RETURNING t.*
+), folded AS (
+  INSERT INTO %[1]s AS s (bucket, app_id, channel_id, account_id, provider_kind, status, shard, %[3]s)
+  SELECT bucket, app_id, channel_id, account_id, provider_kind, status, 0, %[4]s FROM moved
+  GROUP BY bucket, app_id, channel_id, account_id, provider_kind, status
+  ORDER BY %[6]s
+  ON CONFLICT (bucket, app_id, channel_id, account_id, provider_kind, status, shard) DO UPDATE SET %[5]s
+  RETURNING (s.xmax = 0) AS inserted
+)
+SELECT (SELECT COUNT(*) FROM moved) - (SELECT COUNT(*) FROM folded WHERE inserted)`,
+			table, before, strings.Join(cols, ", "), strings.Join(sums, ", "), strings.Join(sets, ", "), key)
+		var n int64
+		if err := db.idb.NewRaw(q).Scan(ctx, &n); err != nil {
+			return removed, fmt.Errorf("compact %s: %w", table, mapErr(err))
+		}
+		removed += n
+	}
+	return removed, nil
 }
 
 // latencyStart is when a message's latencies start: its acceptance, or
@@ -304,6 +368,32 @@ func (b *statsBatch) countChange(ctx context.Context, idb bun.IDB, st *messageSt
 	return nil
 }
 
+// intervalExpr is the SQL expression of a rollup row's interval index:
+// arithmetic when the intervals are all as long (minutes, hours, UTC
+// days), else a search through the bounds (days of a time zone with
+// daylight saving). The values are integers formatted here, never text
+// from a request.
+func intervalExpr(bounds []time.Time) string {
+	step := bounds[1].Unix() - bounds[0].Unix()
+	even := true
+	for i := 1; i < len(bounds); i++ {
+		if bounds[i].Unix()-bounds[i-1].Unix() != step {
+			even = false
+			break
+		}
+	}
+	if even {
+		return fmt.Sprintf("((s.bucket - %d) / %d)", bounds[0].Unix(), step)
+	}
+	var sb strings.Builder
+	sb.WriteString("(CASE")
+	for i := 1; i < len(bounds)-1; i++ {
+		fmt.Fprintf(&sb, " WHEN s.bucket < %d THEN %d", bounds[i].Unix(), i-1)
+	}
+	fmt.Fprintf(&sb, " ELSE %d END)", len(bounds)-2)
+	return sb.String()
+}
+
 // Stats groupings.
 const (
 	StatsByApp      = "app"
@@ -376,30 +466,21 @@ func (db *DB) QueryStats(ctx context.Context, q StatsQuery) ([]StatsRow, error) 
 		return nil, fmt.Errorf("query stats: unknown grouping %q", q.GroupBy)
 	}
 	var sb strings.Builder
-	// The intervals are a VALUES list joined on the bucket range: one
-	// index range scan each, and any interval layout (days of a time zone
-	// with daylight saving) without date arithmetic in SQL. The values are
-	// integers formatted here, never text from a request.
-	sb.WriteString("SELECT iv.column1 AS iv, " + group + " AS grp, s.status, SUM(s.messages), SUM(s.sms_segments)")
+	sb.WriteString("SELECT " + intervalExpr(q.Bounds) + " AS iv, " + group + " AS grp, s.status, SUM(s.messages), SUM(s.sms_segments)")
 	for _, p := range []string{"f", "r"} {
 		for i := range LatencyBuckets {
 			fmt.Fprintf(&sb, ", SUM(s.%s%02d)", p, i)
 		}
 	}
-	sb.WriteString(" FROM (VALUES ")
-	for i := range len(q.Bounds) - 1 {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		sb.WriteString("(" + strconv.Itoa(i) + ", " + strconv.FormatInt(q.Bounds[i].Unix(), 10) + ", " + strconv.FormatInt(q.Bounds[i+1].Unix(), 10) + ")")
-	}
-	sb.WriteString(") AS iv JOIN " + table + " s ON s.bucket >= iv.column2 AND s.bucket < iv.column3")
+	// The range predicate is on the primary key's first column: one index
+	// range scan over the rows of the whole range.
+	fmt.Fprintf(&sb, " FROM %s s WHERE s.bucket >= %d AND s.bucket < %d", table, q.Bounds[0].Unix(), q.Bounds[len(q.Bounds)-1].Unix())
 	var args []any
 	if q.AppID != "" {
-		sb.WriteString(" WHERE s.app_id = ?")
+		sb.WriteString(" AND s.app_id = ?")
 		args = append(args, q.AppID)
 	}
-	sb.WriteString(" GROUP BY iv.column1, ")
+	sb.WriteString(" GROUP BY 1, ")
 	if q.GroupBy != "" {
 		sb.WriteString(group + ", ")
 	}

@@ -245,3 +245,55 @@ func TestQueryStatsBounds(t *testing.T) {
 		require.Empty(t, rows)
 	})
 }
+
+func TestCompactStats(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		accepted := time.Now().UTC().Truncate(time.Minute)
+		db.now = func() time.Time { return accepted }
+		var msgs []*Message
+		for i := range 40 {
+			m := newMessage(fmt.Sprintf("compact-%d", i))
+			m.AppID = "compact-app"
+			msgs = append(msgs, m)
+			// One transaction each, so their writes land on several shards.
+			require.NoError(t, db.CreateMessages(ctx, []*Message{m}, nil))
+		}
+		for _, m := range msgs[:30] {
+			require.NoError(t, db.RecordMessage(ctx, m.TaskID, MessagePatch{Status: ptr("success")}, nil))
+		}
+		before := readStats(t, db, accepted, "compact-app")
+		rows := func() (n int) {
+			for _, table := range []string{statsMinuteTable, statsHourTable} {
+				var c int
+				require.NoError(t, db.bun.NewSelect().Table(table).ColumnExpr("COUNT(*)").Scan(ctx, &c))
+				n += c
+			}
+			return n
+		}
+		shards := func() (n int) {
+			require.NoError(t, db.bun.NewSelect().Table(statsHourTable).ColumnExpr("COUNT(DISTINCT shard)").Scan(ctx, &n))
+			return n
+		}
+		if db.Dialect() == DialectSQLite {
+			require.Equal(t, 1, shards(), "SQLite writes one shard")
+		} else {
+			require.Greater(t, shards(), 1, "40 transactions spread over the shards")
+		}
+		removed, err := db.CompactStats(ctx, accepted.Add(time.Hour))
+		require.NoError(t, err)
+		require.Zero(t, removed, "recent buckets keep their shards")
+		n := rows()
+		removed, err = db.CompactStats(ctx, accepted.Add(3*time.Hour))
+		require.NoError(t, err)
+		require.Equal(t, int64(n-rows()), removed)
+		require.Equal(t, 1, shards())
+		require.Equal(t, before, readStats(t, db, accepted, "compact-app"), "compacting changes no figure")
+
+		// Writes after compaction add to the folded counts.
+		require.NoError(t, db.RecordMessage(ctx, msgs[30].TaskID, MessagePatch{Status: ptr("failed")}, nil))
+		got := readStats(t, db, accepted, "compact-app")
+		require.Equal(t, map[string]int64{"success": 30, "pending": 9, "failed": 1}, got.byStatus)
+	})
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
 	"github.com/heraldhq/herald/internal/adminclient"
 	"github.com/heraldhq/herald/internal/stats"
@@ -242,4 +244,17 @@ func millis(ms *int64) string {
 		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + "s"
 	}
 	return d.Round(time.Second).String()
+}
+
+// compactStats folds the shards of statistics rollup buckets older than
+// two hours together on every sweep, so reads of older ranges stay small.
+func (s *stack) compactStats(ctx context.Context) {
+	n, err := s.db.CompactStats(ctx, time.Now())
+	if err != nil {
+		s.log.Warn("sweep: compact statistics", zap.Error(err))
+		return
+	}
+	if n > 0 {
+		s.log.Debug("sweep: compacted statistics", zap.Int64("rows", n))
+	}
 }

@@ -6,9 +6,9 @@
 -- receipt latencies in power-of-two buckets (f00: under 100 ms, fNN for
 -- NN >= 1: from 100 ms * 2^(NN-1) up to 100 ms * 2^NN, f23: the rest),
 -- counted once when the message first reaches a final status or receipt.
--- A write adds to one of a few shard rows picked at random, so concurrent
--- writers rarely wait on the same row; readers sum the shards. bucket is
--- the start of the minute or hour in Unix seconds (UTC).
+-- SQLite has a single writer, so every write goes to shard 0 (PostgreSQL
+-- spreads writes over a few shard rows). bucket is the start of the
+-- minute or hour in Unix seconds (UTC).
 
 CREATE TABLE message_stats_minute (
     bucket        INTEGER NOT NULL,
