@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 
+	adminstats "github.com/heraldhq/herald/api/admin/stats"
 	"github.com/heraldhq/herald/internal/stats"
 	"github.com/heraldhq/herald/store"
 )
@@ -56,4 +58,22 @@ func TestGetStats(t *testing.T) {
 	}
 	res = f.call(t, http.MethodGet, "/api/v1/stats", "", withoutAuth())
 	require.Equal(t, http.StatusUnauthorized, res.Status)
+}
+
+// TestStatsSchemasShared keeps the client document's statistics schemas
+// the same as the operators' API's, since both routes answer one shape.
+func TestStatsSchemasShared(t *testing.T) {
+	t.Parallel()
+	type doc struct {
+		Components struct {
+			Schemas map[string]any `yaml:"schemas"`
+		} `yaml:"components"`
+	}
+	var client, admin doc
+	require.NoError(t, yaml.Unmarshal(openAPIDocument, &client))
+	require.NoError(t, yaml.Unmarshal(adminstats.OpenAPI, &admin))
+	require.NotEmpty(t, admin.Components.Schemas)
+	for name, schema := range admin.Components.Schemas {
+		require.Equal(t, schema, client.Components.Schemas[name], "schema %s", name)
+	}
 }

@@ -147,6 +147,11 @@ func benchStore(b *testing.B) *store.DB {
 		b.Fatal(err)
 	}
 	u.Path = "/" + name
+	// Loading a million rows takes longer than the driver's default read
+	// timeout.
+	q := u.Query()
+	q.Set("read_timeout", "30m")
+	u.RawQuery = q.Encode()
 	key := make([]byte, 32)
 	c, err := store.NewCipher(key)
 	if err != nil {
@@ -221,7 +226,7 @@ SELECT 'bench-' || g,
 FROM (
   SELECT g, u4, u5, u6, a,
     ((a + floor(u3 * 3)::int) %% %[2]d) + 1 AS ch,
-    (g * 7919) %% %[3]d AS r,
+    (g::bigint * 7919) %% %[3]d AS r,
     CASE WHEN u2 < 0.90 THEN 'success' WHEN u2 < 0.96 THEN 'failed' WHEN u2 < 0.98 THEN 'sent'
          WHEN u2 < 0.99 THEN 'cancelled' WHEN u2 < 0.995 THEN 'processing' ELSE 'pending' END AS st,
     TIMESTAMPTZ '%[4]s' - (u1 * interval '7 days') AS created,
