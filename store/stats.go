@@ -415,23 +415,25 @@ type StatsQuery struct {
 	GroupBy string
 }
 
-// StatsRow is what the rollups hold for one interval, group and status.
+// StatsStatuses are the message statuses the rollups are read by.
+var StatsStatuses = []string{"pending", "processing", "sent", "success", "failed", "cancelled"}
+
+// StatsRow is what the rollups hold for one interval and group.
 type StatsRow struct {
 	// Interval indexes StatsQuery.Bounds.
 	Interval int
 	// Group is the grouping's value: app id, channel or account id,
 	// status or provider kind; empty without grouping.
-	Group       string
-	Status      string
-	Messages    int64
+	Group string
+	// Messages counts the messages by status (StatsStatuses).
+	Messages    map[string]int64
 	SMSSegments int64
 	Final       [LatencyBuckets]int64
 	Receipt     [LatencyBuckets]int64
 }
 
-// QueryStats sums the rollups over each interval of q, per group and
-// status. Groups and statuses with nothing counted in an interval are
-// left out. It reads the hour rollup when every bound is a whole hour,
+// QueryStats sums the rollups over each interval of q, per group. Groups
+// with nothing counted in an interval are left out. It reads the hour rollup when every bound is a whole hour,
 // else the minute rollup.
 func (db *DB) QueryStats(ctx context.Context, q StatsQuery) ([]StatsRow, error) {
 	if len(q.Bounds) < 2 {
@@ -466,7 +468,12 @@ func (db *DB) QueryStats(ctx context.Context, q StatsQuery) ([]StatsRow, error) 
 		return nil, fmt.Errorf("query stats: unknown grouping %q", q.GroupBy)
 	}
 	var sb strings.Builder
-	sb.WriteString("SELECT " + intervalExpr(q.Bounds) + " AS iv, " + group + " AS grp, s.status, SUM(s.messages), SUM(s.sms_segments)")
+	// One row per interval and group, the statuses side by side: a sixth
+	// of the rows to send and scan than grouping by status too.
+	sb.WriteString("SELECT " + intervalExpr(q.Bounds) + " AS iv, " + group + " AS grp, SUM(s.sms_segments)")
+	for _, st := range StatsStatuses {
+		fmt.Fprintf(&sb, ", SUM(CASE WHEN s.status = '%s' THEN s.messages ELSE 0 END)", st)
+	}
 	for _, p := range []string{"f", "r"} {
 		for i := range LatencyBuckets {
 			fmt.Fprintf(&sb, ", SUM(s.%s%02d)", p, i)
@@ -480,11 +487,11 @@ func (db *DB) QueryStats(ctx context.Context, q StatsQuery) ([]StatsRow, error) 
 		sb.WriteString(" AND s.app_id = ?")
 		args = append(args, q.AppID)
 	}
-	sb.WriteString(" GROUP BY 1, ")
+	sb.WriteString(" GROUP BY 1")
 	if q.GroupBy != "" {
-		sb.WriteString(group + ", ")
+		sb.WriteString(", " + group)
 	}
-	sb.WriteString("s.status ORDER BY 1, 2, 3")
+	sb.WriteString(" ORDER BY 1, 2")
 	rows, err := db.idb.QueryContext(ctx, sb.String(), args...)
 	if err != nil {
 		return nil, fmt.Errorf("query stats: %w", mapErr(err))
@@ -492,8 +499,12 @@ func (db *DB) QueryStats(ctx context.Context, q StatsQuery) ([]StatsRow, error) 
 	defer func() { _ = rows.Close() }()
 	out := []StatsRow{}
 	for rows.Next() {
-		var r StatsRow
-		dest := []any{&r.Interval, &r.Group, &r.Status, &r.Messages, &r.SMSSegments}
+		r := StatsRow{Messages: make(map[string]int64, len(StatsStatuses))}
+		counts := make([]int64, len(StatsStatuses))
+		dest := []any{&r.Interval, &r.Group, &r.SMSSegments}
+		for i := range counts {
+			dest = append(dest, &counts[i])
+		}
 		for i := range LatencyBuckets {
 			dest = append(dest, &r.Final[i])
 		}
@@ -503,7 +514,14 @@ func (db *DB) QueryStats(ctx context.Context, q StatsQuery) ([]StatsRow, error) 
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("query stats: %w", mapErr(err))
 		}
-		if r.Messages == 0 && r.SMSSegments == 0 && r.Final == [LatencyBuckets]int64{} && r.Receipt == [LatencyBuckets]int64{} {
+		zero := r.SMSSegments == 0 && r.Final == [LatencyBuckets]int64{} && r.Receipt == [LatencyBuckets]int64{}
+		for i, n := range counts {
+			if n != 0 {
+				r.Messages[StatsStatuses[i]] = n
+				zero = false
+			}
+		}
+		if zero {
 			continue
 		}
 		out = append(out, r)

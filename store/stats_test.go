@@ -35,8 +35,10 @@ func readStats(t *testing.T, db *DB, around time.Time, appID string) statsTotals
 func sumStats(rows []StatsRow) statsTotals {
 	s := statsTotals{byStatus: map[string]int64{}}
 	for _, r := range rows {
-		if r.Messages != 0 {
-			s.byStatus[r.Status] += r.Messages
+		for status, n := range r.Messages {
+			if n != 0 {
+				s.byStatus[status] += n
+			}
 		}
 		s.segments += r.SMSSegments
 		for i := range LatencyBuckets {
@@ -107,8 +109,8 @@ func TestStatsRollup(t *testing.T) {
 			require.NoError(t, err)
 			var live []string
 			for _, r := range rows {
-				if r.Messages != 0 {
-					live = append(live, fmt.Sprintf("%s/%s=%d", r.Group, r.Status, r.Messages))
+				for status, n := range r.Messages {
+					live = append(live, fmt.Sprintf("%s/%s=%d", r.Group, status, n))
 				}
 			}
 			require.Equal(t, []string{"tencent/sent=1"}, live)

@@ -271,20 +271,22 @@ func Compute(ctx context.Context, r Reader, q Query, names map[string]string) (*
 }
 
 func (f *Figures) add(r store.StatsRow) {
-	f.Accepted += r.Messages
-	switch r.Status {
-	case "pending":
-		f.Pending += r.Messages
-	case "processing":
-		f.Processing += r.Messages
-	case "sent":
-		f.Sent += r.Messages
-	case "success":
-		f.Success += r.Messages
-	case "failed":
-		f.Failed += r.Messages
-	case "cancelled":
-		f.Cancelled += r.Messages
+	for status, n := range r.Messages {
+		f.Accepted += n
+		switch status {
+		case "pending":
+			f.Pending += n
+		case "processing":
+			f.Processing += n
+		case "sent":
+			f.Sent += n
+		case "success":
+			f.Success += n
+		case "failed":
+			f.Failed += n
+		case "cancelled":
+			f.Cancelled += n
+		}
 	}
 	f.SMSSegments += r.SMSSegments
 	for i := range store.LatencyBuckets {

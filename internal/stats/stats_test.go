@@ -129,6 +129,13 @@ func TestPercentileOfKnownDistributions(t *testing.T) {
 	})
 }
 
+func add(a, b [store.LatencyBuckets]int64) [store.LatencyBuckets]int64 {
+	for i := range a {
+		a[i] += b[i]
+	}
+	return a
+}
+
 type rowsReader []store.StatsRow
 
 func (r rowsReader) QueryStats(context.Context, store.StatsQuery) ([]store.StatsRow, error) {
@@ -143,10 +150,9 @@ func TestComputeMath(t *testing.T) {
 	fast[store.LatencyBucket(time.Second)] = 9
 	slow[store.LatencyBucket(10*time.Second)] = 1
 	rows := rowsReader{
-		{Interval: 0, Group: "1", Status: "success", Messages: 9, SMSSegments: 12, Final: fast, Receipt: fast},
-		{Interval: 0, Group: "1", Status: "failed", Messages: 1, SMSSegments: 1, Final: slow},
-		{Interval: 2, Group: "1", Status: "pending", Messages: 4, SMSSegments: 4},
-		{Interval: 2, Group: "2", Status: "cancelled", Messages: 2},
+		{Interval: 0, Group: "1", Messages: map[string]int64{"success": 9, "failed": 1}, SMSSegments: 13, Final: add(fast, slow), Receipt: fast},
+		{Interval: 2, Group: "1", Messages: map[string]int64{"pending": 4}, SMSSegments: 4},
+		{Interval: 2, Group: "2", Messages: map[string]int64{"cancelled": 2}},
 	}
 	rep, err := Compute(t.Context(), rows, q, map[string]string{"1": "sms-otp"})
 	require.NoError(t, err)

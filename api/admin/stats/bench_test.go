@@ -137,11 +137,22 @@ func benchStore(b *testing.B) *store.DB {
 	adminURL := os.Getenv("HERALD_TEST_DATABASE_URL")
 	admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(adminURL)))
 	b.Cleanup(func() { _ = admin.Close() })
-	name := fmt.Sprintf("herald_bench_%d", time.Now().UnixNano())
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+	// HERALD_BENCH_DATABASE names a database to keep and reuse between
+	// runs (loading takes minutes); by default a fresh one is dropped.
+	name := os.Getenv("HERALD_BENCH_DATABASE")
+	if name == "" {
+		name = fmt.Sprintf("herald_bench_%d", time.Now().UnixNano())
+		b.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
+	}
+	var exists bool
+	if err := admin.QueryRow("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
+	if !exists {
+		if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+			b.Fatal(err)
+		}
+	}
 	u, err := url.Parse(adminURL)
 	if err != nil {
 		b.Fatal(err)
@@ -190,6 +201,16 @@ func benchChannelOf(a, i int) int { return (a+i%3)%benchChannels + 1 }
 func loadBenchMessages(b *testing.B, db *store.DB, n int) {
 	b.Helper()
 	ctx := context.Background()
+	var have int
+	if err := db.Bun().NewSelect().Table("messages").ColumnExpr("COUNT(*)").Scan(ctx, &have); err != nil {
+		b.Fatal(err)
+	}
+	if have == n {
+		return // a kept database, loaded before
+	}
+	if have != 0 {
+		b.Fatalf("the benchmark database holds %d messages, not %d: drop it or name another", have, n)
+	}
 	exec := func(q string, args ...any) {
 		if _, err := db.Bun().ExecContext(ctx, q, args...); err != nil {
 			b.Fatalf("%v\n%s", err, q)
