@@ -184,7 +184,7 @@ func printStats(w io.Writer, rep *stats.Report, perInterval bool) error {
 		if s.Name != "" {
 			key += " " + s.Name
 		}
-		cols := append(prefix, key,
+		cols := append(slices.Clone(prefix), key,
 			strconv.FormatInt(f.Accepted, 10), strconv.FormatInt(f.Success, 10), strconv.FormatInt(f.Failed, 10),
 			strconv.FormatInt(f.Pending+f.Processing+f.Sent, 10), strconv.FormatInt(f.Cancelled, 10),
 			rate(f.SuccessRate), strconv.FormatInt(f.SMSSegments, 10),

@@ -341,10 +341,10 @@ func Percentile(h [store.LatencyBuckets]int64, p float64) time.Duration {
 		}
 		frac := (rank - float64(below)) / float64(n)
 		lo, hi := store.LatencyBucketBounds(i)
-		switch {
-		case i == 0:
+		switch i {
+		case 0:
 			return time.Duration(float64(hi) * frac)
-		case i == store.LatencyBuckets-1:
+		case store.LatencyBuckets - 1:
 			return lo
 		}
 		return time.Duration(float64(lo) * math.Pow(float64(hi)/float64(lo), frac))
