@@ -33,7 +33,15 @@ const statsShards = 4
 const (
 	statsMinuteTable = "message_stats_minute"
 	statsHourTable   = "message_stats_hour"
+	// statsChannelTable is the hour rollup by channel and status only:
+	// app and provider kind empty, account 0. Questions that group by
+	// neither app, account nor provider kind read it: a few rows an hour
+	// instead of one per app, account and status.
+	statsChannelTable = "message_stats_hour_channel"
 )
+
+// statsTables are the rollups in the order every writer locks their rows.
+var statsTables = []string{statsMinuteTable, statsHourTable, statsChannelTable}
 
 // LatencyBucket returns the histogram bucket of a latency.
 func LatencyBucket(d time.Duration) int {
@@ -143,9 +151,26 @@ func (b *statsBatch) apply(ctx context.Context, idb bun.IDB) error {
 	if idb.Dialect().Name() == dialect.PG {
 		shard = rand.IntN(statsShards) //nolint:gosec // spreads writes over rows; nothing secret depends on it
 	}
-	for _, table := range []string{statsMinuteTable, statsHourTable} {
-		for _, d := range ds {
-			if err := upsertStats(ctx, idb, table, shard, d); err != nil {
+	var byChannel statsBatch
+	for _, d := range ds {
+		k := d.key
+		k.appID, k.accountID, k.kind = "", 0, ""
+		c := byChannel.at(k)
+		c.messages += d.messages
+		c.segments += d.segments
+		for i := range LatencyBuckets {
+			c.final[i] += d.final[i]
+			c.receipt[i] += d.receipt[i]
+		}
+	}
+	channel := slices.DeleteFunc(byChannel.deltas, (*statsDelta).zero)
+	slices.SortFunc(channel, func(a, b *statsDelta) int { return compareStatsKeys(a.key, b.key) })
+	for _, t := range []struct {
+		table  string
+		deltas []*statsDelta
+	}{{statsMinuteTable, ds}, {statsHourTable, ds}, {statsChannelTable, channel}} {
+		for _, d := range t.deltas {
+			if err := upsertStats(ctx, idb, t.table, shard, d); err != nil {
 				return err
 			}
 		}
@@ -155,7 +180,7 @@ func (b *statsBatch) apply(ctx context.Context, idb bun.IDB) error {
 
 func upsertStats(ctx context.Context, idb bun.IDB, table string, shard int, d *statsDelta) error {
 	bucket := d.key.minute
-	if table == statsHourTable {
+	if table != statsMinuteTable {
 		bucket -= bucket % 3600
 	}
 	cols := []string{"bucket", "app_id", "channel_id", "account_id", "provider_kind", "status", "shard", "messages", "sms_segments"}
@@ -211,7 +236,7 @@ func (db *DB) CompactStats(ctx context.Context, now time.Time) (int64, error) {
 		sets[i] = fmt.Sprintf("%[1]s = s.%[1]s + excluded.%[1]s", c)
 	}
 	var removed int64
-	for _, table := range []string{statsMinuteTable, statsHourTable} {
+	for _, table := range statsTables {
 		before := now.Add(-statsCompactAge).Unix()
 		// One statement: the deleted shards and their sum into shard 0 are
 		// one snapshot. Rows are locked in the order writers lock them
@@ -433,8 +458,10 @@ type StatsRow struct {
 }
 
 // QueryStats sums the rollups over each interval of q, per group. Groups
-// with nothing counted in an interval are left out. It reads the hour rollup when every bound is a whole hour,
-// else the minute rollup.
+// with nothing counted in an interval are left out. It reads the hour
+// rollups when every bound is a whole hour (the one by channel when the
+// question needs no app, account or provider kind), else the minute
+// rollup.
 func (db *DB) QueryStats(ctx context.Context, q StatsQuery) ([]StatsRow, error) {
 	if len(q.Bounds) < 2 {
 		return nil, errors.New("query stats: fewer than two bounds")
@@ -450,6 +477,9 @@ func (db *DB) QueryStats(ctx context.Context, q StatsQuery) ([]StatsRow, error) 
 		if i > 0 && !t.After(q.Bounds[i-1]) {
 			return nil, errors.New("query stats: bounds are not ascending")
 		}
+	}
+	if table == statsHourTable && q.AppID == "" && (q.GroupBy == "" || q.GroupBy == StatsByChannel || q.GroupBy == StatsByStatus) {
+		table = statsChannelTable
 	}
 	group := "''"
 	switch q.GroupBy {

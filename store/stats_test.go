@@ -32,6 +32,25 @@ func readStats(t *testing.T, db *DB, around time.Time, appID string) statsTotals
 	return got
 }
 
+// requireRollupsAgree checks that the three rollups count the same
+// around t: the hour rollup (grouped by app), the hour rollup by channel
+// and the minute rollup.
+func requireRollupsAgree(t *testing.T, db *DB, around time.Time) {
+	t.Helper()
+	from := around.UTC().Truncate(time.Hour).Add(-time.Hour)
+	read := func(q StatsQuery) statsTotals {
+		rows, err := db.QueryStats(t.Context(), q)
+		require.NoError(t, err)
+		return sumStats(rows)
+	}
+	hours := []time.Time{from, from.Add(3 * time.Hour)}
+	byApp := read(StatsQuery{Bounds: hours, GroupBy: StatsByApp})
+	require.NotEmpty(t, byApp.byStatus)
+	require.Equal(t, byApp, read(StatsQuery{Bounds: hours, GroupBy: StatsByChannel}), "hour rollup by channel")
+	require.Equal(t, byApp, read(StatsQuery{Bounds: hours}), "hour rollup by channel, ungrouped")
+	require.Equal(t, byApp, read(StatsQuery{Bounds: []time.Time{from, from.Add(time.Minute), from.Add(3 * time.Hour)}, GroupBy: StatsByChannel}), "minute rollup")
+}
+
 func sumStats(rows []StatsRow) statsTotals {
 	s := statsTotals{byStatus: map[string]int64{}}
 	for _, r := range rows {
@@ -165,6 +184,7 @@ func TestStatsRollup(t *testing.T) {
 			got := readStats(t, db, accepted, "sched-app")
 			require.Equal(t, histogram(LatencyBucket(500*time.Millisecond), 1), got.final)
 		})
+		requireRollupsAgree(t, db, accepted)
 	})
 }
 
@@ -226,6 +246,7 @@ func TestStatsConcurrentUpdates(t *testing.T) {
 			finals += c
 		}
 		require.Equal(t, int64(n), finals, "one latency sample per message")
+		requireRollupsAgree(t, db, msgs[0].CreatedAt)
 	})
 }
 
@@ -267,7 +288,7 @@ func TestCompactStats(t *testing.T) {
 		}
 		before := readStats(t, db, accepted, "compact-app")
 		rows := func() (n int) {
-			for _, table := range []string{statsMinuteTable, statsHourTable} {
+			for _, table := range statsTables {
 				var c int
 				require.NoError(t, db.bun.NewSelect().Table(table).ColumnExpr("COUNT(*)").Scan(ctx, &c))
 				n += c
@@ -292,6 +313,7 @@ func TestCompactStats(t *testing.T) {
 		require.Equal(t, int64(n-rows()), removed)
 		require.Equal(t, 1, shards())
 		require.Equal(t, before, readStats(t, db, accepted, "compact-app"), "compacting changes no figure")
+		requireRollupsAgree(t, db, accepted)
 
 		// Writes after compaction add to the folded counts.
 		require.NoError(t, db.RecordMessage(ctx, msgs[30].TaskID, MessagePatch{Status: ptr("failed")}, nil))

@@ -265,7 +265,11 @@ FROM (
 		ms := fmt.Sprintf("(EXTRACT(EPOCH FROM (%s - m.created_at)) * 1000)", col)
 		return fmt.Sprintf("CASE WHEN %[1]s < 100 THEN 0 ELSE LEAST(%[2]d, floor(log(2.0, (%[1]s / 100.0)::numeric))::int + 1) END", ms, store.LatencyBuckets-1)
 	}
-	for _, t := range []struct{ table, size string }{{"message_stats_minute", "60"}, {"message_stats_hour", "3600"}} {
+	for _, t := range []struct{ table, size, app, account, kind string }{
+		{"message_stats_minute", "60", "m.app_id", "COALESCE(m.account_id, 0)", "COALESCE(pa.kind, '')"},
+		{"message_stats_hour", "3600", "m.app_id", "COALESCE(m.account_id, 0)", "COALESCE(pa.kind, '')"},
+		{"message_stats_hour_channel", "3600", "''", "0", "''"},
+	} {
 		var cols, sums []string
 		for _, p := range []string{"f", "r"} {
 			for i := range store.LatencyBuckets {
@@ -276,8 +280,8 @@ FROM (
 		exec(fmt.Sprintf(`INSERT INTO %[1]s (bucket, app_id, channel_id, account_id, provider_kind, status, shard, messages, sms_segments, %[3]s)
 SELECT bucket, app_id, channel_id, account_id, kind, status, shard, COUNT(*), SUM(sms_segments), %[4]s
 FROM (
-  SELECT (floor(EXTRACT(EPOCH FROM m.created_at) / %[2]s) * %[2]s)::bigint AS bucket, m.app_id, m.channel_id,
-    COALESCE(m.account_id, 0) AS account_id, COALESCE(pa.kind, '') AS kind, m.status,
+  SELECT (floor(EXTRACT(EPOCH FROM m.created_at) / %[2]s) * %[2]s)::bigint AS bucket, %[8]s AS app_id, m.channel_id,
+    %[9]s AS account_id, %[10]s AS kind, m.status,
     CASE WHEN m.created_at >= TIMESTAMPTZ '%[7]s' THEN floor(random() * 4)::int ELSE 0 END AS shard,
     m.sms_segments,
     CASE WHEN m.finished_at IS NOT NULL THEN %[5]s END AS fb,
@@ -286,7 +290,7 @@ FROM (
 ) x
 GROUP BY bucket, app_id, channel_id, account_id, kind, status, shard
 ORDER BY bucket`, t.table, t.size, strings.Join(cols, ", "), strings.Join(sums, ", "),
-			bucket("m.finished_at"), bucket("m.updated_at"), benchNow.Add(-2*time.Hour).Format(time.RFC3339)))
+			bucket("m.finished_at"), bucket("m.updated_at"), benchNow.Add(-2*time.Hour).Format(time.RFC3339), t.app, t.account, t.kind))
 	}
 	exec(`ANALYZE`)
 }
