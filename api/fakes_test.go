@@ -414,6 +414,10 @@ func (f *fakeStore) QuotaReport(context.Context, string, time.Time) ([]store.Quo
 	return []store.QuotaStatus{}, nil
 }
 
+func (f *fakeStore) QueryStats(context.Context, store.StatsQuery) ([]store.StatsRow, error) {
+	return []store.StatsRow{}, nil
+}
+
 func (f *fakeStore) Ping(context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

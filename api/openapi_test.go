@@ -34,6 +34,7 @@ import (
 
 	"github.com/heraldhq/herald/api/apiclient"
 	"github.com/heraldhq/herald/api/internal/signing"
+	"github.com/heraldhq/herald/internal/stats"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/workflows"
 )
@@ -609,6 +610,10 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"ChannelDetail", response, []any{apiclient.ChannelDetail{}, channelDetail{}}},
 		{"ServiceHealth", response, []any{apiclient.ServiceHealth{}, serviceHealth{}}},
 		{"Health", response, []any{apiclient.Health{}, healthView{}}},
+		{"StatsReport", response, []any{stats.Report{}}},
+		{"StatsSeries", response, []any{stats.Series{}}},
+		{"StatsFigures", response, []any{stats.Figures{}}},
+		{"StatsLatency", response, []any{stats.Latency{}}},
 	}
 	for _, c := range cases {
 		for _, v := range c.values {
@@ -1244,6 +1249,8 @@ func TestOpenAPIDescribesLiveResponses(t *testing.T) {
 		{"NonceFirstUse", http.MethodGet, listPath, listPath, "", []callOpt{withNonce(reused)}, http.StatusOK, CodeOK},
 		{"ErrNonceReused", http.MethodGet, listPath, listPath, "", []callOpt{withNonce(reused)}, http.StatusUnauthorized, CodeNonceReused},
 		{"Health", http.MethodGet, healthPath, healthPath, "", []callOpt{withoutAuth()}, http.StatusOK, CodeOK},
+		{"Stats", http.MethodGet, "/api/v1/stats", "/api/v1/stats?group_by=channel&interval=day&tz=Asia/Shanghai", "", nil, http.StatusOK, CodeOK},
+		{"ErrStatsBadInterval", http.MethodGet, "/api/v1/stats", "/api/v1/stats?interval=week", "", nil, http.StatusBadRequest, CodeInvalidValue},
 		{"ErrCallbackUnknownAccount", http.MethodPost, cbPath, "/callbacks/" + providerKind + "/999?token=x", `[]`, []callOpt{withoutAuth()}, http.StatusNotFound, CodeInvalidParams},
 		{"ErrCallbackBadToken", http.MethodPost, cbPath, fmt.Sprintf("/callbacks/%s/%d?token=wrong", providerKind, accSMS), `[]`, []callOpt{withoutAuth()}, http.StatusNotFound, CodeInvalidParams},
 		{"ErrRepliesUnknownAccount", http.MethodPost, replyPath, "/callbacks/" + providerKind + "/999/replies?token=x", `[]`, []callOpt{withoutAuth()}, http.StatusNotFound, CodeInvalidParams},

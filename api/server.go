@@ -54,6 +54,8 @@ type Store interface {
 	// QuotaReport returns the usage of an app's quotas in the periods
 	// holding now.
 	QuotaReport(ctx context.Context, appID string, now time.Time) ([]store.QuotaStatus, error)
+	// QueryStats sums the statistics rollups over intervals.
+	QueryStats(ctx context.Context, q store.StatsQuery) ([]store.StatsRow, error)
 	Ping(ctx context.Context) error
 }
 
@@ -222,6 +224,7 @@ func (s *Server) routes() *echo.Echo {
 	v1.GET("/messages/:task_id/events", s.listEvents)
 	v1.DELETE("/messages/:task_id", s.cancelMessage)
 	v1.GET("/quota", s.getQuota)
+	v1.GET("/stats", s.getStats)
 	v1.GET("/channels", s.listChannels)
 	v1.GET("/channels/:id", s.getChannel)
 	return e

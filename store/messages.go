@@ -58,13 +58,18 @@ func (db *DB) GetMessageByIdempotencyKey(ctx context.Context, appID, key string)
 
 // UpdateMessage applies patch to a task's message and sets its UpdatedAt.
 // It returns ErrNotFound if there is no such task. A final status settles
-// the message's quota reservation in the same transaction.
+// the message's quota reservation, and the statistics count the change,
+// in the same transaction.
 func (db *DB) UpdateMessage(ctx context.Context, taskID string, patch MessagePatch) error {
 	return db.RunInTx(ctx, func(ctx context.Context, tx *DB) error {
-		if err := updateMessage(ctx, tx.idb, tx.timestamp(), taskID, patch); err != nil {
+		var stats statsBatch
+		if err := updateMessage(ctx, tx.idb, tx.timestamp(), taskID, patch, &stats); err != nil {
 			return err
 		}
-		return settleFinalQuota(ctx, tx.idb, taskID, patch)
+		if err := settleFinalQuota(ctx, tx.idb, taskID, patch); err != nil {
+			return err
+		}
+		return stats.apply(ctx, tx.idb)
 	})
 }
 
@@ -141,6 +146,10 @@ func createMessages(ctx context.Context, idb bun.IDB, now time.Time, keys *Recei
 	if err := reserveQuotas(ctx, idb, msgs); err != nil {
 		return err
 	}
+	var stats statsBatch
+	if err := stats.countAccepted(ctx, idb, msgs); err != nil {
+		return err
+	}
 	// Inserting in chunks keeps each statement well under the drivers'
 	// parameter and size limits for large batches.
 	const chunk = 500
@@ -150,7 +159,9 @@ func createMessages(ctx context.Context, idb bun.IDB, now time.Time, keys *Recei
 			return fmt.Errorf("create messages: %w", mapErr(err))
 		}
 	}
-	return nil
+	// Counted last, after the quota rows, as every writer does (see
+	// statsBatch).
+	return stats.apply(ctx, idb)
 }
 
 func getMessage(ctx context.Context, idb bun.IDB, taskID string) (*Message, error) {
@@ -178,7 +189,18 @@ func getMessageByIdempotencyKey(ctx context.Context, idb bun.IDB, appID, key str
 	return m, nil
 }
 
-func updateMessage(ctx context.Context, idb bun.IDB, now time.Time, taskID string, p MessagePatch) error {
+// updateMessage applies p and adds what it changes in the statistics to
+// stats, which the caller applies at the end of its transaction.
+func updateMessage(ctx context.Context, idb bun.IDB, now time.Time, taskID string, p MessagePatch, stats *statsBatch) error {
+	if statsTouched(p) {
+		st, err := lockMessageState(ctx, idb, taskID)
+		if err != nil {
+			return err
+		}
+		if err := stats.countChange(ctx, idb, st, p, now); err != nil {
+			return err
+		}
+	}
 	q := idb.NewUpdate().Model((*Message)(nil)).Set("updated_at = ?", now).Where("task_id = ?", taskID)
 	if p.Status != nil {
 		q = q.Set("status = ?", *p.Status)
@@ -391,10 +413,12 @@ func (db *DB) RecordMessage(ctx context.Context, taskID string, patch MessagePat
 	})
 }
 
-// recordMessage applies patch, unless empty, and appends events.
+// recordMessage applies patch, unless empty, and appends events; the
+// statistics count the change last (see statsBatch).
 func recordMessage(ctx context.Context, idb bun.IDB, now time.Time, taskID string, patch MessagePatch, events []*MessageEvent) error {
+	var stats statsBatch
 	if patch != (MessagePatch{}) {
-		if err := updateMessage(ctx, idb, now, taskID, patch); err != nil {
+		if err := updateMessage(ctx, idb, now, taskID, patch, &stats); err != nil {
 			return err
 		}
 	}
@@ -404,7 +428,10 @@ func recordMessage(ctx context.Context, idb bun.IDB, now time.Time, taskID strin
 			return err
 		}
 	}
-	return settleFinalQuota(ctx, idb, taskID, patch)
+	if err := settleFinalQuota(ctx, idb, taskID, patch); err != nil {
+		return err
+	}
+	return stats.apply(ctx, idb)
 }
 
 // RecordAccepted stores what a provider's acceptance of a send tells:

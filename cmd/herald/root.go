@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -54,6 +55,7 @@ and a Temporal cluster:
 		newAuditCommand(stdout, getenv),
 		messagescli.NewCommand(stdout, getenv, nil),
 		messagescli.NewWatchCommand(stdout, getenv, nil),
+		newStatsCommand(stdout, getenv, time.Now, nil),
 		newBenchCommand(stdout),
 		newVersionCommand(stdout),
 	)

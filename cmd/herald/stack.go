@@ -437,7 +437,7 @@ func (s *stack) outcomeReports() *activities.OutcomeAggregator {
 
 // startSweeper starts the loop that finds accepted messages whose workflow
 // never started (the API process died between the two) and starts them,
-// then reconciles the quota ledger.
+// then reconciles the quota ledger and compacts the statistics rollups.
 func (s *stack) startSweeper(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -453,6 +453,7 @@ func (s *stack) startSweeper(ctx context.Context) {
 			case <-t.C:
 				s.sweep(ctx, engine)
 				s.reconcileQuotas(ctx)
+				s.compactStats(ctx)
 			}
 		}
 	}()
