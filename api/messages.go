@@ -285,9 +285,6 @@ func (s *Server) sendMessage(c echo.Context) error {
 		return rerr
 	}
 
-	if err := s.allowMessages(ctx, app, 1); err != nil {
-		return err
-	}
 	verdicts, err := s.admit(ctx, app, p, []string{receiver})
 	if err != nil {
 		return err
@@ -467,9 +464,6 @@ func (s *Server) sendBatch(c echo.Context) error {
 	if err := s.checkBatchFootprint(p, len(accepted)); err != nil {
 		return err
 	}
-	if err := s.allowMessages(ctx, app, len(accepted)); err != nil {
-		return err
-	}
 	accepted, rejected, err = s.admitBatch(ctx, app, p, accepted, rejected)
 	if err != nil {
 		return err
@@ -520,15 +514,21 @@ func (s *Server) sendBatch(c echo.Context) error {
 }
 
 // admit runs the receiver checks of the admission service over normalised
-// receivers and returns its verdicts, one per receiver.
+// receivers and returns its verdicts, one per receiver, or the refusal of
+// the whole request when its admitted receivers exceed the app's message
+// rate.
 func (s *Server) admit(ctx context.Context, app *store.App, p *prepared, receivers []string) ([]*admission.Refusal, error) {
 	verdicts, err := s.admission.Admit(ctx, admission.Request{
 		AppID: app.ID, Channel: p.channel, Template: p.template, Pool: p.pool, Receivers: receivers,
+		Priority: p.priority, MessagesPerMinute: s.messagesPerMinute(app),
 	})
+	var rl *admission.RateLimitedError
 	switch {
 	case errors.Is(err, admission.ErrCache):
 		// Caps that cannot be counted protect no one: refuse for now.
 		return nil, errCache("receiver checks", err)
+	case errors.As(err, &rl):
+		return nil, refusalError(&rl.Refusal)
 	case err != nil:
 		return nil, errDatabase("receiver checks", err)
 	}

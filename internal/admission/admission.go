@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/nyaruka/phonenumbers"
 	"github.com/redis/go-redis/v9"
 
@@ -64,6 +65,7 @@ type Service struct {
 	prefix    string
 	store     Store
 	redis     *redis.Client
+	limiter   *redis_rate.Limiter
 	keys      *store.ReceiverKeyer
 	providers *providers.Registry
 	now       func() time.Time
@@ -85,7 +87,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("new admission service: %w", errors.Join(missing...))
 	}
-	s := &Service{prefix: cfg.KeyPrefix, store: deps.Store, redis: deps.Redis, keys: deps.Keys, providers: deps.Providers, now: deps.Now}
+	s := &Service{
+		prefix: cfg.KeyPrefix, store: deps.Store, redis: deps.Redis, limiter: redis_rate.NewLimiter(deps.Redis),
+		keys: deps.Keys, providers: deps.Providers, now: deps.Now,
+	}
 	if s.prefix == "" {
 		s.prefix = "herald:rcap:"
 	}
@@ -111,6 +116,10 @@ type Request struct {
 	// Priority is the message priority ("critical" or empty); no check
 	// depends on it yet.
 	Priority string
+	// MessagesPerMinute is the app's message rate (0: none): the receivers
+	// admitted by the other checks are taken from it together, or the
+	// request is refused whole.
+	MessagesPerMinute int
 }
 
 // Refusal says why a receiver is not accepted.
@@ -129,9 +138,11 @@ type Refusal struct {
 
 // Admit checks every receiver of r and returns a verdict per receiver,
 // aligned with r.Receivers: nil for accepted, else the refusal. Accepted
-// receivers have been counted against their caps. An error wrapping
-// ErrCache or ErrStore means a dependency failed and nothing may be
-// accepted.
+// receivers have been counted against their caps and the app's message
+// rate; refused ones against neither. A *RateLimitedError refuses the
+// whole request (its receivers do not fit in the message rate) and
+// counts nothing. An error wrapping ErrCache or ErrStore means a
+// dependency failed and nothing may be accepted.
 func (s *Service) Admit(ctx context.Context, r Request) ([]*Refusal, error) {
 	out := make([]*Refusal, len(r.Receivers))
 	keys := make([]string, len(r.Receivers))
@@ -142,7 +153,23 @@ func (s *Service) Admit(ctx context.Context, r Request) ([]*Refusal, error) {
 	if err := s.checkSuppressed(ctx, r, keys, out); err != nil {
 		return nil, err
 	}
-	if err := s.checkCaps(ctx, r, keys, out); err != nil {
+	counted, err := s.checkCaps(ctx, r, keys, out)
+	if err != nil {
+		return nil, err
+	}
+	// The message rate comes last so that it counts only receivers every
+	// other check admitted.
+	admitted := 0
+	for _, v := range out {
+		if v == nil {
+			admitted++
+		}
+	}
+	if err := s.takeMessages(ctx, r.AppID, r.MessagesPerMinute, admitted); err != nil {
+		// A refused request must not use up its receivers' caps.
+		if uerr := s.uncount(ctx, counted); uerr != nil {
+			err = errors.Join(err, uerr)
+		}
 		return nil, err
 	}
 	return out, nil
