@@ -20,6 +20,9 @@ type AccountPatch struct {
 	RateLimitPerMinute *int
 	// Breaker replaces the breaker thresholds (JSON; empty: defaults).
 	Breaker *string
+	// Countries replaces the countries the account sends to (empty: all
+	// its provider reaches).
+	Countries *[]string
 }
 
 // channelAccount is one row of a channel's pool.
@@ -199,6 +202,13 @@ func updateAccount(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, i
 	}
 	if p.Breaker != nil {
 		q = q.Set("breaker = ?", *p.Breaker)
+	}
+	if p.Countries != nil {
+		js, err := jsonText(*p.Countries)
+		if err != nil {
+			return fmt.Errorf("update account %d: countries: %w", id, err)
+		}
+		q = q.Set("countries = ?", js)
 	}
 	if p.CallbackToken != nil {
 		enc, err := sealString(c, *p.CallbackToken)

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
-	"github.com/nyaruka/phonenumbers"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/heraldhq/herald/internal/traffic"
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/store"
 )
@@ -175,16 +175,21 @@ func (s *Service) Admit(ctx context.Context, r Request) ([]*Refusal, error) {
 	return out, nil
 }
 
-// checkCountries refuses SMS receivers that no enabled account reaches or
-// that the channel's allowed countries leave out.
+// checkCountries refuses SMS receivers that no enabled account reaches
+// (its provider's countries and its own countries setting both let the
+// number through) or that the channel's allowed countries leave out.
 func (s *Service) checkCountries(r Request, out []*Refusal) {
 	if r.Channel.Type != store.ChannelSMS {
 		return
 	}
-	var limiters []providers.CountryLimiter
+	type reach struct {
+		p         providers.Provider
+		countries []string
+	}
+	var accounts []reach
 	unlimited := false
 	for _, m := range r.Pool {
-		if !m.Account.Enabled {
+		if !m.Account.Enabled || m.Weight <= 0 {
 			continue
 		}
 		p, err := s.providers.Get(m.Account.Kind)
@@ -194,29 +199,21 @@ func (s *Service) checkCountries(r Request, out []*Refusal) {
 			unlimited = true
 			continue
 		}
-		cl, ok := p.(providers.CountryLimiter)
-		if !ok {
-			unlimited = true
-			continue
-		}
-		limiters = append(limiters, cl)
+		accounts = append(accounts, reach{p, m.Account.Countries})
 	}
-	if !unlimited && len(limiters) == 0 {
+	if len(accounts) == 0 {
 		// No enabled account: the caller refuses the whole request for
 		// that (30006) before asking about receivers.
 		unlimited = true
 	}
 	reachable := func(region string) bool {
-		if unlimited {
-			return true
-		}
-		return slices.ContainsFunc(limiters, func(cl providers.CountryLimiter) bool { return cl.SupportsCountry(region) })
+		return unlimited || slices.ContainsFunc(accounts, func(a reach) bool { return traffic.AccountReaches(a.p, a.countries, region) })
 	}
 	for i, rc := range r.Receivers {
 		if out[i] != nil {
 			continue
 		}
-		region := regionOf(rc)
+		region := traffic.RegionOf(rc)
 		switch {
 		case len(r.Channel.AllowedCountries) > 0 && !slices.Contains(r.Channel.AllowedCountries, region):
 			out[i] = refused("country", "receiver's country (%s) is not allowed on channel %d, which sends only to %s",
@@ -226,16 +223,6 @@ func (s *Service) checkCountries(r Request, out []*Refusal) {
 				regionName(region), r.Channel.ID)
 		}
 	}
-}
-
-// regionOf returns the ISO 3166 region of an E.164 number, "" when it has
-// none.
-func regionOf(e164 string) string {
-	num, err := phonenumbers.Parse(e164, "")
-	if err != nil {
-		return ""
-	}
-	return phonenumbers.GetRegionCodeForNumber(num)
 }
 
 func regionName(region string) string {
