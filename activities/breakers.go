@@ -156,6 +156,10 @@ func (a *Activities) applyBreakers(ctx context.Context, p *Plan, channelID int64
 	var wake time.Time
 	skipped := false
 	skip := func(i int, until time.Time) {
+		if p.Accounts[i].CountryExcluded {
+			// Never used by this message: its breaker is no reason to wait.
+			return
+		}
 		p.Accounts[i].BreakerOpen = true
 		skipped = true
 		if until.Before(now) {
@@ -179,7 +183,7 @@ func (a *Activities) applyBreakers(ctx context.Context, p *Plan, channelID int64
 	for {
 		var cands []Candidate
 		for _, pa := range p.Accounts {
-			if pa.Enabled && pa.Weight > 0 && !pa.BreakerOpen {
+			if pa.Enabled && pa.Weight > 0 && !pa.BreakerOpen && !pa.CountryExcluded {
 				cands = append(cands, Candidate{AccountID: pa.ID, Weight: pa.Weight})
 			}
 		}

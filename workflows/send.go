@@ -699,14 +699,14 @@ func failureText(f rules.Failure) string {
 func (s *send) pick(ctx workflow.Context) (activities.PlanAccount, bool, error) {
 	if first := s.plan.FirstAccountID; first != 0 {
 		s.plan.FirstAccountID = 0
-		for _, a := range s.available() {
+		for _, a := range s.available(ctx) {
 			if a.ID == first {
 				return a, true, nil
 			}
 		}
 	}
 	var cands []activities.Candidate
-	for _, a := range s.available() {
+	for _, a := range s.available(ctx) {
 		cands = append(cands, activities.Candidate{AccountID: a.ID, Weight: a.Weight})
 	}
 	if len(cands) == 0 {
@@ -724,13 +724,21 @@ func (s *send) pick(ctx workflow.Context) (activities.PlanAccount, bool, error) 
 	return activities.PlanAccount{}, false, nil
 }
 
+// countryRouting gates keeping a message off the accounts that do not
+// reach its receiver's country (activities.PlanAccount.CountryExcluded).
+const countryRouting = "route-by-receiver-country"
+
 // available lists enabled accounts with a weight that have not failed for
-// this message, in the plan's order.
-func (s *send) available() []activities.PlanAccount {
+// this message and reach its receiver's country, in the plan's order.
+func (s *send) available(ctx workflow.Context) []activities.PlanAccount {
 	var out []activities.PlanAccount
 next:
 	for _, a := range s.plan.Accounts {
 		if !a.Enabled || a.Weight <= 0 || a.BreakerOpen {
+			continue
+		}
+		// Only plans that exclude an account record the version marker.
+		if a.CountryExcluded && workflow.GetVersion(ctx, countryRouting, workflow.DefaultVersion, 1) >= 1 {
 			continue
 		}
 		for _, f := range s.failed {
@@ -745,7 +753,7 @@ next:
 
 func (s *send) decide(ctx workflow.Context, f rules.Failure, onAccount int) (rules.Decision, error) {
 	left := 0
-	for _, a := range s.available() {
+	for _, a := range s.available(ctx) {
 		if a.ID != s.state.AccountID {
 			left++
 		}
