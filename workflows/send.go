@@ -142,6 +142,9 @@ type send struct {
 	// on the timeline.
 	breakerSince time.Time
 	breakerNoted bool
+	// maybeSent is set once an attempt's outcome was unknown: a provider
+	// may have the message, so ending it unsent keeps its quota unit.
+	maybeSent bool
 }
 
 // acceptance is one send an account's provider accepted, under the
@@ -448,6 +451,9 @@ func (s *send) sendFailed(ctx workflow.Context, account activities.PlanAccount, 
 		f = activities.Failure{Class: rules.ClassUnknownOutcome, Code: CodeSendNotConfirmed, Message: err.Error()}
 	}
 	failure := s.failure(rules.SceneSendFailure, account, f.Class, f.Code, f.Message, time.Duration(f.RetryAfterSeconds)*time.Second)
+	if f.Class == rules.ClassUnknownOutcome {
+		s.maybeSent = true
+	}
 	if f.Class == rules.ClassUnknownOutcome && !account.CanCheckStatus && account.FailOnUnknownOutcome {
 		// Nobody can tell whether the message went out, and the account
 		// prefers a message lost to one received twice.
@@ -830,7 +836,7 @@ func (s *send) finish(ctx workflow.Context, status, callbackStatus, code, detail
 		s.state.LastError = detail
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchStatus.ValueSet(status))
-	if err := s.record(ctx, activities.StatusUpdate{Status: status, CallbackStatus: callbackStatus, LastError: lastError, Final: true}, EventFinished, code, detail); err != nil {
+	if err := s.record(ctx, activities.StatusUpdate{Status: status, CallbackStatus: callbackStatus, LastError: lastError, Final: true, MaybeSent: s.maybeSent}, EventFinished, code, detail); err != nil {
 		return SendResult{}, err
 	}
 	if s.plan.NotifyStatus {
