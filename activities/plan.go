@@ -226,10 +226,12 @@ func (a *Activities) LoadPlan(ctx context.Context, in PlanInput) (Plan, error) {
 		p.ProblemDetail = fmt.Sprintf("receiver's country (%s) is reached by no enabled provider account of channel %d", regionName(region), ch.ID)
 		return p, nil
 	}
-	if p.FirstAccountID, err = a.applyBreakers(ctx, &p, in.ChannelID); err != nil {
+	// Quiet hours first: a message that will wait for them takes no probe
+	// of a half-open account now (see applyBreakers).
+	if p.QuietUntil, p.QuietZone, err = a.quietUntil(ctx, msg, app, ch); err != nil {
 		return Plan{}, err
 	}
-	if p.QuietUntil, p.QuietZone, err = a.quietUntil(ctx, msg, app, ch); err != nil {
+	if p.FirstAccountID, err = a.applyBreakers(ctx, &p, in.ChannelID, !p.QuietUntil.IsZero()); err != nil {
 		return Plan{}, err
 	}
 	for _, r := range stored {

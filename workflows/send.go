@@ -121,9 +121,10 @@ type send struct {
 	// next write (a record, or the send activity's start).
 	pending       []activities.Event
 	pendingUpdate activities.StatusUpdate
-	// throttled counts attempts refused by throttling and deferred the
-	// time waited for them: throttling delays a message, it does not use
-	// up its attempts.
+	// throttled counts attempts that do not use up the message's attempts
+	// (refused by throttling, or by an account's breaker at send) and
+	// deferred the time waited for them: throttling delays a message, it
+	// does not use up its attempts.
 	throttled int
 	deferred  time.Duration
 
@@ -294,6 +295,11 @@ func (s *send) deliver(ctx workflow.Context) (SendResult, error) {
 		if err != nil {
 			return SendResult{}, err
 		}
+		if out.breakerRefused {
+			s.offOpenAccount(ctx, r.account, out)
+			r = route{}
+			continue
+		}
 		if out.final != "" {
 			return s.finish(ctx, out.final, out.callbackStatus, out.code, out.detail)
 		}
@@ -375,6 +381,9 @@ type outcome struct {
 	code    string
 	detail  string
 	failure rules.Failure
+	// breakerRefused is set when the send activity found the account's
+	// breaker open and sent nothing (detail says so).
+	breakerRefused bool
 }
 
 // attempt sends once through account, under the idempotency key of attempt
@@ -394,6 +403,9 @@ func (s *send) attempt(ctx workflow.Context, account activities.PlanAccount, key
 			// The app or channel was disabled while the message waited:
 			// nothing was sent, and nothing more will be.
 			return outcome{final: StatusFailed, code: f.Code, detail: f.Message}, nil
+		}
+		if f, refused := activities.BreakerRefusalOf(err); refused && workflow.GetVersion(ctx, breakerRecheckAtSend, workflow.DefaultVersion, 1) >= 1 {
+			return outcome{breakerRefused: true, code: f.Code, detail: f.Message}, nil
 		}
 		var o outcome
 		var done bool
@@ -420,7 +432,7 @@ func (s *send) sendOnce(ctx workflow.Context, account activities.PlanAccount, ke
 			MaximumAttempts:    5,
 		},
 	})
-	req := activities.SendRequest{TaskID: s.in.TaskID, AccountID: account.ID, Attempt: key}
+	req := activities.SendRequest{TaskID: s.in.TaskID, AccountID: account.ID, Attempt: key, CheckBreaker: true, Probe: account.BreakerProbe}
 	if start := s.unwritten(); start != nil {
 		req.OnStart = start
 	}
