@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -528,11 +529,41 @@ func (s *Server) admit(ctx context.Context, app *store.App, p *prepared, receive
 		// Caps that cannot be counted protect no one: refuse for now.
 		return nil, errCache("receiver checks", err)
 	case errors.As(err, &rl):
+		s.log.Info("send refused over the message rate", zap.String("app_id", app.ID), zap.Int64("channel_id", p.channel.ID),
+			zap.Int("receivers", len(receivers)))
 		return nil, refusalError(&rl.Refusal)
 	case err != nil:
 		return nil, errDatabase("receiver checks", err)
 	}
+	s.logRefusals(app, p, verdicts)
 	return verdicts, nil
+}
+
+// logRefusals logs, once per request, how many receivers each check
+// refused, with the app, channel and template and never a receiver, so
+// operators see caps, opt-outs and countries at work.
+func (s *Server) logRefusals(app *store.App, p *prepared, verdicts []*admission.Refusal) {
+	var byRule map[string]int
+	for _, v := range verdicts {
+		if v == nil {
+			continue
+		}
+		if byRule == nil {
+			byRule = map[string]int{}
+		}
+		byRule[v.Rule]++
+	}
+	if byRule == nil {
+		return
+	}
+	fields := []zap.Field{zap.String("app_id", app.ID), zap.Int64("channel_id", p.channel.ID)}
+	if p.template != nil {
+		fields = append(fields, zap.Int64("template_id", p.template.ID))
+	}
+	for _, rule := range slices.Sorted(maps.Keys(byRule)) {
+		fields = append(fields, zap.Int(rule, byRule[rule]))
+	}
+	s.log.Info("receivers refused at accept", fields...)
 }
 
 // refusalError is the answer to a single send whose receiver is refused.
