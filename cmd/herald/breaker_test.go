@@ -210,7 +210,7 @@ func TestBreakerCLI(t *testing.T) {
 	require.Equal(t, "maintenance over", events[1].Reason)
 	history := cli("breaker", "history", a.Name)
 	require.Regexp(t, `(?m)^\S+\s+closed\s+open\s+yes\s+cli\s+vendor maintenance$`, history)
-	require.Regexp(t, `(?m)^\S+\s+open\s+half_open\s+yes\s+cli\s+maintenance over$`, history)
+	require.Regexp(t, `(?m)^\S+\s+open\s+half_open\s+no\s+cli\s+maintenance over$`, history)
 	require.Contains(t, cli("breaker", "history", b.Name), "has never changed state")
 
 	// An alert went out for each transition, naming the account.
