@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 
@@ -139,8 +140,11 @@ const (
 // half-open ones this message does not probe, as skipped; it returns the
 // first pick among the rest. A half-open account is picked only with one
 // of its probe sends. When every account is skipped, BreakerWaitUntil
-// says when to look again.
-func (a *Activities) applyBreakers(ctx context.Context, p *Plan, channelID int64) (int64, error) {
+// says when to look again. With deferProbes (the message waits for quiet
+// hours before it is sent) a half-open account is picked without taking a
+// probe: the send activity takes it when the message actually goes, so a
+// waiting message does not hold a probe that others could use.
+func (a *Activities) applyBreakers(ctx context.Context, p *Plan, channelID int64, deferProbes bool) (int64, error) {
 	var states map[int64]store.BreakerState
 	if a.breakers != nil {
 		list, err := a.breakers.ListBreakerStates(ctx)
@@ -156,6 +160,10 @@ func (a *Activities) applyBreakers(ctx context.Context, p *Plan, channelID int64
 	var wake time.Time
 	skipped := false
 	skip := func(i int, until time.Time) {
+		if p.Accounts[i].CountryExcluded {
+			// Never used by this message: its breaker is no reason to wait.
+			return
+		}
 		p.Accounts[i].BreakerOpen = true
 		skipped = true
 		if until.Before(now) {
@@ -179,7 +187,7 @@ func (a *Activities) applyBreakers(ctx context.Context, p *Plan, channelID int64
 	for {
 		var cands []Candidate
 		for _, pa := range p.Accounts {
-			if pa.Enabled && pa.Weight > 0 && !pa.BreakerOpen {
+			if pa.Enabled && pa.Weight > 0 && !pa.BreakerOpen && !pa.CountryExcluded {
 				cands = append(cands, Candidate{AccountID: pa.ID, Weight: pa.Weight})
 			}
 		}
@@ -199,6 +207,9 @@ func (a *Activities) applyBreakers(ctx context.Context, p *Plan, channelID int64
 					skip(i, now.Add(BreakerRecheck))
 				}
 			}
+			return id, nil
+		}
+		if deferProbes {
 			return id, nil
 		}
 		probe, err := a.breakers.TakeBreakerProbe(ctx, id, st.Round)
@@ -323,4 +334,80 @@ func (a *Activities) breakerAlert(ctx context.Context, acc *store.ProviderAccoun
 	}
 	id := fmt.Sprintf("breaker_%d_%s_%d", acc.ID, tr.To, tr.At.UnixNano())
 	return a.post(ctx, a.cfg.AlertWebhookURL, a.cfg.AlertWebhookSecret, id, body)
+}
+
+// BreakerErrorType is the application error type of a send refused because
+// the account's circuit breaker opened (or half-opened with its probes
+// taken) after the message picked the account. Nothing was written or
+// sent; the workflow picks another account (see BreakerRefusalOf).
+const BreakerErrorType = "account.breaker_open"
+
+// checkBreaker refuses a send through an account whose breaker keeps the
+// message off it now: open, or half-open when this message holds none of
+// its probes and none is left to take. The states come through the
+// configuration cache (at most a couple of seconds old), so the check
+// costs a delivered message no query; a probe is taken here, when the
+// message is actually sent, if the plan did not take one. A retried
+// execution is let through: the first one may have reached the provider,
+// and refusing now would not unsend it.
+func (a *Activities) checkBreaker(ctx context.Context, req SendRequest) error {
+	if a.breakers == nil || activity.GetInfo(ctx).Attempt > 1 {
+		return nil
+	}
+	list, err := a.breakers.ListBreakerStates(ctx)
+	if err != nil {
+		return fmt.Errorf("load breaker states: %w", err)
+	}
+	var st *store.BreakerState
+	for i := range list {
+		if list[i].AccountID == req.AccountID {
+			st = &list[i]
+			break
+		}
+	}
+	if st == nil {
+		return nil
+	}
+	switch breaker.State(st.State) {
+	case breaker.Open:
+		return breakerRefusal(req.AccountID, fmt.Sprintf("provider account %d's circuit breaker opened after the message picked it; nothing was sent through it", req.AccountID))
+	case breaker.HalfOpen:
+		if req.Probe {
+			return nil
+		}
+		probe, err := a.breakers.TakeBreakerProbe(ctx, req.AccountID, st.Round)
+		if err != nil {
+			return fmt.Errorf("take a probe of account %d: %w", req.AccountID, err)
+		}
+		if probe {
+			a.log.Info("probe send through a half-open account", zapAccount(req.AccountID), zap.Int("round", st.Round))
+			return nil
+		}
+		return breakerRefusal(req.AccountID, fmt.Sprintf("provider account %d's circuit breaker is half-open and its probe sends are taken; nothing was sent through it", req.AccountID))
+	}
+	return nil
+}
+
+func breakerRefusal(accountID int64, detail string) error {
+	return temporal.NewApplicationErrorWithOptions(detail, BreakerErrorType, temporal.ApplicationErrorOptions{
+		NonRetryable: true, Category: temporal.ApplicationErrorCategoryBenign,
+		Details: []any{Failure{Code: CodeBreakerOpen, Message: detail}},
+	})
+}
+
+// CodeBreakerOpen is the code of a send refused for its account's breaker,
+// the API's 40007.
+const CodeBreakerOpen = "40007"
+
+// BreakerRefusalOf extracts the refusal of a send whose account's breaker
+// keeps the message off it; ok is false for any other error.
+func BreakerRefusalOf(err error) (f Failure, ok bool) {
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != BreakerErrorType {
+		return Failure{}, false
+	}
+	if !appErr.HasDetails() || appErr.Details(&f) != nil {
+		f = Failure{Code: CodeBreakerOpen, Message: appErr.Message()}
+	}
+	return f, true
 }

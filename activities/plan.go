@@ -9,6 +9,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/heraldhq/herald/internal/traffic"
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/rules"
 	"github.com/heraldhq/herald/store"
@@ -50,6 +51,11 @@ type PlanAccount struct {
 	// breakers existed, which is the old behaviour.
 	BreakerOpen  bool
 	BreakerProbe bool
+	// CountryExcluded is true when the account cannot send to the
+	// receiver's country (its provider does not reach it, or the account's
+	// countries leave it out): the message never goes through it. False in
+	// plans recorded before country routing, which is the old behaviour.
+	CountryExcluded bool
 }
 
 // Plan is everything the workflow needs to decide how to send a message.
@@ -120,6 +126,12 @@ const (
 	CodeChannelDisabled = "30004"
 )
 
+// CodeCountryUnreachable ends a message whose receiver's country no
+// enabled account of the channel reaches, the API's 10005 for the same
+// receiver at accept. It happens only when the pool changed after the
+// message was accepted.
+const CodeCountryUnreachable = "10005"
+
 // LoadPlan reads the channel, its pool and the rules for a message.
 func (a *Activities) LoadPlan(ctx context.Context, in PlanInput) (Plan, error) {
 	msg, err := a.store.GetMessage(ctx, in.TaskID)
@@ -177,6 +189,11 @@ func (a *Activities) LoadPlan(ctx context.Context, in PlanInput) (Plan, error) {
 	if p.MaxAttempts <= 0 {
 		p.MaxAttempts = DefaultMaxAttempts
 	}
+	// SMS receivers go only through accounts that reach their country.
+	region, routeByCountry := "", ch.Type == store.ChannelSMS
+	if routeByCountry {
+		region = traffic.RegionOf(msg.Receiver)
+	}
 	for _, m := range pool {
 		pa := PlanAccount{ID: m.Account.ID, Kind: m.Account.Kind, Weight: m.Weight, Enabled: m.Account.Enabled}
 		if pa.Enabled {
@@ -199,14 +216,22 @@ func (a *Activities) LoadPlan(ctx context.Context, in PlanInput) (Plan, error) {
 					pa.CanCheckStatus = false
 				}
 				pa.FailOnUnknownOutcome = !pa.CanCheckStatus && policy.OnUnknownOutcome == providers.OnUnknownFail
+				pa.CountryExcluded = routeByCountry && !traffic.AccountReaches(prov, m.Account.Countries, region)
 			}
 		}
 		p.Accounts = append(p.Accounts, pa)
 	}
-	if p.FirstAccountID, err = a.applyBreakers(ctx, &p, in.ChannelID); err != nil {
+	if unreachable(p.Accounts) {
+		p.ProblemCode = CodeCountryUnreachable
+		p.ProblemDetail = fmt.Sprintf("receiver's country (%s) is reached by no enabled provider account of channel %d", regionName(region), ch.ID)
+		return p, nil
+	}
+	// Quiet hours first: a message that will wait for them takes no probe
+	// of a half-open account now (see applyBreakers).
+	if p.QuietUntil, p.QuietZone, err = a.quietUntil(ctx, msg, app, ch); err != nil {
 		return Plan{}, err
 	}
-	if p.QuietUntil, p.QuietZone, err = a.quietUntil(ctx, msg, app, ch); err != nil {
+	if p.FirstAccountID, err = a.applyBreakers(ctx, &p, in.ChannelID, !p.QuietUntil.IsZero()); err != nil {
 		return Plan{}, err
 	}
 	for _, r := range stored {
@@ -218,6 +243,30 @@ func (a *Activities) LoadPlan(ctx context.Context, in PlanInput) (Plan, error) {
 		p.Rules = append(p.Rules, rr)
 	}
 	return p, nil
+}
+
+// unreachable tells whether the pool has accounts that could send but
+// none of them reaches the receiver's country. A pool without any usable
+// account is left to the workflow, which fails it for that.
+func unreachable(accounts []PlanAccount) bool {
+	usable := false
+	for _, pa := range accounts {
+		if !pa.Enabled || pa.Weight <= 0 {
+			continue
+		}
+		if !pa.CountryExcluded {
+			return false
+		}
+		usable = true
+	}
+	return usable
+}
+
+func regionName(region string) string {
+	if region == "" {
+		return "unknown"
+	}
+	return region
 }
 
 // disabled returns the code and the words for a message whose app or

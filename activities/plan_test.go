@@ -92,6 +92,77 @@ func TestLoadPlan(t *testing.T) {
 		require.Equal(t, int64(11), p.FirstAccountID)
 	})
 
+	t.Run("Countries", func(t *testing.T) {
+		t.Parallel()
+		mainland := mainlandOnly{&fakeProvider{kind: "mainland"}}
+		acc := func(id int64, kind string, countries ...string) store.PoolMember {
+			return store.PoolMember{Account: store.ProviderAccount{ID: id, Kind: kind, Config: json.RawMessage(`{}`), Weight: 1, Enabled: true, Countries: countries}, Weight: 1}
+		}
+		load := func(t *testing.T, receiver string, pool ...store.PoolMember) Plan {
+			w := setup(t)
+			w.acts = New(Config{}, w.st, providers.NewRegistry(w.prov, mainland), nil)
+			m := w.st.messages[taskID]
+			m.Receiver = receiver
+			w.st.messages[taskID] = m
+			w.st.pools[3] = pool
+			p, err := w.acts.LoadPlan(ctx, in)
+			require.NoError(t, err)
+			return p
+		}
+		excluded := func(p Plan) []int64 {
+			var ids []int64
+			for _, a := range p.Accounts {
+				if a.CountryExcluded {
+					ids = append(ids, a.ID)
+				}
+			}
+			return ids
+		}
+		t.Run("Mainland", func(t *testing.T) {
+			t.Parallel()
+			p := load(t, "+8613800138000", acc(21, "mainland"), acc(22, "fake", "international"), acc(23, "fake", "CN"))
+			require.Equal(t, []int64{22}, excluded(p))
+			require.Empty(t, p.ProblemCode)
+			require.Contains(t, []int64{21, 23}, p.FirstAccountID)
+		})
+		t.Run("International", func(t *testing.T) {
+			t.Parallel()
+			// Every pick of this channel's rotation goes to the one account
+			// that reaches Hong Kong.
+			w := setup(t)
+			w.acts = New(Config{}, w.st, providers.NewRegistry(w.prov, mainland), nil)
+			m := w.st.messages[taskID]
+			m.Receiver = "+85291234567"
+			w.st.messages[taskID] = m
+			w.st.pools[3] = []store.PoolMember{acc(21, "mainland"), acc(22, "fake", "international"), acc(23, "fake", "CN")}
+			for range 5 {
+				p, err := w.acts.LoadPlan(ctx, in)
+				require.NoError(t, err)
+				require.Equal(t, []int64{21, 23}, excluded(p))
+				require.Equal(t, int64(22), p.FirstAccountID)
+			}
+		})
+		t.Run("ErrNoAccountReaches", func(t *testing.T) {
+			t.Parallel()
+			p := load(t, "+14155550100", acc(21, "mainland"), acc(23, "fake", "CN", "HK"))
+			require.Equal(t, CodeCountryUnreachable, p.ProblemCode)
+			require.Equal(t, "receiver's country (US) is reached by no enabled provider account of channel 3", p.ProblemDetail)
+			require.Zero(t, p.FirstAccountID)
+		})
+		t.Run("NotSMS", func(t *testing.T) {
+			t.Parallel()
+			w := setup(t)
+			w.acts = New(Config{}, w.st, providers.NewRegistry(w.prov, mainland), nil)
+			ch := w.st.channels[3]
+			ch.Type = store.ChannelWebhook
+			w.st.channels[3] = ch
+			w.st.pools[3] = []store.PoolMember{acc(21, "mainland")}
+			p, err := w.acts.LoadPlan(ctx, in)
+			require.NoError(t, err)
+			require.Empty(t, excluded(p))
+		})
+	})
+
 	t.Run("SendPolicy", func(t *testing.T) {
 		t.Parallel()
 		w := setup(t)
@@ -296,3 +367,8 @@ func TestDecide(t *testing.T) {
 	require.Equal(t, 2*time.Second, d.Delay)
 	require.Equal(t, rules.DefaultRuleName, d.RuleName)
 }
+
+// mainlandOnly is a provider that reaches mainland China only.
+type mainlandOnly struct{ *fakeProvider }
+
+func (mainlandOnly) SupportsCountry(region string) bool { return region == "CN" }

@@ -33,6 +33,15 @@ type SendRequest struct {
 	// "sent" status and its timeline events, in one transaction instead
 	// of a separate local activity after the send.
 	OnAccepted *StatusUpdate
+	// CheckBreaker asks the send to look at the account's circuit breaker
+	// again before sending (the plan that picked the account may be old:
+	// the message waited for quiet hours, pacing or a retry), and to refuse
+	// with a BreakerErrorType error when it keeps the message off. Set by
+	// workflows that handle that refusal; older ones leave it false.
+	CheckBreaker bool
+	// Probe is true when the plan took one of the account's half-open
+	// probe sends for this message.
+	Probe bool
 }
 
 // SendResult is an accepted send.
@@ -80,6 +89,11 @@ func (a *Activities) Send(ctx context.Context, req SendRequest) (SendResult, err
 	}
 	if err := a.checkExpiry(ctx, msg); err != nil {
 		return SendResult{}, err
+	}
+	if req.CheckBreaker {
+		if err := a.checkBreaker(ctx, req); err != nil {
+			return SendResult{}, err
+		}
 	}
 	if req.OnStart != nil {
 		p, events := req.OnStart.patch(a.now)

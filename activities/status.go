@@ -53,6 +53,10 @@ type StatusUpdate struct {
 	Attempts          int
 	LastError         string
 	Final             bool
+	// MaybeSent, on a final update, says that an attempt's outcome was
+	// unknown, so a provider may have sent the message: a failed or
+	// cancelled message then keeps its quota unit (store.MessagePatch).
+	MaybeSent bool
 	// HeldUntil, when set, is when a message waiting for quiet hours to
 	// end is released.
 	HeldUntil time.Time
@@ -96,6 +100,7 @@ func (u StatusUpdate) patch(now func() time.Time) (store.MessagePatch, []*store.
 	if u.Final {
 		t := now().UTC()
 		p.FinishedAt = &t
+		p.MaybeSent = u.MaybeSent
 	}
 	if !u.HeldUntil.IsZero() {
 		p.HeldUntil = &u.HeldUntil

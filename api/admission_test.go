@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -115,6 +116,20 @@ func TestReceiverCaps(t *testing.T) {
 		requireError(t, res, http.StatusTooManyRequests, CodeRateLimited)
 		require.NotEmpty(t, res.Header.Get("Retry-After"))
 		require.Contains(t, string(res.Data), "receiver cap of 1 per day")
+
+		// Operators see the refusals in the log, counted per check, with
+		// the app and channel and never a receiver.
+		logged := f.logs.FilterMessage("receivers refused at accept").All()
+		require.Len(t, logged, 2)
+		last := logged[1].ContextMap()
+		require.Equal(t, f.app.ID, last["app_id"])
+		require.EqualValues(t, chSMS, last["channel_id"])
+		require.EqualValues(t, 2, last["receiver_cap"])
+		for _, e := range f.logs.All() {
+			for _, v := range e.ContextMap() {
+				require.NotContains(t, fmt.Sprint(v), strings.TrimPrefix(testPhone, "+"))
+			}
+		}
 	})
 
 	t.Run("RedisKeysHoldNoReceiver", func(t *testing.T) {

@@ -341,32 +341,13 @@ func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// allowMessages takes n messages from the app's message rate, when it has
-// one, refusing the whole request when they do not fit: a batch counts one
-// message per accepted receiver, and is accepted or refused as a whole.
-func (s *Server) allowMessages(ctx context.Context, app *store.App, n int) error {
-	perMinute := app.MessagesPerMinute
-	if perMinute <= 0 {
-		perMinute = s.cfg.DefaultMessagesPerMinute
+// messagesPerMinute is the app's message rate, else the server default;
+// 0 means none. The admission service applies it.
+func (s *Server) messagesPerMinute(app *store.App) int {
+	if app.MessagesPerMinute > 0 {
+		return app.MessagesPerMinute
 	}
-	if perMinute <= 0 {
-		return nil
-	}
-	if n > perMinute {
-		return NewError(http.StatusTooManyRequests, CodeRateLimited,
-			"message rate limit of %d messages per minute exceeded: this request has %d receivers, more than the limit allows at once; split it", perMinute, n)
-	}
-	res, err := s.limiter.AllowN(ctx, "herald:app-messages:"+app.ID, redis_rate.PerMinute(perMinute), n)
-	if err != nil {
-		return errCache("message rate limit", err)
-	}
-	if res.Allowed == 0 {
-		e := NewError(http.StatusTooManyRequests, CodeRateLimited,
-			"message rate limit of %d messages per minute exceeded: this request has %d receivers", perMinute, n)
-		e.RetryAfter = res.RetryAfter
-		return e
-	}
-	return nil
+	return s.cfg.DefaultMessagesPerMinute
 }
 
 func printableASCII(s string) bool {

@@ -44,4 +44,21 @@ func TestCallbackReceiptsCountForBreakers(t *testing.T) {
 	))
 	require.Equal(t, http.StatusOK, status)
 	require.Equal(t, map[int64]breaker.Counts{accSMS: {ReceiptsDelivered: 1, ReceiptsFailed: 1}}, tally.counts)
+
+	t.Run("DuplicatesCountOnce", func(t *testing.T) {
+		// The provider pushes the same receipts again, twice in one
+		// request: the breaker has heard of them already.
+		status, _ := push(t, f, path, receiptJSON(t,
+			map[string]any{"provider_message_id": "pm-1", "status": "delivered"},
+			map[string]any{"provider_message_id": "pm-1", "status": "delivered"},
+			map[string]any{"provider_message_id": "pm-2", "status": "failed", "code": "MK:0001"},
+		))
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, map[int64]breaker.Counts{accSMS: {ReceiptsDelivered: 1, ReceiptsFailed: 1}}, tally.counts)
+		// Another send of the same account still counts.
+		sentMessage(f, accSMS, "pm-4", workflows.StatusSent, "")
+		status, _ = push(t, f, path, receiptJSON(t, map[string]any{"provider_message_id": "pm-4", "status": "delivered"}))
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, map[int64]breaker.Counts{accSMS: {ReceiptsDelivered: 2, ReceiptsFailed: 1}}, tally.counts)
+	})
 }

@@ -6,13 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/heraldhq/herald/internal/breaker"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
+	"github.com/heraldhq/herald/internal/breaker"
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/workflows"
@@ -182,7 +183,7 @@ func (s *Server) applyReceipt(ctx context.Context, acc *store.ProviderAccount, r
 		return nil
 	}
 	if !inFlight {
-		s.countReceipt(acc.ID, r.Status)
+		s.countReceipt(ctx, acc.ID, taskID, r)
 	}
 	at := r.At
 	if at.IsZero() {
@@ -355,17 +356,40 @@ func (w *statusOverride) finish() {
 	}
 }
 
+// receiptCountTTL is how long a counted receipt is remembered so that a
+// repeat of it is not counted again; providers repeat pushes within hours.
+const receiptCountTTL = 48 * time.Hour
+
 // countReceipt tells the account's breaker about a receipt of a send it
-// accepted. A rejection is the receiver's or the content's (blocked
-// number, refused template) and says nothing about the account.
-func (s *Server) countReceipt(accountID int64, status providers.ReceiptStatus) {
+// accepted, once per send: providers push a receipt again when our answer
+// was lost or slow, and every API process may get a copy, so the first
+// to claim the send's key in Redis counts it. A send is the task, the
+// account and the provider's message id (each accepted attempt has its
+// own; without one, the task's one send through the account). A
+// rejection is the receiver's or the content's (blocked number, refused
+// template) and says nothing about the account. Counting is best effort:
+// with Redis down the receipt is not counted, since a breaker missing a
+// sample is safer than one hearing it twice.
+func (s *Server) countReceipt(ctx context.Context, accountID int64, taskID string, r providers.Receipt) {
 	if s.receipts == nil {
 		return
 	}
-	switch status {
+	var c breaker.Counts
+	switch r.Status {
 	case providers.ReceiptDelivered:
-		s.receipts.Add(accountID, breaker.Counts{ReceiptsDelivered: 1})
+		c.ReceiptsDelivered = 1
 	case providers.ReceiptFailed:
-		s.receipts.Add(accountID, breaker.Counts{ReceiptsFailed: 1})
+		c.ReceiptsFailed = 1
+	default:
+		return
+	}
+	key := fmt.Sprintf("herald:rcpt-counted:%d:%s:%s", accountID, taskID, r.ProviderMessageID)
+	first, err := s.redis.SetNX(ctx, key, 1, receiptCountTTL).Result()
+	if err != nil {
+		s.log.Warn("receipt not counted for the account's breaker: redis unavailable", zap.Int64("account_id", accountID), zap.Error(err))
+		return
+	}
+	if first {
+		s.receipts.Add(accountID, c)
 	}
 }

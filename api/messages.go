@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -286,9 +287,6 @@ func (s *Server) sendMessage(c echo.Context) error {
 		return rerr
 	}
 
-	if err := s.allowMessages(ctx, app, 1); err != nil {
-		return err
-	}
 	verdicts, err := s.admit(ctx, app, p, []string{receiver})
 	if err != nil {
 		return err
@@ -468,9 +466,6 @@ func (s *Server) sendBatch(c echo.Context) error {
 	if err := s.checkBatchFootprint(p, len(accepted)); err != nil {
 		return err
 	}
-	if err := s.allowMessages(ctx, app, len(accepted)); err != nil {
-		return err
-	}
 	accepted, rejected, err = s.admitBatch(ctx, app, p, accepted, rejected)
 	if err != nil {
 		return err
@@ -521,19 +516,55 @@ func (s *Server) sendBatch(c echo.Context) error {
 }
 
 // admit runs the receiver checks of the admission service over normalised
-// receivers and returns its verdicts, one per receiver.
+// receivers and returns its verdicts, one per receiver, or the refusal of
+// the whole request when its admitted receivers exceed the app's message
+// rate.
 func (s *Server) admit(ctx context.Context, app *store.App, p *prepared, receivers []string) ([]*admission.Refusal, error) {
 	verdicts, err := s.admission.Admit(ctx, admission.Request{
 		AppID: app.ID, Channel: p.channel, Template: p.template, Pool: p.pool, Receivers: receivers,
+		Priority: p.priority, MessagesPerMinute: s.messagesPerMinute(app),
 	})
+	var rl *admission.RateLimitedError
 	switch {
 	case errors.Is(err, admission.ErrCache):
 		// Caps that cannot be counted protect no one: refuse for now.
 		return nil, errCache("receiver checks", err)
+	case errors.As(err, &rl):
+		s.log.Info("send refused over the message rate", zap.String("app_id", app.ID), zap.Int64("channel_id", p.channel.ID),
+			zap.Int("receivers", len(receivers)))
+		return nil, refusalError(&rl.Refusal)
 	case err != nil:
 		return nil, errDatabase("receiver checks", err)
 	}
+	s.logRefusals(app, p, verdicts)
 	return verdicts, nil
+}
+
+// logRefusals logs, once per request, how many receivers each check
+// refused, with the app, channel and template and never a receiver, so
+// operators see caps, opt-outs and countries at work.
+func (s *Server) logRefusals(app *store.App, p *prepared, verdicts []*admission.Refusal) {
+	var byRule map[string]int
+	for _, v := range verdicts {
+		if v == nil {
+			continue
+		}
+		if byRule == nil {
+			byRule = map[string]int{}
+		}
+		byRule[v.Rule]++
+	}
+	if byRule == nil {
+		return
+	}
+	fields := []zap.Field{zap.String("app_id", app.ID), zap.Int64("channel_id", p.channel.ID)}
+	if p.template != nil {
+		fields = append(fields, zap.Int64("template_id", p.template.ID))
+	}
+	for _, rule := range slices.Sorted(maps.Keys(byRule)) {
+		fields = append(fields, zap.Int(rule, byRule[rule]))
+	}
+	s.log.Info("receivers refused at accept", fields...)
 }
 
 // refusalError is the answer to a single send whose receiver is refused.

@@ -23,6 +23,9 @@ type AccountPatch struct {
 	// IfVersion, when positive, applies the patch only to that version of
 	// the row; another version fails with ErrStale.
 	IfVersion int64
+	// Countries replaces the countries the account sends to (empty: all
+	// its provider reaches).
+	Countries *[]string
 }
 
 // channelAccount is one row of a channel's pool.
@@ -206,6 +209,13 @@ func updateAccount(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, i
 	}
 	if p.Breaker != nil {
 		q = q.Set("breaker = ?", *p.Breaker)
+	}
+	if p.Countries != nil {
+		js, err := jsonText(*p.Countries)
+		if err != nil {
+			return fmt.Errorf("update account %d: countries: %w", id, err)
+		}
+		q = q.Set("countries = ?", js)
 	}
 	if p.CallbackToken != nil {
 		enc, err := sealString(c, *p.CallbackToken)

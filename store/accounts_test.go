@@ -59,6 +59,21 @@ func TestAccounts(t *testing.T) {
 			require.Equal(t, "sandbox", got[1].Name)
 			require.Less(t, got[0].ID, got[1].ID)
 		})
+		t.Run("Countries", func(t *testing.T) {
+			a := &ProviderAccount{Name: "tencent-intl", Kind: "tencent", Countries: []string{"international"}}
+			require.NoError(t, db.CreateAccount(ctx, a))
+			got, err := db.GetAccount(ctx, a.ID)
+			require.NoError(t, err)
+			require.Equal(t, []string{"international"}, got.Countries)
+			require.NoError(t, db.UpdateAccount(ctx, a.ID, AccountPatch{Countries: &[]string{"CN", "HK"}}))
+			got, err = db.GetAccount(ctx, a.ID)
+			require.NoError(t, err)
+			require.Equal(t, []string{"CN", "HK"}, got.Countries)
+			require.NoError(t, db.UpdateAccount(ctx, a.ID, AccountPatch{Countries: &[]string{}}))
+			got, err = db.GetAccount(ctx, a.ID)
+			require.NoError(t, err)
+			require.Empty(t, got.Countries)
+		})
 	})
 }
 

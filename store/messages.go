@@ -18,6 +18,11 @@ type MessagePatch struct {
 	LastError         *string
 	FinishedAt        *time.Time
 	HeldUntil         *time.Time
+	// MaybeSent, with a final status that gives the quota unit back
+	// (failed, cancelled), says that an attempt's outcome was unknown: a
+	// provider may have sent the message, so its unit stays committed. It
+	// is no column of its own; it decides how the patch settles the quota.
+	MaybeSent bool
 }
 
 // messageProviderID maps one provider message id, from any attempt, back to

@@ -152,7 +152,11 @@ type ProviderAccount struct {
 	RateLimitPerMinute int `bun:"rate_limit_per_minute,notnull"`
 	// Breaker holds the account's circuit breaker thresholds as JSON
 	// (breaker.Settings); empty means the defaults.
-	Breaker   string    `bun:"breaker,notnull"`
+	Breaker string `bun:"breaker,notnull"`
+	// Countries limits the phone numbers the account sends to: ISO 3166
+	// regions, or "international" alone for every region but mainland
+	// China. Empty means every country its provider reaches.
+	Countries []string  `bun:"countries,type:text"`
 	CreatedAt time.Time `bun:"created_at,notnull"`
 	UpdatedAt time.Time `bun:"updated_at,notnull"`
 	// Version counts changes: 1 when created, one more on every update.

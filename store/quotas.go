@@ -330,39 +330,21 @@ func settleQuota(ctx context.Context, idb bun.IDB, taskID, state string) error {
 
 // settleFinalQuota settles the quota reservation of a message whose patch
 // sets a final status: a message that ends without any provider
-// accepting it gives its unit back, unless an attempt's outcome was
-// unknown, for then the provider may have sent it.
+// accepting it gives its unit back, unless the patch says an attempt's
+// outcome was unknown (MaybeSent), for then the provider may have sent it.
 func settleFinalQuota(ctx context.Context, idb bun.IDB, taskID string, p MessagePatch) error {
 	if p.Status == nil {
 		return nil
 	}
 	state := quotaStateFor(*p.Status)
-	if state == QuotaReleased {
-		unknown, err := idb.NewSelect().Model((*MessageEvent)(nil)).
-			Where("task_id = ?", taskID).
-			WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
-				return q.Where("kind = ?", eventUnknownOutcome).
-					WhereOr("kind = ? AND detail LIKE ?", eventSendFailed, eventUnknownOutcome+":%")
-			}).Exists(ctx)
-		if err != nil {
-			return fmt.Errorf("look up unknown outcomes of %q: %w", taskID, mapErr(err))
-		}
-		if unknown {
-			state = QuotaCommitted
-		}
+	if state == QuotaReleased && p.MaybeSent {
+		state = QuotaCommitted
 	}
 	if state == "" {
 		return nil
 	}
 	return settleQuota(ctx, idb, taskID, state)
 }
-
-// Timeline kinds that tell an attempt's outcome was unknown: its own
-// kind, or a failed send whose detail starts with the failure class.
-const (
-	eventUnknownOutcome = "unknown_outcome"
-	eventSendFailed     = "send_failed"
-)
 
 // quotaStateFor returns the quota state a final status settles a message
 // to, or "" for a status that settles nothing.

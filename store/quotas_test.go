@@ -187,13 +187,17 @@ func TestQuotaUnknownOutcomeStaysSpent(t *testing.T) {
 		require.NoError(t, db.SetQuota(ctx, &Quota{AppID: "app-unk", Daily: 5}))
 		require.NoError(t, db.CreateMessages(ctx, []*Message{quotaMessage("app-unk", ch.ID, "u1"), quotaMessage("app-unk", ch.ID, "u2")}, nil))
 		// u1 may have been sent: its unit stays spent. u2 was refused.
-		require.NoError(t, db.RecordMessage(ctx, "u1", MessagePatch{Status: ptr("failed")}, []*MessageEvent{
-			{Seq: 1, Kind: "send_failed", Detail: "unknown_outcome: SEND_NOT_CONFIRMED: timeout"}}))
+		require.NoError(t, db.RecordMessage(ctx, "u1", MessagePatch{Status: ptr("failed"), MaybeSent: true}, []*MessageEvent{
+			{Seq: 1, Kind: "finished", Detail: "the outcome of the send is unknown"}}))
+		// The words on the timeline decide nothing: only the flag does.
 		require.NoError(t, db.RecordMessage(ctx, "u2", MessagePatch{Status: ptr("failed")}, []*MessageEvent{
-			{Seq: 1, Kind: "send_failed", Detail: "permanent: 1016: bad number"}}))
+			{Seq: 1, Kind: "send_failed", Detail: "unknown_outcome: SEND_NOT_CONFIRMED: timeout"}}))
 		got, err := db.GetMessage(ctx, "u1")
 		require.NoError(t, err)
 		require.Equal(t, QuotaCommitted, got.QuotaState)
+		got, err = db.GetMessage(ctx, "u2")
+		require.NoError(t, err)
+		require.Equal(t, QuotaReleased, got.QuotaState)
 		u := usageNow(t, db, "app-unk", 0, PeriodDay)
 		require.Equal(t, int64(1), u.Committed)
 		require.Zero(t, u.Reserved)

@@ -19,6 +19,15 @@ const CodeBreakerOpen = "40007"
 // breaker open, and until when the message waits.
 const EventBreakerWait = "breaker_wait"
 
+// EventBreakerSkip records that the send found the picked account's
+// breaker open, sent nothing, and the message goes to another account.
+const EventBreakerSkip = "breaker_skip"
+
+// breakerRecheckAtSend gates handling the send activity's refusal of an
+// account whose breaker opened after the message picked it (see
+// offOpenAccount); only histories with such a refusal carry the marker.
+const breakerRecheckAtSend = "breaker-recheck-at-send"
+
 // BreakerWaitBound is the longest a message waits for an open breaker, as
 // throttling may defer one for a day; a message's own expiry ends the wait
 // sooner, failing it as EXPIRED.
@@ -112,4 +121,20 @@ func (s *send) awaitBreaker(ctx workflow.Context) (res SendResult, done bool, er
 	p.MaxAttempts = s.plan.MaxAttempts
 	s.plan = p
 	return SendResult{}, false, nil
+}
+
+// offOpenAccount keeps the message off an account the send activity
+// refused for its breaker: the plan marks it open, so the next pick goes
+// elsewhere, or the message waits for it like for any open breaker. The
+// refused attempt sent nothing and does not count against the message's
+// attempts; the timeline says why the account was left.
+func (s *send) offOpenAccount(ctx workflow.Context, account activities.PlanAccount, o outcome) {
+	for i := range s.plan.Accounts {
+		if s.plan.Accounts[i].ID == account.ID {
+			s.plan.Accounts[i].BreakerOpen = true
+			s.plan.Accounts[i].BreakerProbe = false
+		}
+	}
+	s.throttled++
+	s.note(ctx, account.ID, EventBreakerSkip, o.code, o.detail)
 }

@@ -124,9 +124,10 @@ type send struct {
 	// decisionFacts are the inputs of the decision just taken, for its
 	// timeline event.
 	decisionFacts *activities.DecisionFacts
-	// throttled counts attempts refused by throttling and deferred the
-	// time waited for them: throttling delays a message, it does not use
-	// up its attempts.
+	// throttled counts attempts that do not use up the message's attempts
+	// (refused by throttling, or by an account's breaker at send) and
+	// deferred the time waited for them: throttling delays a message, it
+	// does not use up its attempts.
 	throttled int
 	deferred  time.Duration
 
@@ -145,6 +146,9 @@ type send struct {
 	// on the timeline.
 	breakerSince time.Time
 	breakerNoted bool
+	// maybeSent is set once an attempt's outcome was unknown: a provider
+	// may have the message, so ending it unsent keeps its quota unit.
+	maybeSent bool
 }
 
 // acceptance is one send an account's provider accepted, under the
@@ -320,6 +324,11 @@ func (s *send) deliver(ctx workflow.Context) (SendResult, error) {
 		if err != nil {
 			return SendResult{}, err
 		}
+		if out.breakerRefused {
+			s.offOpenAccount(ctx, r.account, out)
+			r = route{}
+			continue
+		}
 		if out.final != "" {
 			return s.finish(ctx, out.final, out.callbackStatus, out.code, out.detail)
 		}
@@ -401,6 +410,9 @@ type outcome struct {
 	code    string
 	detail  string
 	failure rules.Failure
+	// breakerRefused is set when the send activity found the account's
+	// breaker open and sent nothing (detail says so).
+	breakerRefused bool
 }
 
 // attempt sends once through account, under the idempotency key of attempt
@@ -420,6 +432,9 @@ func (s *send) attempt(ctx workflow.Context, account activities.PlanAccount, key
 			// The app or channel was disabled while the message waited:
 			// nothing was sent, and nothing more will be.
 			return outcome{final: StatusFailed, code: f.Code, detail: f.Message}, nil
+		}
+		if f, refused := activities.BreakerRefusalOf(err); refused && workflow.GetVersion(ctx, breakerRecheckAtSend, workflow.DefaultVersion, 1) >= 1 {
+			return outcome{breakerRefused: true, code: f.Code, detail: f.Message}, nil
 		}
 		var o outcome
 		var done bool
@@ -446,7 +461,7 @@ func (s *send) sendOnce(ctx workflow.Context, account activities.PlanAccount, ke
 			MaximumAttempts:    5,
 		},
 	})
-	req := activities.SendRequest{TaskID: s.in.TaskID, AccountID: account.ID, Attempt: key}
+	req := activities.SendRequest{TaskID: s.in.TaskID, AccountID: account.ID, Attempt: key, CheckBreaker: true, Probe: account.BreakerProbe}
 	if start := s.unwritten(); start != nil {
 		req.OnStart = start
 	}
@@ -477,6 +492,9 @@ func (s *send) sendFailed(ctx workflow.Context, account activities.PlanAccount, 
 		f = activities.Failure{Class: rules.ClassUnknownOutcome, Code: CodeSendNotConfirmed, Message: err.Error()}
 	}
 	failure := s.failure(rules.SceneSendFailure, account, f.Class, f.Code, f.Message, time.Duration(f.RetryAfterSeconds)*time.Second)
+	if f.Class == rules.ClassUnknownOutcome {
+		s.maybeSent = true
+	}
 	if f.Class == rules.ClassUnknownOutcome && !account.CanCheckStatus && account.FailOnUnknownOutcome {
 		// Nobody can tell whether the message went out, and the account
 		// prefers a message lost to one received twice.
@@ -728,14 +746,14 @@ func failureText(f rules.Failure) string {
 func (s *send) pick(ctx workflow.Context) (activities.PlanAccount, bool, error) {
 	if first := s.plan.FirstAccountID; first != 0 {
 		s.plan.FirstAccountID = 0
-		for _, a := range s.available() {
+		for _, a := range s.available(ctx) {
 			if a.ID == first {
 				return a, true, nil
 			}
 		}
 	}
 	var cands []activities.Candidate
-	for _, a := range s.available() {
+	for _, a := range s.available(ctx) {
 		cands = append(cands, activities.Candidate{AccountID: a.ID, Weight: a.Weight})
 	}
 	if len(cands) == 0 {
@@ -753,13 +771,21 @@ func (s *send) pick(ctx workflow.Context) (activities.PlanAccount, bool, error) 
 	return activities.PlanAccount{}, false, nil
 }
 
+// countryRouting gates keeping a message off the accounts that do not
+// reach its receiver's country (activities.PlanAccount.CountryExcluded).
+const countryRouting = "route-by-receiver-country"
+
 // available lists enabled accounts with a weight that have not failed for
-// this message, in the plan's order.
-func (s *send) available() []activities.PlanAccount {
+// this message and reach its receiver's country, in the plan's order.
+func (s *send) available(ctx workflow.Context) []activities.PlanAccount {
 	var out []activities.PlanAccount
 next:
 	for _, a := range s.plan.Accounts {
 		if !a.Enabled || a.Weight <= 0 || a.BreakerOpen {
+			continue
+		}
+		// Only plans that exclude an account record the version marker.
+		if a.CountryExcluded && workflow.GetVersion(ctx, countryRouting, workflow.DefaultVersion, 1) >= 1 {
 			continue
 		}
 		for _, f := range s.failed {
@@ -774,7 +800,7 @@ next:
 
 func (s *send) decide(ctx workflow.Context, f rules.Failure, onAccount int) (rules.Decision, error) {
 	left := 0
-	for _, a := range s.available() {
+	for _, a := range s.available(ctx) {
 		if a.ID != s.state.AccountID {
 			left++
 		}
@@ -858,7 +884,7 @@ func (s *send) finish(ctx workflow.Context, status, callbackStatus, code, detail
 		s.state.LastError = detail
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchStatus.ValueSet(status))
-	if err := s.record(ctx, activities.StatusUpdate{Status: status, CallbackStatus: callbackStatus, LastError: lastError, Final: true}, EventFinished, code, detail); err != nil {
+	if err := s.record(ctx, activities.StatusUpdate{Status: status, CallbackStatus: callbackStatus, LastError: lastError, Final: true, MaybeSent: s.maybeSent}, EventFinished, code, detail); err != nil {
 		return SendResult{}, err
 	}
 	if s.plan.NotifyStatus {

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -80,13 +81,20 @@ in a temporary directory and measure, in the same run:
 
   baseline  a bare workflow: one local activity, then wait for a signal
   herald    signed POST /api/v1/messages -> send workflow -> sandbox provider
-            -> receipt callback -> success
+            -> receipt callback -> success, through an app and channel with
+            no traffic settings
+  traffic   the same through an app and channel with every traffic check
+            on: daily and monthly quotas (app and channel), a message rate,
+            receiver caps, allowed countries on the channel and its account,
+            quiet hours (outside their window) and a channel expiry
 
-The scenarios alternate for --rounds rounds so that both see the same
-machine. For each it prints sends per second (the median round), p50/p99
-accept latency (start call or HTTP request, over all rounds), and state
-transitions and history events per send, then the throughput ratio
-herald/baseline.`,
+The scenarios alternate for --rounds rounds so that all see the same
+machine. Each send goes to a receiver of its own, so receiver caps count
+as they would in production. For each scenario it prints sends per second
+(the median round), p50/p99 accept latency (start call or HTTP request,
+over all rounds), and state transitions and history events per send,
+then the throughput ratios herald/baseline and traffic/herald (the cost
+of the traffic checks).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
@@ -169,10 +177,15 @@ func runBench(ctx context.Context, out, errOut io.Writer, o *benchOptions) error
 	}
 	defer w.Stop()
 
-	c, chID, err := benchFixtures(ctx, s)
+	c, chID, err := benchFixtures(ctx, s, false)
 	if err != nil {
 		return err
 	}
+	tc, tchID, err := benchFixtures(ctx, s, true)
+	if err != nil {
+		return err
+	}
+	var receivers atomic.Int64
 	fmt.Fprintf(out, "herald bench: %d rounds of %d sends per scenario, %d in flight, embedded Temporal on SQLite\n\n", o.rounds, o.count, o.concurrency)
 
 	baseline := func(ctx context.Context) (string, time.Duration, func() error, error) {
@@ -188,26 +201,12 @@ func runBench(ctx context.Context, out, errOut io.Writer, o *benchOptions) error
 		}
 		return id, accept, func() error { return run.Get(ctx, nil) }, nil
 	}
-	herald := func(ctx context.Context) (string, time.Duration, func() error, error) {
-		start := time.Now()
-		res, err := c.SendMessage(ctx, apiclient.SendMessageRequest{
-			ChannelID: chID, Receiver: "+8613800138000", TemplateParams: map[string]string{"code": "123456"},
-		})
-		accept := time.Since(start)
-		if err != nil {
-			return "", 0, nil, err
+	heraldVia := func(c *apiclient.Client, chID int64) func(context.Context) (string, time.Duration, func() error, error) {
+		return func(ctx context.Context) (string, time.Duration, func() error, error) {
+			return benchSend(ctx, s, c, chID, fmt.Sprintf("+861380%07d", receivers.Add(1)))
 		}
-		return res.TaskID, accept, func() error {
-			var r workflows.SendResult
-			if err := s.temporal.GetWorkflow(ctx, res.TaskID, "").Get(ctx, &r); err != nil {
-				return err
-			}
-			if r.Status != workflows.StatusSuccess {
-				return fmt.Errorf("task %s ended %s: %s", res.TaskID, r.Status, r.LastError)
-			}
-			return nil
-		}, nil
 	}
+	herald, traffic := heraldVia(c, chID), heraldVia(tc, tchID)
 
 	if o.cpuProfile != "" {
 		pf, err := os.Create(o.cpuProfile)
@@ -223,7 +222,7 @@ func runBench(ctx context.Context, out, errOut io.Writer, o *benchOptions) error
 	scenarios := []struct {
 		name string
 		send func(context.Context) (string, time.Duration, func() error, error)
-	}{{"baseline", baseline}, {"herald", herald}}
+	}{{"baseline", baseline}, {"herald", herald}, {"traffic", traffic}}
 	for _, sc := range scenarios {
 		if _, err := benchScenario(ctx, s, sc.name, sc.send, o.warmup, o.concurrency, o.sample); err != nil {
 			return fmt.Errorf("%s warm-up: %w", sc.name, err)
@@ -255,6 +254,8 @@ func runBench(ctx context.Context, out, errOut io.Writer, o *benchOptions) error
 		return err
 	}
 	fmt.Fprintf(out, "\nratio herald/baseline (sends/s): %.2f\n", results[1].perSecond()/results[0].perSecond())
+	fmt.Fprintf(out, "ratio traffic/herald (sends/s): %.2f; transitions/send added by the traffic checks: %+.1f\n",
+		results[2].perSecond()/results[1].perSecond(), results[2].transitions-results[1].transitions)
 	return nil
 }
 
@@ -330,24 +331,74 @@ func benchScenario(ctx context.Context, s *stack, name string, send func(context
 	return r, nil
 }
 
-// benchFixtures creates the app and the sandbox channel the herald
-// scenario sends through, with no simulated latency.
-func benchFixtures(ctx context.Context, s *stack) (*apiclient.Client, int64, error) {
+// benchSend sends one message through the API and returns its task id,
+// the accept latency and a wait for its workflow to succeed.
+func benchSend(ctx context.Context, s *stack, c *apiclient.Client, chID int64, receiver string) (string, time.Duration, func() error, error) {
+	start := time.Now()
+	res, err := c.SendMessage(ctx, apiclient.SendMessageRequest{
+		ChannelID: chID, Receiver: receiver, TemplateParams: map[string]string{"code": "123456"},
+	})
+	accept := time.Since(start)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	return res.TaskID, accept, func() error {
+		var r workflows.SendResult
+		if err := s.temporal.GetWorkflow(ctx, res.TaskID, "").Get(ctx, &r); err != nil {
+			return err
+		}
+		if r.Status != workflows.StatusSuccess {
+			return fmt.Errorf("task %s ended %s: %s", res.TaskID, r.Status, r.LastError)
+		}
+		return nil
+	}, nil
+}
+
+// benchFixtures creates an app and a sandbox channel a herald scenario
+// sends through, with no simulated latency. With traffic, every traffic
+// check is on, set so that none refuses or holds a benchmark send: the
+// cost measured is the checks', not their refusals'.
+func benchFixtures(ctx context.Context, s *stack, traffic bool) (*apiclient.Client, int64, error) {
 	secret, err := randomHex(32)
 	if err != nil {
 		return nil, 0, err
 	}
-	app := &store.App{ID: "bench-app", Name: "Benchmark", Secret: secret, Enabled: true, RateLimitPerSecond: 100000}
+	suffix := ""
+	if traffic {
+		suffix = "-traffic"
+	}
+	app := &store.App{ID: "bench-app" + suffix, Name: "Benchmark" + suffix, Secret: secret, Enabled: true, RateLimitPerSecond: 100000}
+	if traffic {
+		app.MessagesPerMinute = 1_000_000
+	}
 	if err := s.db.CreateApp(ctx, app); err != nil {
 		return nil, 0, err
 	}
-	tpl := &store.Template{Name: "bench", ContentType: "text", Content: "Code {{code}}", Variables: []string{"code"}}
+	tpl := &store.Template{Name: "bench" + suffix, ContentType: "text", Content: "Code {{code}}", Variables: []string{"code"}}
 	if err := s.db.CreateTemplate(ctx, tpl); err != nil {
 		return nil, 0, err
 	}
-	ch := &store.Channel{Name: "bench-sms", Type: store.ChannelSMS, TemplateID: &tpl.ID, Enabled: true, ReceiptTimeoutSeconds: 120, MaxAttempts: 3}
+	ch := &store.Channel{Name: "bench-sms" + suffix, Type: store.ChannelSMS, TemplateID: &tpl.ID, Enabled: true, ReceiptTimeoutSeconds: 120, MaxAttempts: 3}
+	var countries []string
+	if traffic {
+		// Each receiver is new, so the usual one-time-code caps hold.
+		ch.ReceiverCaps = &store.ReceiverCaps{PerMinute: 1, PerHour: 5, PerDay: 10}
+		ch.AllowedCountries = []string{"CN"}
+		countries = []string{"CN"}
+		ch.DefaultTTLSeconds = 600
+		// Quiet hours that start two hours from now: checked, never met.
+		now := time.Now().UTC()
+		ch.QuietHours = &store.QuietHours{Start: now.Add(2 * time.Hour).Format("15:04"), End: now.Add(3 * time.Hour).Format("15:04"), TimeZone: "UTC"}
+	}
 	if err := s.db.CreateChannel(ctx, ch); err != nil {
 		return nil, 0, err
+	}
+	if traffic {
+		for _, q := range []store.Quota{{AppID: app.ID, Daily: 10_000_000, Monthly: 100_000_000}, {AppID: app.ID, ChannelID: ch.ID, Daily: 10_000_000}} {
+			if err := s.db.SetQuota(ctx, &q); err != nil {
+				return nil, 0, err
+			}
+		}
 	}
 	if err := s.db.GrantChannel(ctx, app.ID, ch.ID); err != nil {
 		return nil, 0, err
@@ -357,7 +408,7 @@ func benchFixtures(ctx context.Context, s *stack) (*apiclient.Client, int64, err
 	if err != nil {
 		return nil, 0, err
 	}
-	acc := &store.ProviderAccount{Name: "bench-sandbox", Kind: "sandbox", Config: cfg, Weight: 1, Enabled: true, CallbackToken: token}
+	acc := &store.ProviderAccount{Name: "bench-sandbox" + suffix, Kind: "sandbox", Config: cfg, Weight: 1, Enabled: true, CallbackToken: token, Countries: countries}
 	if err := s.db.CreateAccount(ctx, acc); err != nil {
 		return nil, 0, err
 	}

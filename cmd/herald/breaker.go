@@ -60,11 +60,11 @@ auto talk to the account's breaker workflow through Temporal at
 --temporal-port).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return errors.New("choose a breaker command: list, open, close or auto (see herald breaker --help)")
+			return errors.New("choose a breaker command: list, history, open, close or auto (see herald breaker --help)")
 		},
 	}
 	c := newConfigured(cmd.PersistentFlags(), getenv)
-	cmd.AddCommand(newBreakerListCommand(stdout, c))
+	cmd.AddCommand(newBreakerListCommand(stdout, c), newBreakerHistoryCommand(stdout, c))
 	for _, order := range []struct{ name, order, short, example string }{
 		{"open", workflows.BreakerForceOpen, "Force an account's breaker open: no message is sent through it until auto",
 			"  herald breaker open tencent-main --reason 'vendor maintenance until 02:00'"},
@@ -126,6 +126,53 @@ func listBreakers(ctx context.Context, out io.Writer, db *store.DB) error {
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", a.ID, a.Name, a.Kind, st.State,
 			st.Since.UTC().Format(time.RFC3339), st.WindowFailures, st.WindowTotal, forced, st.Reason)
+	}
+	return tw.Flush()
+}
+
+func newBreakerHistoryCommand(stdout io.Writer, c *configured) *cobra.Command {
+	return &cobra.Command{
+		Use:   "history <account-name-or-id>",
+		Short: "Show an account's breaker transitions, oldest first: when, from, to, forced, by whom and why",
+		Long: `Show the audit trail of an account's circuit breaker: every transition the
+breaker workflow recorded, oldest first, with its time, the states before
+and after, whether an operator forced it, who (the breaker itself, or the
+actor of an order) and the reason (the window's counts for an automatic
+opening, the operator's words for an order).`,
+		Example: "  herald breaker history tencent-main\n  herald breaker history 3 --database-url postgres://herald@db/herald --master-key ...",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := openToolStack(cmd.Context(), c, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			acc, err := findAccount(cmd.Context(), s.db, args[0])
+			if err != nil {
+				return err
+			}
+			return breakerHistory(cmd.Context(), stdout, s.db, acc)
+		},
+	}
+}
+
+func breakerHistory(ctx context.Context, out io.Writer, db *store.DB, acc *store.ProviderAccount) error {
+	events, err := db.ListBreakerEvents(ctx, acc.ID)
+	if err != nil {
+		return err
+	}
+	if len(events) == 0 {
+		fmt.Fprintf(out, "the breaker of account %s (id %d) has never changed state\n", acc.Name, acc.ID)
+		return nil
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "AT\tFROM\tTO\tFORCED\tACTOR\tREASON")
+	for _, e := range events {
+		forced := "no"
+		if e.Forced {
+			forced = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.At.UTC().Format(time.RFC3339), e.From, e.To, forced, e.Actor, e.Reason)
 	}
 	return tw.Flush()
 }

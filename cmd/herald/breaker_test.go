@@ -208,6 +208,10 @@ func TestBreakerCLI(t *testing.T) {
 	require.Len(t, events, 2)
 	require.Equal(t, "cli", events[1].Actor)
 	require.Equal(t, "maintenance over", events[1].Reason)
+	history := cli("breaker", "history", a.Name)
+	require.Regexp(t, `(?m)^\S+\s+closed\s+open\s+yes\s+cli\s+vendor maintenance$`, history)
+	require.Regexp(t, `(?m)^\S+\s+open\s+half_open\s+no\s+cli\s+maintenance over$`, history)
+	require.Contains(t, cli("breaker", "history", b.Name), "has never changed state")
 
 	// An alert went out for each transition, naming the account.
 	require.Eventually(t, func() bool { return len(h.alerts.breakerEvents(a.ID)) >= 2 }, 5*time.Second, 50*time.Millisecond)

@@ -9,9 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nyaruka/phonenumbers"
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/heraldhq/herald/internal/traffic"
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/store"
 )
@@ -64,6 +65,7 @@ type Service struct {
 	prefix    string
 	store     Store
 	redis     *redis.Client
+	limiter   *redis_rate.Limiter
 	keys      *store.ReceiverKeyer
 	providers *providers.Registry
 	now       func() time.Time
@@ -85,7 +87,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("new admission service: %w", errors.Join(missing...))
 	}
-	s := &Service{prefix: cfg.KeyPrefix, store: deps.Store, redis: deps.Redis, keys: deps.Keys, providers: deps.Providers, now: deps.Now}
+	s := &Service{
+		prefix: cfg.KeyPrefix, store: deps.Store, redis: deps.Redis, limiter: redis_rate.NewLimiter(deps.Redis),
+		keys: deps.Keys, providers: deps.Providers, now: deps.Now,
+	}
 	if s.prefix == "" {
 		s.prefix = "herald:rcap:"
 	}
@@ -111,6 +116,10 @@ type Request struct {
 	// Priority is the message priority ("critical" or empty); no check
 	// depends on it yet.
 	Priority string
+	// MessagesPerMinute is the app's message rate (0: none): the receivers
+	// admitted by the other checks are taken from it together, or the
+	// request is refused whole.
+	MessagesPerMinute int
 }
 
 // Refusal says why a receiver is not accepted.
@@ -129,9 +138,11 @@ type Refusal struct {
 
 // Admit checks every receiver of r and returns a verdict per receiver,
 // aligned with r.Receivers: nil for accepted, else the refusal. Accepted
-// receivers have been counted against their caps. An error wrapping
-// ErrCache or ErrStore means a dependency failed and nothing may be
-// accepted.
+// receivers have been counted against their caps and the app's message
+// rate; refused ones against neither. A *RateLimitedError refuses the
+// whole request (its receivers do not fit in the message rate) and
+// counts nothing. An error wrapping ErrCache or ErrStore means a
+// dependency failed and nothing may be accepted.
 func (s *Service) Admit(ctx context.Context, r Request) ([]*Refusal, error) {
 	out := make([]*Refusal, len(r.Receivers))
 	keys := make([]string, len(r.Receivers))
@@ -142,22 +153,43 @@ func (s *Service) Admit(ctx context.Context, r Request) ([]*Refusal, error) {
 	if err := s.checkSuppressed(ctx, r, keys, out); err != nil {
 		return nil, err
 	}
-	if err := s.checkCaps(ctx, r, keys, out); err != nil {
+	counted, err := s.checkCaps(ctx, r, keys, out)
+	if err != nil {
+		return nil, err
+	}
+	// The message rate comes last so that it counts only receivers every
+	// other check admitted.
+	admitted := 0
+	for _, v := range out {
+		if v == nil {
+			admitted++
+		}
+	}
+	if err := s.takeMessages(ctx, r.AppID, r.MessagesPerMinute, admitted); err != nil {
+		// A refused request must not use up its receivers' caps.
+		if uerr := s.uncount(ctx, counted); uerr != nil {
+			err = errors.Join(err, uerr)
+		}
 		return nil, err
 	}
 	return out, nil
 }
 
-// checkCountries refuses SMS receivers that no enabled account reaches or
-// that the channel's allowed countries leave out.
+// checkCountries refuses SMS receivers that no enabled account reaches
+// (its provider's countries and its own countries setting both let the
+// number through) or that the channel's allowed countries leave out.
 func (s *Service) checkCountries(r Request, out []*Refusal) {
 	if r.Channel.Type != store.ChannelSMS {
 		return
 	}
-	var limiters []providers.CountryLimiter
+	type reach struct {
+		p         providers.Provider
+		countries []string
+	}
+	var accounts []reach
 	unlimited := false
 	for _, m := range r.Pool {
-		if !m.Account.Enabled {
+		if !m.Account.Enabled || m.Weight <= 0 {
 			continue
 		}
 		p, err := s.providers.Get(m.Account.Kind)
@@ -167,29 +199,21 @@ func (s *Service) checkCountries(r Request, out []*Refusal) {
 			unlimited = true
 			continue
 		}
-		cl, ok := p.(providers.CountryLimiter)
-		if !ok {
-			unlimited = true
-			continue
-		}
-		limiters = append(limiters, cl)
+		accounts = append(accounts, reach{p, m.Account.Countries})
 	}
-	if !unlimited && len(limiters) == 0 {
+	if len(accounts) == 0 {
 		// No enabled account: the caller refuses the whole request for
 		// that (30006) before asking about receivers.
 		unlimited = true
 	}
 	reachable := func(region string) bool {
-		if unlimited {
-			return true
-		}
-		return slices.ContainsFunc(limiters, func(cl providers.CountryLimiter) bool { return cl.SupportsCountry(region) })
+		return unlimited || slices.ContainsFunc(accounts, func(a reach) bool { return traffic.AccountReaches(a.p, a.countries, region) })
 	}
 	for i, rc := range r.Receivers {
 		if out[i] != nil {
 			continue
 		}
-		region := regionOf(rc)
+		region := traffic.RegionOf(rc)
 		switch {
 		case len(r.Channel.AllowedCountries) > 0 && !slices.Contains(r.Channel.AllowedCountries, region):
 			out[i] = refused("country", "receiver's country (%s) is not allowed on channel %d, which sends only to %s",
@@ -199,16 +223,6 @@ func (s *Service) checkCountries(r Request, out []*Refusal) {
 				regionName(region), r.Channel.ID)
 		}
 	}
-}
-
-// regionOf returns the ISO 3166 region of an E.164 number, "" when it has
-// none.
-func regionOf(e164 string) string {
-	num, err := phonenumbers.Parse(e164, "")
-	if err != nil {
-		return ""
-	}
-	return phonenumbers.GetRegionCodeForNumber(num)
 }
 
 func regionName(region string) string {

@@ -274,6 +274,21 @@ func TestCountries(t *testing.T) {
 			v := admit(smsChannel(), p, "+85291234567")
 			require.NotNil(t, v[0])
 		})
+		t.Run("AccountCountries", func(t *testing.T) {
+			// Tencent set up once for mainland and once for international
+			// numbers reaches both; the mainland one alone does not reach
+			// Hong Kong, the international one alone not the mainland.
+			p := pool(tencent.Kind, tencent.Kind)
+			p[0].Account.Countries = []string{"CN"}
+			p[1].Account.Countries = []string{"international"}
+			require.Equal(t, []*Refusal{nil, nil}, admit(smsChannel(), p, "+8613800138000", "+85291234567"))
+			v := admit(smsChannel(), p[:1], "+8613800138000", "+85291234567")
+			require.Nil(t, v[0])
+			require.Equal(t, "receiver's country (HK) is reached by no enabled provider account of channel 7", v[1].Message)
+			v = admit(smsChannel(), p[1:], "+8613800138000", "+85291234567")
+			require.NotNil(t, v[0])
+			require.Nil(t, v[1])
+		})
 		t.Run("NarrowedByChannel", func(t *testing.T) {
 			ch := smsChannel()
 			ch.AllowedCountries = []string{"CN"}

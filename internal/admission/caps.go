@@ -92,11 +92,12 @@ return out
 `)
 
 // checkCaps counts the receivers not yet refused against the channel's
-// and the template's receiver caps, refusing those over a cap.
-func (s *Service) checkCaps(ctx context.Context, r Request, keys []string, out []*Refusal) error {
+// and the template's receiver caps, refusing those over a cap. It returns
+// the counters it incremented, once per count.
+func (s *Service) checkCaps(ctx context.Context, r Request, keys []string, out []*Refusal) ([]string, error) {
 	scopes := r.capScopes()
 	if len(scopes) == 0 {
-		return nil
+		return nil, nil
 	}
 	now := s.now()
 	// The counters of one receiver key are the same for every receiver
@@ -141,18 +142,22 @@ func (s *Service) checkCaps(ctx context.Context, r Request, keys []string, out [
 		perRecv = append(perRecv, cs)
 	}
 	if len(checked) == 0 {
-		return nil
+		return nil, nil
 	}
 	args[0] = len(checked)
 	res, err := capsScript.Run(ctx, s.redis, redisKeys, args...).Int64Slice()
 	if err != nil {
-		return fmt.Errorf("%w: receiver caps: %w", ErrCache, err)
+		return nil, fmt.Errorf("%w: receiver caps: %w", ErrCache, err)
 	}
 	if len(res) != len(checked) {
-		return fmt.Errorf("%w: receiver caps: script answered %d verdicts for %d receivers", ErrCache, len(res), len(checked))
+		return nil, fmt.Errorf("%w: receiver caps: script answered %d verdicts for %d receivers", ErrCache, len(res), len(checked))
 	}
+	var counted []string
 	for n, over := range res {
 		if over == 0 {
+			for _, c := range perRecv[n] {
+				counted = append(counted, c.key)
+			}
 			continue
 		}
 		c := perRecv[n][over-1]
@@ -160,6 +165,30 @@ func (s *Service) checkCaps(ctx context.Context, r Request, keys []string, out [
 			Status: http.StatusTooManyRequests, Code: CodeReceiverCapped, RetryAfter: c.ttl, Rule: "receiver_cap",
 			Message: fmt.Sprintf("receiver cap of %d per %s for %s reached; retry after %ds", c.limit, c.window, c.what, retrySeconds(c.ttl)),
 		}
+	}
+	return counted, nil
+}
+
+// uncountScript gives back one count per key, never below zero and never
+// creating a key that has expired meanwhile.
+var uncountScript = redis.NewScript(`
+for i = 1, #KEYS do
+  local cur = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if cur > 0 then
+    redis.call('DECR', KEYS[i])
+  end
+end
+return 0
+`)
+
+// uncount gives back the counts checkCaps took for a request that is then
+// refused whole.
+func (s *Service) uncount(ctx context.Context, counted []string) error {
+	if len(counted) == 0 {
+		return nil
+	}
+	if err := uncountScript.Run(ctx, s.redis, counted).Err(); err != nil {
+		return fmt.Errorf("%w: give back receiver caps: %w", ErrCache, err)
 	}
 	return nil
 }

@@ -18,6 +18,11 @@
 //     receiver key (never the receiver) in fixed windows, checked and
 //     counted for the whole request in one Lua script; over a cap is 429
 //     with 30001 and Retry-After until the window ends.
+//   - message rate: the receivers admitted so far are taken from the app's
+//     messages_per_minute (GCRA in Redis) together; when they do not fit
+//     the whole request is refused (*RateLimitedError, 429 with 30001)
+//     and the receiver caps it counted are given back, so a refused
+//     receiver or request uses up no budget.
 //
 // Message quotas (30002) are the last check of admission but not part of
 // this service: the decision must be taken in the transaction that stores

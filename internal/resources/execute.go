@@ -212,6 +212,7 @@ func (a *applier) applyAccount(ctx context.Context, tx *store.DB, fa *Account, c
 		acc := &store.ProviderAccount{
 			Name: fa.Name, Kind: fa.Kind, Config: fa.config, Weight: weight, Enabled: enabled,
 			CallbackToken: token, RateLimitPerMinute: fa.RateLimitPerMinute, Breaker: breakerJSON(fa.Breaker),
+			Countries: fa.Countries,
 		}
 		if err := tx.CreateAccount(ctx, acc); err != nil {
 			return fmt.Errorf("create account %q: %w", fa.Name, err)
@@ -242,6 +243,13 @@ func (a *applier) applyAccount(ctx context.Context, tx *store.DB, fa *Account, c
 	}
 	if b := breakerJSON(fa.Breaker); b != cur.Breaker {
 		patch.Breaker, fields = &b, append(fields, "breaker")
+	}
+	if !slices.Equal(fa.Countries, cur.Countries) && (len(fa.Countries) > 0 || len(cur.Countries) > 0) {
+		countries := fa.Countries
+		if countries == nil {
+			countries = []string{}
+		}
+		patch.Countries, fields = &countries, append(fields, "countries")
 	}
 	token := cur.CallbackToken
 	switch {

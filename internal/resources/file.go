@@ -130,6 +130,10 @@ type Account struct {
 	// Breaker sets the account's circuit breaker thresholds; unset
 	// fields (or no breaker key) take the defaults.
 	Breaker *breaker.Settings `yaml:"breaker" json:"breaker"`
+	// Countries limits the phone numbers the account sends to: ISO 3166
+	// regions, or "international" alone (every region but mainland
+	// China). Absent: every country its provider reaches.
+	Countries []string `yaml:"countries" json:"countries"`
 	// CallbackToken, when empty, keeps the stored one or is generated.
 	CallbackToken string `yaml:"callback_token" json:"callback_token"`
 

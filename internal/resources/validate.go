@@ -144,6 +144,7 @@ func validateSet(f *Set, reg *providers.Registry) Problems {
 				p.add(field(path, "breaker"), "%v", err)
 			}
 		}
+		checkAccountCountries(&p, field(path, "countries"), a.Countries)
 		if a.CallbackToken != "" && len(a.CallbackToken) < 16 {
 			p.add(field(path, "callback_token"), "must be at least 16 characters")
 		}
@@ -405,6 +406,22 @@ func validateCaps(p *Problems, path string, c *Caps) {
 	}{{"per_minute", c.PerMinute}, {"per_hour", c.PerHour}, {"per_day", c.PerDay}} {
 		if w.v < 0 {
 			p.add(field(path, w.name), "must not be negative (0 or absent means no cap)")
+		}
+	}
+}
+
+// checkAccountCountries checks an account's countries: ISO 3166 regions,
+// or "international" on its own.
+func checkAccountCountries(p *Problems, path string, countries []string) {
+	if slices.Contains(countries, traffic.International) {
+		if len(countries) > 1 {
+			p.add(path, "%q stands for every country but mainland China and must be the only entry", traffic.International)
+		}
+		return
+	}
+	for j, c := range countries {
+		if !knownRegion(c) {
+			p.add(at(path, j), "%q is not an ISO 3166 country code with phone numbers (e.g. CN, HK, US) nor %q", c, traffic.International)
 		}
 	}
 }

@@ -72,6 +72,12 @@ func ParseConfig(raw json.RawMessage) (Config, error) {
 	if cfg.DuplicateCheckInterval < 0 || cfg.DuplicateCheckInterval > MaxDuplicateCheckInterval {
 		problems = append(problems, fmt.Sprintf("duplicate_check_interval must be between 1 and %d seconds (0 means WeCom's 1800)", MaxDuplicateCheckInterval))
 	}
+	if cfg.DuplicateCheckInterval != 0 && !cfg.EnableDuplicateCheck {
+		// Alone, the interval would be ignored, and the account would
+		// neither deduplicate nor, by default, resend after an unknown
+		// outcome: surely not what was meant.
+		problems = append(problems, "duplicate_check_interval only applies with enable_duplicate_check: true; set enable_duplicate_check: true or remove duplicate_check_interval")
+	}
 	if len(problems) > 0 {
 		return Config{}, configError("wechatwork", problems)
 	}

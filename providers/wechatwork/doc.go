@@ -34,7 +34,8 @@
 //	enable_duplicate_check    no        ask WeCom to drop a message identical to one sent
 //	                                    within duplicate_check_interval (default false)
 //	duplicate_check_interval  no        that window in seconds, at most 14400 (4 hours);
-//	                                    unset leaves WeCom's 1800; sent only with the check
+//	                                    unset leaves WeCom's 1800; an error without
+//	                                    enable_duplicate_check: true
 //	on_unknown_outcome        no        "resend" or "fail" after a send whose outcome is
 //	                                    unknown; default "resend" with enable_duplicate_check
 //	                                    (WeCom drops the second copy), "fail" without

@@ -49,6 +49,8 @@ func TestSendPolicyDuplicateCheck(t *testing.T) {
 			{"DuplicateCheckButFail", `"enable_duplicate_check":true,"on_unknown_outcome":"fail"`, providers.OnUnknownFail, ""},
 			{"ErrDuplicateCheckNotABoolean", `"enable_duplicate_check":1`, "", "enable_duplicate_check must be a boolean"},
 			{"ErrIntervalNegative", `"enable_duplicate_check":true,"duplicate_check_interval":-1`, "", "duplicate_check_interval must be between 1 and 14400 seconds"},
+			{"ErrIntervalWithoutCheck", `"duplicate_check_interval":600`, "", "duplicate_check_interval only applies with enable_duplicate_check: true"},
+			{"ErrIntervalWithCheckOff", `"enable_duplicate_check":false,"duplicate_check_interval":600`, "", "duplicate_check_interval only applies with enable_duplicate_check: true"},
 			{"ErrIntervalTooLong", `"enable_duplicate_check":true,"duplicate_check_interval":14401`, "", "duplicate_check_interval must be between 1 and 14400 seconds"},
 		}},
 		{RobotKind, NewRobot(), `"key":"k1"`, []unknownOutcomeCase{
