@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/store"
 )
@@ -60,6 +61,7 @@ type Activities struct {
 	http      *http.Client
 	log       *zap.Logger
 	now       func() time.Time
+	metrics   metrics.Recorder
 
 	mu      sync.Mutex
 	senders map[int64]cachedSender
@@ -96,6 +98,10 @@ func WithBatchWindow(d time.Duration) Option {
 	}
 }
 
+// WithMetrics counts sends, finished messages, receipts' latency, breaker
+// states and pacing waits into r; without it nothing is counted.
+func WithMetrics(r metrics.Recorder) Option { return func(a *Activities) { a.metrics = r } }
+
 // WithClock replaces time.Now, for tests.
 func WithClock(now func() time.Time) Option { return func(a *Activities) { a.now = now } }
 
@@ -120,5 +126,6 @@ func New(cfg Config, st Store, reg *providers.Registry, log *zap.Logger, opts ..
 	if a.log == nil {
 		a.log = zap.NewNop()
 	}
+	a.metrics = metrics.Or(a.metrics)
 	return a
 }

@@ -129,18 +129,22 @@ func (a *Activities) Send(ctx context.Context, req SendRequest) (SendResult, err
 	}
 
 	var res providers.Result
+	started := a.now()
 	if bs, ok := sender.(providers.BatchSender); ok && msg.BatchID != "" && a.batcher != nil {
 		res, err = a.batcher.send(ctx, acc.ID, bs, pm)
 	} else {
 		res, err = sender.Send(ctx, pm)
 	}
+	took := a.now().Sub(started)
 	a.reportOutcome(acc.ID, err)
 	if err != nil {
 		pe := providers.AsError(err)
+		a.metrics.SendAttempt(acc.Kind, string(pe.Class), pe.Code, took)
 		a.log.Info("provider refused a send",
 			zap.String("task_id", msg.TaskID), zapAccount(acc.ID), zap.String("class", string(pe.Class)), zap.String("code", pe.Code))
 		return SendResult{}, providerError(pe)
 	}
+	a.metrics.SendAttempt(acc.Kind, "", "", took)
 	if res.ProviderMessageID != "" || req.OnAccepted != nil {
 		if err := a.accepted(ctx, req, res.ProviderMessageID); err != nil {
 			return SendResult{}, err

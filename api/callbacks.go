@@ -184,6 +184,7 @@ func (s *Server) applyReceipt(ctx context.Context, acc *store.ProviderAccount, r
 	if !inFlight {
 		s.countReceipt(acc.ID, r.Status)
 	}
+	s.metrics.Receipt(acc.Kind, string(r.Status))
 	at := r.At
 	if at.IsZero() {
 		at = s.now()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/heraldhq/herald/internal/breaker"
 	"net/http"
 	"net/netip"
 	"time"
@@ -16,6 +15,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/heraldhq/herald/internal/admission"
+	"github.com/heraldhq/herald/internal/breaker"
+	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/workflows"
@@ -112,6 +113,9 @@ type Deps struct {
 	// Receipts, when set, counts delivery receipts per account for the
 	// accounts' circuit breakers.
 	Receipts ReceiptCounter
+	// Metrics counts requests, accepted messages, receipts and quota
+	// refusals; nil counts nothing.
+	Metrics metrics.Recorder
 }
 
 // ReceiptCounter counts delivery receipts of an account for its circuit
@@ -135,6 +139,7 @@ type Server struct {
 	now       func() time.Time
 	newID     func() string
 	trusted   []netip.Prefix
+	metrics   metrics.Recorder
 	echo      *echo.Echo
 }
 
@@ -178,6 +183,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		now:       deps.Now,
 		newID:     deps.NewID,
 		trusted:   trusted,
+		metrics:   metrics.Or(deps.Metrics),
 	}
 	if s.providers == nil {
 		s.providers = providers.NewRegistry()
@@ -248,6 +254,8 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			// Resolve the error now so the logged status is the one sent.
 			c.Error(err)
 		}
+		// The route pattern, never the path: paths carry task ids.
+		s.metrics.APIRequest(c.Request().Method, c.Path(), c.Response().Status, time.Since(start))
 		fields := []zap.Field{
 			zap.String("method", c.Request().Method),
 			zap.String("path", c.Request().URL.Path),

@@ -91,7 +91,10 @@ func (s *stack) startAll(ctx context.Context) error {
 		return err
 	}
 	s.startSweeper(ctx)
-	return s.serveAPI(ln)
+	if err := s.serveAPI(ln); err != nil {
+		return err
+	}
+	return s.startOps()
 }
 
 // demoInfo is what the banner prints about the demo data.

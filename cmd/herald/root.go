@@ -46,6 +46,7 @@ and a Temporal cluster:
 		newBreakerCommand(stdout, getenv),
 		newQuotaCommand(stdout, getenv),
 		newBenchCommand(stdout),
+		newHealthcheckCommand(stdout, getenv),
 		newVersionCommand(stdout),
 	)
 	return root

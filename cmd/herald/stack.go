@@ -18,6 +18,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
+	sdktally "go.temporal.io/sdk/contrib/tally"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -65,8 +66,13 @@ type stack struct {
 	// receiverKeys keys receivers for counters and opt-outs.
 	receiverKeys *store.ReceiverKeyer
 
+	// tel holds the process's metrics registries; nil until openCore.
+	tel *telemetry
+
 	apiURL string
 	uiURL  string
+	// opsURL is the operations listener's base URL, when it runs.
+	opsURL string
 }
 
 type closer struct {
@@ -287,6 +293,9 @@ func (s *stack) openTemporal(ctx context.Context) error {
 		Namespace: ns,
 		Logger:    sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
 	}
+	if s.tel != nil {
+		opts.MetricsHandler = sdktally.NewMetricsHandler(s.tel.sdkScope)
+	}
 	if s.devServer != nil {
 		// Compressing gRPC over loopback only burns CPU the server needs.
 		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
@@ -303,6 +312,9 @@ func (s *stack) openTemporal(ctx context.Context) error {
 // openCore opens what every role needs: the store (with policy for its
 // schema), Redis, Temporal and the providers.
 func (s *stack) openCore(ctx context.Context, policy schemaPolicy) error {
+	if err := s.openTelemetry(); err != nil {
+		return err
+	}
 	if err := s.openStore(ctx, policy); err != nil {
 		return err
 	}
@@ -369,7 +381,7 @@ func (s *stack) startWorker(callbackBase string) error {
 		AlertWebhookSecret: s.cfg.Alerts.WebhookSecret,
 		PerKindSendQueues:  s.cfg.Worker.PerKindSendQueues,
 	}, s.cached, s.registry, s.log.Named("activities"), activities.WithPacer(activities.NewRedisPacer(s.redis)),
-		activities.WithBreakers(s.cached, s.outcomeReports()))
+		activities.WithBreakers(s.cached, s.outcomeReports()), activities.WithMetrics(s.recorder()))
 
 	main := worker.New(s.temporal, workflows.TaskQueue, worker.Options{})
 	main.RegisterWorkflowWithOptions(workflows.SendWorkflow, workflow.RegisterOptions{Name: workflows.SendWorkflowName})
@@ -533,6 +545,7 @@ func (s *stack) serveAPI(ln net.Listener) error {
 		Providers: s.registry,
 		Logger:    s.log.Named("api"),
 		Receipts:  s.outcomeReports(),
+		Metrics:   s.recorder(),
 	})
 	if err != nil {
 		return fmt.Errorf("build api: %w", err)
