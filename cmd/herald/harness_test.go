@@ -112,6 +112,7 @@ func startHarness(o harnessOptions) (*harness, error) {
 	cfg.Temporal.UIPort = 0
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.HTTP.HealthAddr = "127.0.0.1:0"
+	cfg.Worker.StopTimeout = 0
 	cfg.Worker.SweepInterval = time.Second
 	cfg.Alerts.WebhookURL = h.alerts.srv.URL
 	cfg.Alerts.WebhookSecret = h.alerts.secret

@@ -383,14 +383,15 @@ func (s *stack) startWorker(callbackBase string) error {
 	}, s.cached, s.registry, s.log.Named("activities"), activities.WithPacer(activities.NewRedisPacer(s.redis)),
 		activities.WithBreakers(s.cached, s.outcomeReports()), activities.WithMetrics(s.recorder()))
 
-	main := worker.New(s.temporal, workflows.TaskQueue, worker.Options{})
+	opts := worker.Options{WorkerStopTimeout: s.cfg.Worker.StopTimeout}
+	main := worker.New(s.temporal, workflows.TaskQueue, opts)
 	main.RegisterWorkflowWithOptions(workflows.SendWorkflow, workflow.RegisterOptions{Name: workflows.SendWorkflowName})
 	main.RegisterWorkflowWithOptions(workflows.BreakerWorkflow, workflow.RegisterOptions{Name: workflows.BreakerWorkflowName})
 	main.RegisterActivity(s.acts)
 	workers := []worker.Worker{main}
 	if s.cfg.Worker.PerKindSendQueues {
 		for _, kind := range s.registry.Kinds() {
-			w := worker.New(s.temporal, workflows.SendTaskQueue(kind), worker.Options{})
+			w := worker.New(s.temporal, workflows.SendTaskQueue(kind), opts)
 			w.RegisterActivity(s.acts)
 			workers = append(workers, w)
 		}

@@ -130,6 +130,11 @@ type Worker struct {
 	// PerKindSendQueues runs sends on one task queue per provider kind
 	// (herald-send-<kind>) instead of Herald's own queue.
 	PerKindSendQueues bool
+	// StopTimeout is how long a stopping worker lets running activities
+	// (provider sends) finish before cancelling them; set it above the
+	// longest send timeout so a rolling upgrade drains instead of leaving
+	// sends of unknown outcome.
+	StopTimeout time.Duration
 }
 
 // Tracing configures OpenTelemetry tracing, off unless an OTLP endpoint
@@ -219,6 +224,7 @@ func (c *Config) settings() []setting {
 		{"alerts.webhook-secret", "whsec_ secret that signs rule alerts", &c.Alerts.WebhookSecret},
 		{"worker.sweep-interval", "how often accepted messages without a workflow are started", &c.Worker.SweepInterval},
 		{"worker.per-kind-send-queues", "run sends on one task queue per provider kind (herald-send-<kind>) instead of Herald's own queue; every worker of a deployment must agree", &c.Worker.PerKindSendQueues},
+		{"worker.stop-timeout", "how long a stopping worker lets running sends finish before cancelling them; above the longest send timeout (at least 1m)", &c.Worker.StopTimeout},
 		{"log.level", "debug, info, warn or error", &c.Log.Level},
 		{"log.format", "console or json", &c.Log.Format},
 		{"tracing.otlp-endpoint", "OTLP/gRPC collector (host:port or URL) that receives traces; empty uses OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT, and without any tracing is off", &c.Tracing.OTLPEndpoint},
@@ -550,6 +556,9 @@ func (c Config) Validate(mode Mode) error {
 	}
 	if c.Worker.SweepInterval < time.Second {
 		add("worker.sweep-interval must be at least 1s")
+	}
+	if c.Worker.StopTimeout < 0 {
+		add("worker.stop-timeout must not be negative")
 	}
 	if c.Alerts.WebhookURL != "" {
 		if u, err := url.Parse(c.Alerts.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

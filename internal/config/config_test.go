@@ -121,6 +121,7 @@ var everySetting = []struct {
 	{"worker.per-kind-send-queues", "worker-per-kind-send-queues", "HERALD_WORKER_PER_KIND_SEND_QUEUES", "true", "true", func(c config.Config) any { return c.Worker.PerKindSendQueues }, true},
 	{"log.level", "log-level", "HERALD_LOG_LEVEL", "debug", "debug", func(c config.Config) any { return c.Log.Level }, "debug"},
 	{"log.format", "log-format", "HERALD_LOG_FORMAT", "json", "json", func(c config.Config) any { return c.Log.Format }, "json"},
+	{"worker.stop-timeout", "worker-stop-timeout", "HERALD_WORKER_STOP_TIMEOUT", "3m", "3m", func(c config.Config) any { return c.Worker.StopTimeout }, 3 * time.Minute},
 	{"http.health-addr", "health-addr", "HERALD_HTTP_HEALTH_ADDR", "127.0.0.1:9100", "127.0.0.1:9100", func(c config.Config) any { return c.HTTP.HealthAddr }, "127.0.0.1:9100"},
 	{"tracing.otlp-endpoint", "tracing-otlp-endpoint", "HERALD_TRACING_OTLP_ENDPOINT", "otel.example.com:4317", "otel.example.com:4317", func(c config.Config) any { return c.Tracing.OTLPEndpoint }, "otel.example.com:4317"},
 	{"tracing.insecure", "tracing-insecure", "HERALD_TRACING_INSECURE", "true", "true", func(c config.Config) any { return c.Tracing.Insecure }, true},
