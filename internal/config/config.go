@@ -568,7 +568,7 @@ func (c Config) Validate(mode Mode) error {
 	if c.HTTP.HealthAddr != "" {
 		if _, port, err := net.SplitHostPort(c.HTTP.HealthAddr); err != nil || port == "" {
 			add("http.health-addr %q must be host:port or :port (empty turns it off)", c.HTTP.HealthAddr)
-		} else if c.HTTP.HealthAddr == c.HTTP.Addr {
+		} else if c.HTTP.HealthAddr == c.HTTP.Addr && port != "0" {
 			add("http.health-addr must differ from http.addr")
 		}
 	}
