@@ -27,6 +27,7 @@ import (
 	"github.com/heraldhq/herald/activities"
 	"github.com/heraldhq/herald/api/apiclient"
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/tracing"
 	"github.com/heraldhq/herald/providers/tencent/tencentfake"
 	"github.com/heraldhq/herald/providers/webhook"
 	"github.com/heraldhq/herald/store"
@@ -91,6 +92,8 @@ func sharedHarness(t *testing.T) *harness {
 type harnessOptions struct {
 	worker bool
 	log    *zap.Logger
+	// tracing, when set, records the stack's spans.
+	tracing *tracing.Provider
 }
 
 func startHarness(o harnessOptions) (*harness, error) {
@@ -128,7 +131,7 @@ func startHarness(o harnessOptions) (*harness, error) {
 		}
 	}
 	h.cfg = cfg
-	h.s = &stack{cfg: cfg, mode: config.ModeDev, log: log}
+	h.s = &stack{cfg: cfg, mode: config.ModeDev, log: log, tracing: o.tracing}
 	ctx := context.Background()
 	if o.worker {
 		err = h.s.startAll(ctx)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"sort"
 	"sync"
@@ -18,11 +19,13 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/uber-go/tally/v4"
 	tallyprom "github.com/uber-go/tally/v4/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	sdktally "go.temporal.io/sdk/contrib/tally"
 	"go.uber.org/zap"
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/metrics"
+	"github.com/heraldhq/herald/internal/tracing"
 	"github.com/heraldhq/herald/workflows"
 )
 
@@ -66,6 +69,37 @@ func (s *stack) openTelemetry() error {
 	s.onClose("temporal sdk metrics", closer.Close)
 	s.tel = t
 	return nil
+}
+
+// openTracing sets up tracing (off unless an OTLP endpoint is configured
+// here or in the standard OTEL_ variables); the last spans are flushed at
+// close. A harness may have set s.tracing already.
+func (s *stack) openTracing(ctx context.Context) error {
+	if s.tracing == nil {
+		tp, err := tracing.New(ctx, s.cfg.Tracing, os.Getenv)
+		if err != nil {
+			return err
+		}
+		s.tracing = tp
+	}
+	if s.tracing.Enabled() {
+		s.log.Info("tracing on", zap.String("endpoint", tracing.Endpoint(s.cfg.Tracing, os.Getenv)))
+	}
+	tp := s.tracing
+	s.onClose("tracing", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return tp.Shutdown(ctx)
+	})
+	return nil
+}
+
+// tracer is Herald's tracer; a no-op one while tracing is off.
+func (s *stack) tracer() trace.Tracer {
+	if s.tracing == nil {
+		return tracing.Off().Tracer()
+	}
+	return s.tracing.Tracer()
 }
 
 // recorder is what the API and activities count through; nil-safe.

@@ -18,6 +18,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
+	sdkotel "go.temporal.io/sdk/contrib/opentelemetry"
 	sdktally "go.temporal.io/sdk/contrib/tally"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
@@ -30,6 +31,7 @@ import (
 	"github.com/heraldhq/herald/internal/admission"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/devtemporal"
+	"github.com/heraldhq/herald/internal/tracing"
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/providers/aliyun"
 	"github.com/heraldhq/herald/providers/dingtalk"
@@ -68,6 +70,8 @@ type stack struct {
 
 	// tel holds the process's metrics registries; nil until openCore.
 	tel *telemetry
+	// tracing is off (records nothing) unless an OTLP endpoint is set.
+	tracing *tracing.Provider
 
 	apiURL string
 	uiURL  string
@@ -296,6 +300,15 @@ func (s *stack) openTemporal(ctx context.Context) error {
 	if s.tel != nil {
 		opts.MetricsHandler = sdktally.NewMetricsHandler(s.tel.sdkScope)
 	}
+	if s.tracing != nil && s.tracing.Enabled() {
+		// Carries the API request's trace into the workflow and its
+		// activities through workflow headers.
+		ti, err := sdkotel.NewTracingInterceptor(sdkotel.TracerOptions{Tracer: s.tracing.Tracer(), TextMapPropagator: s.tracing.Propagator})
+		if err != nil {
+			return fmt.Errorf("temporal tracing interceptor: %w", err)
+		}
+		opts.Interceptors = append(opts.Interceptors, ti)
+	}
 	if s.devServer != nil {
 		// Compressing gRPC over loopback only burns CPU the server needs.
 		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
@@ -313,6 +326,9 @@ func (s *stack) openTemporal(ctx context.Context) error {
 // schema), Redis, Temporal and the providers.
 func (s *stack) openCore(ctx context.Context, policy schemaPolicy) error {
 	if err := s.openTelemetry(); err != nil {
+		return err
+	}
+	if err := s.openTracing(ctx); err != nil {
 		return err
 	}
 	if err := s.openStore(ctx, policy); err != nil {
@@ -381,7 +397,8 @@ func (s *stack) startWorker(callbackBase string) error {
 		AlertWebhookSecret: s.cfg.Alerts.WebhookSecret,
 		PerKindSendQueues:  s.cfg.Worker.PerKindSendQueues,
 	}, s.cached, s.registry, s.log.Named("activities"), activities.WithPacer(activities.NewRedisPacer(s.redis)),
-		activities.WithBreakers(s.cached, s.outcomeReports()), activities.WithMetrics(s.recorder()))
+		activities.WithBreakers(s.cached, s.outcomeReports()), activities.WithMetrics(s.recorder()),
+		activities.WithTracer(s.tracer()))
 
 	opts := worker.Options{WorkerStopTimeout: s.cfg.Worker.StopTimeout}
 	main := worker.New(s.temporal, workflows.TaskQueue, opts)
@@ -547,6 +564,7 @@ func (s *stack) serveAPI(ln net.Listener) error {
 		Logger:    s.log.Named("api"),
 		Receipts:  s.outcomeReports(),
 		Metrics:   s.recorder(),
+		Tracing:   s.tracing,
 	})
 	if err != nil {
 		return fmt.Errorf("build api: %w", err)
