@@ -1,6 +1,7 @@
 package chartcheck
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -90,6 +91,9 @@ func render(t *testing.T, args ...string) rendered {
 
 func TestChartLint(t *testing.T) {
 	t.Parallel()
+	mod, err := os.ReadFile(toolsDir + "/go.mod")
+	require.NoError(t, err)
+	require.Contains(t, string(mod), "helm.sh/helm/v4 v4.3.2", "helm is pinned")
 	out, err := runHelm(t, append([]string{"lint", "--strict", chartDir}, requiredValues...)...)
 	require.NoError(t, err)
 	require.Contains(t, out, "0 chart(s) failed")

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -39,18 +38,18 @@ var (
 func helm(t *testing.T) string {
 	t.Helper()
 	helmOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "herald-helm-")
+		// `go tool -n` builds the tool once and keeps the binary in the Go
+		// build cache; later runs only look it up.
+		cmd := exec.Command("go", "tool", "-n", "helm")
+		cmd.Dir = toolsDir
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
 		if err != nil {
-			helmErr = err
+			helmErr = fmt.Errorf("build helm: %w\n%s", err, stderr.String())
 			return
 		}
-		helmPath = filepath.Join(dir, "helm")
-		cmd := exec.Command("go", "build", "-o", helmPath, "helm.sh/helm/v4/cmd/helm")
-		cmd.Dir = toolsDir
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			helmErr = fmt.Errorf("build helm: %w\n%s", err, out)
-		}
+		helmPath = strings.TrimSpace(string(out))
 	})
 	require.NoError(t, helmErr)
 	return helmPath
