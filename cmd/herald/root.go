@@ -47,6 +47,7 @@ and a Temporal cluster:
 		newQuotaCommand(stdout, getenv),
 		newBenchCommand(stdout),
 		newHealthcheckCommand(stdout, getenv),
+		newTemporalCommand(stdout, getenv),
 		newVersionCommand(stdout),
 	)
 	return root

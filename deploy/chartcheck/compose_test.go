@@ -95,6 +95,7 @@ func TestCompose(t *testing.T) {
 		require.Equal(t, "service_healthy", s.DependsOn["redis"].Condition, n)
 	}
 	require.Equal(t, []string{"migrate", "up"}, c.Services["migrate"].Command)
+	require.Equal(t, []string{"temporal", "setup"}, c.Services["temporal-namespace"].Command[:2], "the namespace is created by herald temporal setup")
 	require.Equal(t, "service_healthy", c.Services["migrate"].DependsOn["postgres"].Condition)
 	require.Equal(t, "service_completed_successfully", c.Services["temporal"].DependsOn["temporal-schema"].Condition)
 	require.NotEmpty(t, c.Services["worker"].StopGracePeriod, "workers get time to drain")
