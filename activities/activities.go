@@ -10,8 +10,11 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
 
+	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/store"
 )
@@ -60,6 +63,8 @@ type Activities struct {
 	http      *http.Client
 	log       *zap.Logger
 	now       func() time.Time
+	metrics   metrics.Recorder
+	tracer    trace.Tracer
 
 	mu      sync.Mutex
 	senders map[int64]cachedSender
@@ -96,6 +101,14 @@ func WithBatchWindow(d time.Duration) Option {
 	}
 }
 
+// WithMetrics counts sends, finished messages, receipts' latency, breaker
+// states and pacing waits into r; without it nothing is counted.
+func WithMetrics(r metrics.Recorder) Option { return func(a *Activities) { a.metrics = r } }
+
+// WithTracer puts a span around each provider call; without it no span
+// is recorded.
+func WithTracer(t trace.Tracer) Option { return func(a *Activities) { a.tracer = t } }
+
 // WithClock replaces time.Now, for tests.
 func WithClock(now func() time.Time) Option { return func(a *Activities) { a.now = now } }
 
@@ -119,6 +132,10 @@ func New(cfg Config, st Store, reg *providers.Registry, log *zap.Logger, opts ..
 	}
 	if a.log == nil {
 		a.log = zap.NewNop()
+	}
+	a.metrics = metrics.Or(a.metrics)
+	if a.tracer == nil {
+		a.tracer = noop.NewTracerProvider().Tracer("")
 	}
 	return a
 }

@@ -280,6 +280,7 @@ func (a *Activities) PublishBreaker(ctx context.Context, req PublishBreakerReque
 	if err := a.breakers.PublishBreaker(ctx, st, ev); err != nil {
 		return breaker.Config{}, err
 	}
+	a.metrics.BreakerState(acc.ID, acc.Kind, string(b.State))
 	cfg, err := BreakerConfigOf(acc)
 	if err != nil {
 		a.log.Warn("account breaker settings unreadable; using the defaults", zapAccount(acc.ID), zapErr(err))

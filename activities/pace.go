@@ -59,7 +59,11 @@ func (a *Activities) Pace(ctx context.Context, req PaceRequest) (time.Duration, 
 	if a.pacer == nil || req.Rate.Limit <= 0 || req.Rate.Per <= 0 {
 		return 0, nil
 	}
-	return a.pacer.Reserve(ctx, fmt.Sprintf("herald:pace:account:%d", req.AccountID), req.Rate)
+	wait, err := a.pacer.Reserve(ctx, fmt.Sprintf("herald:pace:account:%d", req.AccountID), req.Rate)
+	if err == nil && wait > 0 {
+		a.metrics.PacingWait(req.AccountID, wait)
+	}
+	return wait, err
 }
 
 // accountRate is the pace of an account: its own setting, else its

@@ -9,10 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 
+	"github.com/heraldhq/herald/internal/tracing"
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/rules"
 	"github.com/heraldhq/herald/store"
@@ -143,18 +146,31 @@ func (a *Activities) Send(ctx context.Context, req SendRequest) (SendResult, err
 	}
 
 	var res providers.Result
+	started := a.now()
+	sendCtx, span := a.tracer.Start(ctx, "provider.send "+acc.Kind, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(tracing.AttrApp.String(msg.AppID), tracing.AttrChannel.Int64(msg.ChannelID),
+			tracing.AttrAccount.Int64(acc.ID), tracing.AttrProviderKind.String(acc.Kind)))
 	if bs, ok := sender.(providers.BatchSender); ok && msg.BatchID != "" && a.batcher != nil {
-		res, err = a.batcher.send(ctx, acc.ID, bs, pm)
+		res, err = a.batcher.send(sendCtx, acc.ID, bs, pm)
 	} else {
-		res, err = sender.Send(ctx, pm)
+		res, err = sender.Send(sendCtx, pm)
 	}
+	took := a.now().Sub(started)
 	a.reportOutcome(acc.ID, err)
 	if err != nil {
 		pe := providers.AsError(err)
+		// The class and the vendor's code, never its message: messages may
+		// quote the receiver.
+		span.SetAttributes(tracing.AttrErrorClass.String(string(pe.Class)), tracing.AttrErrorCode.String(pe.Code))
+		span.SetStatus(codes.Error, string(pe.Class))
+		span.End()
+		a.metrics.SendAttempt(acc.Kind, string(pe.Class), pe.Code, took)
 		a.log.Info("provider refused a send",
 			zap.String("task_id", msg.TaskID), zapAccount(acc.ID), zap.String("class", string(pe.Class)), zap.String("code", pe.Code))
 		return SendResult{}, providerError(pe)
 	}
+	span.End()
+	a.metrics.SendAttempt(acc.Kind, "", "", took)
 	if res.ProviderMessageID != "" || req.OnAccepted != nil {
 		if err := a.accepted(ctx, req, res.ProviderMessageID); err != nil {
 			return SendResult{}, err

@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/rules"
 	"github.com/heraldhq/herald/store"
@@ -73,7 +74,37 @@ func (a *Activities) RecordStatus(ctx context.Context, u StatusUpdate) error {
 	if err := a.store.RecordMessage(ctx, u.TaskID, p, events); err != nil {
 		return fmt.Errorf("record status of %s: %w", u.TaskID, err)
 	}
+	if u.Final {
+		a.countFinished(ctx, u)
+	}
 	return nil
+}
+
+// countFinished counts a message reaching its final status, and the
+// latency of the receipt that settled it when one did. Reading the message
+// back costs a query per finished message, so it is skipped when nothing
+// counts; a failed read only loses the sample. A local activity retried
+// after its write counts twice, which the rates tolerate.
+func (a *Activities) countFinished(ctx context.Context, u StatusUpdate) {
+	if _, off := a.metrics.(metrics.Nop); off {
+		return
+	}
+	msg, err := a.store.GetMessage(ctx, u.TaskID)
+	if err != nil {
+		a.log.Debug("finished message not counted", zap.Error(err))
+		return
+	}
+	kind := ""
+	if msg.AccountID != nil {
+		if acc, err := a.store.GetAccount(ctx, *msg.AccountID); err == nil {
+			kind = acc.Kind
+		}
+	}
+	since := a.now().Sub(msg.CreatedAt)
+	a.metrics.MessageFinished(msg.AppID, msg.ChannelID, kind, msg.Status, since)
+	if u.CallbackStatus != "" {
+		a.metrics.ReceiptLatency(kind, u.CallbackStatus, since)
+	}
 }
 
 // patch splits an update into the store's patch and events.

@@ -185,6 +185,7 @@ func (s *Server) applyReceipt(ctx context.Context, acc *store.ProviderAccount, r
 	if !inFlight {
 		s.countReceipt(ctx, acc.ID, taskID, r)
 	}
+	s.metrics.Receipt(acc.Kind, string(r.Status))
 	at := r.At
 	if at.IsZero() {
 		at = s.now()

@@ -308,6 +308,7 @@ func (s *Server) sendMessage(c echo.Context) error {
 		}
 		return errDatabase("create message", err)
 	}
+	s.metrics.MessageAccepted(app.ID, msg.ChannelID, 1)
 	s.startSends(ctx, []*store.Message{msg})
 	return success(c, sendResponse{TaskID: msg.TaskID, Status: msg.Status, CreatedAt: formatTime(msg.CreatedAt)})
 }
@@ -502,6 +503,9 @@ func (s *Server) sendBatch(c echo.Context) error {
 			return qe
 		}
 		return errDatabase("create batch", err)
+	}
+	if len(msgs) > 0 {
+		s.metrics.MessageAccepted(app.ID, msgs[0].ChannelID, len(msgs))
 	}
 	s.startSends(ctx, msgs)
 	return success(c, batchResponse{

@@ -28,6 +28,7 @@ type quotaRefusal struct {
 func (s *Server) quotaRefused(err error, app *store.App) *Error {
 	e := quotaError(err, app, s.now())
 	if e != nil {
+		s.metrics.QuotaRefused(app.ID)
 		s.log.Info("send refused over quota", zap.String("app_id", app.ID), zap.String("quota", e.Message))
 	}
 	return e
@@ -95,6 +96,7 @@ func (s *Server) getQuota(c echo.Context) error {
 		if r.ChannelID != 0 {
 			scope = "channel"
 		}
+		s.metrics.QuotaUsage(app.ID, r.ChannelID, r.Period, r.Limit, r.Reserved+r.Committed)
 		resp.Quotas = append(resp.Quotas, quotaUsage{Quota: store.Periodly(r.Period), Scope: scope, ChannelID: r.ChannelID,
 			Limit: r.Limit, Reserved: r.Reserved, Committed: r.Committed, Remaining: r.Remaining,
 			ResetsAt: r.ResetsAt.In(loc).Format(time.RFC3339)})

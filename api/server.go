@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/heraldhq/herald/internal/breaker"
 	"net/http"
 	"net/netip"
 	"time"
@@ -13,10 +12,17 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/heraldhq/herald/internal/admission"
+	"github.com/heraldhq/herald/internal/breaker"
 	"github.com/heraldhq/herald/internal/clientip"
+	"github.com/heraldhq/herald/internal/metrics"
+	"github.com/heraldhq/herald/internal/tracing"
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/workflows"
@@ -115,6 +121,12 @@ type Deps struct {
 	// Receipts, when set, counts delivery receipts per account for the
 	// accounts' circuit breakers.
 	Receipts ReceiptCounter
+	// Metrics counts requests, accepted messages, receipts and quota
+	// refusals; nil counts nothing.
+	Metrics metrics.Recorder
+	// Tracing records a span per request, continuing the client's W3C
+	// traceparent; nil records nothing.
+	Tracing *tracing.Provider
 }
 
 // ReceiptCounter counts delivery receipts of an account for its circuit
@@ -138,6 +150,8 @@ type Server struct {
 	now       func() time.Time
 	newID     func() string
 	trusted   []netip.Prefix
+	metrics   metrics.Recorder
+	tracing   *tracing.Provider
 	echo      *echo.Echo
 }
 
@@ -181,6 +195,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		now:       deps.Now,
 		newID:     deps.NewID,
 		trusted:   trusted,
+		metrics:   metrics.Or(deps.Metrics),
+		tracing:   deps.Tracing,
+	}
+	if s.tracing == nil {
+		s.tracing = tracing.Off()
 	}
 	if s.providers == nil {
 		s.providers = providers.NewRegistry()
@@ -208,7 +227,7 @@ func (s *Server) routes() *echo.Echo {
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = s.ipExtractor()
 
-	e.Use(s.logRequests, s.recoverPanics)
+	e.Use(s.traceRequests, s.logRequests, s.recoverPanics)
 
 	e.GET("/health", s.health)
 	e.GET(OpenAPIPath, s.openAPI)
@@ -243,6 +262,8 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			// Resolve the error now so the logged status is the one sent.
 			c.Error(err)
 		}
+		// The route pattern, never the path: paths carry task ids.
+		s.metrics.APIRequest(c.Request().Method, c.Path(), c.Response().Status, time.Since(start))
 		fields := []zap.Field{
 			zap.String("method", c.Request().Method),
 			zap.String("path", c.Request().URL.Path),
@@ -253,6 +274,40 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			fields = append(fields, zap.String("app_id", app.ID))
 		}
 		s.log.Info("request", fields...)
+		return nil
+	}
+}
+
+// traceRequests starts the request's span, named after its route pattern
+// (paths carry task ids), as the parent of the workflow it starts.
+func (s *Server) traceRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	if !s.tracing.Enabled() {
+		return next
+	}
+	tracer := s.tracing.Tracer()
+	return func(c echo.Context) error {
+		req := c.Request()
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		ctx := s.tracing.Propagator.Extract(req.Context(), propagation.HeaderCarrier(req.Header))
+		ctx, span := tracer.Start(ctx, req.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.request.method", req.Method), attribute.String("http.route", route)))
+		defer span.End()
+		c.SetRequest(req.WithContext(ctx))
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		status := c.Response().Status
+		span.SetAttributes(attribute.Int("http.response.status_code", status))
+		if app := appFrom(c); app != nil {
+			span.SetAttributes(tracing.AttrApp.String(app.ID))
+		}
+		if status >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(status))
+		}
 		return nil
 	}
 }

@@ -147,6 +147,15 @@ func (db *DB) ListQuotas(ctx context.Context, appID string) ([]Quota, error) {
 	return qs, nil
 }
 
+// QuotaAppIDs returns the ids of the apps that have a quota.
+func (db *DB) QuotaAppIDs(ctx context.Context) ([]string, error) {
+	var ids []string
+	if err := db.idb.NewSelect().Model((*Quota)(nil)).ColumnExpr("DISTINCT app_id").Order("app_id").Scan(ctx, &ids); err != nil {
+		return nil, fmt.Errorf("list apps with quotas: %w", mapErr(err))
+	}
+	return ids, nil
+}
+
 // GetQuotaUsage returns the ledger row of a quota scope and period; a
 // period with no message yet reads as zero.
 func (db *DB) GetQuotaUsage(ctx context.Context, appID string, channelID int64, period, periodStart string) (QuotaUsage, error) {

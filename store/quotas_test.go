@@ -233,3 +233,27 @@ func TestReconcileQuotas(t *testing.T) {
 		}
 	})
 }
+
+func TestQuotaAppIDs(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		ids, err := db.QuotaAppIDs(ctx)
+		require.NoError(t, err)
+		require.Empty(t, ids)
+
+		ch := quotaFixture(t, db, "app-b")
+		addApp := func(id string) {
+			require.NoError(t, db.CreateApp(ctx, &App{ID: id, Name: id, Secret: "s", Enabled: true}))
+		}
+		addApp("app-a")
+		addApp("app-none")
+		require.NoError(t, db.SetQuota(ctx, &Quota{AppID: "app-b", Daily: 3}))
+		require.NoError(t, db.SetQuota(ctx, &Quota{AppID: "app-b", ChannelID: ch.ID, Daily: 5}))
+		require.NoError(t, db.SetQuota(ctx, &Quota{AppID: "app-a", Monthly: 7}))
+
+		ids, err = db.QuotaAppIDs(ctx)
+		require.NoError(t, err)
+		require.Equal(t, []string{"app-a", "app-b"}, ids, "each app with a quota once, in order")
+	})
+}

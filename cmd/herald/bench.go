@@ -151,6 +151,7 @@ func runBench(ctx context.Context, out, errOut io.Writer, o *benchOptions) error
 	cfg.Temporal.Port = 0
 	cfg.Temporal.UIPort = 0
 	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.HTTP.HealthAddr = ""
 	cfg.API.DefaultRateLimit = 100000
 	cfg.Log.Level = "error"
 	if err := cfg.Validate(config.ModeDev); err != nil {

@@ -84,7 +84,10 @@ func (s *stack) startAPI(ctx context.Context, policy schemaPolicy) error {
 	if err != nil {
 		return err
 	}
-	return s.serveAPI(ln)
+	if err := s.serveAPI(ln); err != nil {
+		return err
+	}
+	return s.startOps()
 }
 
 func newWorkerCommand(stdout io.Writer, getenv func(string) string) *cobra.Command {
@@ -124,5 +127,5 @@ func (s *stack) startWorkerMode(ctx context.Context) error {
 		return err
 	}
 	s.startSweeper(ctx)
-	return nil
+	return s.startOps()
 }

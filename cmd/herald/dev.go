@@ -98,7 +98,10 @@ func (s *stack) startAll(ctx context.Context) error {
 		return err
 	}
 	s.startSweeper(ctx)
-	return s.serveAPI(ln)
+	if err := s.serveAPI(ln); err != nil {
+		return err
+	}
+	return s.startOps()
 }
 
 // demoInfo is what the banner prints about the demo data.
@@ -261,12 +264,17 @@ func printDevBanner(w io.Writer, s *stack, d demoInfo, adm devAdmin) {
 	if ui == "" {
 		ui = "(disabled; using " + s.cfg.Temporal.Address + ")"
 	}
+	metricsURL := "(off: http.health-addr is empty)"
+	if s.opsURL != "" {
+		metricsURL = s.opsURL + "/metrics"
+	}
 	fmt.Fprintf(w, `
 Herald is running (dev mode).
 
   API          %s
   Temporal UI  %s
   Health       %s/health
+  Metrics      %s
   Data         %s
 
 Demo app (dev only; keep the secret out of logs elsewhere):
@@ -285,7 +293,7 @@ Watch it in the Temporal UI (filter: HeraldApp = "%s"), or:
   curl -s %s/health
 
 Sandbox receivers ending in 4000..4007 simulate failures (see README).
-`, s.apiURL, ui, s.apiURL, s.cfg.DataDir, d.AppID, d.Secret, d.ChannelID, demoChannelName,
+`, s.apiURL, ui, s.apiURL, metricsURL, s.cfg.DataDir, d.AppID, d.Secret, d.ChannelID, demoChannelName,
 		s.apiURL, d.AppID, d.Secret, d.ChannelID, demoReceiver, d.AppID, s.apiURL)
 	fmt.Fprintln(w, "\nDemo channels (all on the sandbox provider; pass --channel, --receiver, --param):")
 	for _, c := range d.Channels {

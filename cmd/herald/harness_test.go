@@ -27,6 +27,7 @@ import (
 	"github.com/heraldhq/herald/activities"
 	"github.com/heraldhq/herald/api/apiclient"
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/tracing"
 	"github.com/heraldhq/herald/providers/tencent/tencentfake"
 	"github.com/heraldhq/herald/providers/webhook"
 	"github.com/heraldhq/herald/store"
@@ -91,6 +92,8 @@ func sharedHarness(t *testing.T) *harness {
 type harnessOptions struct {
 	worker bool
 	log    *zap.Logger
+	// tracing, when set, records the stack's spans.
+	tracing *tracing.Provider
 }
 
 func startHarness(o harnessOptions) (*harness, error) {
@@ -111,6 +114,8 @@ func startHarness(o harnessOptions) (*harness, error) {
 	cfg.Temporal.Port = 0
 	cfg.Temporal.UIPort = 0
 	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.HTTP.HealthAddr = "127.0.0.1:0"
+	cfg.Worker.StopTimeout = 0
 	cfg.Worker.SweepInterval = time.Second
 	cfg.Alerts.WebhookURL = h.alerts.srv.URL
 	cfg.Alerts.WebhookSecret = h.alerts.secret
@@ -126,7 +131,7 @@ func startHarness(o harnessOptions) (*harness, error) {
 		}
 	}
 	h.cfg = cfg
-	h.s = &stack{cfg: cfg, mode: config.ModeDev, log: log}
+	h.s = &stack{cfg: cfg, mode: config.ModeDev, log: log, tracing: o.tracing}
 	ctx := context.Background()
 	if o.worker {
 		err = h.s.startAll(ctx)

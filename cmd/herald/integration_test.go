@@ -491,6 +491,7 @@ func TestWorkerCrashCompletesOnce(t *testing.T) {
 			"--master-key", h.cfg.MasterKey,
 			"--redis-url", "redis://"+h.s.redis.Options().Addr,
 			"--public-url", h.apiURL,
+			"--health-addr", "127.0.0.1:0",
 			"--worker-sweep-interval", "1s",
 			// Also covers routing sends to per-kind task queues.
 			"--worker-per-kind-send-queues",

@@ -115,4 +115,29 @@ func (s *stack) reconcileQuotas(ctx context.Context) {
 	if n > 0 {
 		s.log.Info("sweep: corrected the quota ledger", zap.Int64("rows", n))
 	}
+	s.reportQuotaUsage(ctx)
+}
+
+// reportQuotaUsage sets the quota gauges of every app with a quota, so
+// "quota near its limit" is seen without anyone asking GET /quota.
+func (s *stack) reportQuotaUsage(ctx context.Context) {
+	if s.tel == nil {
+		return
+	}
+	apps, err := s.db.QuotaAppIDs(ctx)
+	if err != nil {
+		s.log.Warn("sweep: list apps with quotas", zap.Error(err))
+		return
+	}
+	now := time.Now()
+	for _, app := range apps {
+		rows, err := s.db.QuotaReport(ctx, app, now)
+		if err != nil {
+			s.log.Warn("sweep: read quota usage", zap.String("app_id", app), zap.Error(err))
+			continue
+		}
+		for _, r := range rows {
+			s.tel.rec.QuotaUsage(app, r.ChannelID, r.Period, r.Limit, r.Reserved+r.Committed)
+		}
+	}
 }

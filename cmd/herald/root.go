@@ -57,6 +57,8 @@ and a Temporal cluster:
 		messagescli.NewWatchCommand(stdout, getenv, nil),
 		newStatsCommand(stdout, getenv, time.Now, nil),
 		newBenchCommand(stdout),
+		newHealthcheckCommand(stdout, getenv),
+		newTemporalCommand(stdout, getenv),
 		newVersionCommand(stdout),
 	)
 	// Configuration through the operators' API (needs herald login).

@@ -19,6 +19,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
+	sdkotel "go.temporal.io/sdk/contrib/opentelemetry"
+	sdktally "go.temporal.io/sdk/contrib/tally"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -32,6 +34,7 @@ import (
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/devtemporal"
 	"github.com/heraldhq/herald/internal/redrive"
+	"github.com/heraldhq/herald/internal/tracing"
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/providers/aliyun"
 	"github.com/heraldhq/herald/providers/dingtalk"
@@ -70,8 +73,15 @@ type stack struct {
 	// masterKey is the decoded master key, for subkeys (admin tokens).
 	masterKey []byte
 
+	// tel holds the process's metrics registries; nil until openCore.
+	tel *telemetry
+	// tracing is off (records nothing) unless an OTLP endpoint is set.
+	tracing *tracing.Provider
+
 	apiURL string
 	uiURL  string
+	// opsURL is the operations listener's base URL, when it runs.
+	opsURL string
 }
 
 type closer struct {
@@ -293,6 +303,18 @@ func (s *stack) openTemporal(ctx context.Context) error {
 		Namespace: ns,
 		Logger:    sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
 	}
+	if s.tel != nil {
+		opts.MetricsHandler = sdktally.NewMetricsHandler(s.tel.sdkScope)
+	}
+	if s.tracing != nil && s.tracing.Enabled() {
+		// Carries the API request's trace into the workflow and its
+		// activities through workflow headers.
+		ti, err := sdkotel.NewTracingInterceptor(sdkotel.TracerOptions{Tracer: s.tracing.Tracer(), TextMapPropagator: s.tracing.Propagator})
+		if err != nil {
+			return fmt.Errorf("temporal tracing interceptor: %w", err)
+		}
+		opts.Interceptors = append(opts.Interceptors, ti)
+	}
 	if s.devServer != nil {
 		// Compressing gRPC over loopback only burns CPU the server needs.
 		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
@@ -309,6 +331,12 @@ func (s *stack) openTemporal(ctx context.Context) error {
 // openCore opens what every role needs: the store (with policy for its
 // schema), Redis, Temporal and the providers.
 func (s *stack) openCore(ctx context.Context, policy schemaPolicy) error {
+	if err := s.openTelemetry(); err != nil {
+		return err
+	}
+	if err := s.openTracing(ctx); err != nil {
+		return err
+	}
 	if err := s.openStore(ctx, policy); err != nil {
 		return err
 	}
@@ -375,9 +403,11 @@ func (s *stack) startWorker(callbackBase string) error {
 		AlertWebhookSecret: s.cfg.Alerts.WebhookSecret,
 		PerKindSendQueues:  s.cfg.Worker.PerKindSendQueues,
 	}, s.cached, s.registry, s.log.Named("activities"), activities.WithPacer(activities.NewRedisPacer(s.redis)),
-		activities.WithBreakers(s.cached, s.outcomeReports()))
+		activities.WithBreakers(s.cached, s.outcomeReports()), activities.WithMetrics(s.recorder()),
+		activities.WithTracer(s.tracer()))
 
-	main := worker.New(s.temporal, workflows.TaskQueue, worker.Options{})
+	opts := worker.Options{WorkerStopTimeout: s.cfg.Worker.StopTimeout}
+	main := worker.New(s.temporal, workflows.TaskQueue, opts)
 	main.RegisterWorkflowWithOptions(workflows.SendWorkflow, workflow.RegisterOptions{Name: workflows.SendWorkflowName})
 	main.RegisterWorkflowWithOptions(workflows.BreakerWorkflow, workflow.RegisterOptions{Name: workflows.BreakerWorkflowName})
 	main.RegisterActivity(s.acts)
@@ -388,7 +418,7 @@ func (s *stack) startWorker(callbackBase string) error {
 	workers := []worker.Worker{main}
 	if s.cfg.Worker.PerKindSendQueues {
 		for _, kind := range s.registry.Kinds() {
-			w := worker.New(s.temporal, workflows.SendTaskQueue(kind), worker.Options{})
+			w := worker.New(s.temporal, workflows.SendTaskQueue(kind), opts)
 			w.RegisterActivity(s.acts)
 			workers = append(workers, w)
 		}
@@ -571,6 +601,8 @@ func (s *stack) serveAPI(ln net.Listener) error {
 		Providers: s.registry,
 		Logger:    s.log.Named("api"),
 		Receipts:  s.outcomeReports(),
+		Metrics:   s.recorder(),
+		Tracing:   s.tracing,
 	})
 	if err != nil {
 		return fmt.Errorf("build api: %w", err)

@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -47,6 +48,7 @@ type Config struct {
 	Alerts   Alerts
 	Worker   Worker
 	Log      Log
+	Tracing  Tracing
 }
 
 // HTTP configures the API listener.
@@ -63,6 +65,10 @@ type HTTP struct {
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
 	IdleTimeout       time.Duration
+	// HealthAddr is the operations listener of serve, worker and dev:
+	// /health and /metrics, apart from the API so neither is exposed
+	// where the API is; empty turns it off.
+	HealthAddr string
 }
 
 // Database selects the store.
@@ -136,6 +142,24 @@ type Worker struct {
 	// PerKindSendQueues runs sends on one task queue per provider kind
 	// (herald-send-<kind>) instead of Herald's own queue.
 	PerKindSendQueues bool
+	// StopTimeout is how long a stopping worker lets running activities
+	// (provider sends) finish before cancelling them; set it above the
+	// longest send timeout so a rolling upgrade drains instead of leaving
+	// sends of unknown outcome.
+	StopTimeout time.Duration
+}
+
+// Tracing configures OpenTelemetry tracing, off unless an OTLP endpoint
+// is set here or in the standard OTEL_EXPORTER_OTLP_ENDPOINT variables.
+type Tracing struct {
+	// OTLPEndpoint is the OTLP/gRPC collector, host:port or a URL.
+	OTLPEndpoint string
+	// Insecure sends spans without TLS.
+	Insecure bool
+	// SampleRatio is the share of new traces sampled, 0 to 1.
+	SampleRatio float64
+	// ServiceName names this service in traces.
+	ServiceName string
 }
 
 // Log configures logging.
@@ -147,8 +171,9 @@ type Log struct {
 // Defaults returns the settings used when nothing overrides them.
 func Defaults() Config {
 	return Config{
-		DataDir:  ".herald",
-		HTTP:     HTTP{Addr: ":8080", ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute},
+		DataDir: ".herald",
+		HTTP: HTTP{Addr: ":8080", ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+			HealthAddr: DefaultHealthAddr},
 		Redis:    Redis{EmbeddedAddr: "127.0.0.1:6380"},
 		Temporal: Temporal{Namespace: "default", Port: 7233, UIPort: 8233},
 		API: API{
@@ -163,11 +188,16 @@ func Defaults() Config {
 			AuthFailureWindow:  time.Minute,
 			MaxAttachmentBytes: 3 << 20,
 		},
-		Admin:  Admin{AccessTokenTTL: 15 * time.Minute, SessionIdleTimeout: 12 * time.Hour, SessionMaxAge: 7 * 24 * time.Hour},
-		Worker: Worker{SweepInterval: 30 * time.Second},
-		Log:    Log{Level: "info", Format: "console"},
+		Admin:   Admin{AccessTokenTTL: 15 * time.Minute, SessionIdleTimeout: 12 * time.Hour, SessionMaxAge: 7 * 24 * time.Hour},
+		Worker:  Worker{SweepInterval: 30 * time.Second},
+		Log:     Log{Level: "info", Format: "console"},
+		Tracing: Tracing{SampleRatio: 1, ServiceName: "herald"},
 	}
 }
+
+// DefaultHealthAddr is where /health and /metrics are served by default,
+// and where `herald healthcheck` looks.
+const DefaultHealthAddr = ":9090"
 
 // setting binds one field to its flag, environment variable and YAML path.
 type setting struct {
@@ -185,6 +215,7 @@ func (c *Config) settings() []setting {
 		{"http.read-header-timeout", "longest time a client may take to send a request's headers", &c.HTTP.ReadHeaderTimeout},
 		{"http.read-timeout", "longest time a client may take to send a whole request, body included", &c.HTTP.ReadTimeout},
 		{"http.idle-timeout", "how long an idle keep-alive connection stays open", &c.HTTP.IdleTimeout},
+		{"http.health-addr", "listen address of /health and /metrics (operations; keep it off the public network); empty turns it off", &c.HTTP.HealthAddr},
 		{"database.url", "postgres://user@host:5432/db or sqlite:///path/herald.db (dev default: SQLite in the data dir)", &c.Database.URL},
 		{"redis.url", "redis://host:6379/0 (dev default: in-process Redis-protocol server)", &c.Redis.URL},
 		{"redis.embedded-addr", "listen address of dev mode's in-process Redis-protocol server", &c.Redis.EmbeddedAddr},
@@ -209,8 +240,13 @@ func (c *Config) settings() []setting {
 		{"alerts.webhook-secret", "whsec_ secret that signs rule alerts", &c.Alerts.WebhookSecret},
 		{"worker.sweep-interval", "how often accepted messages without a workflow are started", &c.Worker.SweepInterval},
 		{"worker.per-kind-send-queues", "run sends on one task queue per provider kind (herald-send-<kind>) instead of Herald's own queue; every worker of a deployment must agree", &c.Worker.PerKindSendQueues},
+		{"worker.stop-timeout", "how long a stopping worker lets running sends finish before cancelling them; above the longest send timeout (at least 1m)", &c.Worker.StopTimeout},
 		{"log.level", "debug, info, warn or error", &c.Log.Level},
 		{"log.format", "console or json", &c.Log.Format},
+		{"tracing.otlp-endpoint", "OTLP/gRPC collector (host:port or URL) that receives traces; empty uses OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT, and without any tracing is off", &c.Tracing.OTLPEndpoint},
+		{"tracing.insecure", "send traces without TLS", &c.Tracing.Insecure},
+		{"tracing.sample-ratio", "share of new traces recorded, 0 to 1", &c.Tracing.SampleRatio},
+		{"tracing.service-name", "service name in traces", &c.Tracing.ServiceName},
 	}
 }
 
@@ -255,6 +291,8 @@ func NewLoader(fs *pflag.FlagSet) *Loader {
 			fs.StringSlice(name, nil, help)
 		case *bool:
 			fs.Bool(name, *defVal.(*bool), help)
+		case *float64:
+			fs.Float64(name, *defVal.(*float64), help)
 		default:
 			panic(fmt.Sprintf("config: unsupported setting type %T", p))
 		}
@@ -404,6 +442,12 @@ func assign(ptr any, s string, raw any) error {
 			return fmt.Errorf("%q is not a duration (examples: 30s, 5m, 720h)", s)
 		}
 		*p = d
+	case *float64:
+		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", s)
+		}
+		*p = f
 	case *bool:
 		b, err := strconv.ParseBool(strings.TrimSpace(s))
 		if err != nil {
@@ -535,10 +579,26 @@ func (c Config) Validate(mode Mode) error {
 	if c.Worker.SweepInterval < time.Second {
 		add("worker.sweep-interval must be at least 1s")
 	}
+	if c.Worker.StopTimeout < 0 {
+		add("worker.stop-timeout must not be negative")
+	}
 	if c.Alerts.WebhookURL != "" {
 		if u, err := url.Parse(c.Alerts.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add("alerts.webhook-url %q must be an absolute http(s) URL", redactURL(c.Alerts.WebhookURL))
 		}
+	}
+	if c.HTTP.HealthAddr != "" {
+		if _, port, err := net.SplitHostPort(c.HTTP.HealthAddr); err != nil || port == "" {
+			add("http.health-addr %q must be host:port or :port (empty turns it off)", c.HTTP.HealthAddr)
+		} else if c.HTTP.HealthAddr == c.HTTP.Addr && port != "0" {
+			add("http.health-addr must differ from http.addr")
+		}
+	}
+	if c.Tracing.SampleRatio < 0 || c.Tracing.SampleRatio > 1 {
+		add("tracing.sample-ratio must be between 0 and 1")
+	}
+	if c.Tracing.ServiceName == "" {
+		add("tracing.service-name must not be empty")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

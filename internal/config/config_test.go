@@ -124,6 +124,12 @@ var everySetting = []struct {
 	{"worker.per-kind-send-queues", "worker-per-kind-send-queues", "HERALD_WORKER_PER_KIND_SEND_QUEUES", "true", "true", func(c config.Config) any { return c.Worker.PerKindSendQueues }, true},
 	{"log.level", "log-level", "HERALD_LOG_LEVEL", "debug", "debug", func(c config.Config) any { return c.Log.Level }, "debug"},
 	{"log.format", "log-format", "HERALD_LOG_FORMAT", "json", "json", func(c config.Config) any { return c.Log.Format }, "json"},
+	{"worker.stop-timeout", "worker-stop-timeout", "HERALD_WORKER_STOP_TIMEOUT", "3m", "3m", func(c config.Config) any { return c.Worker.StopTimeout }, 3 * time.Minute},
+	{"http.health-addr", "health-addr", "HERALD_HTTP_HEALTH_ADDR", "127.0.0.1:9100", "127.0.0.1:9100", func(c config.Config) any { return c.HTTP.HealthAddr }, "127.0.0.1:9100"},
+	{"tracing.otlp-endpoint", "tracing-otlp-endpoint", "HERALD_TRACING_OTLP_ENDPOINT", "otel.example.com:4317", "otel.example.com:4317", func(c config.Config) any { return c.Tracing.OTLPEndpoint }, "otel.example.com:4317"},
+	{"tracing.insecure", "tracing-insecure", "HERALD_TRACING_INSECURE", "true", "true", func(c config.Config) any { return c.Tracing.Insecure }, true},
+	{"tracing.sample-ratio", "tracing-sample-ratio", "HERALD_TRACING_SAMPLE_RATIO", "0.25", "0.25", func(c config.Config) any { return c.Tracing.SampleRatio }, 0.25},
+	{"tracing.service-name", "tracing-service-name", "HERALD_TRACING_SERVICE_NAME", "herald-eu", "herald-eu", func(c config.Config) any { return c.Tracing.ServiceName }, "herald-eu"},
 }
 
 func TestConfigDefaults(t *testing.T) {
@@ -166,6 +172,9 @@ func TestConfigDefaults(t *testing.T) {
 		require.Equal(t, 30*time.Second, d.Worker.SweepInterval)
 		require.Equal(t, "info", d.Log.Level)
 		require.Equal(t, "console", d.Log.Format)
+		require.Equal(t, ":9090", d.HTTP.HealthAddr)
+		require.Empty(t, d.Tracing.OTLPEndpoint, "tracing is off unless configured")
+		require.InDelta(t, 1.0, d.Tracing.SampleRatio, 0)
 	})
 
 	t.Run("FlagDefaultsShowTheDefaults", func(t *testing.T) {
@@ -519,6 +528,26 @@ func TestConfigValidate(t *testing.T) {
 		require.Len(t, probs, 1)
 		require.Contains(t, probs[0], "--public-url")
 		require.Contains(t, probs[0], "HERALD_HTTP_PUBLIC_URL")
+	})
+
+	t.Run("HealthAddr", func(t *testing.T) {
+		t.Parallel()
+		c := complete()
+		c.HTTP.HealthAddr = ""
+		require.NoError(t, c.Validate(config.ModeWorker), "empty turns the listener off")
+		c.HTTP.HealthAddr = "9090"
+		requireMentioned(t, problems(t, c.Validate(config.ModeWorker)), "http.health-addr")
+		c.HTTP.HealthAddr = c.HTTP.Addr
+		requireMentioned(t, problems(t, c.Validate(config.ModeWorker)), "must differ from http.addr")
+	})
+
+	t.Run("TracingSampleRatio", func(t *testing.T) {
+		t.Parallel()
+		c := complete()
+		c.Tracing.SampleRatio = 1.5
+		requireMentioned(t, problems(t, c.Validate(config.ModeServe)), "tracing.sample-ratio")
+		c.Tracing.SampleRatio = 0
+		require.NoError(t, c.Validate(config.ModeServe))
 	})
 
 	t.Run("EmbeddedPortsCheckedOnlyWhenEmbedded", func(t *testing.T) {
