@@ -155,6 +155,9 @@ type Deps struct {
 	// Routes are mounted on the authenticated /admin/api/v1 group, in
 	// order.
 	Routes []func(g *echo.Group)
+	// OpenAPIFragments document the Routes: YAML with "paths" and
+	// "components", merged into the served document.
+	OpenAPIFragments [][]byte
 	// Logger defaults to a no-op logger.
 	Logger *zap.Logger
 	// Now defaults to time.Now.

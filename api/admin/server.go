@@ -47,6 +47,9 @@ type Server struct {
 	tokens  *tokens
 	users   *Users
 	echo    *echo.Echo
+	// openAPI is the served document: openapi.yaml with the route
+	// groups' fragments merged in.
+	openAPIDoc []byte
 }
 
 // New builds the server: it validates cfg (zero fields take defaults) and
@@ -75,6 +78,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.tokens = newTokens(cfg.MasterKey, cfg.AccessTokenTTL, s.now)
 	s.users = NewUsers(deps.Store, s.hasher, s.now)
+	if s.openAPIDoc, err = MergeOpenAPI(openAPIDocument, deps.OpenAPIFragments...); err != nil {
+		return nil, fmt.Errorf("new admin api server: %w", err)
+	}
 	s.echo = s.routes(deps.Routes)
 	return s, nil
 }
@@ -273,5 +279,5 @@ var openAPIDocument []byte
 func OpenAPIDocument() []byte { return append([]byte(nil), openAPIDocument...) }
 
 func (s *Server) openAPI(c echo.Context) error {
-	return c.Blob(http.StatusOK, "application/yaml; charset=utf-8", openAPIDocument)
+	return c.Blob(http.StatusOK, "application/yaml; charset=utf-8", s.openAPIDoc)
 }

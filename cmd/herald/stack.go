@@ -30,6 +30,9 @@ import (
 	"github.com/heraldhq/herald/activities"
 	"github.com/heraldhq/herald/api"
 	"github.com/heraldhq/herald/api/admin"
+	"github.com/heraldhq/herald/api/admin/messages"
+	"github.com/heraldhq/herald/api/admin/resources"
+	"github.com/heraldhq/herald/api/admin/stats"
 	"github.com/heraldhq/herald/internal/admission"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/devtemporal"
@@ -569,7 +572,23 @@ func (s *stack) buildAdmin() (*admin.Server, error) {
 // sessions and the audit log; each registers on the authenticated
 // /admin/api/v1 group and declares a role on every route.
 func (s *stack) adminRoutes() []func(g *echo.Group) {
-	return nil
+	engine := workflows.NewClient(s.temporal)
+	uiURL := s.cfg.Admin.TemporalUIURL
+	if uiURL == "" {
+		uiURL = s.uiURL
+	}
+	return []func(g *echo.Group){
+		func(g *echo.Group) {
+			resources.Register(g, resources.Deps{Store: s.db, Providers: s.registry, PublicURL: s.cfg.HTTP.PublicURL})
+		},
+		func(g *echo.Group) {
+			messages.Register(g, messages.Deps{
+				Store: s.db, Engine: engine, Redrives: engine, Keys: s.receiverKeys,
+				TemporalUIURL: uiURL, Namespace: s.cfg.Temporal.Namespace, Logger: s.log,
+			})
+		},
+		func(g *echo.Group) { stats.Register(g, stats.Deps{Store: s.db}) },
+	}
 }
 
 // serveAPI serves the API on ln until Close.

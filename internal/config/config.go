@@ -126,6 +126,9 @@ type Admin struct {
 	SessionIdleTimeout time.Duration
 	// SessionMaxAge ends a sign-in this long after the login.
 	SessionMaxAge time.Duration
+	// TemporalUIURL is the Temporal Web UI's base URL, for the links from
+	// a message to its workflow; dev mode defaults it to its embedded UI.
+	TemporalUIURL string
 }
 
 // Alerts configures where rule alerts go.
@@ -236,6 +239,7 @@ func (c *Config) settings() []setting {
 		{"admin.access-token-ttl", "lifetime of an operators' API access token", &c.Admin.AccessTokenTTL},
 		{"admin.session-idle-timeout", "an operators' API sign-in ends when not refreshed for this long", &c.Admin.SessionIdleTimeout},
 		{"admin.session-max-age", "an operators' API sign-in ends this long after the login, however active", &c.Admin.SessionMaxAge},
+		{"admin.temporal-ui-url", "base URL of the Temporal Web UI, for links from a message to its workflow; dev mode defaults to its embedded UI", &c.Admin.TemporalUIURL},
 		{"alerts.webhook-url", "URL that receives rule alerts", &c.Alerts.WebhookURL},
 		{"alerts.webhook-secret", "whsec_ secret that signs rule alerts", &c.Alerts.WebhookSecret},
 		{"worker.sweep-interval", "how often accepted messages without a workflow are started", &c.Worker.SweepInterval},
@@ -521,6 +525,11 @@ func (c Config) Validate(mode Mode) error {
 	if c.HTTP.PublicURL != "" {
 		if u, err := url.Parse(c.HTTP.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add("http.public-url %q must be an absolute http(s) URL", redactURL(c.HTTP.PublicURL))
+		}
+	}
+	if c.Admin.TemporalUIURL != "" {
+		if u, err := url.Parse(c.Admin.TemporalUIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("admin.temporal-ui-url %q must be an absolute http(s) URL", redactURL(c.Admin.TemporalUIURL))
 		}
 	}
 	if c.Temporal.Namespace == "" {
