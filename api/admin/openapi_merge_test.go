@@ -37,7 +37,9 @@ func TestMergedOpenAPIMatchesEveryRoute(t *testing.T) {
 	db := openStore(t, store.DialectSQLite)
 	keys := store.NewReceiverKeyer(make([]byte, store.MasterKeySize))
 	routes := []func(g *echo.Group){
-		func(g *echo.Group) { resources.Register(g, resources.Deps{Store: db, Providers: providers.NewRegistry()}) },
+		func(g *echo.Group) {
+			resources.Register(g, resources.Deps{Store: db, Providers: providers.NewRegistry()})
+		},
 		func(g *echo.Group) {
 			messages.Register(g, messages.Deps{Store: db, Engine: idleEngine{}, Keys: keys, Namespace: "default"})
 		},
