@@ -56,7 +56,7 @@ func TestRedriveWorkflowPauseResumeCancel(t *testing.T) {
 		func(context.Context, RedrivePageInput) (RedrivePageResult, error) {
 			pages++
 			return RedrivePageResult{Matched: 1, Resent: 1, Next: next}, nil
-		})
+		}).After(time.Second) // a page takes time, as its paced sends do
 	env.OnActivity(RedriveFinishActivity, mock.Anything, RedriveFinishInput{RedriveID: "r2", Status: RedriveCancelled}).Return(nil).Once()
 
 	env.RegisterDelayedCallback(func() {
@@ -73,7 +73,7 @@ func TestRedriveWorkflowPauseResumeCancel(t *testing.T) {
 		env.RegisterDelayedCallback(func() {
 			require.Greater(t, pages, paused, "resumed")
 			env.SignalWorkflow(RedriveCancelSignal, nil)
-		}, time.Millisecond)
+		}, 2500*time.Millisecond) // two pages after the resume, far from a continue-as-new
 	}, time.Hour)
 
 	env.ExecuteWorkflow(RedriveWorkflowName, RedriveInput{RedriveID: "r2"})

@@ -118,6 +118,7 @@ var everySetting = []struct {
 	{"admin.access-token-ttl", "admin-access-token-ttl", "HERALD_ADMIN_ACCESS_TOKEN_TTL", "5m", "5m", func(c config.Config) any { return c.Admin.AccessTokenTTL }, 5 * time.Minute},
 	{"admin.session-idle-timeout", "admin-session-idle-timeout", "HERALD_ADMIN_SESSION_IDLE_TIMEOUT", "1h", "1h", func(c config.Config) any { return c.Admin.SessionIdleTimeout }, time.Hour},
 	{"admin.session-max-age", "admin-session-max-age", "HERALD_ADMIN_SESSION_MAX_AGE", "24h", "24h", func(c config.Config) any { return c.Admin.SessionMaxAge }, 24 * time.Hour},
+	{"admin.temporal-ui-url", "admin-temporal-ui-url", "HERALD_ADMIN_TEMPORAL_UI_URL", "https://temporal.example.com", "https://temporal.example.com", func(c config.Config) any { return c.Admin.TemporalUIURL }, "https://temporal.example.com"},
 	{"alerts.webhook-url", "alerts-webhook-url", "HERALD_ALERTS_WEBHOOK_URL", "https://alerts.example.com/in", "https://alerts.example.com/in", func(c config.Config) any { return c.Alerts.WebhookURL }, "https://alerts.example.com/in"},
 	{"alerts.webhook-secret", "alerts-webhook-secret", "HERALD_ALERTS_WEBHOOK_SECRET", "whsec_abc", "whsec_abc", func(c config.Config) any { return c.Alerts.WebhookSecret }, "whsec_abc"},
 	{"worker.sweep-interval", "worker-sweep-interval", "HERALD_WORKER_SWEEP_INTERVAL", "2m", "2m", func(c config.Config) any { return c.Worker.SweepInterval }, 2 * time.Minute},
