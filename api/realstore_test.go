@@ -3,18 +3,14 @@ package api
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
-	"fmt"
+	"github.com/heraldhq/herald/store/storetest"
 	"io"
 	"net"
 	"net/url"
-	"os"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/uptrace/bun/driver/pgdriver"
 
 	"github.com/heraldhq/herald/store"
 )
@@ -24,33 +20,7 @@ import (
 // fails the test under CI and skips it elsewhere.
 func testPostgresURL(t *testing.T) string {
 	t.Helper()
-	adminURL := os.Getenv("HERALD_TEST_DATABASE_URL")
-	if adminURL == "" {
-		adminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(adminURL)))
-	t.Cleanup(func() { _ = admin.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		msg := fmt.Sprintf("PostgreSQL is not reachable (set HERALD_TEST_DATABASE_URL): %v", err)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	name := "herald_api_test_" + randHex(6)
-	_, err := admin.ExecContext(ctx, "CREATE DATABASE "+name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_, _ = admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	})
-	u, err := url.Parse(adminURL)
-	require.NoError(t, err)
-	u.Path = "/" + name
-	return u.String()
+	return storetest.PostgresURL(t, "herald_api_test")
 }
 
 // openTestStore opens and migrates a store at rawURL.

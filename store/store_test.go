@@ -3,11 +3,9 @@ package store
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
+	"github.com/heraldhq/herald/store/storetest"
 	"os"
 	"path/filepath"
 	"sync"
@@ -15,10 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/uptrace/bun/driver/pgdriver"
 )
 
-const defaultTestDatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 // testDialects are the databases every store test runs on.
 func testDialects() []string { return []string{DialectPostgres, DialectSQLite} }
@@ -74,40 +70,7 @@ func testDatabaseURL(t testing.TB, dialect string) string {
 
 func createPostgresDatabase(t testing.TB) string {
 	t.Helper()
-	adminURL := os.Getenv("HERALD_TEST_DATABASE_URL")
-	if adminURL == "" {
-		adminURL = defaultTestDatabaseURL
-	}
-	admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(adminURL)))
-	t.Cleanup(func() { _ = admin.Close() })
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		msg := fmt.Sprintf("PostgreSQL is not reachable (set HERALD_TEST_DATABASE_URL): %v", err)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-
-	buf := make([]byte, 6)
-	_, err := rand.Read(buf)
-	require.NoError(t, err)
-	name := "herald_test_" + hex.EncodeToString(buf)
-	_, err = admin.ExecContext(t.Context(), "CREATE DATABASE "+name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		// The test's context is done by now.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		require.NoError(t, err)
-	})
-
-	u, err := url.Parse(adminURL)
-	require.NoError(t, err)
-	u.Path = "/" + name
-	return u.String()
+	return storetest.PostgresURL(t, "herald_test")
 }
 
 func testCipher(t testing.TB) *Cipher {

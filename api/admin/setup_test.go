@@ -2,15 +2,11 @@ package admin
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
+	"github.com/heraldhq/herald/store/storetest"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -18,7 +14,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
-	"github.com/uptrace/bun/driver/pgdriver"
 
 	"github.com/heraldhq/herald/internal/adminhttp"
 	"github.com/heraldhq/herald/store"
@@ -93,35 +88,7 @@ func openStore(t *testing.T, dialect string) *store.DB {
 
 func createPostgresDatabase(t *testing.T) string {
 	t.Helper()
-	adminURL := os.Getenv("HERALD_TEST_DATABASE_URL")
-	if adminURL == "" {
-		adminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	conn := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(adminURL)))
-	t.Cleanup(func() { _ = conn.Close() })
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
-	if err := conn.PingContext(ctx); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL is not reachable (set HERALD_TEST_DATABASE_URL): %v", err)
-		}
-		t.Skipf("PostgreSQL is not reachable (set HERALD_TEST_DATABASE_URL): %v", err)
-	}
-	buf := make([]byte, 6)
-	_, err := rand.Read(buf)
-	require.NoError(t, err)
-	name := "herald_admin_test_" + hex.EncodeToString(buf)
-	_, err = conn.ExecContext(t.Context(), "CREATE DATABASE "+name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_, _ = conn.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	})
-	u, err := url.Parse(adminURL)
-	require.NoError(t, err)
-	u.Path = "/" + name
-	return u.String()
+	return storetest.PostgresURL(t, "herald_admin_test")
 }
 
 // addUser creates a user through the user service.

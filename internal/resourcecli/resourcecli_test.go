@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"flag"
-	"fmt"
+	"github.com/heraldhq/herald/store/storetest"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,7 +17,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/require"
-	"github.com/uptrace/bun/driver/pgdriver"
 
 	adminresources "github.com/heraldhq/herald/api/admin/resources"
 	"github.com/heraldhq/herald/internal/adminclient"
@@ -35,35 +31,7 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // testPostgresURL creates a fresh PostgreSQL database for one test.
 func testPostgresURL(t *testing.T) string {
 	t.Helper()
-	adminURL := os.Getenv("HERALD_TEST_DATABASE_URL")
-	if adminURL == "" {
-		adminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(adminURL)))
-	t.Cleanup(func() { _ = admin.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		msg := fmt.Sprintf("PostgreSQL is not reachable (set HERALD_TEST_DATABASE_URL): %v", err)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "herald_resourcecli_test_" + hex.EncodeToString(b)
-	_, err := admin.ExecContext(ctx, "CREATE DATABASE "+name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_, _ = admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	})
-	u, err := url.Parse(adminURL)
-	require.NoError(t, err)
-	u.Path = "/" + name
-	return u.String()
+	return storetest.PostgresURL(t, "herald_resourcecli_test")
 }
 
 // cli runs the commands against the resource routes on a real store,

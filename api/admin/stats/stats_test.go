@@ -1,17 +1,14 @@
 package stats
 
 import (
-	"context"
 	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/heraldhq/herald/store/storetest"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,7 +16,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
-	"github.com/uptrace/bun/driver/pgdriver"
 	"gopkg.in/yaml.v3"
 
 	"github.com/heraldhq/herald/internal/adminhttp"
@@ -74,34 +70,7 @@ func openStore(t *testing.T, dialect string) *store.DB {
 
 func postgresURL(t *testing.T) string {
 	t.Helper()
-	adminURL := os.Getenv("HERALD_TEST_DATABASE_URL")
-	if adminURL == "" {
-		adminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(adminURL)))
-	t.Cleanup(func() { _ = admin.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL is not reachable (set HERALD_TEST_DATABASE_URL): %v", err)
-		}
-		t.Skipf("PostgreSQL is not reachable: %v", err)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "herald_stats_test_" + hex.EncodeToString(b)
-	_, err := admin.ExecContext(ctx, "CREATE DATABASE "+name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_, _ = admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	})
-	u, err := url.Parse(adminURL)
-	require.NoError(t, err)
-	u.Path = "/" + name
-	return u.String()
+	return storetest.PostgresURL(t, "herald_stats_test")
 }
 
 type fixture struct {
