@@ -7,7 +7,7 @@
 // like any other message. The app is created on first use with a random
 // secret that is never shown, so no client can sign requests as it;
 // `herald apply` leaves apps it does not name alone, so it survives
-// pruning.
+// pruning, and the operators' API refuses to create, change or re-key it.
 //
 // The test does not check the app's grants: the operators' app is no
 // client, and an operator allowed to test an account may test it through
@@ -45,7 +45,7 @@ import (
 
 // AppID is the id of the built-in operators' app that test messages are
 // sent on behalf of.
-const AppID = "herald-operators"
+const AppID = resources.OperatorsAppID
 
 // defaultMaxAttempts bounds the attempts of a test message whose channel
 // sets none; all of them go through the tested account.
