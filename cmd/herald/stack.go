@@ -33,6 +33,7 @@ import (
 	"github.com/heraldhq/herald/api/admin/messages"
 	"github.com/heraldhq/herald/api/admin/resources"
 	"github.com/heraldhq/herald/api/admin/stats"
+	"github.com/heraldhq/herald/internal/accounttest"
 	"github.com/heraldhq/herald/internal/admission"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/devtemporal"
@@ -579,7 +580,10 @@ func (s *stack) adminRoutes() []func(g *echo.Group) {
 	}
 	return []func(g *echo.Group){
 		func(g *echo.Group) {
-			resources.Register(g, resources.Deps{Store: s.db, Providers: s.registry, PublicURL: s.cfg.HTTP.PublicURL})
+			resources.Register(g, resources.Deps{
+				Store: s.db, Providers: s.registry, PublicURL: s.cfg.HTTP.PublicURL,
+				AccountTester: accounttest.New(accounttest.Deps{Store: s.db, Engine: engine, Log: s.log.Named("account-test")}),
+			})
 		},
 		func(g *echo.Group) {
 			messages.Register(g, messages.Deps{

@@ -81,15 +81,24 @@ func Resend(ctx context.Context, db *store.DB, eng Engine, orig *store.Message, 
 	if err != nil {
 		return nil, fmt.Errorf("resend task %s: %w", orig.TaskID, err)
 	}
-	in := workflows.SendInput{TaskID: re.TaskID, AppID: re.AppID, ChannelID: re.ChannelID, ForceAccountID: o.ForceAccountID}
-	if re.ExpiresAt != nil {
-		in.ExpiresAt = *re.ExpiresAt
-	}
-	if err := eng.StartSend(context.WithoutCancel(ctx), in); err != nil && o.Log != nil {
-		o.Log.Warn("start resend workflow failed; the message stays pending for the sweeper",
-			zap.String("task_id", re.TaskID), zap.Error(err))
-	}
+	Start(ctx, eng, re, o.ForceAccountID, o.Log)
 	return re, nil
+}
+
+// Start starts the workflow of a stored, pending message that operators
+// sent (a resend or an account test), through forceAccountID only when it
+// is positive. A failed start is only logged: the message is durably
+// pending and the sweeper starts it. The start outlives a caller that
+// hangs up.
+func Start(ctx context.Context, eng Engine, m *store.Message, forceAccountID int64, log *zap.Logger) {
+	in := workflows.SendInput{TaskID: m.TaskID, AppID: m.AppID, ChannelID: m.ChannelID, ForceAccountID: forceAccountID}
+	if m.ExpiresAt != nil {
+		in.ExpiresAt = *m.ExpiresAt
+	}
+	if err := eng.StartSend(context.WithoutCancel(ctx), in); err != nil && log != nil {
+		log.Warn("start send workflow failed; the message stays pending for the sweeper",
+			zap.String("task_id", m.TaskID), zap.Error(err))
+	}
 }
 
 // newResend builds the new task: the original's message, pending again,

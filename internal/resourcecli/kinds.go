@@ -166,10 +166,21 @@ func (o *accountTestOptions) Validate() error {
 func newAccountTestCommand(stdout io.Writer, o *commonOptions, k kind) *cobra.Command {
 	t := &accountTestOptions{}
 	cmd := &cobra.Command{
-		Use:     "test ID --receiver RECEIVER",
-		Short:   "Send a test message through one account and print its task id",
-		Args:    cobra.ExactArgs(1),
-		Example: "  herald accounts test 2 --receiver +8613800138000 --param code=1234",
+		Use:   "test ID --receiver RECEIVER",
+		Short: "Send a test message through one account and print its task id",
+		Long: `Send a test message through one provider account on behalf of the built-in
+operators' app (herald-operators) and print its task id. The message goes
+through the running service like any other: it uses the first enabled
+channel whose pool holds the account and whose template the --param values
+fill exactly, and every attempt goes through that account only. Follow it
+with: herald messages show TASK_ID.
+
+The account must be enabled and in at least one channel's pool; add it to
+a channel pool first otherwise. This is unlike herald provider test, which
+calls the provider directly without the service.`,
+		Args: cobra.ExactArgs(1),
+		Example: `  herald accounts test 2 --receiver +8613800138000 --param code=1234
+  herald accounts test 5 --receiver ops@example.com -o json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := t.Validate(); err != nil {
 				return err

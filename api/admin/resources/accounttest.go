@@ -13,6 +13,19 @@ import (
 	"github.com/heraldhq/herald/store"
 )
 
+// OperatorsAppID is the built-in app that account tests are sent on
+// behalf of. Its secret is random and never shown, so no client signs as
+// it; the operators' API refuses to create, change or re-key it.
+const OperatorsAppID = "herald-operators"
+
+// refuseBuiltIn answers 409 for writes to the operators' built-in app.
+func refuseBuiltIn(id string) error {
+	if id != OperatorsAppID {
+		return nil
+	}
+	return adminhttp.Conflict("app " + OperatorsAppID + " is Herald's built-in operators' app (account tests): it cannot be created, changed or given a known secret; only enable and disable apply")
+}
+
 // AccountTester sends a test message through one provider account, on
 // behalf of the operators' built-in app, and returns the message's task
 // id (followed like any other message). The send path implements it:

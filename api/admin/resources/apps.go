@@ -139,6 +139,9 @@ func (h *handler) createApp(c echo.Context) error {
 	if spec.Version != 0 {
 		return adminhttp.Invalid("version", "must be absent when creating")
 	}
+	if err := refuseBuiltIn(spec.ID); err != nil {
+		return err
+	}
 	res, err := h.change(c, func(ctx context.Context, tx *store.DB) (*resources.Set, error) {
 		if spec.ID != "" {
 			if _, err := tx.GetApp(ctx, spec.ID); err == nil {
@@ -179,6 +182,9 @@ func (h *handler) patchApp(c echo.Context) error   { return h.updateApp(c, true)
 // changes the fields the body names (PATCH).
 func (h *handler) updateApp(c echo.Context, merge bool) error {
 	id := c.Param("id")
+	if err := refuseBuiltIn(id); err != nil {
+		return err
+	}
 	raw, err := readBody(c)
 	if err != nil {
 		return err
@@ -241,6 +247,9 @@ func (h *handler) enableApp(on bool) echo.HandlerFunc {
 // the old one stops working at once.
 func (h *handler) rotateAppSecret(c echo.Context) error {
 	id := c.Param("id")
+	if err := refuseBuiltIn(id); err != nil {
+		return err
+	}
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return adminhttp.Internal("generate a secret", err)

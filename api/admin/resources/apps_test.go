@@ -50,6 +50,17 @@ func TestApps(t *testing.T) {
 		a = s.must(http.StatusBadRequest, http.MethodGet, "/apps?limit=0", nil)
 		require.Equal(t, "limit", a.body["field"])
 	})
+	t.Run("ErrBuiltIn", func(t *testing.T) {
+		a := s.must(http.StatusConflict, http.MethodPost, "/apps", map[string]any{"id": OperatorsAppID})
+		require.Contains(t, a.body["message"], "built-in operators' app")
+		require.NoError(t, s.db.CreateApp(t.Context(), &store.App{ID: OperatorsAppID, Name: "ops", Secret: "unknown", Enabled: true}))
+		s.must(http.StatusConflict, http.MethodPost, "/apps/"+OperatorsAppID+"/rotate-secret", nil)
+		s.must(http.StatusConflict, http.MethodPatch, "/apps/"+OperatorsAppID, map[string]any{"name": "x"}, "If-Match", `"1"`)
+		app, err := s.db.GetApp(t.Context(), OperatorsAppID)
+		require.NoError(t, err)
+		require.Equal(t, "unknown", app.Secret)
+		require.Equal(t, "ops", app.Name)
+	})
 	t.Run("ErrNotFound", func(t *testing.T) {
 		s.must(http.StatusNotFound, http.MethodGet, "/apps/nobody", nil)
 		s.must(http.StatusNotFound, http.MethodPatch, "/apps/nobody", map[string]any{"name": "x"}, "If-Match", `"1"`)
