@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-
 // testDialects are the databases every store test runs on.
 func testDialects() []string { return []string{DialectPostgres, DialectSQLite} }
 
