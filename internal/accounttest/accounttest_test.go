@@ -2,19 +2,13 @@ package accounttest
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
+	"github.com/heraldhq/herald/store/storetest"
 	"net/http"
-	"net/url"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/uptrace/bun/driver/pgdriver"
 
 	"github.com/heraldhq/herald/api/admin/resources"
 	"github.com/heraldhq/herald/internal/adminhttp"
@@ -62,35 +56,7 @@ func openStore(t *testing.T, dialect string) *store.DB {
 
 func createPostgresDatabase(t *testing.T) string {
 	t.Helper()
-	adminURL := os.Getenv("HERALD_TEST_DATABASE_URL")
-	if adminURL == "" {
-		adminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	conn := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(adminURL)))
-	t.Cleanup(func() { _ = conn.Close() })
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
-	if err := conn.PingContext(ctx); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL is not reachable (set HERALD_TEST_DATABASE_URL): %v", err)
-		}
-		t.Skipf("PostgreSQL is not reachable (set HERALD_TEST_DATABASE_URL): %v", err)
-	}
-	buf := make([]byte, 6)
-	_, err := rand.Read(buf)
-	require.NoError(t, err)
-	name := "herald_accounttest_" + hex.EncodeToString(buf)
-	_, err = conn.ExecContext(t.Context(), "CREATE DATABASE "+name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_, _ = conn.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	})
-	u, err := url.Parse(adminURL)
-	require.NoError(t, err)
-	u.Path = "/" + name
-	return u.String()
+	return storetest.PostgresURL(t, "herald_accounttest")
 }
 
 // fixture is an SMS channel with a one-variable template and two accounts
