@@ -41,6 +41,11 @@ const maxDuration = 10 * 365 * 24 * time.Hour
 func ParseFilter(q url.Values, now time.Time) (Filter, error) {
 	var f Filter
 	for name := range q {
+		if name == "" {
+			// "?=x" or a stray "&=": a parameter without a name says
+			// nothing to filter on, and has no name to report.
+			return f, adminhttp.Invalid("query", "a query parameter has no name; write name=value, e.g. status=failed")
+		}
 		if !slices.Contains(filterParams, name) {
 			return f, adminhttp.Invalid(name, fmt.Sprintf("unknown parameter %q; filters are %s", name, strings.Join(filterParams, ", ")))
 		}
