@@ -225,8 +225,8 @@ func newAuditCommand(stdout io.Writer, getenv func(string) string) *cobra.Comman
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Page through the audit log of the signed-in server, newest first",
-		Long: `Every write through the operators' API and herald admin user is recorded
-with its actor (user:<name> or cli:<os user>), action, object, the
+		Long: `Every write through the operators' API, herald apply and herald admin user
+is recorded with its actor (user:<name> or cli:<os user>), action, object, the
 fields it changed (secrets redacted), time and client IP. Operators and
 admins may read it. Sign in first with herald login.
 
