@@ -33,13 +33,7 @@ func (f *credentialsFlag) register(cmd *cobra.Command) {
 
 // resolve returns the flag, HERALD_CREDENTIALS, or the default path.
 func (f *credentialsFlag) resolve() (string, error) {
-	if f.path != "" {
-		return f.path, nil
-	}
-	if p := f.getenv("HERALD_CREDENTIALS"); p != "" {
-		return p, nil
-	}
-	return adminclient.DefaultPath()
+	return adminclient.CredentialsPath(f.path, f.getenv)
 }
 
 // loginOptions are the flags of `herald login`.

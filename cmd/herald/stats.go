@@ -133,13 +133,10 @@ Sign in first with herald login; any role may read statistics.`,
 	return cmd
 }
 
-// defaultCredentialsPath is HERALD_CREDENTIALS, else adminclient's
-// default path, else empty.
+// defaultCredentialsPath is where herald login keeps credentials, shown
+// as the flag's default; empty when no default is known.
 func defaultCredentialsPath(getenv func(string) string) string {
-	if p := getenv("HERALD_CREDENTIALS"); p != "" {
-		return p
-	}
-	p, err := adminclient.DefaultPath()
+	p, err := adminclient.CredentialsPath("", getenv)
 	if err != nil {
 		return ""
 	}

@@ -329,3 +329,33 @@ func decode(resp *http.Response, out any) error {
 	}
 	return nil
 }
+
+// CredentialsEnv names the environment variable that points at the
+// credentials file.
+const CredentialsEnv = "HERALD_CREDENTIALS"
+
+// CredentialsPath resolves where credentials live: the --credentials flag
+// when given, else $HERALD_CREDENTIALS, else DefaultPath.
+func CredentialsPath(flag string, getenv func(string) string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	if p := getenv(CredentialsEnv); p != "" {
+		return p, nil
+	}
+	return DefaultPath()
+}
+
+// Open loads the credentials CredentialsPath finds and returns a client
+// that saves rotated tokens back there. httpClient nil means the default.
+func Open(flag string, getenv func(string) string, httpClient *http.Client) (*Client, error) {
+	path, err := CredentialsPath(flag, getenv)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return New(creds, path, httpClient), nil
+}

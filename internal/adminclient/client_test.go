@@ -133,3 +133,24 @@ func TestLoadWithoutLogin(t *testing.T) {
 	_, err = Login(context.Background(), nil, "ftp://x", "a", "b")
 	require.ErrorContains(t, err, "base URL")
 }
+
+func TestCredentialsPath(t *testing.T) {
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	got, err := CredentialsPath("/flag.json", getenv)
+	require.NoError(t, err)
+	require.Equal(t, "/flag.json", got, "the flag wins")
+	env[CredentialsEnv] = "/env.json"
+	got, err = CredentialsPath("", getenv)
+	require.NoError(t, err)
+	require.Equal(t, "/env.json", got, "then the environment")
+	delete(env, CredentialsEnv)
+	got, err = CredentialsPath("", getenv)
+	require.NoError(t, err)
+	want, err := DefaultPath()
+	require.NoError(t, err)
+	require.Equal(t, want, got, "then the user config directory")
+
+	_, err = Open(filepath.Join(t.TempDir(), "missing.json"), getenv, nil)
+	require.ErrorIs(t, err, ErrNotLoggedIn)
+}

@@ -44,22 +44,7 @@ func (c *common) client() (*adminclient.Client, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	path := c.credentials
-	if path == "" {
-		path = c.getenv("HERALD_CREDENTIALS")
-	}
-	if path == "" {
-		p, err := adminclient.DefaultPath()
-		if err != nil {
-			return nil, err
-		}
-		path = p
-	}
-	creds, err := adminclient.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	return adminclient.New(creds, path, c.httpClient), nil
+	return adminclient.Open(c.credentials, c.getenv, c.httpClient)
 }
 
 // NewCommand builds `herald messages`. httpClient may be nil.

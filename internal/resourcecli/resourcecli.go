@@ -86,22 +86,7 @@ func (o *commonOptions) client() (*adminclient.Client, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	path := o.credentials
-	if path == "" {
-		path = o.getenv("HERALD_CREDENTIALS")
-	}
-	if path == "" {
-		p, err := adminclient.DefaultPath()
-		if err != nil {
-			return nil, err
-		}
-		path = p
-	}
-	creds, err := adminclient.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	return adminclient.New(creds, path, o.httpClient), nil
+	return adminclient.Open(o.credentials, o.getenv, o.httpClient)
 }
 
 func newKindCommand(stdout io.Writer, getenv func(string) string, httpClient *http.Client, k kind) *cobra.Command {
