@@ -188,11 +188,20 @@ func TestOperatorsEndToEnd(t *testing.T) {
 	}
 	chPath := "/channels/" + strconv.FormatInt(ch.ID, 10)
 	require.NoError(t, adm.Do(ctx, http.MethodGet, chPath, nil, nil, &chView))
+	// The send path has the one-account pool cached; the admin API's
+	// write must reach it at once, or a re-drive forced onto the new
+	// account right after fails every resend.
+	pool, err := h.db.ChannelPool(ctx, ch.ID)
+	require.NoError(t, err)
+	require.Len(t, pool, 1)
 	require.NoError(t, adm.Do(ctx, http.MethodPatch, chPath, nil, map[string]any{
 		"version": chView.Version,
 		"pool":    []map[string]any{{"account": broken.Name, "weight": 1}, {"account": healthy.Name, "weight": 1}},
 	}, &chView))
 	require.Len(t, chView.Pool, 2)
+	pool, err = h.db.ChannelPool(ctx, ch.ID)
+	require.NoError(t, err)
+	require.Len(t, pool, 2, "the send path sees the admin API's change at once")
 
 	// Re-drive the failures by query, forced onto the healthy account.
 	var rd messages.RedriveView
