@@ -310,6 +310,11 @@ func TestOperatorsEndToEnd(t *testing.T) {
 	require.Equal(t, int64(3), byAccount[strconv.FormatInt(healthy.ID, 10)].Success, "%+v", rep)
 	o.json(&rep, "stats", "--by", "app", "--since", "3h")
 	checkStats(rep, app.ID)
+	// The app reads the same figures of its own messages, signed.
+	q.Del("group_by")
+	rep = stats.Report{}
+	require.NoError(t, client.Stats(ctx, q, &rep))
+	checkStats(rep, "all")
 
 	// The audit log holds every write of it, by its actor.
 	var audit auditPage
