@@ -251,6 +251,16 @@ func TestOperatorsEndToEnd(t *testing.T) {
 		require.Equal(t, workflows.StatusSuccess, waitFinal(t, client, re).Status)
 	}
 
+	// The original's detail shows its failed attempt and where it went.
+	var detail messages.DetailResponse
+	o.json(&detail, "messages", "show", sent[0])
+	require.Equal(t, workflows.StatusFailed, detail.Status)
+	require.Equal(t, resentAs[sent[0]], detail.RedrivenTo)
+	require.Equal(t, "Your code is 4321", detail.Content)
+	require.NotEmpty(t, detail.Timeline)
+	require.True(t, slices.ContainsFunc(detail.Timeline, func(e messages.EventView) bool { return e.Code == "E2E_DOWN" }), "%+v", detail.Timeline)
+	require.Empty(t, detail.TemporalURL, "the harness runs Temporal without its UI and sets no UI URL")
+
 	// The same query again finds only messages resent already.
 	o.json(&rd, "messages", "redrive", "--status", "failed", "--app", app.ID, "--since", "1h",
 		"--account", strconv.FormatInt(healthy.ID, 10), "--poll", "100ms")
@@ -393,6 +403,10 @@ func TestOperatorsEndToEnd(t *testing.T) {
 		require.Contains(t, m.Receiver, "****", m.Receiver)
 		require.True(t, strings.HasPrefix(m.Receiver, "+86138"), m.Receiver)
 	}
+	o.json(&detail, "messages", "show", sent[0])
+	require.NotContains(t, receivers, detail.Receiver)
+	require.Contains(t, detail.Receiver, "****")
+	require.Equal(t, "[17 characters hidden]", detail.Content)
 	// The refusals changed nothing.
 	var appNow struct {
 		Enabled bool `json:"enabled"`
