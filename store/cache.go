@@ -158,6 +158,11 @@ func (c *Cached) invalidate() {
 	c.mu.Unlock()
 }
 
+// Invalidate drops every cached entry, for writers that reach the DB
+// without going through this Cached (the operators' API writes in its own
+// transactions).
+func (c *Cached) Invalidate() { c.invalidate() }
+
 // afterWrite invalidates the cache once a configuration write returns,
 // whether or not it failed (a failed write may still have changed rows).
 func (c *Cached) afterWrite(err error) error {

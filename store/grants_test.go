@@ -114,6 +114,12 @@ func TestCachedGrants(t *testing.T) {
 	ok, err = c.ChannelGranted(ctx, "shop", ch.ID)
 	require.NoError(t, err)
 	require.False(t, ok)
+	// Invalidate makes a write behind its back show at once.
+	require.NoError(t, db.GrantChannel(ctx, "shop", ch.ID))
+	c.Invalidate()
+	ok, err = c.ChannelGranted(ctx, "shop", ch.ID)
+	require.NoError(t, err)
+	require.True(t, ok)
 }
 
 // TestGrantsMigration applies the first migration alone, writes apps,

@@ -78,8 +78,10 @@ type RedriveInput struct {
 	// PerSecond bounds resends per second (default 10).
 	PageSize  int
 	PerSecond float64
-	// Actor is who asked, for the audit records of the resends.
-	Actor string
+	// Actor is who asked, and ClientIP from where, for the audit records
+	// of the resends.
+	Actor    string
+	ClientIP string
 	// Progress carries the counts over a continue-as-new.
 	Progress RedriveProgress
 }
@@ -102,6 +104,7 @@ type RedrivePageInput struct {
 	ForceAccountID int64
 	PerSecond      float64
 	Actor          string
+	ClientIP       string
 }
 
 // RedrivePageResult is what one page did. Next is nil after the last page.
@@ -187,6 +190,7 @@ func RedriveWorkflow(ctx workflow.Context, in RedriveInput) (RedriveProgress, er
 		var res RedrivePageResult
 		err := workflow.ExecuteActivity(actCtx, RedrivePageActivity, RedrivePageInput{
 			RedriveID: in.RedriveID, Filter: f, ForceAccountID: in.ForceAccountID, PerSecond: in.PerSecond, Actor: in.Actor,
+			ClientIP: in.ClientIP,
 		}).Get(ctx, &res)
 		if err != nil {
 			return p, fmt.Errorf("redrive page: %w", err)

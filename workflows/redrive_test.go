@@ -34,11 +34,12 @@ func TestRedriveWorkflowPages(t *testing.T) {
 	env.OnActivity(RedrivePageActivity, mock.Anything, mock.MatchedBy(func(in RedrivePageInput) bool { return in.Filter.After == nil })).
 		Return(RedrivePageResult{Matched: 2, Resent: 1, Skipped: 1, Next: c1}, nil).Once()
 	env.OnActivity(RedrivePageActivity, mock.Anything, mock.MatchedBy(func(in RedrivePageInput) bool {
-		return in.Filter.After != nil && in.Filter.After.TaskID == "t2" && in.Filter.Limit == 2 && in.ForceAccountID == 9
+		return in.Filter.After != nil && in.Filter.After.TaskID == "t2" && in.Filter.Limit == 2 && in.ForceAccountID == 9 &&
+			in.Actor == "user:ann" && in.ClientIP == "192.0.2.7"
 	})).Return(RedrivePageResult{Matched: 1, Resent: 1}, nil).Once()
 	env.OnActivity(RedriveFinishActivity, mock.Anything, RedriveFinishInput{RedriveID: "r1", Status: RedriveDone}).Return(nil).Once()
 
-	env.ExecuteWorkflow(RedriveWorkflowName, RedriveInput{RedriveID: "r1", PageSize: 2, ForceAccountID: 9, Filter: RedriveFilter{Statuses: []string{"failed"}}})
+	env.ExecuteWorkflow(RedriveWorkflowName, RedriveInput{RedriveID: "r1", PageSize: 2, ForceAccountID: 9, Actor: "user:ann", ClientIP: "192.0.2.7", Filter: RedriveFilter{Statuses: []string{"failed"}}})
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
 	var p RedriveProgress

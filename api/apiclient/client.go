@@ -248,6 +248,13 @@ func (c *Client) GetMessage(ctx context.Context, taskID string) (*Message, error
 	return &out, nil
 }
 
+// Stats reads the app's own message statistics (GET /api/v1/stats) with
+// query's from, to, interval, group_by and tz, and decodes the report
+// into out (its shape is the StatsReport schema of the OpenAPI document).
+func (c *Client) Stats(ctx context.Context, query url.Values, out any) error {
+	return c.do(ctx, http.MethodGet, "/api/v1/stats", query, nil, out, true, nil)
+}
+
 // MessageEvents returns the timeline of one task.
 func (c *Client) MessageEvents(ctx context.Context, taskID string) ([]Event, error) {
 	var out struct {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"testing"
 	"time"
@@ -46,6 +47,28 @@ func hmacHex(secret, content string) string {
 }
 
 var fixedClock = func() time.Time { return time.Unix(1700000000, 0) }
+
+func TestStats(t *testing.T) {
+	t.Parallel()
+	ts, got := setup(t, http.StatusOK, `{"code":0,"message":"success","data":{"interval":"hour","series":[{"key":"all","total":{"accepted":3}}]}}`)
+	var rep struct {
+		Interval string `json:"interval"`
+		Series   []struct {
+			Total struct {
+				Accepted int `json:"accepted"`
+			} `json:"total"`
+		} `json:"series"`
+	}
+	err := New(ts.URL, "app-1", "sec").Stats(context.Background(), url.Values{"interval": {"hour"}}, &rep)
+	require.NoError(t, err)
+	require.Equal(t, "hour", rep.Interval)
+	require.Equal(t, 3, rep.Series[0].Total.Accepted)
+	r := <-got
+	require.Equal(t, http.MethodGet, r.method)
+	require.Equal(t, "/api/v1/stats", r.path)
+	require.Equal(t, "interval=hour", r.query)
+	require.NotEmpty(t, r.header.Get("X-Signature"))
+}
 
 func TestSigning(t *testing.T) {
 	t.Parallel()

@@ -579,6 +579,8 @@ func (s *stack) adminRoutes() []func(g *echo.Group) {
 		uiURL = s.uiURL
 	}
 	return []func(g *echo.Group){
+		// First, so it wraps every route registered after it.
+		func(g *echo.Group) { g.Use(invalidateAfterWrite(s.cached)) },
 		func(g *echo.Group) {
 			resources.Register(g, resources.Deps{
 				Store: s.db, Providers: s.registry, PublicURL: s.cfg.HTTP.PublicURL,
@@ -592,6 +594,26 @@ func (s *stack) adminRoutes() []func(g *echo.Group) {
 			})
 		},
 		func(g *echo.Group) { stats.Register(g, stats.Deps{Store: s.db}) },
+	}
+}
+
+// invalidateAfterWrite drops the send path's configuration cache after
+// every write through the operators' API, whether it succeeded or not (a
+// failed write may still have changed rows): the worker in this process
+// must not send through a pool it was just told changed — a re-drive
+// forced onto an account added to the pool a moment ago would otherwise
+// fail its resends. Other processes see the change within the cache TTL.
+func invalidateAfterWrite(c *store.Cached) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(ctx echo.Context) error {
+			err := next(ctx)
+			switch ctx.Request().Method {
+			case http.MethodGet, http.MethodHead, http.MethodOptions:
+			default:
+				c.Invalidate()
+			}
+			return err
+		}
 	}
 }
 

@@ -77,7 +77,7 @@ func (a *Activities) Page(ctx context.Context, in workflows.RedrivePageInput) (w
 			activity.RecordHeartbeat(ctx, i)
 		}
 		_, err := Resend(ctx, a.DB, a.Engine, m, Options{
-			NewID: a.newID(), Now: a.now(), Actor: in.Actor, Action: "message.redrive",
+			NewID: a.newID(), Now: a.now(), Actor: in.Actor, ClientIP: in.ClientIP, Action: "message.redrive",
 			ForceAccountID: in.ForceAccountID, Log: log,
 		})
 		switch {

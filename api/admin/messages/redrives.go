@@ -144,6 +144,7 @@ func (h *handlers) startRedrive(c echo.Context) error {
 	}
 	err = h.Redrives.StartRedrive(ctx, workflows.RedriveInput{
 		RedriveID: r.ID, Filter: redrive.WorkflowFilter(f), ForceAccountID: req.AccountID, PerSecond: req.PerSecond, Actor: p.Actor(),
+		ClientIP: c.RealIP(),
 	})
 	if err != nil {
 		_ = h.Store.UpdateRedrive(context.WithoutCancel(ctx), r.ID, store.RedriveCancelled, store.RedriveCounts{})

@@ -29,7 +29,7 @@ func (r *runRedrives) StartRedrive(ctx context.Context, in workflows.RedriveInpu
 	f := in.Filter
 	f.Limit = 1 // one message a page exercises the paging
 	for {
-		res, err := r.acts.Page(ctx, workflows.RedrivePageInput{RedriveID: in.RedriveID, Filter: f, ForceAccountID: in.ForceAccountID, Actor: in.Actor})
+		res, err := r.acts.Page(ctx, workflows.RedrivePageInput{RedriveID: in.RedriveID, Filter: f, ForceAccountID: in.ForceAccountID, Actor: in.Actor, ClientIP: in.ClientIP})
 		if err != nil {
 			return err
 		}
@@ -90,6 +90,14 @@ func TestRedrive(t *testing.T) {
 	audit, err := f.db.ListAudit(ctx, store.AuditFilter{Action: "message.redrive"})
 	require.NoError(t, err)
 	require.Len(t, audit, 2)
+	// The resends are recorded as made from where the re-drive was asked.
+	start, err := f.db.ListAudit(ctx, store.AuditFilter{Action: "redrive.start"})
+	require.NoError(t, err)
+	require.Len(t, start, 1)
+	require.NotEmpty(t, start[0].ClientIP)
+	for _, a := range audit {
+		require.Equal(t, start[0].ClientIP, a.ClientIP)
+	}
 
 	t.Run("BadInput", func(t *testing.T) {
 		for name, tc := range map[string]struct {
