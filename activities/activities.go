@@ -59,12 +59,15 @@ type Activities struct {
 	pacer     Pacer
 	batcher   *batcher
 	breakers  BreakerStore
-	outcomes  *OutcomeAggregator
-	http      *http.Client
-	log       *zap.Logger
-	now       func() time.Time
-	metrics   metrics.Recorder
-	tracer    trace.Tracer
+	// bounces and receiverKeys record hard bounces (WithBounces).
+	bounces      BounceStore
+	receiverKeys *store.ReceiverKeyer
+	outcomes     *OutcomeAggregator
+	http         *http.Client
+	log          *zap.Logger
+	now          func() time.Time
+	metrics      metrics.Recorder
+	tracer       trace.Tracer
 
 	mu      sync.Mutex
 	senders map[int64]cachedSender

@@ -167,6 +167,7 @@ func (a *Activities) Send(ctx context.Context, req SendRequest) (SendResult, err
 		a.metrics.SendAttempt(acc.Kind, string(pe.Class), pe.Code, took)
 		a.log.Info("provider refused a send",
 			zap.String("task_id", msg.TaskID), zapAccount(acc.ID), zap.String("class", string(pe.Class)), zap.String("code", pe.Code))
+		a.recordBounce(ctx, msg, acc.Kind, pe)
 		return SendResult{}, providerError(pe)
 	}
 	span.End()

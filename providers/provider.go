@@ -327,6 +327,15 @@ type SendPolicy struct {
 	BatchUnchecked bool
 }
 
+// BounceClassifier is implemented by e-mail providers that can tell from
+// a failed send's vendor code that the receiver's address cannot take mail
+// at all (a hard bounce), as opposed to the message being refused.
+type BounceClassifier interface {
+	// HardBounce reports whether a permanent failure with this vendor code
+	// is a hard bounce of the receiver's address.
+	HardBounce(code string) bool
+}
+
 // SendPolicer is implemented by providers that report an account's
 // SendPolicy.
 type SendPolicer interface {

@@ -435,6 +435,7 @@ func smtpKit() chatKit[*smtpfake.Server] {
 			code:  smtp.CodeConnect, send: chatSend{"bob@example.org", "Bob"},
 			check: func(t *testing.T, down, up F) { requireOnlyUpSent(t, down.Sent(), up.Sent()) },
 		},
+		extra: []chatCase{{"HardBounceSuppresses", testSMTPHardBounce}},
 	}
 }
 

@@ -408,6 +408,7 @@ func (s *stack) startWorker(callbackBase string) error {
 		PerKindSendQueues:  s.cfg.Worker.PerKindSendQueues,
 	}, s.cached, s.registry, s.log.Named("activities"), activities.WithPacer(activities.NewRedisPacer(s.redis)),
 		activities.WithBreakers(s.cached, s.outcomeReports()), activities.WithMetrics(s.recorder()),
+		activities.WithBounces(s.db, s.receiverKeys),
 		activities.WithTracer(s.tracer()))
 
 	opts := worker.Options{WorkerStopTimeout: s.cfg.Worker.StopTimeout}

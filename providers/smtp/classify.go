@@ -107,6 +107,30 @@ func Classify(code int, enhanced string) providers.Class {
 	return providers.ClassPermanent
 }
 
+// IsHardBounce reports whether a vendor code is a permanent refusal of
+// the receiver's address: a 5xx reply whose enhanced status code is 5.1.x
+// (5.1.1 no such mailbox, 5.1.2 no such domain, 5.1.3 malformed address,
+// 5.1.6 mailbox moved, 5.1.10 the domain accepts no mail, ...). 5.1.7 and
+// 5.1.8 are about the sender's address, not the receiver's. A refusal for
+// policy or spam (5.7.x) says nothing about the address, a 4xx reply or a
+// 4.x.x code may pass, and a reply without an enhanced code is too vague
+// to stop sending to someone.
+func IsHardBounce(code string) bool {
+	rest, ok := strings.CutPrefix(code, codeReplyPrefix)
+	if !ok {
+		return false
+	}
+	reply, enhanced, ok := strings.Cut(rest, "_")
+	if !ok || len(reply) != 3 || reply[0] != '5' {
+		return false
+	}
+	if _, err := strconv.Atoi(reply); err != nil {
+		return false
+	}
+	class, subject, detail, ok := parseEnhanced(enhanced)
+	return ok && class == 5 && subject == 1 && detail != 7 && detail != 8
+}
+
 // parseEnhanced reads an RFC 3463 status code: class 2, 4 or 5, then a
 // subject and a detail of one to three digits each.
 func parseEnhanced(s string) (class, subject, detail int, ok bool) {

@@ -141,3 +141,67 @@ func TestSummarize(t *testing.T) {
 	require.True(t, utf8.ValidString(cut))
 	require.Len(t, cut, maxSummary-1+len("..."))
 }
+
+func TestIsHardBounce(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		code string
+		want bool
+	}{
+		{"SMTP_550_5.1.1", true},
+		{"SMTP_550_5.1.0", true},
+		{"SMTP_550_5.1.2", true},
+		{"SMTP_553_5.1.3", true},
+		{"SMTP_551_5.1.6", true},
+		{"SMTP_556_5.1.10", true},
+		{"SMTP_554_5.1.1", true},
+
+		// The sender's address, not the receiver's.
+		{"SMTP_550_5.1.7", false},
+		{"SMTP_553_5.1.8", false},
+		// Policy and spam refusals, and other permanent failures.
+		{"SMTP_550_5.7.1", false},
+		{"SMTP_554_5.7.0", false},
+		{"SMTP_552_5.2.2", false},
+		{"SMTP_550_5.2.1", false},
+		{"SMTP_554_5.0.0", false},
+		// No enhanced code: too vague.
+		{"SMTP_550", false},
+		// Transient.
+		{"SMTP_450_4.1.1", false},
+		{"SMTP_450_5.1.1", false},
+		{"SMTP_550_4.1.1", false},
+		// Not a reply, or not well formed.
+		{CodeTimeout, false},
+		{CodeInvalidReceiver, false},
+		{"", false},
+		{"SMTP_", false},
+		{"SMTP_5x0_5.1.1", false},
+		{"SMTP_5500_5.1.1", false},
+		{"SMTP_550_5.1", false},
+		{"SMTP_550_5.1.1.1", false},
+		{"smtp_550_5.1.1", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.code, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tt.want, IsHardBounce(tt.code))
+			require.Equal(t, tt.want, New().HardBounce(tt.code))
+		})
+	}
+}
+
+// TestIsHardBouncePermanent checks that every hard bounce is also a
+// permanent failure, so a send the activities record as a bounce has
+// ended for good.
+func TestIsHardBouncePermanent(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		code     int
+		enhanced string
+	}{{550, "5.1.1"}, {550, "5.1.0"}, {550, "5.1.2"}, {556, "5.1.10"}, {553, "5.1.3"}} {
+		pe := replyError(phaseRcpt, c.code, c.enhanced, "refused")
+		require.True(t, IsHardBounce(pe.Code), pe.Code)
+		require.Equal(t, providers.ClassPermanent, pe.Class, pe.Code)
+	}
+}

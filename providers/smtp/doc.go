@@ -109,7 +109,10 @@
 // and ReceiptHandler returns nil. The server's 250 after the message data
 // is final: Send reports it as Delivered. Bounces arrive later by mail at
 // the from address; they quote the Message-ID above, but Herald does not
-// read that mailbox.
+// read that mailbox. A server that refuses the receiver during the SMTP
+// dialogue with a 5.1.x status (IsHardBounce) reports a hard bounce at
+// once: the send fails permanently, and the activities suppress the
+// address for the app (Provider.HardBounce).
 //
 // # Failures
 //

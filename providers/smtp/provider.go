@@ -15,8 +15,9 @@ const Kind = "smtp"
 
 // Compile-time checks that the package meets the provider contract.
 var (
-	_ providers.Provider = (*Provider)(nil)
-	_ providers.Sender   = (*Sender)(nil)
+	_ providers.Provider         = (*Provider)(nil)
+	_ providers.Sender           = (*Sender)(nil)
+	_ providers.BounceClassifier = (*Provider)(nil)
 )
 
 // DialFunc opens the TCP connection to the SMTP server. TLS, when the
@@ -69,6 +70,10 @@ type Provider struct {
 func New(opts ...Option) *Provider {
 	return &Provider{opts: opts}
 }
+
+// HardBounce reports whether a failed send's vendor code is a hard bounce
+// of the receiver's address (see IsHardBounce).
+func (p *Provider) HardBounce(code string) bool { return IsHardBounce(code) }
 
 // Kind returns "smtp".
 func (p *Provider) Kind() string { return Kind }
