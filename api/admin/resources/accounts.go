@@ -98,12 +98,7 @@ func (h *handler) getAccount(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	acc, err := h.db.GetAccount(c.Request().Context(), id)
-	if err != nil {
-		return problem("account", strconv.FormatInt(id, 10), err)
-	}
-	setETag(c, acc.Version)
-	return c.JSON(http.StatusOK, newAccountView(acc))
+	return h.answerAccount(c, http.StatusOK, id, nil)
 }
 
 func (h *handler) answerAccount(c echo.Context, status int, id int64, res *resources.Result) error {

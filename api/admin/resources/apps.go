@@ -123,12 +123,7 @@ func (h *handler) listApps(c echo.Context) error {
 }
 
 func (h *handler) getApp(c echo.Context) error {
-	v, err := h.loadApp(c.Request().Context(), h.db, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	setETag(c, v.Version)
-	return c.JSON(http.StatusOK, v)
+	return h.answerApp(c, http.StatusOK, c.Param("id"), nil)
 }
 
 func (h *handler) createApp(c echo.Context) error {

@@ -84,12 +84,7 @@ func (h *handler) getChannel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := h.loadChannel(c.Request().Context(), h.db, id)
-	if err != nil {
-		return err
-	}
-	setETag(c, v.Version)
-	return c.JSON(http.StatusOK, v)
+	return h.answerChannel(c, http.StatusOK, id)
 }
 
 func (h *handler) answerChannel(c echo.Context, status int, id int64) error {

@@ -48,12 +48,7 @@ func (h *handler) getRule(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := h.db.GetRule(c.Request().Context(), id)
-	if err != nil {
-		return problem("rule", strconv.FormatInt(id, 10), err)
-	}
-	setETag(c, r.Version)
-	return c.JSON(http.StatusOK, newRuleView(r))
+	return h.answerRule(c, http.StatusOK, id)
 }
 
 func (h *handler) answerRule(c echo.Context, status int, id int64) error {

@@ -88,12 +88,7 @@ func (h *handler) getTemplate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := h.loadTemplate(c.Request().Context(), h.db, id)
-	if err != nil {
-		return err
-	}
-	setETag(c, v.Version)
-	return c.JSON(http.StatusOK, v)
+	return h.answerTemplate(c, http.StatusOK, id)
 }
 
 func (h *handler) answerTemplate(c echo.Context, status int, id int64) error {
