@@ -2,6 +2,9 @@ module github.com/heraldhq/herald
 
 go 1.26.8
 
+// The console's npm packages are not Go code; keep ./... out of them.
+ignore ./web/node_modules
+
 require (
 	github.com/alibabacloud-go/darabonba-openapi/v2 v2.0.11
 	github.com/alibabacloud-go/dysmsapi-20170525/v4 v4.1.3
