@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/heraldhq/herald/internal/breaker"
+	"github.com/heraldhq/herald/internal/breakerstatus"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/workflows"
 )
@@ -33,8 +33,8 @@ func (o *breakerOrderOptions) Validate() error {
 	if strings.TrimSpace(o.reason) == "" {
 		p = append(p, "--reason is required: it goes into the audit trail and the alert")
 	}
-	if len(o.reason) > 500 {
-		p = append(p, "--reason must be at most 500 characters")
+	if len(o.reason) > breakerstatus.MaxReasonLength {
+		p = append(p, fmt.Sprintf("--reason must be at most %d characters", breakerstatus.MaxReasonLength))
 	}
 	if len(p) > 0 {
 		return errors.New(strings.Join(p, "; "))
@@ -66,11 +66,11 @@ auto talk to the account's breaker workflow through Temporal at
 	c := newConfigured(cmd.PersistentFlags(), getenv)
 	cmd.AddCommand(newBreakerListCommand(stdout, c), newBreakerHistoryCommand(stdout, c))
 	for _, order := range []struct{ name, order, short, example string }{
-		{"open", workflows.BreakerForceOpen, "Force an account's breaker open: no message is sent through it until auto",
+		{"open", breakerstatus.OrderOpen, "Force an account's breaker open: no message is sent through it until auto",
 			"  herald breaker open tencent-main --reason 'vendor maintenance until 02:00'"},
-		{"close", workflows.BreakerForceClosed, "Force an account's breaker closed: failures do not open it until auto",
+		{"close", breakerstatus.OrderClosed, "Force an account's breaker closed: failures do not open it until auto",
 			"  herald breaker close 3 --reason 'failures are a known vendor reporting bug'"},
-		{"auto", workflows.BreakerForceAuto, "Hand an account's breaker back to its thresholds (a forced-open one half-opens and probes)",
+		{"auto", breakerstatus.OrderAuto, "Hand an account's breaker back to its thresholds (a forced-open one half-opens and probes)",
 			"  herald breaker auto tencent-main --reason 'maintenance over'"},
 	} {
 		cmd.AddCommand(newBreakerOrderCommand(stdout, c, order.name, order.order, order.short, order.example))
@@ -100,32 +100,23 @@ breaker has never heard of a send reads closed.`,
 }
 
 func listBreakers(ctx context.Context, out io.Writer, db *store.DB) error {
-	accounts, err := db.ListAccounts(ctx)
+	rows, err := breakerstatus.List(ctx, db)
 	if err != nil {
 		return err
-	}
-	states, err := db.ListBreakerStates(ctx)
-	if err != nil {
-		return err
-	}
-	byAccount := make(map[int64]store.BreakerState, len(states))
-	for _, st := range states {
-		byAccount[st.AccountID] = st
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tACCOUNT\tKIND\tSTATE\tSINCE\tFAILURES/TOTAL\tFORCED\tREASON")
-	for _, a := range accounts {
-		st, ok := byAccount[a.ID]
-		if !ok {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t-\t0/0\tno\t\n", a.ID, a.Name, a.Kind, breaker.Closed)
-			continue
+	for _, r := range rows {
+		since := "-"
+		if r.Published {
+			since = r.Since.Format(time.RFC3339)
 		}
 		forced := "no"
-		if st.Forced {
+		if r.Forced != breakerstatus.ForcedNone {
 			forced = "yes"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", a.ID, a.Name, a.Kind, st.State,
-			st.Since.UTC().Format(time.RFC3339), st.WindowFailures, st.WindowTotal, forced, st.Reason)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", r.AccountID, r.AccountName, r.ProviderKind, r.State,
+			since, r.Failures, r.Total, forced, r.Reason)
 	}
 	return tw.Flush()
 }
@@ -157,7 +148,7 @@ opening, the operator's words for an order).`,
 }
 
 func breakerHistory(ctx context.Context, out io.Writer, db *store.DB, acc *store.ProviderAccount) error {
-	events, err := db.ListBreakerEvents(ctx, acc.ID)
+	events, err := breakerstatus.History(ctx, db, acc.ID)
 	if err != nil {
 		return err
 	}
@@ -210,7 +201,8 @@ until "herald breaker auto".`,
 			if err := s.openTemporal(cmd.Context()); err != nil {
 				return err
 			}
-			if err := workflows.NewClient(s.temporal).ForceBreaker(cmd.Context(), acc.ID, workflows.BreakerForce{Order: o.order, Reason: o.reason, Actor: o.actor}); err != nil {
+			order := breakerstatus.Force{Order: o.order, Reason: o.reason, Actor: o.actor}
+			if err := breakerstatus.Send(cmd.Context(), workflows.NewClient(s.temporal), acc.ID, order); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "breaker of account %s (id %d): %s sent (%s)\n", acc.Name, acc.ID, name, o.reason)

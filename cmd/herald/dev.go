@@ -248,15 +248,16 @@ func randomHex(n int) (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// printDevAdmin tells how to sign in to the operators' API.
-func printDevAdmin(w io.Writer, apiURL string, a devAdmin) {
-	fmt.Fprintf(w, "\nOperators' API  %s/admin/api/v1 (OpenAPI: %s/admin/api/v1/openapi.yaml)\n", apiURL, apiURL)
+// printDevAdmin tells how to sign in to the operators' API and the
+// console, served at adminURL.
+func printDevAdmin(w io.Writer, adminURL string, a devAdmin) {
+	fmt.Fprintf(w, "\nOperators' API  %s/admin/api/v1 (OpenAPI: %s/admin/api/v1/openapi.yaml)\n", adminURL, adminURL)
 	if a.Created {
 		fmt.Fprintf(w, "  user admin, password %s (shown only now)\n", a.Password)
 	} else {
 		fmt.Fprintln(w, "  user admin exists; set a new password with: herald admin user passwd admin")
 	}
-	fmt.Fprintf(w, "  sign in:  go run ./cmd/herald login --url %s --username admin\n", apiURL)
+	fmt.Fprintf(w, "  sign in:  go run ./cmd/herald login --url %s --username admin\n", adminURL)
 }
 
 func printDevBanner(w io.Writer, s *stack, d demoInfo, adm devAdmin) {
@@ -272,6 +273,7 @@ func printDevBanner(w io.Writer, s *stack, d demoInfo, adm devAdmin) {
 Herald is running (dev mode).
 
   API          %s
+  Console      %s/console/  (user admin, see below)
   Temporal UI  %s
   Health       %s/health
   Metrics      %s
@@ -293,12 +295,12 @@ Watch it in the Temporal UI (filter: HeraldApp = "%s"), or:
   curl -s %s/health
 
 Sandbox receivers ending in 4000..4007 simulate failures (see README).
-`, s.apiURL, ui, s.apiURL, metricsURL, s.cfg.DataDir, d.AppID, d.Secret, d.ChannelID, demoChannelName,
+`, s.apiURL, s.adminURL, ui, s.apiURL, metricsURL, s.cfg.DataDir, d.AppID, d.Secret, d.ChannelID, demoChannelName,
 		s.apiURL, d.AppID, d.Secret, d.ChannelID, demoReceiver, d.AppID, s.apiURL)
 	fmt.Fprintln(w, "\nDemo channels (all on the sandbox provider; pass --channel, --receiver, --param):")
 	for _, c := range d.Channels {
 		fmt.Fprintf(w, "  %3d  %-18s %-12s e.g. --receiver %s --param %s\n", c.id, c.name, c.typ, c.receiver, c.params)
 	}
-	printDevAdmin(w, s.apiURL, adm)
+	printDevAdmin(w, s.adminURL, adm)
 	fmt.Fprintln(w, "\nPress Ctrl-C to stop.")
 }

@@ -94,6 +94,12 @@ type harnessOptions struct {
 	log    *zap.Logger
 	// tracing, when set, records the stack's spans.
 	tracing *tracing.Provider
+	// adminAddr, when set, serves the operators' API and the console on
+	// a listener of their own (admin.addr).
+	adminAddr string
+	// temporalUIPort, when positive, starts the embedded Temporal Web UI
+	// on that port.
+	temporalUIPort int
 }
 
 func startHarness(o harnessOptions) (*harness, error) {
@@ -112,7 +118,8 @@ func startHarness(o harnessOptions) (*harness, error) {
 	cfg.Redis.URL = testRedisURL()
 	cfg.Redis.EmbeddedAddr = "127.0.0.1:0"
 	cfg.Temporal.Port = 0
-	cfg.Temporal.UIPort = 0
+	cfg.Temporal.UIPort = o.temporalUIPort
+	cfg.Admin.Addr = o.adminAddr
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.HTTP.HealthAddr = "127.0.0.1:0"
 	cfg.Worker.StopTimeout = 0

@@ -38,3 +38,28 @@ func TestREADMEDocumentsEverySetting(t *testing.T) {
 	require.Contains(t, head, "go run ./cmd/herald dev")
 	require.Contains(t, head, "go test ./...")
 }
+
+// TestREADMEDevBannerIsCurrent keeps the README's sample of herald dev's
+// banner in step with what it prints: every line of the sample but the
+// elisions is a line of the banner.
+func TestREADMEDevBannerIsCurrent(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	readme := string(raw)
+	start := strings.Index(readme, "Herald is running (dev mode).")
+	require.Positive(t, start, "README lacks the sample banner")
+	sample := readme[start : start+strings.Index(readme[start:], "```")]
+
+	cfg := config.Defaults()
+	s := &stack{cfg: cfg, apiURL: "http://127.0.0.1:8080", adminURL: "http://127.0.0.1:8080", uiURL: "http://127.0.0.1:8233", opsURL: "http://127.0.0.1:9090"}
+	var out strings.Builder
+	printDevBanner(&out, s, demoInfo{AppID: demoAppID, Secret: "<printed secret>", ChannelID: 1}, devAdmin{Created: true, Password: "pw"})
+	banner := strings.Split(out.String(), "\n")
+	for _, line := range strings.Split(strings.TrimSpace(sample), "\n") {
+		if strings.TrimSpace(line) == "..." {
+			continue
+		}
+		require.Contains(t, banner, line, "README's sample banner line is not printed by herald dev")
+	}
+}

@@ -33,9 +33,11 @@ import (
 	"github.com/heraldhq/herald/api/admin/messages"
 	"github.com/heraldhq/herald/api/admin/resources"
 	"github.com/heraldhq/herald/api/admin/stats"
+	"github.com/heraldhq/herald/api/admin/traffic"
 	"github.com/heraldhq/herald/internal/accounttest"
 	"github.com/heraldhq/herald/internal/admission"
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/console"
 	"github.com/heraldhq/herald/internal/devtemporal"
 	"github.com/heraldhq/herald/internal/redrive"
 	"github.com/heraldhq/herald/internal/tracing"
@@ -50,6 +52,7 @@ import (
 	"github.com/heraldhq/herald/providers/wechatwork"
 	"github.com/heraldhq/herald/providers/zrwinfo"
 	"github.com/heraldhq/herald/store"
+	"github.com/heraldhq/herald/web"
 	"github.com/heraldhq/herald/workflows"
 )
 
@@ -83,7 +86,10 @@ type stack struct {
 	tracing *tracing.Provider
 
 	apiURL string
-	uiURL  string
+	// adminURL is the base URL of the operators' API and the console:
+	// apiURL, or the admin listener's when admin.addr is set.
+	adminURL string
+	uiURL    string
 	// opsURL is the operations listener's base URL, when it runs.
 	opsURL string
 }
@@ -377,14 +383,7 @@ func (s *stack) publicURL(listenAddr string) string {
 	if s.cfg.HTTP.PublicURL != "" {
 		return strings.TrimRight(s.cfg.HTTP.PublicURL, "/")
 	}
-	host, port, err := net.SplitHostPort(listenAddr)
-	if err != nil {
-		return "http://" + listenAddr
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	return "http://" + net.JoinHostPort(host, port)
+	return listenerURL(listenAddr)
 }
 
 // listenAPI binds the API address early, so the public URL (which goes
@@ -563,6 +562,9 @@ func (s *stack) buildAdmin() (*admin.Server, error) {
 		Store:  s.db,
 		Logger: s.log.Named("admin"),
 		Routes: s.adminRoutes(),
+		OpenAPIFragments: [][]byte{
+			resources.OpenAPIFragment(), messages.OpenAPI, stats.OpenAPI, traffic.OpenAPI,
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build admin api: %w", err)
@@ -595,6 +597,7 @@ func (s *stack) adminRoutes() []func(g *echo.Group) {
 			})
 		},
 		func(g *echo.Group) { stats.Register(g, stats.Deps{Store: s.db}) },
+		func(g *echo.Group) { traffic.Register(g, traffic.Deps{Store: s.db, Engine: engine}) },
 	}
 }
 
@@ -618,7 +621,43 @@ func invalidateAfterWrite(c *store.Cached) echo.MiddlewareFunc {
 	}
 }
 
-// serveAPI serves the API on ln until Close.
+// serveHTTP serves h on ln until Close, under the server settings every
+// Herald listener of clients shares.
+func (s *stack) serveHTTP(name string, ln net.Listener, h http.Handler) {
+	hs := newHTTPServer(h, s.cfg.HTTP)
+	errc := make(chan error, 1)
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+		close(errc)
+	}()
+	s.onClose(name, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := hs.Shutdown(ctx)
+		if serveErr := <-errc; serveErr != nil {
+			err = errors.Join(err, serveErr)
+		}
+		return err
+	})
+}
+
+// listenerURL is the http URL of a listener's address, with a wildcard
+// host replaced by the loopback address.
+func listenerURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// serveAPI serves the API on ln, and the operators' API and the console
+// on ln or the admin listener, until Close.
 func (s *stack) serveAPI(ln net.Listener) error {
 	admit, err := admission.New(admission.Config{}, admission.Deps{
 		Store: s.db, Redis: s.redis, Keys: s.receiverKeys, Providers: s.registry,
@@ -657,27 +696,28 @@ func (s *stack) serveAPI(ln net.Listener) error {
 	if err != nil {
 		return err
 	}
-	// One listener: the operators' API under its prefix, the client API,
-	// health and callbacks everywhere else.
+	// The operators' API and the console share a listener: the client
+	// API's, or one of their own (admin.addr) that can stay on a private
+	// network while clients and providers reach the API.
+	operators := http.NewServeMux()
+	operators.Handle(admin.Prefix+"/", adm.Handler())
+	console.Mount(operators, web.Dist())
 	mux := http.NewServeMux()
-	mux.Handle(admin.Prefix+"/", adm.Handler())
 	mux.Handle("/", srv.Handler())
-	hs := newHTTPServer(mux, s.cfg.HTTP)
-	errc := make(chan error, 1)
-	go func() {
-		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- err
+	s.adminURL = s.apiURL
+	if s.cfg.Admin.Addr == "" {
+		mux.Handle(admin.Prefix+"/", operators)
+		mux.Handle(console.Prefix, operators)
+		mux.Handle(strings.TrimSuffix(console.Prefix, "/"), operators)
+	} else {
+		adminLn, err := net.Listen("tcp", s.cfg.Admin.Addr)
+		if err != nil {
+			return fmt.Errorf("listen for the operators' API on %s (admin.addr): %w", s.cfg.Admin.Addr, err)
 		}
-		close(errc)
-	}()
-	s.onClose("api", func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		err := hs.Shutdown(ctx)
-		if serveErr := <-errc; serveErr != nil {
-			err = errors.Join(err, serveErr)
-		}
-		return err
-	})
+		// Not http.public-url: that names the API listener.
+		s.adminURL = listenerURL(adminLn.Addr().String())
+		s.serveHTTP("operators' api", adminLn, operators)
+	}
+	s.serveHTTP("api", ln, mux)
 	return nil
 }

@@ -129,6 +129,11 @@ type Admin struct {
 	// TemporalUIURL is the Temporal Web UI's base URL, for the links from
 	// a message to its workflow; dev mode defaults it to its embedded UI.
 	TemporalUIURL string
+	// Addr, when set, is a listener of its own for the operators' API and
+	// the console, which the API listener then no longer serves: operators
+	// reach them on a private network while clients and providers reach
+	// the API. Empty serves them on HTTP.Addr.
+	Addr string
 }
 
 // Alerts configures where rule alerts go.
@@ -236,6 +241,7 @@ func (c *Config) settings() []setting {
 		{"api.batch-max-size", "most receivers in one batch", &c.API.BatchMaxSize},
 		{"api.max-schedule-ahead", "latest accepted scheduled_at, from now", &c.API.MaxScheduleAhead},
 		{"api.trusted-proxies", "comma list of proxy IPs/CIDRs whose X-Forwarded-For is believed", &c.API.TrustedProxies},
+		{"admin.addr", "listen address of the operators' API (/admin/api/v1) and the web console (/console/), apart from the API; empty serves them on http.addr", &c.Admin.Addr},
 		{"admin.access-token-ttl", "lifetime of an operators' API access token", &c.Admin.AccessTokenTTL},
 		{"admin.session-idle-timeout", "an operators' API sign-in ends when not refreshed for this long", &c.Admin.SessionIdleTimeout},
 		{"admin.session-max-age", "an operators' API sign-in ends this long after the login, however active", &c.Admin.SessionMaxAge},
@@ -601,6 +607,13 @@ func (c Config) Validate(mode Mode) error {
 			add("http.health-addr %q must be host:port or :port (empty turns it off)", c.HTTP.HealthAddr)
 		} else if c.HTTP.HealthAddr == c.HTTP.Addr && port != "0" {
 			add("http.health-addr must differ from http.addr")
+		}
+	}
+	if c.Admin.Addr != "" {
+		if _, port, err := net.SplitHostPort(c.Admin.Addr); err != nil || port == "" {
+			add("admin.addr %q must be host:port or :port (empty serves the operators' API on http.addr)", c.Admin.Addr)
+		} else if port != "0" && (c.Admin.Addr == c.HTTP.Addr || c.Admin.Addr == c.HTTP.HealthAddr) {
+			add("admin.addr must differ from http.addr and http.health-addr")
 		}
 	}
 	if c.Tracing.SampleRatio < 0 || c.Tracing.SampleRatio > 1 {

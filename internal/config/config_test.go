@@ -115,6 +115,7 @@ var everySetting = []struct {
 	{"api.batch-max-size", "api-batch-max-size", "HERALD_API_BATCH_MAX_SIZE", "50", "50", func(c config.Config) any { return c.API.BatchMaxSize }, 50},
 	{"api.max-schedule-ahead", "api-max-schedule-ahead", "HERALD_API_MAX_SCHEDULE_AHEAD", "48h", "48h", func(c config.Config) any { return c.API.MaxScheduleAhead }, 48 * time.Hour},
 	{"api.trusted-proxies", "api-trusted-proxies", "HERALD_API_TRUSTED_PROXIES", "10.0.0.1,10.1.0.0/16", "[10.0.0.1, 10.1.0.0/16]", func(c config.Config) any { return c.API.TrustedProxies }, []string{"10.0.0.1", "10.1.0.0/16"}},
+	{"admin.addr", "admin-addr", "HERALD_ADMIN_ADDR", "10.0.0.5:8081", "10.0.0.5:8081", func(c config.Config) any { return c.Admin.Addr }, "10.0.0.5:8081"},
 	{"admin.access-token-ttl", "admin-access-token-ttl", "HERALD_ADMIN_ACCESS_TOKEN_TTL", "5m", "5m", func(c config.Config) any { return c.Admin.AccessTokenTTL }, 5 * time.Minute},
 	{"admin.session-idle-timeout", "admin-session-idle-timeout", "HERALD_ADMIN_SESSION_IDLE_TIMEOUT", "1h", "1h", func(c config.Config) any { return c.Admin.SessionIdleTimeout }, time.Hour},
 	{"admin.session-max-age", "admin-session-max-age", "HERALD_ADMIN_SESSION_MAX_AGE", "24h", "24h", func(c config.Config) any { return c.Admin.SessionMaxAge }, 24 * time.Hour},
@@ -540,6 +541,19 @@ func TestConfigValidate(t *testing.T) {
 		requireMentioned(t, problems(t, c.Validate(config.ModeWorker)), "http.health-addr")
 		c.HTTP.HealthAddr = c.HTTP.Addr
 		requireMentioned(t, problems(t, c.Validate(config.ModeWorker)), "must differ from http.addr")
+	})
+
+	t.Run("AdminAddr", func(t *testing.T) {
+		t.Parallel()
+		c := complete()
+		c.Admin.Addr = "127.0.0.1:8081"
+		require.NoError(t, c.Validate(config.ModeServe))
+		c.Admin.Addr = "8081"
+		requireMentioned(t, problems(t, c.Validate(config.ModeServe)), "admin.addr \"8081\" must be host:port")
+		c.Admin.Addr = c.HTTP.Addr
+		requireMentioned(t, problems(t, c.Validate(config.ModeServe)), "admin.addr must differ from http.addr")
+		c.Admin.Addr = c.HTTP.HealthAddr
+		requireMentioned(t, problems(t, c.Validate(config.ModeServe)), "admin.addr must differ")
 	})
 
 	t.Run("TracingSampleRatio", func(t *testing.T) {
