@@ -151,8 +151,8 @@ func TestEmbeddedBuildHasNoInlineScript(t *testing.T) {
 		require.Positive(t, end, "unterminated script tag")
 		tag := rest[i : i+end+1]
 		require.Contains(t, tag, ` src="`, "inline script in the console's index.html: %s", tag)
-		src := tag[strings.Index(tag, ` src="`)+len(` src="`):]
-		src = src[:strings.Index(src, `"`)]
+		_, src, _ := strings.Cut(tag, ` src="`)
+		src, _, _ = strings.Cut(src, `"`)
 		require.True(t, strings.HasPrefix(src, console.Prefix), "script %s is not served from %s: build the console with base %s", src, console.Prefix, console.Prefix)
 		res := get(t, mux, src)
 		require.Equal(t, http.StatusOK, res.StatusCode, "script %s of index.html is not in the build", src)
