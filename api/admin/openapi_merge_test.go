@@ -16,6 +16,7 @@ import (
 	"github.com/heraldhq/herald/api/admin/messages"
 	"github.com/heraldhq/herald/api/admin/resources"
 	"github.com/heraldhq/herald/api/admin/stats"
+	"github.com/heraldhq/herald/api/admin/traffic"
 	"github.com/heraldhq/herald/internal/accounttest"
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/store"
@@ -28,6 +29,8 @@ type idleEngine struct{}
 
 func (idleEngine) StartSend(context.Context, workflows.SendInput) error { return nil }
 func (idleEngine) CancelSend(context.Context, string) error             { return nil }
+
+func (idleEngine) ForceBreaker(context.Context, int64, workflows.BreakerForce) error { return nil }
 
 // TestMergedOpenAPIMatchesEveryRoute mounts every route group the way
 // herald serve does and checks the served document against the routes:
@@ -48,11 +51,12 @@ func TestMergedOpenAPIMatchesEveryRoute(t *testing.T) {
 			messages.Register(g, messages.Deps{Store: db, Engine: idleEngine{}, Keys: keys, Namespace: "default"})
 		},
 		func(g *echo.Group) { stats.Register(g, stats.Deps{Store: db}) },
+		func(g *echo.Group) { traffic.Register(g, traffic.Deps{Store: db, Engine: idleEngine{}}) },
 	}
 	key := make([]byte, store.MasterKeySize)
 	srv, err := New(Config{MasterKey: key, Argon2: testArgon2}, Deps{
 		Store: db, Routes: routes,
-		OpenAPIFragments: [][]byte{resources.OpenAPIFragment(), messages.OpenAPI, stats.OpenAPI},
+		OpenAPIFragments: [][]byte{resources.OpenAPIFragment(), messages.OpenAPI, stats.OpenAPI, traffic.OpenAPI},
 	})
 	require.NoError(t, err)
 
