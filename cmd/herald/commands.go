@@ -56,7 +56,11 @@ func newServeCommand(stdout io.Writer, getenv func(string) string) *cobra.Comman
 		Short: "Run the HTTP API (production)",
 		Long: `Run the HTTP API against PostgreSQL, Redis and a Temporal cluster. It starts
 send workflows and answers queries; run workers with "herald worker". The
-schema must be migrated first with "herald migrate up".`,
+schema must be migrated first with "herald migrate up".
+
+The same listener serves the operators' API (/admin/api/v1) and the web
+console (/console/), unless --admin-addr gives them a listener of their own,
+for example on a private network.`,
 		Args: cobra.NoArgs,
 	}
 	c := newConfigured(cmd.Flags(), getenv)
@@ -69,7 +73,7 @@ schema must be migrated first with "herald migrate up".`,
 			_ = s.Close()
 			return err
 		}
-		s.log.Info("api listening", zap.String("url", s.apiURL))
+		s.log.Info("api listening", zap.String("url", s.apiURL), zap.String("console", s.adminURL+"/console/"))
 		return runUntilDone(cmd.Context(), s)
 	}
 	return cmd
