@@ -1,1 +1,0 @@
-import{xt as e}from"./index-BV_jGBah.js";import{a as t,i as n}from"./input-0mjg0zal.js";var r=e(n),i=e(t);export{r as n,i as t};
