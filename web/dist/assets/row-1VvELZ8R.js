@@ -1,1 +1,0 @@
-import{xt as e}from"./index-BJMr66yr.js";import{a as t,i as n}from"./input-BgE8fLpH.js";var r=e(n),i=e(t);export{r as n,i as t};
