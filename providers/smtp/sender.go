@@ -51,6 +51,8 @@ type Sender struct {
 	tlsConfig *tls.Config
 	dial      DialFunc
 	now       func() time.Time
+	// dkim signs each message when the account has DKIM set up.
+	dkim *dkimSigning
 	// newClient builds the go-mail client for one send. go-mail's client
 	// keeps per-connection state (the AUTH mechanism it settles on), so
 	// sends do not share one.
@@ -69,6 +71,11 @@ func NewSender(cfg Config, opts ...Option) (*Sender, error) {
 		return nil, err
 	}
 	s := &Sender{cfg: cfg, tlsConfig: tc, dial: set.dial, now: set.now}
+	if cfg.DKIM != nil {
+		if s.dkim, err = newDKIMSigning(cfg.DKIM, set.now); err != nil {
+			return nil, err
+		}
+	}
 	s.newClient = s.goMailClient
 	return s, nil
 }
@@ -246,6 +253,11 @@ func (s *Sender) compose(msg providers.Message) (*mail.Msg, string, *providers.E
 		}
 		m.AttachReadSeeker(attachmentName(a.Filename, i), bytes.NewReader(a.Content),
 			mail.WithFileContentType(mail.ContentType(ct)))
+	}
+	if s.dkim != nil {
+		// go-mail signs while writing the message out, after every
+		// header above is in place.
+		m.SetDKIM(s.dkim.signer())
 	}
 	return m, "<" + id + ">", nil
 }
