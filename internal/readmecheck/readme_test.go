@@ -199,7 +199,7 @@ func firstDifference(enPath, zhPath string, e, z codeBlock) string {
 var (
 	codeSpanRE   = regexp.MustCompile("`[^`]*`")
 	linkTargetRE = regexp.MustCompile(`\]\([^)]*\)`)
-	urlRE        = regexp.MustCompile(`https?://\S+`)
+	urlRE        = regexp.MustCompile(`https?://[!-~]+`)
 	tableRuleRE  = regexp.MustCompile(`^\|?[\s:|-]+\|?$`)
 	englishRunRE = regexp.MustCompile(`[A-Za-z][A-Za-z'’-]*(?: [A-Za-z][A-Za-z'’-]*)*`)
 	anchorLinkRE = regexp.MustCompile(`\]\(#([^)]+)\)`)
