@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"strings"
 	"testing"
 
@@ -319,10 +320,21 @@ func TestDKIMSigningFailureFailsSend(t *testing.T) {
 	s.dkim = &dkimSigning{domain: dkimDomain, selector: dkimSelector, key: unsupportedSigner{},
 		header: mail.CanonicalizationRelaxed, body: mail.CanonicalizationRelaxed, headers: DefaultDKIMSignedHeaders, now: s.now}
 	_, err := s.Send(context.Background(), message())
-	require.Error(t, err)
-	var pe *providers.Error
-	require.True(t, errors.As(err, &pe))
+	requireClass(t, err, providers.ClassConfig, CodeDKIM)
 	require.Empty(t, fake.Sent(), "an unsigned message went out")
+
+	// A key that passes go-mail's checks but cannot sign fails while the
+	// message data is written: still nothing is delivered.
+	broken, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	broken.Primes[0] = new(big.Int).Add(broken.Primes[0], big.NewInt(2))
+	broken.Precomputed = rsa.PrecomputedValues{}
+	s.dkim.key = broken
+	_, err = s.Send(context.Background(), message())
+	requireClass(t, err, providers.ClassConfig, CodeDKIM)
+	for _, m := range fake.Sent() {
+		require.False(t, m.Answered, "a message the key could not sign was delivered")
+	}
 }
 
 type unsupportedSigner struct{}

@@ -115,7 +115,8 @@
 //	                            Default DefaultDKIMSignedHeaders.
 //
 // Problems are named by their key ("dkim.selector is required") and never
-// quote the key. A message that cannot be signed is not sent.
+// quote the key. A message that cannot be signed is not sent: the send
+// fails as config with CodeDKIM.
 //
 // # Unknown outcomes
 //

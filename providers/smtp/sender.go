@@ -256,8 +256,15 @@ func (s *Sender) compose(msg providers.Message) (*mail.Msg, string, *providers.E
 	}
 	if s.dkim != nil {
 		// go-mail signs while writing the message out, after every
-		// header above is in place.
-		m.SetDKIM(s.dkim.signer())
+		// header above is in place. Its checks run here too, so a signer
+		// it would refuse fails the send before connecting rather than in
+		// the middle of the message data.
+		sg := s.dkim.signer()
+		if err := sg.ValidateConfig(); err != nil {
+			return nil, "", &providers.Error{Class: providers.ClassConfig, Code: CodeDKIM,
+				Message: "send e-mail: the account's DKIM settings cannot sign", Err: err}
+		}
+		m.SetDKIM(sg)
 	}
 	return m, "<" + id + ">", nil
 }
