@@ -199,7 +199,9 @@ func firstDifference(enPath, zhPath string, e, z codeBlock) string {
 var (
 	codeSpanRE   = regexp.MustCompile("`[^`]*`")
 	linkTargetRE = regexp.MustCompile(`\]\([^)]*\)`)
-	urlRE        = regexp.MustCompile(`https?://[!-~]+`)
+	// A URL ends at the first non-ASCII character: Chinese punctuation
+	// often follows one with no space.
+	urlRE        = regexp.MustCompile(`https?://[\x21-\x7e]+`)
 	tableRuleRE  = regexp.MustCompile(`^\|?[\s:|-]+\|?$`)
 	englishRunRE = regexp.MustCompile(`[A-Za-z][A-Za-z'’-]*(?: [A-Za-z][A-Za-z'’-]*)*`)
 	anchorLinkRE = regexp.MustCompile(`\]\(#([^)]+)\)`)
