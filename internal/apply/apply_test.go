@@ -2,7 +2,11 @@ package apply
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -571,6 +575,10 @@ rules:
 		raw, err := os.ReadFile("../../deploy/herald.example.yaml")
 		require.NoError(t, err)
 		webhookSecret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+		_, dkimKey, err := ed25519.GenerateKey(rand.Reader)
+		require.NoError(t, err)
+		dkimDER, err := x509.MarshalPKCS8PrivateKey(dkimKey)
+		require.NoError(t, err)
 		env := map[string]string{
 			"SHOP_APP_SECRET":          "shop-app-secret-0123456789",
 			"SHOP_CALLBACK_SECRET":     webhookSecret,
@@ -582,6 +590,7 @@ rules:
 			"ZRWINFO_ACCESS_KEY":       "zrw-access",
 			"ZRWINFO_SECRET":           "zrw-secret",
 			"SMTP_PASSWORD":            "smtp-password",
+			"SMTP_DKIM_PRIVATE_KEY":    string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: dkimDER})),
 			"WECHATWORK_CORP_SECRET":   "corp-secret",
 			"WECHATWORK_ROBOT_KEY":     "693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa",
 			"DINGTALK_ACCESS_TOKEN":    "dingtalk0123456789",

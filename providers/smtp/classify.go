@@ -56,6 +56,9 @@ const (
 	// CodeClientSetup means the SMTP client could not be set up from the
 	// account's config.
 	CodeClientSetup = "CLIENT_SETUP_FAILED"
+	// CodeDKIM means the message could not be DKIM-signed with the
+	// account's key; it was not sent.
+	CodeDKIM = "DKIM_FAILED"
 )
 
 const codeReplyPrefix = "SMTP_"
@@ -265,6 +268,10 @@ func sessionError(ctx context.Context, tr *connTracker, err error) *providers.Er
 // connection's own record tells a timeout from a broken connection.
 //
 // The error text is not kept in Err: it lists the receiver's address.
+// goMailDKIMFailure starts go-mail's error for a message it could not
+// sign; go-mail has no sentinel for it, and the tests pin the text.
+const goMailDKIMFailure = "failed to DKIM sign message"
+
 func transactionError(ctx context.Context, tr *connTracker, err error) *providers.Error {
 	var se *mail.SendError
 	if !errors.As(err, &se) {
@@ -290,6 +297,13 @@ func transactionError(ctx context.Context, tr *connTracker, err error) *provider
 		return replyError(ph, code, se.EnhancedStatusCode(), text)
 	}
 
+	if se.Reason == mail.ErrWriteContent && strings.Contains(se.Error(), goMailDKIMFailure) {
+		// go-mail signs as it writes the message data; the server drops
+		// the unfinished data, so nothing was sent, and a retry would fail
+		// the same way.
+		return &providers.Error{Class: providers.ClassConfig, Code: CodeDKIM,
+			Message: "send e-mail: the message could not be DKIM-signed with the account's key", Err: err}
+	}
 	code, what := CodeConnectionLost, "the connection broke"
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled):

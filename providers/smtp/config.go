@@ -96,6 +96,8 @@ type Config struct {
 	// outcome is unknown, since this provider cannot be asked (default "fail":
 	// a resend could deliver the e-mail twice).
 	OnUnknownOutcome string `json:"on_unknown_outcome,omitempty"`
+	// DKIM, when set, signs every message the account sends.
+	DKIM *DKIMConfig `json:"dkim,omitempty"`
 }
 
 // ParseConfig decodes an account's JSON config, reports unknown keys and
@@ -103,6 +105,7 @@ type Config struct {
 // quotes the password.
 func ParseConfig(raw json.RawMessage) (Config, error) {
 	var cfg Config
+	var dkimRaw json.RawMessage
 	problems := providers.DecodeConfig(raw, map[string]providers.ConfigField{
 		"host":                 {Into: &cfg.Host, Want: "a string"},
 		"port":                 {Into: &cfg.Port, Want: "an integer"},
@@ -119,7 +122,13 @@ func ParseConfig(raw json.RawMessage) (Config, error) {
 		"helo_name":            {Into: &cfg.HELOName, Want: "a string"},
 		"message_id_domain":    {Into: &cfg.MessageIDDomain, Want: "a string"},
 		"on_unknown_outcome":   {Into: &cfg.OnUnknownOutcome, Want: "a string"},
+		"dkim":                 {Into: &dkimRaw, Want: "a JSON object"},
 	})
+	if len(dkimRaw) > 0 {
+		d, dp := parseDKIM(dkimRaw)
+		cfg.DKIM = d
+		problems = append(problems, dp...)
+	}
 	problems = append(problems, cfg.problems()...)
 	problems = append(problems, providers.UnknownOutcomeProblems(cfg.OnUnknownOutcome)...)
 	if len(problems) > 0 {
@@ -196,6 +205,9 @@ func (c Config) problems() []string {
 	if c.HELOName != "" && !validHELO(c.HELOName) {
 		p = append(p, fmt.Sprintf("helo_name %q must be a host name or an address literal like [192.0.2.1]", c.HELOName))
 	}
+	if c.DKIM != nil {
+		p = append(p, c.DKIM.problems()...)
+	}
 	return p
 }
 
@@ -243,12 +255,18 @@ func (c Config) messageIDDomain() string {
 	return DefaultMessageIDDomain
 }
 
-// String describes c without its password, so a config that ends up in a
-// log line or an error leaks nothing. The CA is shown by size only.
+// String describes c without its password or DKIM key, so a config that
+// ends up in a log line or an error leaks nothing. The CA is shown by size
+// only.
 func (c Config) String() string {
-	return fmt.Sprintf("smtp.Config{host:%q port:%d username:%q password:[redacted] from:%q from_name:%q tls_mode:%q tls_server_name:%q ca_pem:(%d bytes) insecure_skip_verify:%t timeout_seconds:%d max_attachment_bytes:%d helo_name:%q}",
+	dkim := "none"
+	if c.DKIM != nil {
+		dkim = fmt.Sprintf("{domain:%q selector:%q private_key_pem:[redacted] canonicalization:%q signed_headers:%q}",
+			c.DKIM.Domain, c.DKIM.Selector, c.DKIM.Canonicalization, c.DKIM.SignedHeaders)
+	}
+	return fmt.Sprintf("smtp.Config{host:%q port:%d username:%q password:[redacted] from:%q from_name:%q tls_mode:%q tls_server_name:%q ca_pem:(%d bytes) insecure_skip_verify:%t timeout_seconds:%d max_attachment_bytes:%d helo_name:%q dkim:%s}",
 		c.Host, c.Port, c.Username, c.From, c.FromName, c.TLSMode, c.TLSServerName, len(c.CAPEM),
-		c.InsecureSkipVerify, c.TimeoutSeconds, c.MaxAttachmentBytes, c.HELOName)
+		c.InsecureSkipVerify, c.TimeoutSeconds, c.MaxAttachmentBytes, c.HELOName, dkim)
 }
 
 // GoString keeps %#v from printing the password.

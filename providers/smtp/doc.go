@@ -57,6 +57,7 @@
 //	                                all accounts of a channel the same one (see Messages).
 //	on_unknown_outcome    optional  "fail" (default) or "resend": what happens after a
 //	                                send whose outcome is unknown (see Unknown outcomes).
+//	dkim                  optional  Signs every message with DKIM (see DKIM).
 //
 // Example:
 //
@@ -94,6 +95,28 @@
 // a channel the same one), so a resend is recognisable downstream; a bounce
 // or a complaint that quotes the original leads back to the task and the
 // attempt.
+//
+// # DKIM
+//
+// With a dkim object the account signs every message (RFC 6376) as go-mail
+// writes it out, after all headers are set:
+//
+//	domain            required  Signing domain (d=), the From domain or its parent
+//	                            for DMARC alignment.
+//	selector          required  Key name (s=); the public key is the TXT record at
+//	                            <selector>._domainkey.<domain>.
+//	private_key_pem   required  RSA (PKCS #1 or #8, at least 1024 bits, 2048 advised)
+//	                            or Ed25519 (PKCS #8) private key in PEM; stored
+//	                            encrypted with the rest of the config, never logged.
+//	canonicalization  optional  "relaxed/relaxed" (default), "relaxed/simple",
+//	                            "simple/relaxed" or "simple/simple"; one word is the
+//	                            header's, with a simple body, as in the c= tag.
+//	signed_headers    optional  Header fields signed, in order; must include From.
+//	                            Default DefaultDKIMSignedHeaders.
+//
+// Problems are named by their key ("dkim.selector is required") and never
+// quote the key. A message that cannot be signed is not sent: the send
+// fails as config with CodeDKIM.
 //
 // # Unknown outcomes
 //

@@ -51,6 +51,8 @@ type Sender struct {
 	tlsConfig *tls.Config
 	dial      DialFunc
 	now       func() time.Time
+	// dkim signs each message when the account has DKIM set up.
+	dkim *dkimSigning
 	// newClient builds the go-mail client for one send. go-mail's client
 	// keeps per-connection state (the AUTH mechanism it settles on), so
 	// sends do not share one.
@@ -69,6 +71,11 @@ func NewSender(cfg Config, opts ...Option) (*Sender, error) {
 		return nil, err
 	}
 	s := &Sender{cfg: cfg, tlsConfig: tc, dial: set.dial, now: set.now}
+	if cfg.DKIM != nil {
+		if s.dkim, err = newDKIMSigning(cfg.DKIM, set.now); err != nil {
+			return nil, err
+		}
+	}
 	s.newClient = s.goMailClient
 	return s, nil
 }
@@ -246,6 +253,18 @@ func (s *Sender) compose(msg providers.Message) (*mail.Msg, string, *providers.E
 		}
 		m.AttachReadSeeker(attachmentName(a.Filename, i), bytes.NewReader(a.Content),
 			mail.WithFileContentType(mail.ContentType(ct)))
+	}
+	if s.dkim != nil {
+		// go-mail signs while writing the message out, after every
+		// header above is in place. Its checks run here too, so a signer
+		// it would refuse fails the send before connecting rather than in
+		// the middle of the message data.
+		sg := s.dkim.signer()
+		if err := sg.ValidateConfig(); err != nil {
+			return nil, "", &providers.Error{Class: providers.ClassConfig, Code: CodeDKIM,
+				Message: "send e-mail: the account's DKIM settings cannot sign", Err: err}
+		}
+		m.SetDKIM(sg)
 	}
 	return m, "<" + id + ">", nil
 }

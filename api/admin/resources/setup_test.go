@@ -20,6 +20,7 @@ import (
 	"github.com/heraldhq/herald/internal/adminhttp"
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/providers/sandbox"
+	"github.com/heraldhq/herald/providers/smtp"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -60,7 +61,7 @@ func newTestServer(t *testing.T) *testServer {
 	e.HideBanner = true
 	e.HTTPErrorHandler = writeProblem
 	g := e.Group("/admin/api/v1", testAuth)
-	Register(g, Deps{Store: db, Providers: providers.NewRegistry(sb), PublicURL: "http://127.0.0.1:8080", AccountTester: &recordingTester{}})
+	Register(g, Deps{Store: db, Providers: providers.NewRegistry(sb, smtp.New()), PublicURL: "http://127.0.0.1:8080", AccountTester: &recordingTester{}})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return &testServer{t: t, db: db, e: e, srv: srv}
