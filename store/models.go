@@ -386,11 +386,11 @@ type MessageEvent struct {
 	TaskID string `bun:"task_id,notnull"`
 	// Seq orders events within a task and makes their insertion idempotent
 	// (a re-run local activity writes the same seq again).
-	Seq       int             `bun:"seq,notnull"`
-	Kind      string          `bun:"kind,notnull"`
-	Status    string          `bun:"status,notnull"`
-	AccountID *int64          `bun:"account_id"`
-	Code      string          `bun:"code,notnull"`
+	Seq       int    `bun:"seq,notnull"`
+	Kind      string `bun:"kind,notnull"`
+	Status    string `bun:"status,notnull"`
+	AccountID *int64 `bun:"account_id"`
+	Code      string `bun:"code,notnull"`
 	// Detail is sealed at rest: it holds a receiver's reply, or a
 	// provider's error text, which may quote the receiver.
 	Detail string          `bun:"detail,notnull"`
