@@ -54,6 +54,9 @@ type cipherKey struct {
 	secrets cipher.AEAD
 	data    cipher.AEAD
 	id      string
+	// receivers is the receiver-key subkey of this master key, for a store
+	// opened without Options.ReceiverKeys.
+	receivers []byte
 }
 
 // NewCipher returns a Cipher that seals under key and opens what key or any
@@ -86,7 +89,7 @@ func newCipherKey(key []byte) (cipherKey, error) {
 	if err != nil {
 		return cipherKey{}, err
 	}
-	return cipherKey{secrets: secrets, data: data, id: dataKeyID(dataKey)}, nil
+	return cipherKey{secrets: secrets, data: data, id: dataKeyID(dataKey), receivers: DeriveKey(key, receiverKeyInfo)}, nil
 }
 
 func newGCM(key []byte) (cipher.AEAD, error) {
