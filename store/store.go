@@ -199,6 +199,10 @@ func (db *DB) Ping(ctx context.Context) error {
 // transaction-bound DB).
 func (db *DB) Bun() *bun.DB { return db.bun }
 
+// KeyID returns the id of the master key the store seals personal data
+// under, as sealed values name it; "" without a Cipher.
+func (db *DB) KeyID() string { return db.cipher.KeyID() }
+
 // Dialect returns "postgres" or "sqlite".
 func (db *DB) Dialect() string { return db.dialect }
 
