@@ -398,6 +398,7 @@ type MessageEvent struct {
 	// Inputs holds, on a rule decision, the structured facts the rules
 	// decided on (rules.Input as JSON), so the decision can be replayed
 	// against a draft rule set; nil on other events and older decisions.
+	// Sealed at rest, as the failure it holds may quote the receiver.
 	Inputs    json.RawMessage `bun:"inputs,type:text"`
 	CreatedAt time.Time       `bun:"created_at,notnull"`
 }

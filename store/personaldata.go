@@ -110,12 +110,16 @@ func openJSON(c *Cipher, raw json.RawMessage) (json.RawMessage, error) {
 
 // sealEvent returns the row to store for e: a copy whose detail (a
 // receiver's reply, or a provider's error text, which may quote the
-// receiver) is sealed.
+// receiver) and rule inputs are sealed.
 func sealEvent(c *Cipher, e *MessageEvent) (MessageEvent, error) {
 	row := *e
 	var err error
 	if row.Detail, err = c.SealText(e.Detail); err != nil {
 		return MessageEvent{}, fmt.Errorf("seal detail: %w", err)
+	}
+	// A decision's inputs hold the failure's provider message too.
+	if row.Inputs, err = sealJSON(c, e.Inputs); err != nil {
+		return MessageEvent{}, fmt.Errorf("seal inputs: %w", err)
 	}
 	return row, nil
 }
@@ -126,6 +130,9 @@ func openEvents(c *Cipher, es []MessageEvent) error {
 		var err error
 		if es[i].Detail, err = c.OpenText(es[i].Detail); err != nil {
 			return fmt.Errorf("open detail of event %d of task %q: %w", es[i].Seq, es[i].TaskID, err)
+		}
+		if es[i].Inputs, err = openJSON(c, es[i].Inputs); err != nil {
+			return fmt.Errorf("open inputs of event %d of task %q: %w", es[i].Seq, es[i].TaskID, err)
 		}
 		es[i].CreatedAt = normTime(es[i].CreatedAt)
 	}

@@ -53,6 +53,7 @@ const (
 	piiReply    = "TD please stop, this is Zhang"
 	piiError    = "invalid mobile +8613912345678"
 	piiFile     = "zhang-invoice.pdf"
+	piiInputs   = `{"Failure":{"Message":"invalid mobile +8613912345678"}}`
 )
 
 // writePersonalData stores one message of each kind of personal data: a
@@ -72,7 +73,10 @@ func writePersonalData(t *testing.T, db *DB, taskID string) {
 	require.NoError(t, db.CreateMessages(ctx, []*Message{m}, b))
 	acct := int64(7)
 	require.NoError(t, db.RecordAccepted(ctx, taskID, acct, "pm-"+taskID, MessagePatch{LastError: ptr(piiError)},
-		[]*MessageEvent{{Seq: 1, Kind: "reply", Status: "sent", Detail: piiReply}}))
+		[]*MessageEvent{
+			{Seq: 1, Kind: "reply", Status: "sent", Detail: piiReply},
+			{Seq: 2, Kind: "decision", Status: "sent", Inputs: json.RawMessage(piiInputs)},
+		}))
 	require.NoError(t, db.CreateRedrive(ctx, &Redrive{ID: "rd-" + taskID, Filter: `{"receiver":"` + piiReceiver + `"}`, Status: RedriveRunning}))
 }
 
@@ -100,7 +104,7 @@ func requireSealedUnder(t *testing.T, db *DB, keyID string) {
 	t.Helper()
 	raw := rawColumns(t, db)
 	for _, col := range []string{"messages.receiver", "messages.subject", "messages.content", "messages.template_params",
-		"messages.attachments", "messages.last_error", "batches.attachments", "message_events.detail", "redrives.filter"} {
+		"messages.attachments", "messages.last_error", "batches.attachments", "message_events.detail", "message_events.inputs", "redrives.filter"} {
 		require.NotEmpty(t, raw[col], "column %s has values", col)
 	}
 	for col, vals := range raw {
@@ -131,13 +135,14 @@ func requireReadsClear(t *testing.T, db *DB, taskID string) {
 	require.JSONEq(t, `[{"filename":"`+piiFile+`"}]`, string(b.Attachments))
 	evs, err := db.ListEvents(ctx, taskID)
 	require.NoError(t, err)
-	require.Len(t, evs, 1)
+	require.Len(t, evs, 2)
 	require.Equal(t, piiReply, evs[0].Detail)
+	require.JSONEq(t, piiInputs, string(evs[1].Inputs))
 	watched, err := db.ListEventsAfter(ctx, 0, MessageFilter{}, 0)
 	require.NoError(t, err)
 	require.NotEmpty(t, watched)
 	for _, w := range watched {
-		if w.TaskID == taskID {
+		if w.TaskID == taskID && w.Seq == 1 {
 			require.Equal(t, piiReceiver, w.Receiver)
 			require.Equal(t, piiReply, w.Detail)
 		}
@@ -294,7 +299,7 @@ func TestResealRotatesMasterKey(t *testing.T) {
 			require.Equal(t, 6, msgs.Scanned)
 			require.Equal(t, 5, msgs.Resealed, "the message written during the rotation is under the new key already")
 			require.Zero(t, msgs.Skipped)
-			require.Equal(t, 5, progressOf(t, got, "message_events").Resealed)
+			require.Equal(t, 10, progressOf(t, got, "message_events").Resealed)
 			require.Equal(t, 1, progressOf(t, got, "apps").Resealed)
 			require.Equal(t, 1, progressOf(t, got, "provider_accounts").Resealed)
 			require.Greater(t, len(reports), len(sealedTables), "progress is reported batch by batch")
