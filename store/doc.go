@@ -7,7 +7,11 @@
 // the *DB that RunInTx hands to its function. Missing rows come back as
 // ErrNotFound and broken uniqueness rules as ErrConflict, both wrapped with
 // what was being done, so test them with errors.Is. App secrets and provider
-// account configs are sealed with the Cipher before they reach the database.
+// account configs are sealed with the Cipher before they reach the database,
+// and so is personal data (receivers, contents, replies; see
+// personaldata.go), which callers only ever see in clear text. A Cipher
+// built with previous master keys reads what they sealed, and DB.Reseal
+// seals it again under the current key.
 //
 // Usage:
 //

@@ -14,7 +14,7 @@ import (
 // it. It returns
 // ErrNotFound if the task does not exist.
 func (db *DB) AddEvent(ctx context.Context, e *MessageEvent) error {
-	return addEvent(ctx, db.idb, db.timestamp(), e)
+	return addEvent(ctx, db.idb, db.cipher, db.timestamp(), e)
 }
 
 // NextEventSeq returns the sequence number after a task's last event (1 for
@@ -25,21 +25,26 @@ func (db *DB) NextEventSeq(ctx context.Context, taskID string) (int, error) {
 
 // ListEvents returns a task's timeline in sequence order.
 func (db *DB) ListEvents(ctx context.Context, taskID string) ([]MessageEvent, error) {
-	return listEvents(ctx, db.idb, taskID)
+	return listEvents(ctx, db.idb, db.cipher, taskID)
 }
 
-func addEvent(ctx context.Context, idb bun.IDB, now time.Time, e *MessageEvent) error {
+func addEvent(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, e *MessageEvent) error {
 	if e.CreatedAt.IsZero() {
 		e.CreatedAt = now
 	}
 	e.CreatedAt = normTime(e.CreatedAt)
-	_, err := idb.NewInsert().Model(e).
+	row, err := sealEvent(c, e)
+	if err != nil {
+		return fmt.Errorf("add event %d of task %q: %w", e.Seq, e.TaskID, err)
+	}
+	_, err = idb.NewInsert().Model(&row).
 		On("CONFLICT (task_id, seq) DO NOTHING").
 		Returning("id").
 		Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("add event %d of task %q: %w", e.Seq, e.TaskID, mapErr(err))
 	}
+	e.ID = row.ID
 	return nil
 }
 
@@ -55,13 +60,13 @@ func nextEventSeq(ctx context.Context, idb bun.IDB, taskID string) (int, error) 
 	return last + 1, nil
 }
 
-func listEvents(ctx context.Context, idb bun.IDB, taskID string) ([]MessageEvent, error) {
+func listEvents(ctx context.Context, idb bun.IDB, c *Cipher, taskID string) ([]MessageEvent, error) {
 	es := []MessageEvent{}
 	if err := idb.NewSelect().Model(&es).Where("ev.task_id = ?", taskID).OrderExpr("ev.seq ASC").Scan(ctx); err != nil {
 		return nil, fmt.Errorf("list events of task %q: %w", taskID, mapErr(err))
 	}
-	for i := range es {
-		es[i].CreatedAt = normTime(es[i].CreatedAt)
+	if err := openEvents(c, es); err != nil {
+		return nil, fmt.Errorf("list events of task %q: %w", taskID, err)
 	}
 	return es, nil
 }
@@ -103,8 +108,8 @@ func (db *DB) ListDecisions(ctx context.Context, f DecisionFilter) ([]MessageEve
 	if err := q.Scan(ctx); err != nil {
 		return nil, fmt.Errorf("list decisions: %w", mapErr(err))
 	}
-	for i := range out {
-		out[i].CreatedAt = normTime(out[i].CreatedAt)
+	if err := openEvents(db.cipher, out); err != nil {
+		return nil, fmt.Errorf("list decisions: %w", err)
 	}
 	return out, nil
 }

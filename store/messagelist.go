@@ -52,10 +52,10 @@ const (
 // ListMessages returns the messages matching f, newest accepted first,
 // ties broken by task id descending.
 func (db *DB) ListMessages(ctx context.Context, f MessageFilter) ([]Message, error) {
-	return listMessages(ctx, db.idb, f)
+	return listMessages(ctx, db.idb, db.cipher, f)
 }
 
-func listMessages(ctx context.Context, idb bun.IDB, f MessageFilter) ([]Message, error) {
+func listMessages(ctx context.Context, idb bun.IDB, c *Cipher, f MessageFilter) ([]Message, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = DefaultMessagePage
@@ -71,8 +71,8 @@ func listMessages(ctx context.Context, idb bun.IDB, f MessageFilter) ([]Message,
 	if err := q.Scan(ctx); err != nil {
 		return nil, fmt.Errorf("list messages: %w", mapErr(err))
 	}
-	for i := range ms {
-		normMessage(&ms[i])
+	if err := openMessages(c, ms); err != nil {
+		return nil, fmt.Errorf("list messages: %w", err)
 	}
 	return ms, nil
 }
@@ -94,13 +94,13 @@ func (db *DB) ResendMessage(ctx context.Context, original string, resend *Messag
 			return fmt.Errorf("resend message %q: %w", original, mapErr(err))
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			if _, gerr := getMessage(ctx, tx.idb, original); gerr != nil {
+			if _, gerr := getMessage(ctx, tx.idb, tx.cipher, original); gerr != nil {
 				return fmt.Errorf("resend message: %w", gerr)
 			}
 			return fmt.Errorf("resend message %q: resent already: %w", original, ErrConflict)
 		}
 		resend.RedrivenFrom = original
-		return createMessages(ctx, tx.idb, tx.timestamp(), tx.keys, []*Message{resend}, nil)
+		return createMessages(ctx, tx.idb, tx.timestamp(), tx.keys, tx.cipher, []*Message{resend}, nil)
 	})
 }
 

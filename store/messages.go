@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -46,19 +48,19 @@ type messageProviderID struct {
 func (db *DB) CreateMessages(ctx context.Context, msgs []*Message, batch *Batch) error {
 	now := db.timestamp()
 	return db.RunInTx(ctx, func(ctx context.Context, tx *DB) error {
-		return createMessages(ctx, tx.idb, now, tx.keys, msgs, batch)
+		return createMessages(ctx, tx.idb, now, tx.keys, tx.cipher, msgs, batch)
 	})
 }
 
 // GetMessage returns the message of a task or ErrNotFound.
 func (db *DB) GetMessage(ctx context.Context, taskID string) (*Message, error) {
-	return getMessage(ctx, db.idb, taskID)
+	return getMessage(ctx, db.idb, db.cipher, taskID)
 }
 
 // GetMessageByIdempotencyKey returns an app's message created with key, or
 // ErrNotFound.
 func (db *DB) GetMessageByIdempotencyKey(ctx context.Context, appID, key string) (*Message, error) {
-	return getMessageByIdempotencyKey(ctx, db.idb, appID, key)
+	return getMessageByIdempotencyKey(ctx, db.idb, db.cipher, appID, key)
 }
 
 // UpdateMessage applies patch to a task's message and sets its UpdatedAt.
@@ -68,7 +70,7 @@ func (db *DB) GetMessageByIdempotencyKey(ctx context.Context, appID, key string)
 func (db *DB) UpdateMessage(ctx context.Context, taskID string, patch MessagePatch) error {
 	return db.RunInTx(ctx, func(ctx context.Context, tx *DB) error {
 		var stats statsBatch
-		if err := updateMessage(ctx, tx.idb, tx.timestamp(), taskID, patch, &stats); err != nil {
+		if err := updateMessage(ctx, tx.idb, tx.cipher, tx.timestamp(), taskID, patch, &stats); err != nil {
 			return err
 		}
 		if err := settleFinalQuota(ctx, tx.idb, taskID, patch); err != nil {
@@ -82,12 +84,12 @@ func (db *DB) UpdateMessage(ctx context.Context, taskID string, patch MessagePat
 // update, and scheduled time if any, are before olderThan, least recently
 // updated first. A limit of 0 or less means no limit.
 func (db *DB) ListStaleMessages(ctx context.Context, status string, olderThan time.Time, limit int) ([]Message, error) {
-	return listStaleMessages(ctx, db.idb, status, olderThan, limit)
+	return listStaleMessages(ctx, db.idb, db.cipher, status, olderThan, limit)
 }
 
 // ListBatchMessages returns the messages of a batch by id.
 func (db *DB) ListBatchMessages(ctx context.Context, batchID string) ([]Message, error) {
-	return listBatchMessages(ctx, db.idb, batchID)
+	return listBatchMessages(ctx, db.idb, db.cipher, batchID)
 }
 
 // FindLatestMessageTo returns the most recent message sent through
@@ -96,18 +98,18 @@ func (db *DB) ListBatchMessages(ctx context.Context, batchID string) ([]Message,
 // need not be the one the message was sent to). It returns ErrNotFound when
 // there is none, and for an empty receivers.
 func (db *DB) FindLatestMessageTo(ctx context.Context, accountID int64, receivers []string) (*Message, error) {
-	return findLatestMessageTo(ctx, db.idb, accountID, receivers)
+	return findLatestMessageTo(ctx, db.idb, db.cipher, db.keys, accountID, receivers)
 }
 
 // GetBatch returns a batch or ErrNotFound.
 func (db *DB) GetBatch(ctx context.Context, id string) (*Batch, error) {
-	return getBatch(ctx, db.idb, id)
+	return getBatch(ctx, db.idb, db.cipher, id)
 }
 
 // GetBatchByIdempotencyKey returns an app's batch created with key, or
 // ErrNotFound.
 func (db *DB) GetBatchByIdempotencyKey(ctx context.Context, appID, key string) (*Batch, error) {
-	return getBatchByIdempotencyKey(ctx, db.idb, appID, key)
+	return getBatchByIdempotencyKey(ctx, db.idb, db.cipher, appID, key)
 }
 
 // AddProviderMessageID records that a provider knows a task's message by
@@ -123,13 +125,18 @@ func (db *DB) FindTaskByProviderMessageID(ctx context.Context, accountID int64, 
 	return findTaskByProviderMessageID(ctx, db.idb, accountID, providerMessageID)
 }
 
-func createMessages(ctx context.Context, idb bun.IDB, now time.Time, keys *ReceiverKeyer, msgs []*Message, batch *Batch) error {
+func createMessages(ctx context.Context, idb bun.IDB, now time.Time, keys *ReceiverKeyer, c *Cipher, msgs []*Message, batch *Batch) error {
 	if batch != nil {
 		if batch.CreatedAt.IsZero() {
 			batch.CreatedAt = now
 		}
 		batch.CreatedAt = normTime(batch.CreatedAt)
-		if _, err := idb.NewInsert().Model(batch).Exec(ctx); err != nil {
+		row := *batch
+		var err error
+		if row.Attachments, err = sealJSON(c, batch.Attachments); err != nil {
+			return fmt.Errorf("create batch: seal attachments: %w", err)
+		}
+		if _, err := idb.NewInsert().Model(&row).Exec(ctx); err != nil {
 			return fmt.Errorf("create batch: %w", mapErr(err))
 		}
 	}
@@ -157,28 +164,42 @@ func createMessages(ctx context.Context, idb bun.IDB, now time.Time, keys *Recei
 	}
 	// Inserting in chunks keeps each statement well under the drivers'
 	// parameter and size limits for large batches.
+	// The rows stored are sealed copies, so callers keep their clear text.
+	rows := make([]Message, len(msgs))
+	for i, m := range msgs {
+		row, err := sealMessage(c, m)
+		if err != nil {
+			return fmt.Errorf("create message %q: %w", m.TaskID, err)
+		}
+		rows[i] = row
+	}
 	const chunk = 500
-	for start := 0; start < len(msgs); start += chunk {
-		part := msgs[start:min(start+chunk, len(msgs))]
+	for start := 0; start < len(rows); start += chunk {
+		part := rows[start:min(start+chunk, len(rows))]
 		if _, err := idb.NewInsert().Model(&part).Returning("id").Exec(ctx); err != nil {
 			return fmt.Errorf("create messages: %w", mapErr(err))
 		}
+	}
+	for i := range rows {
+		msgs[i].ID = rows[i].ID
 	}
 	// Counted last, after the quota rows, as every writer does (see
 	// statsBatch).
 	return stats.apply(ctx, idb)
 }
 
-func getMessage(ctx context.Context, idb bun.IDB, taskID string) (*Message, error) {
+func getMessage(ctx context.Context, idb bun.IDB, c *Cipher, taskID string) (*Message, error) {
 	m := new(Message)
 	if err := idb.NewSelect().Model(m).Where("m.task_id = ?", taskID).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("get message %q: %w", taskID, mapErr(err))
 	}
-	normMessage(m)
+	if err := openMessage(c, m); err != nil {
+		return nil, fmt.Errorf("get message: %w", err)
+	}
 	return m, nil
 }
 
-func getMessageByIdempotencyKey(ctx context.Context, idb bun.IDB, appID, key string) (*Message, error) {
+func getMessageByIdempotencyKey(ctx context.Context, idb bun.IDB, c *Cipher, appID, key string) (*Message, error) {
 	if key == "" {
 		return nil, fmt.Errorf("get message by idempotency key: empty key: %w", ErrNotFound)
 	}
@@ -190,13 +211,15 @@ func getMessageByIdempotencyKey(ctx context.Context, idb bun.IDB, appID, key str
 	if err != nil {
 		return nil, fmt.Errorf("get message of app %q by idempotency key: %w", appID, mapErr(err))
 	}
-	normMessage(m)
+	if err := openMessage(c, m); err != nil {
+		return nil, fmt.Errorf("get message by idempotency key: %w", err)
+	}
 	return m, nil
 }
 
 // updateMessage applies p and adds what it changes in the statistics to
 // stats, which the caller applies at the end of its transaction.
-func updateMessage(ctx context.Context, idb bun.IDB, now time.Time, taskID string, p MessagePatch, stats *statsBatch) error {
+func updateMessage(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, taskID string, p MessagePatch, stats *statsBatch) error {
 	if statsTouched(p) {
 		st, err := lockMessageState(ctx, idb, taskID)
 		if err != nil {
@@ -223,7 +246,11 @@ func updateMessage(ctx context.Context, idb bun.IDB, now time.Time, taskID strin
 		q = q.Set("attempt_count = ?", *p.AttemptCount)
 	}
 	if p.LastError != nil {
-		q = q.Set("last_error = ?", *p.LastError)
+		sealed, err := c.SealText(*p.LastError)
+		if err != nil {
+			return fmt.Errorf("update message %q: seal last error: %w", taskID, err)
+		}
+		q = q.Set("last_error = ?", sealed)
 	}
 	if p.FinishedAt != nil {
 		q = q.Set("finished_at = ?", normTime(*p.FinishedAt))
@@ -237,7 +264,7 @@ func updateMessage(ctx context.Context, idb bun.IDB, now time.Time, taskID strin
 	return nil
 }
 
-func listStaleMessages(ctx context.Context, idb bun.IDB, status string, olderThan time.Time, limit int) ([]Message, error) {
+func listStaleMessages(ctx context.Context, idb bun.IDB, c *Cipher, status string, olderThan time.Time, limit int) ([]Message, error) {
 	ms := []Message{}
 	q := idb.NewSelect().Model(&ms).
 		Where("m.status = ?", status).
@@ -255,13 +282,13 @@ func listStaleMessages(ctx context.Context, idb bun.IDB, status string, olderTha
 	if err := q.Scan(ctx); err != nil {
 		return nil, fmt.Errorf("list stale %q messages: %w", status, mapErr(err))
 	}
-	for i := range ms {
-		normMessage(&ms[i])
+	if err := openMessages(c, ms); err != nil {
+		return nil, fmt.Errorf("list stale %q messages: %w", status, err)
 	}
 	return ms, nil
 }
 
-func listBatchMessages(ctx context.Context, idb bun.IDB, batchID string) ([]Message, error) {
+func listBatchMessages(ctx context.Context, idb bun.IDB, c *Cipher, batchID string) ([]Message, error) {
 	ms := []Message{}
 	if batchID == "" {
 		return ms, nil
@@ -270,13 +297,13 @@ func listBatchMessages(ctx context.Context, idb bun.IDB, batchID string) ([]Mess
 	if err != nil {
 		return nil, fmt.Errorf("list messages of batch %q: %w", batchID, mapErr(err))
 	}
-	for i := range ms {
-		normMessage(&ms[i])
+	if err := openMessages(c, ms); err != nil {
+		return nil, fmt.Errorf("list messages of batch %q: %w", batchID, err)
 	}
 	return ms, nil
 }
 
-func findLatestMessageTo(ctx context.Context, idb bun.IDB, accountID int64, receivers []string) (*Message, error) {
+func findLatestMessageTo(ctx context.Context, idb bun.IDB, c *Cipher, keys *ReceiverKeyer, accountID int64, receivers []string) (*Message, error) {
 	// Receivers stay out of the error text: they are phone numbers or
 	// addresses, and errors end up in logs.
 	if len(receivers) == 0 {
@@ -285,27 +312,62 @@ func findLatestMessageTo(ctx context.Context, idb bun.IDB, accountID int64, rece
 	m := new(Message)
 	err := idb.NewSelect().Model(m).
 		Where("m.account_id = ?", accountID).
-		Where("m.receiver IN (?)", bun.List(receivers)).
+		WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+			// The receiver column is sealed, so receivers are found by
+			// their keyed hash. A row stored before receivers were keyed
+			// has no key and its receiver in clear text; it is matched on
+			// that until `herald keys rotate` keys it.
+			if rk := receiverLookupKeys(keys, receivers); len(rk) > 0 {
+				q = q.Where("m.receiver_key IN (?)", bun.List(rk))
+			}
+			return q.WhereOr("(m.receiver_key = '' AND m.receiver IN (?))", bun.List(receivers))
+		}).
 		OrderExpr("m.created_at DESC, m.id DESC").
 		Limit(1).
 		Scan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("find latest message on account %d: %w", accountID, mapErr(err))
 	}
-	normMessage(m)
+	if err := openMessage(c, m); err != nil {
+		return nil, fmt.Errorf("find latest message on account %d: %w", accountID, err)
+	}
 	return m, nil
 }
 
-func getBatch(ctx context.Context, idb bun.IDB, id string) (*Batch, error) {
+// receiverLookupKeys returns the receiver keys the spellings may be stored
+// under: each as a non-e-mail receiver and, when it looks like an address,
+// as an e-mail one (lower-cased). It returns nil without a keyer.
+func receiverLookupKeys(keys *ReceiverKeyer, receivers []string) []string {
+	if keys == nil {
+		return nil
+	}
+	var out []string
+	add := func(k string) {
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	for _, r := range receivers {
+		add(keys.Key(ChannelSMS, r))
+		if strings.Contains(r, "@") {
+			add(keys.Key(ChannelEmail, r))
+		}
+	}
+	return out
+}
+
+func getBatch(ctx context.Context, idb bun.IDB, c *Cipher, id string) (*Batch, error) {
 	b := new(Batch)
 	if err := idb.NewSelect().Model(b).Where("b.id = ?", id).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("get batch %q: %w", id, mapErr(err))
 	}
-	b.CreatedAt = normTime(b.CreatedAt)
+	if err := openBatch(c, b); err != nil {
+		return nil, fmt.Errorf("get batch %q: %w", id, err)
+	}
 	return b, nil
 }
 
-func getBatchByIdempotencyKey(ctx context.Context, idb bun.IDB, appID, key string) (*Batch, error) {
+func getBatchByIdempotencyKey(ctx context.Context, idb bun.IDB, c *Cipher, appID, key string) (*Batch, error) {
 	if key == "" {
 		return nil, fmt.Errorf("get batch by idempotency key: empty key: %w", ErrNotFound)
 	}
@@ -317,7 +379,9 @@ func getBatchByIdempotencyKey(ctx context.Context, idb bun.IDB, appID, key strin
 	if err != nil {
 		return nil, fmt.Errorf("get batch of app %q by idempotency key: %w", appID, mapErr(err))
 	}
-	b.CreatedAt = normTime(b.CreatedAt)
+	if err := openBatch(c, b); err != nil {
+		return nil, fmt.Errorf("get batch of app %q by idempotency key: %w", appID, err)
+	}
 	return b, nil
 }
 
@@ -414,22 +478,22 @@ func normMessage(m *Message) {
 // writes only the events; events are idempotent on (task_id, seq).
 func (db *DB) RecordMessage(ctx context.Context, taskID string, patch MessagePatch, events []*MessageEvent) error {
 	return db.RunInTx(ctx, func(ctx context.Context, tx *DB) error {
-		return recordMessage(ctx, tx.idb, tx.timestamp(), taskID, patch, events)
+		return recordMessage(ctx, tx.idb, tx.cipher, tx.timestamp(), taskID, patch, events)
 	})
 }
 
 // recordMessage applies patch, unless empty, and appends events; the
 // statistics count the change last (see statsBatch).
-func recordMessage(ctx context.Context, idb bun.IDB, now time.Time, taskID string, patch MessagePatch, events []*MessageEvent) error {
+func recordMessage(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, taskID string, patch MessagePatch, events []*MessageEvent) error {
 	var stats statsBatch
 	if patch != (MessagePatch{}) {
-		if err := updateMessage(ctx, idb, now, taskID, patch, &stats); err != nil {
+		if err := updateMessage(ctx, idb, c, now, taskID, patch, &stats); err != nil {
 			return err
 		}
 	}
 	for _, e := range events {
 		e.TaskID = taskID
-		if err := addEvent(ctx, idb, now, e); err != nil {
+		if err := addEvent(ctx, idb, c, now, e); err != nil {
 			return err
 		}
 	}
@@ -465,6 +529,6 @@ func (db *DB) RecordAccepted(ctx context.Context, taskID string, accountID int64
 		if err := settleQuota(ctx, tx.idb, taskID, QuotaCommitted); err != nil {
 			return err
 		}
-		return recordMessage(ctx, tx.idb, now, taskID, patch, events)
+		return recordMessage(ctx, tx.idb, tx.cipher, now, taskID, patch, events)
 	})
 }

@@ -301,10 +301,13 @@ type Message struct {
 	// ReceiverKey is the keyed hash of Receiver (ReceiverKeyer), set on
 	// insert by a store opened with Options.ReceiverKeys; the admin list
 	// finds a receiver through it. Empty on rows accepted before it existed.
-	ReceiverKey    string            `bun:"receiver_key,notnull"`
+	ReceiverKey string `bun:"receiver_key,notnull"`
+	// Receiver, Subject, Content, TemplateParams, Attachments and
+	// LastError are personal data: the store seals them on write and
+	// opens them on read (see Cipher.SealText).
 	Subject        string            `bun:"subject,notnull"`
 	Content        string            `bun:"content,notnull"`
-	TemplateParams map[string]string `bun:"template_params,type:text"`
+	TemplateParams map[string]string `bun:"-"`
 	SignatureName  string            `bun:"signature_name,notnull"`
 	// Attachments of e-mail sends, as JSON.
 	Attachments json.RawMessage `bun:"attachments,type:text"`
@@ -348,6 +351,11 @@ type Message struct {
 	CreatedAt    time.Time  `bun:"created_at,notnull"`
 	UpdatedAt    time.Time  `bun:"updated_at,notnull"`
 	FinishedAt   *time.Time `bun:"finished_at"`
+
+	// TemplateParamsText is the stored form of TemplateParams: JSON,
+	// sealed. The store fills it on write and ignores what callers put
+	// there.
+	TemplateParamsText string `bun:"template_params,nullzero" json:"-"`
 }
 
 // Batch records one batch request.
@@ -366,7 +374,7 @@ type Batch struct {
 	RequestHash    string    `bun:"request_hash,notnull"`
 	CreatedAt      time.Time `bun:"created_at,notnull"`
 	// Attachments of an e-mail batch, as JSON, stored once for all its
-	// messages (whose own Attachments stay empty).
+	// messages (whose own Attachments stay empty). Sealed at rest.
 	Attachments json.RawMessage `bun:"attachments,type:text"`
 }
 
@@ -378,16 +386,19 @@ type MessageEvent struct {
 	TaskID string `bun:"task_id,notnull"`
 	// Seq orders events within a task and makes their insertion idempotent
 	// (a re-run local activity writes the same seq again).
-	Seq       int             `bun:"seq,notnull"`
-	Kind      string          `bun:"kind,notnull"`
-	Status    string          `bun:"status,notnull"`
-	AccountID *int64          `bun:"account_id"`
-	Code      string          `bun:"code,notnull"`
-	Detail    string          `bun:"detail,notnull"`
-	Data      json.RawMessage `bun:"data,type:text"`
+	Seq       int    `bun:"seq,notnull"`
+	Kind      string `bun:"kind,notnull"`
+	Status    string `bun:"status,notnull"`
+	AccountID *int64 `bun:"account_id"`
+	Code      string `bun:"code,notnull"`
+	// Detail is sealed at rest: it holds a receiver's reply, or a
+	// provider's error text, which may quote the receiver.
+	Detail string          `bun:"detail,notnull"`
+	Data   json.RawMessage `bun:"data,type:text"`
 	// Inputs holds, on a rule decision, the structured facts the rules
 	// decided on (rules.Input as JSON), so the decision can be replayed
 	// against a draft rule set; nil on other events and older decisions.
+	// Sealed at rest, as the failure it holds may quote the receiver.
 	Inputs    json.RawMessage `bun:"inputs,type:text"`
 	CreatedAt time.Time       `bun:"created_at,notnull"`
 }

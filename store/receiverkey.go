@@ -23,7 +23,21 @@ type ReceiverKeyer struct {
 
 // NewReceiverKeyer derives the receiver-key subkey from a master key.
 func NewReceiverKeyer(master []byte) *ReceiverKeyer {
-	return &ReceiverKeyer{key: DeriveKey(master, receiverKeyInfo)}
+	return &ReceiverKeyer{key: ReceiverIndexKey(master)}
+}
+
+// ReceiverIndexKey returns the receiver-key subkey of a master key: the
+// key NewReceiverKeyer uses. A deployment that rotates its master key pins
+// it (NewIndexReceiverKeyer), so receiver keys, which suppressions hold
+// without any receiver to compute them again from, stay valid.
+func ReceiverIndexKey(master []byte) []byte {
+	return DeriveKey(master, receiverKeyInfo)
+}
+
+// NewIndexReceiverKeyer returns a ReceiverKeyer over a receiver index key
+// as ReceiverIndexKey returns it.
+func NewIndexReceiverKeyer(indexKey []byte) *ReceiverKeyer {
+	return &ReceiverKeyer{key: append([]byte(nil), indexKey...)}
 }
 
 // DeriveKey returns the 32-byte subkey of the master key for one purpose,

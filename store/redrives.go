@@ -44,7 +44,14 @@ type RedriveCounts struct {
 func (db *DB) CreateRedrive(ctx context.Context, r *Redrive) error {
 	now := db.timestamp()
 	r.CreatedAt, r.UpdatedAt = createdTimes(now, r.CreatedAt, r.UpdatedAt)
-	if _, err := db.idb.NewInsert().Model(r).Exec(ctx); err != nil {
+	// The filter may name a receiver: it is sealed like other personal
+	// data.
+	row := *r
+	var err error
+	if row.Filter, err = db.cipher.SealText(r.Filter); err != nil {
+		return fmt.Errorf("create redrive %q: seal filter: %w", r.ID, err)
+	}
+	if _, err := db.idb.NewInsert().Model(&row).Exec(ctx); err != nil {
 		return fmt.Errorf("create redrive %q: %w", r.ID, mapErr(err))
 	}
 	return nil
@@ -56,7 +63,9 @@ func (db *DB) GetRedrive(ctx context.Context, id string) (*Redrive, error) {
 	if err := db.idb.NewSelect().Model(r).Where("rd.id = ?", id).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("get redrive %q: %w", id, mapErr(err))
 	}
-	normRedrive(r)
+	if err := normRedrive(db.cipher, r); err != nil {
+		return nil, fmt.Errorf("get redrive %q: %w", id, err)
+	}
 	return r, nil
 }
 
@@ -75,7 +84,9 @@ func (db *DB) ListRedrives(ctx context.Context, before time.Time, limit int) ([]
 		return nil, fmt.Errorf("list redrives: %w", mapErr(err))
 	}
 	for i := range out {
-		normRedrive(&out[i])
+		if err := normRedrive(db.cipher, &out[i]); err != nil {
+			return nil, fmt.Errorf("list redrives: %w", err)
+		}
 	}
 	return out, nil
 }
@@ -99,7 +110,14 @@ func (db *DB) UpdateRedrive(ctx context.Context, id, status string, add RedriveC
 	return nil
 }
 
-func normRedrive(r *Redrive) {
+// normRedrive opens a re-drive's filter and normalises its times, in
+// place.
+func normRedrive(c *Cipher, r *Redrive) error {
+	var err error
+	if r.Filter, err = c.OpenText(r.Filter); err != nil {
+		return fmt.Errorf("open filter: %w", err)
+	}
 	r.CreatedAt = normTime(r.CreatedAt)
 	r.UpdatedAt = normTime(r.UpdatedAt)
+	return nil
 }

@@ -37,14 +37,17 @@ type Options struct {
 	// PostgreSQL; "sqlite:///abs/path.db", "sqlite://relative.db" or
 	// "sqlite::memory:" for the embedded SQLite store.
 	URL string
-	// Cipher seals app secrets and provider configs at rest. It may be nil
-	// for work that never touches them (migrations); such calls then fail
-	// with ErrNoCipher.
+	// Cipher seals app secrets, provider configs and personal data at
+	// rest. It may be nil for work that never touches them (migrations):
+	// calls on secrets then fail with ErrNoCipher, personal data is written
+	// in clear text and sealed personal data cannot be read.
 	Cipher *Cipher
 	// Logger may be nil.
 	Logger *zap.Logger
-	// ReceiverKeys, when set, keys the receiver of every message stored
-	// (Message.ReceiverKey), so it can be found without a plain-text scan.
+	// ReceiverKeys keys the receiver of every message stored
+	// (Message.ReceiverKey), so it can be found although the receiver is
+	// sealed. When nil, receiver keys are derived from the Cipher's master
+	// key (NewReceiverKeyer), and without a Cipher there are none.
 	ReceiverKeys *ReceiverKeyer
 }
 
@@ -87,7 +90,11 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	default:
 		return nil, fmt.Errorf("open store: unsupported database URL scheme %q (want postgres://, postgresql:// or sqlite:)", urlScheme(opts.URL))
 	}
-	db := &DB{bun: bdb, idb: bdb, dialect: dialect, cipher: opts.Cipher, log: log, now: time.Now, keys: opts.ReceiverKeys}
+	keys := opts.ReceiverKeys
+	if keys == nil && opts.Cipher != nil {
+		keys = &ReceiverKeyer{key: opts.Cipher.keys[0].receivers}
+	}
+	db := &DB{bun: bdb, idb: bdb, dialect: dialect, cipher: opts.Cipher, log: log, now: time.Now, keys: keys}
 	if err := db.Ping(ctx); err != nil {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("open store: %w", err)
@@ -191,6 +198,10 @@ func (db *DB) Ping(ctx context.Context) error {
 // Bun returns the underlying bun database (not the transaction, for a
 // transaction-bound DB).
 func (db *DB) Bun() *bun.DB { return db.bun }
+
+// KeyID returns the id of the master key the store seals personal data
+// under, as sealed values name it; "" without a Cipher.
+func (db *DB) KeyID() string { return db.cipher.KeyID() }
 
 // Dialect returns "postgres" or "sqlite".
 func (db *DB) Dialect() string { return db.dialect }

@@ -61,7 +61,15 @@ func (db *DB) ListEventsAfter(ctx context.Context, afterID int64, f MessageFilte
 		return nil, fmt.Errorf("list events after %d: %w", afterID, mapErr(err))
 	}
 	for i := range out {
-		out[i].CreatedAt = normTime(out[i].CreatedAt)
+		e := &out[i]
+		var err error
+		if e.Detail, err = db.cipher.OpenText(e.Detail); err != nil {
+			return nil, fmt.Errorf("list events after %d: open detail of task %q: %w", afterID, e.TaskID, err)
+		}
+		if e.Receiver, err = db.cipher.OpenText(e.Receiver); err != nil {
+			return nil, fmt.Errorf("list events after %d: open receiver of task %q: %w", afterID, e.TaskID, err)
+		}
+		e.CreatedAt = normTime(e.CreatedAt)
 	}
 	return out, nil
 }

@@ -43,6 +43,7 @@ and a Temporal cluster:
 		newServeCommand(stdout, getenv),
 		newWorkerCommand(stdout, getenv),
 		newMigrateCommand(stdout, getenv),
+		newKeysCommand(stdout, getenv),
 		newSendCommand(stdout, getenv),
 		newApplyCommand(stdout, getenv),
 		newProviderCommand(stdout, getenv),

@@ -200,11 +200,26 @@ func (s *stack) openStore(ctx context.Context, policy schemaPolicy) error {
 	if err != nil {
 		return fmt.Errorf("master key: %w", err)
 	}
-	cipher, err := store.NewCipher(key)
+	var previous [][]byte
+	for i, k := range s.cfg.PreviousMasterKeys {
+		pk, err := store.ParseMasterKey(k)
+		if err != nil {
+			return fmt.Errorf("previous master key %d: %w", i+1, err)
+		}
+		previous = append(previous, pk)
+	}
+	cipher, err := store.NewCipher(key, previous...)
 	if err != nil {
 		return fmt.Errorf("master key: %w", err)
 	}
 	s.receiverKeys = store.NewReceiverKeyer(key)
+	if s.cfg.ReceiverIndexKey != "" {
+		ik, err := store.ParseMasterKey(s.cfg.ReceiverIndexKey)
+		if err != nil {
+			return fmt.Errorf("receiver index key: %w", err)
+		}
+		s.receiverKeys = store.NewIndexReceiverKeyer(ik)
+	}
 	db, err := store.Open(ctx, store.Options{URL: s.cfg.Database.URL, Cipher: cipher, Logger: s.log, ReceiverKeys: s.receiverKeys})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)

@@ -36,8 +36,17 @@ type Config struct {
 	// DataDir holds dev mode's files: the SQLite store, the Temporal
 	// database and the generated master key.
 	DataDir string
-	// MasterKey encrypts credentials at rest: base64 of 32 bytes.
+	// MasterKey encrypts credentials and personal data at rest: base64 of
+	// 32 bytes.
 	MasterKey string
+	// PreviousMasterKeys are master keys being rotated out: they open what
+	// they sealed and seal nothing (see `herald keys rotate`).
+	PreviousMasterKeys []string
+	// ReceiverIndexKey, when set, keys receivers (the blind index that
+	// finds a receiver without storing it) instead of a subkey of
+	// MasterKey, so a master key rotation leaves receiver keys as they
+	// are: base64 of 32 bytes, as `herald keys index-key` prints it.
+	ReceiverIndexKey string
 
 	HTTP     HTTP
 	Database Database
@@ -217,7 +226,9 @@ type setting struct {
 func (c *Config) settings() []setting {
 	return []setting{
 		{"data-dir", "directory for dev mode's store, Temporal database and generated master key", &c.DataDir},
-		{"master-key", "base64 of 32 random bytes; encrypts credentials at rest (required outside dev)", &c.MasterKey},
+		{"master-key", "base64 of 32 random bytes; encrypts credentials and personal data at rest (required outside dev)", &c.MasterKey},
+		{"previous-master-keys", "comma list of master keys being rotated out: they only decrypt what they encrypted, until `herald keys rotate` has encrypted it again under master-key", &c.PreviousMasterKeys},
+		{"receiver-index-key", "base64 of 32 bytes that keys receivers for lookups, as `herald keys index-key` prints it; required with previous-master-keys so rotating the master key keeps receiver keys (default: derived from master-key)", &c.ReceiverIndexKey},
 		{"http.addr", "API listen address", &c.HTTP.Addr},
 		{"http.public-url", "base URL providers use to reach this service (receipt callbacks); default http://127.0.0.1:<port>", &c.HTTP.PublicURL},
 		{"http.read-header-timeout", "longest time a client may take to send a request's headers", &c.HTTP.ReadHeaderTimeout},
@@ -519,6 +530,22 @@ func (c Config) Validate(mode Mode) error {
 			add("master-key must be base64 of exactly 32 bytes")
 		}
 	}
+	for i, k := range c.PreviousMasterKeys {
+		// Problems name a key by position, never by value.
+		switch key, err := store.ParseMasterKey(k); {
+		case err != nil:
+			add("previous-master-keys: key %d must be base64 of exactly 32 bytes", i+1)
+		case c.MasterKey != "" && sameKey(key, c.MasterKey):
+			add("previous-master-keys: key %d is master-key itself; list only the keys being rotated out", i+1)
+		}
+	}
+	if c.ReceiverIndexKey != "" {
+		if _, err := store.ParseMasterKey(c.ReceiverIndexKey); err != nil {
+			add("receiver-index-key must be base64 of exactly 32 bytes")
+		}
+	} else if len(c.PreviousMasterKeys) > 0 {
+		add("receiver-index-key is required with previous-master-keys (env %s): without it receiver keys follow master-key, and suppressions and receiver lookups would stop matching; set it to what `herald keys index-key` prints under the previous master key", EnvName("receiver-index-key"))
+	}
 	if c.Database.URL != "" && !hasScheme(c.Database.URL, "postgres", "postgresql", "sqlite") {
 		add("database.url %q must start with postgres://, postgresql:// or sqlite://", redactURL(c.Database.URL))
 	}
@@ -670,4 +697,10 @@ func redactURL(raw string) string {
 	u.RawQuery = ""
 	u.Fragment = ""
 	return u.Redacted()
+}
+
+// sameKey reports whether key is what the master key text decodes to.
+func sameKey(key []byte, text string) bool {
+	other, err := store.ParseMasterKey(text)
+	return err == nil && string(other) == string(key)
 }

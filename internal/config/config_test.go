@@ -57,6 +57,15 @@ func validKey() string {
 	return base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
 }
 
+// otherKey and thirdKey are well-formed master keys other than validKey.
+func otherKey() string {
+	return base64.StdEncoding.EncodeToString([]byte("abcdef0123456789abcdef0123456789"))
+}
+
+func thirdKey() string {
+	return base64.StdEncoding.EncodeToString([]byte("ABCDEF0123456789ABCDEF0123456789"))
+}
+
 // problems returns the problems of a *config.Error, failing otherwise.
 func problems(t *testing.T, err error) []string {
 	t.Helper()
@@ -93,6 +102,8 @@ var everySetting = []struct {
 }{
 	{"data-dir", "data-dir", "HERALD_DATA_DIR", "/var/lib/herald", "/var/lib/herald", func(c config.Config) any { return c.DataDir }, "/var/lib/herald"},
 	{"master-key", "master-key", "HERALD_MASTER_KEY", validKey(), validKey(), func(c config.Config) any { return c.MasterKey }, validKey()},
+	{"previous-master-keys", "previous-master-keys", "HERALD_PREVIOUS_MASTER_KEYS", otherKey() + "," + thirdKey(), "[" + otherKey() + ", " + thirdKey() + "]", func(c config.Config) any { return c.PreviousMasterKeys }, []string{otherKey(), thirdKey()}},
+	{"receiver-index-key", "receiver-index-key", "HERALD_RECEIVER_INDEX_KEY", thirdKey(), thirdKey(), func(c config.Config) any { return c.ReceiverIndexKey }, thirdKey()},
 	{"http.addr", "addr", "HERALD_HTTP_ADDR", "127.0.0.1:9000", "127.0.0.1:9000", func(c config.Config) any { return c.HTTP.Addr }, "127.0.0.1:9000"},
 	{"http.public-url", "public-url", "HERALD_HTTP_PUBLIC_URL", "https://herald.example.com", "https://herald.example.com", func(c config.Config) any { return c.HTTP.PublicURL }, "https://herald.example.com"},
 	{"database.url", "database-url", "HERALD_DATABASE_URL", "postgres://db.example.com/herald", "postgres://db.example.com/herald", func(c config.Config) any { return c.Database.URL }, "postgres://db.example.com/herald"},
@@ -683,6 +694,38 @@ func TestConfigMasterKey(t *testing.T) {
 		t.Parallel()
 		_, err := store.ParseMasterKey("%%%")
 		require.Error(t, err)
+	})
+}
+
+func TestConfigKeyRotation(t *testing.T) {
+	t.Parallel()
+	t.Run("OK", func(t *testing.T) {
+		t.Parallel()
+		c := complete()
+		c.PreviousMasterKeys = []string{otherKey()}
+		c.ReceiverIndexKey = thirdKey()
+		require.NoError(t, c.Validate(config.ModeServe))
+	})
+	t.Run("ErrNoReceiverIndexKey", func(t *testing.T) {
+		t.Parallel()
+		c := complete()
+		c.PreviousMasterKeys = []string{otherKey()}
+		probs := problems(t, c.Validate(config.ModeServe))
+		require.Len(t, probs, 1)
+		require.Contains(t, probs[0], "receiver-index-key is required with previous-master-keys")
+		require.Contains(t, probs[0], "HERALD_RECEIVER_INDEX_KEY")
+	})
+	t.Run("ErrBadKeys", func(t *testing.T) {
+		t.Parallel()
+		c := complete()
+		c.PreviousMasterKeys = []string{otherKey(), "bad-key", validKey()}
+		c.ReceiverIndexKey = "short"
+		probs := problems(t, c.Validate(config.ModeServe))
+		requireMentioned(t, probs, "key 2 must be base64", "key 3 is master-key itself", "receiver-index-key must be base64")
+		for _, p := range probs {
+			require.NotContains(t, p, "bad-key", "keys are never shown")
+			require.NotContains(t, p, validKey(), "keys are never shown")
+		}
 	})
 }
 
