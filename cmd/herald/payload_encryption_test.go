@@ -32,12 +32,13 @@ import (
 	"github.com/heraldhq/herald/workflows"
 )
 
-// TestTemporalPayloadsEncrypted sends messages down every path that hands
-// personal data to Temporal — an SMS with template parameters and its
-// receipt signal, a receiver the provider refuses (a failure whose message
-// quotes it), a scheduled message cancelled by an update, an e-mail with
-// a subject — then reads their histories straight from the server, without
-// the codec, and finds every payload sealed and no receiver or content
+// TestTemporalPayloadsEncrypted sends messages down every path that could
+// hand personal data to Temporal — an SMS with template parameters and its
+// receipt signal, a receiver the provider refuses (a failure with the
+// provider's text), a scheduled message cancelled by an update, an e-mail
+// with a subject — then reads their histories and their accounts' breaker
+// histories straight from the server, without the codec, and finds every
+// payload and failure sealed and no receiver, content or payload text
 // anywhere in the bytes. The /codec endpoint then opens those payloads for
 // an admin and an operator, and refuses a viewer and an anonymous caller.
 func TestTemporalPayloadsEncrypted(t *testing.T) {
@@ -75,6 +76,16 @@ func TestTemporalPayloadsEncrypted(t *testing.T) {
 		"mail name":          "Annabel" + suffix,
 		"mail amount":        "EUR" + suffix + ".17",
 		"mail subject":       "Private subject " + suffix,
+	}
+	// Herald's workflows carry ids, not receivers or contents (activities
+	// read those from the store), so what reaches Temporal is error texts,
+	// receipts and statuses. These texts are known to be in the payloads:
+	// finding them decoded and not in the raw history shows the payloads
+	// that matter are the ones sealed.
+	inPayloads := []string{
+		"mailbox unavailable",                 // the refusal's failure message
+		"DELIVRD",                             // the receipt signal
+		"cancelled before its scheduled time", // the cancel update's result
 	}
 	var taskIDs []string
 
@@ -148,6 +159,10 @@ func TestTemporalPayloadsEncrypted(t *testing.T) {
 			require.False(t, bytes.Contains(histBytes, []byte(s)), "%s %q in clear in the history of %s", what, s, id)
 			require.False(t, bytes.Contains(histJSON, []byte(s)), "%s %q in clear in the history of %s", what, s, id)
 		}
+		for _, s := range inPayloads {
+			require.False(t, bytes.Contains(histBytes, []byte(s)), "%q in clear in the history of %s", s, id)
+			require.False(t, bytes.Contains(histJSON, []byte(s)), "%q in clear in the history of %s", s, id)
+		}
 		for _, ev := range hist.GetEvents() {
 			seen[ev.GetEventType().String()]++
 			// Search attributes are indexed by the server and cannot be
@@ -193,8 +208,8 @@ func TestTemporalPayloadsEncrypted(t *testing.T) {
 	for _, p := range decoded {
 		plainText.Write(p.GetData())
 	}
-	for _, what := range []string{"sms receiver", "sms code", "scheduled receiver", "mail receiver", "refused receiver", "mail subject"} {
-		require.Contains(t, plainText.String(), secrets[what], "%s not in any payload: the test would prove nothing about it", what)
+	for _, s := range inPayloads {
+		require.Contains(t, plainText.String(), s, "not in any payload: the test would prove nothing about it")
 	}
 
 	body, err := protojson.Marshal(&commonpb.Payloads{Payloads: sealed})
