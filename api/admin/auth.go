@@ -220,6 +220,11 @@ func (s *Server) deliver(c echo.Context, out session, delivery string, lifetime 
 	if delivery == DeliveryCookie {
 		c.SetCookie(s.refreshCookie(c, out.RefreshToken, max(1, int(lifetime.Seconds()))))
 		out.RefreshToken = ""
+		if s.codec != nil {
+			// A browser sign-in also lets the Temporal UI in the same
+			// browser decode payloads, until the access token expires.
+			c.SetCookie(s.codecCookie(c, out.AccessToken, max(1, out.ExpiresIn)))
+		}
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -358,6 +363,9 @@ func (s *Server) logout(c echo.Context) error {
 		}
 	}
 	c.SetCookie(s.refreshCookie(c, "", -1))
+	if s.codec != nil {
+		c.SetCookie(s.codecCookie(c, "", -1))
+	}
 	return c.NoContent(http.StatusNoContent)
 }
 
@@ -372,7 +380,15 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		h := c.Request().Header.Get(echo.HeaderAuthorization)
 		raw, ok := strings.CutPrefix(h, "Bearer ")
+		if (!ok || raw == "") && isCodecPath(c.Request().URL.Path) {
+			if ck, err := c.Cookie(CodecCookie); err == nil && ck.Value != "" {
+				raw, ok = ck.Value, true
+			}
+		}
 		if !ok || raw == "" {
+			if isCodecPath(c.Request().URL.Path) {
+				return adminhttp.Unauthorized("sign in to Herald's console in this browser first (it sets the " + CodecCookie + " cookie), or send an access token as Authorization: Bearer <token>")
+			}
 			return adminhttp.Unauthorized("sign in first: send a valid access token as Authorization: Bearer <token>")
 		}
 		id, claims, err := s.tokens.parse(raw)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.temporal.io/sdk/converter"
 	"go.uber.org/zap"
 
 	"github.com/heraldhq/herald/internal/clientip"
@@ -46,6 +47,9 @@ type Config struct {
 	// Argon2 sets the cost of new password hashes (default
 	// DefaultArgon2).
 	Argon2 Argon2Params
+	// CodecOrigins are the browser origins (scheme://host[:port]) of the
+	// Temporal Web UIs that may call the codec server with credentials.
+	CodecOrigins []string
 }
 
 // HashLimits bound the memory password hashing can take: at most
@@ -139,6 +143,9 @@ func (c Config) Validate() error {
 	if c.RefreshIdleTTL > 0 && c.RefreshMaxTTL > 0 && c.RefreshIdleTTL > c.RefreshMaxTTL {
 		errs = append(errs, fmt.Errorf("RefreshIdleTTL (%s) must not exceed RefreshMaxTTL (%s)", c.RefreshIdleTTL, c.RefreshMaxTTL))
 	}
+	if _, err := codecOrigins(c.CodecOrigins); err != nil {
+		errs = append(errs, fmt.Errorf("CodecOrigins: %w", err))
+	}
 	if c.MaxBodyBytes < 0 || c.LoginFreeFailures < 0 || c.Hashing.Concurrency < 0 || c.Hashing.Queue < 0 {
 		errs = append(errs, errors.New("MaxBodyBytes, LoginFreeFailures, Hashing.Concurrency and Hashing.Queue must not be negative"))
 	}
@@ -158,6 +165,10 @@ type Deps struct {
 	// OpenAPIFragments document the Routes: YAML with "paths" and
 	// "components", merged into the served document.
 	OpenAPIFragments [][]byte
+	// Codec, when set, is served at CodecPrefix to operators and admins
+	// (the Temporal codec server protocol), so the Temporal Web UI shows
+	// the payloads it encrypted in clear to them.
+	Codec converter.PayloadCodec
 	// Logger defaults to a no-op logger.
 	Logger *zap.Logger
 	// Now defaults to time.Now.

@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/adminhttp"
-	"github.com/heraldhq/herald/store"
 )
 
 // routeRoles is the least role of every route this package registers;
@@ -28,23 +27,29 @@ var routeRoles = map[string]adminhttp.Role{
 	"GET /users/:id":           adminhttp.RoleAdmin,
 	"PATCH /users/:id":         adminhttp.RoleAdmin,
 	"POST /users/:id/password": adminhttp.RoleAdmin,
+	"POST /codec/decode":       adminhttp.RoleOperator,
+	"POST /codec/encode":       adminhttp.RoleOperator,
 }
 
-// registeredRoutes lists "METHOD path" of every route of e below Prefix.
+// registeredRoutes lists "METHOD path" of every route of e below Prefix
+// (path relative to it) and of the codec server (path as served).
 func registeredRoutes(e *echo.Echo) []string {
 	var out []string
 	for _, r := range e.Routes() {
-		if r.Method == echo.RouteNotFound || !strings.HasPrefix(r.Path, Prefix+"/") {
-			continue
+		switch {
+		case r.Method == echo.RouteNotFound:
+		case strings.HasPrefix(r.Path, Prefix+"/"):
+			out = append(out, r.Method+" "+strings.TrimPrefix(r.Path, Prefix))
+		case isCodecPath(r.Path):
+			out = append(out, r.Method+" "+r.Path)
 		}
-		out = append(out, r.Method+" "+strings.TrimPrefix(r.Path, Prefix))
 	}
 	return out
 }
 
 func TestEveryRouteByRole(t *testing.T) {
 	t.Parallel()
-	h := setup(t, store.DialectSQLite, Config{}, nil)
+	h, _ := setupCodec(t)
 	tokens := map[adminhttp.Role]string{}
 	var target int64
 	for _, r := range adminhttp.Roles {
@@ -59,16 +64,21 @@ func TestEveryRouteByRole(t *testing.T) {
 		require.True(t, known, "route %s has no role in routeRoles", route)
 		method, path, _ := strings.Cut(route, " ")
 		path = strings.ReplaceAll(path, ":id", strconv.FormatInt(target, 10))
+		req := request{method: method, path: path}
+		if isCodecPath(path) {
+			req = request{method: method, rawPath: path}
+		}
 		t.Run(route, func(t *testing.T) {
 			if least == "" {
-				resp := h.do(request{method: method, path: path})
+				resp := h.do(req)
 				require.NotEqual(t, http.StatusForbidden, resp.Code)
 				return
 			}
-			anon := h.do(request{method: method, path: path})
+			anon := h.do(req)
 			require.Equal(t, http.StatusUnauthorized, anon.Code, "without a token")
 			for _, role := range adminhttp.Roles {
-				resp := h.do(request{method: method, path: path, token: tokens[role]})
+				req.token = tokens[role]
+				resp := h.do(req)
 				if role.AtLeast(least) {
 					require.NotContains(t, []int{http.StatusUnauthorized, http.StatusForbidden}, resp.Code, "%s: %s", role, resp.Body.String())
 				} else {

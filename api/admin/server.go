@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.temporal.io/sdk/converter"
 	"go.uber.org/zap"
 
 	"github.com/heraldhq/herald/internal/adminhttp"
@@ -47,6 +48,10 @@ type Server struct {
 	tokens  *tokens
 	users   *Users
 	echo    *echo.Echo
+	// codec serves CodecPrefix when set, to the browsers of
+	// codecOrigins.
+	codec        converter.PayloadCodec
+	codecOrigins []string
 	// openAPI is the served document: openapi.yaml with the route
 	// groups' fragments merged in.
 	openAPIDoc []byte
@@ -66,7 +71,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new admin api server: trusted proxies: %w", err)
 	}
-	s := &Server{cfg: cfg, db: deps.Store, log: deps.Logger, now: deps.Now, trusted: trusted}
+	s := &Server{cfg: cfg, db: deps.Store, log: deps.Logger, now: deps.Now, trusted: trusted, codec: deps.Codec}
+	if s.codecOrigins, err = codecOrigins(cfg.CodecOrigins); err != nil {
+		return nil, fmt.Errorf("new admin api server: %w", err)
+	}
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
@@ -85,7 +93,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	return s, nil
 }
 
-// Handler serves everything under Prefix; mount it there.
+// Handler serves everything under Prefix, and CodecPrefix when Deps.Codec
+// is set; mount it at both.
 func (s *Server) Handler() http.Handler { return s.echo }
 
 // Hasher returns the server's password hasher.
@@ -100,7 +109,7 @@ func (s *Server) routes(extra []func(g *echo.Group)) *echo.Echo {
 	// Authentication runs for every request but the public routes, after
 	// routing, so an unknown path or method still answers 404 or 405 to
 	// a signed-in caller and 401 to anyone else.
-	e.Use(s.logRequests, s.recoverPanics, s.limitBody, s.authenticate)
+	e.Use(s.logRequests, s.recoverPanics, s.codecCORS, s.limitBody, s.authenticate)
 
 	g := e.Group(Prefix)
 	g.POST(pathLogin, s.login)
@@ -117,6 +126,13 @@ func (s *Server) routes(extra []func(g *echo.Group)) *echo.Echo {
 	g.GET("/audit", s.listAudit, adminhttp.Require(adminhttp.RoleOperator))
 	for _, register := range extra {
 		register(g)
+	}
+	if s.codec != nil {
+		// Decoding shows receivers and contents, which only operators
+		// and admins read unmasked.
+		cg := e.Group(CodecPrefix)
+		cg.POST("/decode", s.codecDecode, adminhttp.Require(adminhttp.RoleOperator))
+		cg.POST("/encode", s.codecEncode, adminhttp.Require(adminhttp.RoleOperator))
 	}
 	return e
 }
@@ -187,11 +203,15 @@ func tooLarge(limit int64) *adminhttp.Problem {
 func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		if req.ContentLength > s.cfg.MaxBodyBytes {
-			return tooLarge(s.cfg.MaxBodyBytes)
+		limit := s.cfg.MaxBodyBytes
+		if isCodecPath(req.URL.Path) {
+			limit = max(limit, codecMaxBodyBytes)
+		}
+		if req.ContentLength > limit {
+			return tooLarge(limit)
 		}
 		if req.Body != nil {
-			req.Body = http.MaxBytesReader(c.Response(), req.Body, s.cfg.MaxBodyBytes)
+			req.Body = http.MaxBytesReader(c.Response(), req.Body, limit)
 		}
 		return next(c)
 	}

@@ -53,6 +53,12 @@ func eachDialect(t *testing.T, fn func(t *testing.T, h *harness)) {
 
 func setup(t *testing.T, dialect string, cfg Config, routes []func(g *echo.Group)) *harness {
 	t.Helper()
+	return setupDeps(t, dialect, cfg, Deps{Routes: routes})
+}
+
+// setupDeps is setup with more collaborators; Store and Now are set here.
+func setupDeps(t *testing.T, dialect string, cfg Config, deps Deps) *harness {
+	t.Helper()
 	db := openStore(t, dialect)
 	key := make([]byte, store.MasterKeySize)
 	_, err := rand.Read(key)
@@ -62,7 +68,8 @@ func setup(t *testing.T, dialect string, cfg Config, routes []func(g *echo.Group
 		cfg.Argon2 = testArgon2
 	}
 	clk := &clock{t: time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)}
-	srv, err := New(cfg, Deps{Store: db, Now: clk.Now, Routes: routes})
+	deps.Store, deps.Now = db, clk.Now
+	srv, err := New(cfg, deps)
 	require.NoError(t, err)
 	return &harness{t: t, db: db, srv: srv, clock: clk}
 }
@@ -119,11 +126,14 @@ func (r response) decode(t *testing.T, v any) {
 // request is one call to the server.
 type request struct {
 	method, path string
-	body         any
-	token        string
-	remote       string
-	header       map[string]string
-	cookies      []*http.Cookie
+	// rawPath, when set, is the whole request path instead of
+	// Prefix+path.
+	rawPath string
+	body    any
+	token   string
+	remote  string
+	header  map[string]string
+	cookies []*http.Cookie
 }
 
 func (h *harness) do(r request) response {
@@ -139,7 +149,11 @@ func (h *harness) do(r request) response {
 		require.NoError(h.t, err)
 		body = bytes.NewReader(raw)
 	}
-	req := httptest.NewRequest(r.method, Prefix+r.path, body)
+	target := Prefix + r.path
+	if r.rawPath != "" {
+		target = r.rawPath
+	}
+	req := httptest.NewRequest(r.method, target, body)
 	if r.body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

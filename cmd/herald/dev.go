@@ -86,11 +86,14 @@ func (s *stack) startDev(ctx context.Context) (demoInfo, error) {
 // startAll runs the store, Redis, Temporal, the worker and the API in one
 // process.
 func (s *stack) startAll(ctx context.Context) error {
-	if err := s.openCore(ctx, schemaMigrate); err != nil {
-		return err
-	}
+	// The API listens first: the embedded Temporal UI is told the
+	// API's /codec address when it starts.
 	ln, err := s.listenAPI()
 	if err != nil {
+		return err
+	}
+	if err := s.openCore(ctx, schemaMigrate); err != nil {
+		_ = ln.Close()
 		return err
 	}
 	if err := s.startWorker(s.apiURL); err != nil {

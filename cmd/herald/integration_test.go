@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/proxy"
 	"go.temporal.io/api/workflowservice/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -116,6 +118,14 @@ func recordHistory(t *testing.T, h *harness, taskID, name string) {
 		require.NoError(t, err)
 		hist.Events = append(hist.Events, ev)
 	}
+	// The replay tests run without the codec: record the payloads in
+	// clear, as they were before encryption.
+	require.NoError(t, proxy.VisitPayloads(context.Background(), hist, proxy.VisitPayloadsOptions{
+		SkipSearchAttributes: true,
+		Visitor: func(_ *proxy.VisitPayloadsContext, ps []*commonpb.Payload) ([]*commonpb.Payload, error) {
+			return h.s.codec.Decode(ps)
+		},
+	}))
 	raw, err := protojson.MarshalOptions{Indent: "  "}.Marshal(hist)
 	require.NoError(t, err)
 	path := filepath.Join("..", "..", "workflows", "testdata", "histories", name+".json")

@@ -46,7 +46,10 @@ replies) in the store. To rotate it:
      decrypt under the old.
   3. Run "herald keys rotate" with the same settings: it encrypts every row
      again under the new key, in batches, while the service runs.
-  4. Remove previous-master-keys and restart. Keep receiver-index-key.
+  4. Once every workflow started before the change has ended and its
+     history has passed temporal.retention (Temporal payloads stay sealed
+     under the old key), remove previous-master-keys and restart. Keep
+     receiver-index-key.
 
 Without --database-url the dev store in --data-dir is used.`,
 		Args: cobra.NoArgs,
@@ -73,7 +76,8 @@ Run it once every serve and worker process encrypts under the new
 master-key. It reads and rewrites rows in batches while the service runs:
 a row changed by the service in the meantime is left to the service. It can
 be stopped at any time and run again; rows done already are passed over.
-When it reports nothing left, previous-master-keys can be removed.`,
+When it reports nothing left, the store no longer needs previous-master-keys;
+Temporal histories still do until they pass temporal.retention.`,
 		Example: `  HERALD_MASTER_KEY=<new> HERALD_PREVIOUS_MASTER_KEYS=<old> \
   HERALD_RECEIVER_INDEX_KEY=<pinned> herald keys rotate --database-url postgres://...`,
 		Args: cobra.NoArgs,
@@ -128,7 +132,7 @@ func runRotate(cmd *cobra.Command, stdout io.Writer, s *stack, o *rotateOptions)
 	case o.dryRun:
 		fmt.Fprintf(stdout, "dry run: %d rows to encrypt again under key %s\n", total, s.db.KeyID())
 	case total == 0:
-		fmt.Fprintf(stdout, "every row is encrypted under key %s; previous-master-keys may be removed\n", s.db.KeyID())
+		fmt.Fprintf(stdout, "every row is encrypted under key %s; the store no longer needs previous-master-keys (Temporal histories do until they pass temporal.retention)\n", s.db.KeyID())
 	default:
 		fmt.Fprintf(stdout, "rows are encrypted under key %s; run again to confirm nothing is left before removing previous-master-keys\n", s.db.KeyID())
 	}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,6 +40,7 @@ import (
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/console"
 	"github.com/heraldhq/herald/internal/devtemporal"
+	"github.com/heraldhq/herald/internal/payloadcodec"
 	"github.com/heraldhq/herald/internal/redrive"
 	"github.com/heraldhq/herald/internal/tracing"
 	"github.com/heraldhq/herald/providers"
@@ -77,8 +79,13 @@ type stack struct {
 	acts      *activities.Activities
 	// receiverKeys keys receivers for counters and opt-outs.
 	receiverKeys *store.ReceiverKeyer
+	// apiAddr is the API listener's address once it listens.
+	apiAddr string
 	// masterKey is the decoded master key, for subkeys (admin tokens).
 	masterKey []byte
+	// codec seals every payload the Temporal client writes; set by
+	// openTemporal.
+	codec *payloadcodec.Codec
 
 	// tel holds the process's metrics registries; nil until openCore.
 	tel *telemetry
@@ -296,6 +303,11 @@ func (s *stack) openRedis(ctx context.Context) error {
 // openTemporal dials Temporal, or in dev mode without an address starts
 // the in-process server (and its Web UI) first.
 func (s *stack) openTemporal(ctx context.Context) error {
+	codec, err := s.payloadCodec()
+	if err != nil {
+		return err
+	}
+	s.codec = codec
 	addr := s.cfg.Temporal.Address
 	ns := s.cfg.Temporal.Namespace
 	if addr == "" && s.mode == config.ModeDev {
@@ -312,7 +324,9 @@ func (s *stack) openTemporal(ctx context.Context) error {
 			FrontendPort:     s.cfg.Temporal.Port,
 			UIPort:           uiPort,
 			Namespace:        ns,
+			Retention:        s.cfg.Temporal.Retention,
 			SearchAttributes: workflows.SearchAttributes(),
+			CodecEndpoint:    s.codecEndpoint(),
 			Logger:           s.log.Named("temporal"),
 		})
 		if err != nil {
@@ -327,6 +341,10 @@ func (s *stack) openTemporal(ctx context.Context) error {
 		HostPort:  addr,
 		Namespace: ns,
 		Logger:    sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
+		// Receivers, parameters, contents and provider error texts reach
+		// Temporal only as ciphertext.
+		DataConverter:    payloadcodec.DataConverter(codec),
+		FailureConverter: payloadcodec.FailureConverter(codec),
 	}
 	if s.tel != nil {
 		opts.MetricsHandler = sdktally.NewMetricsHandler(s.tel.sdkScope)
@@ -351,6 +369,27 @@ func (s *stack) openTemporal(ctx context.Context) error {
 	s.temporal = c
 	s.onClose("temporal client", func() error { c.Close(); return nil })
 	return nil
+}
+
+// payloadCodec builds the Temporal payload codec from the master key (the
+// store must be open) and the previous master keys.
+func (s *stack) payloadCodec() (*payloadcodec.Codec, error) {
+	if s.masterKey == nil {
+		return nil, errors.New("temporal payload codec: the master key is not loaded (open the store first)")
+	}
+	previous := make([][]byte, 0, len(s.cfg.PreviousMasterKeys))
+	for i, k := range s.cfg.PreviousMasterKeys {
+		key, err := store.ParseMasterKey(k)
+		if err != nil {
+			return nil, fmt.Errorf("previous-master-keys: key %d: %w", i+1, err)
+		}
+		previous = append(previous, key)
+	}
+	codec, err := payloadcodec.New(s.masterKey, previous...)
+	if err != nil {
+		return nil, fmt.Errorf("temporal payload codec: %w", err)
+	}
+	return codec, nil
 }
 
 // openCore opens what every role needs: the store (with policy for its
@@ -408,8 +447,27 @@ func (s *stack) listenAPI() (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", s.cfg.HTTP.Addr, err)
 	}
-	s.apiURL = s.publicURL(ln.Addr().String())
+	s.apiAddr = ln.Addr().String()
+	s.apiURL = s.publicURL(s.apiAddr)
 	return ln, nil
+}
+
+// codecEndpoint is where a browser on this machine reaches the API's
+// /codec, for the embedded Temporal UI: the API's loopback address, which
+// is also where the operator signs in to the console, so the browser has
+// the codec cookie for it. Empty before the API listens.
+func (s *stack) codecEndpoint() string {
+	if s.apiAddr == "" {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(s.apiAddr)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + admin.CodecPrefix
 }
 
 // startWorker registers the workflow and activities and starts polling
@@ -573,10 +631,12 @@ func (s *stack) buildAdmin() (*admin.Server, error) {
 		AccessTokenTTL: s.cfg.Admin.AccessTokenTTL,
 		RefreshIdleTTL: s.cfg.Admin.SessionIdleTimeout,
 		RefreshMaxTTL:  s.cfg.Admin.SessionMaxAge,
+		CodecOrigins:   s.codecOrigins(),
 	}, admin.Deps{
 		Store:  s.db,
 		Logger: s.log.Named("admin"),
 		Routes: s.adminRoutes(),
+		Codec:  s.codec,
 		OpenAPIFragments: [][]byte{
 			resources.OpenAPIFragment(), messages.OpenAPI, stats.OpenAPI, traffic.OpenAPI,
 		},
@@ -587,15 +647,31 @@ func (s *stack) buildAdmin() (*admin.Server, error) {
 	return adm, nil
 }
 
+// temporalUIURL is the Temporal Web UI operators use: the configured one,
+// else dev mode's embedded one.
+func (s *stack) temporalUIURL() string {
+	if s.cfg.Admin.TemporalUIURL != "" {
+		return s.cfg.Admin.TemporalUIURL
+	}
+	return s.uiURL
+}
+
+// codecOrigins are the browser origins allowed to call /codec: the
+// Temporal UI's and the configured extra ones.
+func (s *stack) codecOrigins() []string {
+	var out []string
+	if u, err := url.Parse(s.temporalUIURL()); err == nil && u.Scheme != "" && u.Host != "" {
+		out = append(out, u.Scheme+"://"+u.Host)
+	}
+	return append(out, s.cfg.Admin.CodecOrigins...)
+}
+
 // adminRoutes are the route groups of the operators' API beyond users,
 // sessions and the audit log; each registers on the authenticated
 // /admin/api/v1 group and declares a role on every route.
 func (s *stack) adminRoutes() []func(g *echo.Group) {
 	engine := workflows.NewClient(s.temporal)
-	uiURL := s.cfg.Admin.TemporalUIURL
-	if uiURL == "" {
-		uiURL = s.uiURL
-	}
+	uiURL := s.temporalUIURL()
 	return []func(g *echo.Group){
 		// First, so it wraps every route registered after it.
 		func(g *echo.Group) { g.Use(invalidateAfterWrite(s.cached)) },
@@ -716,12 +792,16 @@ func (s *stack) serveAPI(ln net.Listener) error {
 	// network while clients and providers reach the API.
 	operators := http.NewServeMux()
 	operators.Handle(admin.Prefix+"/", adm.Handler())
+	// The codec server sits beside the operators' API: the cookie that
+	// lets the Temporal UI call it is set by that API's sign-in.
+	operators.Handle(admin.CodecPrefix+"/", adm.Handler())
 	console.Mount(operators, web.Dist())
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.Handler())
 	s.adminURL = s.apiURL
 	if s.cfg.Admin.Addr == "" {
 		mux.Handle(admin.Prefix+"/", operators)
+		mux.Handle(admin.CodecPrefix+"/", operators)
 		mux.Handle(console.Prefix, operators)
 		mux.Handle(strings.TrimSuffix(console.Prefix, "/"), operators)
 	} else {

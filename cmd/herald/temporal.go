@@ -42,7 +42,7 @@ type temporalSetupOptions struct {
 
 func (o temporalSetupOptions) Validate() error {
 	var errs []error
-	if o.retention < 24*time.Hour {
+	if o.retention != 0 && o.retention < config.MinRetention {
 		errs = append(errs, errors.New("--retention must be at least 24h (Temporal's minimum)"))
 	}
 	if o.timeout <= 0 {
@@ -56,18 +56,23 @@ func newTemporalSetupCommand(stdout io.Writer, getenv func(string) string) *cobr
 	cmd := &cobra.Command{
 		Use:   "setup",
 		Short: "Create Herald's namespace and search attributes on a Temporal cluster",
-		Long: `Create the namespace Herald runs in (temporal.namespace) with the given
-workflow history retention, or set the retention of an existing one, and
+		Long: `Create the namespace Herald runs in (temporal.namespace) with the
+workflow history retention of temporal.retention (default 72h; --retention
+overrides it), or set the retention of an existing one, and
 register Herald's search attributes (HeraldApp, HeraldChannel,
 HeraldProvider, HeraldStatus, all Keyword). Running it again changes nothing
 that is already right; an attribute registered with another type is an
-error. "herald dev" does this on its embedded server by itself.`,
+error. "herald dev" does this on its embedded server by itself.
+
+Closed workflow histories hold receivers and contents, encrypted by Herald
+before they reach Temporal; the retention bounds how long even the
+ciphertext stays.`,
 		Example: `  herald temporal setup --temporal-address temporal-frontend:7233 --temporal-namespace herald
-  HERALD_TEMPORAL_ADDRESS=temporal:7233 herald temporal setup --retention 168h`,
+  HERALD_TEMPORAL_ADDRESS=temporal:7233 HERALD_TEMPORAL_RETENTION=168h herald temporal setup`,
 		Args: cobra.NoArgs,
 	}
 	c := newConfigured(cmd.Flags(), getenv)
-	cmd.Flags().DurationVar(&o.retention, "retention", 72*time.Hour, "how long closed workflow histories stay on the cluster")
+	cmd.Flags().DurationVar(&o.retention, "retention", 0, "how long closed workflow histories stay on the cluster; overrides temporal.retention (default 72h)")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", time.Minute, "how long to wait for the cluster")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := o.Validate(); err != nil {
@@ -76,6 +81,10 @@ error. "herald dev" does this on its embedded server by itself.`,
 		cfg, err := c.load(config.ModeTool)
 		if err != nil {
 			return err
+		}
+		retention := cfg.Temporal.Retention
+		if o.retention != 0 {
+			retention = o.retention
 		}
 		if cfg.Temporal.Address == "" {
 			return fmt.Errorf("temporal.address is required (flag --%s, env %s)", config.FlagName("temporal.address"), config.EnvName("temporal.address"))
@@ -87,7 +96,7 @@ error. "herald dev" does this on its embedded server by itself.`,
 			return fmt.Errorf("connect to temporal at %s: %w", cfg.Temporal.Address, err)
 		}
 		defer tc.Close()
-		return setupTemporal(ctx, stdout, tc, cfg.Temporal.Namespace, o.retention, workflows.SearchAttributes())
+		return setupTemporal(ctx, stdout, tc, cfg.Temporal.Namespace, retention, workflows.SearchAttributes())
 	}
 	return cmd
 }

@@ -45,11 +45,22 @@ func TestTemporalSetup(t *testing.T) {
 	require.Contains(t, again.stdout, "namespace "+ns+" exists")
 	require.Contains(t, again.stdout, "search attributes present")
 
+	// temporal.retention sets it when --retention is not given.
+	fromConfig := runCLI(t, map[string]string{"HERALD_TEMPORAL_RETENTION": "96h"}, "temporal", "setup", "--temporal-address", addr, "--temporal-namespace", ns)
+	require.Equal(t, 0, fromConfig.code, fromConfig.stderr)
+	require.Contains(t, fromConfig.stdout, "namespace "+ns+": retention set to 96h0m0s")
+	desc, err = tc.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: ns})
+	require.NoError(t, err)
+	require.Equal(t, 96*time.Hour, desc.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration())
+
 	t.Run("Refusals", func(t *testing.T) {
 		t.Parallel()
 		res := runCLI(t, nil, "temporal", "setup", "--retention", "1h")
 		require.Equal(t, 1, res.code)
 		require.Contains(t, res.stderr, "--retention must be at least 24h")
+		res = runCLI(t, map[string]string{"HERALD_TEMPORAL_RETENTION": "2h"}, "temporal", "setup", "--temporal-address", "127.0.0.1:1")
+		require.Equal(t, 1, res.code)
+		require.Contains(t, res.stderr, "temporal.retention 2h0m0s must be at least 24h0m0s")
 		res = runCLI(t, nil, "temporal", "setup")
 		require.Equal(t, 1, res.code)
 		require.Contains(t, res.stderr, "HERALD_TEMPORAL_ADDRESS")

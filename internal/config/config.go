@@ -105,6 +105,10 @@ type Temporal struct {
 	// Port and UIPort are the embedded server's frontend and Web UI ports.
 	Port   int
 	UIPort int
+	// Retention is how long the namespace keeps closed workflow histories
+	// (their payloads encrypted, but still personal data): set by
+	// `herald temporal setup` and by dev mode on its embedded server.
+	Retention time.Duration
 }
 
 // API tunes request handling.
@@ -137,12 +141,16 @@ type Admin struct {
 	SessionMaxAge time.Duration
 	// TemporalUIURL is the Temporal Web UI's base URL, for the links from
 	// a message to its workflow; dev mode defaults it to its embedded UI.
+	// Its origin may also call /codec from the browser.
 	TemporalUIURL string
 	// Addr, when set, is a listener of its own for the operators' API and
 	// the console, which the API listener then no longer serves: operators
 	// reach them on a private network while clients and providers reach
 	// the API. Empty serves them on HTTP.Addr.
 	Addr string
+	// CodecOrigins are further browser origins (scheme://host[:port]) of
+	// Temporal Web UIs allowed to call /codec with the operator's cookie.
+	CodecOrigins []string
 }
 
 // Alerts configures where rule alerts go.
@@ -192,7 +200,7 @@ func Defaults() Config {
 		HTTP: HTTP{Addr: ":8080", ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
 			HealthAddr: DefaultHealthAddr},
 		Redis:    Redis{EmbeddedAddr: "127.0.0.1:6380"},
-		Temporal: Temporal{Namespace: "default", Port: 7233, UIPort: 8233},
+		Temporal: Temporal{Namespace: "default", Port: 7233, UIPort: 8233, Retention: DefaultRetention},
 		API: API{
 			MaxBodyBytes:     4 << 20,
 			TimestampWindow:  5 * time.Minute,
@@ -211,6 +219,13 @@ func Defaults() Config {
 		Tracing: Tracing{SampleRatio: 1, ServiceName: "herald"},
 	}
 }
+
+// DefaultRetention is how long closed workflow histories are kept unless
+// temporal.retention says otherwise.
+const DefaultRetention = 72 * time.Hour
+
+// MinRetention is the shortest retention Temporal accepts.
+const MinRetention = 24 * time.Hour
 
 // DefaultHealthAddr is where /health and /metrics are served by default,
 // and where `herald healthcheck` looks.
@@ -242,6 +257,7 @@ func (c *Config) settings() []setting {
 		{"temporal.namespace", "Temporal namespace", &c.Temporal.Namespace},
 		{"temporal.port", "frontend port of dev mode's in-process Temporal server (0 picks a free one)", &c.Temporal.Port},
 		{"temporal.ui-port", "Web UI port of dev mode's in-process Temporal server (0 disables the UI)", &c.Temporal.UIPort},
+		{"temporal.retention", "how long the namespace keeps closed workflow histories (at least 24h); applied by `herald temporal setup` and by dev mode", &c.Temporal.Retention},
 		{"api.max-body-bytes", "largest accepted request body", &c.API.MaxBodyBytes},
 		{"api.timestamp-window", "accepted clock skew of signed requests", &c.API.TimestampWindow},
 		{"api.default-rate-limit", "requests per second per app when the app sets none", &c.API.DefaultRateLimit},
@@ -256,7 +272,8 @@ func (c *Config) settings() []setting {
 		{"admin.access-token-ttl", "lifetime of an operators' API access token", &c.Admin.AccessTokenTTL},
 		{"admin.session-idle-timeout", "an operators' API sign-in ends when not refreshed for this long", &c.Admin.SessionIdleTimeout},
 		{"admin.session-max-age", "an operators' API sign-in ends this long after the login, however active", &c.Admin.SessionMaxAge},
-		{"admin.temporal-ui-url", "base URL of the Temporal Web UI, for links from a message to its workflow; dev mode defaults to its embedded UI", &c.Admin.TemporalUIURL},
+		{"admin.temporal-ui-url", "base URL of the Temporal Web UI, for links from a message to its workflow; dev mode defaults to its embedded UI; its origin may call /codec", &c.Admin.TemporalUIURL},
+		{"admin.codec-origins", "comma list of further origins (scheme://host[:port]) of Temporal Web UIs allowed to call /codec with a signed-in operator's cookie", &c.Admin.CodecOrigins},
 		{"alerts.webhook-url", "URL that receives rule alerts", &c.Alerts.WebhookURL},
 		{"alerts.webhook-secret", "whsec_ secret that signs rule alerts", &c.Alerts.WebhookSecret},
 		{"worker.sweep-interval", "how often accepted messages without a workflow are started", &c.Worker.SweepInterval},
@@ -502,6 +519,14 @@ func (e *Error) Error() string {
 	return "invalid configuration:\n  - " + strings.Join(e.Problems, "\n  - ")
 }
 
+// isOrigin reports whether s is a browser origin: http(s)://host[:port]
+// with nothing after it.
+func isOrigin(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		u.Path == "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil
+}
+
 // Validate checks the settings a process of mode needs and lists every
 // problem in one error.
 func (c Config) Validate(mode Mode) error {
@@ -567,6 +592,14 @@ func (c Config) Validate(mode Mode) error {
 	}
 	if c.Temporal.Namespace == "" {
 		add("temporal.namespace must not be empty")
+	}
+	if c.Temporal.Retention < MinRetention {
+		add("temporal.retention %s must be at least %s (Temporal's minimum)", c.Temporal.Retention, MinRetention)
+	}
+	for _, o := range c.Admin.CodecOrigins {
+		if !isOrigin(o) {
+			add("admin.codec-origins: %q must be an origin: scheme://host[:port], no path", o)
+		}
 	}
 	if mode == ModeDev && c.Temporal.Address == "" {
 		if c.Temporal.Port < 0 || c.Temporal.Port > 65535 {

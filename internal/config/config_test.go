@@ -116,6 +116,8 @@ var everySetting = []struct {
 	{"temporal.namespace", "temporal-namespace", "HERALD_TEMPORAL_NAMESPACE", "herald-prod", "herald-prod", func(c config.Config) any { return c.Temporal.Namespace }, "herald-prod"},
 	{"temporal.port", "temporal-port", "HERALD_TEMPORAL_PORT", "7300", "7300", func(c config.Config) any { return c.Temporal.Port }, 7300},
 	{"temporal.ui-port", "temporal-ui-port", "HERALD_TEMPORAL_UI_PORT", "8300", "8300", func(c config.Config) any { return c.Temporal.UIPort }, 8300},
+	{"temporal.retention", "temporal-retention", "HERALD_TEMPORAL_RETENTION", "168h", "168h", func(c config.Config) any { return c.Temporal.Retention }, 168 * time.Hour},
+	{"admin.codec-origins", "admin-codec-origins", "HERALD_ADMIN_CODEC_ORIGINS", "https://temporal.example.com,http://127.0.0.1:8233", "[https://temporal.example.com, http://127.0.0.1:8233]", func(c config.Config) any { return c.Admin.CodecOrigins }, []string{"https://temporal.example.com", "http://127.0.0.1:8233"}},
 	{"api.max-body-bytes", "api-max-body-bytes", "HERALD_API_MAX_BODY_BYTES", "8589934592", "8589934592", func(c config.Config) any { return c.API.MaxBodyBytes }, int64(8 << 30)},
 	{"api.timestamp-window", "api-timestamp-window", "HERALD_API_TIMESTAMP_WINDOW", "90s", "90s", func(c config.Config) any { return c.API.TimestampWindow }, 90 * time.Second},
 	{"api.default-rate-limit", "api-default-rate-limit", "HERALD_API_DEFAULT_RATE_LIMIT", "250", "250", func(c config.Config) any { return c.API.DefaultRateLimit }, 250},
@@ -565,6 +567,17 @@ func TestConfigValidate(t *testing.T) {
 		requireMentioned(t, problems(t, c.Validate(config.ModeServe)), "admin.addr must differ from http.addr")
 		c.Admin.Addr = c.HTTP.HealthAddr
 		requireMentioned(t, problems(t, c.Validate(config.ModeServe)), "admin.addr must differ")
+	})
+
+	t.Run("TemporalPayloadKeysAndRetention", func(t *testing.T) {
+		t.Parallel()
+		c := complete()
+		c.Temporal.Retention = 12 * time.Hour
+		c.Admin.CodecOrigins = []string{"https://temporal.example.com", "https://temporal.example.com/ui", "temporal.example.com"}
+		probs := problems(t, c.Validate(config.ModeServe))
+		requireMentioned(t, probs, "temporal.retention 12h0m0s must be at least 24h0m0s",
+			`admin.codec-origins: "https://temporal.example.com/ui"`, `admin.codec-origins: "temporal.example.com"`)
+		require.Len(t, probs, 3)
 	})
 
 	t.Run("TracingSampleRatio", func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -90,6 +91,11 @@ type Options struct {
 	// if missing, so new ones can be introduced on an existing database. A
 	// name already registered with another type is an error.
 	SearchAttributes map[string]enumspb.IndexedValueType
+	// CodecEndpoint is the URL of a codec server (one answering POST
+	// <endpoint>/decode and /encode) the Web UI asks, from the browser and
+	// with the browser's cookies for it, to decode payloads for display.
+	// Empty shows payloads as they are stored.
+	CodecEndpoint string
 	// Logger receives the server's logs at warn level and above. Nil
 	// discards them.
 	Logger *zap.Logger
@@ -217,6 +223,11 @@ func newSettings(opts Options) (*settings, error) {
 	}
 	if st.Retention < MinRetention {
 		return nil, fmt.Errorf("devtemporal: retention %s is shorter than %s", st.Retention, MinRetention)
+	}
+	if st.CodecEndpoint != "" {
+		if u, err := url.Parse(st.CodecEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("devtemporal: codec endpoint %q is not an absolute http(s) URL", st.CodecEndpoint)
+		}
 	}
 	if st.FrontendPort < 0 || st.FrontendPort > 65535 {
 		return nil, fmt.Errorf("devtemporal: frontend port %d is out of range", st.FrontendPort)

@@ -222,8 +222,21 @@ func TestStartInMemory(t *testing.T) {
 
 	t.Run("OK", func(t *testing.T) {
 		t.Parallel()
-		srv := start(t, devtemporal.Options{Logger: testLogger(), Namespace: "herald-test"})
+		srv := start(t, devtemporal.Options{Logger: testLogger(), Namespace: "herald-test", CodecEndpoint: "http://127.0.0.1:8080/codec"})
 		require.NotEmpty(t, srv.UIAddress())
+		// The UI tells the browser where to decode payloads, with its
+		// cookies.
+		var settings struct {
+			Codec struct {
+				Endpoint           string
+				IncludeCredentials bool
+				PassAccessToken    bool
+			}
+		}
+		require.NoError(t, json.Unmarshal(getUI(t, srv.UIAddress()+"/api/v1/settings"), &settings))
+		require.Equal(t, "http://127.0.0.1:8080/codec", settings.Codec.Endpoint)
+		require.True(t, settings.Codec.IncludeCredentials)
+		require.False(t, settings.Codec.PassAccessToken)
 		c := dial(t, srv)
 		runGreet(t, c, "wf-memory")
 		requireListed(t, c, `WorkflowId = "wf-memory"`, "wf-memory")
@@ -249,6 +262,7 @@ func TestStartInMemory(t *testing.T) {
 		for name, opts := range map[string]devtemporal.Options{
 			"ShortRetention": {Retention: time.Hour},
 			"BadIP":          {IP: "not-an-ip"},
+			"RelativeCodec":  {CodecEndpoint: "/codec"},
 			"NoType":         {SearchAttributes: map[string]enumspb.IndexedValueType{"HeraldApp": enumspb.INDEXED_VALUE_TYPE_UNSPECIFIED}},
 		} {
 			_, err := devtemporal.Start(t.Context(), opts)

@@ -39,6 +39,9 @@ func (s *Server) startUI(ctx context.Context, st *settings) error {
 		HideLogs: true,
 		// No calls to the internet for news or release checks.
 		DisableNewsFetch: true,
+		// The browser calls the codec itself, with its cookies for the
+		// codec's origin: that is how the codec knows who is asking.
+		Codec: uiconfig.Codec{Endpoint: st.CodecEndpoint, IncludeCredentials: st.CodecEndpoint != ""},
 	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("devtemporal: UI config: %w", err)
