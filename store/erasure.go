@@ -57,7 +57,7 @@ func (f EraseFilter) where(q *bun.SelectQuery) *bun.SelectQuery {
 		q = q.Where("m.created_at < ?", normTime(f.Before))
 	}
 	if len(f.ReceiverKeys) > 0 {
-		q = q.Where("m.receiver_key IN (?)", bun.In(f.ReceiverKeys))
+		q = q.Where("m.receiver_key IN (?)", bun.List(f.ReceiverKeys))
 	}
 	if f.MessageType != "" {
 		q = q.Where("m.message_type = ?", f.MessageType)
@@ -109,7 +109,7 @@ func eraseMessages(ctx context.Context, idb bun.IDB, now time.Time, f EraseFilte
 		taskIDs []string
 	)
 	q := f.where(idb.NewSelect().TableExpr("messages AS m").Column("m.id", "m.task_id")).
-		Where("m.status IN (?)", bun.In(finalStatuses)).
+		Where("m.status IN (?)", bun.List(finalStatuses)).
 		OrderExpr("m.created_at, m.id").Limit(int64(limit))
 	if err := q.Scan(ctx, &ids, &taskIDs); err != nil {
 		return EraseResult{}, mapErr(err)
@@ -123,7 +123,7 @@ func eraseMessages(ctx context.Context, idb bun.IDB, now time.Time, f EraseFilte
 	upd, err := idb.NewUpdate().Model((*Message)(nil)).
 		Set("receiver = ''").Set("receiver_key = ''").Set("subject = ''").Set("content = ''").
 		Set("template_params = NULL").Set("attachments = NULL").Set("erased_at = ?", now).
-		Where("id IN (?)", bun.In(ids)).Where("status IN (?)", bun.In(finalStatuses)).Where("erased_at IS NULL").
+		Where("id IN (?)", bun.List(ids)).Where("status IN (?)", bun.List(finalStatuses)).Where("erased_at IS NULL").
 		Exec(ctx)
 	if err != nil {
 		return EraseResult{}, mapErr(err)
@@ -133,7 +133,7 @@ func eraseMessages(ctx context.Context, idb bun.IDB, now time.Time, f EraseFilte
 		return EraseResult{}, err
 	}
 	ev, err := idb.NewUpdate().Model((*MessageEvent)(nil)).Set("detail = ''").
-		Where("task_id IN (?)", bun.In(taskIDs)).Where("kind = ?", replyEventKind).Where("detail <> ''").
+		Where("task_id IN (?)", bun.List(taskIDs)).Where("kind = ?", replyEventKind).Where("detail <> ''").
 		Exec(ctx)
 	if err != nil {
 		return EraseResult{}, mapErr(err)
@@ -153,7 +153,7 @@ func (db *DB) CountUnfinishedMessages(ctx context.Context, f EraseFilter) (int, 
 		return 0, err
 	}
 	n, err := f.where(db.idb.NewSelect().TableExpr("messages AS m")).
-		Where("m.status NOT IN (?)", bun.In(finalStatuses)).Count(ctx)
+		Where("m.status NOT IN (?)", bun.List(finalStatuses)).Count(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("count unfinished messages: %w", mapErr(err))
 	}
@@ -175,14 +175,14 @@ func (db *DB) EraseSuppressions(ctx context.Context, receiverKeys []string, chan
 	)
 	if keep {
 		q := db.idb.NewUpdate().Model((*Suppression)(nil)).Set("receiver_masked = ''").Set("reason = ''").
-			Where("receiver_key IN (?)", bun.In(receiverKeys)).
+			Where("receiver_key IN (?)", bun.List(receiverKeys)).
 			Where("(receiver_masked <> '' OR reason <> '')")
 		if channelType != "" {
 			q = q.Where("channel_type = ?", channelType)
 		}
 		res, err = q.Exec(ctx)
 	} else {
-		q := db.idb.NewDelete().Model((*Suppression)(nil)).Where("receiver_key IN (?)", bun.In(receiverKeys))
+		q := db.idb.NewDelete().Model((*Suppression)(nil)).Where("receiver_key IN (?)", bun.List(receiverKeys))
 		if channelType != "" {
 			q = q.Where("channel_type = ?", channelType)
 		}
