@@ -202,3 +202,28 @@ func (db *DB) EraseSuppressions(ctx context.Context, receiverKeys []string, chan
 type sqlResult interface {
 	RowsAffected() (int64, error)
 }
+
+// EraseBatchAttachments clears the attachments of the app's batches
+// accepted before a time whose messages have all been erased (a batch
+// stores one copy of its e-mail attachments for all its receivers, so it
+// goes only when the last of them has). It returns how many batches it
+// cleared.
+func (db *DB) EraseBatchAttachments(ctx context.Context, appID string, before time.Time) (int, error) {
+	if appID == "" || before.IsZero() {
+		return 0, errors.New("erase batch attachments: needs an app and a time")
+	}
+	unerased := db.idb.NewSelect().TableExpr("messages AS m").ColumnExpr("1").
+		Where("m.batch_id = b.id").Where("m.erased_at IS NULL")
+	res, err := db.idb.NewUpdate().TableExpr("batches AS b").Set("attachments = NULL").
+		Where("b.app_id = ?", appID).Where("b.created_at < ?", normTime(before)).Where("b.attachments IS NOT NULL").
+		Where("NOT EXISTS (?)", unerased).
+		Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("erase batch attachments: %w", mapErr(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("erase batch attachments: %w", err)
+	}
+	return int(n), nil
+}

@@ -211,3 +211,40 @@ func TestAppRetentionDays(t *testing.T) {
 		require.Zero(t, app.RetentionDays)
 	})
 }
+
+func TestEraseBatchAttachments(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		old := time.Now().UTC().Add(-40 * 24 * time.Hour)
+		cutoff := time.Now().Add(-30 * 24 * time.Hour)
+		attach := json.RawMessage(`[{"name":"invoice.pdf"}]`)
+		for _, b := range []struct {
+			id       string
+			statuses []string
+		}{{"done", []string{"success", "failed"}}, {"sending", []string{"success", "sent"}}} {
+			batch := &Batch{ID: b.id, AppID: "shop", ChannelID: 1, TotalCount: 2, CreatedAt: old, Attachments: attach}
+			var msgs []*Message
+			for i, status := range b.statuses {
+				msgs = append(msgs, &Message{TaskID: fmt.Sprintf("%s-%d", b.id, i), BatchID: b.id, AppID: "shop", ChannelID: 1,
+					MessageType: ChannelEmail, Receiver: fmt.Sprintf("u%d@example.com", i), Status: status, CreatedAt: old})
+			}
+			require.NoError(t, db.CreateMessages(ctx, msgs, batch))
+		}
+		res, err := db.EraseMessages(ctx, EraseFilter{AppID: "shop", Before: cutoff})
+		require.NoError(t, err)
+		require.Equal(t, 3, res.Messages)
+		n, err := db.EraseBatchAttachments(ctx, "shop", cutoff)
+		require.NoError(t, err)
+		require.Equal(t, 1, n, "only the batch whose messages are all erased")
+		done, err := db.GetBatch(ctx, "done")
+		require.NoError(t, err)
+		require.Empty(t, done.Attachments)
+		sending, err := db.GetBatch(ctx, "sending")
+		require.NoError(t, err)
+		require.JSONEq(t, string(attach), string(sending.Attachments))
+		n, err = db.EraseBatchAttachments(ctx, "shop", cutoff)
+		require.NoError(t, err)
+		require.Zero(t, n)
+	})
+}

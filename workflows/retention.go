@@ -60,7 +60,9 @@ type RetentionEraseInput struct {
 type RetentionEraseResult struct {
 	Messages int
 	Replies  int
-	More     bool
+	// Batches counts batches whose shared attachments were erased.
+	Batches int
+	More    bool
 }
 
 // RetentionResult counts what a retention pass erased.
@@ -68,6 +70,7 @@ type RetentionResult struct {
 	Apps     int
 	Messages int
 	Replies  int
+	Batches  int
 }
 
 // RetentionWorkflow erases, app by app, the personal data of final
@@ -112,6 +115,7 @@ func RetentionWorkflow(ctx workflow.Context, in RetentionInput) (RetentionResult
 			}
 			res.Messages += r.Messages
 			res.Replies += r.Replies
+			res.Batches += r.Batches
 			if !r.More {
 				break
 			}

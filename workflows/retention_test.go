@@ -33,13 +33,13 @@ func TestRetentionWorkflow(t *testing.T) {
 	env.OnActivity(RetentionEraseActivity, mock.Anything, shop).Return(RetentionEraseResult{Messages: 2000, Replies: 3, More: true}, nil).Once()
 	env.OnActivity(RetentionEraseActivity, mock.Anything, shop).Return(RetentionEraseResult{Messages: 5}, nil).Once()
 	blog := RetentionEraseInput{AppID: "blog", Before: start.Add(-24 * time.Hour), BatchSize: 100, MaxBatches: retentionBatchesPerActivity}
-	env.OnActivity(RetentionEraseActivity, mock.Anything, blog).Return(RetentionEraseResult{Messages: 1}, nil).Once()
+	env.OnActivity(RetentionEraseActivity, mock.Anything, blog).Return(RetentionEraseResult{Messages: 1, Batches: 2}, nil).Once()
 
 	env.ExecuteWorkflow(RetentionWorkflowName, RetentionInput{BatchSize: 100})
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
 	var res RetentionResult
 	require.NoError(t, env.GetWorkflowResult(&res))
-	require.Equal(t, RetentionResult{Apps: 2, Messages: 2006, Replies: 3}, res)
+	require.Equal(t, RetentionResult{Apps: 2, Messages: 2006, Replies: 3, Batches: 2}, res)
 	env.AssertExpectations(t)
 }

@@ -24,6 +24,7 @@ import (
 type Store interface {
 	ListApps(ctx context.Context) ([]store.App, error)
 	EraseMessages(ctx context.Context, f store.EraseFilter) (store.EraseResult, error)
+	EraseBatchAttachments(ctx context.Context, appID string, before time.Time) (int, error)
 }
 
 var _ Store = (*store.DB)(nil)
@@ -67,7 +68,9 @@ func (a *Activities) Apps(ctx context.Context) ([]workflows.RetentionApp, error)
 
 // Erase erases the personal data of the app's final messages accepted
 // before in.Before, in transactions of in.BatchSize messages, at most
-// in.MaxBatches of them, heartbeating after each. A retried activity
+// in.MaxBatches of them, heartbeating after each; once none is left, the
+// attachments of the app's batches whose messages are all erased. A
+// retried activity
 // starts where the last committed batch left off: erased messages are no
 // longer matched.
 func (a *Activities) Erase(ctx context.Context, in workflows.RetentionEraseInput) (workflows.RetentionEraseResult, error) {
@@ -92,9 +95,16 @@ func (a *Activities) Erase(ctx context.Context, in workflows.RetentionEraseInput
 		}
 		res.More = i == batches-1
 	}
-	if res.Messages > 0 {
+	if !res.More {
+		n, err := a.Store.EraseBatchAttachments(ctx, in.AppID, in.Before)
+		if err != nil {
+			return res, fmt.Errorf("erase batch attachments of app %q: %w", in.AppID, err)
+		}
+		res.Batches = n
+	}
+	if res.Messages > 0 || res.Batches > 0 {
 		a.log().Info("retention erased expired messages", zap.String("app_id", in.AppID),
-			zap.Int("messages", res.Messages), zap.Int("replies", res.Replies), zap.Time("accepted_before", in.Before))
+			zap.Int("messages", res.Messages), zap.Int("replies", res.Replies), zap.Int("batches", res.Batches), zap.Time("accepted_before", in.Before))
 	}
 	return res, nil
 }
