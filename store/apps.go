@@ -26,6 +26,8 @@ type AppPatch struct {
 	// QuietHours pointing at nil removes the app's quiet hours.
 	QuietHours **QuietHours
 	TimeZone   *string
+	// RetentionDays is the app's retention; 0 keeps data for ever.
+	RetentionDays *int
 	// IfVersion, when positive, applies the patch only to that version of
 	// the row; another version fails with ErrStale.
 	IfVersion int64
@@ -130,6 +132,9 @@ func updateApp(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, id st
 	}
 	if p.TimeZone != nil {
 		q = q.Set("time_zone = ?", *p.TimeZone)
+	}
+	if p.RetentionDays != nil {
+		q = q.Set("retention_days = ?", *p.RetentionDays)
 	}
 	if p.QuietHours != nil {
 		js, err := quietHoursText(*p.QuietHours)

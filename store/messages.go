@@ -471,6 +471,7 @@ func normMessage(m *Message) {
 	m.ExpiresAt = normTimePtr(m.ExpiresAt)
 	m.HeldUntil = normTimePtr(m.HeldUntil)
 	m.FinishedAt = normTimePtr(m.FinishedAt)
+	m.ErasedAt = normTimePtr(m.ErasedAt)
 }
 
 // RecordMessage applies a status patch and appends timeline events in one

@@ -37,6 +37,10 @@ type App struct {
 	// TimeZone is the IANA zone the app's quota periods follow; empty
 	// means Asia/Shanghai.
 	TimeZone string `bun:"time_zone,notnull"`
+	// RetentionDays is how many days the personal data of the app's final
+	// messages is kept after they were accepted (see EraseMessages); 0
+	// keeps it for ever.
+	RetentionDays int `bun:"retention_days,notnull"`
 	// CallbackSecret signs status events (Standard Webhooks, "whsec_..."),
 	// stored encrypted.
 	CallbackSecret string    `bun:"-"`
@@ -356,6 +360,9 @@ type Message struct {
 	// sealed. The store fills it on write and ignores what callers put
 	// there.
 	TemplateParamsText string `bun:"template_params,nullzero" json:"-"`
+	// ErasedAt is when the message's personal data was erased (by the
+	// app's retention or an erasure request); nil while it is kept.
+	ErasedAt *time.Time `bun:"erased_at"`
 }
 
 // Batch records one batch request.

@@ -124,6 +124,9 @@ func startHarness(o harnessOptions) (*harness, error) {
 	cfg.HTTP.HealthAddr = "127.0.0.1:0"
 	cfg.Worker.StopTimeout = 0
 	cfg.Worker.SweepInterval = time.Second
+	// Short, so the retention test sees the schedule run within seconds;
+	// apps without retention_days make a pass a single query.
+	cfg.Worker.RetentionInterval = time.Second
 	cfg.Alerts.WebhookURL = h.alerts.srv.URL
 	cfg.Alerts.WebhookSecret = h.alerts.secret
 	cfg.Log.Level = "warn"

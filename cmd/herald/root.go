@@ -56,6 +56,7 @@ and a Temporal cluster:
 		newAuditCommand(stdout, getenv),
 		messagescli.NewCommand(stdout, getenv, nil),
 		messagescli.NewWatchCommand(stdout, getenv, nil),
+		messagescli.NewEraseCommand(stdout, getenv, nil),
 		newStatsCommand(stdout, getenv, time.Now, nil),
 		newBenchCommand(stdout),
 		newHealthcheckCommand(stdout, getenv),

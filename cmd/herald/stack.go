@@ -42,6 +42,7 @@ import (
 	"github.com/heraldhq/herald/internal/devtemporal"
 	"github.com/heraldhq/herald/internal/payloadcodec"
 	"github.com/heraldhq/herald/internal/redrive"
+	"github.com/heraldhq/herald/internal/retention"
 	"github.com/heraldhq/herald/internal/tracing"
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/providers/aliyun"
@@ -492,6 +493,8 @@ func (s *stack) startWorker(callbackBase string) error {
 	// is a write) and start send workflows like the API does.
 	main.RegisterWorkflowWithOptions(workflows.RedriveWorkflow, workflow.RegisterOptions{Name: workflows.RedriveWorkflowName})
 	(&redrive.Activities{DB: s.db, Engine: workflows.NewClient(s.temporal), Log: s.log.Named("redrive")}).Register(main)
+	main.RegisterWorkflowWithOptions(workflows.RetentionWorkflow, workflow.RegisterOptions{Name: workflows.RetentionWorkflowName})
+	(&retention.Activities{Store: s.db, Log: s.log.Named("retention")}).Register(main)
 	workers := []worker.Worker{main}
 	if s.cfg.Worker.PerKindSendQueues {
 		for _, kind := range s.registry.Kinds() {
@@ -514,7 +517,16 @@ func (s *stack) startWorker(callbackBase string) error {
 		}
 		return nil
 	})
-	return nil
+	return s.ensureRetentionSchedule()
+}
+
+// ensureRetentionSchedule creates the schedule that runs retention, or
+// updates it to this worker's settings.
+func (s *stack) ensureRetentionSchedule() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return retention.EnsureSchedule(ctx, s.temporal.ScheduleClient(), s.cfg.Worker.RetentionInterval,
+		workflows.RetentionInput{BatchSize: s.cfg.Worker.RetentionBatchSize})
 }
 
 // breakerReportInterval is how often a worker tells each account's breaker

@@ -172,6 +172,12 @@ type Worker struct {
 	// longest send timeout so a rolling upgrade drains instead of leaving
 	// sends of unknown outcome.
 	StopTimeout time.Duration
+	// RetentionInterval is how often the retention schedule erases the
+	// personal data of messages past their app's retention period.
+	RetentionInterval time.Duration
+	// RetentionBatchSize is how many messages one retention transaction
+	// erases.
+	RetentionBatchSize int
 }
 
 // Tracing configures OpenTelemetry tracing, off unless an OTLP endpoint
@@ -214,7 +220,7 @@ func Defaults() Config {
 			MaxAttachmentBytes: 3 << 20,
 		},
 		Admin:   Admin{AccessTokenTTL: 15 * time.Minute, SessionIdleTimeout: 12 * time.Hour, SessionMaxAge: 7 * 24 * time.Hour},
-		Worker:  Worker{SweepInterval: 30 * time.Second},
+		Worker:  Worker{SweepInterval: 30 * time.Second, RetentionInterval: time.Hour, RetentionBatchSize: 500},
 		Log:     Log{Level: "info", Format: "console"},
 		Tracing: Tracing{SampleRatio: 1, ServiceName: "herald"},
 	}
@@ -278,6 +284,8 @@ func (c *Config) settings() []setting {
 		{"alerts.webhook-secret", "whsec_ secret that signs rule alerts", &c.Alerts.WebhookSecret},
 		{"worker.sweep-interval", "how often accepted messages without a workflow are started", &c.Worker.SweepInterval},
 		{"worker.per-kind-send-queues", "run sends on one task queue per provider kind (herald-send-<kind>) instead of Herald's own queue; every worker of a deployment must agree", &c.Worker.PerKindSendQueues},
+		{"worker.retention-interval", "how often the retention schedule erases the personal data of messages past their app's retention_days (at least 1s)", &c.Worker.RetentionInterval},
+		{"worker.retention-batch-size", "messages erased per retention transaction (1 to 1000)", &c.Worker.RetentionBatchSize},
 		{"worker.stop-timeout", "how long a stopping worker lets running sends finish before cancelling them; above the longest send timeout (at least 1m)", &c.Worker.StopTimeout},
 		{"log.level", "debug, info, warn or error", &c.Log.Level},
 		{"log.format", "console or json", &c.Log.Format},
@@ -653,6 +661,12 @@ func (c Config) Validate(mode Mode) error {
 	}
 	if c.Worker.SweepInterval < time.Second {
 		add("worker.sweep-interval must be at least 1s")
+	}
+	if c.Worker.RetentionInterval < time.Second {
+		add("worker.retention-interval must be at least 1s")
+	}
+	if c.Worker.RetentionBatchSize < 1 || c.Worker.RetentionBatchSize > 1000 {
+		add("worker.retention-batch-size must be 1 to 1000")
 	}
 	if c.Worker.StopTimeout < 0 {
 		add("worker.stop-timeout must not be negative")

@@ -140,6 +140,8 @@ var everySetting = []struct {
 	{"log.level", "log-level", "HERALD_LOG_LEVEL", "debug", "debug", func(c config.Config) any { return c.Log.Level }, "debug"},
 	{"log.format", "log-format", "HERALD_LOG_FORMAT", "json", "json", func(c config.Config) any { return c.Log.Format }, "json"},
 	{"worker.stop-timeout", "worker-stop-timeout", "HERALD_WORKER_STOP_TIMEOUT", "3m", "3m", func(c config.Config) any { return c.Worker.StopTimeout }, 3 * time.Minute},
+	{"worker.retention-interval", "worker-retention-interval", "HERALD_WORKER_RETENTION_INTERVAL", "10m", "10m", func(c config.Config) any { return c.Worker.RetentionInterval }, 10 * time.Minute},
+	{"worker.retention-batch-size", "worker-retention-batch-size", "HERALD_WORKER_RETENTION_BATCH_SIZE", "200", "200", func(c config.Config) any { return c.Worker.RetentionBatchSize }, 200},
 	{"http.health-addr", "health-addr", "HERALD_HTTP_HEALTH_ADDR", "127.0.0.1:9100", "127.0.0.1:9100", func(c config.Config) any { return c.HTTP.HealthAddr }, "127.0.0.1:9100"},
 	{"tracing.otlp-endpoint", "tracing-otlp-endpoint", "HERALD_TRACING_OTLP_ENDPOINT", "otel.example.com:4317", "otel.example.com:4317", func(c config.Config) any { return c.Tracing.OTLPEndpoint }, "otel.example.com:4317"},
 	{"tracing.insecure", "tracing-insecure", "HERALD_TRACING_INSECURE", "true", "true", func(c config.Config) any { return c.Tracing.Insecure }, true},
@@ -619,6 +621,8 @@ func TestConfigValidate(t *testing.T) {
 		c.API.BatchMaxSize = 100001
 		c.API.MaxScheduleAhead = 59 * time.Second
 		c.Worker.SweepInterval = 999 * time.Millisecond
+		c.Worker.RetentionInterval = 999 * time.Millisecond
+		c.Worker.RetentionBatchSize = 1001
 		c.Alerts.WebhookURL = "ftp://alerts.example.com/in"
 		c.Log.Level = "loud"
 		c.Log.Format = "xml"
@@ -628,9 +632,10 @@ func TestConfigValidate(t *testing.T) {
 			"temporal.namespace", "temporal.port", "temporal.ui-port",
 			"api.max-body-bytes", "api.timestamp-window", "api.default-rate-limit",
 			"api.batch-max-size", "api.max-schedule-ahead", "worker.sweep-interval",
+			"worker.retention-interval", "worker.retention-batch-size",
 			"alerts.webhook-url", "log.level", "log.format",
 		)
-		require.Len(t, probs, 17)
+		require.Len(t, probs, 19)
 	})
 
 	t.Run("Bounds", func(t *testing.T) {

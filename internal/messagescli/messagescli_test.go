@@ -264,3 +264,45 @@ func TestWatch(t *testing.T) {
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
 	require.NoError(t, <-done)
 }
+
+func TestEraseReceiver(t *testing.T) {
+	t.Parallel()
+	w := setup(t)
+	run := func(role string, args ...string) (string, error) {
+		t.Helper()
+		path := filepath.Join(w.dir, role+".json")
+		creds := &adminclient.Credentials{URL: w.url, Username: role, Role: role, AccessToken: "test-" + role, AccessExpiresAt: time.Now().Add(time.Hour), RefreshToken: "unused"}
+		require.NoError(t, creds.Save(path))
+		var out bytes.Buffer
+		cmd := NewEraseCommand(&out, func(string) string { return "" }, nil)
+		cmd.SetArgs(append(args, "--credentials", path))
+		cmd.SetOut(&out)
+		cmd.SetErr(&bytes.Buffer{})
+		err := cmd.ExecuteContext(t.Context())
+		return out.String(), err
+	}
+	_, err := run("admin", "receiver", "+8613800138001")
+	require.ErrorContains(t, err, "--reason is required")
+	_, err = run("operator", "receiver", "+8613800138001", "--reason", "request 1")
+	require.ErrorContains(t, err, "HTTP 403")
+	m, err := w.db.GetMessage(t.Context(), "00000000-0000-4000-8000-000000000001")
+	require.NoError(t, err)
+	require.Equal(t, "+8613800138001", m.Receiver)
+
+	out, err := run("admin", "receiver", "+8613800138001", "--reason", "request 1")
+	require.NoError(t, err)
+	require.Equal(t, "receiver +86138****8001 erased: 1 messages, 0 replies, 0 opt-outs deleted\n", out)
+	m, err = w.db.GetMessage(t.Context(), "00000000-0000-4000-8000-000000000001")
+	require.NoError(t, err)
+	require.Empty(t, m.Receiver)
+	require.NotNil(t, m.ErasedAt)
+
+	out, err = run("admin", "receiver", "+8613800138000", "--channel-type", "sms", "--reason", "request 2", "-o", "json")
+	require.NoError(t, err)
+	var res messages.Erasure
+	require.NoError(t, json.Unmarshal([]byte(out), &res))
+	require.Equal(t, messages.Erasure{ReceiverMasked: "+86138****8000", MessagesErased: 1}, res)
+	recs, err := w.db.ListAudit(t.Context(), store.AuditFilter{Action: "receiver.erase"})
+	require.NoError(t, err)
+	require.Len(t, recs, 2)
+}

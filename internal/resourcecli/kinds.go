@@ -26,6 +26,7 @@ var kinds = []kind{
 			{"messages-per-minute", "messages_per_minute", "accepted messages per minute (0: server default)", "int"},
 			{"status-callback-url", "status_callback_url", "where status events are pushed", "string"},
 			{"time-zone", "time_zone", "IANA time zone of quota periods", "string"},
+			{"retention-days", "retention_days", "days the personal data of finished messages is kept (0: for ever)", "int"},
 		},
 		extra:   []func(io.Writer, *commonOptions, kind) *cobra.Command{newRotateSecretCommand},
 		example: "  herald apps list\n  herald apps create --id shop --grants sms\n  herald apps disable shop\n  herald apps rotate-secret shop",

@@ -71,7 +71,7 @@ func (a *applier) applyApp(ctx context.Context, tx *store.DB, fa App, cur *store
 		ID: fa.ID, Name: name, Secret: fa.Secret, Enabled: boolOr(fa.Enabled, true), IPAllowlist: fa.IPAllowlist,
 		RateLimitPerSecond: fa.RateLimitPerSecond, StatusCallbackURL: fa.StatusCallbackURL, CallbackSecret: fa.CallbackSecret,
 		RequestsPerMinute: fa.RequestsPerMinute, Burst: fa.Burst, MessagesPerMinute: fa.MessagesPerMinute,
-		QuietHours: fa.QuietHours, TimeZone: fa.TimeZone,
+		QuietHours: fa.QuietHours, TimeZone: fa.TimeZone, RetentionDays: fa.RetentionDays,
 	}
 	if cur == nil {
 		var generated []string
@@ -156,6 +156,9 @@ func (a *applier) applyApp(ctx context.Context, tx *store.DB, fa App, cur *store
 	}
 	if want.TimeZone != cur.TimeZone {
 		patch.TimeZone, fields = &want.TimeZone, append(fields, "time_zone")
+	}
+	if want.RetentionDays != cur.RetentionDays {
+		patch.RetentionDays, fields = &want.RetentionDays, append(fields, "retention_days")
 	}
 	switch {
 	case want.CallbackSecret != "" && want.CallbackSecret != cur.CallbackSecret:

@@ -47,6 +47,10 @@ type App struct {
 	// TimeZone is the IANA zone of the app's quota periods; empty means
 	// Asia/Shanghai.
 	TimeZone string `yaml:"time_zone" json:"time_zone"`
+	// RetentionDays is how many days the personal data of the app's
+	// finished messages is kept (receivers, contents, template params,
+	// reply texts) before the worker erases it; 0 keeps it for ever.
+	RetentionDays int `yaml:"retention_days" json:"retention_days"`
 	// Quota, when set, replaces the app's message quotas; absent keeps
 	// them.
 	Quota *Quota `yaml:"quota" json:"quota"`

@@ -124,3 +124,33 @@ func TestDiffRedactsSecrets(t *testing.T) {
 	require.Equal(t, []any{nil, Redacted}, d["config"])
 	require.Equal(t, []any{nil, Redacted}, d["callback_token"])
 }
+
+func TestAppRetentionDays(t *testing.T) {
+	t.Parallel()
+	db, reg := setup(t)
+	_, err := apply(t, db, reg, &Set{Apps: []App{{ID: "shop", RetentionDays: 180}}})
+	require.NoError(t, err)
+	app, err := db.GetApp(t.Context(), "shop")
+	require.NoError(t, err)
+	require.Equal(t, 180, app.RetentionDays)
+	spec := AppSpec(app)
+	require.Equal(t, 180, spec.RetentionDays, "the spec describes the stored retention")
+
+	spec.RetentionDays = 0
+	_, err = apply(t, db, reg, &Set{Apps: []App{spec}})
+	require.NoError(t, err)
+	app, err = db.GetApp(t.Context(), "shop")
+	require.NoError(t, err)
+	require.Zero(t, app.RetentionDays)
+	recs, err := db.ListAudit(t.Context(), store.AuditFilter{ObjectID: "shop", Action: "app.update"})
+	require.NoError(t, err)
+	require.Equal(t, map[string]any{"retention_days": []any{float64(180), float64(0)}}, recs[0].Diff)
+
+	for _, days := range []int{-1, MaxRetentionDays + 1} {
+		_, err = apply(t, db, reg, &Set{Apps: []App{{ID: "shop", RetentionDays: days}}})
+		var pe *ProblemsError
+		require.ErrorAs(t, err, &pe, "retention_days %d", days)
+		require.Equal(t, "apps[0].retention_days", pe.Problems[0].Path)
+		require.Contains(t, pe.Problems[0].Message, "0 (keep for ever)")
+	}
+}

@@ -25,6 +25,7 @@ func AppSpec(app *store.App) App {
 		RateLimitPerSecond: app.RateLimitPerSecond, RequestsPerMinute: app.RequestsPerMinute, Burst: app.Burst,
 		MessagesPerMinute: app.MessagesPerMinute, StatusCallbackURL: app.StatusCallbackURL,
 		QuietHours: cloneQuietHours(app.QuietHours), TimeZone: app.TimeZone,
+		RetentionDays: app.RetentionDays,
 	}
 }
 

@@ -26,6 +26,10 @@ import (
 // validateSet checks everything that can be checked without the
 // store: required fields, duplicates, provider configs, rules, channel
 // types, template variables and references inside the file.
+// MaxRetentionDays bounds an app's retention: a hundred years, far past
+// any legal retention period, so a typo of a few zeros is refused.
+const MaxRetentionDays = 36500
+
 func validateSet(f *Set, reg *providers.Registry) Problems {
 	var p Problems
 	dup := func(seen map[string]string, path, name, what string) {
@@ -76,6 +80,9 @@ func validateSet(f *Set, reg *providers.Registry) Problems {
 			if _, err := webhook.NewSigner(a.CallbackSecret); err != nil {
 				p.add(field(path, "callback_secret"), "%v", err)
 			}
+		}
+		if a.RetentionDays < 0 || a.RetentionDays > MaxRetentionDays {
+			p.add(field(path, "retention_days"), "must be 0 (keep for ever) to %d days", MaxRetentionDays)
 		}
 		checkQuietHours(&p, path, a.QuietHours)
 		if a.TimeZone != "" {

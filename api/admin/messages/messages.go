@@ -78,6 +78,8 @@ func Register(g *echo.Group, deps Deps) {
 	g.GET("/messages", h.list, viewer)
 	g.GET("/messages/export.csv", h.export, viewer)
 	g.GET("/messages/watch", h.watch, viewer)
+	// Erasing personal data cannot be undone: admins only.
+	g.POST("/erasures", h.eraseReceiver, adminhttp.Require(adminhttp.RoleAdmin))
 	g.POST("/messages/redrive", h.startRedrive, operator)
 	g.GET("/messages/:id", h.detail, viewer)
 	g.POST("/messages/:id/cancel", h.cancel, operator)
@@ -115,7 +117,11 @@ type MessageView struct {
 	UpdatedAt         string  `json:"updated_at"`
 	ScheduledAt       *string `json:"scheduled_at"`
 	FinishedAt        *string `json:"finished_at"`
-	ExpiresAt         *string `json:"expires_at"`
+	// ErasedAt is when the message's personal data was erased (retention
+	// or an erasure request); its receiver, subject and content are then
+	// empty.
+	ErasedAt  *string `json:"erased_at,omitempty"`
+	ExpiresAt *string `json:"expires_at"`
 }
 
 func view(m *store.Message, masked bool) MessageView {
@@ -126,7 +132,7 @@ func view(m *store.Message, masked bool) MessageView {
 		AttemptCount: m.AttemptCount, MaxAttempts: m.MaxAttempts, LastError: m.LastError,
 		Priority: m.Priority, BatchID: m.BatchID, RedrivenTo: m.RedrivenTo, RedrivenFrom: m.RedrivenFrom,
 		CreatedAt: formatTime(m.CreatedAt), UpdatedAt: formatTime(m.UpdatedAt),
-		ScheduledAt: formatTimePtr(m.ScheduledAt), FinishedAt: formatTimePtr(m.FinishedAt), ExpiresAt: formatTimePtr(m.ExpiresAt),
+		ScheduledAt: formatTimePtr(m.ScheduledAt), FinishedAt: formatTimePtr(m.FinishedAt), ErasedAt: formatTimePtr(m.ErasedAt), ExpiresAt: formatTimePtr(m.ExpiresAt),
 	}
 	if masked {
 		v.Receiver = store.MaskReceiver(m.MessageType, m.Receiver)
