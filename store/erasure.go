@@ -18,7 +18,7 @@ const MaxEraseBatch = 1000
 var finalStatuses = []string{"success", "failed", "cancelled"}
 
 // replyEventKind is the timeline event kind of a receiver's reply, whose
-// Detail is the reply's text.
+// Detail is the reply's text; replies are counted apart.
 const replyEventKind = "reply"
 
 // EraseFilter selects the messages whose personal data EraseMessages
@@ -122,7 +122,7 @@ func eraseMessages(ctx context.Context, idb bun.IDB, now time.Time, f EraseFilte
 	// whatever happens between the two statements.
 	upd, err := idb.NewUpdate().Model((*Message)(nil)).
 		Set("receiver = ''").Set("receiver_key = ''").Set("subject = ''").Set("content = ''").
-		Set("template_params = NULL").Set("attachments = NULL").Set("erased_at = ?", now).
+		Set("template_params = NULL").Set("attachments = NULL").Set("last_error = ''").Set("erased_at = ?", now).
 		Where("id IN (?)", bun.List(ids)).Where("status IN (?)", bun.List(finalStatuses)).Where("erased_at IS NULL").
 		Exec(ctx)
 	if err != nil {
@@ -141,6 +141,13 @@ func eraseMessages(ctx context.Context, idb bun.IDB, now time.Time, f EraseFilte
 	replies, err := ev.RowsAffected()
 	if err != nil {
 		return EraseResult{}, err
+	}
+	// The other events' details go too: a provider's error text can quote
+	// the receiver. Their kinds and times stay, for the timeline.
+	if _, err := idb.NewUpdate().Model((*MessageEvent)(nil)).Set("detail = ''").
+		Where("task_id IN (?)", bun.List(taskIDs)).Where("detail <> ''").
+		Exec(ctx); err != nil {
+		return EraseResult{}, mapErr(err)
 	}
 	return EraseResult{Messages: int(n), Replies: int(replies), More: len(ids) == limit}, nil
 }

@@ -36,7 +36,8 @@ func (f *eraseFixture) add(t *testing.T, appID, receiver string, age time.Durati
 	}
 	require.NoError(t, f.db.CreateMessages(ctx, []*Message{m}, nil))
 	if status != "pending" {
-		patch := MessagePatch{Status: &status}
+		lastErr := "receiver " + receiver + " unreachable"
+		patch := MessagePatch{Status: &status, LastError: &lastErr}
 		if finalStatus(status) {
 			finished := created.Add(time.Second)
 			patch.FinishedAt = &finished
@@ -60,6 +61,7 @@ func (f *eraseFixture) requireErased(t *testing.T, taskID, status string) {
 	require.Empty(t, m.Content)
 	require.Empty(t, m.TemplateParams)
 	require.Empty(t, m.Attachments)
+	require.Empty(t, m.LastError, "provider error texts can quote the receiver")
 	require.NotNil(t, m.ErasedAt)
 	require.Equal(t, status, m.Status)
 	require.NotNil(t, m.FinishedAt)
@@ -67,7 +69,8 @@ func (f *eraseFixture) requireErased(t *testing.T, taskID, status string) {
 	require.NoError(t, err)
 	require.Len(t, events, 2)
 	require.Empty(t, events[0].Detail, "reply text")
-	require.Equal(t, "accepted by provider", events[1].Detail, "other events keep their detail")
+	require.Empty(t, events[1].Detail, "provider texts can quote the receiver: erased too")
+	require.Equal(t, "sent", events[1].Kind, "the event itself stays")
 }
 
 func (f *eraseFixture) requireKept(t *testing.T, taskID, receiver string) {
