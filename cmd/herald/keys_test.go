@@ -60,7 +60,7 @@ func TestKeysRotateCommand(t *testing.T) {
 
 	res = rotate()
 	require.Equal(t, 0, res.code, res.stderr)
-	require.Contains(t, res.stdout, "previous-master-keys may be removed")
+	require.Contains(t, res.stdout, "the store no longer needs previous-master-keys")
 
 	// The old key is no longer needed: the new one alone reads everything,
 	// and the pinned index key still finds the receiver.
