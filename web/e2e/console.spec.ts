@@ -126,6 +126,29 @@ test('message detail shows the timeline and links the workflow', async () => {
   const href = await drawer.locator('[data-testid="temporal-link"]').getAttribute('href')
   expect(href).toContain(testTaskId)
   await shot(page, 'message-detail')
+  // The link leads to the workflow in the Temporal UI the test runs beside
+  // Herald. Opened with the operator's cookies, the UI decodes the
+  // workflow's encrypted payloads through Herald's /codec; opened without
+  // them, it shows only ciphertext.
+  if (process.env.HERALD_TEMPORAL_UI_URL) {
+    expect(href?.startsWith(process.env.HERALD_TEMPORAL_UI_URL)).toBe(true)
+    const browser = page.context().browser()!
+    const signedIn = await browser.newContext({ storageState: await page.context().storageState() })
+    const ui = await signedIn.newPage()
+    await ui.goto(href ?? '')
+    await expect(ui.getByText(testTaskId).first()).toBeVisible({ timeout: 60_000 })
+    await expect(ui.getByText('"AppID"').first()).toBeVisible({ timeout: 30_000 })
+    await expect(ui.getByText('Codec Server could not connect')).toHaveCount(0)
+    await shot(ui, 'temporal-ui-workflow')
+    await signedIn.close()
+
+    const anonymous = await browser.newPage()
+    await anonymous.goto(href ?? '')
+    await expect(anonymous.getByText(testTaskId).first()).toBeVisible({ timeout: 60_000 })
+    await expect(anonymous.locator('p', { hasText: 'Codec Server could not connect' })).toBeVisible({ timeout: 30_000 })
+    await expect(anonymous.getByText('"AppID"')).toHaveCount(0)
+    await anonymous.close()
+  }
   await page.keyboard.press('Escape')
 })
 
