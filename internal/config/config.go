@@ -109,6 +109,10 @@ type Temporal struct {
 	// (their payloads encrypted, but still personal data): set by
 	// `herald temporal setup` and by dev mode on its embedded server.
 	Retention time.Duration
+	// DatabaseURL is the PostgreSQL database dev mode's embedded server
+	// keeps its data in (visibility in <database>_visibility); empty uses
+	// SQLite.
+	DatabaseURL string
 }
 
 // API tunes request handling.
@@ -263,6 +267,7 @@ func (c *Config) settings() []setting {
 		{"temporal.namespace", "Temporal namespace", &c.Temporal.Namespace},
 		{"temporal.port", "frontend port of dev mode's in-process Temporal server (0 picks a free one)", &c.Temporal.Port},
 		{"temporal.ui-port", "Web UI port of dev mode's in-process Temporal server (0 disables the UI)", &c.Temporal.UIPort},
+		{"temporal.database-url", "dev mode only: postgres:// URL of the database the in-process Temporal server stores its data in, visibility in <database>_visibility; both are created and their schema set up or updated on start (default: SQLite)", &c.Temporal.DatabaseURL},
 		{"temporal.retention", "how long the namespace keeps closed workflow histories (at least 24h); applied by `herald temporal setup` and by dev mode", &c.Temporal.Retention},
 		{"api.max-body-bytes", "largest accepted request body", &c.API.MaxBodyBytes},
 		{"api.timestamp-window", "accepted clock skew of signed requests", &c.API.TimestampWindow},
@@ -582,6 +587,9 @@ func (c Config) Validate(mode Mode) error {
 	if c.Database.URL != "" && !hasScheme(c.Database.URL, "postgres", "postgresql", "sqlite") {
 		add("database.url %q must start with postgres://, postgresql:// or sqlite://", redactURL(c.Database.URL))
 	}
+	if c.Temporal.DatabaseURL != "" && !isPostgresURL(c.Temporal.DatabaseURL) {
+		add("temporal.database-url %q must be a postgres:// or postgresql:// URL naming a database", redactURL(c.Temporal.DatabaseURL))
+	}
 	if c.Redis.URL != "" && !hasScheme(c.Redis.URL, "redis", "rediss") {
 		add("redis.url %q must start with redis:// or rediss://", redactURL(c.Redis.URL))
 	}
@@ -710,6 +718,13 @@ func (c Config) Validate(mode Mode) error {
 		return &Error{Problems: p}
 	}
 	return nil
+}
+
+// isPostgresURL reports whether raw is a postgres:// or postgresql:// URL
+// with a host and a database name.
+func isPostgresURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") && u.Host != "" && strings.Trim(u.Path, "/") != ""
 }
 
 func hasScheme(raw string, schemes ...string) bool {

@@ -116,6 +116,7 @@ var everySetting = []struct {
 	{"temporal.namespace", "temporal-namespace", "HERALD_TEMPORAL_NAMESPACE", "herald-prod", "herald-prod", func(c config.Config) any { return c.Temporal.Namespace }, "herald-prod"},
 	{"temporal.port", "temporal-port", "HERALD_TEMPORAL_PORT", "7300", "7300", func(c config.Config) any { return c.Temporal.Port }, 7300},
 	{"temporal.ui-port", "temporal-ui-port", "HERALD_TEMPORAL_UI_PORT", "8300", "8300", func(c config.Config) any { return c.Temporal.UIPort }, 8300},
+	{"temporal.database-url", "temporal-database-url", "HERALD_TEMPORAL_DATABASE_URL", "postgres://db.example.com/temporal", "postgres://db.example.com/temporal", func(c config.Config) any { return c.Temporal.DatabaseURL }, "postgres://db.example.com/temporal"},
 	{"temporal.retention", "temporal-retention", "HERALD_TEMPORAL_RETENTION", "168h", "168h", func(c config.Config) any { return c.Temporal.Retention }, 168 * time.Hour},
 	{"admin.codec-origins", "admin-codec-origins", "HERALD_ADMIN_CODEC_ORIGINS", "https://temporal.example.com,http://127.0.0.1:8233", "[https://temporal.example.com, http://127.0.0.1:8233]", func(c config.Config) any { return c.Admin.CodecOrigins }, []string{"https://temporal.example.com", "http://127.0.0.1:8233"}},
 	{"api.max-body-bytes", "api-max-body-bytes", "HERALD_API_MAX_BODY_BYTES", "8589934592", "8589934592", func(c config.Config) any { return c.API.MaxBodyBytes }, int64(8 << 30)},
@@ -580,6 +581,20 @@ func TestConfigValidate(t *testing.T) {
 		requireMentioned(t, probs, "temporal.retention 12h0m0s must be at least 24h0m0s",
 			`admin.codec-origins: "https://temporal.example.com/ui"`, `admin.codec-origins: "temporal.example.com"`)
 		require.Len(t, probs, 3)
+	})
+
+	t.Run("TemporalDatabaseURL", func(t *testing.T) {
+		t.Parallel()
+		for _, bad := range []string{"sqlite:///tmp/temporal.db", "postgres://db.example.com", "postgres://db.example.com/", "db.example.com/temporal"} {
+			c := config.Defaults()
+			c.Temporal.DatabaseURL = bad
+			requireMentioned(t, problems(t, c.Validate(config.ModeDev)), "temporal.database-url")
+		}
+		for _, good := range []string{"postgres://u:secret@db.example.com:5432/temporal?sslmode=disable", "postgresql://db.example.com/temporal"} {
+			c := config.Defaults()
+			c.Temporal.DatabaseURL = good
+			require.NoError(t, c.Validate(config.ModeDev), good)
+		}
 	})
 
 	t.Run("TracingSampleRatio", func(t *testing.T) {

@@ -70,6 +70,13 @@ type Options struct {
 	// only released when the process exits (Temporal's SQLite plugin never
 	// closes its connections).
 	DataDir string
+	// DatabaseURL, a postgres:// or postgresql:// URL naming a database,
+	// keeps the data in PostgreSQL instead of SQLite: the main data in that
+	// database and visibility in one named like it plus VisibilitySuffix.
+	// Both are created if missing and their schemas set up or updated to
+	// the server's version on every start. It excludes DataDir. Several
+	// servers must not share these databases at the same time.
+	DatabaseURL string
 	// IP is the address the frontend and the UI listen on. Default DefaultIP.
 	// The internal services always listen on loopback.
 	IP string
@@ -156,7 +163,8 @@ type settings struct {
 	history      int
 	matching     int
 	worker       int
-	dbPath       string // "" in memory mode
+	dbPath       string   // "" in memory mode
+	pgURL        *url.URL // nil unless DatabaseURL is set
 }
 
 // Start boots the server and returns once the frontend answers and the
@@ -171,11 +179,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	logger := serverLogger(st.Logger)
 
-	sqlConf, err := prepareDatabase(st)
+	persistence, err := prepareDatabase(ctx, st, logger)
 	if err != nil {
 		return nil, err
 	}
-	srv, err := newTemporalServer(st, sqlConf, logger)
+	srv, err := newTemporalServer(st, persistence, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -243,6 +251,16 @@ func newSettings(opts Options) (*settings, error) {
 			return nil, fmt.Errorf("devtemporal: search attribute %s has no valid type", name)
 		}
 	}
+	if st.DatabaseURL != "" {
+		if st.DataDir != "" {
+			return nil, errors.New("devtemporal: DataDir and DatabaseURL exclude each other")
+		}
+		u, err := parsePostgresURL(st.DatabaseURL)
+		if err != nil {
+			return nil, err
+		}
+		st.pgURL = u
+	}
 	if st.DataDir != "" {
 		dir, err := filepath.Abs(st.DataDir)
 		if err != nil {
@@ -307,20 +325,33 @@ func (st *settings) pickPorts() (err error) {
 // the process needs them.
 const internalIP = "127.0.0.1"
 
-// prepareDatabase returns the SQLite configuration and makes sure the
-// database has its schema and the namespace. Namespace creation only writes
+// prepareDatabase returns the persistence configuration and makes sure the
+// databases have their schema and the namespace. Namespace creation only writes
 // rows, so it happens before the server starts, as `temporal server
 // start-dev` does; the search attributes and the retention of a namespace
 // that already exists are reconciled through the API later.
-func prepareDatabase(st *settings) (*config.SQL, error) {
+func prepareDatabase(ctx context.Context, st *settings, logger log.Logger) (*config.Persistence, error) {
+	persistence := &config.Persistence{NumHistoryShards: 1}
 	sqlConf := &config.SQL{PluginName: sqliteplugin.PluginName}
-	if st.dbPath == "" {
+	switch {
+	case st.pgURL != nil:
+		main, visibility, err := preparePostgres(ctx, st.pgURL, logger)
+		if err != nil {
+			return nil, err
+		}
+		sqlConf = main
+		persistence.DefaultStore, persistence.VisibilityStore = "postgres", "postgres-visibility"
+		persistence.DataStores = map[string]config.DataStore{
+			persistence.DefaultStore:    {SQL: main},
+			persistence.VisibilityStore: {SQL: visibility},
+		}
+	case st.dbPath == "":
 		// A shared-cache in-memory database lives as long as a connection to
 		// it is open; the plugin keeps its connections for the process
 		// lifetime. The random name keeps parallel servers apart.
 		sqlConf.DatabaseName = "herald-dev-" + strconv.FormatUint(rand.Uint64(), 36)
 		sqlConf.ConnectAttributes = map[string]string{"mode": "memory", "cache": "shared"}
-	} else {
+	default:
 		sqlConf.DatabaseName = st.dbPath
 		// Keys the plugin does not know become PRAGMAs on every connection.
 		// WAL with synchronous=NORMAL syncs on checkpoints rather than on
@@ -348,24 +379,30 @@ func prepareDatabase(st *settings) (*config.SQL, error) {
 			return nil, fmt.Errorf("devtemporal: inspect database: %w", err)
 		}
 	}
+	if st.pgURL == nil {
+		persistence.DefaultStore, persistence.VisibilityStore = sqliteplugin.PluginName, sqliteplugin.PluginName
+		persistence.DataStores = map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlConf}}
+	}
 
 	ns, err := sqliteschema.NewNamespaceConfig(clusterName, st.Namespace, false, st.SearchAttributes)
 	if err != nil {
 		return nil, fmt.Errorf("devtemporal: namespace %s: %w", st.Namespace, err)
 	}
+	// The helper is named for SQLite but writes the namespace rows through
+	// the generic SQL persistence layer, so it serves PostgreSQL as well.
 	// NewNamespaceConfig always asks for one day; a namespace created here
 	// gets the configured retention right away.
 	ns.Detail.Config.Retention = durationpb.New(st.Retention)
 	if err := sqliteschema.CreateNamespaces(sqlConf, ns); err != nil {
 		return nil, fmt.Errorf("devtemporal: create namespace %s: %w", st.Namespace, err)
 	}
-	return sqlConf, nil
+	return persistence, nil
 }
 
 // newTemporalServer builds the server the way `temporal server start-dev`
 // does: all four services in this process, found through static hosts rather
 // than ringpop, one history shard, no archival, no metrics listener.
-func newTemporalServer(st *settings, sqlConf *config.SQL, logger log.Logger) (temporal.Server, error) {
+func newTemporalServer(st *settings, persistence *config.Persistence, logger log.Logger) (temporal.Server, error) {
 	frontendAddr := net.JoinHostPort(st.dialHost, strconv.Itoa(st.FrontendPort))
 	internalAddr := func(port int) string { return net.JoinHostPort(internalIP, strconv.Itoa(port)) }
 
@@ -373,12 +410,7 @@ func newTemporalServer(st *settings, sqlConf *config.SQL, logger log.Logger) (te
 	conf.Global.Membership = config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: internalIP}
 	// Global.Metrics stays nil: the server then uses a no-op metrics handler
 	// and opens no Prometheus port. Global.PProf.Port 0 keeps pprof off.
-	conf.Persistence = config.Persistence{
-		DefaultStore:     sqliteplugin.PluginName,
-		VisibilityStore:  sqliteplugin.PluginName,
-		NumHistoryShards: 1,
-		DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlConf}},
-	}
+	conf.Persistence = *persistence
 	conf.ClusterMetadata = &cluster.Config{
 		EnableGlobalNamespace:    false,
 		FailoverVersionIncrement: 10,
