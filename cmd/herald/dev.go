@@ -41,7 +41,10 @@ the user exists (set a new password with: herald admin user passwd admin).
 Each embedded part can be replaced by the real thing:
   --database-url postgres://...   use PostgreSQL instead of SQLite
   --redis-url redis://...         use Redis instead of the in-process server
-  --temporal-address host:7233    use a Temporal cluster (no embedded server)`,
+  --temporal-address host:7233    use a Temporal cluster (no embedded server)
+  --temporal-database-url postgres://...
+                                  keep the embedded Temporal server's data in
+                                  PostgreSQL (visibility in <database>_visibility)`,
 		Args: cobra.NoArgs,
 	}
 	c := newConfigured(cmd.Flags(), getenv)

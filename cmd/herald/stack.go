@@ -317,11 +317,12 @@ func (s *stack) openTemporal(ctx context.Context) error {
 			uiPort = -1
 		}
 		dataDir := ""
-		if s.cfg.DataDir != "" {
+		if s.cfg.DataDir != "" && s.cfg.Temporal.DatabaseURL == "" {
 			dataDir = filepath.Join(s.cfg.DataDir, "temporal")
 		}
 		srv, err := devtemporal.Start(ctx, devtemporal.Options{
 			DataDir:          dataDir,
+			DatabaseURL:      s.cfg.Temporal.DatabaseURL,
 			FrontendPort:     s.cfg.Temporal.Port,
 			UIPort:           uiPort,
 			Namespace:        ns,
