@@ -617,6 +617,9 @@ func (c Config) Validate(mode Mode) error {
 			add("admin.codec-origins: %q must be an origin: scheme://host[:port], no path", o)
 		}
 	}
+	if mode == ModeDev && c.Temporal.Address != "" && c.Temporal.DatabaseURL != "" {
+		add("temporal.database-url configures the in-process Temporal server, which temporal.address replaces: set only one of them")
+	}
 	if mode == ModeDev && c.Temporal.Address == "" {
 		if c.Temporal.Port < 0 || c.Temporal.Port > 65535 {
 			add("temporal.port %d is not a port (0 picks a free one)", c.Temporal.Port)

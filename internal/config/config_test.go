@@ -595,6 +595,10 @@ func TestConfigValidate(t *testing.T) {
 			c.Temporal.DatabaseURL = good
 			require.NoError(t, c.Validate(config.ModeDev), good)
 		}
+		c := config.Defaults()
+		c.Temporal.DatabaseURL = "postgres://db.example.com/temporal"
+		c.Temporal.Address = "temporal.example.com:7233"
+		requireMentioned(t, problems(t, c.Validate(config.ModeDev)), "set only one of them")
 	})
 
 	t.Run("TracingSampleRatio", func(t *testing.T) {
