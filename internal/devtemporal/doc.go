@@ -1,11 +1,13 @@
 // Package devtemporal runs a complete Temporal server (frontend, history,
 // matching and worker services) and the Temporal Web UI inside the current
-// process, backed by SQLite. It is what `herald dev` and the integration tests
-// use instead of an external Temporal cluster.
+// process, backed by SQLite or, with Options.DatabaseURL, by PostgreSQL. It is
+// what `herald dev` and the integration tests use instead of an external
+// Temporal cluster.
 //
 // The server is meant for development only: SQLite is not a supported
-// production store for Temporal, every service shares one history shard, and
-// HTTP security checks of a production deployment are not applied.
+// production store for Temporal, every service shares one history shard
+// (PostgreSQL included), and HTTP security checks of a production deployment
+// are not applied.
 //
 // Usage:
 //
