@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"github.com/heraldhq/herald/store/storetest"
 	"io"
@@ -18,39 +17,11 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
 
-	"github.com/heraldhq/herald/internal/adminhttp"
+	"github.com/heraldhq/herald/internal/adminhttp/adminhttptest"
 	"github.com/heraldhq/herald/internal/redrive"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/workflows"
 )
-
-// testAuth sets the principal from "Bearer test-<role>", standing in for
-// the admin server's token check.
-func testAuth(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		role, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer test-")
-		if ok {
-			if r, err := adminhttp.ParseRole(role); err == nil {
-				adminhttp.SetPrincipal(c, adminhttp.Principal{UserID: 1, Username: role + "-user", Role: r})
-			}
-		}
-		return next(c)
-	}
-}
-
-// errorHandler writes Problems as the admin server does.
-func errorHandler(err error, c echo.Context) {
-	if p, ok := adminhttp.AsProblem(err); ok {
-		_ = c.JSON(p.Status, p)
-		return
-	}
-	var he *echo.HTTPError
-	if errors.As(err, &he) {
-		_ = c.JSON(he.Code, map[string]any{"code": "http", "message": fmt.Sprint(he.Message)})
-		return
-	}
-	_ = c.JSON(http.StatusInternalServerError, map[string]any{"code": adminhttp.CodeInternal, "message": err.Error()})
-}
 
 // fakeEngine records what the routes ask of the workflow engine.
 type fakeEngine struct {
@@ -101,8 +72,8 @@ func setup(t *testing.T, dialect string) *fixture {
 	}
 	f.redr = &runRedrives{acts: &redrive.Activities{DB: db, Engine: f.engine, Now: func() time.Time { return f.now }, NewID: newID}}
 	e := echo.New()
-	e.HTTPErrorHandler = errorHandler
-	g := e.Group("/admin/api/v1", testAuth)
+	e.HTTPErrorHandler = adminhttptest.WriteProblem
+	g := e.Group("/admin/api/v1", adminhttptest.Auth("-user"))
 	Register(g, Deps{
 		Store: db, Engine: f.engine, Keys: keys, TemporalUIURL: "http://ui.test/", Namespace: "herald",
 		Redrives: f.redr, Now: func() time.Time { return f.now }, NewID: newID,

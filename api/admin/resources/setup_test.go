@@ -5,19 +5,17 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"github.com/heraldhq/herald/store/storetest"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
 
-	"github.com/heraldhq/herald/internal/adminhttp"
+	"github.com/heraldhq/herald/internal/adminhttp/adminhttptest"
 	"github.com/heraldhq/herald/providers"
 	"github.com/heraldhq/herald/providers/sandbox"
 	"github.com/heraldhq/herald/providers/smtp"
@@ -59,37 +57,12 @@ func newTestServer(t *testing.T) *testServer {
 
 	e := echo.New()
 	e.HideBanner = true
-	e.HTTPErrorHandler = writeProblem
-	g := e.Group("/admin/api/v1", testAuth)
+	e.HTTPErrorHandler = adminhttptest.WriteProblem
+	g := e.Group("/admin/api/v1", adminhttptest.Auth(""))
 	Register(g, Deps{Store: db, Providers: providers.NewRegistry(sb, smtp.New()), PublicURL: "http://127.0.0.1:8080", AccountTester: &recordingTester{}})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return &testServer{t: t, db: db, e: e, srv: srv}
-}
-
-func testAuth(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if role, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer test-"); ok {
-			if r, err := adminhttp.ParseRole(role); err == nil {
-				adminhttp.SetPrincipal(c, adminhttp.Principal{UserID: 1, Username: role, Role: r})
-			}
-		}
-		return next(c)
-	}
-}
-
-// writeProblem writes errors the way the admin server does.
-func writeProblem(err error, c echo.Context) {
-	if p, ok := adminhttp.AsProblem(err); ok {
-		_ = c.JSON(p.Status, p)
-		return
-	}
-	var he *echo.HTTPError
-	if errors.As(err, &he) {
-		_ = c.JSON(he.Code, map[string]any{"code": "http", "message": fmt.Sprint(he.Message)})
-		return
-	}
-	_ = c.JSON(http.StatusInternalServerError, map[string]any{"code": adminhttp.CodeInternal, "message": err.Error()})
 }
 
 // answer is one response.

@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/uptrace/bun/driver/pgdriver"
 
+	"github.com/heraldhq/herald/internal/adminhttp/adminhttptest"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -74,7 +75,7 @@ func BenchmarkOperatorQueries(b *testing.B) {
 
 	e := echo.New()
 	e.HTTPErrorHandler = problemHandler
-	Register(e.Group("/admin/api/v1", testAuth), Deps{Store: db, Now: func() time.Time { return benchNow }})
+	Register(e.Group("/admin/api/v1", adminhttptest.Auth("")), Deps{Store: db, Now: func() time.Time { return benchNow }})
 
 	getStats := func(b *testing.B, groupBy string) {
 		query := url.Values{"from": {benchNow.Add(-24 * time.Hour).Format(time.RFC3339)}, "to": {benchNow.Format(time.RFC3339)},

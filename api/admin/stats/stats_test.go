@@ -19,22 +19,10 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/heraldhq/herald/internal/adminhttp"
+	"github.com/heraldhq/herald/internal/adminhttp/adminhttptest"
 	istats "github.com/heraldhq/herald/internal/stats"
 	"github.com/heraldhq/herald/store"
 )
-
-// testAuth stands in for the admin server's authentication: "Bearer
-// test-<role>" signs in as that role, anything else not at all.
-func testAuth(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if role, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer test-"); ok {
-			if r, err := adminhttp.ParseRole(role); err == nil {
-				adminhttp.SetPrincipal(c, adminhttp.Principal{UserID: 1, Username: role, Role: r})
-			}
-		}
-		return next(c)
-	}
-}
 
 // problemHandler writes admin errors as the admin server does.
 func problemHandler(err error, c echo.Context) {
@@ -86,7 +74,7 @@ func setup(t *testing.T, dialect string) *fixture {
 	now := time.Now().UTC().Truncate(time.Hour).Add(30 * time.Minute)
 	e := echo.New()
 	e.HTTPErrorHandler = problemHandler
-	g := e.Group("/admin/api/v1", testAuth)
+	g := e.Group("/admin/api/v1", adminhttptest.Auth(""))
 	Register(g, Deps{Store: db, Now: func() time.Time { return now }})
 	sms := &store.Channel{Name: "sms-otp", Type: store.ChannelSMS, Enabled: true, ReceiptTimeoutSeconds: 60, MaxAttempts: 3}
 	require.NoError(t, db.CreateChannel(t.Context(), sms))

@@ -19,39 +19,13 @@ import (
 
 	"github.com/heraldhq/herald/api/admin/traffic"
 	"github.com/heraldhq/herald/internal/adminhttp"
+	"github.com/heraldhq/herald/internal/adminhttp/adminhttptest"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/store/storetest"
 	"github.com/heraldhq/herald/workflows"
 )
 
 var testNow = time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
-
-// testAuth sets the principal from "Bearer test-<role>", standing in for
-// the admin server's token check.
-func testAuth(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if role, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer test-"); ok {
-			if r, err := adminhttp.ParseRole(role); err == nil {
-				adminhttp.SetPrincipal(c, adminhttp.Principal{UserID: 1, Username: role + "-user", Role: r})
-			}
-		}
-		return next(c)
-	}
-}
-
-// errorHandler writes Problems as the admin server does.
-func errorHandler(err error, c echo.Context) {
-	if p, ok := adminhttp.AsProblem(err); ok {
-		_ = c.JSON(p.Status, p)
-		return
-	}
-	var he *echo.HTTPError
-	if errors.As(err, &he) {
-		_ = c.JSON(he.Code, map[string]any{"code": "http", "message": fmt.Sprint(he.Message)})
-		return
-	}
-	_ = c.JSON(http.StatusInternalServerError, map[string]any{"code": adminhttp.CodeInternal, "message": err.Error()})
-}
 
 // fakeEngine records the orders handed to breaker workflows.
 type fakeEngine struct {
@@ -101,8 +75,8 @@ func setup(t *testing.T, dialect string) *fixture {
 
 	f := &fixture{db: db, engine: &fakeEngine{orders: map[int64][]workflows.BreakerForce{}}}
 	e := echo.New()
-	e.HTTPErrorHandler = errorHandler
-	traffic.Register(e.Group("/admin/api/v1", testAuth), traffic.Deps{Store: db, Engine: f.engine, Now: func() time.Time { return testNow }})
+	e.HTTPErrorHandler = adminhttptest.WriteProblem
+	traffic.Register(e.Group("/admin/api/v1", adminhttptest.Auth("-user")), traffic.Deps{Store: db, Engine: f.engine, Now: func() time.Time { return testNow }})
 	f.srv = httptest.NewServer(e)
 	t.Cleanup(f.srv.Close)
 	return f
