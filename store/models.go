@@ -363,6 +363,19 @@ type Message struct {
 	// ErasedAt is when the message's personal data was erased (by the
 	// app's retention or an erasure request); nil while it is kept.
 	ErasedAt *time.Time `bun:"erased_at"`
+
+	// BatchSeq numbers the members of a batch-workflow batch from 1, in
+	// request order, so the batch workflow loads them by range; 0 for
+	// other messages.
+	BatchSeq int `bun:"batch_seq,notnull"`
+	// NextAttemptAt is when a batch member waiting for a retry is due.
+	NextAttemptAt *time.Time `bun:"next_attempt_at"`
+	// FailedAccounts lists, comma-separated, the accounts a batch member
+	// was switched away from.
+	FailedAccounts string `bun:"failed_accounts,notnull"`
+	// SentAt is when a provider accepted the batch member's current
+	// attempt; its receipt timeout runs from there.
+	SentAt *time.Time `bun:"sent_at"`
 }
 
 // Batch records one batch request.
@@ -383,7 +396,37 @@ type Batch struct {
 	// Attachments of an e-mail batch, as JSON, stored once for all its
 	// messages (whose own Attachments stay empty). Sealed at rest.
 	Attachments json.RawMessage `bun:"attachments,type:text"`
+
+	// Status is the batch workflow's state (BatchRunning, BatchPaused,
+	// BatchCancelled, BatchFinished); empty for batches accepted before
+	// batch workflows, whose members each have a workflow of their own.
+	Status string `bun:"status,notnull"`
+	// WorkflowID is the batch workflow's id; empty for the older batches.
+	WorkflowID string `bun:"workflow_id,notnull"`
+	// MessageType, Subject, Content, TemplateParams and SignatureName are
+	// what the members of a batch-workflow batch share; those members
+	// store them empty and are read back with them filled in. Subject,
+	// Content and TemplateParams are personal data, sealed at rest.
+	MessageType    string            `bun:"message_type,notnull"`
+	Subject        string            `bun:"subject,notnull"`
+	Content        string            `bun:"content,notnull"`
+	TemplateParams map[string]string `bun:"-"`
+	// TemplateParamsText is the stored form of TemplateParams, as on
+	// Message.
+	TemplateParamsText string     `bun:"template_params,nullzero" json:"-"`
+	SignatureName      string     `bun:"signature_name,notnull"`
+	ScheduledAt        *time.Time `bun:"scheduled_at"`
+	UpdatedAt          *time.Time `bun:"updated_at"`
+	FinishedAt         *time.Time `bun:"finished_at"`
 }
+
+// Batch statuses (Batch.Status) of batches run by a batch workflow.
+const (
+	BatchRunning   = "running"
+	BatchPaused    = "paused"
+	BatchCancelled = "cancelled"
+	BatchFinished  = "finished"
+)
 
 // MessageEvent is one entry of a message's timeline.
 type MessageEvent struct {

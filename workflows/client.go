@@ -159,3 +159,75 @@ func (c *Client) RedriveProgress(ctx context.Context, redriveID string) (Redrive
 	}
 	return p, nil
 }
+
+// BatchStartOptions are the start options of a batch's workflow: its id
+// is derived from the batch id, a second start of a running batch returns
+// the running one, and a finished batch is never started again.
+func BatchStartOptions(in BatchInput) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                       BatchWorkflowID(in.BatchID),
+		TaskQueue:                TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			SearchApp.ValueSet(in.AppID),
+			SearchChannel.ValueSet(strconv.FormatInt(in.ChannelID, 10)),
+			SearchStatus.ValueSet(StatusPending),
+		),
+	}
+}
+
+// StartBatch starts the workflow of a batch. Starting a batch that is
+// already running or finished is not an error.
+func (c *Client) StartBatch(ctx context.Context, in BatchInput) error {
+	_, err := c.c.ExecuteWorkflow(ctx, BatchStartOptions(in), BatchWorkflowName, in)
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &already) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("start workflow of batch %s: %w", in.BatchID, err)
+	}
+	return nil
+}
+
+// UpdateBatch runs one of BatchPauseUpdate, BatchResumeUpdate and
+// BatchCancelUpdate on a batch's workflow and returns the batch status it
+// answers. It returns ErrWorkflowClosed when the batch has finished.
+func (c *Client) UpdateBatch(ctx context.Context, batchID, update string) (string, error) {
+	var status string
+	err := c.updateBatch(ctx, batchID, update, &status)
+	return status, err
+}
+
+// CancelBatchMember cancels one member of a batch through the batch's
+// workflow. It returns ErrNotCancellable when the member is on its way or
+// finished, and ErrWorkflowClosed when the batch has finished.
+func (c *Client) CancelBatchMember(ctx context.Context, batchID, taskID string) error {
+	err := c.updateBatch(ctx, batchID, BatchCancelMemberUpdate, nil, taskID)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return fmt.Errorf("%w: %v", ErrNotCancellable, err) //nolint:errorlint // callers match ErrNotCancellable; the engine's error is kept as text only
+	}
+	return err
+}
+
+func (c *Client) updateBatch(ctx context.Context, batchID, update string, result any, args ...any) error {
+	h, err := c.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   BatchWorkflowID(batchID),
+		UpdateName:   update,
+		Args:         args,
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = h.Get(ctx, result)
+	}
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return fmt.Errorf("%s batch %s: %w", update, batchID, ErrWorkflowClosed)
+	}
+	if err != nil {
+		return fmt.Errorf("%s batch %s: %w", update, batchID, err)
+	}
+	return nil
+}
