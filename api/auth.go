@@ -114,7 +114,7 @@ func (s *Server) verifyRequest(c echo.Context) error {
 		return errDatabase("load app", err)
 	}
 
-	body, err := s.readBody(req)
+	body, err := s.readBody(req, s.bodyLimit(c))
 	if err != nil {
 		return err
 	}
@@ -246,10 +246,18 @@ func (s *Server) checkTimestamp(ts string) error {
 	return nil
 }
 
-// readBody reads the whole body once, within the size limit, and puts it
-// back so handlers can read it again.
-func (s *Server) readBody(req *http.Request) ([]byte, error) {
-	limit := s.cfg.MaxBodyBytes
+// bodyLimit is the largest body the request's route accepts: a batch
+// send lists its receivers, and has a limit of its own.
+func (s *Server) bodyLimit(c echo.Context) int64 {
+	if c.Request().Method == http.MethodPost && c.Path() == batchRoute {
+		return s.cfg.BatchMaxBodyBytes
+	}
+	return s.cfg.MaxBodyBytes
+}
+
+// readBody reads the whole body once, within limit, and puts it back so
+// handlers can read it again.
+func (s *Server) readBody(req *http.Request, limit int64) ([]byte, error) {
 	tooLarge := NewError(http.StatusRequestEntityTooLarge, CodeInvalidParams, "request body exceeds %d bytes", limit)
 	if req.ContentLength > limit {
 		return nil, tooLarge

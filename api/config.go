@@ -36,8 +36,12 @@ type Config struct {
 	// MaxAttachmentBytes caps the decoded size of a request's attachments
 	// together (default 3 MiB, which fits a 4 MiB body once base64-encoded).
 	MaxAttachmentBytes int64
-	// BatchMaxSize caps the receivers of one batch (default 1000).
+	// BatchMaxSize caps the receivers of one batch (default 100,000).
 	BatchMaxSize int
+	// BatchMaxBodyBytes caps the body of a batch request, which lists up
+	// to BatchMaxSize receivers (default 32 MiB: 100,000 receivers of up
+	// to about 250 bytes each, plus attachments within MaxBodyBytes).
+	BatchMaxBodyBytes int64
 	// MaxScheduleAhead is how far in the future scheduled_at may be
 	// (default 30 days).
 	MaxScheduleAhead time.Duration
@@ -55,7 +59,8 @@ const (
 	DefaultMaxBodyBytes       = 4 << 20
 	DefaultTimestampWindow    = 5 * time.Minute
 	DefaultRateLimitPerSecond = 100
-	DefaultBatchMaxSize       = 1000
+	DefaultBatchMaxSize       = 100000
+	DefaultBatchMaxBodyBytes  = 32 << 20
 	DefaultMaxScheduleAhead   = 30 * 24 * time.Hour
 	DefaultMaxAttempts        = 5
 	DefaultAuthFailureLimit   = 20
@@ -70,6 +75,7 @@ func DefaultConfig() Config {
 		TimestampWindow:    DefaultTimestampWindow,
 		DefaultRateLimit:   DefaultRateLimitPerSecond,
 		BatchMaxSize:       DefaultBatchMaxSize,
+		BatchMaxBodyBytes:  DefaultBatchMaxBodyBytes,
 		MaxScheduleAhead:   DefaultMaxScheduleAhead,
 		DefaultMaxAttempts: DefaultMaxAttempts,
 		AuthFailureLimit:   DefaultAuthFailureLimit,
@@ -92,6 +98,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BatchMaxSize == 0 {
 		c.BatchMaxSize = d.BatchMaxSize
+	}
+	if c.BatchMaxBodyBytes == 0 {
+		c.BatchMaxBodyBytes = max(d.BatchMaxBodyBytes, c.MaxBodyBytes)
 	}
 	if c.MaxScheduleAhead == 0 {
 		c.MaxScheduleAhead = d.MaxScheduleAhead
@@ -141,6 +150,12 @@ func (c Config) Validate() error {
 	}
 	if c.BatchMaxSize < 0 {
 		errs = append(errs, fmt.Errorf("BatchMaxSize must not be negative, got %d", c.BatchMaxSize))
+	}
+	if c.BatchMaxBodyBytes < 0 {
+		errs = append(errs, fmt.Errorf("BatchMaxBodyBytes must not be negative, got %d", c.BatchMaxBodyBytes))
+	}
+	if c.BatchMaxBodyBytes > 0 && c.MaxBodyBytes > 0 && c.BatchMaxBodyBytes < c.MaxBodyBytes {
+		errs = append(errs, fmt.Errorf("BatchMaxBodyBytes (%d) must be at least MaxBodyBytes (%d): a batch carries what a single send does, and its receivers", c.BatchMaxBodyBytes, c.MaxBodyBytes))
 	}
 	if c.MaxScheduleAhead < 0 {
 		errs = append(errs, fmt.Errorf("MaxScheduleAhead must not be negative, got %s", c.MaxScheduleAhead))

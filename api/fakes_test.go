@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -216,6 +217,94 @@ func (f *fakeStore) CreateMessages(_ context.Context, msgs []*store.Message, bat
 	return nil
 }
 
+// CreateBatch stores the members as the real store does: rows numbered
+// by BatchSeq whose shared fields stay on the batch.
+func (f *fakeStore) CreateBatch(ctx context.Context, b *store.Batch, member *store.Message, members []store.BatchMember) error {
+	if b.WorkflowID == "" || len(members) == 0 {
+		return errors.New("create batch: needs a workflow id and members")
+	}
+	b.MessageType, b.SignatureName = member.MessageType, member.SignatureName
+	b.UpdatedAt = &b.CreatedAt
+	msgs := make([]*store.Message, len(members))
+	for i, mb := range members {
+		m := *member
+		m.TaskID, m.Receiver, m.BatchID, m.BatchSeq = mb.TaskID, mb.Receiver, b.ID, i+1
+		m.Subject, m.Content, m.TemplateParams, m.Attachments = "", "", nil, nil
+		m.ScheduledAt = b.ScheduledAt
+		msgs[i] = &m
+	}
+	return f.CreateMessages(ctx, msgs, b)
+}
+
+// hydrate fills a member from its batch, as the real store's reads do.
+// f.mu is held.
+func (f *fakeStore) hydrate(m *store.Message) {
+	b, ok := f.batches[m.BatchID]
+	if m.BatchSeq == 0 || !ok {
+		return
+	}
+	if m.Subject == "" {
+		m.Subject = b.Subject
+	}
+	if m.Content == "" {
+		m.Content = b.Content
+	}
+	if m.TemplateParams == nil {
+		m.TemplateParams = b.TemplateParams
+	}
+	if len(m.Attachments) == 0 {
+		m.Attachments = b.Attachments
+	}
+}
+
+func (f *fakeStore) ListBatchMembers(_ context.Context, batchID string) ([]store.BatchMember, error) {
+	if err := f.injected("ListBatchMembers"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ms []*store.Message
+	for _, m := range f.messages {
+		if m.BatchID == batchID {
+			ms = append(ms, m)
+		}
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].BatchSeq < ms[j].BatchSeq })
+	out := make([]store.BatchMember, len(ms))
+	for i, m := range ms {
+		out[i] = store.BatchMember{TaskID: m.TaskID, Receiver: m.Receiver}
+	}
+	return out, nil
+}
+
+func (f *fakeStore) CountBatchMembers(_ context.Context, batchID string) (store.BatchCounts, error) {
+	if err := f.injected("CountBatchMembers"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := store.BatchCounts{}
+	for _, m := range f.messages {
+		if m.BatchID == batchID {
+			out[m.Status]++
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStore) SetBatchStatus(_ context.Context, batchID, status string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, ok := f.batches[batchID]
+	if !ok {
+		return notFound("batch", batchID)
+	}
+	if b.Status == store.BatchRunning || b.Status == store.BatchPaused {
+		b.Status = status
+	}
+	return nil
+}
+
 func (f *fakeStore) GetMessage(_ context.Context, taskID string) (*store.Message, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -224,6 +313,7 @@ func (f *fakeStore) GetMessage(_ context.Context, taskID string) (*store.Message
 		return nil, notFound("message", taskID)
 	}
 	c := *m
+	f.hydrate(&c)
 	return &c, nil
 }
 
@@ -268,7 +358,9 @@ func (f *fakeStore) ListBatchMessages(_ context.Context, batchID string) ([]stor
 	var out []store.Message
 	for _, m := range f.messages {
 		if m.BatchID == batchID {
-			out = append(out, *m)
+			c := *m
+			f.hydrate(&c)
+			out = append(out, c)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -511,15 +603,25 @@ func (f *fakeStore) eventsOf(taskID string) []store.MessageEvent {
 
 // fakeEngine records what the API asked of the workflow engine.
 type fakeEngine struct {
-	mu        sync.Mutex
-	starts    []workflows.SendInput
-	cancels   []string
-	signals   map[string][]workflows.Receipt
-	startErr  error
-	cancelErr error
-	onCancel  func(taskID string)
-	signalErr func(taskID string) error
-	checkErr  error
+	mu      sync.Mutex
+	starts  []workflows.SendInput
+	cancels []string
+	// batchStarts, batchUpdates ("<batch>/<update>") and memberCancels
+	// ("<batch>/<task>") record the batch workflow calls; updateStatus
+	// answers an update (nil answers from the update's name), updateErr
+	// and memberErr fail them.
+	batchStarts   []workflows.BatchInput
+	batchUpdates  []string
+	memberCancels []string
+	batchStartErr error
+	updateErr     error
+	memberErr     error
+	signals       map[string][]workflows.Receipt
+	startErr      error
+	cancelErr     error
+	onCancel      func(taskID string)
+	signalErr     func(taskID string) error
+	checkErr      error
 }
 
 func newFakeEngine() *fakeEngine { return &fakeEngine{signals: map[string][]workflows.Receipt{}} }
@@ -529,6 +631,49 @@ func (e *fakeEngine) StartSend(_ context.Context, in workflows.SendInput) error 
 	defer e.mu.Unlock()
 	e.starts = append(e.starts, in)
 	return e.startErr
+}
+
+func (e *fakeEngine) StartBatch(_ context.Context, in workflows.BatchInput) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.batchStarts = append(e.batchStarts, in)
+	return e.batchStartErr
+}
+
+func (e *fakeEngine) UpdateBatch(_ context.Context, batchID, update string) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.batchUpdates = append(e.batchUpdates, batchID+"/"+update)
+	if e.updateErr != nil {
+		return "", e.updateErr
+	}
+	switch update {
+	case workflows.BatchPauseUpdate:
+		return store.BatchPaused, nil
+	case workflows.BatchCancelUpdate:
+		return store.BatchCancelled, nil
+	default:
+		return store.BatchRunning, nil
+	}
+}
+
+func (e *fakeEngine) CancelBatchMember(_ context.Context, batchID, taskID string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.memberCancels = append(e.memberCancels, batchID+"/"+taskID)
+	return e.memberErr
+}
+
+func (e *fakeEngine) batchStartsCopy() []workflows.BatchInput {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]workflows.BatchInput(nil), e.batchStarts...)
+}
+
+func (e *fakeEngine) batchCallsCopy() (updates, memberCancels []string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.batchUpdates...), append([]string(nil), e.memberCancels...)
 }
 
 func (e *fakeEngine) CancelSend(_ context.Context, taskID string) error {

@@ -217,13 +217,12 @@ func enabledAccounts(pool []store.PoolMember) int {
 	return n
 }
 
-// newMessage builds the row of one accepted message. A message of a batch
-// holds no attachments of its own: they are stored once, on the batch.
-func (s *Server) newMessage(app *store.App, p *prepared, receiver, batchID, key, hash string, now time.Time) *store.Message {
-	m := s.messageRow(app, p, receiver, batchID, key, hash, now)
-	if batchID == "" {
-		m.Attachments = p.attachments
-	}
+// newMessage builds the row of one accepted single send. (A member of a
+// batch holds no attachments, nor subject, content or parameters: those
+// are stored once, on the batch.)
+func (s *Server) newMessage(app *store.App, p *prepared, receiver, key, hash string, now time.Time) *store.Message {
+	m := s.messageRow(app, p, receiver, "", key, hash, now)
+	m.Attachments = p.attachments
 	return m
 }
 
@@ -294,7 +293,7 @@ func (s *Server) sendMessage(c echo.Context) error {
 	if r := verdicts[0]; r != nil {
 		return refusalError(r)
 	}
-	msg := s.newMessage(app, p, receiver, "", key, hash, s.now().UTC())
+	msg := s.newMessage(app, p, receiver, key, hash, s.now().UTC())
 	if err := s.store.CreateMessages(ctx, []*store.Message{msg}, nil); err != nil {
 		if errors.Is(err, store.ErrConflict) && key != "" {
 			// A concurrent request with the same key won the race.
@@ -464,7 +463,7 @@ func (s *Server) sendBatch(c echo.Context) error {
 		e.Data = map[string]any{"rejected": rejected}
 		return e
 	}
-	if err := s.checkBatchFootprint(p, len(accepted)); err != nil {
+	if err := s.checkBatchFootprint(p, accepted); err != nil {
 		return err
 	}
 	accepted, rejected, err = s.admitBatch(ctx, app, p, accepted, rejected)
@@ -484,15 +483,24 @@ func (s *Server) sendBatch(c echo.Context) error {
 		RequestHash:    hash,
 		CreatedAt:      now,
 		Attachments:    p.attachments,
+		Status:         store.BatchRunning,
+		Subject:        p.subject,
+		Content:        p.content,
+		TemplateParams: p.params,
+		ScheduledAt:    p.scheduledAt,
 	}
-	msgs := make([]*store.Message, len(accepted))
+	batch.WorkflowID = workflows.BatchWorkflowID(batch.ID)
+	// What every member row holds besides its task id and receiver; the
+	// store keeps subject, content, parameters and attachments once, on
+	// the batch. Members carry no key of their own: the key is the batch's.
+	member := s.messageRow(app, p, "", batch.ID, "", hash, now)
+	members := make([]store.BatchMember, len(accepted))
 	tasks := make([]batchTask, len(accepted))
 	for i, a := range accepted {
-		// Batch members carry no key of their own: the key is the batch's.
-		msgs[i] = s.newMessage(app, p, a.normalized, batch.ID, "", hash, now)
-		tasks[i] = batchTask{Index: a.index, TaskID: msgs[i].TaskID}
+		members[i] = store.BatchMember{TaskID: s.newID(), Receiver: a.normalized}
+		tasks[i] = batchTask{Index: a.index, TaskID: members[i].TaskID}
 	}
-	if err := s.store.CreateMessages(ctx, msgs, batch); err != nil {
+	if err := s.store.CreateBatch(ctx, batch, member, members); err != nil {
 		if errors.Is(err, store.ErrConflict) && key != "" {
 			resp, rerr := s.replayBatch(ctx, app, req, key, hash)
 			if rerr != nil || resp != nil {
@@ -504,10 +512,8 @@ func (s *Server) sendBatch(c echo.Context) error {
 		}
 		return errDatabase("create batch", err)
 	}
-	if len(msgs) > 0 {
-		s.metrics.MessageAccepted(app.ID, msgs[0].ChannelID, len(msgs))
-	}
-	s.startSends(ctx, msgs)
+	s.metrics.MessageAccepted(app.ID, p.channel.ID, len(members))
+	s.startBatch(ctx, batch, member)
 	return success(c, batchResponse{
 		BatchID:      batch.ID,
 		TotalCount:   batch.TotalCount,
@@ -517,6 +523,26 @@ func (s *Server) sendBatch(c echo.Context) error {
 		Tasks:        tasks,
 		Rejected:     nonNil(rejected),
 	})
+}
+
+// startBatch starts the workflow of a stored batch: one start, whatever
+// the number of receivers. A failure is only logged: the batch is durably
+// running and the worker's sweeper starts its workflow later. The start
+// outlives a client that hangs up.
+func (s *Server) startBatch(ctx context.Context, b *store.Batch, member *store.Message) {
+	in := workflows.BatchInput{BatchID: b.ID, AppID: b.AppID, ChannelID: b.ChannelID, Members: b.SuccessCount}
+	if b.ScheduledAt != nil {
+		in.ScheduledAt = *b.ScheduledAt
+	}
+	if member.ExpiresAt != nil {
+		in.ExpiresAt = *member.ExpiresAt
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), startTimeout)
+	defer cancel()
+	if err := s.engine.StartBatch(sctx, in); err != nil {
+		s.log.Warn("start batch workflow failed; the batch stays running for the sweeper",
+			zap.String("batch_id", b.ID), zap.Error(err))
+	}
 }
 
 // admit runs the receiver checks of the admission service over normalised
@@ -627,27 +653,31 @@ func (s *Server) admitBatch(ctx context.Context, app *store.App, p *prepared, ac
 }
 
 // batchFootprintFactor bounds what one batch request may write to the
-// store, as a multiple of the request body limit. Attachments are stored
-// once per batch, but each message row holds its own receiver, rendered
-// subject and content and parameters, so those count once per receiver.
+// store, as a multiple of the batch body limit. The rendered subject,
+// content, parameters and attachments are stored once, on the batch; each
+// member row holds its receiver (sealed, and keyed) and the row's other
+// columns.
 const batchFootprintFactor = 4
 
-// messageRowOverhead approximates the rest of a message row: ids, receiver,
-// status columns and timestamps.
-const messageRowOverhead = 512
+// memberRowOverhead approximates a member row beside its receiver: ids,
+// receiver key, status columns, timestamps and the index entries.
+const memberRowOverhead = 512
 
-// checkBatchFootprint refuses a batch whose message rows would together
-// exceed batchFootprintFactor times the body limit, so a small request
-// with long parameters and many receivers cannot write without bound.
-func (s *Server) checkBatchFootprint(p *prepared, receivers int) error {
-	perMessage := int64(len(p.subject) + len(p.content) + messageRowOverhead)
+// checkBatchFootprint refuses a batch whose rows would together exceed
+// batchFootprintFactor times the batch body limit, so a request cannot
+// make the store write without bound whatever the limits are set to.
+func (s *Server) checkBatchFootprint(p *prepared, accepted []acceptedReceiver) error {
+	total := int64(len(p.subject) + len(p.content) + len(p.attachments))
 	for k, v := range p.params {
-		perMessage += int64(len(k) + len(v) + 6)
+		total += int64(len(k) + len(v) + 6)
 	}
-	limit := batchFootprintFactor * s.cfg.MaxBodyBytes
-	if total := perMessage * int64(receivers); total > limit {
-		return errInvalidValue("this batch would store about %d bytes (%d receivers × %d bytes of rendered subject, content and parameters), more than the limit of %d; send fewer receivers per request or shorter parameters",
-			total, receivers, perMessage, limit)
+	for _, a := range accepted {
+		// A sealed receiver is about twice its clear length.
+		total += int64(2*len(a.normalized) + memberRowOverhead)
+	}
+	if limit := batchFootprintFactor * s.cfg.BatchMaxBodyBytes; total > limit {
+		return errInvalidValue("this batch would store about %d bytes for %d receivers, more than the limit of %d; send fewer receivers per request",
+			total, len(accepted), limit)
 	}
 	return nil
 }
@@ -672,9 +702,9 @@ func (s *Server) replayBatch(ctx context.Context, app *store.App, req *sendReque
 	if b.RequestHash != hash {
 		return nil, errIdempotencyMismatch(key)
 	}
-	msgs, err := s.store.ListBatchMessages(ctx, b.ID)
+	members, channelType, err := s.batchMembers(ctx, b)
 	if err != nil {
-		return nil, errDatabase("list batch messages", err)
+		return nil, err
 	}
 	resp := &batchResponse{
 		BatchID:      b.ID,
@@ -685,14 +715,14 @@ func (s *Server) replayBatch(ctx context.Context, app *store.App, req *sendReque
 		Tasks:        []batchTask{},
 		Rejected:     []rejection{},
 	}
-	if len(msgs) == 0 {
+	if len(members) == 0 {
 		return resp, nil
 	}
-	byReceiver := make(map[string]string, len(msgs))
-	for _, m := range msgs {
+	byReceiver := make(map[string]string, len(members))
+	for _, m := range members {
 		byReceiver[m.Receiver] = m.TaskID
 	}
-	accepted, rejected := classifyReceivers(msgs[0].MessageType, req.Receivers)
+	accepted, rejected := classifyReceivers(channelType, req.Receivers)
 	for _, a := range accepted {
 		if id, ok := byReceiver[a.normalized]; ok {
 			resp.Tasks = append(resp.Tasks, batchTask{Index: a.index, TaskID: id})
@@ -706,6 +736,32 @@ func (s *Server) replayBatch(ctx context.Context, app *store.App, req *sendReque
 	slices.SortFunc(rejected, func(a, b rejection) int { return a.Index - b.Index })
 	resp.Rejected = nonNil(rejected)
 	return resp, nil
+}
+
+// batchMembers returns the task ids and receivers of a batch's members
+// and their channel type. Members of a batch-workflow batch are read
+// without the rest of their rows: a replay of 100,000 receivers must stay
+// fast.
+func (s *Server) batchMembers(ctx context.Context, b *store.Batch) ([]store.BatchMember, string, error) {
+	if b.WorkflowID != "" {
+		members, err := s.store.ListBatchMembers(ctx, b.ID)
+		if err != nil {
+			return nil, "", errDatabase("list batch members", err)
+		}
+		return members, b.MessageType, nil
+	}
+	msgs, err := s.store.ListBatchMessages(ctx, b.ID)
+	if err != nil {
+		return nil, "", errDatabase("list batch messages", err)
+	}
+	if len(msgs) == 0 {
+		return nil, "", nil
+	}
+	members := make([]store.BatchMember, len(msgs))
+	for i, m := range msgs {
+		members[i] = store.BatchMember{TaskID: m.TaskID, Receiver: m.Receiver}
+	}
+	return members, msgs[0].MessageType, nil
 }
 
 // loadOwnMessage returns a task of the calling app through a channel it is

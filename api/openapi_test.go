@@ -598,6 +598,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"Attachment", names, []any{attachmentIn{}}},
 		{"SendMessageResponse", response, []any{apiclient.SendMessageResponse{}, sendResponse{}}},
 		{"SendBatchResponse", response, []any{apiclient.SendBatchResponse{}, batchResponse{}}},
+		{"Batch", response, []any{batchView{}}},
+		{"BatchCounts", response, []any{batchCountsView{}}},
 		{"BatchTask", response, []any{apiclient.BatchTask{}, batchTask{}}},
 		{"Rejection", response, []any{apiclient.Rejection{}, rejection{}}},
 		{"Message", response, []any{apiclient.Message{}, messageView{}}},

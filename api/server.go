@@ -45,6 +45,18 @@ type Store interface {
 	GetMessageByIdempotencyKey(ctx context.Context, appID, key string) (*store.Message, error)
 	GetBatchByIdempotencyKey(ctx context.Context, appID, key string) (*store.Batch, error)
 	ListBatchMessages(ctx context.Context, batchID string) ([]store.Message, error)
+	// CreateBatch stores a batch run by a batch workflow and its members
+	// in bulk; it fails as CreateMessages does.
+	CreateBatch(ctx context.Context, b *store.Batch, member *store.Message, members []store.BatchMember) error
+	GetBatch(ctx context.Context, id string) (*store.Batch, error)
+	// ListBatchMembers returns the task ids and receivers of a batch's
+	// members in request order.
+	ListBatchMembers(ctx context.Context, batchID string) ([]store.BatchMember, error)
+	// CountBatchMembers counts a batch's members by status.
+	CountBatchMembers(ctx context.Context, batchID string) (store.BatchCounts, error)
+	// SetBatchStatus records the status a batch's workflow answered with,
+	// unless the batch has finished meanwhile.
+	SetBatchStatus(ctx context.Context, batchID, status string) error
 	UpdateMessage(ctx context.Context, taskID string, p store.MessagePatch) error
 	FindTaskByProviderMessageID(ctx context.Context, accountID int64, providerMessageID string) (string, error)
 	// TaskAcceptance reports what the account accepted of the task, over
@@ -93,6 +105,19 @@ type Engine interface {
 	// CancelSend cancels a task not yet handed to a provider. It returns
 	// workflows.ErrNotCancellable when that is too late.
 	CancelSend(ctx context.Context, taskID string) error
+	// StartBatch starts the workflow of a batch stored with its members;
+	// starting one already started is not an error.
+	StartBatch(ctx context.Context, in workflows.BatchInput) error
+	// UpdateBatch pauses, resumes or cancels a batch (the update is one
+	// of workflows.BatchPauseUpdate, BatchResumeUpdate, BatchCancelUpdate)
+	// and returns its status after. It returns workflows.ErrWorkflowClosed
+	// when the batch has finished.
+	UpdateBatch(ctx context.Context, batchID, update string) (string, error)
+	// CancelBatchMember cancels one member of a batch through its
+	// workflow. It returns workflows.ErrNotCancellable when the member is
+	// on its way or final, workflows.ErrWorkflowClosed when the batch has
+	// finished.
+	CancelBatchMember(ctx context.Context, batchID, taskID string) error
 	// SignalReceipt delivers a receipt to a task's workflow. It returns
 	// workflows.ErrWorkflowClosed when the workflow has finished.
 	SignalReceipt(ctx context.Context, taskID string, r workflows.Receipt) error
@@ -242,6 +267,10 @@ func (s *Server) routes() *echo.Echo {
 	v1.GET("/messages/:task_id", s.getMessage)
 	v1.GET("/messages/:task_id/events", s.listEvents)
 	v1.DELETE("/messages/:task_id", s.cancelMessage)
+	v1.GET("/batches/:batch_id", s.getBatch)
+	v1.POST("/batches/:batch_id/pause", s.pauseBatch)
+	v1.POST("/batches/:batch_id/resume", s.resumeBatch)
+	v1.DELETE("/batches/:batch_id", s.cancelBatch)
 	v1.GET("/quota", s.getQuota)
 	v1.GET("/stats", s.getStats)
 	v1.GET("/channels", s.listChannels)

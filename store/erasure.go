@@ -210,19 +210,22 @@ type sqlResult interface {
 	RowsAffected() (int64, error)
 }
 
-// EraseBatchAttachments clears the attachments of the app's batches
-// accepted before a time whose messages have all been erased (a batch
-// stores one copy of its e-mail attachments for all its receivers, so it
-// goes only when the last of them has). It returns how many batches it
-// cleared.
+// EraseBatchAttachments erases what the app's batches accepted before a
+// time share with their members, once every member has been erased: the
+// attachments of an e-mail batch, and the subject, content and template
+// parameters a batch-workflow batch stores once for all its receivers. A
+// batch's shared data goes only with the last of its members, as any
+// member still kept reads it. It returns how many batches it erased.
 func (db *DB) EraseBatchAttachments(ctx context.Context, appID string, before time.Time) (int, error) {
 	if appID == "" || before.IsZero() {
 		return 0, errors.New("erase batch attachments: needs an app and a time")
 	}
 	unerased := db.idb.NewSelect().TableExpr("messages AS m").ColumnExpr("1").
 		Where("m.batch_id = b.id").Where("m.erased_at IS NULL")
-	res, err := db.idb.NewUpdate().TableExpr("batches AS b").Set("attachments = NULL").
-		Where("b.app_id = ?", appID).Where("b.created_at < ?", normTime(before)).Where("b.attachments IS NOT NULL").
+	res, err := db.idb.NewUpdate().TableExpr("batches AS b").
+		Set("attachments = NULL").Set("subject = ''").Set("content = ''").Set("template_params = NULL").
+		Where("b.app_id = ?", appID).Where("b.created_at < ?", normTime(before)).
+		Where("(b.attachments IS NOT NULL OR b.subject <> '' OR b.content <> '' OR b.template_params IS NOT NULL)").
 		Where("NOT EXISTS (?)", unerased).
 		Exec(ctx)
 	if err != nil {

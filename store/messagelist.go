@@ -74,6 +74,9 @@ func listMessages(ctx context.Context, idb bun.IDB, c *Cipher, f MessageFilter) 
 	if err := openMessages(c, ms); err != nil {
 		return nil, fmt.Errorf("list messages: %w", err)
 	}
+	if err := hydrateMembers(ctx, idb, c, ms); err != nil {
+		return nil, fmt.Errorf("list messages: %w", err)
+	}
 	return ms, nil
 }
 

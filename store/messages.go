@@ -196,6 +196,9 @@ func getMessage(ctx context.Context, idb bun.IDB, c *Cipher, taskID string) (*Me
 	if err := openMessage(c, m); err != nil {
 		return nil, fmt.Errorf("get message: %w", err)
 	}
+	if err := hydrateMember(ctx, idb, c, m); err != nil {
+		return nil, fmt.Errorf("get message %q: %w", taskID, err)
+	}
 	return m, nil
 }
 
@@ -275,6 +278,9 @@ func listStaleMessages(ctx context.Context, idb bun.IDB, c *Cipher, status strin
 		Where("(m.scheduled_at IS NULL OR m.scheduled_at < ?)", olderThan.UTC()).
 		// Nor is one its workflow holds for quiet hours.
 		Where("(m.held_until IS NULL OR m.held_until < ?)", olderThan.UTC()).
+		// A member of a batch-workflow batch is its batch workflow's to
+		// send, never a send workflow's.
+		Where("m.batch_seq = 0").
 		OrderExpr("m.updated_at ASC, m.id ASC")
 	if limit > 0 {
 		q = q.Limit(int64(limit))
@@ -293,11 +299,16 @@ func listBatchMessages(ctx context.Context, idb bun.IDB, c *Cipher, batchID stri
 	if batchID == "" {
 		return ms, nil
 	}
-	err := idb.NewSelect().Model(&ms).Where("m.batch_id = ?", batchID).OrderExpr("m.id ASC").Scan(ctx)
+	// Members of a batch-workflow batch are in request order by batch_seq;
+	// older batches' messages were inserted in that order.
+	err := idb.NewSelect().Model(&ms).Where("m.batch_id = ?", batchID).OrderExpr("m.batch_seq ASC, m.id ASC").Scan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list messages of batch %q: %w", batchID, mapErr(err))
 	}
 	if err := openMessages(c, ms); err != nil {
+		return nil, fmt.Errorf("list messages of batch %q: %w", batchID, err)
+	}
+	if err := hydrateMembers(ctx, idb, c, ms); err != nil {
 		return nil, fmt.Errorf("list messages of batch %q: %w", batchID, err)
 	}
 	return ms, nil
@@ -329,6 +340,9 @@ func findLatestMessageTo(ctx context.Context, idb bun.IDB, c *Cipher, keys *Rece
 		return nil, fmt.Errorf("find latest message on account %d: %w", accountID, mapErr(err))
 	}
 	if err := openMessage(c, m); err != nil {
+		return nil, fmt.Errorf("find latest message on account %d: %w", accountID, err)
+	}
+	if err := hydrateMember(ctx, idb, c, m); err != nil {
 		return nil, fmt.Errorf("find latest message on account %d: %w", accountID, err)
 	}
 	return m, nil

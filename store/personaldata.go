@@ -139,12 +139,31 @@ func openEvents(c *Cipher, es []MessageEvent) error {
 	return nil
 }
 
-// openBatch opens a batch's attachments in place.
+// openBatch opens, in place, what a batch read from the store shares with
+// its members: attachments, and for a batch-workflow batch its subject,
+// content and template parameters.
 func openBatch(c *Cipher, b *Batch) error {
 	var err error
 	if b.Attachments, err = openJSON(c, b.Attachments); err != nil {
 		return fmt.Errorf("open attachments: %w", err)
 	}
-	b.CreatedAt = normTime(b.CreatedAt)
+	if b.Subject, err = c.OpenText(b.Subject); err != nil {
+		return fmt.Errorf("open subject: %w", err)
+	}
+	if b.Content, err = c.OpenText(b.Content); err != nil {
+		return fmt.Errorf("open content: %w", err)
+	}
+	b.TemplateParams = nil
+	if b.TemplateParamsText != "" {
+		raw, err := c.OpenText(b.TemplateParamsText)
+		if err != nil {
+			return fmt.Errorf("open template params: %w", err)
+		}
+		if err := json.Unmarshal([]byte(raw), &b.TemplateParams); err != nil {
+			return fmt.Errorf("decode template params: %w", err)
+		}
+		b.TemplateParamsText = ""
+	}
+	normBatchTimes(b)
 	return nil
 }

@@ -196,65 +196,84 @@ func reserveQuotas(ctx context.Context, idb bun.IDB, msgs []*Message) error {
 		g.msgs = append(g.msgs, m)
 	}
 	for _, g := range groups {
-		qs := []Quota{}
-		err := idb.NewSelect().Model(&qs).Where("app_id = ?", g.appID).Where("channel_id IN (0, ?)", g.channelID).
-			// Every writer locks ledger rows in the order (channel, day
-			// before month), so they queue instead of deadlocking.
-			Order("channel_id").Scan(ctx)
-		if err != nil {
-			return fmt.Errorf("load quotas of app %q: %w", g.appID, mapErr(err))
-		}
-		if len(qs) == 0 {
-			continue
-		}
-		var zone string
-		if err := idb.NewSelect().Table("apps").Column("time_zone").Where("id = ?", g.appID).Scan(ctx, &zone); err != nil {
-			return fmt.Errorf("load time zone of app %q: %w", g.appID, mapErr(err))
-		}
-		loc, err := LoadTimeZone(zone)
+		mark, err := reserveQuotaGroup(ctx, idb, g.appID, g.channelID, g.at, int64(len(g.msgs)))
 		if err != nil {
 			return err
 		}
-		day, dayEnd := QuotaPeriod(PeriodDay, g.at, loc)
-		month, monthEnd := QuotaPeriod(PeriodMonth, g.at, loc)
-		scopes := 0
-		for _, q := range qs {
-			dayBit, monthBit := ScopeAppDay, ScopeAppMonth
-			if q.ChannelID != 0 {
-				dayBit, monthBit = ScopeChannelDay, ScopeChannelMonth
-			}
-			for _, p := range []struct {
-				bit    int
-				period string
-				key    string
-				limit  int64
-				end    time.Time
-			}{
-				{dayBit, PeriodDay, day, q.Daily, dayEnd},
-				{monthBit, PeriodMonth, month, q.Monthly, monthEnd},
-			} {
-				if p.limit <= 0 {
-					continue
-				}
-				err := reserve(ctx, idb, QuotaUsage{AppID: g.appID, ChannelID: q.ChannelID, Period: p.period, PeriodStart: p.key}, int64(len(g.msgs)), p.limit)
-				var qe *QuotaExceededError
-				if errors.As(err, &qe) {
-					qe.ResetsAt = p.end
-				}
-				if err != nil {
-					return err
-				}
-				scopes |= p.bit
-			}
-		}
-		if scopes == 0 {
+		if mark.scopes == 0 {
 			continue
 		}
 		for _, m := range g.msgs {
-			m.QuotaState, m.QuotaScopes, m.QuotaDay, m.QuotaMonth = QuotaReserved, scopes, day, month
+			m.QuotaState, m.QuotaScopes, m.QuotaDay, m.QuotaMonth = QuotaReserved, mark.scopes, mark.day, mark.month
 		}
 	}
 	return nil
+}
+
+// quotaMark is what a reservation records on each message it counts: the
+// quotas (QuotaScope bits) and their periods; scopes 0 means no quota
+// applies.
+type quotaMark struct {
+	scopes     int
+	day, month string
+}
+
+// reserveQuotaGroup reserves n messages of one app and channel, accepted
+// at at, against every quota that applies to them, in one conditional
+// upsert per quota, whatever n is.
+func reserveQuotaGroup(ctx context.Context, idb bun.IDB, appID string, channelID int64, at time.Time, n int64) (quotaMark, error) {
+	qs := []Quota{}
+	err := idb.NewSelect().Model(&qs).Where("app_id = ?", appID).Where("channel_id IN (0, ?)", channelID).
+		// Every writer locks ledger rows in the order (channel, day
+		// before month), so they queue instead of deadlocking.
+		Order("channel_id").Scan(ctx)
+	if err != nil {
+		return quotaMark{}, fmt.Errorf("load quotas of app %q: %w", appID, mapErr(err))
+	}
+	if len(qs) == 0 {
+		return quotaMark{}, nil
+	}
+	var zone string
+	if err := idb.NewSelect().Table("apps").Column("time_zone").Where("id = ?", appID).Scan(ctx, &zone); err != nil {
+		return quotaMark{}, fmt.Errorf("load time zone of app %q: %w", appID, mapErr(err))
+	}
+	loc, err := LoadTimeZone(zone)
+	if err != nil {
+		return quotaMark{}, err
+	}
+	day, dayEnd := QuotaPeriod(PeriodDay, at, loc)
+	month, monthEnd := QuotaPeriod(PeriodMonth, at, loc)
+	mark := quotaMark{day: day, month: month}
+	for _, q := range qs {
+		dayBit, monthBit := ScopeAppDay, ScopeAppMonth
+		if q.ChannelID != 0 {
+			dayBit, monthBit = ScopeChannelDay, ScopeChannelMonth
+		}
+		for _, p := range []struct {
+			bit    int
+			period string
+			key    string
+			limit  int64
+			end    time.Time
+		}{
+			{dayBit, PeriodDay, day, q.Daily, dayEnd},
+			{monthBit, PeriodMonth, month, q.Monthly, monthEnd},
+		} {
+			if p.limit <= 0 {
+				continue
+			}
+			err := reserve(ctx, idb, QuotaUsage{AppID: appID, ChannelID: q.ChannelID, Period: p.period, PeriodStart: p.key}, n, p.limit)
+			var qe *QuotaExceededError
+			if errors.As(err, &qe) {
+				qe.ResetsAt = p.end
+			}
+			if err != nil {
+				return quotaMark{}, err
+			}
+			mark.scopes |= p.bit
+		}
+	}
+	return mark, nil
 }
 
 // reserve adds n to a ledger row's reserved units if reserved plus

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 )
 
 // SuppressionFilter selects suppressions for ListSuppressions.
@@ -64,23 +65,38 @@ func (db *DB) ListSuppressions(ctx context.Context, f SuppressionFilter) ([]Supp
 	return out, nil
 }
 
+// suppressionChunk is how many receiver keys one SQLite lookup names.
+const suppressionChunk = 1000
+
 // SuppressedKeys returns which of the receiver keys are suppressed for
-// the app and channel type, in one query.
+// the app and channel type, in one query on PostgreSQL.
 func (db *DB) SuppressedKeys(ctx context.Context, appID, channelType string, keys []string) (map[string]bool, error) {
 	out := map[string]bool{}
 	if len(keys) == 0 {
 		return out, nil
 	}
-	var found []string
-	err := db.idb.NewSelect().Model((*Suppression)(nil)).Column("receiver_key").
-		Where("app_id = ?", appID).Where("channel_type = ?", channelType).
-		Where("receiver_key IN (?)", bun.List(keys)).
-		Scan(ctx, &found)
-	if err != nil {
-		return nil, fmt.Errorf("look up suppressions: %w", mapErr(err))
+	// A batch asks about up to 100,000 receivers: PostgreSQL gets them as
+	// one array, SQLite as lists of suppressionChunk.
+	chunk := suppressionChunk
+	if db.dialect == DialectPostgres {
+		chunk = len(keys)
 	}
-	for _, k := range found {
-		out[k] = true
+	for start := 0; start < len(keys); start += chunk {
+		part := keys[start:min(start+chunk, len(keys))]
+		q := db.idb.NewSelect().Model((*Suppression)(nil)).Column("receiver_key").
+			Where("app_id = ?", appID).Where("channel_type = ?", channelType)
+		if db.dialect == DialectPostgres {
+			q = q.Where("receiver_key = ANY(?::text[])", pgdialect.Array(part))
+		} else {
+			q = q.Where("receiver_key IN (?)", bun.List(part))
+		}
+		var found []string
+		if err := q.Scan(ctx, &found); err != nil {
+			return nil, fmt.Errorf("look up suppressions: %w", mapErr(err))
+		}
+		for _, k := range found {
+			out[k] = true
+		}
 	}
 	return out, nil
 }

@@ -31,6 +31,10 @@ type idleEngine struct{}
 func (idleEngine) StartSend(context.Context, workflows.SendInput) error { return nil }
 func (idleEngine) CancelSend(context.Context, string) error             { return nil }
 
+func (idleEngine) CancelBatchMember(context.Context, string, string) error { return nil }
+
+func (idleEngine) UpdateBatch(context.Context, string, string) (string, error) { return "", nil }
+
 func (idleEngine) ForceBreaker(context.Context, int64, workflows.BreakerForce) error { return nil }
 
 // TestMergedOpenAPIMatchesEveryRoute mounts every route group the way

@@ -57,6 +57,7 @@ and a Temporal cluster:
 		messagescli.NewCommand(stdout, getenv, nil),
 		messagescli.NewWatchCommand(stdout, getenv, nil),
 		messagescli.NewEraseCommand(stdout, getenv, nil),
+		messagescli.NewBatchesCommand(stdout, getenv, nil),
 		newStatsCommand(stdout, getenv, time.Now, nil),
 		newBenchCommand(stdout),
 		newHealthcheckCommand(stdout, getenv),

@@ -608,6 +608,46 @@ func (s *stack) sweep(ctx context.Context, engine *workflows.Client) {
 	if started > 0 {
 		s.log.Info("sweep: ensured workflows of pending messages", zap.Int("count", started))
 	}
+	s.sweepBatches(ctx, engine, now.Add(-2*s.cfg.Worker.SweepInterval))
+}
+
+// sweepBatches starts the workflow of every running or paused batch
+// accepted before olderThan. The members of a batch are its workflow's to
+// send (ListStaleMessages leaves them out), so a batch whose start was
+// lost, the accepting process having stopped between storing it and
+// starting it, would otherwise never be sent. Starting a batch whose
+// workflow runs, or has finished, changes nothing.
+func (s *stack) sweepBatches(ctx context.Context, engine *workflows.Client, olderThan time.Time) {
+	const page = 500
+	after := ""
+	for {
+		bs, err := s.db.ListBatchesToStart(ctx, olderThan, after, page)
+		if err != nil {
+			s.log.Warn("sweep: list running batches", zap.Error(err))
+			return
+		}
+		for _, b := range bs {
+			if err := engine.StartBatch(ctx, batchInput(b)); err != nil {
+				s.log.Warn("sweep: start batch workflow", zap.String("batch_id", b.ID), zap.Error(err))
+			}
+		}
+		if len(bs) < page {
+			return
+		}
+		after = bs[len(bs)-1].ID
+	}
+}
+
+// batchInput is the start input of a stored batch's workflow.
+func batchInput(b store.BatchToStart) workflows.BatchInput {
+	in := workflows.BatchInput{BatchID: b.ID, AppID: b.AppID, ChannelID: b.ChannelID, Members: b.SuccessCount}
+	if b.ScheduledAt != nil {
+		in.ScheduledAt = *b.ScheduledAt
+	}
+	if b.ExpiresAt != nil {
+		in.ExpiresAt = *b.ExpiresAt
+	}
+	return in
 }
 
 // newHTTPServer bounds how long a client may hold a connection without
@@ -770,12 +810,13 @@ func (s *stack) serveAPI(ln net.Listener) error {
 		return fmt.Errorf("build admission: %w", err)
 	}
 	srv, err := api.New(api.Config{
-		MaxBodyBytes:     s.cfg.API.MaxBodyBytes,
-		TimestampWindow:  s.cfg.API.TimestampWindow,
-		DefaultRateLimit: s.cfg.API.DefaultRateLimit,
-		BatchMaxSize:     s.cfg.API.BatchMaxSize,
-		MaxScheduleAhead: s.cfg.API.MaxScheduleAhead,
-		TrustedProxies:   s.cfg.API.TrustedProxies,
+		MaxBodyBytes:      s.cfg.API.MaxBodyBytes,
+		TimestampWindow:   s.cfg.API.TimestampWindow,
+		DefaultRateLimit:  s.cfg.API.DefaultRateLimit,
+		BatchMaxSize:      s.cfg.API.BatchMaxSize,
+		BatchMaxBodyBytes: s.cfg.API.BatchMaxBodyBytes,
+		MaxScheduleAhead:  s.cfg.API.MaxScheduleAhead,
+		TrustedProxies:    s.cfg.API.TrustedProxies,
 
 		DefaultMessagesPerMinute: s.cfg.API.DefaultMessagesPerMinute,
 		AuthFailureLimit:         authFailureLimit(s.cfg.API.AuthFailureLimit),

@@ -145,9 +145,9 @@ func (s *Service) checkCaps(ctx context.Context, r Request, keys []string, out [
 		return nil, nil
 	}
 	args[0] = len(checked)
-	res, err := capsScript.Run(ctx, s.redis, redisKeys, args...).Int64Slice()
+	res, err := s.runCaps(ctx, perRecv, redisKeys, args)
 	if err != nil {
-		return nil, fmt.Errorf("%w: receiver caps: %w", ErrCache, err)
+		return nil, err
 	}
 	if len(res) != len(checked) {
 		return nil, fmt.Errorf("%w: receiver caps: script answered %d verdicts for %d receivers", ErrCache, len(res), len(checked))
@@ -167,6 +167,54 @@ func (s *Service) checkCaps(ctx context.Context, r Request, keys []string, out [
 		}
 	}
 	return counted, nil
+}
+
+// capsChunk is how many receivers one run of capsScript checks. A batch of
+// 100,000 receivers runs as chunks sent in one pipeline: one round trip,
+// while no single script holds Redis (which serves every other request's
+// nonce and rate) for the whole batch. Each receiver is still checked and
+// counted atomically, within its chunk.
+const capsChunk = 2000
+
+// runCaps runs capsScript over the receivers of perRecv, whose counters
+// are keys and whose arguments are args after the count, and returns the
+// verdicts of all of them in order.
+func (s *Service) runCaps(ctx context.Context, perRecv [][]capCounter, keys []string, args []any) ([]int64, error) {
+	if len(perRecv) <= capsChunk {
+		res, err := capsScript.Run(ctx, s.redis, keys, args...).Int64Slice()
+		if err != nil {
+			return nil, fmt.Errorf("%w: receiver caps: %w", ErrCache, err)
+		}
+		return res, nil
+	}
+	pipe := s.redis.Pipeline()
+	var cmds []*redis.Cmd
+	ki, ai := 0, 1
+	for start := 0; start < len(perRecv); start += capsChunk {
+		part := perRecv[start:min(start+capsChunk, len(perRecv))]
+		nk, na := 0, 0
+		for _, cs := range part {
+			nk += len(cs)
+			na += 1 + 2*len(cs)
+		}
+		chunkArgs := append([]any{len(part)}, args[ai:ai+na]...)
+		// Eval, not EvalSha: a pipeline cannot fall back on NOSCRIPT, and
+		// the script's text is small beside its arguments.
+		cmds = append(cmds, capsScript.Eval(ctx, pipe, keys[ki:ki+nk], chunkArgs...))
+		ki, ai = ki+nk, ai+na
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("%w: receiver caps: %w", ErrCache, err)
+	}
+	res := make([]int64, 0, len(perRecv))
+	for _, c := range cmds {
+		part, err := c.Int64Slice()
+		if err != nil {
+			return nil, fmt.Errorf("%w: receiver caps: %w", ErrCache, err)
+		}
+		res = append(res, part...)
+	}
+	return res, nil
 }
 
 // uncountScript gives back one count per key, never below zero and never

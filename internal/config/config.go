@@ -130,8 +130,11 @@ type API struct {
 	AuthFailureWindow  time.Duration
 	MaxAttachmentBytes int64
 	BatchMaxSize       int
-	MaxScheduleAhead   time.Duration
-	TrustedProxies     []string
+	// BatchMaxBodyBytes is the body limit of a batch send, which lists
+	// up to BatchMaxSize receivers.
+	BatchMaxBodyBytes int64
+	MaxScheduleAhead  time.Duration
+	TrustedProxies    []string
 }
 
 // Admin tunes the operators' API (/admin/api/v1). Its client IPs follow
@@ -215,8 +218,10 @@ func Defaults() Config {
 			MaxBodyBytes:     4 << 20,
 			TimestampWindow:  5 * time.Minute,
 			DefaultRateLimit: 100,
-			BatchMaxSize:     1000,
-			MaxScheduleAhead: 30 * 24 * time.Hour,
+			BatchMaxSize:     100000,
+			// 100,000 receivers of up to about 250 bytes, and attachments.
+			BatchMaxBodyBytes: 32 << 20,
+			MaxScheduleAhead:  30 * 24 * time.Hour,
 			// The per-IP failure limit and the attachment cap match the
 			// api package's defaults.
 			AuthFailureLimit:   20,
@@ -276,7 +281,8 @@ func (c *Config) settings() []setting {
 		{"api.auth-failure-limit", "failed authentications (signed requests and provider callbacks) per client IP within the window before its requests are refused (429) unread; a callback with a valid token is never refused; 0 disables", &c.API.AuthFailureLimit},
 		{"api.auth-failure-window", "how long failed authentications of a client IP are remembered, from the latest", &c.API.AuthFailureWindow},
 		{"api.max-attachment-bytes", "largest total decoded size of a request's attachments (at most 3/4 of api.max-body-bytes, as they travel base64-encoded)", &c.API.MaxAttachmentBytes},
-		{"api.batch-max-size", "most receivers in one batch", &c.API.BatchMaxSize},
+		{"api.batch-max-size", "most receivers in one batch (1 to 100000)", &c.API.BatchMaxSize},
+		{"api.batch-max-body-bytes", "largest accepted body of a batch send (POST /api/v1/messages/batch), which lists its receivers; at least api.max-body-bytes", &c.API.BatchMaxBodyBytes},
 		{"api.max-schedule-ahead", "latest accepted scheduled_at, from now", &c.API.MaxScheduleAhead},
 		{"api.trusted-proxies", "comma list of proxy IPs/CIDRs whose X-Forwarded-For is believed", &c.API.TrustedProxies},
 		{"admin.addr", "listen address of the operators' API (/admin/api/v1) and the web console (/console/), apart from the API; empty serves them on http.addr", &c.Admin.Addr},
@@ -666,6 +672,9 @@ func (c Config) Validate(mode Mode) error {
 	}
 	if c.API.BatchMaxSize <= 0 || c.API.BatchMaxSize > 100000 {
 		add("api.batch-max-size must be between 1 and 100000")
+	}
+	if c.API.BatchMaxBodyBytes < c.API.MaxBodyBytes {
+		add("api.batch-max-body-bytes must be at least api.max-body-bytes")
 	}
 	if c.API.MaxScheduleAhead < time.Minute {
 		add("api.max-schedule-ahead must be at least 1m")

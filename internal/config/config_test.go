@@ -127,6 +127,7 @@ var everySetting = []struct {
 	{"api.auth-failure-window", "api-auth-failure-window", "HERALD_API_AUTH_FAILURE_WINDOW", "10m", "10m", func(c config.Config) any { return c.API.AuthFailureWindow }, 10 * time.Minute},
 	{"api.max-attachment-bytes", "api-max-attachment-bytes", "HERALD_API_MAX_ATTACHMENT_BYTES", "1048576", "1048576", func(c config.Config) any { return c.API.MaxAttachmentBytes }, int64(1 << 20)},
 	{"api.batch-max-size", "api-batch-max-size", "HERALD_API_BATCH_MAX_SIZE", "50", "50", func(c config.Config) any { return c.API.BatchMaxSize }, 50},
+	{"api.batch-max-body-bytes", "api-batch-max-body-bytes", "HERALD_API_BATCH_MAX_BODY_BYTES", "67108864", "67108864", func(c config.Config) any { return c.API.BatchMaxBodyBytes }, int64(64 << 20)},
 	{"api.max-schedule-ahead", "api-max-schedule-ahead", "HERALD_API_MAX_SCHEDULE_AHEAD", "48h", "48h", func(c config.Config) any { return c.API.MaxScheduleAhead }, 48 * time.Hour},
 	{"api.trusted-proxies", "api-trusted-proxies", "HERALD_API_TRUSTED_PROXIES", "10.0.0.1,10.1.0.0/16", "[10.0.0.1, 10.1.0.0/16]", func(c config.Config) any { return c.API.TrustedProxies }, []string{"10.0.0.1", "10.1.0.0/16"}},
 	{"admin.addr", "admin-addr", "HERALD_ADMIN_ADDR", "10.0.0.5:8081", "10.0.0.5:8081", func(c config.Config) any { return c.Admin.Addr }, "10.0.0.5:8081"},
@@ -177,7 +178,8 @@ func TestConfigDefaults(t *testing.T) {
 		require.Equal(t, int64(4<<20), d.API.MaxBodyBytes)
 		require.Equal(t, 5*time.Minute, d.API.TimestampWindow)
 		require.Equal(t, 100, d.API.DefaultRateLimit)
-		require.Equal(t, 1000, d.API.BatchMaxSize)
+		require.Equal(t, 100000, d.API.BatchMaxSize)
+		require.Equal(t, int64(32<<20), d.API.BatchMaxBodyBytes)
 		require.Equal(t, 30*24*time.Hour, d.API.MaxScheduleAhead)
 		require.Empty(t, d.API.TrustedProxies)
 		require.Zero(t, d.API.DefaultMessagesPerMinute, "no message rate unless configured")

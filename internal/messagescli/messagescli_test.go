@@ -44,6 +44,20 @@ func (e *engine) StartSend(_ context.Context, in workflows.SendInput) error {
 
 func (e *engine) CancelSend(context.Context, string) error { return nil }
 
+func (e *engine) CancelBatchMember(context.Context, string, string) error { return nil }
+
+// UpdateBatch answers the status an update leads to, as a batch workflow
+// does.
+func (e *engine) UpdateBatch(_ context.Context, _, update string) (string, error) {
+	switch update {
+	case workflows.BatchPauseUpdate:
+		return store.BatchPaused, nil
+	case workflows.BatchCancelUpdate:
+		return store.BatchCancelled, nil
+	}
+	return store.BatchRunning, nil
+}
+
 // inline runs a re-drive to its end when it is started.
 type inline struct{ acts *redrive.Activities }
 

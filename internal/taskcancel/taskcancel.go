@@ -21,6 +21,11 @@ type Store interface {
 type Engine interface {
 	// CancelSend returns workflows.ErrNotCancellable when it is too late.
 	CancelSend(ctx context.Context, taskID string) error
+	// CancelBatchMember cancels a member of a batch through the batch's
+	// workflow. It returns workflows.ErrNotCancellable when it is too
+	// late, workflows.ErrWorkflowClosed when the batch's workflow is not
+	// running.
+	CancelBatchMember(ctx context.Context, batchID, taskID string) error
 }
 
 // ErrNotStarted means no workflow runs for the pending task yet (its start
@@ -50,7 +55,19 @@ func Cancel(ctx context.Context, st Store, eng Engine, m *store.Message) error {
 	if m.Status != workflows.StatusPending {
 		return &NotCancellableError{TaskID: m.TaskID, Status: m.Status}
 	}
-	err := eng.CancelSend(ctx, m.TaskID)
+	var err error
+	if m.BatchSeq > 0 {
+		// A member of a batch-workflow batch has no workflow of its own:
+		// its batch's workflow owns its status.
+		err = eng.CancelBatchMember(ctx, m.BatchID, m.TaskID)
+		if errors.Is(err, workflows.ErrWorkflowClosed) {
+			// A pending member of a batch whose workflow is not running is
+			// waiting for the sweeper to start it.
+			err = fmt.Errorf("%w: %w", workflows.ErrNotCancellable, err)
+		}
+	} else {
+		err = eng.CancelSend(ctx, m.TaskID)
+	}
 	if err == nil {
 		return nil
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,10 +19,17 @@ import (
 	"github.com/heraldhq/herald/workflows"
 )
 
-// Engine starts and cancels send workflows (workflows.Client).
+// Engine starts and cancels send workflows and steers batch workflows
+// (workflows.Client).
 type Engine interface {
 	StartSend(ctx context.Context, in workflows.SendInput) error
 	CancelSend(ctx context.Context, taskID string) error
+	// CancelBatchMember cancels a member of a batch through its batch's
+	// workflow (workflows.ErrNotCancellable when too late).
+	CancelBatchMember(ctx context.Context, batchID, taskID string) error
+	// UpdateBatch pauses, resumes or cancels a batch and answers its
+	// status (workflows.ErrWorkflowClosed when it has ended).
+	UpdateBatch(ctx context.Context, batchID, update string) (string, error)
 }
 
 var _ Engine = (*workflows.Client)(nil)
@@ -90,6 +96,11 @@ func Register(g *echo.Group, deps Deps) {
 	g.POST("/redrives/:id/pause", h.signalRedrive(workflows.RedrivePauseSignal, "pause"), operator)
 	g.POST("/redrives/:id/resume", h.signalRedrive(workflows.RedriveResumeSignal, "resume"), operator)
 	g.POST("/redrives/:id/cancel", h.signalRedrive(workflows.RedriveCancelSignal, "cancel"), operator)
+	g.GET("/batches", h.listBatches, viewer)
+	g.GET("/batches/:id", h.getBatch, viewer)
+	g.POST("/batches/:id/pause", h.updateBatch(workflows.BatchPauseUpdate, "pause"), operator)
+	g.POST("/batches/:id/resume", h.updateBatch(workflows.BatchResumeUpdate, "resume"), operator)
+	g.POST("/batches/:id/cancel", h.updateBatch(workflows.BatchCancelUpdate, "cancel"), operator)
 }
 
 // MessageView is one message as the admin API shows it. Receiver, subject
@@ -246,7 +257,7 @@ func (h *handlers) detail(c echo.Context) error {
 		return adminhttp.Internal("list events", err)
 	}
 	masked := masks(c)
-	resp := DetailResponse{MessageView: view(m, masked), Timeline: make([]EventView, 0, len(events)), TemporalURL: h.temporalURL(m.TaskID)}
+	resp := DetailResponse{MessageView: view(m, masked), Timeline: make([]EventView, 0, len(events)), TemporalURL: h.temporalURL(m)}
 	for _, e := range events {
 		detail := e.Detail
 		if masked && e.Kind == "reply" {
@@ -261,13 +272,14 @@ func (h *handlers) detail(c echo.Context) error {
 	return c.JSON(http.StatusOK, resp)
 }
 
-// temporalURL links to the task's workflow in the Temporal Web UI.
-func (h *handlers) temporalURL(taskID string) string {
-	if h.TemporalUIURL == "" {
-		return ""
+// temporalURL links to the workflow that sends m in the Temporal Web UI:
+// its own, or for a member of a batch-workflow batch, its batch's (whose
+// timeline for this member is the stored one).
+func (h *handlers) temporalURL(m *store.Message) string {
+	if m.BatchSeq > 0 {
+		return h.workflowURL(workflows.BatchWorkflowID(m.BatchID))
 	}
-	return strings.TrimRight(h.TemporalUIURL, "/") + "/namespaces/" + url.PathEscape(h.Namespace) +
-		"/workflows/" + url.PathEscape(workflows.MessageWorkflowID(taskID))
+	return h.workflowURL(workflows.MessageWorkflowID(m.TaskID))
 }
 
 // ActionResponse answers cancel and resend.

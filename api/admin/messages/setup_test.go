@@ -29,6 +29,35 @@ type fakeEngine struct {
 	started   []workflows.SendInput
 	cancelled []string
 	cancelErr error
+	// updates records batch updates as "<batch>/<update>", and members
+	// the batch members cancelled as "<batch>/<task>"; updateErr fails
+	// the updates.
+	updates   []string
+	members   []string
+	updateErr error
+}
+
+func (e *fakeEngine) UpdateBatch(_ context.Context, batchID, update string) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.updateErr != nil {
+		return "", e.updateErr
+	}
+	e.updates = append(e.updates, batchID+"/"+update)
+	switch update {
+	case workflows.BatchPauseUpdate:
+		return store.BatchPaused, nil
+	case workflows.BatchCancelUpdate:
+		return store.BatchCancelled, nil
+	}
+	return store.BatchRunning, nil
+}
+
+func (e *fakeEngine) CancelBatchMember(_ context.Context, batchID, taskID string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.members = append(e.members, batchID+"/"+taskID)
+	return nil
 }
 
 func (e *fakeEngine) StartSend(_ context.Context, in workflows.SendInput) error {
