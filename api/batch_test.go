@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/api/apiclient"
+	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/workflows"
 )
 
@@ -70,7 +71,17 @@ func TestSendBatch(t *testing.T) {
 			require.Equal(t, otpRenderedText, m.Content)
 			require.Empty(t, m.IdempotencyKey)
 		}
-		require.Equal(t, 2, f.engine.startCount(), "one start per task")
+		require.Zero(t, f.engine.startCount(), "no send workflow for a member")
+		starts := f.engine.batchStartsCopy()
+		require.Len(t, starts, 1, "one batch workflow per batch")
+		require.Equal(t, workflows.BatchInput{BatchID: got.BatchID, AppID: f.app.ID, ChannelID: 1, Members: 2, ExpiresAt: *msgs[0].ExpiresAt}, starts[0])
+		require.Equal(t, workflows.BatchWorkflowID(got.BatchID), b.WorkflowID)
+		require.Equal(t, store.BatchRunning, b.Status)
+		require.Equal(t, otpRenderedText, b.Content, "the shared content is stored once, on the batch")
+		for i, m := range msgs {
+			require.Equal(t, i+1, m.BatchSeq)
+			require.Equal(t, got.Tasks[i].TaskID, m.TaskID)
+		}
 	})
 	t.Run("OK_Client", func(t *testing.T) {
 		t.Parallel()
@@ -129,15 +140,16 @@ func TestSendBatch(t *testing.T) {
 	t.Run("OK_StartFailuresStillAccept", func(t *testing.T) {
 		t.Parallel()
 		f := setup(t)
-		f.engine.startErr = errors.New("down")
+		f.engine.batchStartErr = errors.New("down")
 		receivers := make([]string, 40)
 		for i := range receivers {
 			receivers[i] = "user-" + strings.Repeat("x", i+1)
 		}
 		res, err := f.client().SendBatch(ctx, apiclient.SendBatchRequest{ChannelID: chWeCom, Receivers: receivers, TemplateParams: map[string]string{"text": "hi"}})
 		require.NoError(t, err)
-		require.Equal(t, 40, res.SuccessCount)
-		require.Equal(t, 40, f.engine.startCount())
+		require.Equal(t, 40, res.SuccessCount, "a lost start leaves the batch to the sweeper")
+		require.Len(t, f.engine.batchStartsCopy(), 1)
+		require.Zero(t, f.engine.startCount())
 	})
 }
 
@@ -156,12 +168,12 @@ func TestSendBatchIdempotency(t *testing.T) {
 		key := "batch-" + randHex(4)
 		first, err := c.SendBatch(ctx, req, apiclient.WithIdempotencyKey(key))
 		require.NoError(t, err)
-		startsBefore := f.engine.startCount()
-		require.Equal(t, 2, startsBefore, "one start per valid receiver")
+		require.Len(t, f.engine.batchStartsCopy(), 1, "one batch workflow")
 		again, err := c.SendBatch(ctx, req, apiclient.WithIdempotencyKey(key))
 		require.NoError(t, err)
 		require.Equal(t, first, again, "the same response")
-		require.Equal(t, startsBefore, f.engine.startCount(), "nothing started twice")
+		require.Len(t, f.engine.batchStartsCopy(), 1, "nothing started twice")
+		require.Zero(t, f.engine.startCount())
 	})
 	t.Run("ErrDifferentRequest", func(t *testing.T) {
 		t.Parallel()

@@ -42,7 +42,7 @@ const (
 	CodeTemplateNotFound = 30005 // channel has no usable template
 	CodeNoProvider       = 30006 // no enabled provider account in the channel's pool
 	CodeTaskNotFound     = 30007 // no such task for this app
-	CodeBatchNotFound    = 30008 // no such batch for this app (reserved)
+	CodeBatchNotFound    = 30008 // no such batch for this app
 	CodeInternal         = 40001 // internal error, or a dependency down (health)
 	CodeDatabase         = 40002 // database error (503 when unreachable)
 	CodeCache            = 40003 // Redis error (503 when unreachable)

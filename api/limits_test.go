@@ -172,11 +172,14 @@ func TestBatchAttachmentsStoredOnce(t *testing.T) {
 	require.Less(t, messageBytes+batchBytes, int64(2*len(body)), "a batch request writes at most a small multiple of its size")
 	require.Greater(t, batchBytes, int64(len(content)), "the attachment is stored on the batch")
 
+	var withOwn int
+	require.NoError(t, db.Bun().NewRaw("SELECT count(*) FROM messages WHERE attachments IS NOT NULL OR content <> ''").Scan(ctx, &withOwn))
+	require.Zero(t, withOwn, "members store no attachments or content of their own")
 	msgs, err := db.ListBatchMessages(ctx, data["batch_id"].(string))
 	require.NoError(t, err)
 	require.Len(t, msgs, 200)
 	for _, m := range msgs {
-		require.Empty(t, m.Attachments)
+		require.NotEmpty(t, m.Attachments, "members read their batch's attachments")
 	}
 	b, err := db.GetBatch(ctx, data["batch_id"].(string))
 	require.NoError(t, err)
@@ -192,7 +195,8 @@ func TestBatchAttachmentsStoredOnce(t *testing.T) {
 
 func TestBatchFootprintBounded(t *testing.T) {
 	t.Parallel()
-	f := setup(t, withConfig(func(c *Config) { c.BatchMaxSize = 5000; c.MaxBodyBytes = 64 << 10 }))
+	// 5,000 member rows of about 500 bytes are more than 4 × 64 KiB.
+	f := setup(t, withConfig(func(c *Config) { c.BatchMaxSize = 5000; c.MaxBodyBytes = 64 << 10; c.BatchMaxBodyBytes = 64 << 10 }))
 	receivers := make([]string, 5000)
 	for i := range receivers {
 		receivers[i] = "u" + strconv.Itoa(i)

@@ -1304,7 +1304,7 @@ func TestOpenAPIDescribesLiveResponses(t *testing.T) {
 	})
 	t.Run("ErrBodyTooLarge", func(t *testing.T) {
 		t.Parallel()
-		g := setup(t, withConfig(func(c *Config) { c.MaxBodyBytes = 64 }))
+		g := setup(t, withConfig(func(c *Config) { c.MaxBodyBytes = 64; c.BatchMaxBodyBytes = 64 }))
 		run(t, g, exchange{"TooLarge", http.MethodPost, batchPath, batchPath, otp(chSMS, strings.Repeat("1", 100)), nil, http.StatusRequestEntityTooLarge, CodeInvalidParams})
 	})
 	t.Run("ErrNewLimits", func(t *testing.T) {

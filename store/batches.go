@@ -22,7 +22,7 @@ type BatchMember struct {
 // bulkChunk is how many members one PostgreSQL statement inserts: large
 // enough that a 100,000-receiver batch is a handful of round trips, small
 // enough that one statement stays a few megabytes.
-const bulkChunk = 25000
+const bulkChunk = 10000
 
 // sqliteChunk is how many members one SQLite statement inserts, within the
 // driver's limit on bound parameters.
@@ -415,7 +415,7 @@ type BatchToStart struct {
 	Batch `bun:",extend"`
 	// ExpiresAt is when the batch's members stop being worth sending; nil
 	// for none.
-	ExpiresAt *time.Time `bun:"member_expires_at"`
+	ExpiresAt *time.Time `bun:"member_expires_at,scanonly"`
 }
 
 // ListBatchesToStart returns up to limit batches run by a batch workflow
