@@ -295,7 +295,6 @@ func benchSetting(o *benchOptions) string {
 
 // runSingleBench measures single sends against the bare workflow.
 func runSingleBench(ctx context.Context, out io.Writer, o *benchOptions, s *stack, run string) error {
-
 	w := worker.New(s.temporal, benchTaskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(baselineWorkflow, workflow.RegisterOptions{Name: benchWorkflowName})
 	w.RegisterActivity(baselineStep)

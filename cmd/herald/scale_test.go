@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -99,7 +98,7 @@ func TestScaleAcrossProcesses(t *testing.T) {
 	ctx := context.Background()
 
 	// The Temporal frontend holder, then the namespace the others share.
-	temporalPort := freePort(t)
+	temporalPort := scalePort(t)
 	temporalAddr := fmt.Sprintf("127.0.0.1:%d", temporalPort)
 	var procs []*scaleProc
 	t.Cleanup(func() { stopScaleProcs(procs) })
@@ -124,7 +123,7 @@ func TestScaleAcrossProcesses(t *testing.T) {
 		aliyunfake.WithSignName(benchSignName),
 		aliyunfake.WithBatchedReports())
 	fake.AutoReceipt(50*time.Millisecond, aliyunfake.Delivered)
-	apiPort := freePort(t)
+	apiPort := scalePort(t)
 	apiURL := fmt.Sprintf("http://127.0.0.1:%d", apiPort)
 	c, chID := scaleFixtures(t, db, fake, apiURL)
 
@@ -367,12 +366,12 @@ func tailProcLogs(procs []*scaleProc) string {
 	return b.String()
 }
 
-func freePort(t *testing.T) int {
+// scalePort returns a free loopback port.
+func scalePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freePort()
 	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // waitHealthy waits until the API answers its health check.
