@@ -65,8 +65,8 @@ func TestBenchBatchScenario(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(drop)
 	o := &benchOptions{
-		scenario: benchScenarioBatch, receivers: 40, count: 5, concurrency: 5, warmup: 1, sample: 3, rounds: 1,
-		receiptDelay: 10 * time.Millisecond, batchTimeout: 3 * time.Minute, redisURL: testRedisURL(),
+		scenario: benchScenarioBatch, receivers: 40, count: 3, concurrency: 3, warmup: 1, sample: 3, rounds: 1,
+		receiptDelay: 2 * time.Second, batchTimeout: 3 * time.Minute, redisURL: testRedisURL(),
 		watchPIDs: []int{os.Getpid()},
 	}
 	if strings.HasPrefix(dbURL, "postgres") {

@@ -122,7 +122,10 @@ func TestScaleAcrossProcesses(t *testing.T) {
 		aliyunfake.WithTemplate(benchTemplateCode, "Your code is ${code}"),
 		aliyunfake.WithSignName(benchSignName),
 		aliyunfake.WithBatchedReports())
-	fake.AutoReceipt(50*time.Millisecond, aliyunfake.Delivered)
+	// Later than the workers record the provider's answers even on a busy
+	// machine: batch sends carry no OutId, so an earlier receipt would
+	// find no task (see herald bench --help).
+	fake.AutoReceipt(2*time.Second, aliyunfake.Delivered)
 	apiPort := scalePort(t)
 	apiURL := fmt.Sprintf("http://127.0.0.1:%d", apiPort)
 	c, chID := scaleFixtures(t, db, fake, apiURL)
@@ -423,7 +426,7 @@ func scaleFixtures(t *testing.T, db *store.DB, fake *aliyunfake.Server, apiURL s
 	tpl := &store.Template{Name: "scale", ContentType: "text", Content: "Your code is {{code}}", Variables: []string{"code"}}
 	require.NoError(t, db.CreateTemplate(ctx, tpl))
 	ch := &store.Channel{Name: "scale-sms", Type: store.ChannelSMS, TemplateID: &tpl.ID, SignatureNames: []string{benchSignName},
-		Enabled: true, ReceiptTimeoutSeconds: 300, MaxAttempts: 5}
+		Enabled: true, ReceiptTimeoutSeconds: 60, MaxAttempts: 5}
 	require.NoError(t, db.CreateChannel(ctx, ch))
 	require.NoError(t, db.GrantChannel(ctx, app.ID, ch.ID))
 	cfg, err := json.Marshal(map[string]any{
