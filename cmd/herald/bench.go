@@ -144,9 +144,9 @@ is an in-process Aliyun fake: it takes up to 100 numbers per SendBatchSms
 request and reports every number delivered after --receipt-delay, in one
 receipt push per request. (SendBatchSms carries no OutId, so a member's
 receipt finds its task only once the worker has recorded the provider's
-answer; single sends, which do carry one, get theirs after 100ms.) The benchmark owns its stack, so it raises the
-batch and body limits to fit the batch; the app has no message rate and
-the template no receiver caps. Before the batch, --count single sends
+answer; single sends, which do carry one, get theirs after 100ms.) The
+benchmark owns its stack, so it raises the batch and body limits to fit
+the batch; the app has no message rate and the template no receiver caps. Before the batch, --count single sends
 (after --warmup) through the same channel give the single-send rate of the
 same run. It prints the accept time (the HTTP round trip of the batch
 request), the completion rate (accepted receivers per second from the
