@@ -43,7 +43,7 @@ const (
 
 	// scaleDefaultReceivers keeps the run to minutes on two cores while
 	// batches are sent as one workflow per receiver.
-	scaleDefaultReceivers = 2000
+	scaleDefaultReceivers = 1000
 	// scaleNamespace is the Temporal namespace the API and the workers
 	// share. The dev process that runs the Temporal server also runs a
 	// worker of its own, on its own store: it keeps to the default
@@ -110,11 +110,22 @@ func TestScaleAcrossProcesses(t *testing.T) {
 	start("dev", "dev", "--data-dir", filepath.Join(dir, "dev"),
 		"--temporal-database-url", temporalURL, "--temporal-port", strconv.Itoa(temporalPort), "--temporal-ui-port", "0",
 		"--addr", "127.0.0.1:0", "--health-addr", "", "--redis-embedded-addr", "127.0.0.1:0", "--log-level", "warn")
-	setup := exec.Command(bin, "temporal", "setup", "--temporal-address", temporalAddr,
-		"--temporal-namespace", scaleNamespace, "--timeout", "5m")
-	setup.Env = scaleEnv()
-	outSetup, err := setup.CombinedOutput()
-	require.NoError(t, err, "herald temporal setup: %s\n%s", outSetup, tailProcLogs(procs))
+	// Setup cannot connect until the dev process has set up the Temporal
+	// databases and started the frontend.
+	setupUntil := time.Now().Add(5 * time.Minute)
+	for {
+		setup := exec.Command(bin, "temporal", "setup", "--temporal-address", temporalAddr,
+			"--temporal-namespace", scaleNamespace, "--timeout", "1m")
+		setup.Env = scaleEnv()
+		outSetup, err := setup.CombinedOutput()
+		if err == nil {
+			break
+		}
+		if time.Now().After(setupUntil) {
+			t.Fatalf("herald temporal setup: %v: %s\n%s", err, outSetup, tailProcLogs(procs))
+		}
+		time.Sleep(time.Second)
+	}
 
 	// The shared store, its schema and what the batch goes through.
 	db := openScaleStore(t, storeURL, masterKey)
@@ -213,14 +224,18 @@ func TestScaleAcrossProcesses(t *testing.T) {
 	default:
 		t.Fatalf("the batch finished before a worker was killed (%d sends to wait for)", killAt)
 	}
-	require.Equal(t, map[string]int{workflows.StatusSuccess: receivers}, counts, "every member delivered")
 	perReceiver := map[string]int{}
 	for _, m := range fake.Sent() {
 		perReceiver[nationalNumber(m.PhoneNumber)]++
 	}
-	require.Len(t, perReceiver, receivers, "the provider was asked for exactly the batch's receivers")
+	twice, never := 0, 0
 	for _, n := range numbers {
-		require.Equal(t, 1, perReceiver[nationalNumber(n)], "receiver sent %d times", perReceiver[nationalNumber(n)])
+		switch c := perReceiver[nationalNumber(n)]; {
+		case c == 0:
+			never++
+		case c > 1:
+			twice++
+		}
 	}
 
 	for _, p := range procs {
@@ -234,10 +249,10 @@ func TestScaleAcrossProcesses(t *testing.T) {
 	fmt.Fprintf(&report, "scale: 1 API + %d workers (one killed after %d of %d sends, not restarted), Temporal frontend in `herald dev` on PostgreSQL, one PostgreSQL store, one Redis\n",
 		scaleWorkers, sentAtKill, receivers)
 	fmt.Fprintf(&report, "  accept      %s (HTTP round trip of the batch request)\n", accept.Round(time.Millisecond))
-	fmt.Fprintf(&report, "  completion  %s, %.1f receivers/s (from the request until every member was final)\n",
-		complete.Round(time.Millisecond), float64(receivers)/complete.Seconds())
-	fmt.Fprintf(&report, "  provider    %d SendBatchSms + %d SendSms + %d QuerySendDetails requests\n",
-		fake.Requests("SendBatchSms"), fake.Requests("SendSms"), fake.Requests("QuerySendDetails"))
+	fmt.Fprintf(&report, "  completion  %s, %.1f receivers/s (from the request until every member was final) %s\n",
+		complete.Round(time.Millisecond), float64(receivers)/complete.Seconds(), formatCounts(counts))
+	fmt.Fprintf(&report, "  provider    %d SendBatchSms + %d SendSms + %d QuerySendDetails requests; %d receivers sent more than once, %d never\n",
+		fake.Requests("SendBatchSms"), fake.Requests("SendSms"), fake.Requests("QuerySendDetails"), twice, never)
 	fmt.Fprintln(&report, "  peak RSS (VmHWM):")
 	for _, p := range procs {
 		what := p.name
@@ -251,6 +266,11 @@ func TestScaleAcrossProcesses(t *testing.T) {
 	}
 	fmt.Fprintf(&report, "  %d CPUs: the processes share them, so this run shows correctness across processes, not speed-up\n", runtime.NumCPU())
 	t.Log("\n" + report.String())
+
+	require.Equal(t, map[string]int{workflows.StatusSuccess: receivers}, counts, "every member delivered")
+	require.Len(t, perReceiver, receivers, "the provider was asked for exactly the batch's receivers")
+	require.Zero(t, twice, "receivers sent more than once")
+	require.Zero(t, never, "receivers never sent")
 }
 
 // scaleBinary returns the herald binary to run: the one named by
