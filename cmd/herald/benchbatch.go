@@ -61,7 +61,11 @@ func runBatchBench(ctx context.Context, out, errOut io.Writer, o *benchOptions, 
 	fake := aliyunfake.Start(
 		aliyunfake.WithTemplate(benchTemplateCode, "Your code is ${code}"),
 		aliyunfake.WithSignName(benchSignName),
-		aliyunfake.WithBatchedReports())
+		aliyunfake.WithBatchedReports(),
+		// Herald applies the reports of a push one by one, each a signal
+		// to its member's workflow while batches have no workflow of their
+		// own: a push of 100 can take longer than the fake's default wait.
+		aliyunfake.WithPushTimeout(time.Minute))
 	defer fake.Close()
 	// Single sends carry their task id as OutId, so a receipt that beats
 	// the provider's answer to the worker by a little still finds its

@@ -132,7 +132,11 @@ func TestScaleAcrossProcesses(t *testing.T) {
 	fake := aliyunfake.New(t,
 		aliyunfake.WithTemplate(benchTemplateCode, "Your code is ${code}"),
 		aliyunfake.WithSignName(benchSignName),
-		aliyunfake.WithBatchedReports())
+		aliyunfake.WithBatchedReports(),
+		// Herald applies the reports of a push one by one, each a signal
+		// to its member's workflow while batches have no workflow of their
+		// own: a push of 100 can take longer than the fake's default wait.
+		aliyunfake.WithPushTimeout(time.Minute))
 	// Later than the workers record the provider's answers even on a busy
 	// machine: batch sends carry no OutId, so an earlier receipt would
 	// find no task (see herald bench --help).

@@ -171,6 +171,13 @@ func WithBatchedReports() Option {
 	return func(s *Server) { s.batchedReports = true }
 }
 
+// WithPushTimeout sets how long one push attempt waits for the answer
+// (default 5s), for receivers that take longer over a push of many
+// reports.
+func WithPushTimeout(d time.Duration) Option {
+	return func(s *Server) { s.pushTimeout = d }
+}
+
 // WithPushRetryInterval sets the pause between push retries (default
 // 100ms).
 func WithPushRetryInterval(d time.Duration) Option {
@@ -183,6 +190,7 @@ type Server struct {
 	now            func() time.Time
 	pushRetry      time.Duration
 	batchedReports bool
+	pushTimeout    time.Duration
 
 	// Fixed at construction.
 	creds     map[string]string
@@ -253,6 +261,9 @@ func Start(opts ...Option) *Server {
 		o(s)
 	}
 	s.pusher = fakeserver.NewPusher("aliyunfake", pushAttempts, s.pushRetry, acceptPushAnswer)
+	if s.pushTimeout > 0 {
+		s.pusher.Client.Timeout = s.pushTimeout
+	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
