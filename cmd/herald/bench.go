@@ -277,7 +277,8 @@ func startBenchStack(ctx context.Context, errOut io.Writer, o *benchOptions, dir
 	if err := s.prepareDev(); err != nil {
 		return s, err
 	}
-	return s, s.startAll(ctx)
+	err = s.startAll(ctx)
+	return s, err
 }
 
 // benchSetting describes the parts of the stack a benchmark ran on.

@@ -229,7 +229,8 @@ func benchBatch(ctx context.Context, errOut io.Writer, s *stack, c *apiclient.Cl
 		case <-t.C:
 		}
 	}
-	return r, batchTransitions(ctx, s, res, &r)
+	err = batchTransitions(ctx, s, res, &r)
+	return r, err
 }
 
 // batchTransitions counts the state transitions and history events the
