@@ -34,6 +34,9 @@ const (
 	// answer can still miss its task and leave the send to its receipt
 	// timeout, which would measure the timeout.
 	benchSingleReceiptDelay = 100 * time.Millisecond
+	// benchPollFailures is how long reading the batch's progress may keep
+	// failing before the run gives up.
+	benchPollFailures = time.Minute
 	// benchProgressEvery is how often it reports progress on stderr.
 	benchProgressEvery = 10 * time.Second
 )
@@ -203,11 +206,27 @@ func benchBatch(ctx context.Context, errOut io.Writer, s *stack, c *apiclient.Cl
 	t := time.NewTicker(benchBatchPoll)
 	defer t.Stop()
 	lastReport := time.Now()
+	var failingSince time.Time
 	for {
 		counts, err := s.db.CountBatchMembersByStatus(ctx, res.BatchID)
 		if err != nil {
-			return r, err
+			// A busy database may refuse a poll now and then (too many
+			// clients); only one that keeps failing ends the run.
+			if failingSince.IsZero() {
+				failingSince = time.Now()
+			}
+			if time.Since(failingSince) > benchPollFailures {
+				return r, err
+			}
+			fmt.Fprintf(errOut, "batch: reading progress failed, trying again: %v\n", err)
+			select {
+			case <-ctx.Done():
+				return r, fmt.Errorf("batch %s: %w", res.BatchID, ctx.Err())
+			case <-t.C:
+			}
+			continue
 		}
+		failingSince = time.Time{}
 		final := 0
 		for st, n := range counts {
 			if workflows.IsFinal(st) {
