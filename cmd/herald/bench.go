@@ -36,8 +36,15 @@ const (
 	benchSignal       = "done"
 )
 
+// Scenarios of `herald bench`.
+const (
+	benchScenarioSingle = "single"
+	benchScenarioBatch  = "batch"
+)
+
 // benchOptions are the flags of `herald bench`.
 type benchOptions struct {
+	scenario    string
 	count       int
 	concurrency int
 	warmup      int
@@ -45,11 +52,40 @@ type benchOptions struct {
 	rounds      int
 	keep        bool
 	cpuProfile  string
+
+	// The parts of the stack to use instead of the embedded ones.
+	databaseURL         string
+	redisURL            string
+	temporalDatabaseURL string
+	// watchPIDs are further processes whose peak RSS is reported.
+	watchPIDs []int
+
+	// Of the batch scenario.
+	receivers    int
+	receiptDelay time.Duration
+	batchTimeout time.Duration
 }
 
 // Validate lists every bad flag.
 func (o *benchOptions) Validate() error {
 	var p []string
+	if o.scenario != benchScenarioSingle && o.scenario != benchScenarioBatch {
+		p = append(p, fmt.Sprintf("--scenario must be %s or %s", benchScenarioSingle, benchScenarioBatch))
+	}
+	if o.receivers < 1 || o.receivers > benchMaxReceivers {
+		p = append(p, fmt.Sprintf("--receivers must be 1 to %d", benchMaxReceivers))
+	}
+	if o.receiptDelay < 0 {
+		p = append(p, "--receipt-delay must not be negative")
+	}
+	if o.batchTimeout <= 0 {
+		p = append(p, "--batch-timeout must be positive")
+	}
+	for _, pid := range o.watchPIDs {
+		if pid <= 0 {
+			p = append(p, fmt.Sprintf("--watch-pid %d is not a process id", pid))
+		}
+	}
 	if o.count < 1 {
 		p = append(p, "--count must be at least 1")
 	}
@@ -75,9 +111,15 @@ func newBenchCommand(stdout io.Writer) *cobra.Command {
 	o := &benchOptions{}
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure Herald's send path against a bare Temporal workflow in one process",
+		Short: "Measure Herald's send paths (single sends, batches) in one process",
 		Long: `Start an embedded Herald (SQLite store, in-process Redis, in-process Temporal)
-in a temporary directory and measure, in the same run:
+in a temporary directory and measure one scenario. --database-url,
+--redis-url and --temporal-database-url put the store, Redis and the
+embedded Temporal server's data on PostgreSQL and Redis instead, as in
+production; the benchmark's apps, channels and accounts are then created
+there under names of their own.
+
+--scenario single (the default) measures, in the same run:
 
   baseline  a bare workflow: one local activity, then wait for a signal
   herald    signed POST /api/v1/messages -> send workflow -> sandbox provider
@@ -94,7 +136,28 @@ as they would in production. For each scenario it prints sends per second
 (the median round), p50/p99 accept latency (start call or HTTP request,
 over all rounds), and state transitions and history events per send,
 then the throughput ratios herald/baseline and traffic/herald (the cost
-of the traffic checks).`,
+of the traffic checks).
+
+--scenario batch sends one batch of --receivers distinct mainland numbers
+(signed POST /api/v1/messages/batch) through an SMS channel whose account
+is an in-process Aliyun fake: it takes up to 100 numbers per SendBatchSms
+request and reports every number delivered after --receipt-delay, in one
+receipt push per request. (SendBatchSms carries no OutId, so a member's
+receipt finds its task only once the worker has recorded the provider's
+answer; single sends, which do carry one, get theirs after 100ms.) The
+benchmark owns its stack, so it raises the batch and body limits to fit
+the batch; the app has no message rate and the template no receiver caps. Before the batch, --count single sends
+(after --warmup) through the same channel give the single-send rate of the
+same run. It prints the accept time (the HTTP round trip of the batch
+request), the completion rate (accepted receivers per second from the
+request until every member is final, read from the store's counts by
+status), the ratio of that rate to the single-send rate, state transitions
+and history events per receiver (of the batch workflow's runs, or of the
+members' own workflows for batches without one) and per single send.
+
+Both scenarios end with the peak resident memory (VmHWM) of this process,
+which runs the API, the worker, Temporal and the fakes, and of every
+--watch-pid process (PostgreSQL, Redis, other Herald processes).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
@@ -104,13 +167,21 @@ of the traffic checks).`,
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&o.count, "count", 300, "messages per scenario")
+	f.StringVar(&o.scenario, "scenario", benchScenarioSingle, "single (single sends against a bare workflow) or batch (one batch against single sends)")
+	f.IntVar(&o.count, "count", 300, "messages per scenario (batch scenario: single sends measured before the batch)")
 	f.IntVar(&o.concurrency, "concurrency", 30, "sends in flight at once")
 	f.IntVar(&o.warmup, "warmup", 20, "unmeasured sends per scenario before measuring")
 	f.IntVar(&o.sample, "sample", 50, "workflows described per scenario for transition and event counts")
 	f.IntVar(&o.rounds, "rounds", 3, "alternating rounds of both scenarios; sends/s is the median round")
 	f.BoolVar(&o.keep, "keep", false, "keep the temporary data directory")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured scenarios to this file")
+	f.StringVar(&o.databaseURL, "database-url", "", "store the benchmark's data in this postgres:// database instead of a temporary SQLite file")
+	f.StringVar(&o.redisURL, "redis-url", "", "use this Redis (redis://host:6379/0) instead of the in-process server")
+	f.StringVar(&o.temporalDatabaseURL, "temporal-database-url", "", "keep the embedded Temporal server's data in this postgres:// database (visibility in <database>_visibility) instead of SQLite")
+	f.IntSliceVar(&o.watchPIDs, "watch-pid", nil, "also report the peak RSS of this process (repeatable)")
+	f.IntVar(&o.receivers, "receivers", 1000, "batch scenario: receivers of the batch (at most 100000)")
+	f.DurationVar(&o.receiptDelay, "receipt-delay", 2*time.Second, "batch scenario: how long after a batch request the provider fake reports its numbers delivered (single sends: 100ms)")
+	f.DurationVar(&o.batchTimeout, "batch-timeout", 2*time.Hour, "batch scenario: give up when the batch is not accepted and final within this time")
 	return cmd
 }
 
@@ -136,6 +207,16 @@ func percentile(d []time.Duration, p float64) time.Duration {
 	return s[i]
 }
 
+// benchMaxReceivers is the largest batch the benchmark sends: the most
+// api.batch-max-size allows.
+const benchMaxReceivers = 100_000
+
+// benchBodyBytesPerReceiver is the request body limit the batch scenario
+// sets per receiver: a receiver takes about 18 bytes of the body, but the
+// API also bounds what a batch writes to the store by a multiple of the
+// body limit, and each member row takes a few hundred bytes.
+const benchBodyBytesPerReceiver = 256
+
 func runBench(ctx context.Context, out, errOut io.Writer, o *benchOptions) error {
 	dir, err := os.MkdirTemp("", "herald-bench-")
 	if err != nil {
@@ -144,32 +225,79 @@ func runBench(ctx context.Context, out, errOut io.Writer, o *benchOptions) error
 	if !o.keep {
 		defer os.RemoveAll(dir)
 	}
+	s, err := startBenchStack(ctx, errOut, o, dir)
+	if s != nil {
+		defer s.Close()
+	}
+	if err != nil {
+		return err
+	}
+	run, err := randomHex(4)
+	if err != nil {
+		return err
+	}
+	if o.scenario == benchScenarioBatch {
+		return runBatchBench(ctx, out, errOut, o, s, run)
+	}
+	return runSingleBench(ctx, out, o, s, run)
+}
+
+// startBenchStack starts the whole of Herald in this process, as dev mode
+// does, on the embedded parts or the ones the flags name. The returned
+// stack, when not nil, must be closed even on error.
+func startBenchStack(ctx context.Context, errOut io.Writer, o *benchOptions, dir string) (*stack, error) {
 	cfg := config.Defaults()
 	cfg.DataDir = dir
 	cfg.Database.URL = "sqlite://" + filepath.Join(dir, "herald.db")
+	if o.databaseURL != "" {
+		cfg.Database.URL = o.databaseURL
+	}
+	cfg.Redis.URL = o.redisURL
 	cfg.Redis.EmbeddedAddr = "127.0.0.1:0"
+	cfg.Temporal.DatabaseURL = o.temporalDatabaseURL
 	cfg.Temporal.Port = 0
 	cfg.Temporal.UIPort = 0
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.HTTP.HealthAddr = ""
 	cfg.API.DefaultRateLimit = 100000
+	if o.scenario == benchScenarioBatch {
+		// The benchmark owns this stack: its limits fit the batch it sends.
+		cfg.API.BatchMaxSize = max(cfg.API.BatchMaxSize, o.receivers)
+		cfg.API.MaxBodyBytes = max(cfg.API.MaxBodyBytes, int64(o.receivers)*benchBodyBytesPerReceiver)
+	}
 	cfg.Log.Level = "error"
 	if err := cfg.Validate(config.ModeDev); err != nil {
-		return err
+		return nil, err
 	}
 	log, err := newLogger(cfg.Log, errOut)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s := &stack{cfg: cfg, mode: config.ModeDev, log: log}
-	defer s.Close()
 	if err := s.prepareDev(); err != nil {
-		return err
+		return s, err
 	}
-	if err := s.startAll(ctx); err != nil {
-		return err
-	}
+	err = s.startAll(ctx)
+	return s, err
+}
 
+// benchSetting describes the parts of the stack a benchmark ran on.
+func benchSetting(o *benchOptions) string {
+	st, rd, tp := "SQLite store", "in-process Redis", "embedded Temporal on SQLite"
+	if o.databaseURL != "" {
+		st = "PostgreSQL store"
+	}
+	if o.redisURL != "" {
+		rd = "Redis"
+	}
+	if o.temporalDatabaseURL != "" {
+		tp = "embedded Temporal on PostgreSQL"
+	}
+	return st + ", " + rd + ", " + tp
+}
+
+// runSingleBench measures single sends against the bare workflow.
+func runSingleBench(ctx context.Context, out io.Writer, o *benchOptions, s *stack, run string) error {
 	w := worker.New(s.temporal, benchTaskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(baselineWorkflow, workflow.RegisterOptions{Name: benchWorkflowName})
 	w.RegisterActivity(baselineStep)
@@ -178,16 +306,16 @@ func runBench(ctx context.Context, out, errOut io.Writer, o *benchOptions) error
 	}
 	defer w.Stop()
 
-	c, chID, err := benchFixtures(ctx, s, false)
+	c, chID, err := benchFixtures(ctx, s, false, run)
 	if err != nil {
 		return err
 	}
-	tc, tchID, err := benchFixtures(ctx, s, true)
+	tc, tchID, err := benchFixtures(ctx, s, true, run)
 	if err != nil {
 		return err
 	}
 	var receivers atomic.Int64
-	fmt.Fprintf(out, "herald bench: %d rounds of %d sends per scenario, %d in flight, embedded Temporal on SQLite\n\n", o.rounds, o.count, o.concurrency)
+	fmt.Fprintf(out, "herald bench: %d rounds of %d sends per scenario, %d in flight, %s\n\n", o.rounds, o.count, o.concurrency, benchSetting(o))
 
 	baseline := func(ctx context.Context) (string, time.Duration, func() error, error) {
 		id := "bench-" + uuid.NewString()
@@ -257,7 +385,7 @@ func runBench(ctx context.Context, out, errOut io.Writer, o *benchOptions) error
 	fmt.Fprintf(out, "\nratio herald/baseline (sends/s): %.2f\n", results[1].perSecond()/results[0].perSecond())
 	fmt.Fprintf(out, "ratio traffic/herald (sends/s): %.2f; transitions/send added by the traffic checks: %+.1f\n",
 		results[2].perSecond()/results[1].perSecond(), results[2].transitions-results[1].transitions)
-	return nil
+	return printPeakRSS(out, o.watchPIDs)
 }
 
 // medianRound returns the round with the median throughput, carrying the
@@ -359,14 +487,15 @@ func benchSend(ctx context.Context, s *stack, c *apiclient.Client, chID int64, r
 // sends through, with no simulated latency. With traffic, every traffic
 // check is on, set so that none refuses or holds a benchmark send: the
 // cost measured is the checks', not their refusals'.
-func benchFixtures(ctx context.Context, s *stack, traffic bool) (*apiclient.Client, int64, error) {
+func benchFixtures(ctx context.Context, s *stack, traffic bool, run string) (*apiclient.Client, int64, error) {
 	secret, err := randomHex(32)
 	if err != nil {
 		return nil, 0, err
 	}
-	suffix := ""
+	// Names carry the run, so runs can share a PostgreSQL store.
+	suffix := "-" + run
 	if traffic {
-		suffix = "-traffic"
+		suffix += "-traffic"
 	}
 	app := &store.App{ID: "bench-app" + suffix, Name: "Benchmark" + suffix, Secret: secret, Enabled: true, RateLimitPerSecond: 100000}
 	if traffic {

@@ -163,6 +163,21 @@ func WithClock(now func() time.Time) Option {
 	return func(s *Server) { s.now = now }
 }
 
+// WithBatchedReports makes the automatic receipts of one accepted request
+// (AutoReceipt) go out together in one SmsReport push, a JSON array of all
+// its numbers' reports, as Aliyun's HTTP batch push delivers them. Without
+// it every number gets a push of its own.
+func WithBatchedReports() Option {
+	return func(s *Server) { s.batchedReports = true }
+}
+
+// WithPushTimeout sets how long one push attempt waits for the answer
+// (default 5s), for receivers that take longer over a push of many
+// reports.
+func WithPushTimeout(d time.Duration) Option {
+	return func(s *Server) { s.pushTimeout = d }
+}
+
 // WithPushRetryInterval sets the pause between push retries (default
 // 100ms).
 func WithPushRetryInterval(d time.Duration) Option {
@@ -171,9 +186,11 @@ func WithPushRetryInterval(d time.Duration) Option {
 
 // Server is a running fake. All methods are safe for concurrent use.
 type Server struct {
-	srv       *httptest.Server
-	now       func() time.Time
-	pushRetry time.Duration
+	srv            *httptest.Server
+	now            func() time.Time
+	pushRetry      time.Duration
+	batchedReports bool
+	pushTimeout    time.Duration
 
 	// Fixed at construction.
 	creds     map[string]string
@@ -186,10 +203,17 @@ type Server struct {
 	life   *fakeserver.Background
 	pusher *fakeserver.Pusher
 
-	mu            sync.Mutex
-	perNumber     map[string]string
-	nonces        map[string]time.Time
-	sent          []SentMessage
+	mu        sync.Mutex
+	perNumber map[string]string
+	nonces    map[string]time.Time
+	sent      []SentMessage
+	// sentIndex finds the first message of a send to a number in sent,
+	// by reportKey: a report is recorded in constant time however many
+	// numbers the fake took.
+	sentIndex map[string]int
+	// byNumber lists the positions in sent of each number's messages,
+	// oldest first, for QuerySendDetails.
+	byNumber      map[string][]int
 	reports       map[string]*report // by reportKey
 	callback      string
 	replyCallback string
@@ -211,6 +235,14 @@ func reportKey(bizID, key string) string { return bizID + ":" + key }
 // New starts a fake and closes it when the test ends.
 func New(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
+	s := Start(opts...)
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a fake outside a test, for benchmarks and tools; the caller
+// closes it.
+func Start(opts ...Option) *Server {
 	s := &Server{
 		now:       time.Now,
 		pushRetry: 100 * time.Millisecond,
@@ -220,6 +252,8 @@ func New(tb testing.TB, opts ...Option) *Server {
 		life:      fakeserver.NewBackground(),
 		perNumber: map[string]string{},
 		nonces:    map[string]time.Time{},
+		sentIndex: map[string]int{},
+		byNumber:  map[string][]int{},
 		reports:   map[string]*report{},
 		requests:  map[string]int{},
 	}
@@ -227,8 +261,10 @@ func New(tb testing.TB, opts ...Option) *Server {
 		o(s)
 	}
 	s.pusher = fakeserver.NewPusher("aliyunfake", pushAttempts, s.pushRetry, acceptPushAnswer)
+	if s.pushTimeout > 0 {
+		s.pusher.Client.Timeout = s.pushTimeout
+	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	tb.Cleanup(s.Close)
 	return s
 }
 
@@ -388,6 +424,14 @@ func (s *Server) Sent() []SentMessage {
 		out[i] = m
 	}
 	return out
+}
+
+// SentCount returns how many numbers the fake accepted so far, without
+// copying them as Sent does.
+func (s *Server) SentCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sent)
 }
 
 // Pushes returns every push attempt so far, oldest first.
@@ -772,6 +816,10 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, req request, req
 	end := s.faults.TakeEnding()
 	autoDelay, autoStatus := s.autoDelay, s.autoStatus
 	for _, o := range out {
+		if _, ok := s.sentIndex[reportKey(bizID, o.key)]; !ok {
+			s.sentIndex[reportKey(bizID, o.key)] = len(s.sent)
+		}
+		s.byNumber[o.key] = append(s.byNumber[o.key], len(s.sent))
 		s.sent = append(s.sent, SentMessage{
 			Action:        req.action,
 			BizID:         bizID,
@@ -788,9 +836,17 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, req request, req
 		})
 	}
 	s.mu.Unlock()
-	if autoStatus != 0 {
+	switch {
+	case autoStatus == 0:
+	case s.batchedReports:
+		keys := make([]string, len(out))
+		for i, o := range out {
+			keys[i] = o.key
+		}
+		s.scheduleReports(bizID, keys, autoDelay, autoStatus)
+	default:
 		for _, o := range out {
-			s.scheduleReport(bizID, o.key, autoDelay, autoStatus)
+			s.scheduleReports(bizID, []string{o.key}, autoDelay, autoStatus)
 		}
 	}
 
@@ -820,9 +876,11 @@ func hijackAndClose(w http.ResponseWriter) {
 	_ = conn.Close()
 }
 
-func (s *Server) scheduleReport(bizID, key string, delay time.Duration, status Status) {
+// scheduleReports reports the numbers keys of the send bizID with status
+// after delay, in one push.
+func (s *Server) scheduleReports(bizID string, keys []string, delay time.Duration, status Status) {
 	s.life.After(delay, func() {
-		body, callback, err := s.recordReport(bizID, key, status)
+		body, callback, err := s.recordReports(bizID, keys, status)
 		if err != nil || callback == "" {
 			return
 		}
@@ -847,38 +905,42 @@ type pushedReport struct {
 // recordReport stores the report of one number of one send and returns the
 // push body and the callback URL.
 func (s *Server) recordReport(bizID, key string, status Status) ([]byte, string, error) {
+	return s.recordReports(bizID, []string{key}, status)
+}
+
+// recordReports stores the reports of the numbers keys of one send and
+// returns the push body that carries them all and the callback URL.
+func (s *Server) recordReports(bizID string, keys []string, status Status) ([]byte, string, error) {
 	now := s.now()
 	s.mu.Lock()
-	var msg *SentMessage
-	for i := range s.sent {
-		if s.sent[i].BizID == bizID && mustKey(s.sent[i].PhoneNumber) == key {
-			msg = &s.sent[i]
-			break
+	prs := make([]pushedReport, 0, len(keys))
+	for _, key := range keys {
+		i, ok := s.sentIndex[reportKey(bizID, key)]
+		if !ok {
+			s.mu.Unlock()
+			return nil, "", fmt.Errorf("aliyunfake: no message with BizId %q to that number", bizID)
 		}
-	}
-	if msg == nil {
-		s.mu.Unlock()
-		return nil, "", fmt.Errorf("aliyunfake: no message with BizId %q to that number", bizID)
-	}
-	rep := &report{status: status, at: now, errCode: "DELIVERED", errMsg: "用户接收成功"}
-	if status == Failed {
-		rep.errCode, rep.errMsg = "UNDELIV", "UNDELIV"
-	}
-	s.reports[reportKey(bizID, key)] = rep
-	pr := pushedReport{
-		PhoneNumber: msg.PhoneNumber,
-		SendTime:    msg.At.In(chinaTime()).Format(timeLayout),
-		ReportTime:  now.In(chinaTime()).Format(timeLayout),
-		Success:     status == Delivered,
-		ErrCode:     rep.errCode,
-		ErrMsg:      rep.errMsg,
-		SmsSize:     "1",
-		BizID:       bizID,
-		OutID:       msg.OutID,
+		msg := &s.sent[i]
+		rep := &report{status: status, at: now, errCode: "DELIVERED", errMsg: "用户接收成功"}
+		if status == Failed {
+			rep.errCode, rep.errMsg = "UNDELIV", "UNDELIV"
+		}
+		s.reports[reportKey(bizID, key)] = rep
+		prs = append(prs, pushedReport{
+			PhoneNumber: msg.PhoneNumber,
+			SendTime:    msg.At.In(chinaTime()).Format(timeLayout),
+			ReportTime:  now.In(chinaTime()).Format(timeLayout),
+			Success:     status == Delivered,
+			ErrCode:     rep.errCode,
+			ErrMsg:      rep.errMsg,
+			SmsSize:     "1",
+			BizID:       bizID,
+			OutID:       msg.OutID,
+		})
 	}
 	callback := s.callback
 	s.mu.Unlock()
-	body, err := json.Marshal([]pushedReport{pr})
+	body, err := json.Marshal(prs)
 	if err != nil {
 		return nil, "", fmt.Errorf("aliyunfake: encode report: %w", err)
 	}
@@ -947,9 +1009,10 @@ func (s *Server) querySendDetails(w http.ResponseWriter, req request, requestID 
 
 	s.mu.Lock()
 	var all []detail
-	for _, m := range s.sent {
+	for _, i := range s.byNumber[key] {
+		m := s.sent[i]
 		at := m.At.In(chinaTime())
-		if mustKey(m.PhoneNumber) != key || at.Format("20060102") != day.Format("20060102") || (bizID != "" && m.BizID != bizID) {
+		if at.Format("20060102") != day.Format("20060102") || (bizID != "" && m.BizID != bizID) {
 			continue
 		}
 		d := detail{
@@ -1078,15 +1141,6 @@ func normalize(raw string) (string, error) {
 		return "", fmt.Errorf("%q is not a valid phone number", raw)
 	}
 	return s, nil
-}
-
-// mustKey is normalize for numbers already accepted.
-func mustKey(phone string) string {
-	k, err := normalize(phone)
-	if err != nil {
-		return phone
-	}
-	return k
 }
 
 func randomDigits(n int) string {

@@ -744,6 +744,36 @@ func TestPushes(t *testing.T) {
 		require.Equal(t, map[string]bool{phone: true, "+86" + phone2: true}, seen)
 	})
 
+	t.Run("BatchedReports", func(t *testing.T) {
+		t.Parallel()
+		got := make(chan []byte, 4)
+		cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			got <- b
+			_, _ = io.WriteString(w, `{"code":0,"msg":"接收成功"}`)
+		}))
+		t.Cleanup(cb.Close)
+		fake := Start(WithBatchedReports())
+		t.Cleanup(fake.Close)
+		fake.SetCallback(cb.URL)
+		fake.AutoReceipt(time.Millisecond, Delivered)
+		c, _ := sdkClient(t, fake, clientOptions{})
+		resp, err := c.SendBatchSmsWithOptions(batchRequest(), rt())
+		require.NoError(t, err)
+		require.Equal(t, 2, fake.SentCount())
+		var reports []map[string]any
+		require.NoError(t, json.Unmarshal(<-got, &reports))
+		require.Len(t, reports, 2, "both numbers of the request in one push")
+		seen := map[string]bool{}
+		for _, r := range reports {
+			require.Equal(t, true, r["success"])
+			require.Equal(t, tea.StringValue(resp.Body.BizId), r["biz_id"])
+			seen[r["phone_number"].(string)] = true
+		}
+		require.Equal(t, map[string]bool{phone: true, "+86" + phone2: true}, seen)
+		require.Eventually(t, func() bool { return len(fake.Pushes()) == 1 }, time.Second, time.Millisecond)
+	})
+
 	t.Run("Reply", func(t *testing.T) {
 		t.Parallel()
 		got := make(chan []byte, 1)
