@@ -208,7 +208,7 @@ func benchBatch(ctx context.Context, errOut io.Writer, s *stack, c *apiclient.Cl
 	lastReport := time.Now()
 	var failingSince time.Time
 	for {
-		counts, err := s.db.CountBatchMembersByStatus(ctx, res.BatchID)
+		counts, err := s.db.CountBatchMembers(ctx, res.BatchID)
 		if err != nil {
 			// A busy database may refuse a poll now and then (too many
 			// clients); only one that keeps failing ends the run.

@@ -199,7 +199,7 @@ func TestScaleAcrossProcesses(t *testing.T) {
 	var counts map[string]int
 	lastLog := time.Now()
 	for {
-		counts, err = db.CountBatchMembersByStatus(sendCtx, res.BatchID)
+		counts, err = db.CountBatchMembers(sendCtx, res.BatchID)
 		require.NoError(t, err)
 		final := 0
 		for st, n := range counts {
