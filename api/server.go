@@ -47,6 +47,10 @@ type Store interface {
 	ListBatchMessages(ctx context.Context, batchID string) ([]store.Message, error)
 	UpdateMessage(ctx context.Context, taskID string, p store.MessagePatch) error
 	FindTaskByProviderMessageID(ctx context.Context, accountID int64, providerMessageID string) (string, error)
+	// ApplyMemberReceipt applies a receipt to a member of a batch-workflow
+	// batch; it returns store.ReceiptNotMember, doing nothing, for other
+	// messages.
+	ApplyMemberReceipt(ctx context.Context, taskID string, r store.MemberReceipt) (string, error)
 	// TaskAcceptance reports what the account accepted of the task, over
 	// all attempts.
 	TaskAcceptance(ctx context.Context, taskID string, accountID int64) (store.Acceptance, error)
