@@ -28,6 +28,7 @@ type BatchStore interface {
 	GetMessage(ctx context.Context, taskID string) (*store.Message, error)
 	ListBatchMembers(ctx context.Context, f store.BatchMemberFilter) ([]store.Message, error)
 	UpdateBatchMembers(ctx context.Context, updates []store.MemberUpdate) ([]bool, error)
+	AddProviderMessageIDs(ctx context.Context, ids []store.ProviderID) error
 	CountBatchMembers(ctx context.Context, batchID string, now time.Time, bucket int) (store.BatchMemberCounts, error)
 	SetBatchStatus(ctx context.Context, batchID, status string, finished bool) error
 }
@@ -74,7 +75,6 @@ const (
 
 // Timeline kinds of batch members (the same words as single sends').
 const (
-	memberAttempt    = "attempt"
 	memberAccepted   = "accepted"
 	memberSendFailed = "send_failed"
 	memberReconciled = "reconciled"
@@ -508,11 +508,11 @@ func (a *Activities) sendGroup(ctx context.Context, env *bulkEnv, g []*bulkMembe
 	processing := stProcessing
 	for i, bm := range g {
 		accountID := acc.ID
+		// No timeline event of its own: the attempt's outcome writes one,
+		// which saves two writes per member.
 		claims[i] = store.MemberUpdate{TaskID: bm.msg.TaskID, Patch: store.MemberPatch{
 			From: []string{stPending}, NewAttempt: true,
 			MessagePatch: store.MessagePatch{Status: &processing, AccountID: &accountID},
-			Event: &store.MessageEvent{Kind: memberAttempt, Status: stProcessing, AccountID: &accountID,
-				Detail: fmt.Sprintf("attempt %d through %s account %d, in a batch chunk", bm.msg.AttemptCount+1, acc.Kind, acc.ID)},
 		}}
 	}
 	applied, err := a.batches.UpdateBatchMembers(ctx, claims)
@@ -538,8 +538,20 @@ func (a *Activities) sendGroup(ctx context.Context, env *bulkEnv, g []*bulkMembe
 	default:
 		outs = a.sendMembers(ctx, acc, sender, claimed)
 	}
+	var ids []store.ProviderID
+	for i, o := range outs {
+		if o.Err == nil {
+			ids = append(ids, store.ProviderID{TaskID: claimed[i].msg.TaskID, AccountID: acc.ID, ProviderMessageID: o.Result.ProviderMessageID})
+		}
+	}
+	recorded := true
+	if err := a.batches.AddProviderMessageIDs(ctx, ids); err != nil {
+		// Not fatal: the outcomes below record them one by one.
+		a.log.Warn("provider ids of a chunk not recorded early", zapAccount(acc.ID), zapErr(err))
+		recorded = false
+	}
 	activity.RecordHeartbeat(ctx)
-	return a.writeOutcomes(ctx, env, acc, claimed, outs, res)
+	return a.writeOutcomes(ctx, env, acc, claimed, outs, recorded, res)
 }
 
 func sameOutcome(n int, err error) []providers.BatchOutcome {
@@ -610,7 +622,7 @@ func (a *Activities) sendMembers(ctx context.Context, acc *store.ProviderAccount
 // accepted member is sent (or success where acceptance is delivery), an
 // unknown outcome stays processing for the next pass to reconcile, any
 // other failure goes to the rule engine.
-func (a *Activities) writeOutcomes(ctx context.Context, env *bulkEnv, acc *store.ProviderAccount, ms []*bulkMember, outs []providers.BatchOutcome, res *ChunkResult) error {
+func (a *Activities) writeOutcomes(ctx context.Context, env *bulkEnv, acc *store.ProviderAccount, ms []*bulkMember, outs []providers.BatchOutcome, idsRecorded bool, res *ChunkResult) error {
 	expectsReceipt := false
 	if p, ok := env.providers[acc.ID]; ok {
 		expectsReceipt = p.ReceiptHandler() != nil
@@ -621,7 +633,9 @@ func (a *Activities) writeOutcomes(ctx context.Context, env *bulkEnv, acc *store
 		m := bm.msg
 		m.AttemptCount++
 		if o.Err == nil {
-			updates = append(updates, a.acceptedUpdate(m.TaskID, acc, o.Result, expectsReceipt))
+			u := a.acceptedUpdate(m.TaskID, acc, o.Result, expectsReceipt)
+			u.Patch.IDRecorded = idsRecorded
+			updates = append(updates, u)
 			res.Sent++
 			continue
 		}
@@ -955,29 +969,53 @@ func (a *Activities) settleReceipts(ctx context.Context, env *bulkEnv, b *store.
 	if err != nil {
 		return err
 	}
+	lateUpdates := make([]store.MemberUpdate, len(late))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, BulkConcurrency)
 	for i := range late {
-		m := &late[i]
-		env.hydrate(m)
-		acc := a.memberAccount(ctx, env, m)
-		if acc == nil {
-			continue
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			lateUpdates[i] = a.receiptTimedOut(ctx, env, &late[i])
+		}()
+		if i%100 == 99 {
+			activity.RecordHeartbeat(ctx, i)
 		}
-		detail := fmt.Sprintf("no delivery receipt within %s", env.timeout)
-		if sender, err := a.sender(acc); err == nil {
-			if checker, ok := sender.(providers.StatusChecker); ok {
-				rcpt, found, err := checker.CheckStatus(ctx, providers.StatusQuery{TaskID: m.TaskID, ProviderMessageID: m.ProviderMessageID, Receiver: m.Receiver, SentAt: deref(m.SentAt)})
-				if err == nil && found && rcpt.Status != providers.ReceiptPending {
-					updates = append(updates, a.checkedUpdate(m.TaskID, acc, rcpt))
-					continue
-				}
-				detail += "; the provider has no final status either"
-			}
+	}
+	wg.Wait()
+	for _, u := range lateUpdates {
+		if u.TaskID != "" {
+			updates = append(updates, u)
 		}
-		f := rules.Failure{Scene: rules.SceneCallbackFailure, Class: rules.ClassReceiptTimeout, Code: CodeReceiptTimeout,
-			Message: detail, ProviderKind: acc.Kind, MessageType: env.channel.Type}
-		updates = append(updates, env.decide(m, acc, f, []string{stSent}, memberTimeout))
 	}
 	return a.write(ctx, updates, nil)
+}
+
+// receiptTimedOut settles a sent member whose receipt did not come within
+// the channel's receipt timeout: the provider's own status where it can
+// tell one, else a receipt timeout for the rule engine. An empty TaskID
+// means nothing to write.
+func (a *Activities) receiptTimedOut(ctx context.Context, env *bulkEnv, m *store.Message) store.MemberUpdate {
+	env.hydrate(m)
+	acc := a.memberAccount(ctx, env, m)
+	if acc == nil {
+		return store.MemberUpdate{}
+	}
+	detail := fmt.Sprintf("no delivery receipt within %s", env.timeout)
+	if sender, err := a.sender(acc); err == nil {
+		if checker, ok := sender.(providers.StatusChecker); ok {
+			rcpt, found, err := checker.CheckStatus(ctx, providers.StatusQuery{TaskID: m.TaskID, ProviderMessageID: m.ProviderMessageID, Receiver: m.Receiver, SentAt: deref(m.SentAt)})
+			if err == nil && found && rcpt.Status != providers.ReceiptPending {
+				return a.checkedUpdate(m.TaskID, acc, rcpt)
+			}
+			detail += "; the provider has no final status either"
+		}
+	}
+	f := rules.Failure{Scene: rules.SceneCallbackFailure, Class: rules.ClassReceiptTimeout, Code: CodeReceiptTimeout,
+		Message: detail, ProviderKind: acc.Kind, MessageType: env.channel.Type}
+	return env.decide(m, acc, f, []string{stSent}, memberTimeout)
 }
 
 // checkedUpdate records the final status a provider reported for a sent

@@ -97,6 +97,9 @@ type MemberPatch struct {
 	// ProviderMessageID (empty when it gave none), as RecordAccepted does:
 	// the id maps back to the task and the quota unit is committed.
 	Accepted bool
+	// IDRecorded says the provider id of Accepted is recorded already
+	// (AddProviderMessageIDs), saving its write.
+	IDRecorded bool
 	// UndoAttempt takes back the attempt a claim counted (a throttled
 	// send: throttling delays a member, it does not use up its attempts).
 	UndoAttempt bool
@@ -113,18 +116,51 @@ type MemberUpdate struct {
 
 // UpdateBatchMembers applies the updates in one transaction and reports,
 // per update, whether it applied (the member was in one of its From
-// statuses). Quotas and statistics settle as for UpdateMessage.
+// statuses). Quotas and statistics settle as for UpdateMessage. The
+// members' rows are locked and read in one statement, their events
+// written in one, so a chunk of a hundred costs a few statements per
+// member rather than a transaction each.
 func (db *DB) UpdateBatchMembers(ctx context.Context, updates []MemberUpdate) ([]bool, error) {
 	applied := make([]bool, len(updates))
 	err := db.RunInTx(ctx, func(ctx context.Context, tx *DB) error {
 		now := tx.timestamp()
-		var stats statsBatch
+		stats := statsBatch{kinds: map[int64]string{}}
+		ids := make([]string, len(updates))
 		for i, u := range updates {
-			ok, err := updateMember(ctx, tx.idb, tx.cipher, now, u.TaskID, u.Patch, &stats)
+			ids[i] = u.TaskID
+		}
+		states, err := lockMessageStates(ctx, tx.idb, ids)
+		if err != nil {
+			return err
+		}
+		seqs, err := nextEventSeqs(ctx, tx.idb, ids)
+		if err != nil {
+			return err
+		}
+		var events []*MessageEvent
+		for i, u := range updates {
+			st := states[u.TaskID]
+			// A task twice in one call sees its first change only through
+			// a lock of its own.
+			delete(states, u.TaskID)
+			ok, err := updateMemberLocked(ctx, tx.idb, tx.cipher, now, u.TaskID, st, u.Patch, &stats)
 			if err != nil {
 				return err
 			}
 			applied[i] = ok
+			if ok && u.Patch.Event != nil {
+				ev := *u.Patch.Event
+				ev.TaskID, ev.Seq = u.TaskID, seqs[u.TaskID]
+				seqs[u.TaskID]++
+				if ev.Seq == 0 {
+					ev.Seq = 1
+					seqs[u.TaskID] = 2
+				}
+				events = append(events, &ev)
+			}
+		}
+		if err := addEvents(ctx, tx.idb, tx.cipher, now, events); err != nil {
+			return err
 		}
 		return stats.apply(ctx, tx.idb)
 	})
@@ -134,12 +170,115 @@ func (db *DB) UpdateBatchMembers(ctx context.Context, updates []MemberUpdate) ([
 	return applied, nil
 }
 
+// lockMessageStates is lockMessageState for many messages, locking their
+// rows in id order (PostgreSQL) so concurrent writers queue instead of
+// deadlocking.
+func lockMessageStates(ctx context.Context, idb bun.IDB, taskIDs []string) (map[string]*messageState, error) {
+	out := make(map[string]*messageState, len(taskIDs))
+	if len(taskIDs) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		TaskID         string     `bun:"task_id"`
+		AppID          string     `bun:"app_id"`
+		ChannelID      int64      `bun:"channel_id"`
+		AccountID      *int64     `bun:"account_id"`
+		Kind           *string    `bun:"kind"`
+		Status         string     `bun:"status"`
+		CallbackStatus string     `bun:"callback_status"`
+		SMSSegments    int64      `bun:"sms_segments"`
+		CreatedAt      time.Time  `bun:"created_at"`
+		ScheduledAt    *time.Time `bun:"scheduled_at"`
+	}
+	q := `SELECT m.task_id, m.app_id, m.channel_id, m.account_id, pa.kind, m.status, m.callback_status, m.sms_segments, m.created_at, m.scheduled_at
+FROM messages m LEFT JOIN provider_accounts pa ON pa.id = m.account_id WHERE m.task_id IN (?) ORDER BY m.id`
+	if idb.Dialect().Name() == dialect.PG {
+		q += " FOR UPDATE OF m"
+	}
+	if err := idb.NewRaw(q, bun.List(taskIDs)).Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("lock members: %w", mapErr(err))
+	}
+	for _, r := range rows {
+		out[r.TaskID] = &messageState{AppID: r.AppID, ChannelID: r.ChannelID, AccountID: r.AccountID, Kind: r.Kind, Status: r.Status,
+			CallbackStatus: r.CallbackStatus, SMSSegments: r.SMSSegments, CreatedAt: r.CreatedAt, ScheduledAt: r.ScheduledAt}
+	}
+	return out, nil
+}
+
+// nextEventSeqs is nextEventSeq for many tasks.
+func nextEventSeqs(ctx context.Context, idb bun.IDB, taskIDs []string) (map[string]int, error) {
+	out := make(map[string]int, len(taskIDs))
+	if len(taskIDs) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		TaskID string `bun:"task_id"`
+		Last   int    `bun:"last"`
+	}
+	err := idb.NewSelect().Model((*MessageEvent)(nil)).ColumnExpr("ev.task_id, MAX(ev.seq) AS last").
+		Where("ev.task_id IN (?)", bun.List(taskIDs)).GroupExpr("ev.task_id").Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("next event seqs: %w", mapErr(err))
+	}
+	for _, id := range taskIDs {
+		out[id] = 1
+	}
+	for _, r := range rows {
+		out[r.TaskID] = r.Last + 1
+	}
+	return out, nil
+}
+
+// addEvents inserts events in one statement; like addEvent, one whose
+// (task, seq) exists is skipped.
+func addEvents(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, events []*MessageEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	rows := make([]MessageEvent, len(events))
+	for i, e := range events {
+		if e.CreatedAt.IsZero() {
+			e.CreatedAt = now
+		}
+		e.CreatedAt = normTime(e.CreatedAt)
+		row, err := sealEvent(c, e)
+		if err != nil {
+			return fmt.Errorf("add event %d of task %q: %w", e.Seq, e.TaskID, err)
+		}
+		rows[i] = row
+	}
+	if _, err := idb.NewInsert().Model(&rows).On("CONFLICT (task_id, seq) DO NOTHING").Exec(ctx); err != nil {
+		return fmt.Errorf("add member events: %w", mapErr(err))
+	}
+	return nil
+}
+
+// updateMember applies p to one member, locking it first, and writes its
+// event.
 func updateMember(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, taskID string, p MemberPatch, stats *statsBatch) (bool, error) {
-	// The row lock taken here (PostgreSQL) orders this change after any
-	// concurrent one, so the From check below sees its result.
-	st, err := lockMessageState(ctx, idb, taskID)
+	ok, err := updateMemberLocked(ctx, idb, c, now, taskID, nil, p, stats)
+	if err != nil || !ok || p.Event == nil {
+		return ok, err
+	}
+	seq, err := nextEventSeq(ctx, idb, taskID)
 	if err != nil {
 		return false, err
+	}
+	ev := *p.Event
+	ev.TaskID, ev.Seq = taskID, seq
+	return true, addEvent(ctx, idb, c, now, &ev)
+}
+
+// updateMemberLocked applies p to one member whose state st was read under
+// its row lock (nil: lock and read it here); the caller writes p.Event.
+func updateMemberLocked(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, taskID string, st *messageState, p MemberPatch, stats *statsBatch) (bool, error) {
+	// The row lock (PostgreSQL) orders this change after any concurrent
+	// one, so the From check below sees its result.
+	if st == nil {
+		var err error
+		if st, err = lockMessageState(ctx, idb, taskID); err != nil {
+			return false, err
+		}
 	}
 	if len(p.From) > 0 && !slices.Contains(p.From, st.Status) {
 		return false, nil
@@ -153,8 +292,10 @@ func updateMember(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, ta
 		if mp.ProviderMessageID != nil && *mp.ProviderMessageID != "" {
 			key = *mp.ProviderMessageID
 		}
-		if err := addProviderMessageID(ctx, idb, now, taskID, *p.AccountID, key); err != nil {
-			return false, err
+		if !p.IDRecorded {
+			if err := addProviderMessageID(ctx, idb, now, taskID, *p.AccountID, key); err != nil {
+				return false, err
+			}
 		}
 		if err := settleQuota(ctx, idb, taskID, QuotaCommitted); err != nil {
 			return false, err
@@ -207,16 +348,9 @@ func updateMember(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, ta
 	if err := execOne(ctx, q); err != nil {
 		return false, fmt.Errorf("update member %q: %w", taskID, err)
 	}
-	if p.Event != nil {
-		seq, err := nextEventSeq(ctx, idb, taskID)
-		if err != nil {
-			return false, err
-		}
-		ev := *p.Event
-		ev.TaskID, ev.Seq = taskID, seq
-		if err := addEvent(ctx, idb, c, now, &ev); err != nil {
-			return false, err
-		}
+	if p.Accepted && mp.Status != nil && quotaStateFor(*mp.Status) == QuotaCommitted {
+		// Committed with the acceptance above.
+		return true, nil
 	}
 	if err := settleFinalQuota(ctx, idb, taskID, mp); err != nil {
 		return false, err
@@ -315,6 +449,37 @@ func (db *DB) SetBatchStatus(ctx context.Context, batchID, status string, finish
 	}
 	if err := execOne(ctx, q); err != nil {
 		return fmt.Errorf("set status of batch %q: %w", batchID, err)
+	}
+	return nil
+}
+
+// ProviderID maps one provider message id on an account to its task.
+type ProviderID struct {
+	TaskID            string
+	AccountID         int64
+	ProviderMessageID string
+}
+
+// AddProviderMessageIDs records many provider ids at once, as
+// AddProviderMessageID does one; an empty id records an acceptance
+// without one. A batch chunk records them the moment the provider answers,
+// before the members' statuses, so that a receipt pushed at once finds its
+// member. Ids already recorded are left as they are.
+func (db *DB) AddProviderMessageIDs(ctx context.Context, ids []ProviderID) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	now := db.timestamp()
+	rows := make([]messageProviderID, len(ids))
+	for i, id := range ids {
+		key := id.ProviderMessageID
+		if key == "" {
+			key = acceptedWithoutID(id.TaskID)
+		}
+		rows[i] = messageProviderID{TaskID: id.TaskID, AccountID: id.AccountID, ProviderMessageID: key, CreatedAt: now}
+	}
+	if _, err := db.idb.NewInsert().Model(&rows).On("CONFLICT (account_id, provider_message_id) DO NOTHING").Exec(ctx); err != nil {
+		return fmt.Errorf("add provider message ids: %w", mapErr(err))
 	}
 	return nil
 }

@@ -82,7 +82,7 @@ func (db *DB) UpdateMessage(ctx context.Context, taskID string, patch MessagePat
 
 // ListStaleMessages returns up to limit messages in status whose last
 // update, and scheduled time if any, are before olderThan, least recently
-// updated first. A limit of 0 or less means no limit.
+// updated first; members of batch-workflow batches are left out. A limit of 0 or less means no limit.
 func (db *DB) ListStaleMessages(ctx context.Context, status string, olderThan time.Time, limit int) ([]Message, error) {
 	return listStaleMessages(ctx, db.idb, db.cipher, status, olderThan, limit)
 }
@@ -275,6 +275,9 @@ func listStaleMessages(ctx context.Context, idb bun.IDB, c *Cipher, status strin
 		Where("(m.scheduled_at IS NULL OR m.scheduled_at < ?)", olderThan.UTC()).
 		// Nor is one its workflow holds for quiet hours.
 		Where("(m.held_until IS NULL OR m.held_until < ?)", olderThan.UTC()).
+		// Members of a batch-workflow batch never get a workflow of
+		// their own: their batch's workflow sends them.
+		Where("m.batch_seq = 0").
 		OrderExpr("m.updated_at ASC, m.id ASC")
 	if limit > 0 {
 		q = q.Limit(int64(limit))

@@ -62,7 +62,26 @@ func TestBatchWorkflowSendsEveryMemberOnce(t *testing.T) {
 			require.NotNil(t, b.FinishedAt)
 			break
 		}
-		require.True(t, time.Now().Before(deadline), "batch still %s", b.Status)
+		if time.Now().After(deadline) {
+			c, err := h.s.db.CountBatchMembers(ctx, batchID, time.Now(), 100)
+			require.NoError(t, err)
+			desc, derr := h.s.temporal.DescribeWorkflowExecution(ctx, workflows.BatchWorkflowID(batchID), "")
+			require.NoError(t, derr)
+			t.Logf("workflow: %s, history %d", desc.WorkflowExecutionInfo.Status, desc.WorkflowExecutionInfo.HistoryLength)
+			for _, pa := range desc.PendingActivities {
+				t.Logf("pending activity %s: %s attempt %d, last failure %v", pa.ActivityType.GetName(), pa.State, pa.Attempt, pa.LastFailure)
+			}
+			stuck, _ := h.s.db.ListBatchMembers(ctx, store.BatchMemberFilter{BatchID: batchID, Statuses: []string{"sent"}, Limit: 1})
+			for _, m := range stuck {
+				evs, _ := h.s.db.ListEvents(ctx, m.TaskID)
+				t.Logf("stuck member %d sent_at %v pid %s: %+v", m.BatchSeq, m.SentAt, m.ProviderMessageID, evs)
+			}
+			failed, _ := h.s.db.ListBatchMembers(ctx, store.BatchMemberFilter{BatchID: batchID, Statuses: []string{"failed"}, Limit: 3})
+			for _, m := range failed {
+				t.Logf("failed member %d: %s", m.BatchSeq, m.LastError)
+			}
+			t.Fatalf("batch still %s: %+v", b.Status, c)
+		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Logf("%d members final in %s", n, time.Since(started))
