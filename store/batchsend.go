@@ -547,7 +547,11 @@ func (db *DB) ApplyMemberReceipt(ctx context.Context, taskID string, r MemberRec
 		}
 		q := "SELECT batch_seq, status, account_id, provider_message_id, callback_status FROM messages WHERE task_id = ?"
 		if tx.idb.Dialect().Name() == dialect.PG {
-			q += " FOR UPDATE"
+			// A chunk writing this member holds its row for a moment; a
+			// receipt then is refused at once (the provider pushes it
+			// again) instead of holding a connection while it waits, which
+			// a burst of receipts for a whole chunk would multiply.
+			q += " FOR UPDATE NOWAIT"
 		}
 		if err := tx.idb.NewRaw(q, taskID).Scan(ctx, &m); err != nil {
 			return fmt.Errorf("load member %q: %w", taskID, mapErr(err))
