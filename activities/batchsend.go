@@ -226,7 +226,8 @@ func (a *Activities) SendChunk(ctx context.Context, req ChunkRequest) (ChunkResu
 		return res, nil
 	}
 	if env.problemCode != "" {
-		return res, a.endMembers(ctx, due, stFailed, env.problemCode, env.problemDetail, &res)
+		err := a.endMembers(ctx, due, stFailed, env.problemCode, env.problemDetail, &res)
+		return res, err
 	}
 	if !env.quietUntil.IsZero() {
 		res.WaitUntil = env.quietUntil
@@ -897,13 +898,16 @@ type SettleRequest struct {
 	Bucket int
 }
 
+// SeqRange is a range of BatchSeq, both ends included.
+type SeqRange struct{ From, To int }
+
 // SettleResult is a batch's state after a settle pass.
 type SettleResult struct {
 	ByStatus map[string]int
 	// Due counts members to send now; WorkRanges are the BatchSeq ranges
 	// holding them or members left processing.
 	Due        int
-	WorkRanges []store.SeqRange
+	WorkRanges []SeqRange
 	// NextDue is when the earliest member waiting for a retry is due.
 	NextDue time.Time
 	// Final is true when every member is final.
@@ -937,7 +941,10 @@ func (a *Activities) SettleBatch(ctx context.Context, req SettleRequest) (Settle
 	if err != nil {
 		return res, err
 	}
-	res.ByStatus, res.Due, res.WorkRanges, res.Final = counts.ByStatus, counts.Due, counts.WorkRanges, counts.Final()
+	res.ByStatus, res.Due, res.Final = counts.ByStatus, counts.Due, counts.Final()
+	for _, r := range counts.WorkRanges {
+		res.WorkRanges = append(res.WorkRanges, SeqRange{From: r.From, To: r.To})
+	}
 	if counts.NextDue != nil {
 		res.NextDue = *counts.NextDue
 	}

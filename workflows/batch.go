@@ -9,7 +9,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/heraldhq/herald/activities"
-	"github.com/heraldhq/herald/store"
 )
 
 // Tuning of the batch workflow.
@@ -29,12 +28,13 @@ const (
 	bulkPriority = 4
 )
 
-// Batch statuses the workflow reports (store.Batch* in the store).
+// Batch statuses the workflow reports, as the store keeps them
+// (store.BatchRunning, ...).
 const (
-	BatchStatusRunning   = store.BatchRunning
-	BatchStatusPaused    = store.BatchPaused
-	BatchStatusCancelled = store.BatchCancelled
-	BatchStatusFinished  = store.BatchFinished
+	BatchStatusRunning   = "running"
+	BatchStatusPaused    = "paused"
+	BatchStatusCancelled = "cancelled"
+	BatchStatusFinished  = "finished"
 )
 
 // BatchWorkflow sends a batch's members, stored under its BatchID, in
@@ -236,7 +236,7 @@ func (b *batchRun) awaitSlot(ctx workflow.Context) error {
 			if _, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return b.cancelled }); err != nil {
 				return err
 			}
-			if b.holdUntil == b.plan.QuietUntil && !b.cancelled {
+			if b.holdUntil.Equal(b.plan.QuietUntil) && !b.cancelled {
 				// The quiet hours may have moved (settings changed).
 				if err := b.loadPlan(ctx); err != nil {
 					return err
@@ -333,7 +333,7 @@ func (b *batchRun) settle(ctx workflow.Context) (BatchProgress, error) {
 }
 
 // rerun runs a chunk over each range, a bounded number at a time.
-func (b *batchRun) rerun(ctx workflow.Context, ranges []store.SeqRange) error {
+func (b *batchRun) rerun(ctx workflow.Context, ranges []activities.SeqRange) error {
 	for _, r := range ranges {
 		if err := workflow.Await(ctx, func() bool { return b.inFlight < batchParallelChunks || b.cancelled }); err != nil {
 			return err

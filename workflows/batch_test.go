@@ -20,7 +20,6 @@ import (
 
 	"github.com/heraldhq/herald/activities"
 	"github.com/heraldhq/herald/providers"
-	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/workflows"
 )
 
@@ -51,8 +50,8 @@ type batchModel struct {
 	claimed map[int]bool
 	// quietUntil, when set, is the end of quiet hours until then.
 	quietUntil time.Time
-	statuses     []activities.BatchStatusRequest
-	chunkTime    time.Duration
+	statuses   []activities.BatchStatusRequest
+	chunkTime  time.Duration
 }
 
 type chunkCall struct {
@@ -169,7 +168,7 @@ func (m *batchModel) settle(_ context.Context, req activities.SettleRequest) (ac
 		}
 		res.Due++
 		b := i / req.Bucket
-		r := store.SeqRange{From: b*req.Bucket + 1, To: (b + 1) * req.Bucket}
+		r := activities.SeqRange{From: b*req.Bucket + 1, To: (b + 1) * req.Bucket}
 		if n := len(res.WorkRanges); n == 0 || res.WorkRanges[n-1] != r {
 			res.WorkRanges = append(res.WorkRanges, r)
 		}
