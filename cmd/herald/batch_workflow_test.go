@@ -54,7 +54,7 @@ func TestBatchWorkflowSendsEveryMemberOnce(t *testing.T) {
 	started := time.Now()
 	require.NoError(t, engine.StartBatch(ctx, workflows.BatchInput{BatchID: batchID, AppID: app.ID, ChannelID: ch.ID, Members: n}))
 
-	deadline := time.Now().Add(3 * time.Minute)
+	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		b, err := h.s.db.GetBatch(ctx, batchID)
 		require.NoError(t, err)
