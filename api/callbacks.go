@@ -217,6 +217,10 @@ func (s *Server) applyReceipt(ctx context.Context, acc *store.ProviderAccount, r
 	return fmt.Errorf("signal receipt to task %s: %w", taskID, err)
 }
 
+// memberReceiptSlots is how many receipts of batch members one API
+// process applies at once.
+const memberReceiptSlots = 8
+
 // applyMemberReceipt applies a receipt to a member of a batch-workflow
 // batch in the store, with no workflow of its own to signal: delivered
 // ends it, a failure of its current send waits for the batch workflow's
@@ -234,6 +238,12 @@ func (s *Server) applyMemberReceipt(ctx context.Context, acc *store.ProviderAcco
 			return false, nil
 		}
 		return true, fmt.Errorf("receipt for batch member %s arrived before its send was recorded", taskID)
+	}
+	select {
+	case s.memberSlots <- struct{}{}:
+		defer func() { <-s.memberSlots }()
+	case <-ctx.Done():
+		return false, ctx.Err()
 	}
 	effect, err := s.store.ApplyMemberReceipt(ctx, taskID, store.MemberReceipt{
 		AccountID: acc.ID, ProviderMessageID: r.ProviderMessageID, Status: string(r.Status), Code: r.Code, Description: r.Description,
