@@ -59,6 +59,8 @@ type Activities struct {
 	pacer     Pacer
 	batcher   *batcher
 	breakers  BreakerStore
+	// batches holds batch-workflow members (WithBatches).
+	batches BatchStore
 	// bounces and receiverKeys record hard bounces (WithBounces).
 	bounces      BounceStore
 	receiverKeys *store.ReceiverKeyer

@@ -186,6 +186,9 @@ func (s *Server) applyReceipt(ctx context.Context, acc *store.ProviderAccount, r
 		s.countReceipt(ctx, acc.ID, taskID, r)
 	}
 	s.metrics.Receipt(acc.Kind, string(r.Status))
+	if member, err := s.applyMemberReceipt(ctx, acc, taskID, inFlight, r); member || err != nil {
+		return err
+	}
 	at := r.At
 	if at.IsZero() {
 		at = s.now()
@@ -212,6 +215,43 @@ func (s *Server) applyReceipt(ctx context.Context, acc *store.ProviderAccount, r
 		return s.storeLateReceipt(ctx, taskID, wr)
 	}
 	return fmt.Errorf("signal receipt to task %s: %w", taskID, err)
+}
+
+// memberReceiptSlots is how many receipts of batch members one API
+// process applies at once.
+const memberReceiptSlots = 8
+
+// applyMemberReceipt applies a receipt to a member of a batch-workflow
+// batch in the store, with no workflow of its own to signal: delivered
+// ends it, a failure of its current send waits for the batch workflow's
+// rule engine (its settle pass), anything else is kept on its timeline.
+// member is false, with nothing done, for other messages. A receipt that
+// beat the recording of its member's send is refused for now, so the
+// provider delivers it again once the send is recorded.
+func (s *Server) applyMemberReceipt(ctx context.Context, acc *store.ProviderAccount, taskID string, inFlight bool, r providers.Receipt) (member bool, _ error) {
+	if inFlight {
+		m, err := s.store.GetMessage(ctx, taskID)
+		if err != nil {
+			return false, fmt.Errorf("load message of receipt: %w", err)
+		}
+		if m.BatchSeq == 0 {
+			return false, nil
+		}
+		return true, fmt.Errorf("receipt for batch member %s arrived before its send was recorded", taskID)
+	}
+	select {
+	case s.memberSlots <- struct{}{}:
+		defer func() { <-s.memberSlots }()
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	effect, err := s.store.ApplyMemberReceipt(ctx, taskID, store.MemberReceipt{
+		AccountID: acc.ID, ProviderMessageID: r.ProviderMessageID, Status: string(r.Status), Code: r.Code, Description: r.Description,
+	})
+	if err != nil {
+		return true, fmt.Errorf("apply receipt to batch member %s: %w", taskID, err)
+	}
+	return effect != store.ReceiptNotMember, nil
 }
 
 // resolveReceiptTask finds the message a receipt belongs to, binding it

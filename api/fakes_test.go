@@ -408,6 +408,32 @@ func (f *fakeStore) FindTaskByProviderMessageID(_ context.Context, accountID int
 	return id, nil
 }
 
+// ApplyMemberReceipt marks a batch-workflow member as the store does, in
+// short: delivered ends it success, anything else is left to the batch.
+func (f *fakeStore) ApplyMemberReceipt(_ context.Context, taskID string, r store.MemberReceipt) (string, error) {
+	if err := f.injected("ApplyMemberReceipt"); err != nil {
+		return "", err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m, ok := f.messages[taskID]
+	if !ok {
+		return "", notFound("message", taskID)
+	}
+	if m.BatchSeq == 0 {
+		return store.ReceiptNotMember, nil
+	}
+	if r.Status == "delivered" && m.Status != "success" && m.Status != "failed" && m.Status != "cancelled" {
+		m.Status, m.CallbackStatus = "success", r.Status
+		return store.ReceiptDelivered, nil
+	}
+	if m.Status == "sent" && m.CallbackStatus == "" {
+		m.CallbackStatus = r.Status
+		return store.ReceiptFailedMarked, nil
+	}
+	return store.ReceiptLate, nil
+}
+
 func (f *fakeStore) TaskAcceptance(_ context.Context, taskID string, accountID int64) (store.Acceptance, error) {
 	if err := f.injected("TaskAcceptance"); err != nil {
 		return store.Acceptance{}, err

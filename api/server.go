@@ -59,6 +59,10 @@ type Store interface {
 	SetBatchStatus(ctx context.Context, batchID, status string) error
 	UpdateMessage(ctx context.Context, taskID string, p store.MessagePatch) error
 	FindTaskByProviderMessageID(ctx context.Context, accountID int64, providerMessageID string) (string, error)
+	// ApplyMemberReceipt applies a receipt to a member of a batch-workflow
+	// batch; it returns store.ReceiptNotMember, doing nothing, for other
+	// messages.
+	ApplyMemberReceipt(ctx context.Context, taskID string, r store.MemberReceipt) (string, error)
 	// TaskAcceptance reports what the account accepted of the task, over
 	// all attempts.
 	TaskAcceptance(ctx context.Context, taskID string, accountID int64) (store.Acceptance, error)
@@ -163,21 +167,25 @@ type ReceiptCounter interface {
 // Server is the HTTP API: the /api/v1 surface of the wire contract, /health
 // and the provider receipt and reply callbacks.
 type Server struct {
-	cfg       Config
-	store     Store
-	engine    Engine
-	admission Admitter
-	receipts  ReceiptCounter
-	redis     *redis.Client
-	limiter   *redis_rate.Limiter
-	providers *providers.Registry
-	log       *zap.Logger
-	now       func() time.Time
-	newID     func() string
-	trusted   []netip.Prefix
-	metrics   metrics.Recorder
-	tracing   *tracing.Provider
-	echo      *echo.Echo
+	// memberSlots bounds the receipts of batch members applied at once: a
+	// provider pushes a whole chunk's receipts together, and each holds a
+	// database transaction.
+	memberSlots chan struct{}
+	cfg         Config
+	store       Store
+	engine      Engine
+	admission   Admitter
+	receipts    ReceiptCounter
+	redis       *redis.Client
+	limiter     *redis_rate.Limiter
+	providers   *providers.Registry
+	log         *zap.Logger
+	now         func() time.Time
+	newID       func() string
+	trusted     []netip.Prefix
+	metrics     metrics.Recorder
+	tracing     *tracing.Provider
+	echo        *echo.Echo
 }
 
 // New builds a server. It validates cfg (zero fields take defaults) and
@@ -208,20 +216,21 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("new api server: trusted proxies: %w", err)
 	}
 	s := &Server{
-		cfg:       cfg,
-		store:     deps.Store,
-		engine:    deps.Engine,
-		admission: deps.Admission,
-		receipts:  deps.Receipts,
-		redis:     deps.Redis,
-		limiter:   redis_rate.NewLimiter(deps.Redis),
-		providers: deps.Providers,
-		log:       deps.Logger,
-		now:       deps.Now,
-		newID:     deps.NewID,
-		trusted:   trusted,
-		metrics:   metrics.Or(deps.Metrics),
-		tracing:   deps.Tracing,
+		memberSlots: make(chan struct{}, memberReceiptSlots),
+		cfg:         cfg,
+		store:       deps.Store,
+		engine:      deps.Engine,
+		admission:   deps.Admission,
+		receipts:    deps.Receipts,
+		redis:       deps.Redis,
+		limiter:     redis_rate.NewLimiter(deps.Redis),
+		providers:   deps.Providers,
+		log:         deps.Logger,
+		now:         deps.Now,
+		newID:       deps.NewID,
+		trusted:     trusted,
+		metrics:     metrics.Or(deps.Metrics),
+		tracing:     deps.Tracing,
 	}
 	if s.tracing == nil {
 		s.tracing = tracing.Off()

@@ -82,7 +82,7 @@ func (db *DB) UpdateMessage(ctx context.Context, taskID string, patch MessagePat
 
 // ListStaleMessages returns up to limit messages in status whose last
 // update, and scheduled time if any, are before olderThan, least recently
-// updated first. A limit of 0 or less means no limit.
+// updated first; members of batch-workflow batches are left out. A limit of 0 or less means no limit.
 func (db *DB) ListStaleMessages(ctx context.Context, status string, olderThan time.Time, limit int) ([]Message, error) {
 	return listStaleMessages(ctx, db.idb, db.cipher, status, olderThan, limit)
 }

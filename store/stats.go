@@ -108,6 +108,9 @@ func (d *statsDelta) zero() bool {
 // cycle.
 type statsBatch struct {
 	deltas []*statsDelta
+	// kinds, when set, remembers account kinds read by countChange, for
+	// writers that change many messages to the same account.
+	kinds map[int64]string
 }
 
 func (b *statsBatch) at(k statsKey) *statsDelta {
@@ -372,9 +375,15 @@ func (b *statsBatch) countChange(ctx context.Context, idb bun.IDB, st *messageSt
 		next.status = *p.Status
 	}
 	if p.AccountID != nil && *p.AccountID != old.accountID {
-		kind, err := accountKind(ctx, idb, *p.AccountID)
-		if err != nil {
-			return err
+		kind, ok := b.kinds[*p.AccountID]
+		if !ok {
+			var err error
+			if kind, err = accountKind(ctx, idb, *p.AccountID); err != nil {
+				return err
+			}
+			if b.kinds != nil {
+				b.kinds[*p.AccountID] = kind
+			}
 		}
 		next.accountID, next.kind = *p.AccountID, kind
 	}

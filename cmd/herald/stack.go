@@ -483,12 +483,14 @@ func (s *stack) startWorker(callbackBase string) error {
 	}, s.cached, s.registry, s.log.Named("activities"), activities.WithPacer(activities.NewRedisPacer(s.redis)),
 		activities.WithBreakers(s.cached, s.outcomeReports()), activities.WithMetrics(s.recorder()),
 		activities.WithBounces(s.db, s.receiverKeys),
+		activities.WithBatches(s.db),
 		activities.WithTracer(s.tracer()))
 
 	opts := worker.Options{WorkerStopTimeout: s.cfg.Worker.StopTimeout}
 	main := worker.New(s.temporal, workflows.TaskQueue, opts)
 	main.RegisterWorkflowWithOptions(workflows.SendWorkflow, workflow.RegisterOptions{Name: workflows.SendWorkflowName})
 	main.RegisterWorkflowWithOptions(workflows.BreakerWorkflow, workflow.RegisterOptions{Name: workflows.BreakerWorkflowName})
+	main.RegisterWorkflowWithOptions(workflows.BatchWorkflow, workflow.RegisterOptions{Name: workflows.BatchWorkflowName})
 	main.RegisterActivity(s.acts)
 	// Re-drives resend through the store (s.db, not the cache: a resend
 	// is a write) and start send workflows like the API does.
@@ -496,7 +498,14 @@ func (s *stack) startWorker(callbackBase string) error {
 	(&redrive.Activities{DB: s.db, Engine: workflows.NewClient(s.temporal), Log: s.log.Named("redrive")}).Register(main)
 	main.RegisterWorkflowWithOptions(workflows.RetentionWorkflow, workflow.RegisterOptions{Name: workflows.RetentionWorkflowName})
 	(&retention.Activities{Store: s.db, Log: s.log.Named("retention")}).Register(main)
-	workers := []worker.Worker{main}
+	// Batch chunks run on a queue of their own with few slots: a running
+	// campaign cannot take the slots verification codes need, however
+	// many chunks it has waiting.
+	bulkOpts := opts
+	bulkOpts.MaxConcurrentActivityExecutionSize = s.cfg.Worker.BulkSlots
+	bulk := worker.New(s.temporal, workflows.BatchTaskQueue, bulkOpts)
+	bulk.RegisterActivity(s.acts)
+	workers := []worker.Worker{main, bulk}
 	if s.cfg.Worker.PerKindSendQueues {
 		for _, kind := range s.registry.Kinds() {
 			w := worker.New(s.temporal, workflows.SendTaskQueue(kind), opts)

@@ -185,6 +185,10 @@ type Worker struct {
 	// RetentionBatchSize is how many messages one retention transaction
 	// erases.
 	RetentionBatchSize int
+	// BulkSlots bounds the batch chunks (each up to 200 members) one
+	// worker runs at once on the bulk queue, so campaigns never take the
+	// slots that single sends need.
+	BulkSlots int
 }
 
 // Tracing configures OpenTelemetry tracing, off unless an OTLP endpoint
@@ -229,7 +233,7 @@ func Defaults() Config {
 			MaxAttachmentBytes: 3 << 20,
 		},
 		Admin:   Admin{AccessTokenTTL: 15 * time.Minute, SessionIdleTimeout: 12 * time.Hour, SessionMaxAge: 7 * 24 * time.Hour},
-		Worker:  Worker{SweepInterval: 30 * time.Second, RetentionInterval: time.Hour, RetentionBatchSize: 500},
+		Worker:  Worker{SweepInterval: 30 * time.Second, RetentionInterval: time.Hour, RetentionBatchSize: 500, BulkSlots: 4},
 		Log:     Log{Level: "info", Format: "console"},
 		Tracing: Tracing{SampleRatio: 1, ServiceName: "herald"},
 	}
@@ -297,6 +301,7 @@ func (c *Config) settings() []setting {
 		{"worker.per-kind-send-queues", "run sends on one task queue per provider kind (herald-send-<kind>) instead of Herald's own queue; every worker of a deployment must agree", &c.Worker.PerKindSendQueues},
 		{"worker.retention-interval", "how often the retention schedule erases the personal data of messages past their app's retention_days (at least 1s)", &c.Worker.RetentionInterval},
 		{"worker.retention-batch-size", "messages erased per retention transaction (1 to 1000)", &c.Worker.RetentionBatchSize},
+		{"worker.bulk-slots", "batch chunks (up to 200 receivers each) one worker sends at once on the bulk task queue herald-bulk (1 to 256)", &c.Worker.BulkSlots},
 		{"worker.stop-timeout", "how long a stopping worker lets running sends finish before cancelling them; above the longest send timeout (at least 1m)", &c.Worker.StopTimeout},
 		{"log.level", "debug, info, warn or error", &c.Log.Level},
 		{"log.format", "console or json", &c.Log.Format},
@@ -687,6 +692,9 @@ func (c Config) Validate(mode Mode) error {
 	}
 	if c.Worker.RetentionBatchSize < 1 || c.Worker.RetentionBatchSize > 1000 {
 		add("worker.retention-batch-size must be 1 to 1000")
+	}
+	if c.Worker.BulkSlots < 1 || c.Worker.BulkSlots > 256 {
+		add("worker.bulk-slots must be between 1 and 256")
 	}
 	if c.Worker.StopTimeout < 0 {
 		add("worker.stop-timeout must not be negative")

@@ -141,6 +141,7 @@ var everySetting = []struct {
 	{"worker.per-kind-send-queues", "worker-per-kind-send-queues", "HERALD_WORKER_PER_KIND_SEND_QUEUES", "true", "true", func(c config.Config) any { return c.Worker.PerKindSendQueues }, true},
 	{"log.level", "log-level", "HERALD_LOG_LEVEL", "debug", "debug", func(c config.Config) any { return c.Log.Level }, "debug"},
 	{"log.format", "log-format", "HERALD_LOG_FORMAT", "json", "json", func(c config.Config) any { return c.Log.Format }, "json"},
+	{"worker.bulk-slots", "worker-bulk-slots", "HERALD_WORKER_BULK_SLOTS", "8", "8", func(c config.Config) any { return c.Worker.BulkSlots }, 8},
 	{"worker.stop-timeout", "worker-stop-timeout", "HERALD_WORKER_STOP_TIMEOUT", "3m", "3m", func(c config.Config) any { return c.Worker.StopTimeout }, 3 * time.Minute},
 	{"worker.retention-interval", "worker-retention-interval", "HERALD_WORKER_RETENTION_INTERVAL", "10m", "10m", func(c config.Config) any { return c.Worker.RetentionInterval }, 10 * time.Minute},
 	{"worker.retention-batch-size", "worker-retention-batch-size", "HERALD_WORKER_RETENTION_BATCH_SIZE", "200", "200", func(c config.Config) any { return c.Worker.RetentionBatchSize }, 200},

@@ -1,0 +1,166 @@
+package store
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// memberFixture stores a batch-workflow batch of n members under a quota
+// of 100 a day, with an account to send them through.
+func memberFixture(t *testing.T, db *DB, appID string, n int) (*Channel, *ProviderAccount) {
+	t.Helper()
+	ctx := t.Context()
+	ch := quotaFixture(t, db, appID)
+	require.NoError(t, db.SetQuota(ctx, &Quota{AppID: appID, Daily: 100}))
+	acc := &ProviderAccount{Name: "acc-" + appID, Kind: "sandbox", Weight: 1, Enabled: true, Config: []byte(`{}`)}
+	require.NoError(t, db.CreateAccount(ctx, acc))
+	msgs := make([]*Message, n)
+	for i := range msgs {
+		msgs[i] = quotaMessage(appID, ch.ID, fmt.Sprintf("%s-m%d", appID, i+1))
+		msgs[i].BatchID, msgs[i].BatchSeq = "batch-"+appID, i+1
+	}
+	b := &Batch{ID: "batch-" + appID, AppID: appID, ChannelID: ch.ID, TotalCount: n, Status: BatchRunning, WorkflowID: "batch-batch-" + appID, Content: "shared"}
+	require.NoError(t, db.CreateMessages(ctx, msgs, b))
+	return ch, acc
+}
+
+func claimUpdate(taskID string, accountID int64) MemberUpdate {
+	return MemberUpdate{TaskID: taskID, Patch: MemberPatch{From: []string{"pending"}, NewAttempt: true,
+		MessagePatch: MessagePatch{Status: ptr("processing"), AccountID: &accountID}}}
+}
+
+func TestBatchMembers(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		ch, acc := memberFixture(t, db, "app-bm", 12)
+		batchID := "batch-app-bm"
+		require.Equal(t, int64(12), usageNow(t, db, "app-bm", 0, PeriodDay).Reserved)
+
+		t.Run("ListByRange", func(t *testing.T) {
+			ms, err := db.LoadBatchMembers(ctx, BatchMemberFilter{BatchID: batchID, FromSeq: 3, ToSeq: 7, Statuses: []string{"pending"}, Limit: 4})
+			require.NoError(t, err)
+			require.Len(t, ms, 4)
+			for i, m := range ms {
+				require.Equal(t, i+3, m.BatchSeq)
+				require.Equal(t, "+8613800000000", m.Receiver)
+			}
+		})
+
+		// Members 1-4 are claimed; a second claim of 1 does nothing.
+		var claims []MemberUpdate
+		for i := 1; i <= 4; i++ {
+			claims = append(claims, claimUpdate(fmt.Sprintf("app-bm-m%d", i), acc.ID))
+		}
+		applied, err := db.UpdateBatchMembers(ctx, claims)
+		require.NoError(t, err)
+		require.Equal(t, []bool{true, true, true, true}, applied)
+		applied, err = db.UpdateBatchMembers(ctx, claims[:1])
+		require.NoError(t, err)
+		require.Equal(t, []bool{false}, applied)
+		m1, err := db.GetMessage(ctx, "app-bm-m1")
+		require.NoError(t, err)
+		require.Equal(t, "processing", m1.Status)
+		require.Equal(t, 1, m1.AttemptCount)
+		require.Equal(t, acc.ID, *m1.AccountID)
+
+		// 1 accepted (sent), 2 delivered at once, 3 fails for good, 4 is
+		// retried later off the account.
+		now := time.Now().UTC()
+		later := now.Add(time.Hour)
+		failed := fmt.Sprint(acc.ID)
+		applied, err = db.UpdateBatchMembers(ctx, []MemberUpdate{
+			{TaskID: "app-bm-m1", Patch: MemberPatch{From: []string{"processing"}, Accepted: true, SentAt: &now,
+				MessagePatch: MessagePatch{Status: ptr("sent"), AccountID: &acc.ID, ProviderMessageID: ptr("pm-1")}}},
+			{TaskID: "app-bm-m2", Patch: MemberPatch{From: []string{"processing"}, Accepted: true,
+				MessagePatch: MessagePatch{Status: ptr("success"), AccountID: &acc.ID, ProviderMessageID: ptr("pm-2"), FinishedAt: &now}}},
+			{TaskID: "app-bm-m3", Patch: MemberPatch{From: []string{"processing"},
+				MessagePatch: MessagePatch{Status: ptr("failed"), LastError: ptr("permanent: bad number"), FinishedAt: &now}}},
+			{TaskID: "app-bm-m4", Patch: MemberPatch{From: []string{"processing"}, NextAttemptAt: &later, FailedAccounts: &failed,
+				MessagePatch: MessagePatch{Status: ptr("pending")}}},
+		})
+		require.NoError(t, err)
+		require.Equal(t, []bool{true, true, true, true}, applied)
+		u := usageNow(t, db, "app-bm", 0, PeriodDay)
+		// Two committed (1, 2), one released (3), nine reserved.
+		require.Equal(t, int64(2), u.Committed)
+		require.Equal(t, int64(9), u.Reserved)
+		task, err := db.FindTaskByProviderMessageID(ctx, acc.ID, "pm-1")
+		require.NoError(t, err)
+		require.Equal(t, "app-bm-m1", task)
+
+		t.Run("Counts", func(t *testing.T) {
+			c, err := db.CountBatchWork(ctx, batchID, time.Now(), 5)
+			require.NoError(t, err)
+			require.Equal(t, map[string]int{"sent": 1, "success": 1, "failed": 1, "pending": 9}, c.ByStatus)
+			require.Equal(t, 8, c.Due)
+			require.Equal(t, 1, c.Waiting)
+			require.WithinDuration(t, later, *c.NextDue, time.Millisecond)
+			// Seqs 5-12 are due: buckets 1-5 (seq 5) and 6-10 and 11-15.
+			require.Equal(t, []SeqRange{{1, 5}, {6, 10}, {11, 15}}, c.WorkRanges)
+			require.False(t, c.Final())
+		})
+
+		t.Run("Receipts", func(t *testing.T) {
+			// A failed receipt of another send changes nothing.
+			effect, err := db.ApplyMemberReceipt(ctx, "app-bm-m1", MemberReceipt{AccountID: acc.ID, ProviderMessageID: "pm-old", Status: "failed"})
+			require.NoError(t, err)
+			require.Equal(t, ReceiptLate, effect)
+			// Its current send's failure waits for the rule engine.
+			effect, err = db.ApplyMemberReceipt(ctx, "app-bm-m1", MemberReceipt{AccountID: acc.ID, ProviderMessageID: "pm-1", Status: "failed", Code: "UNDELIV"})
+			require.NoError(t, err)
+			require.Equal(t, ReceiptFailedMarked, effect)
+			ms, err := db.LoadBatchMembers(ctx, BatchMemberFilter{BatchID: batchID, Statuses: []string{"sent"}, CallbackStatuses: []string{"failed", "rejected"}})
+			require.NoError(t, err)
+			require.Len(t, ms, 1)
+			// A delivered one ends it success.
+			effect, err = db.ApplyMemberReceipt(ctx, "app-bm-m1", MemberReceipt{AccountID: acc.ID, ProviderMessageID: "pm-1", Status: "delivered"})
+			require.NoError(t, err)
+			require.Equal(t, ReceiptDelivered, effect)
+			m, err := db.GetMessage(ctx, "app-bm-m1")
+			require.NoError(t, err)
+			require.Equal(t, "success", m.Status)
+			require.NotNil(t, m.FinishedAt)
+			// A repeat is late.
+			effect, err = db.ApplyMemberReceipt(ctx, "app-bm-m1", MemberReceipt{AccountID: acc.ID, ProviderMessageID: "pm-1", Status: "delivered"})
+			require.NoError(t, err)
+			require.Equal(t, ReceiptLate, effect)
+			evs, err := db.ListEvents(ctx, "app-bm-m1")
+			require.NoError(t, err)
+			require.Len(t, evs, 4) // late, receipt, receipt, late
+			// Single sends are no members.
+			single := quotaMessage("app-bm", ch.ID, "app-bm-single")
+			require.NoError(t, db.CreateMessages(ctx, []*Message{single}, nil))
+			effect, err = db.ApplyMemberReceipt(ctx, single.TaskID, MemberReceipt{AccountID: acc.ID, Status: "delivered"})
+			require.NoError(t, err)
+			require.Equal(t, ReceiptNotMember, effect)
+		})
+
+		t.Run("CancelAndFinish", func(t *testing.T) {
+			ms, err := db.LoadBatchMembers(ctx, BatchMemberFilter{BatchID: batchID, Statuses: []string{"pending"}})
+			require.NoError(t, err)
+			var ups []MemberUpdate
+			for _, m := range ms {
+				ups = append(ups, MemberUpdate{TaskID: m.TaskID, Patch: MemberPatch{From: []string{"pending"},
+					MessagePatch: MessagePatch{Status: ptr("cancelled"), FinishedAt: ptr(time.Now())}}})
+			}
+			_, err = db.UpdateBatchMembers(ctx, ups)
+			require.NoError(t, err)
+			c, err := db.CountBatchWork(ctx, batchID, time.Now(), 5)
+			require.NoError(t, err)
+			require.True(t, c.Final())
+			require.Empty(t, c.WorkRanges)
+			u := usageNow(t, db, "app-bm", 0, PeriodDay)
+			require.Equal(t, int64(2), u.Committed)
+			require.Equal(t, int64(1), u.Reserved, "only the single send is left reserved")
+			require.NoError(t, db.RecordBatchStatus(ctx, batchID, BatchFinished, true))
+			b, err := db.GetBatch(ctx, batchID)
+			require.NoError(t, err)
+			require.Equal(t, BatchFinished, b.Status)
+			require.NotNil(t, b.FinishedAt)
+		})
+	})
+}
