@@ -111,8 +111,17 @@ func urlScheme(raw string) string {
 	return "none"
 }
 
+// postgresMaxOpenConns bounds one process's PostgreSQL connections.
+const postgresMaxOpenConns = 20
+
 func openPostgres(dsn string) *bun.DB {
 	sqldb := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(dsn)))
+	// PostgreSQL's connections are shared by every Herald process (100 by
+	// default); an unbounded pool lets one busy worker take them all and
+	// the others then fail with "too many clients". Bounded, a burst waits
+	// for a connection instead.
+	sqldb.SetMaxOpenConns(postgresMaxOpenConns)
+	sqldb.SetMaxIdleConns(postgresMaxOpenConns)
 	return bun.NewDB(sqldb, pgdialect.New())
 }
 
