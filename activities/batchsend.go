@@ -857,7 +857,7 @@ func (a *Activities) reconcileMember(ctx context.Context, env *bulkEnv, m *store
 		canCheck = false
 	}
 	if err == nil && canCheck {
-		rcpt, found, err := checker.CheckStatus(ctx, providers.StatusQuery{TaskID: m.TaskID, Receiver: m.Receiver, SentAt: m.UpdatedAt.Add(-time.Minute)})
+		rcpt, found, err := checker.CheckStatus(ctx, providers.StatusQuery{TaskID: m.TaskID, Receiver: m.Receiver, SentAt: m.UpdatedAt.Add(-time.Minute), Batched: true})
 		if err == nil && found {
 			return a.reconciledUpdate(m.TaskID, acc, rcpt, prov != nil && prov.ReceiptHandler() != nil), nil
 		}

@@ -189,6 +189,11 @@ type StatusQuery struct {
 	ProviderMessageID string
 	Receiver          string
 	SentAt            time.Time
+	// Batched says the send may have gone out in a batch request, which
+	// carries no per-message reference (Aliyun's SendBatchSms has one
+	// OutId per request): a record to Receiver without a reference, sent
+	// at or after SentAt, is then taken as the send.
+	Batched bool
 }
 
 // Account is what a provider factory needs to build a sender: its

@@ -239,6 +239,35 @@ func (c *Client) SendBatch(ctx context.Context, in SendBatchRequest, opts ...Cal
 	return &out, nil
 }
 
+// GetBatch returns a batch's progress.
+func (c *Client) GetBatch(ctx context.Context, batchID string) (*Batch, error) {
+	return c.batchCall(ctx, http.MethodGet, "/api/v1/batches/"+url.PathEscape(batchID))
+}
+
+// PauseBatch stops a batch from sending more until ResumeBatch; sends
+// already on their way finish.
+func (c *Client) PauseBatch(ctx context.Context, batchID string) (*Batch, error) {
+	return c.batchCall(ctx, http.MethodPost, "/api/v1/batches/"+url.PathEscape(batchID)+"/pause")
+}
+
+// ResumeBatch lets a paused batch send again.
+func (c *Client) ResumeBatch(ctx context.Context, batchID string) (*Batch, error) {
+	return c.batchCall(ctx, http.MethodPost, "/api/v1/batches/"+url.PathEscape(batchID)+"/resume")
+}
+
+// CancelBatch cancels every member of a batch not yet on its way.
+func (c *Client) CancelBatch(ctx context.Context, batchID string) (*Batch, error) {
+	return c.batchCall(ctx, http.MethodDelete, "/api/v1/batches/"+url.PathEscape(batchID))
+}
+
+func (c *Client) batchCall(ctx context.Context, method, path string) (*Batch, error) {
+	var out Batch
+	if err := c.do(ctx, method, path, nil, nil, &out, true, nil); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // GetMessage returns one task of the app.
 func (c *Client) GetMessage(ctx context.Context, taskID string) (*Message, error) {
 	var out Message

@@ -178,3 +178,33 @@ type Health struct {
 	Status   string                   `json:"status"`
 	Services map[string]ServiceHealth `json:"services"`
 }
+
+// Batch is a batch's progress as GetBatch and the pause, resume and cancel
+// calls report it.
+type Batch struct {
+	BatchID   string `json:"batch_id"`
+	ChannelID int64  `json:"channel_id"`
+	// Status is running, paused, cancelled or finished ("legacy" for a
+	// batch whose members each run on their own).
+	Status       string      `json:"status"`
+	TotalCount   int         `json:"total_count"`
+	SuccessCount int         `json:"success_count"`
+	FailedCount  int         `json:"failed_count"`
+	Counts       BatchCounts `json:"counts"`
+	// Finished counts the members in a final status.
+	Finished    int        `json:"finished"`
+	ScheduledAt *time.Time `json:"scheduled_at"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   *time.Time `json:"updated_at"`
+	FinishedAt  *time.Time `json:"finished_at"`
+}
+
+// BatchCounts counts a batch's members by status.
+type BatchCounts struct {
+	Pending    int `json:"pending"`
+	Processing int `json:"processing"`
+	Sent       int `json:"sent"`
+	Success    int `json:"success"`
+	Failed     int `json:"failed"`
+	Cancelled  int `json:"cancelled"`
+}

@@ -466,7 +466,7 @@ func (s *Sender) CheckStatus(ctx context.Context, q providers.StatusQuery) (prov
 				dtos = b.SmsSendDetailDTOs.SmsSendDetailDTO
 			}
 			for _, d := range dtos {
-				if d == nil || (bizID == "" && deref(d.OutId) != q.TaskID) {
+				if d == nil || (bizID == "" && deref(d.OutId) != q.TaskID && !s.batchedRecord(q, d)) {
 					continue
 				}
 				if best == nil || betterDetail(d, best) {
@@ -512,6 +512,17 @@ func (s *Sender) CheckStatus(ctx context.Context, q providers.StatusQuery) (prov
 		r.At = at.UTC()
 	}
 	return r, true, nil
+}
+
+// batchedRecord reports whether d may be the send q asks about when that
+// send went out in a batch request: SendBatchSms records carry no OutId,
+// so a record without one, sent since q.SentAt, is taken as it.
+func (s *Sender) batchedRecord(q providers.StatusQuery, d *dysms.QuerySendDetailsResponseBodySmsSendDetailDTOsSmsSendDetailDTO) bool {
+	if !q.Batched || deref(d.OutId) != "" {
+		return false
+	}
+	at, err := time.ParseInLocation(aliyunTimeFmt, deref(d.SendDate), chinaTime())
+	return err == nil && !at.Before(q.SentAt.Truncate(time.Second))
 }
 
 // sendDates lists the SendDate values (yyyyMMdd, China time) to search.

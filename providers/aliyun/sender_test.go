@@ -601,6 +601,41 @@ func TestCheckStatus(t *testing.T) {
 		require.Equal(t, "+8613711113333", r.Receiver)
 	})
 
+	t.Run("BatchSendWhoseAnswerWasLost", func(t *testing.T) {
+		t.Parallel()
+		fake, s := setup(t)
+		before := time.Now().Add(-time.Minute)
+		msgs := batch(receiver, "13711113333")
+		_, err := s.SendBatch(context.Background(), msgs)
+		require.NoError(t, err)
+
+		// Without the provider's id, only the number and time can find a
+		// send that went out in a batch request: it carries no OutId.
+		q := providers.StatusQuery{TaskID: msgs[1].TaskID, Receiver: "+8613711113333", SentAt: before}
+		_, found, err := s.CheckStatus(context.Background(), q)
+		require.NoError(t, err)
+		require.False(t, found, "a query that does not say the send was batched matches by OutId only")
+
+		q.Batched = true
+		r, found, err := s.CheckStatus(context.Background(), q)
+		require.NoError(t, err)
+		require.True(t, found)
+		require.Equal(t, providers.ReceiptPending, r.Status)
+
+		biz := fake.Sent()[1].BizID
+		require.NoError(t, fake.PushReceipt(biz, "13711113333", aliyunfake.Delivered))
+		r, found, err = s.CheckStatus(context.Background(), q)
+		require.NoError(t, err)
+		require.True(t, found)
+		require.Equal(t, providers.ReceiptDelivered, r.Status)
+
+		// A batch record from before the member was claimed is another send.
+		q.SentAt = time.Now().Add(time.Minute)
+		_, found, err = s.CheckStatus(context.Background(), q)
+		require.NoError(t, err)
+		require.False(t, found)
+	})
+
 	t.Run("DeliveredAttemptWins", func(t *testing.T) {
 		t.Parallel()
 		fake, s := setup(t)
