@@ -3,20 +3,94 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/heraldhq/herald/api/apiclient"
 	"github.com/heraldhq/herald/providers/aliyun/aliyunfake"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/workflows"
 )
 
-// TestBatchWorkflowSendsEveryMemberOnce runs a batch of 2,000 members as
-// one batch workflow through Aliyun's batch API, with whole requests
-// throttled and one number the provider refuses: every member ends final,
-// the refused one failed, and no receiver gets the message twice.
+// batchReceivers returns n distinct mainland numbers, first seq 1.
+func batchReceivers(n int) []string {
+	rs := make([]string, n)
+	for i := range rs {
+		rs[i] = batchReceiver(i + 1)
+	}
+	return rs
+}
+
+func batchReceiver(seq int) string { return fmt.Sprintf("+86139%08d", seq) }
+
+// sendBatchOf accepts a batch of receivers through the API.
+func sendBatchOf(t *testing.T, c *apiclient.Client, ch *store.Channel, receivers []string) *apiclient.SendBatchResponse {
+	t.Helper()
+	res, err := c.SendBatch(context.Background(), apiclient.SendBatchRequest{
+		ChannelID: ch.ID, Receivers: receivers, SignatureName: smsAccountSig,
+		TemplateParams: map[string]string{"code": "4711", "minutes": "5"},
+	})
+	require.NoError(t, err)
+	require.Len(t, res.Tasks, res.SuccessCount)
+	return res
+}
+
+// waitBatchEnd waits until a batch has ended (finished or cancelled) and
+// returns its last progress; on timeout it logs what the batch workflow
+// is doing.
+func waitBatchEnd(t *testing.T, h *harness, c *apiclient.Client, batchID string, timeout time.Duration) *apiclient.Batch {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(timeout)
+	for {
+		b, err := c.GetBatch(ctx, batchID)
+		require.NoError(t, err)
+		if (b.Status == store.BatchFinished || b.Status == store.BatchCancelled) && b.FinishedAt != nil {
+			return b
+		}
+		if time.Now().After(deadline) {
+			desc, derr := h.s.temporal.DescribeWorkflowExecution(ctx, workflows.BatchWorkflowID(batchID), "")
+			if derr == nil {
+				t.Logf("workflow: %s, history %d", desc.WorkflowExecutionInfo.Status, desc.WorkflowExecutionInfo.HistoryLength)
+				for _, pa := range desc.PendingActivities {
+					t.Logf("pending activity %s: %s attempt %d, last failure %v", pa.ActivityType.GetName(), pa.State, pa.Attempt, pa.LastFailure)
+				}
+			}
+			stuck, _ := h.s.db.LoadBatchMembers(ctx, store.BatchMemberFilter{BatchID: batchID, Statuses: []string{"sent", "processing"}, Limit: 3})
+			for _, m := range stuck {
+				evs, _ := h.s.db.ListEvents(ctx, m.TaskID)
+				t.Logf("stuck member %d %s sent_at %v pid %s: %+v", m.BatchSeq, m.Status, m.SentAt, m.ProviderMessageID, evs)
+			}
+			t.Fatalf("batch still %s: %+v", b.Status, b.Counts)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// sentOnce requires that the fake got each number at most once and
+// returns how many numbers it got.
+func sentOnce(t *testing.T, fake *aliyunfake.Server) map[string]int {
+	t.Helper()
+	sent := map[string]int{}
+	for _, s := range fake.Sent() {
+		sent[s.PhoneNumber]++
+	}
+	for phone, times := range sent {
+		require.Equal(t, 1, times, "a receiver got the message %d times", times, phone)
+	}
+	return sent
+}
+
+// TestBatchWorkflowSendsEveryMemberOnce sends a batch of 2,000 receivers
+// through the API to Aliyun's batch API, with whole requests throttled and
+// one number the provider refuses: one batch workflow sends them all in
+// chunks, every member ends final, the refused one failed, nobody gets the
+// message twice, and the workflow's history stays far below one event per
+// receiver.
 func TestBatchWorkflowSendsEveryMemberOnce(t *testing.T) {
 	t.Parallel()
 	const n = 2000
@@ -28,83 +102,195 @@ func TestBatchWorkflowSendsEveryMemberOnce(t *testing.T) {
 	fake.AutoReceipt(50*time.Millisecond, aliyunfake.Delivered)
 	ch := smsChannel(f, 30)
 	f.aliyunAccount(ch, fake, 1)
-	app, _ := f.app()
+	_, c := f.app()
 	ctx := context.Background()
 
-	batchID := "bw-" + randomHex8()
-	receiver := func(seq int) string { return fmt.Sprintf("+86139%08d", seq) }
 	const refused = 777
-	fake.PerNumberCode(receiver(refused), "isv.MOBILE_NUMBER_ILLEGAL")
+	fake.PerNumberCode(batchReceiver(refused), "isv.MOBILE_NUMBER_ILLEGAL")
 	fake.Throttle(2)
 
-	msgs := make([]*store.Message, n)
-	for i := range msgs {
-		seq := i + 1
-		msgs[i] = &store.Message{
-			TaskID: fmt.Sprintf("%s-%d", batchID, seq), BatchID: batchID, BatchSeq: seq, AppID: app.ID, ChannelID: ch.ID,
-			MessageType: store.ChannelSMS, Receiver: receiver(seq), Status: workflows.StatusPending, MaxAttempts: 5,
-			TemplateParams: map[string]string{"code": "4711", "minutes": "5"}, SignatureName: smsAccountSig,
-		}
-	}
-	batch := &store.Batch{ID: batchID, AppID: app.ID, ChannelID: ch.ID, TotalCount: n, SuccessCount: n,
-		Status: store.BatchRunning, WorkflowID: workflows.BatchWorkflowID(batchID), MessageType: store.ChannelSMS, SignatureName: smsAccountSig}
-	require.NoError(t, h.s.db.CreateMessages(ctx, msgs, batch))
+	res := sendBatchOf(t, c, ch, batchReceivers(n))
+	require.Equal(t, n, res.SuccessCount)
+	b := waitBatchEnd(t, h, c, res.BatchID, 3*time.Minute)
+	require.Equal(t, store.BatchFinished, b.Status)
+	require.Equal(t, n-1, b.Counts.Success)
+	require.Equal(t, 1, b.Counts.Failed)
+	require.Equal(t, n, b.Finished)
 
-	engine := workflows.NewClient(h.s.temporal)
-	started := time.Now()
-	require.NoError(t, engine.StartBatch(ctx, workflows.BatchInput{BatchID: batchID, AppID: app.ID, ChannelID: ch.ID, Members: n}))
-
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		b, err := h.s.db.GetBatch(ctx, batchID)
-		require.NoError(t, err)
-		if b.Status == store.BatchFinished {
-			require.NotNil(t, b.FinishedAt)
-			break
-		}
-		if time.Now().After(deadline) {
-			c, err := h.s.db.CountBatchWork(ctx, batchID, time.Now(), 100)
-			require.NoError(t, err)
-			desc, derr := h.s.temporal.DescribeWorkflowExecution(ctx, workflows.BatchWorkflowID(batchID), "")
-			require.NoError(t, derr)
-			t.Logf("workflow: %s, history %d", desc.WorkflowExecutionInfo.Status, desc.WorkflowExecutionInfo.HistoryLength)
-			for _, pa := range desc.PendingActivities {
-				t.Logf("pending activity %s: %s attempt %d, last failure %v", pa.ActivityType.GetName(), pa.State, pa.Attempt, pa.LastFailure)
-			}
-			stuck, _ := h.s.db.LoadBatchMembers(ctx, store.BatchMemberFilter{BatchID: batchID, Statuses: []string{"sent"}, Limit: 1})
-			for _, m := range stuck {
-				evs, _ := h.s.db.ListEvents(ctx, m.TaskID)
-				t.Logf("stuck member %d sent_at %v pid %s: %+v", m.BatchSeq, m.SentAt, m.ProviderMessageID, evs)
-			}
-			failed, _ := h.s.db.LoadBatchMembers(ctx, store.BatchMemberFilter{BatchID: batchID, Statuses: []string{"failed"}, Limit: 3})
-			for _, m := range failed {
-				t.Logf("failed member %d: %s", m.BatchSeq, m.LastError)
-			}
-			t.Fatalf("batch still %s: %+v", b.Status, c)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Logf("%d members final in %s", n, time.Since(started))
-
-	ms, err := h.s.db.LoadBatchMembers(ctx, store.BatchMemberFilter{BatchID: batchID})
-	require.NoError(t, err)
-	require.Len(t, ms, n)
-	for _, m := range ms {
-		if m.BatchSeq == refused {
-			require.Equal(t, workflows.StatusFailed, m.Status)
+	// Every member stays a task of its own, with what the batch shares.
+	for i, task := range res.Tasks {
+		if i%400 != 0 && task.Index != refused-1 {
 			continue
 		}
-		require.Equal(t, workflows.StatusSuccess, m.Status, "member %d: %s", m.BatchSeq, m.LastError)
-		require.Equal(t, workflows.CallbackDelivered, m.CallbackStatus, "member %d", m.BatchSeq)
+		msg, err := c.GetMessage(ctx, task.TaskID)
+		require.NoError(t, err)
+		if task.Index == refused-1 {
+			require.Equal(t, workflows.StatusFailed, msg.Status)
+			continue
+		}
+		require.Equal(t, workflows.StatusSuccess, msg.Status, msg.LastError)
+		require.Equal(t, workflows.CallbackDelivered, msg.CallbackStatus)
+		require.Contains(t, msg.Content, "4711")
 	}
-	sent := map[string]int{}
-	for _, s := range fake.Sent() {
-		sent[s.PhoneNumber]++
-	}
-	require.Len(t, sent, n-1)
-	for phone, times := range sent {
-		require.Equal(t, 1, times, "%s got the message %d times", phone, times)
-	}
+	require.Len(t, sentOnce(t, fake), n-1)
 	// Chunks went through the batch API: about one request per hundred.
 	require.Less(t, fake.Requests("SendBatchSms"), n/50)
+
+	// One workflow for the batch, with a history that does not grow with
+	// every receiver.
+	desc, err := h.s.temporal.DescribeWorkflowExecution(ctx, workflows.BatchWorkflowID(res.BatchID), "")
+	require.NoError(t, err)
+	require.Less(t, desc.WorkflowExecutionInfo.HistoryLength, int64(n/5))
+	_, err = h.s.temporal.DescribeWorkflowExecution(ctx, workflows.MessageWorkflowID(res.Tasks[0].TaskID), "")
+	require.Error(t, err, "a batch member has no workflow of its own")
+}
+
+// TestBatchSurvivesAWorkerKilledMidBatch kills the only worker while a
+// batch of 10,000 is being sent, with some requests failing, and starts
+// another: every member ends delivered and nobody gets the message twice,
+// even the members whose chunk was on its way when the worker died.
+func TestBatchSurvivesAWorkerKilledMidBatch(t *testing.T) {
+	t.Parallel()
+	const n = 10000
+	h, err := startHarness(harnessOptions{worker: false})
+	require.NoError(t, err)
+	t.Cleanup(h.close)
+	f := h.fixture(t)
+	fake := aliyunfake.New(t,
+		aliyunfake.WithTemplate(aliyunTemplateCode, "您的验证码为${code}，${minutes}分钟内有效"),
+		aliyunfake.WithSignName(smsAccountSig),
+		aliyunfake.WithPushTimeout(time.Minute))
+	fake.AutoReceipt(100*time.Millisecond, aliyunfake.Delivered)
+	ch := smsChannel(f, 60)
+	f.aliyunAccount(ch, fake, 1)
+	_, c := f.app()
+
+	startWorker := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "worker",
+			"--database-url", h.cfg.Database.URL,
+			"--temporal-address", h.s.devServer.FrontendAddress(),
+			"--master-key", h.cfg.MasterKey,
+			"--redis-url", "redis://"+h.s.redis.Options().Addr,
+			"--public-url", h.apiURL,
+			"--health-addr", "127.0.0.1:0",
+			"--worker-sweep-interval", "1s",
+			"--log-level", "error",
+		)
+		cmd.Env = append(os.Environ(), runMainEnv+"=1")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		require.NoError(t, cmd.Start())
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+		return cmd
+	}
+
+	first := startWorker()
+	fake.Throttle(3)
+	fake.FailNext(2, "isp.SYSTEM_ERROR")
+	res := sendBatchOf(t, c, ch, batchReceivers(n))
+	require.Equal(t, n, res.SuccessCount)
+	require.Eventually(t, func() bool { return fake.SentCount() >= n/4 }, 3*time.Minute, 20*time.Millisecond)
+	require.NoError(t, first.Process.Kill())
+	_, _ = first.Process.Wait()
+	atKill := fake.SentCount()
+	require.Less(t, atKill, n, "the worker died before the batch was sent")
+
+	startWorker()
+	b := waitBatchEnd(t, h, c, res.BatchID, 6*time.Minute)
+	require.Equal(t, store.BatchFinished, b.Status)
+	require.Equal(t, n, b.Counts.Success, "%+v", b.Counts)
+	require.Len(t, sentOnce(t, fake), n)
+	t.Logf("%d of %d sent when the worker was killed", atKill, n)
+}
+
+// TestBatchPauseResumeCancelAndVerificationCodesFirst runs a paced batch
+// of 10,000 through one account: a verification code accepted while it
+// runs is sent before the batch's remaining chunks; pausing stops new
+// chunks, resuming starts them again, and cancelling ends every member not
+// yet on its way cancelled, without anybody getting the message twice.
+func TestBatchPauseResumeCancelAndVerificationCodesFirst(t *testing.T) {
+	t.Parallel()
+	const n = 10000
+	h := sharedHarness(t)
+	f := h.fixture(t)
+	fake := aliyunfake.New(t,
+		aliyunfake.WithTemplate(aliyunTemplateCode, "您的验证码为${code}，${minutes}分钟内有效"),
+		aliyunfake.WithSignName(smsAccountSig))
+	fake.AutoReceipt(50*time.Millisecond, aliyunfake.Delivered)
+	ch := smsChannel(f, 30)
+	acc := f.aliyunAccount(ch, fake, 1)
+	rate := 1200
+	require.NoError(t, h.db.UpdateAccount(context.Background(), acc.ID, store.AccountPatch{RateLimitPerMinute: &rate}))
+	_, c := f.app()
+	ctx := context.Background()
+
+	res := sendBatchOf(t, c, ch, batchReceivers(n))
+	require.Eventually(t, func() bool { return fake.SentCount() >= 40 }, time.Minute, 20*time.Millisecond)
+
+	// A verification code through the same account, accepted mid-batch.
+	otp, err := c.SendMessage(ctx, apiclient.SendMessageRequest{
+		ChannelID: ch.ID, Receiver: "+8613800001111", SignatureName: smsAccountSig,
+		TemplateParams: map[string]string{"code": "9999", "minutes": "5"},
+	})
+	require.NoError(t, err)
+	require.Equal(t, workflows.StatusSuccess, waitFinal(t, c, otp.TaskID).Status)
+	otpAt := -1
+	for i, s := range fake.Sent() {
+		if s.PhoneNumber == "8613800001111" || s.PhoneNumber == "13800001111" {
+			otpAt = i
+		}
+	}
+	require.GreaterOrEqual(t, otpAt, 0, "the code was sent")
+	require.Less(t, otpAt, n-400, "the code went out before the batch's remaining chunks")
+
+	// Pause: chunks already running finish, then nothing more is sent.
+	b, err := c.PauseBatch(ctx, res.BatchID)
+	require.NoError(t, err)
+	require.Equal(t, store.BatchPaused, b.Status)
+	require.Eventually(t, func() bool {
+		b, err := c.GetBatch(ctx, res.BatchID)
+		return err == nil && b.Counts.Processing == 0
+	}, 30*time.Second, 50*time.Millisecond, "the chunks on their way finish")
+	settled := stableSentCount(t, fake)
+	time.Sleep(3 * time.Second)
+	require.Equal(t, settled, fake.SentCount(), "a paused batch sends nothing")
+
+	_, err = c.ResumeBatch(ctx, res.BatchID)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return fake.SentCount() > settled+20 }, time.Minute, 50*time.Millisecond)
+
+	b, err = c.CancelBatch(ctx, res.BatchID)
+	require.NoError(t, err)
+	require.Equal(t, store.BatchCancelled, b.Status)
+	b = waitBatchEnd(t, h, c, res.BatchID, 2*time.Minute)
+	require.Equal(t, store.BatchCancelled, b.Status)
+	require.Positive(t, b.Counts.Cancelled)
+	require.Equal(t, n, b.Counts.Success+b.Counts.Cancelled, "%+v", b.Counts)
+	sent := sentOnce(t, fake)
+	require.Len(t, sent, b.Counts.Success+1, "the members delivered and the code")
+
+	_, err = c.PauseBatch(ctx, res.BatchID)
+	var apiErr *apiclient.APIError
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, 409, apiErr.HTTPStatus)
+}
+
+// stableSentCount waits until the fake's sent count stops growing for
+// three seconds, longer than a chunk waits for a paced slot, and returns
+// it.
+func stableSentCount(t *testing.T, fake *aliyunfake.Server) int {
+	t.Helper()
+	last, since := fake.SentCount(), time.Now()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		if cur := fake.SentCount(); cur != last {
+			last, since = cur, time.Now()
+			continue
+		}
+		if time.Since(since) >= 3*time.Second {
+			return last
+		}
+	}
+	t.Fatalf("sends did not stop: %d", last)
+	return last
 }
