@@ -44,11 +44,12 @@ func TestBatchAttachmentsReachEveryReceiver(t *testing.T) {
 	for _, m := range sent {
 		require.Equal(t, []smtpfake.Attachment{{Filename: "report.txt", ContentType: "text/plain", Content: content}}, m.Attachments)
 	}
-	msgs, err := h.db.ListBatchMessages(context.Background(), res.BatchID)
+	// Reads fill a member's attachments in from its batch; the rows
+	// themselves hold none.
+	stored, err := h.s.db.Bun().NewSelect().Table("messages").
+		Where("batch_id = ?", res.BatchID).Where("attachments IS NOT NULL AND attachments <> ''").Count(context.Background())
 	require.NoError(t, err)
-	for _, m := range msgs {
-		require.Empty(t, m.Attachments, "the batch holds the attachments, not each message")
-	}
+	require.Zero(t, stored, "the batch holds the attachments, not each message")
 }
 
 // TestParametersCannotMentionEveryone sends a DingTalk markdown message

@@ -4,26 +4,21 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/api/apiclient"
-	"github.com/heraldhq/herald/providers/aliyun/aliyunfake"
 	"github.com/heraldhq/herald/workflows"
 )
 
 // TestBatchUsesTheProviderBatchAPI sends a batch through an Aliyun channel:
-// each receiver keeps its own task and workflow, but the sends go out
-// together through SendBatchSms, and every receipt still finds its task.
+// each receiver keeps its own task, the sends go out together through
+// SendBatchSms, and every receipt still finds its task.
 func TestBatchUsesTheProviderBatchAPI(t *testing.T) {
 	t.Parallel()
 	h := sharedHarness(t)
 	f := h.fixture(t)
-	fake := aliyunfake.New(t,
-		aliyunfake.WithTemplate(aliyunTemplateCode, "您的验证码为${code}，${minutes}分钟内有效"),
-		aliyunfake.WithSignName(smsAccountSig))
-	fake.AutoReceipt(50*time.Millisecond, aliyunfake.Delivered)
+	fake := batchFake(t)
 	ch := smsChannel(f, 30)
 	f.aliyunAccount(ch, fake, 1)
 	_, c := f.app()

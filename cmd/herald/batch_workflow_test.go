@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"testing"
 	"time"
@@ -26,6 +25,17 @@ func batchReceivers(n int) []string {
 }
 
 func batchReceiver(seq int) string { return fmt.Sprintf("+86139%08d", seq) }
+
+// batchFake is an Aliyun fake for smsChannel's template and signature
+// that reports every number delivered 50ms after it took it.
+func batchFake(t *testing.T, opts ...aliyunfake.Option) *aliyunfake.Server {
+	t.Helper()
+	fake := aliyunfake.New(t, append([]aliyunfake.Option{
+		aliyunfake.WithTemplate(aliyunTemplateCode, "您的验证码为${code}，${minutes}分钟内有效"),
+		aliyunfake.WithSignName(smsAccountSig)}, opts...)...)
+	fake.AutoReceipt(50*time.Millisecond, aliyunfake.Delivered)
+	return fake
+}
 
 // sendBatchOf accepts a batch of receivers through the API.
 func sendBatchOf(t *testing.T, c *apiclient.Client, ch *store.Channel, receivers []string) *apiclient.SendBatchResponse {
@@ -96,10 +106,7 @@ func TestBatchWorkflowSendsEveryMemberOnce(t *testing.T) {
 	const n = 2000
 	h := sharedHarness(t)
 	f := h.fixture(t)
-	fake := aliyunfake.New(t,
-		aliyunfake.WithTemplate(aliyunTemplateCode, "您的验证码为${code}，${minutes}分钟内有效"),
-		aliyunfake.WithSignName(smsAccountSig))
-	fake.AutoReceipt(50*time.Millisecond, aliyunfake.Delivered)
+	fake := batchFake(t)
 	ch := smsChannel(f, 30)
 	f.aliyunAccount(ch, fake, 1)
 	_, c := f.app()
@@ -156,46 +163,27 @@ func TestBatchSurvivesAWorkerKilledMidBatch(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(h.close)
 	f := h.fixture(t)
-	fake := aliyunfake.New(t,
-		aliyunfake.WithTemplate(aliyunTemplateCode, "您的验证码为${code}，${minutes}分钟内有效"),
-		aliyunfake.WithSignName(smsAccountSig),
-		aliyunfake.WithPushTimeout(time.Minute))
-	fake.AutoReceipt(100*time.Millisecond, aliyunfake.Delivered)
+	// Receipt pushes wait for an API busy with 10,000 members.
+	fake := batchFake(t, aliyunfake.WithPushTimeout(time.Minute))
 	ch := smsChannel(f, 60)
 	f.aliyunAccount(ch, fake, 1)
 	_, c := f.app()
 
-	startWorker := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "worker",
-			"--database-url", h.cfg.Database.URL,
-			"--temporal-address", h.s.devServer.FrontendAddress(),
-			"--master-key", h.cfg.MasterKey,
-			"--redis-url", "redis://"+h.s.redis.Options().Addr,
-			"--public-url", h.apiURL,
-			"--health-addr", "127.0.0.1:0",
-			"--worker-sweep-interval", "1s",
-			"--log-level", "error",
-		)
-		cmd.Env = append(os.Environ(), runMainEnv+"=1")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		require.NoError(t, cmd.Start())
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-		return cmd
-	}
+	startWorker := func() *exec.Cmd { return startWorkerProcess(t, h, "--log-level", "error") }
 
 	first := startWorker()
 	fake.Throttle(3)
 	fake.FailNext(2, "isp.SYSTEM_ERROR")
 	res := sendBatchOf(t, c, ch, batchReceivers(n))
 	require.Equal(t, n, res.SuccessCount)
-	require.Eventually(t, func() bool { return fake.SentCount() >= n/4 }, 3*time.Minute, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return fake.SentCount() >= n/10 }, 6*time.Minute, 20*time.Millisecond)
 	require.NoError(t, first.Process.Kill())
 	_, _ = first.Process.Wait()
 	atKill := fake.SentCount()
 	require.Less(t, atKill, n, "the worker died before the batch was sent")
 
 	startWorker()
-	b := waitBatchEnd(t, h, c, res.BatchID, 6*time.Minute)
+	b := waitBatchEnd(t, h, c, res.BatchID, 10*time.Minute)
 	require.Equal(t, store.BatchFinished, b.Status)
 	require.Equal(t, n, b.Counts.Success, "%+v", b.Counts)
 	require.Len(t, sentOnce(t, fake), n)
@@ -212,10 +200,7 @@ func TestBatchPauseResumeCancelAndVerificationCodesFirst(t *testing.T) {
 	const n = 10000
 	h := sharedHarness(t)
 	f := h.fixture(t)
-	fake := aliyunfake.New(t,
-		aliyunfake.WithTemplate(aliyunTemplateCode, "您的验证码为${code}，${minutes}分钟内有效"),
-		aliyunfake.WithSignName(smsAccountSig))
-	fake.AutoReceipt(50*time.Millisecond, aliyunfake.Delivered)
+	fake := batchFake(t)
 	ch := smsChannel(f, 30)
 	acc := f.aliyunAccount(ch, fake, 1)
 	rate := 1200

@@ -494,25 +494,8 @@ func TestWorkerCrashCompletesOnce(t *testing.T) {
 	f.tencentAccount(ch, fake, 1)
 	_, c := f.app()
 
-	startWorker := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "worker",
-			"--database-url", h.cfg.Database.URL,
-			"--temporal-address", h.s.devServer.FrontendAddress(),
-			"--master-key", h.cfg.MasterKey,
-			"--redis-url", "redis://"+h.s.redis.Options().Addr,
-			"--public-url", h.apiURL,
-			"--health-addr", "127.0.0.1:0",
-			"--worker-sweep-interval", "1s",
-			// Also covers routing sends to per-kind task queues.
-			"--worker-per-kind-send-queues",
-			"--log-level", "warn",
-		)
-		cmd.Env = append(os.Environ(), runMainEnv+"=1")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		require.NoError(t, cmd.Start())
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-		return cmd
-	}
+	// Also covers routing sends to per-kind task queues.
+	startWorker := func() *exec.Cmd { return startWorkerProcess(t, h, "--worker-per-kind-send-queues") }
 
 	first := startWorker()
 	res, err := c.SendMessage(context.Background(), apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "+8613966667777", TemplateParams: map[string]string{"code": "5"}})
@@ -527,6 +510,29 @@ func TestWorkerCrashCompletesOnce(t *testing.T) {
 	require.Len(t, fake.Sent(), 1, "the provider must receive the message once")
 	kinds, _ := eventKinds(t, c, res.TaskID)
 	require.Equal(t, 1, count(kinds, "attempt"))
+}
+
+// startWorkerProcess starts `herald worker` as a process of its own against
+// h's store, Redis and Temporal server, with extra flags (a later flag wins
+// over an earlier one); the test kills it at the end if it still runs.
+func startWorkerProcess(t *testing.T, h *harness, extra ...string) *exec.Cmd {
+	t.Helper()
+	args := append([]string{"worker",
+		"--database-url", h.cfg.Database.URL,
+		"--temporal-address", h.s.devServer.FrontendAddress(),
+		"--master-key", h.cfg.MasterKey,
+		"--redis-url", "redis://" + h.s.redis.Options().Addr,
+		"--public-url", h.apiURL,
+		"--health-addr", "127.0.0.1:0",
+		"--worker-sweep-interval", "1s",
+		"--log-level", "warn",
+	}, extra...)
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+	return cmd
 }
 
 // waitClosed waits until a task's workflow has closed.
