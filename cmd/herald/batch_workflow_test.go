@@ -156,8 +156,10 @@ func TestBatchWorkflowSendsEveryMemberOnce(t *testing.T) {
 // batch of 10,000 is being sent, with some requests failing, and starts
 // another: every member ends delivered and nobody gets the message twice,
 // even the members whose chunk was on its way when the worker died.
+//
+// It runs on its own, not in parallel with the rest: among them its
+// worker process made next to no progress on the shared cores.
 func TestBatchSurvivesAWorkerKilledMidBatch(t *testing.T) {
-	t.Parallel()
 	const n = 10000
 	h, err := startHarness(harnessOptions{worker: false})
 	require.NoError(t, err)
