@@ -192,12 +192,11 @@ func TestBatchSurvivesAWorkerKilledMidBatch(t *testing.T) {
 	t.Logf("%d of %d sent when the worker was killed", atKill, n)
 }
 
-// TestBatchPauseResumeCancelAndVerificationCodesFirst runs a paced batch
-// of 10,000 through one account: a verification code accepted while it
-// runs is sent before the batch's remaining chunks; pausing stops new
-// chunks, resuming starts them again, and cancelling ends every member not
-// yet on its way cancelled, without anybody getting the message twice.
-func TestBatchPauseResumeCancelAndVerificationCodesFirst(t *testing.T) {
+// TestBatchPauseResumeCancel runs a paced batch of 10,000 through one
+// account: pausing stops new chunks, resuming starts them again, and
+// cancelling ends every member not yet on its way cancelled, without
+// anybody getting the message twice.
+func TestBatchPauseResumeCancel(t *testing.T) {
 	t.Parallel()
 	const n = 10000
 	h := sharedHarness(t)
@@ -212,22 +211,6 @@ func TestBatchPauseResumeCancelAndVerificationCodesFirst(t *testing.T) {
 
 	res := sendBatchOf(t, c, ch, batchReceivers(n))
 	require.Eventually(t, func() bool { return fake.SentCount() >= 40 }, time.Minute, 20*time.Millisecond)
-
-	// A verification code through the same account, accepted mid-batch.
-	otp, err := c.SendMessage(ctx, apiclient.SendMessageRequest{
-		ChannelID: ch.ID, Receiver: "+8613800001111", SignatureName: smsAccountSig,
-		TemplateParams: map[string]string{"code": "9999", "minutes": "5"},
-	})
-	require.NoError(t, err)
-	require.Equal(t, workflows.StatusSuccess, waitFinal(t, c, otp.TaskID).Status)
-	otpAt := -1
-	for i, s := range fake.Sent() {
-		if s.PhoneNumber == "8613800001111" || s.PhoneNumber == "13800001111" {
-			otpAt = i
-		}
-	}
-	require.GreaterOrEqual(t, otpAt, 0, "the code was sent")
-	require.Less(t, otpAt, n-400, "the code went out before the batch's remaining chunks")
 
 	// Pause: chunks already running finish, then nothing more is sent.
 	b, err := c.PauseBatch(ctx, res.BatchID)
@@ -253,7 +236,7 @@ func TestBatchPauseResumeCancelAndVerificationCodesFirst(t *testing.T) {
 	require.Positive(t, b.Counts.Cancelled)
 	require.Equal(t, n, b.Counts.Success+b.Counts.Cancelled, "%+v", b.Counts)
 	sent := sentOnce(t, fake)
-	require.Len(t, sent, b.Counts.Success+1, "the members delivered and the code")
+	require.Len(t, sent, b.Counts.Success, "the members delivered")
 
 	_, err = c.PauseBatch(ctx, res.BatchID)
 	var apiErr *apiclient.APIError
