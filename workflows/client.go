@@ -24,33 +24,47 @@ func NewClient(c client.Client) *Client { return &Client{c: c} }
 // task id, a second start of a running task returns the running one, and a
 // finished task is never started again.
 func StartOptions(in SendInput) client.StartWorkflowOptions {
+	o := onceOptions(MessageWorkflowID(in.TaskID), in.AppID, in.ChannelID)
+	// Where the starter runs a worker (herald dev), the first workflow
+	// task comes back with the start response: one state transition and
+	// one matching round trip less per message. Elsewhere the option is
+	// ignored.
+	o.EnableEagerStart = true
+	return o
+}
+
+// onceOptions start a workflow of an app's channel under id at most once:
+// a second start of a running one returns it, a finished one is never
+// started again.
+func onceOptions(id, appID string, channelID int64) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
-		ID:        MessageWorkflowID(in.TaskID),
-		TaskQueue: TaskQueue,
-		// Where the starter runs a worker (herald dev), the first workflow
-		// task comes back with the start response: one state transition
-		// and one matching round trip less per message. Elsewhere the
-		// option is ignored.
-		EnableEagerStart:         true,
+		ID:                       id,
+		TaskQueue:                TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			SearchApp.ValueSet(in.AppID),
-			SearchChannel.ValueSet(strconv.FormatInt(in.ChannelID, 10)),
+			SearchApp.ValueSet(appID),
+			SearchChannel.ValueSet(strconv.FormatInt(channelID, 10)),
 			SearchStatus.ValueSet(StatusPending),
 		),
 	}
 }
 
-// StartSend starts the workflow of a task. Starting a task that is already
-// running or finished is not an error: it never sends twice.
-func (c *Client) StartSend(ctx context.Context, in SendInput) error {
-	_, err := c.c.ExecuteWorkflow(ctx, StartOptions(in), SendWorkflowName, in)
+// startOnce starts a workflow with opts from onceOptions; one already
+// running or finished is not an error.
+func (c *Client) startOnce(ctx context.Context, opts client.StartWorkflowOptions, name string, in any) error {
+	_, err := c.c.ExecuteWorkflow(ctx, opts, name, in)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {
 		return nil
 	}
-	if err != nil {
+	return err
+}
+
+// StartSend starts the workflow of a task. Starting a task that is already
+// running or finished is not an error: it never sends twice.
+func (c *Client) StartSend(ctx context.Context, in SendInput) error {
+	if err := c.startOnce(ctx, StartOptions(in), SendWorkflowName, in); err != nil {
 		return fmt.Errorf("start workflow of task %s: %w", in.TaskID, err)
 	}
 	return nil
@@ -164,28 +178,13 @@ func (c *Client) RedriveProgress(ctx context.Context, redriveID string) (Redrive
 // is derived from the batch id, a second start of a running batch returns
 // the running one, and a finished batch is never started again.
 func BatchStartOptions(in BatchInput) client.StartWorkflowOptions {
-	return client.StartWorkflowOptions{
-		ID:                       BatchWorkflowID(in.BatchID),
-		TaskQueue:                TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			SearchApp.ValueSet(in.AppID),
-			SearchChannel.ValueSet(strconv.FormatInt(in.ChannelID, 10)),
-			SearchStatus.ValueSet(StatusPending),
-		),
-	}
+	return onceOptions(BatchWorkflowID(in.BatchID), in.AppID, in.ChannelID)
 }
 
 // StartBatch starts the workflow of a batch. Starting a batch that is
 // already running or finished is not an error.
 func (c *Client) StartBatch(ctx context.Context, in BatchInput) error {
-	_, err := c.c.ExecuteWorkflow(ctx, BatchStartOptions(in), BatchWorkflowName, in)
-	var already *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &already) {
-		return nil
-	}
-	if err != nil {
+	if err := c.startOnce(ctx, BatchStartOptions(in), BatchWorkflowName, in); err != nil {
 		return fmt.Errorf("start workflow of batch %s: %w", in.BatchID, err)
 	}
 	return nil
