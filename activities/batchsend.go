@@ -243,7 +243,10 @@ func (a *Activities) SendChunk(ctx context.Context, req ChunkRequest) (ChunkResu
 			ends = append(ends, finalUpdate(m.TaskID, []string{stPending}, stFailed, CodeExpired, detail, false, a.now()))
 			continue
 		}
-		acc, wait := env.pick(m)
+		acc, wait, err := env.pick(ctx, m)
+		if err != nil {
+			return res, err
+		}
 		switch {
 		case acc != nil:
 			ready = append(ready, &bulkMember{msg: *m, account: acc})
@@ -264,42 +267,78 @@ func (a *Activities) SendChunk(ctx context.Context, req ChunkRequest) (ChunkResu
 		return res, err
 	}
 	for _, g := range groups {
-		n, wait, err := a.paceChunk(ctx, g[0].account, len(g))
-		if err != nil {
-			return res, err
-		}
-		if n < len(g) {
-			if at := a.now().Add(wait); res.WaitUntil.IsZero() || at.Before(res.WaitUntil) {
-				res.WaitUntil = at
-			}
-			g = g[:n]
-		}
-		if len(g) == 0 {
-			continue
-		}
-		if err := a.sendGroup(ctx, env, g, &res); err != nil {
+		if err := a.sendPaced(ctx, env, g, &res); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
 }
 
-// paceChunk takes up to n send slots of a paced account for one chunk,
-// waiting inside the activity for at most bulkPaceWait in all; it
-// returns how many members may go now and, when fewer than n, how long
-// until the next slot. Unpaced accounts take all n at once.
-func (a *Activities) paceChunk(ctx context.Context, acc *store.ProviderAccount, n int) (int, time.Duration, error) {
-	prov, err := a.providers.Get(acc.Kind)
-	if err != nil {
-		return n, 0, nil //nolint:nilerr // the send refuses the account; pacing has nothing to add
-	}
-	rate := accountRate(acc.RateLimitPerMinute, prov, providers.Account{ID: acc.ID, Kind: acc.Kind, Config: acc.Config})
+// sendPaced sends a group as its account's pace allows, waiting inside
+// the activity for at most bulkPaceWait in all; members it could not
+// give a slot by then stay pending and res.WaitUntil says when to come
+// back. An account with a batch API gathers its slots and sends them in
+// one request; one that takes a request per message sends each member as
+// soon as its slot comes, so the provider sees the pace, not a burst.
+func (a *Activities) sendPaced(ctx context.Context, env *bulkEnv, g []*bulkMember, res *ChunkResult) error {
+	acc := g[0].account
+	rate := a.bulkRate(acc)
 	if rate.Limit <= 0 || a.pacer == nil {
-		return n, 0, nil
+		return a.sendGroup(ctx, env, g, res)
+	}
+	gather := false
+	if s, err := a.sender(acc); err == nil {
+		if bs, ok := s.(providers.BatchSender); ok && bs.MaxBatch() > 1 {
+			gather = true
+		}
 	}
 	deadline := a.now().Add(bulkPaceWait)
+	for len(g) > 0 {
+		n, wait, err := a.paceChunk(ctx, acc.ID, rate, len(g), deadline, gather)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			if err := a.sendGroup(ctx, env, g[:n], res); err != nil {
+				return err
+			}
+			g = g[n:]
+		}
+		if len(g) == 0 {
+			return nil
+		}
+		at := a.now().Add(wait)
+		if at.After(deadline) || ctx.Err() != nil {
+			if res.WaitUntil.IsZero() || at.Before(res.WaitUntil) {
+				res.WaitUntil = at
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+	}
+	return nil
+}
+
+// bulkRate is the pace of acc for batch members; zero is none.
+func (a *Activities) bulkRate(acc *store.ProviderAccount) providers.Rate {
+	prov, err := a.providers.Get(acc.Kind)
+	if err != nil {
+		// The send refuses the account; pacing has nothing to add.
+		return providers.Rate{}
+	}
+	return accountRate(acc.RateLimitPerMinute, prov, providers.Account{ID: acc.ID, Kind: acc.Kind, Config: acc.Config})
+}
+
+// paceChunk takes up to n send slots of a paced account, waiting for
+// them while the wait ends before deadline, or, unless gather, only until
+// it holds one; it returns how many it took and, when fewer than n, how
+// long until the next slot.
+func (a *Activities) paceChunk(ctx context.Context, accountID int64, rate providers.Rate, n int, deadline time.Time, gather bool) (int, time.Duration, error) {
 	for got := 0; got < n; {
-		wait, err := a.Pace(ctx, PaceRequest{AccountID: acc.ID, Rate: rate})
+		wait, err := a.paceBulk(ctx, accountID, rate)
 		if err != nil {
 			return got, 0, err
 		}
@@ -307,7 +346,7 @@ func (a *Activities) paceChunk(ctx context.Context, acc *store.ProviderAccount, 
 			got++
 			continue
 		}
-		if a.now().Add(wait).After(deadline) {
+		if (got > 0 && !gather) || a.now().Add(wait).After(deadline) {
 			return got, wait, nil
 		}
 		select {
@@ -327,6 +366,10 @@ type bulkEnv struct {
 	pool       []store.PoolMember
 	providers  map[int64]providers.Provider
 	breakerOff map[int64]bool
+	// halfOpen holds the probe round of each half-open account; probes
+	// the probe sends this chunk took and has not yet given a member.
+	halfOpen   map[int64]int
+	probes     map[int64]int
 	rules      []rules.Rule
 	maxAtt     int
 	timeout    time.Duration
@@ -338,7 +381,8 @@ type bulkEnv struct {
 }
 
 func (a *Activities) bulkEnv(ctx context.Context, b *store.Batch) (*bulkEnv, error) {
-	env := &bulkEnv{batch: b, a: a, providers: map[int64]providers.Provider{}, breakerOff: map[int64]bool{}}
+	env := &bulkEnv{batch: b, a: a, providers: map[int64]providers.Provider{}, breakerOff: map[int64]bool{},
+		halfOpen: map[int64]int{}, probes: map[int64]int{}}
 	ch, err := a.store.GetChannel(ctx, b.ChannelID)
 	if errors.Is(err, store.ErrNotFound) {
 		env.problemCode, env.problemDetail = "CHANNEL_NOT_FOUND", fmt.Sprintf("channel %d no longer exists", b.ChannelID)
@@ -373,10 +417,14 @@ func (a *Activities) bulkEnv(ctx context.Context, b *store.Batch) (*bulkEnv, err
 			return nil, fmt.Errorf("load breaker states: %w", err)
 		}
 		for _, st := range states {
-			// A half-open account's few probes are for single sends: a
-			// chunk of a hundred would take them all.
+			// A half-open account's few probes would all go to one chunk
+			// of a hundred: a chunk takes at most one, and only when no
+			// other account can take its members (see pick).
 			if st.State == string(breaker.Open) || st.State == string(breaker.HalfOpen) {
 				env.breakerOff[st.AccountID] = true
+			}
+			if st.State == string(breaker.HalfOpen) {
+				env.halfOpen[st.AccountID] = st.Round
 			}
 		}
 	}
@@ -424,11 +472,26 @@ func (e *bulkEnv) hydrate(m *store.Message) {
 // candidates lists the accounts a member may use now, and whether any
 // more are kept off only by their breakers.
 func (e *bulkEnv) candidates(m *store.Message) (cands []Candidate, breakerWait bool) {
+	for _, pm := range e.usable(m) {
+		acc := pm.Account
+		if e.breakerOff[acc.ID] && e.probes[acc.ID] == 0 {
+			breakerWait = true
+			continue
+		}
+		cands = append(cands, Candidate{AccountID: acc.ID, Weight: pm.Weight})
+	}
+	return cands, breakerWait
+}
+
+// usable lists the pool's accounts that can take m, breakers aside:
+// enabled, weighted, not failed for m, reaching its receiver's country.
+func (e *bulkEnv) usable(m *store.Message) []store.PoolMember {
 	failed := failedAccounts(m.FailedAccounts)
 	region, byCountry := "", e.channel.Type == store.ChannelSMS
 	if byCountry {
 		region = traffic.RegionOf(m.Receiver)
 	}
+	var out []store.PoolMember
 	for _, pm := range e.pool {
 		acc := pm.Account
 		p, known := e.providers[acc.ID]
@@ -438,24 +501,59 @@ func (e *bulkEnv) candidates(m *store.Message) (cands []Candidate, breakerWait b
 		if byCountry && !traffic.AccountReaches(p, acc.Countries, region) {
 			continue
 		}
-		if e.breakerOff[acc.ID] {
-			breakerWait = true
-			continue
-		}
-		cands = append(cands, Candidate{AccountID: acc.ID, Weight: pm.Weight})
+		out = append(out, pm)
 	}
-	return cands, breakerWait
+	return out
 }
 
 // pick chooses a member's account by the channel's weighted rotation; wait
-// is true when none is free but some are kept off by their breakers.
-func (e *bulkEnv) pick(m *store.Message) (acc *store.ProviderAccount, wait bool) {
+// is true when none is free but some are kept off by their breakers. When
+// only half-open accounts could take the member, it takes one probe send
+// of one of them for the member: without single sends through the
+// account, the batch's own probe is what closes its breaker again.
+func (e *bulkEnv) pick(ctx context.Context, m *store.Message) (acc *store.ProviderAccount, wait bool, err error) {
 	cands, breakerWait := e.candidates(m)
+	if len(cands) == 0 && breakerWait {
+		took, err := e.takeProbe(ctx, m)
+		if err != nil {
+			return nil, false, err
+		}
+		if took {
+			cands, breakerWait = e.candidates(m)
+		}
+	}
 	id, ok := e.a.balancer.Pick(e.channel.ID, cands)
 	if !ok {
-		return nil, breakerWait
+		return nil, breakerWait, nil
 	}
-	return e.account(id), false
+	if e.probes[id] > 0 {
+		e.probes[id]--
+	}
+	return e.account(id), false, nil
+}
+
+// takeProbe takes a probe send of a half-open account the member could
+// use, at most once per account and chunk.
+func (e *bulkEnv) takeProbe(ctx context.Context, m *store.Message) (bool, error) {
+	for _, pm := range e.usable(m) {
+		id := pm.Account.ID
+		round, half := e.halfOpen[id]
+		if !half {
+			continue
+		}
+		// One try per chunk, whatever its answer.
+		delete(e.halfOpen, id)
+		ok, err := e.a.breakers.TakeBreakerProbe(ctx, id, round)
+		if err != nil {
+			return false, fmt.Errorf("take a probe of account %d: %w", id, err)
+		}
+		if ok {
+			e.a.log.Info("batch probe send through a half-open account", zapAccount(id), zap.Int("round", round))
+			e.probes[id]++
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func (e *bulkEnv) account(id int64) *store.ProviderAccount {

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 
@@ -348,11 +347,11 @@ const BreakerErrorType = "account.breaker_open"
 // its probes and none is left to take. The states come through the
 // configuration cache (at most a couple of seconds old), so the check
 // costs a delivered message no query; a probe is taken here, when the
-// message is actually sent, if the plan did not take one. A retried
-// execution is let through: the first one may have reached the provider,
-// and refusing now would not unsend it.
+// message is actually sent, if the plan did not take one. Send skips it on
+// a retried execution: the first one may have reached the provider, and
+// refusing now would not unsend it.
 func (a *Activities) checkBreaker(ctx context.Context, req SendRequest) error {
-	if a.breakers == nil || activity.GetInfo(ctx).Attempt > 1 {
+	if a.breakers == nil {
 		return nil
 	}
 	list, err := a.breakers.ListBreakerStates(ctx)

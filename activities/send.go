@@ -45,6 +45,10 @@ type SendRequest struct {
 	// Probe is true when the plan took one of the account's half-open
 	// probe sends for this message.
 	Probe bool
+	// Local says the workflow runs the send as a local activity. After its
+	// worker dies, a local activity starts again from attempt 1, so an
+	// earlier run is told by the attempt OnStart wrote instead.
+	Local bool
 }
 
 // SendResult is an accepted send.
@@ -90,12 +94,21 @@ func (a *Activities) Send(ctx context.Context, req SendRequest) (SendResult, err
 	if err := a.checkEnabled(ctx, msg); err != nil {
 		return SendResult{}, err
 	}
-	if err := a.checkExpiry(ctx, msg); err != nil {
-		return SendResult{}, err
+	rerun, since := a.earlierRun(ctx, req, msg)
+	if rerun && req.Local && req.OnAccepted != nil && msg.Status == req.OnAccepted.Status && msg.ProviderMessageID != "" &&
+		msg.AccountID != nil && *msg.AccountID == req.AccountID {
+		// The earlier run got the provider's acceptance and wrote it; only
+		// its workflow task was lost.
+		return SendResult{ProviderMessageID: msg.ProviderMessageID, Recovered: true, Applied: true}, nil
 	}
-	if req.CheckBreaker {
-		if err := a.checkBreaker(ctx, req); err != nil {
+	if !rerun {
+		if err := a.checkExpiry(msg); err != nil {
 			return SendResult{}, err
+		}
+		if req.CheckBreaker {
+			if err := a.checkBreaker(ctx, req); err != nil {
+				return SendResult{}, err
+			}
 		}
 	}
 	if req.OnStart != nil {
@@ -127,13 +140,13 @@ func (a *Activities) Send(ctx context.Context, req SendRequest) (SendResult, err
 	// the worker died. Where the provider can tell, ask before sending
 	// again, so the receiver gets the message once; where it cannot and
 	// the account does not resend after an unknown outcome, say so.
-	if _, checks := sender.(providers.StatusChecker); activity.GetInfo(ctx).Attempt > 1 && !checks && a.failsOnUnknown(acc, msg) {
+	if _, checks := sender.(providers.StatusChecker); rerun && !checks && a.failsOnUnknown(acc, msg) {
 		return SendResult{}, providerError(providers.Errorf(providers.ClassUnknownOutcome, "SEND_NOT_CONFIRMED",
 			"an earlier execution of this send may have reached the provider, which cannot be asked"))
 	}
-	if activity.GetInfo(ctx).Attempt > 1 {
+	if rerun {
 		if checker, ok := sender.(providers.StatusChecker); ok {
-			rcpt, found, err := checker.CheckStatus(ctx, providers.StatusQuery{TaskID: msg.TaskID, Receiver: msg.Receiver, SentAt: activity.GetInfo(ctx).ScheduledTime})
+			rcpt, found, err := checker.CheckStatus(ctx, providers.StatusQuery{TaskID: msg.TaskID, Receiver: msg.Receiver, SentAt: since})
 			// Found is enough, even without the provider's id (Aliyun's
 			// query by task id has none): its receipts carry our task id.
 			if err == nil && found {
@@ -178,6 +191,24 @@ func (a *Activities) Send(ctx context.Context, req SendRequest) (SendResult, err
 		}
 	}
 	return SendResult{ProviderMessageID: res.ProviderMessageID, Delivered: res.Delivered, InvalidReceivers: res.InvalidReceivers, Applied: req.OnAccepted != nil}, nil
+}
+
+// earlierRun reports whether an earlier execution of this attempt may
+// have reached the provider, and since when. A retry says so by its
+// attempt number. A local activity whose worker died starts over at
+// attempt 1, but the earlier run wrote this attempt's number (OnStart)
+// before it sent, and the message's update time is then no later than
+// that send.
+func (a *Activities) earlierRun(ctx context.Context, req SendRequest, msg *store.Message) (bool, time.Time) {
+	info := activity.GetInfo(ctx)
+	if req.Local && req.OnStart != nil && req.OnStart.Attempts > 0 && msg.AttemptCount >= req.OnStart.Attempts {
+		since := msg.UpdatedAt
+		if since.IsZero() || info.ScheduledTime.Before(since) {
+			since = info.ScheduledTime
+		}
+		return true, since
+	}
+	return info.Attempt > 1, info.ScheduledTime
 }
 
 // failsOnUnknown reports whether the account's on_unknown_outcome is

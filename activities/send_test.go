@@ -398,6 +398,72 @@ func TestSend(t *testing.T) {
 		require.Len(t, w.prov.messages(), 1, "sent once")
 	})
 
+	t.Run("LocalRerunIsToldByTheStoredAttempt", func(t *testing.T) {
+		t.Parallel()
+		// A local send starts again at attempt 1 after its worker died; the
+		// attempt its first run wrote tells the second that it may have
+		// reached the provider.
+		local := SendRequest{TaskID: taskID, AccountID: 11, Attempt: 1, Local: true,
+			OnStart:    &StatusUpdate{Status: "processing", AccountID: 11, Attempts: 1},
+			OnAccepted: &StatusUpdate{Status: "sent", AccountID: 11}}
+		for _, tc := range []struct {
+			name       string
+			checks     bool
+			policy     providers.UnknownOutcome
+			failWrite  bool
+			sends      int
+			recovered  bool
+			failedCode string
+		}{
+			{name: "AcceptanceWrittenIsReused", policy: providers.OnUnknownFail, sends: 1, recovered: true},
+			{name: "ProviderAskedFirst", checks: true, failWrite: true, sends: 1, recovered: true},
+			{name: "NotResentWhenTheAccountFails", policy: providers.OnUnknownFail, failWrite: true, sends: 1, failedCode: "SEND_NOT_CONFIRMED"},
+			{name: "ResentWhenTheAccountResends", policy: providers.OnUnknownResend, failWrite: true, sends: 2},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				w := setup(t)
+				w.prov.checks = tc.checks
+				w.prov.policy = providers.SendPolicy{OnUnknownOutcome: tc.policy}
+				w.prov.result = providers.Result{ProviderMessageID: "p-1"}
+				w.prov.check.found = true
+				w.prov.check.receipt = providers.Receipt{ProviderMessageID: "p-1"}
+				if tc.failWrite {
+					w.st.failAddProviderID = 1
+				}
+				_, err := runSend(t, w.acts, local)
+				require.Equal(t, tc.failWrite, err != nil, "first run: %v", err)
+
+				res, err := runSend(t, w.acts, local)
+				require.Len(t, w.prov.messages(), tc.sends)
+				if tc.failedCode != "" {
+					f := requireFailure(t, err, providers.ClassUnknownOutcome)
+					require.Equal(t, tc.failedCode, f.Code)
+					return
+				}
+				require.NoError(t, err)
+				require.Equal(t, "p-1", res.ProviderMessageID)
+				require.Equal(t, tc.recovered, res.Recovered)
+				require.True(t, res.Applied)
+			})
+		}
+	})
+
+	t.Run("LocalFirstRunSends", func(t *testing.T) {
+		t.Parallel()
+		// Without an earlier run's attempt in the store, a local send is
+		// a first execution: no provider question, one send.
+		w := setup(t)
+		w.prov.checks = true
+		w.prov.result = providers.Result{ProviderMessageID: "p-1"}
+		res, err := runSend(t, w.acts, SendRequest{TaskID: taskID, AccountID: 11, Attempt: 1, Local: true,
+			OnStart: &StatusUpdate{Status: "processing", AccountID: 11, Attempts: 1}})
+		require.NoError(t, err)
+		require.False(t, res.Recovered)
+		require.Len(t, w.prov.messages(), 1)
+		require.Empty(t, w.prov.statusQueries())
+	})
+
 	t.Run("RealWebhookProvider", func(t *testing.T) {
 		t.Parallel()
 		secret, err := webhook.GenerateSecret()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 
@@ -30,11 +29,11 @@ const PriorityCritical = "critical"
 // checkExpiry refuses the first execution of a send whose message has
 // expired, the way checkEnabled refuses a disabled one, so that no wait
 // before a send (pacing, a timer that fired late, a worker that was down)
-// can deliver a message after its expiry. A retried execution is let
-// through: the first may have reached the provider, and the message is
+// can deliver a message after its expiry. Send skips it on a retried
+// execution: the first may have reached the provider, and the message is
 // then no longer unsent.
-func (a *Activities) checkExpiry(ctx context.Context, msg *store.Message) error {
-	if msg.ExpiresAt == nil || activity.GetInfo(ctx).Attempt > 1 || a.now().Before(*msg.ExpiresAt) {
+func (a *Activities) checkExpiry(msg *store.Message) error {
+	if msg.ExpiresAt == nil || a.now().Before(*msg.ExpiresAt) {
 		return nil
 	}
 	detail := fmt.Sprintf("the message expired at %s before any provider accepted it; nothing was sent", msg.ExpiresAt.UTC().Format(time.RFC3339))

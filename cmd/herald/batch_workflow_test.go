@@ -11,6 +11,7 @@ import (
 
 	"github.com/heraldhq/herald/api/apiclient"
 	"github.com/heraldhq/herald/providers/aliyun/aliyunfake"
+	"github.com/heraldhq/herald/providers/dingtalk/dingtalkfake"
 	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/workflows"
 )
@@ -152,6 +153,35 @@ func TestBatchWorkflowSendsEveryMemberOnce(t *testing.T) {
 	require.Error(t, err, "a batch member has no workflow of its own")
 }
 
+// TestBatchProbesItsAccountsBreaker sends a batch through the only
+// account of its channel while failures open the account's breaker: with
+// no single sends through the account, the batch's own probe send (one
+// member) closes the breaker again, and the batch finishes instead of
+// waiting for a probe nobody sends.
+func TestBatchProbesItsAccountsBreaker(t *testing.T) {
+	t.Parallel()
+	const n = 400
+	h := sharedHarness(t)
+	f := h.fixture(t)
+	fake := batchFake(t)
+	ch := smsChannel(f, 30)
+	acc := f.aliyunAccount(ch, fake, 1)
+	settings := `{"min_failures":1,"failure_ratio":0.5,"window_seconds":30,"cool_down_seconds":2,"probes":1,"close_after":1}`
+	require.NoError(t, h.db.UpdateAccount(context.Background(), acc.ID, store.AccountPatch{Breaker: &settings}))
+	_, c := f.app()
+	// Let the workers' configuration cache see the breaker settings.
+	time.Sleep(store.DefaultCacheTTL + 200*time.Millisecond)
+	fake.FailNext(2, "isp.SYSTEM_ERROR")
+
+	res := sendBatchOf(t, c, ch, batchReceivers(n))
+	waitBreaker(t, h, acc.ID, "open", time.Minute)
+	b := waitBatchEnd(t, h, c, res.BatchID, 3*time.Minute)
+	require.Equal(t, store.BatchFinished, b.Status)
+	require.Equal(t, n, b.Counts.Success, "%+v", b.Counts)
+	require.Len(t, sentOnce(t, fake), n)
+	require.Equal(t, "closed", breakerState(t, h, acc.ID).State)
+}
+
 // TestBatchSurvivesAWorkerKilledMidBatch kills the only worker while a
 // batch of 10,000 is being sent, with some requests failing, and starts
 // another: every member ends delivered and nobody gets the message twice,
@@ -192,11 +222,12 @@ func TestBatchSurvivesAWorkerKilledMidBatch(t *testing.T) {
 	t.Logf("%d of %d sent when the worker was killed", atKill, n)
 }
 
-// TestBatchPauseResumeCancel runs a paced batch of 10,000 through one
-// account: pausing stops new chunks, resuming starts them again, and
-// cancelling ends every member not yet on its way cancelled, without
-// anybody getting the message twice.
-func TestBatchPauseResumeCancel(t *testing.T) {
+// TestBatchPauseResumeCancelAndVerificationCodesFirst runs a paced batch
+// of 10,000 through one account: a verification code accepted while it
+// runs is sent before the batch's remaining chunks; pausing stops new
+// chunks, resuming starts them again, and cancelling ends every member not
+// yet on its way cancelled, without anybody getting the message twice.
+func TestBatchPauseResumeCancelAndVerificationCodesFirst(t *testing.T) {
 	t.Parallel()
 	const n = 10000
 	h := sharedHarness(t)
@@ -211,6 +242,25 @@ func TestBatchPauseResumeCancel(t *testing.T) {
 
 	res := sendBatchOf(t, c, ch, batchReceivers(n))
 	require.Eventually(t, func() bool { return fake.SentCount() >= 40 }, time.Minute, 20*time.Millisecond)
+
+	// A verification code through the same account, accepted mid-batch:
+	// the batch's chunks yield the account's next slot to it.
+	otp, err := c.SendMessage(ctx, apiclient.SendMessageRequest{
+		ChannelID: ch.ID, Receiver: "+8613800001111", SignatureName: smsAccountSig,
+		TemplateParams: map[string]string{"code": "9999", "minutes": "5"},
+	})
+	require.NoError(t, err)
+	otpAccepted := fake.SentCount()
+	require.Equal(t, workflows.StatusSuccess, waitFinal(t, c, otp.TaskID).Status)
+	otpAt := -1
+	for i, s := range fake.Sent() {
+		if s.PhoneNumber == "8613800001111" || s.PhoneNumber == "13800001111" {
+			otpAt = i
+		}
+	}
+	require.GreaterOrEqual(t, otpAt, 0, "the code was sent")
+	t.Logf("the code was number %d out, %d members were out when it was accepted", otpAt+1, otpAccepted)
+	require.Less(t, otpAt, otpAccepted+120, "the code went out before the batch's remaining chunks, %d members sent when it was accepted", otpAccepted)
 
 	// Pause: chunks already running finish, then nothing more is sent.
 	b, err := c.PauseBatch(ctx, res.BatchID)
@@ -236,7 +286,7 @@ func TestBatchPauseResumeCancel(t *testing.T) {
 	require.Positive(t, b.Counts.Cancelled)
 	require.Equal(t, n, b.Counts.Success+b.Counts.Cancelled, "%+v", b.Counts)
 	sent := sentOnce(t, fake)
-	require.Len(t, sent, b.Counts.Success, "the members delivered")
+	require.Len(t, sent, b.Counts.Success+1, "the members delivered and the code")
 
 	_, err = c.PauseBatch(ctx, res.BatchID)
 	var apiErr *apiclient.APIError
@@ -263,4 +313,45 @@ func stableSentCount(t *testing.T, fake *aliyunfake.Server) int {
 	}
 	t.Fatalf("sends did not stop: %d", last)
 	return last
+}
+
+// TestPacedBatchSpacesSends checks that a batch through a paced account
+// whose provider takes one request per message reaches the provider at
+// the account's pace, each member as its slot comes: the DingTalk robot
+// refuses (and then blocks) a second message within 150ms, so members
+// gathered into a burst would fail.
+func TestPacedBatchSpacesSends(t *testing.T) {
+	t.Parallel()
+	h := sharedHarness(t)
+	f := h.fixture(t)
+	fake := dingtalkfake.New(t, dingtalkfake.WithRateLimit(1, 150*time.Millisecond, time.Minute))
+	ch := f.channel(store.ChannelDingTalk, f.template("Campaign {{n}}", "n"))
+	acc := f.dingTalkAccount(ch, fake, 1)
+	const (
+		receivers = 5
+		perMinute = 120 // a slot every half second
+		interval  = time.Minute / perMinute
+		tolerance = 200 * time.Millisecond
+	)
+	rate := perMinute
+	require.NoError(t, h.db.UpdateAccount(context.Background(), acc.ID, store.AccountPatch{RateLimitPerMinute: &rate}))
+	_, c := f.app()
+
+	mentions := make([]string, receivers)
+	for i := range mentions {
+		mentions[i] = fmt.Sprintf("@1380000%04d", i)
+	}
+	res, err := c.SendBatch(context.Background(), apiclient.SendBatchRequest{
+		ChannelID: ch.ID, Receivers: mentions, TemplateParams: map[string]string{"n": "1"},
+	})
+	require.NoError(t, err)
+	require.Equal(t, receivers, res.SuccessCount, "%+v", res.Rejected)
+	b := waitBatchEnd(t, h, c, res.BatchID, time.Minute)
+	require.Equal(t, receivers, b.Counts.Success, "%+v", b.Counts)
+	sent := fake.Sent()
+	at := make([]time.Time, len(sent))
+	for i, m := range sent {
+		at[i] = m.At
+	}
+	requireSpaced(t, at, receivers, interval, tolerance)
 }

@@ -477,39 +477,50 @@ func TestChannelsAndHealth(t *testing.T) {
 
 // TestWorkerCrashCompletesOnce kills a worker process while a send is in
 // flight and starts another: the message must complete, and the provider
-// must have been asked exactly once.
+// must have been asked exactly once. Sends run as local activities by
+// default and as activity tasks on per-kind send queues; both recover.
 func TestWorkerCrashCompletesOnce(t *testing.T) {
 	t.Parallel()
-	h, err := startHarness(harnessOptions{worker: false})
-	require.NoError(t, err)
-	t.Cleanup(h.close)
-	f := h.fixture(t)
-	fake := tencentfake.New(t, tencentfake.WithTemplate("1001", 1))
-	fake.AutoReceipt(100*time.Millisecond, tencentfake.Success)
-	// The first send is held without an answer, as if the worker died
-	// right after the provider took the message.
-	fake.Hang(1)
-	tpl := f.template("Your code is {{code}}", "code")
-	ch := f.channel(store.ChannelSMS, tpl)
-	f.tencentAccount(ch, fake, 1)
-	_, c := f.app()
+	for _, tc := range []struct {
+		name  string
+		flags []string
+	}{
+		{"LocalActivity", nil},
+		{"PerKindSendQueues", []string{"--worker-per-kind-send-queues"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h, err := startHarness(harnessOptions{worker: false})
+			require.NoError(t, err)
+			t.Cleanup(h.close)
+			f := h.fixture(t)
+			fake := tencentfake.New(t, tencentfake.WithTemplate("1001", 1))
+			fake.AutoReceipt(100*time.Millisecond, tencentfake.Success)
+			// The first send is held without an answer, as if the worker
+			// died right after the provider took the message.
+			fake.Hang(1)
+			tpl := f.template("Your code is {{code}}", "code")
+			ch := f.channel(store.ChannelSMS, tpl)
+			f.tencentAccount(ch, fake, 1)
+			_, c := f.app()
 
-	// Also covers routing sends to per-kind task queues.
-	startWorker := func() *exec.Cmd { return startWorkerProcess(t, h, "--worker-per-kind-send-queues") }
+			startWorker := func() *exec.Cmd { return startWorkerProcess(t, h, tc.flags...) }
 
-	first := startWorker()
-	res, err := c.SendMessage(context.Background(), apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "+8613966667777", TemplateParams: map[string]string{"code": "5"}})
-	require.NoError(t, err)
-	require.Eventually(t, func() bool { return len(fake.Sent()) == 1 }, 30*time.Second, 50*time.Millisecond)
-	require.NoError(t, first.Process.Kill())
-	_, _ = first.Process.Wait()
+			first := startWorker()
+			res, err := c.SendMessage(context.Background(), apiclient.SendMessageRequest{ChannelID: ch.ID, Receiver: "+8613966667777", TemplateParams: map[string]string{"code": "5"}})
+			require.NoError(t, err)
+			require.Eventually(t, func() bool { return len(fake.Sent()) == 1 }, 30*time.Second, 50*time.Millisecond)
+			require.NoError(t, first.Process.Kill())
+			_, _ = first.Process.Wait()
 
-	startWorker()
-	msg := waitFinal(t, c, res.TaskID)
-	require.Equal(t, workflows.StatusSuccess, msg.Status, msg.LastError)
-	require.Len(t, fake.Sent(), 1, "the provider must receive the message once")
-	kinds, _ := eventKinds(t, c, res.TaskID)
-	require.Equal(t, 1, count(kinds, "attempt"))
+			startWorker()
+			msg := waitFinal(t, c, res.TaskID)
+			require.Equal(t, workflows.StatusSuccess, msg.Status, msg.LastError)
+			require.Len(t, fake.Sent(), 1, "the provider must receive the message once")
+			kinds, _ := eventKinds(t, c, res.TaskID)
+			require.Equal(t, 1, count(kinds, "attempt"))
+		})
+	}
 }
 
 // startWorkerProcess starts `herald worker` as a process of its own against
@@ -593,20 +604,28 @@ func TestPacedAccountSpacesSends(t *testing.T) {
 	require.GreaterOrEqual(t, paced, sends-1)
 
 	sent := fake.Sent()
-	require.Len(t, sent, sends)
-	at := make([]time.Time, 0, sends)
-	for _, m := range sent {
-		at = append(at, m.At)
+	at := make([]time.Time, len(sent))
+	for i, m := range sent {
+		at[i] = m.At
 	}
+	requireSpaced(t, at, sends, interval, tolerance)
+}
+
+// requireSpaced checks that the provider took n messages, at times at, at least
+// interval (less tolerance) apart, and not held back far longer than the
+// rate requires.
+func requireSpaced(t *testing.T, at []time.Time, n int, interval, tolerance time.Duration) {
+	t.Helper()
+	require.Len(t, at, n)
 	slices.SortFunc(at, time.Time.Compare)
 	for i := 1; i < len(at); i++ {
 		require.GreaterOrEqual(t, at[i].Sub(at[i-1]), interval-tolerance,
 			"sends %d and %d reached the provider %s apart; the account allows one every %s", i-1, i, at[i].Sub(at[i-1]), interval)
 	}
 	span := at[len(at)-1].Sub(at[0])
-	require.GreaterOrEqual(t, span, (sends-1)*interval-tolerance)
+	require.GreaterOrEqual(t, span, time.Duration(n-1)*interval-tolerance)
 	// Pacing waits for the next slot, not for a fixed long backoff.
-	require.Less(t, span, 2*(sends-1)*interval, "the sends were held back far longer than their rate requires")
+	require.Less(t, span, 2*time.Duration(n-1)*interval, "the sends were held back far longer than their rate requires")
 }
 
 // TestForgedReceiptChangesNothing pushes, with the account's valid token, a

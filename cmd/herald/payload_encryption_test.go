@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,7 +66,16 @@ func TestTemporalPayloadsEncrypted(t *testing.T) {
 	mailCh := f.channel(store.ChannelEmail, f.typedTemplate("html", "Statement for {{name}}", "<p>Dear {{name}}, your balance is {{amount}}.</p>", "name", "amount"),
 		func(c *store.Channel) { c.MaxAttempts = 1 })
 	mailAcc := f.smtpAccount(mailCh, mail, 1)
-	_, c := f.app()
+	app, c := f.app()
+	// Status callbacks: an activity task (sends are local activities)
+	// whose input and result go through the codec as well.
+	var callbacks atomic.Int32
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		callbacks.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(hook.Close)
+	require.NoError(t, h.db.UpdateApp(ctx, app.ID, store.AppPatch{StatusCallbackURL: &hook.URL}))
 
 	secrets := map[string]string{
 		"sms receiver":       "+86139" + suffix + "71",
@@ -198,6 +209,7 @@ func TestTemporalPayloadsEncrypted(t *testing.T) {
 	} {
 		require.Positive(t, seen[typ.String()], "no %s event in the histories: %v", typ, seen)
 	}
+	require.Positive(t, callbacks.Load(), "the app heard of its messages")
 	require.NotEmpty(t, sealed)
 
 	// The decoded payloads hold what the histories hid, and /codec opens

@@ -2,6 +2,7 @@ package chartcheck
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -30,7 +31,8 @@ type composeService struct {
 	Deploy struct {
 		Replicas int `yaml:"replicas"`
 	} `yaml:"deploy"`
-	StopGracePeriod string `yaml:"stop_grace_period"`
+	StopGracePeriod string   `yaml:"stop_grace_period"`
+	Volumes         []string `yaml:"volumes"`
 }
 
 func loadCompose(t *testing.T) composeFile {
@@ -99,6 +101,26 @@ func TestCompose(t *testing.T) {
 	require.Equal(t, "service_healthy", c.Services["migrate"].DependsOn["postgres"].Condition)
 	require.Equal(t, "service_completed_successfully", c.Services["temporal"].DependsOn["temporal-schema"].Condition)
 	require.NotEmpty(t, c.Services["worker"].StopGracePeriod, "workers get time to drain")
+
+	// The Temporal server reads the mounted dynamic config, which turns
+	// fairness on for the batch chunks' fairness keys.
+	temporal := c.Services["temporal"]
+	dcPath := temporal.Environment["DYNAMIC_CONFIG_FILE_PATH"]
+	require.NotEmpty(t, dcPath)
+	var mounted string
+	for _, v := range temporal.Volumes {
+		if src, dst, ok := strings.Cut(strings.TrimSuffix(v, ":ro"), ":"); ok && dst == dcPath {
+			mounted = src
+		}
+	}
+	require.NotEmpty(t, mounted, "the dynamic config file is mounted at %s", dcPath)
+	raw, err := os.ReadFile(filepath.Join(filepath.Dir(composePath), mounted))
+	require.NoError(t, err)
+	var dc map[string][]struct {
+		Value any `yaml:"value"`
+	}
+	require.NoError(t, yaml.Unmarshal(raw, &dc))
+	require.Equal(t, true, dc["matching.enableFairness"][0].Value)
 
 	// Every dependency exists, and the graph has an order.
 	order := topoOrder(t, c)

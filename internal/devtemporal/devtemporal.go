@@ -449,6 +449,10 @@ func newTemporalServer(st *settings, persistence *config.Persistence, logger log
 		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
 		dynamicconfig.FrontendPersistenceMaxQPS.Key():               10000,
 		dynamicconfig.HistoryPersistenceMaxQPS.Key():                45000,
+		// Batch chunks carry their app as fairness key, so one app's
+		// campaign does not hold back another's on the bulk queue; the
+		// server honours fairness keys only with this on.
+		dynamicconfig.MatchingEnableFairness.Key(): true,
 	}
 
 	claimMapper := authorization.NewNoopClaimMapper()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	commonpb "go.temporal.io/api/common/v1"
+	failurepb "go.temporal.io/api/failure/v1"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/proto"
@@ -172,8 +173,24 @@ func DataConverter(codec *Codec) converter.DataConverter {
 // trace travel inside a payload sealed by codec, instead of in clear: a
 // provider's error text can quote a receiver.
 func FailureConverter(codec *Codec) converter.FailureConverter {
-	return temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{
+	return sealedFailures{temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{
 		DataConverter:          DataConverter(codec),
 		EncodeCommonAttributes: true,
-	})
+	})}
+}
+
+// sealedFailures decodes a copy of each failure it turns into an error.
+// The default converter opens the failure it is given in place, and the
+// SDK hands it the failure of a local activity's marker while that marker
+// is still to be sent: the message and stack trace would reach the server
+// in clear beside their sealed copy.
+type sealedFailures struct {
+	converter.FailureConverter
+}
+
+func (c sealedFailures) FailureToError(f *failurepb.Failure) error {
+	if f == nil {
+		return nil
+	}
+	return c.FailureConverter.FailureToError(proto.Clone(f).(*failurepb.Failure))
 }

@@ -246,5 +246,12 @@ func TestConverters(t *testing.T) {
 		var detail string
 		require.NoError(t, appErr.Details(&detail))
 		require.Equal(t, "detail for +8613800138000", detail)
+
+		// Reading a failure leaves it sealed: the SDK reads a local
+		// activity's marker before sending it.
+		raw, err = proto.Marshal(f)
+		require.NoError(t, err)
+		require.NotContains(t, string(raw), "8613800138000")
+		require.Equal(t, "Encoded failure", f.GetMessage())
 	})
 }

@@ -38,6 +38,12 @@
 // and receipts carry it back as ext when Tencent has enabled that for the
 // account.
 //
+// The sender is also a providers.BatchSender: SendBatch puts up to 200
+// numbers that share template, signature and parameters in one SendSms.
+// Such a request has no SessionContext (it would name one task for every
+// number); its receipts are matched by SerialNo and CheckStatus finds it by
+// number and time when the query says it was batched.
+//
 // Receipts arrive at the URL set in the Tencent console, unsigned: protect it
 // with a secret path and Tencent's published source addresses. Handle them
 // with the provider's ReceiptHandler:

@@ -92,11 +92,112 @@ func newSenderWithAPI(cfg Config, api smsAPI, now func() time.Time) *Sender {
 // could not be sent is transient; a request that was sent but got no
 // readable answer is ClassUnknownOutcome, to be settled with CheckStatus.
 func (s *Sender) Send(ctx context.Context, msg providers.Message) (providers.Result, error) {
+	p, perr := s.prepare(msg)
+	if perr != nil {
+		return providers.Result{}, perr
+	}
+	outs := s.sendRequest(ctx, []prepared{p}, msg.TaskID)
+	return outs[0].Result, outs[0].Err
+}
+
+// maxBatch is the most numbers one SendSms takes.
+const maxBatch = 200
+
+// MaxBatch implements providers.BatchSender.
+func (s *Sender) MaxBatch() int { return maxBatch }
+
+// SendBatch implements providers.BatchSender. Messages that share their
+// template, signature and parameters, and are all mainland or all
+// international numbers (Tencent refuses a mix), go out in one SendSms
+// with every number in PhoneNumberSet; Tencent answers per number. A
+// number that comes twice goes in a later request, so each answer names
+// one message. A request that failed as a whole is the outcome of each of
+// its messages.
+//
+// Batch requests carry no SessionContext: a request has one, which would
+// name one task for all its numbers. Their receipts are matched by
+// SerialNo, and CheckStatus finds a batched send by number and time
+// (StatusQuery.Batched).
+func (s *Sender) SendBatch(ctx context.Context, msgs []providers.Message) ([]providers.BatchOutcome, error) {
+	if len(msgs) > maxBatch {
+		return nil, providers.Errorf(providers.ClassPermanent, "LimitExceeded.PhoneNumberCountLimit",
+			"send sms: %d messages, SendSms takes at most %d numbers", len(msgs), maxBatch)
+	}
+	outcomes := make([]providers.BatchOutcome, len(msgs))
+	type group struct {
+		idx   []int
+		preps []prepared
+		seen  map[string]bool
+	}
+	var groups []*group
+	open := map[string][]*group{}
+	for i, m := range msgs {
+		p, perr := s.prepare(m)
+		if perr != nil {
+			outcomes[i].Err = perr
+			continue
+		}
+		key := p.requestKey()
+		var g *group
+		for _, cand := range open[key] {
+			if !cand.seen[p.phone] {
+				g = cand
+				break
+			}
+		}
+		if g == nil {
+			g = &group{seen: map[string]bool{}}
+			groups = append(groups, g)
+			open[key] = append(open[key], g)
+		}
+		g.idx, g.preps = append(g.idx, i), append(g.preps, p)
+		g.seen[p.phone] = true
+	}
+	for _, g := range groups {
+		if err := ctx.Err(); err != nil {
+			for _, i := range g.idx {
+				outcomes[i].Err = &providers.Error{Class: providers.ClassTransient, Code: "REQUEST_NOT_SENT",
+					Message: fmt.Sprintf("send sms: request not sent: %v", err), Err: err}
+			}
+			continue
+		}
+		taskID := ""
+		if len(g.idx) == 1 {
+			taskID = msgs[g.idx[0]].TaskID
+		}
+		for j, o := range s.sendRequest(ctx, g.preps, taskID) {
+			outcomes[g.idx[j]] = o
+		}
+	}
+	return outcomes, nil
+}
+
+// prepared is a message checked and put in SendSms's terms.
+type prepared struct {
+	phone    string
+	mainland bool
+	template string
+	sign     string
+	params   []string
+}
+
+// requestKey is what messages must share to go in one SendSms.
+func (p prepared) requestKey() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%t\x00%s\x00%s", p.mainland, p.template, p.sign)
+	for _, v := range p.params {
+		b.WriteString("\x00")
+		b.WriteString(v)
+	}
+	return b.String()
+}
+
+// prepare checks msg before any request is spent on it; its failures
+// carry the codes Tencent would answer with, so rules treat both alike.
+func (s *Sender) prepare(msg providers.Message) (prepared, *providers.Error) {
 	phone, mainland, err := normalizePhone(msg.Receiver)
 	if err != nil {
-		// Checked here so Herald does not spend a request on it; the code is
-		// the one Tencent would answer with, so rules treat both alike.
-		return providers.Result{}, &providers.Error{
+		return prepared{}, &providers.Error{
 			Class:   providers.ClassPermanent,
 			Code:    "InvalidParameterValue.IncorrectPhoneNumber",
 			Message: "send sms: receiver is not a valid phone number",
@@ -104,7 +205,7 @@ func (s *Sender) Send(ctx context.Context, msg providers.Message) (providers.Res
 		}
 	}
 	if msg.TemplateCode == "" {
-		return providers.Result{}, providers.Errorf(providers.ClassConfig, "",
+		return prepared{}, providers.Errorf(providers.ClassConfig, "",
 			"send sms: no Tencent template id for this account")
 	}
 	sign := msg.Signature
@@ -112,56 +213,90 @@ func (s *Sender) Send(ctx context.Context, msg providers.Message) (providers.Res
 		sign = s.cfg.SignName
 	}
 	if sign == "" && mainland {
-		return providers.Result{}, providers.Errorf(providers.ClassConfig, "",
+		return prepared{}, providers.Errorf(providers.ClassConfig, "",
 			"send sms: a signature is required for Chinese mainland numbers and the account has no sign_name")
 	}
+	p := prepared{phone: phone, mainland: mainland, template: msg.TemplateCode, sign: sign}
+	for _, v := range msg.Params {
+		p.params = append(p.params, v.Value)
+	}
+	return p, nil
+}
 
-	req := sms.NewSendSmsRequest()
-	req.PhoneNumberSet = []*string{common.StringPtr(phone)}
-	req.SmsSdkAppId = common.StringPtr(s.cfg.SdkAppID)
-	req.TemplateId = common.StringPtr(msg.TemplateCode)
-	if sign != "" {
-		req.SignName = common.StringPtr(sign)
-	}
-	if len(msg.Params) > 0 {
-		req.TemplateParamSet = make([]*string, len(msg.Params))
-		for i, p := range msg.Params {
-			req.TemplateParamSet[i] = common.StringPtr(p.Value)
+// sendRequest sends ps, which share their requestKey, in one SendSms and
+// returns each one's outcome, matched by number. taskID, when set, goes
+// as SessionContext.
+func (s *Sender) sendRequest(ctx context.Context, ps []prepared, taskID string) []providers.BatchOutcome {
+	outs := make([]providers.BatchOutcome, len(ps))
+	all := func(err error) []providers.BatchOutcome {
+		for i := range outs {
+			outs[i].Err = err
 		}
+		return outs
 	}
-	if msg.TaskID != "" {
-		req.SessionContext = common.StringPtr(msg.TaskID)
+	first := ps[0]
+	req := sms.NewSendSmsRequest()
+	req.PhoneNumberSet = make([]*string, len(ps))
+	for i, p := range ps {
+		req.PhoneNumberSet[i] = common.StringPtr(p.phone)
+	}
+	req.SmsSdkAppId = common.StringPtr(s.cfg.SdkAppID)
+	req.TemplateId = common.StringPtr(first.template)
+	if first.sign != "" {
+		req.SignName = common.StringPtr(first.sign)
+	}
+	if len(first.params) > 0 {
+		req.TemplateParamSet = common.StringPtrs(first.params)
+	}
+	if taskID != "" {
+		req.SessionContext = common.StringPtr(taskID)
 	}
 
 	ex := &exchange{}
 	resp, err := s.api.SendSmsWithContext(withExchange(ctx, ex), req)
 	if err != nil {
-		return providers.Result{}, s.callError("send sms", err, ex)
+		return all(s.callError("send sms", err, ex))
 	}
-	if resp == nil || resp.Response == nil || len(resp.Response.SendStatusSet) == 0 || resp.Response.SendStatusSet[0] == nil {
+	if resp == nil || resp.Response == nil {
 		// A 200 without a per-number status: Tencent may or may not have
-		// taken the message.
-		return providers.Result{}, providers.Errorf(providers.ClassUnknownOutcome, "",
-			"send sms: answer has no SendStatusSet")
+		// taken the messages.
+		return all(providers.Errorf(providers.ClassUnknownOutcome, "", "send sms: answer has no SendStatusSet"))
 	}
-	st := resp.Response.SendStatusSet[0]
-	code := deref(st.Code)
-	if !strings.EqualFold(code, codeOK) {
-		return providers.Result{}, vendorError(code, "send sms: "+deref(st.Message),
-			deref(resp.Response.RequestId), s.now(), nil)
+	byPhone := make(map[string]*sms.SendStatus, len(resp.Response.SendStatusSet))
+	for _, st := range resp.Response.SendStatusSet {
+		if st != nil {
+			byPhone[deref(st.PhoneNumber)] = st
+		}
 	}
-	res := providers.Result{ProviderMessageID: deref(st.SerialNo)}
-	if st.Fee != nil {
-		res.Fee = int(*st.Fee)
+	for i, p := range ps {
+		st, ok := byPhone[p.phone]
+		if !ok && len(ps) == 1 && len(resp.Response.SendStatusSet) == 1 {
+			// One number asked, one answered, written differently.
+			st, ok = resp.Response.SendStatusSet[0], resp.Response.SendStatusSet[0] != nil
+		}
+		if !ok {
+			outs[i].Err = providers.Errorf(providers.ClassUnknownOutcome, "",
+				"send sms: answer has no status for the number")
+			continue
+		}
+		if code := deref(st.Code); !strings.EqualFold(code, codeOK) {
+			outs[i].Err = vendorError(code, "send sms: "+deref(st.Message), deref(resp.Response.RequestId), s.now(), nil)
+			continue
+		}
+		outs[i].Result.ProviderMessageID = deref(st.SerialNo)
+		if st.Fee != nil {
+			outs[i].Result.Fee = int(*st.Fee)
+		}
 	}
-	return res, nil
+	return outs
 }
 
 // CheckStatus looks the message up with PullSmsSendStatusByPhoneNumber over
 // [SentAt-1m, now] (at most the seven days Tencent keeps). It matches the
 // report by SerialNo first, then by SessionContext == TaskID, which also
-// finds sends whose answer was lost. When several reports carry the task id
-// (several attempts), a delivered one wins.
+// finds sends whose answer was lost, or, for a send that may have gone out
+// in a batch request (q.Batched), a report without SessionContext. When
+// several reports match (several attempts), a delivered one wins.
 //
 // found is false when Tencent has no report yet; a message that was
 // accepted but not yet reported by the carrier looks the same.
@@ -211,7 +346,12 @@ func (s *Sender) CheckStatus(ctx context.Context, q providers.StatusQuery) (prov
 		if q.ProviderMessageID != "" && deref(st.SerialNo) == q.ProviderMessageID {
 			return pulledReceipt(st), true, nil
 		}
-		if q.TaskID == "" || deref(st.SessionContext) != q.TaskID {
+		switch {
+		case q.TaskID != "" && deref(st.SessionContext) == q.TaskID:
+		case q.Batched && deref(st.SessionContext) == "":
+			// A batch request carries no task id; a record without one,
+			// in the window from SentAt, is taken as the send.
+		default:
 			continue
 		}
 		if byTask == nil || betterReport(st, byTask) {
