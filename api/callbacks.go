@@ -293,8 +293,9 @@ func (s *Server) resolveReceiptTask(ctx context.Context, accountID int64, r prov
 		return r.TaskID, false, nil
 	}
 	if a.Accepted() {
-		// The account returned ids for this message, and not this one.
-		return "", false, nil
+		// The account returned ids for this message: another one, or
+		// this one, written after the lookup above.
+		return s.findAcceptedAgain(ctx, accountID, r)
 	}
 	m, err := s.store.GetMessage(ctx, r.TaskID)
 	switch {
@@ -303,10 +304,34 @@ func (s *Server) resolveReceiptTask(ctx context.Context, accountID int64, r prov
 	case err != nil:
 		return "", false, fmt.Errorf("load message of receipt: %w", err)
 	}
-	if m.Status == workflows.StatusProcessing && m.AccountID != nil && *m.AccountID == accountID {
+	if m.AccountID == nil || *m.AccountID != accountID {
+		return "", false, nil
+	}
+	if m.Status == workflows.StatusProcessing {
 		return m.TaskID, true, nil
 	}
-	return "", false, nil
+	// Accepted since the acceptance was checked: the provider's id is
+	// written with the status.
+	return s.findAcceptedAgain(ctx, accountID, r)
+}
+
+// findAcceptedAgain looks a receipt's provider id up once more. A receipt
+// can race its send's acceptance: the lookup by id runs before the
+// acceptance is written, the checks after it see it written. The id and
+// the status are written in one transaction, so once either check saw the
+// acceptance, this lookup finds the id if it is this send's.
+func (s *Server) findAcceptedAgain(ctx context.Context, accountID int64, r providers.Receipt) (string, bool, error) {
+	if r.ProviderMessageID == "" {
+		return "", false, nil
+	}
+	id, err := s.store.FindTaskByProviderMessageID(ctx, accountID, r.ProviderMessageID)
+	switch {
+	case err == nil:
+		return id, false, nil
+	case errors.Is(err, store.ErrNotFound):
+		return "", false, nil
+	}
+	return "", false, fmt.Errorf("find task by provider message id: %w", err)
 }
 
 // storeLateReceipt records a receipt on a message whose workflow is closed.

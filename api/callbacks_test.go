@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -324,6 +325,47 @@ func TestCallbackReceipts(t *testing.T) {
 		m, err := f.store.GetMessage(ctx, id)
 		require.NoError(t, err)
 		require.Empty(t, m.CallbackStatus)
+	})
+	t.Run("OK_AcceptedWhileTheReceiptWasLookedUp", func(t *testing.T) {
+		t.Parallel()
+		// The receipt beats the send's acceptance to the lookup by id, and
+		// the acceptance is written before the next check (or the one after
+		// it) reads it: the receipt still reaches its workflow.
+		for _, during := range []string{"TaskAcceptance", "GetMessage"} {
+			t.Run(during, func(t *testing.T) {
+				t.Parallel()
+				f := setup(t)
+				id := uuid.NewString()
+				acc := int64(accSMS)
+				f.store.putMessage(store.Message{
+					TaskID: id, AppID: f.app.ID, ChannelID: chSMS, MessageType: store.ChannelSMS, Receiver: testPhone,
+					Status: workflows.StatusProcessing, AccountID: &acc, AttemptCount: 1, MaxAttempts: 3,
+				})
+				var once sync.Once
+				accept := func() {
+					once.Do(func() {
+						f.store.putProviderID(accSMS, "pm-race", id)
+						f.store.mu.Lock()
+						f.store.messages[id].Status = workflows.StatusSent
+						f.store.mu.Unlock()
+					})
+				}
+				if during == "GetMessage" {
+					f.store.onGetMessage = accept
+				} else {
+					f.store.fail = func(method string) error {
+						if method == during {
+							accept()
+						}
+						return nil
+					}
+				}
+				status, _ := push(t, f, path, receiptJSON(t, map[string]any{"provider_message_id": "pm-race", "task_id": id, "status": "delivered"}))
+				require.Equal(t, http.StatusOK, status)
+				require.Len(t, f.engine.signalsOf(id), 1)
+				require.Empty(t, f.logs.FilterMessageSnippet("unknown message").All())
+			})
+		}
 	})
 	t.Run("OK_TaskIDOnlyOfAcceptedTask", func(t *testing.T) {
 		t.Parallel()

@@ -35,7 +35,9 @@ type fakeStore struct {
 	nextID      int64
 
 	// Hooks and injected failures.
-	fail         func(method string) error // may panic, too
+	fail func(method string) error // may panic, too
+	// onGetMessage runs before each GetMessage reads, unlocked.
+	onGetMessage func()
 	pingErr      error
 	beforeCreate func(msgs []*store.Message, batch *store.Batch) // runs unlocked
 	addEventErrs []error                                         // popped per AddEvent call
@@ -306,6 +308,9 @@ func (f *fakeStore) SetBatchStatus(_ context.Context, batchID, status string) er
 }
 
 func (f *fakeStore) GetMessage(_ context.Context, taskID string) (*store.Message, error) {
+	if f.onGetMessage != nil {
+		f.onGetMessage()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	m, ok := f.messages[taskID]
