@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/api/apiclient"
+	"github.com/heraldhq/herald/store"
 	"github.com/heraldhq/herald/workflows"
 )
 
@@ -33,10 +34,11 @@ const webDir = "../../web"
 // web/) against a whole running Herald: API with the console, a worker,
 // embedded Temporal with its Web UI, the dev admin and a viewer, and
 // channel 1 of the demo app with messages that succeeded, failed and one
-// scheduled an hour ahead. The specs change the first pool member's weight
-// of channel 1 to 7 and cancel the scheduled message; afterwards both are
-// checked through the CLI and the client API, so a spec that only
-// pretended to act fails here.
+// scheduled an hour ahead, and a batch scheduled an hour ahead. The specs
+// change the first pool member's weight of channel 1 to 7, cancel the
+// scheduled message and pause, resume and cancel the batch; afterwards
+// these are checked through the CLI, the client API and the audit log, so
+// a spec that only pretended to act fails here.
 func TestConsoleInBrowser(t *testing.T) {
 	requireBrowserTools(t)
 	ctx := t.Context()
@@ -75,8 +77,6 @@ func TestConsoleInBrowser(t *testing.T) {
 	for i := range 3 {
 		final = append(final, send(fmt.Sprintf("+861380%d134000", i+1), nil))
 	}
-	later := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
-	scheduled := send("+8613800138099", &later)
 	failed := 0
 	for _, id := range final {
 		if waitFinal(t, client, id).Status == workflows.StatusFailed {
@@ -84,6 +84,19 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	}
 	require.Equal(t, 3, failed, "the sandbox rejects receivers ending in 4000")
+
+	// A batch that waits an hour for its time, so it is still running when
+	// the specs pause, resume and cancel it. It is accepted before the
+	// scheduled message, which stays the newest scheduled one: the one the
+	// specs cancel under Messages.
+	later := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	batch, err := client.SendBatch(ctx, apiclient.SendBatchRequest{
+		ChannelID: demo.ChannelID, Receivers: []string{"+8613800138201", "+8613800138202", "+8613800138203"},
+		TemplateParams: map[string]string{"code": "654321"}, ScheduledAt: &later,
+	})
+	require.NoError(t, err)
+	require.Equal(t, 3, batch.SuccessCount, "%+v", batch.Rejected)
+	scheduled := send("+8613800138099", &later)
 
 	shots := screenshotDir(t)
 	err = runE2E(t, map[string]string{
@@ -95,6 +108,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		"HERALD_SCREENSHOT_DIR":  shots,
 		"HERALD_CHROMIUM":        chromiumPath,
 		"HERALD_TEMPORAL_UI_URL": h.s.uiURL,
+		"HERALD_BATCH_ID":        batch.BatchID,
 	})
 	require.NoError(t, err, "the console's browser specs failed (screenshots in %s)", shots)
 
@@ -113,6 +127,18 @@ func TestConsoleInBrowser(t *testing.T) {
 	msg, err := client.GetMessage(ctx, scheduled)
 	require.NoError(t, err)
 	require.Equal(t, workflows.StatusCancelled, msg.Status, "the specs cancel the scheduled message")
+	b, err := client.GetBatch(ctx, batch.BatchID)
+	require.NoError(t, err)
+	require.Equal(t, workflows.BatchStatusCancelled, b.Status, "the specs cancel the batch")
+	require.Equal(t, 3, b.Counts.Cancelled, "%+v", b.Counts)
+	audit, err := h.s.db.ListAudit(ctx, store.AuditFilter{ObjectType: "batch", ObjectID: batch.BatchID})
+	require.NoError(t, err)
+	var actions []string
+	for _, rec := range audit {
+		actions = append(actions, rec.Action)
+	}
+	// Newest first.
+	require.Equal(t, []string{"batch.cancel", "batch.resume", "batch.pause"}, actions, "the specs pause, resume and cancel the batch")
 
 	raw, err := os.ReadFile(filepath.Join(shots, "metrics.json"))
 	require.NoError(t, err, "the specs write metrics.json into HERALD_SCREENSHOT_DIR")

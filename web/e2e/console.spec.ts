@@ -3,8 +3,9 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 // The console against a live Herald seeded with herald dev's demo data, a
-// few sent messages and one scheduled an hour ahead. The tests run in order
-// in one browser page and share its sign-in.
+// few sent messages, one scheduled an hour ahead and a batch scheduled an
+// hour ahead (HERALD_BATCH_ID). The tests run in order in one browser page
+// and share its sign-in.
 
 const base = process.env.HERALD_CONSOLE_URL || 'http://127.0.0.1:5173/console/'
 const adminUser = process.env.HERALD_ADMIN_USER || 'admin'
@@ -12,6 +13,9 @@ const adminPassword = process.env.HERALD_ADMIN_PASSWORD || ''
 const viewerUser = process.env.HERALD_VIEWER_USER || 'viewer'
 const viewerPassword = process.env.HERALD_VIEWER_PASSWORD || ''
 const shotDir = process.env.HERALD_SCREENSHOT_DIR || ''
+// A batch still waiting for its time, which the specs pause, resume and
+// cancel; without one the batch page is only looked at.
+const batchId = process.env.HERALD_BATCH_ID || ''
 if (shotDir) mkdirSync(shotDir, { recursive: true })
 
 const at = (path: string) => new URL(path, base).toString()
@@ -167,6 +171,59 @@ test('cancels the scheduled message', async () => {
   await page.keyboard.press('Escape')
 })
 
+test('pauses, resumes and cancels a batch', async () => {
+  await page.goto(at('batches'))
+  const view = byId(page, 'batches')
+  await expect(view).toBeVisible()
+  await expect(view.locator('.ant-spin-spinning')).toHaveCount(0)
+  await expect(view.locator('[data-testid="error-state"]')).toHaveCount(0)
+  if (!batchId) {
+    await expect(view.locator('[data-testid="batches-table"], [data-testid="empty-state"]').first()).toBeVisible()
+    await shot(page, 'batches')
+    return
+  }
+
+  const row = page.locator(`[data-testid="batch-row"][data-batch-id="${batchId}"]`)
+  await expect(row).toHaveAttribute('data-status', 'running')
+  await expect(row.locator('[data-testid="batch-row-progress"]')).toBeVisible()
+  await shot(page, 'batches')
+
+  await row.locator('[data-testid="batch-open"]').click()
+  const drawer = page.locator('.ant-drawer-content')
+  await expect(drawer.locator('[data-testid="batch-detail-id"]')).toHaveText(batchId)
+  const status = drawer.locator('[data-testid="batch-status"]')
+  await expect(status).toHaveAttribute('data-status', 'running')
+  const pending = drawer.locator('[data-testid="batch-count-pending"]')
+  await expect(pending).toHaveAttribute('data-count', /^[1-9]\d*$/)
+  const members = (await pending.getAttribute('data-count')) ?? ''
+  await expect(drawer.locator('[data-testid="batch-live"]')).toBeVisible()
+  await expect(drawer.locator('[data-testid="batch-resume"]')).toBeDisabled()
+
+  await drawer.locator('[data-testid="batch-pause"]').click()
+  await expect(status).toHaveAttribute('data-status', 'paused')
+  await expect(drawer.locator('[data-testid="batch-pause"]')).toBeDisabled()
+  await expect(drawer.locator('[data-testid="batch-resume"]')).toBeEnabled()
+  await expect(drawer.locator('[data-testid="batch-live"]')).toHaveCount(0)
+
+  await drawer.locator('[data-testid="batch-resume"]').click()
+  await expect(status).toHaveAttribute('data-status', 'running')
+  await expect(drawer.locator('[data-testid="batch-pause"]')).toBeEnabled()
+
+  await drawer.locator('[data-testid="batch-cancel"]').click()
+  await page.locator('.ant-modal-confirm [data-testid="confirm-ok"], .ant-modal-confirm .ant-btn-primary').first().click()
+  await expect(status).toHaveAttribute('data-status', 'cancelled')
+  for (const id of ['batch-pause', 'batch-resume', 'batch-cancel']) {
+    await expect(drawer.locator(`[data-testid="${id}"]`)).toBeDisabled()
+  }
+  // The drawer keeps reading the batch until its workflow has cancelled
+  // the members that were waiting.
+  await expect(drawer.locator('[data-testid="batch-count-cancelled"]')).toHaveAttribute('data-count', members)
+  await expect(drawer.locator('[data-testid="batch-live"]')).toHaveCount(0)
+  await shot(page, 'batch-detail')
+  await page.keyboard.press('Escape')
+  await expect(row).toHaveAttribute('data-status', 'cancelled')
+})
+
 test('changes the weight of the first pool member of channel 1', async () => {
   await page.goto(at('channels/1'))
   const input = page.locator('[data-testid="pool-weight-0"] input, input[data-testid="pool-weight-0"]').first()
@@ -232,9 +289,10 @@ test('a viewer sees no edit controls and only masked receivers', async () => {
   const editControls = [
     'create-button', 'edit-button', 'delete-button', 'save-button', 'rotate-button', 'toggle-button',
     'channel-save', 'account-save', 'test-send', 'breaker-force', 'redrive-open', 'message-cancel', 'message-resend',
+    'batch-pause', 'batch-resume', 'batch-cancel',
   ].map((id) => `[data-testid="${id}"]`).join(', ')
 
-  for (const path of ['', 'messages', 'apps', 'channels', 'channels/1', 'accounts', 'templates', 'rules']) {
+  for (const path of ['', 'messages', 'batches', 'apps', 'channels', 'channels/1', 'accounts', 'templates', 'rules']) {
     await page.goto(at(path))
     await expect(page.locator('.ant-layout-content > div').first()).toBeVisible()
     await page.waitForLoadState('networkidle')
@@ -242,6 +300,16 @@ test('a viewer sees no edit controls and only masked receivers', async () => {
   }
   await expect(byId(page, 'nav-users')).toHaveCount(0)
   await expect(byId(page, 'nav-audit')).toHaveCount(0)
+
+  if (batchId) {
+    // Operators see the batch's buttons even once it has ended (disabled);
+    // a viewer sees none.
+    await page.goto(at(`batches?open=${batchId}`))
+    const drawer = page.locator('.ant-drawer-content')
+    await expect(drawer.locator('[data-testid="batch-detail-id"]')).toHaveText(batchId)
+    await expect(drawer.locator('[data-testid="batch-counts"]')).toBeVisible()
+    await expect(drawer.locator('[data-testid="batch-pause"], [data-testid="batch-resume"], [data-testid="batch-cancel"]')).toHaveCount(0)
+  }
 
   await page.goto(at('messages'))
   const receivers = page.locator('[data-testid="message-receiver"]')

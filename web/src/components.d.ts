@@ -57,6 +57,8 @@ declare module 'vue' {
     ATextarea: typeof import('ant-design-vue/es')['Textarea']
     ATimeline: typeof import('ant-design-vue/es')['Timeline']
     ATimelineItem: typeof import('ant-design-vue/es')['TimelineItem']
+    BatchDrawer: typeof import('./components/BatchDrawer.vue')['default']
+    BatchStatusTag: typeof import('./components/BatchStatusTag.vue')['default']
     BreakerTag: typeof import('./components/BreakerTag.vue')['default']
     MessageDrawer: typeof import('./components/MessageDrawer.vue')['default']
     ProviderConfigForm: typeof import('./components/ProviderConfigForm.vue')['default']

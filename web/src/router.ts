@@ -18,6 +18,7 @@ const routes: RouteRecordRaw[] = [
     children: [
       { path: '', name: 'overview', component: () => import('./views/OverviewView.vue'), meta: { titleKey: 'nav.overview' } },
       { path: 'messages', name: 'messages', component: () => import('./views/MessagesView.vue'), meta: { titleKey: 'nav.messages' } },
+      { path: 'batches', name: 'batches', component: () => import('./views/BatchesView.vue'), meta: { titleKey: 'nav.batches' } },
       { path: 'apps', name: 'apps', component: () => import('./views/AppsView.vue'), meta: { titleKey: 'nav.apps' } },
       { path: 'channels', name: 'channels', component: () => import('./views/ChannelsView.vue'), meta: { titleKey: 'nav.channels' } },
       { path: 'channels/:id', name: 'channel', component: () => import('./views/ChannelDetailView.vue'), meta: { titleKey: 'nav.channels' } },

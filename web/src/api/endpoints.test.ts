@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { forceBreaker, listBreakers, listQuotas, patch, listAll } from './endpoints'
+import { batchAction, forceBreaker, getBatch, listBatches, listBreakers, listQuotas, patch, listAll } from './endpoints'
 import { ApiError } from './client'
 
 function stub(handler: (url: string, init: RequestInit) => Response) {
@@ -61,6 +61,50 @@ describe('admin endpoints', () => {
   it('shows the message of a stale write', async () => {
     stub(() => json(409, { code: 'conflict', message: 'channel 1 changed since version 3; reload it' }))
     await expect(patch('/channels/1', {}, '"3"')).rejects.toThrow('channel 1 changed since version 3; reload it')
+  })
+
+  it('lists batches with the filters and the cursor encoded, empty ones left out', async () => {
+    const calls = stub(() => json(200, { items: [], next_cursor: '' }))
+    await listBatches({ app_id: 'demo app', status: 'running', limit: 20, cursor: 'MjAyNi0w+/=' })
+    await listBatches({ app_id: '', status: undefined, limit: 50, cursor: undefined })
+    expect(calls.map((c) => c.url)).toEqual([
+      '/admin/api/v1/batches?app_id=demo+app&status=running&limit=20&cursor=MjAyNi0w%2B%2F%3D',
+      '/admin/api/v1/batches?limit=50',
+    ])
+    expect(calls[0].init.method).toBe('GET')
+  })
+
+  it('reads one batch with its counts', async () => {
+    const id = '0b6f2a4e-3c1d-4e5f-8a9b-1c2d3e4f5a6b'
+    const calls = stub(() =>
+      json(200, { id, status: 'running', total_count: 3, success_count: 3, failed_count: 0, finished: 1, counts: { pending: 2, processing: 0, sent: 0, success: 1, failed: 0, cancelled: 0 } }),
+    )
+    const b = await getBatch(id)
+    expect(calls[0].url).toBe(`/admin/api/v1/batches/${id}`)
+    expect(calls[0].init.method).toBe('GET')
+    expect(b.counts?.pending).toBe(2)
+    expect(b.finished).toBe(1)
+  })
+
+  it('pauses, resumes and cancels a batch by POST without a body', async () => {
+    const calls = stub(() => json(200, { id: 'b/1', status: 'paused' }))
+    await batchAction('b/1', 'pause')
+    await batchAction('b/1', 'resume')
+    await batchAction('b/1', 'cancel')
+    expect(calls.map((c) => [c.init.method, c.url])).toEqual([
+      ['POST', '/admin/api/v1/batches/b%2F1/pause'],
+      ['POST', '/admin/api/v1/batches/b%2F1/resume'],
+      ['POST', '/admin/api/v1/batches/b%2F1/cancel'],
+    ])
+    expect(calls.every((c) => c.init.body === undefined)).toBe(true)
+  })
+
+  it('shows the message of a refused batch action', async () => {
+    stub(() => json(409, { code: 'conflict', message: 'batch 1 is finished already' }))
+    const err = await batchAction('1', 'cancel').catch((e) => e)
+    expect(err).toBeInstanceOf(ApiError)
+    expect(err.status).toBe(409)
+    expect(err.message).toBe('batch 1 is finished already')
   })
 
   it('follows cursors to the end of a list', async () => {

@@ -5,6 +5,8 @@ import type {
   AdminMessage,
   App,
   AuditRecord,
+  Batch,
+  BatchAction,
   Breaker,
   BreakerTransition,
   Channel,
@@ -35,6 +37,10 @@ export const startRedrive = (filter: Record<string, string>, perSecond?: number)
 export const getRedrive = (id: string) => get<Redrive>(`/redrives/${encodeURIComponent(id)}`)
 export const redriveAction = (id: string, action: 'pause' | 'resume' | 'cancel') =>
   post<Redrive>(`/redrives/${encodeURIComponent(id)}/${action}`)
+
+export const listBatches = (query: Record<string, QueryValue>) => get<Page<Batch>>('/batches', query)
+export const getBatch = (id: string) => get<Batch>(`/batches/${encodeURIComponent(id)}`)
+export const batchAction = (id: string, action: BatchAction) => post<Batch>(`/batches/${encodeURIComponent(id)}/${action}`)
 
 export const getStats = (query: Record<string, QueryValue>) => get<StatsReport>('/stats', query)
 export const listBreakers = () => get<{ items: Breaker[] }>('/breakers')

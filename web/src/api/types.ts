@@ -83,6 +83,41 @@ export interface Redrive {
   updated_at: string
 }
 
+// A batch's status; "legacy" marks one accepted before batches ran as one
+// workflow, whose messages each run on their own.
+export type BatchStatus = 'running' | 'paused' | 'cancelled' | 'finished' | 'legacy'
+
+export interface BatchCounts {
+  pending: number
+  processing: number
+  sent: number
+  success: number
+  failed: number
+  cancelled: number
+}
+
+export interface Batch {
+  id: string
+  app_id: string
+  channel_id: number
+  message_type: string
+  status: BatchStatus
+  // Receivers in the request, accepted (the batch's members) and rejected.
+  total_count: number
+  success_count: number
+  failed_count: number
+  // On the detail and after actions only, not in lists.
+  counts?: BatchCounts
+  finished?: number
+  scheduled_at: string | null
+  created_at: string
+  updated_at: string | null
+  finished_at: string | null
+  temporal_url: string
+}
+
+export type BatchAction = 'pause' | 'resume' | 'cancel'
+
 export interface StatsLatency {
   count: number
   p50_ms: number | null

@@ -1,1 +1,0 @@
-import{xt as e}from"./index-C5MvH7XK.js";import{a as t,i as n}from"./input-DS25g1J0.js";var r=e(n),i=e(t);export{r as n,i as t};
