@@ -1,1 +1,0 @@
-import{xt as e}from"./index-BQujX0wq.js";import{a as t,i as n}from"./input-CkfiFf4x.js";var r=e(n),i=e(t);export{r as n,i as t};
