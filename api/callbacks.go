@@ -273,14 +273,8 @@ func (s *Server) applyMemberReceipt(ctx context.Context, acc *store.ProviderAcco
 // goes to the workflow only, which checks it against the provider id
 // once the send returns; it is never stored as a late receipt.
 func (s *Server) resolveReceiptTask(ctx context.Context, accountID int64, r providers.Receipt) (taskID string, inFlight bool, err error) {
-	if r.ProviderMessageID != "" {
-		id, err := s.store.FindTaskByProviderMessageID(ctx, accountID, r.ProviderMessageID)
-		switch {
-		case err == nil:
-			return id, false, nil
-		case !errors.Is(err, store.ErrNotFound):
-			return "", false, fmt.Errorf("find task by provider message id: %w", err)
-		}
+	if id, _, err := s.findByProviderID(ctx, accountID, r); id != "" || err != nil {
+		return id, false, err
 	}
 	if r.TaskID == "" {
 		return "", false, nil
@@ -294,8 +288,8 @@ func (s *Server) resolveReceiptTask(ctx context.Context, accountID int64, r prov
 	}
 	if a.Accepted() {
 		// The account returned ids for this message: another one, or
-		// this one, written after the lookup above.
-		return s.findAcceptedAgain(ctx, accountID, r)
+		// this one, written after the lookup above: look again.
+		return s.findByProviderID(ctx, accountID, r)
 	}
 	m, err := s.store.GetMessage(ctx, r.TaskID)
 	switch {
@@ -311,16 +305,17 @@ func (s *Server) resolveReceiptTask(ctx context.Context, accountID int64, r prov
 		return m.TaskID, true, nil
 	}
 	// Accepted since the acceptance was checked: the provider's id is
-	// written with the status.
-	return s.findAcceptedAgain(ctx, accountID, r)
+	// written with the status, so look again.
+	return s.findByProviderID(ctx, accountID, r)
 }
 
-// findAcceptedAgain looks a receipt's provider id up once more. A receipt
-// can race its send's acceptance: the lookup by id runs before the
-// acceptance is written, the checks after it see it written. The id and
-// the status are written in one transaction, so once either check saw the
-// acceptance, this lookup finds the id if it is this send's.
-func (s *Server) findAcceptedAgain(ctx context.Context, accountID int64, r providers.Receipt) (string, bool, error) {
+// findByProviderID finds the task the account's id in r belongs to, or
+// none. resolveReceiptTask asks it first, and again once a later check
+// sees the send accepted: a receipt can race its send's acceptance, the
+// first lookup running before the acceptance is written. The id and the
+// status are written in one transaction, so once a check saw the
+// acceptance, the second lookup finds the id if it is this send's.
+func (s *Server) findByProviderID(ctx context.Context, accountID int64, r providers.Receipt) (string, bool, error) {
 	if r.ProviderMessageID == "" {
 		return "", false, nil
 	}
