@@ -48,15 +48,13 @@ func (s *Server) callback(c echo.Context) error {
 		s.refuseUnparsable(w, h, "receipt", acc, err)
 		return nil
 	}
-	for _, r := range receipts {
-		if err := s.applyReceipt(ctx, acc, r); err != nil {
-			// Refuse the whole push so the provider sends it again; receipts
-			// already applied are harmless to repeat.
-			s.log.Error("receipt not applied; asking the provider to retry", zap.String("provider", acc.Kind),
-				zap.Int64("account_id", acc.ID), zap.String("provider_message_id", r.ProviderMessageID), zap.Error(err))
-			h.Acknowledge(w, false)
-			return nil
-		}
+	if err := s.applyReceipts(ctx, acc, receipts); err != nil {
+		// Refuse the whole push so the provider sends it again; receipts
+		// already applied are harmless to repeat.
+		s.log.Error("receipts not applied; asking the provider to retry", zap.String("provider", acc.Kind),
+			zap.Int64("account_id", acc.ID), zap.Int("receipts", len(receipts)), zap.Error(err))
+		h.Acknowledge(w, false)
+		return nil
 	}
 	h.Acknowledge(w, true)
 	return nil
@@ -159,102 +157,48 @@ func (s *Server) refuseUnparsable(w http.ResponseWriter, ack acknowledger, what 
 	ow.finish()
 }
 
-// applyReceipt hands one receipt to its message's workflow, or records it
-// on the message when the workflow has already finished. A receipt is
-// applied only to a message this account accepted (see
-// resolveReceiptTask); any other is skipped, logged without its receiver.
-// An error means the receipt could not be applied now and should be
-// redelivered.
-func (s *Server) applyReceipt(ctx context.Context, acc *store.ProviderAccount, r providers.Receipt) error {
-	switch r.Status {
-	case providers.ReceiptDelivered, providers.ReceiptFailed, providers.ReceiptRejected:
-	default:
-		s.log.Warn("receipt with unknown status skipped", zap.Int64("account_id", acc.ID),
-			zap.String("provider_message_id", r.ProviderMessageID), zap.String("status", string(r.Status)))
-		return nil
-	}
-	taskID, inFlight, err := s.resolveReceiptTask(ctx, acc.ID, r)
+// boundReceipt is a receipt with the task it was bound to.
+type boundReceipt struct {
+	providers.Receipt
+	taskID string
+	// inFlight: the task is being sent through the account right now (see
+	// bindReceipts).
+	inFlight bool
+}
+
+// applyReceipts applies the receipts of one push: each goes to its
+// message's workflow, or is recorded on the message when the workflow
+// has already finished; those of batch-workflow members are applied in
+// the store together (see store.ApplyMemberReceipts), with no workflow of
+// their own. A receipt is applied only to a message this account accepted
+// (see bindReceipts); any other is skipped, logged without its
+// receiver. An error means some receipt could not be applied now and the
+// push should be redelivered.
+func (s *Server) applyReceipts(ctx context.Context, acc *store.ProviderAccount, receipts []providers.Receipt) error {
+	bound, err := s.bindReceipts(ctx, acc.ID, receipts)
 	if err != nil {
 		return err
 	}
-	if taskID == "" {
-		s.log.Info("receipt for an unknown message skipped: no send this account accepted matches it", zap.Int64("account_id", acc.ID),
-			zap.String("provider_message_id", r.ProviderMessageID), zap.String("task_id", r.TaskID))
-		return nil
-	}
-	if !inFlight {
-		s.countReceipt(ctx, acc.ID, taskID, r)
-	}
-	s.metrics.Receipt(acc.Kind, string(r.Status))
-	if member, err := s.applyMemberReceipt(ctx, acc, taskID, inFlight, r); member || err != nil {
+	var settled []bool
+	if settled, err = s.applyMemberReceipts(ctx, acc, bound); err != nil {
 		return err
 	}
-	at := r.At
-	if at.IsZero() {
-		at = s.now()
+	for i, b := range bound {
+		if !b.inFlight {
+			s.countReceipt(ctx, acc.ID, b.taskID, b.Receipt)
+		}
+		s.metrics.Receipt(acc.Kind, string(b.Status))
+		if settled[i] {
+			continue
+		}
+		if err := s.signalReceipt(ctx, acc, b); err != nil {
+			return err
+		}
 	}
-	wr := workflows.Receipt{
-		AccountID:         acc.ID,
-		ProviderMessageID: r.ProviderMessageID,
-		Status:            string(r.Status),
-		Code:              r.Code,
-		Description:       r.Description,
-		At:                at.UTC(),
-	}
-	err = s.engine.SignalReceipt(ctx, taskID, wr)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, workflows.ErrWorkflowClosed) && inFlight:
-		// The send it was believed to belong to ended unaccepted: nothing
-		// binds the receipt to the message.
-		s.log.Info("receipt for an unknown message skipped: its send ended before it was accepted", zap.Int64("account_id", acc.ID),
-			zap.String("provider_message_id", r.ProviderMessageID), zap.String("task_id", taskID))
-		return nil
-	case errors.Is(err, workflows.ErrWorkflowClosed):
-		return s.storeLateReceipt(ctx, taskID, wr)
-	}
-	return fmt.Errorf("signal receipt to task %s: %w", taskID, err)
+	return nil
 }
 
-// memberReceiptSlots is how many receipts of batch members one API
-// process applies at once.
-const memberReceiptSlots = 8
-
-// applyMemberReceipt applies a receipt to a member of a batch-workflow
-// batch in the store, with no workflow of its own to signal: delivered
-// ends it, a failure of its current send waits for the batch workflow's
-// rule engine (its settle pass), anything else is kept on its timeline.
-// member is false, with nothing done, for other messages. A receipt that
-// beat the recording of its member's send is refused for now, so the
-// provider delivers it again once the send is recorded.
-func (s *Server) applyMemberReceipt(ctx context.Context, acc *store.ProviderAccount, taskID string, inFlight bool, r providers.Receipt) (member bool, _ error) {
-	if inFlight {
-		m, err := s.store.GetMessage(ctx, taskID)
-		if err != nil {
-			return false, fmt.Errorf("load message of receipt: %w", err)
-		}
-		if m.BatchSeq == 0 {
-			return false, nil
-		}
-		return true, fmt.Errorf("receipt for batch member %s arrived before its send was recorded", taskID)
-	}
-	select {
-	case s.memberSlots <- struct{}{}:
-		defer func() { <-s.memberSlots }()
-	case <-ctx.Done():
-		return false, ctx.Err()
-	}
-	effect, err := s.store.ApplyMemberReceipt(ctx, taskID, store.MemberReceipt{
-		AccountID: acc.ID, ProviderMessageID: r.ProviderMessageID, Status: string(r.Status), Code: r.Code, Description: r.Description,
-	})
-	if err != nil {
-		return true, fmt.Errorf("apply receipt to batch member %s: %w", taskID, err)
-	}
-	return effect != store.ReceiptNotMember, nil
-}
-
-// resolveReceiptTask finds the message a receipt belongs to, binding it
+// bindReceipts finds the message each receipt belongs to, binding it
 // to what this account's provider accepted (on any attempt, so a delivery
 // through one account still counts after a switch to another):
 //   - a provider message id the account returned for a send names that
@@ -265,17 +209,138 @@ func (s *Server) applyMemberReceipt(ctx context.Context, acc *store.ProviderAcco
 //     (found by a status query), since the account returned no id to
 //     check it against.
 //
-// Anything else resolves to "" and changes nothing: a provider id the
-// account never returned for the message is not believed. The one
-// exception is inFlight: the receipt's task is being sent through this
-// account right now, so its acceptance may not be recorded yet (a push
-// that beats the provider's answer, or a worker that died mid-send). It
-// goes to the workflow only, which checks it against the provider id
-// once the send returns; it is never stored as a late receipt.
-func (s *Server) resolveReceiptTask(ctx context.Context, accountID int64, r providers.Receipt) (taskID string, inFlight bool, err error) {
-	if id, _, err := s.findByProviderID(ctx, accountID, r); id != "" || err != nil {
-		return id, false, err
+// Anything else is left out, logged, and changes nothing: a provider id
+// the account never returned for the message is not believed; nor is a
+// receipt with an unknown status. The one exception is inFlight: the
+// receipt's task is being sent through this account right now, so its
+// acceptance may not be recorded yet (a push that beats the provider's
+// answer, or a worker that died mid-send). It goes to the workflow only,
+// which checks it against the provider id once the send returns; it is
+// never stored as a late receipt.
+//
+// The provider ids of the whole push are looked up in one query;
+// resolveByTaskID binds the receipts none matched.
+func (s *Server) bindReceipts(ctx context.Context, accountID int64, receipts []providers.Receipt) ([]boundReceipt, error) {
+	var ids []string
+	for _, r := range receipts {
+		if r.ProviderMessageID != "" {
+			ids = append(ids, r.ProviderMessageID)
+		}
 	}
+	known, err := s.store.FindTasksByProviderMessageIDs(ctx, accountID, ids)
+	if err != nil {
+		return nil, fmt.Errorf("find tasks by provider message ids: %w", err)
+	}
+	bound := make([]boundReceipt, 0, len(receipts))
+	for _, r := range receipts {
+		switch r.Status {
+		case providers.ReceiptDelivered, providers.ReceiptFailed, providers.ReceiptRejected:
+		default:
+			s.log.Warn("receipt with unknown status skipped", zap.Int64("account_id", accountID),
+				zap.String("provider_message_id", r.ProviderMessageID), zap.String("status", string(r.Status)))
+			continue
+		}
+		b := boundReceipt{Receipt: r}
+		if id, ok := known[r.ProviderMessageID]; ok && r.ProviderMessageID != "" {
+			b.taskID = id
+		} else if b.taskID, b.inFlight, err = s.resolveByTaskID(ctx, accountID, r); err != nil {
+			return nil, err
+		}
+		if b.taskID == "" {
+			s.log.Info("receipt for an unknown message skipped: no send this account accepted matches it", zap.Int64("account_id", accountID),
+				zap.String("provider_message_id", r.ProviderMessageID), zap.String("task_id", r.TaskID))
+			continue
+		}
+		bound = append(bound, b)
+	}
+	return bound, nil
+}
+
+// memberReceiptSlots is how many pushes with receipts of batch members one
+// API process applies at once.
+const memberReceiptSlots = 8
+
+// applyMemberReceipts applies, in one store call, the receipts that
+// belong to members of batch-workflow batches, and reports which
+// receipts it settled; the others are single sends' for their workflows.
+// A member's receipt that beat the recording of its send refuses the
+// push for now, so the provider delivers it again once the send is
+// recorded.
+func (s *Server) applyMemberReceipts(ctx context.Context, acc *store.ProviderAccount, bound []boundReceipt) ([]bool, error) {
+	settled := make([]bool, len(bound))
+	var (
+		receipts []store.TaskReceipt
+		at       []int
+	)
+	for i, b := range bound {
+		if b.inFlight {
+			m, err := s.store.GetMessage(ctx, b.taskID)
+			if err != nil {
+				return nil, fmt.Errorf("load message of receipt: %w", err)
+			}
+			if m.BatchSeq != 0 {
+				return nil, fmt.Errorf("receipt for batch member %s arrived before its send was recorded", b.taskID)
+			}
+			continue
+		}
+		receipts = append(receipts, store.TaskReceipt{TaskID: b.taskID, MemberReceipt: store.MemberReceipt{
+			AccountID: acc.ID, ProviderMessageID: b.ProviderMessageID, Status: string(b.Status), Code: b.Code, Description: b.Description,
+		}})
+		at = append(at, i)
+	}
+	if len(receipts) == 0 {
+		return settled, nil
+	}
+	select {
+	case s.memberSlots <- struct{}{}:
+		defer func() { <-s.memberSlots }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	effects, err := s.store.ApplyMemberReceipts(ctx, receipts)
+	if err != nil {
+		return nil, fmt.Errorf("apply receipts to batch members: %w", err)
+	}
+	for j, effect := range effects {
+		settled[at[j]] = effect != store.ReceiptNotMember
+	}
+	return settled, nil
+}
+
+// signalReceipt hands a single send's receipt to its workflow, or records
+// it on the message when the workflow has already finished.
+func (s *Server) signalReceipt(ctx context.Context, acc *store.ProviderAccount, b boundReceipt) error {
+	at := b.At
+	if at.IsZero() {
+		at = s.now()
+	}
+	wr := workflows.Receipt{
+		AccountID:         acc.ID,
+		ProviderMessageID: b.ProviderMessageID,
+		Status:            string(b.Status),
+		Code:              b.Code,
+		Description:       b.Description,
+		At:                at.UTC(),
+	}
+	err := s.engine.SignalReceipt(ctx, b.taskID, wr)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, workflows.ErrWorkflowClosed) && b.inFlight:
+		// The send it was believed to belong to ended unaccepted: nothing
+		// binds the receipt to the message.
+		s.log.Info("receipt for an unknown message skipped: its send ended before it was accepted", zap.Int64("account_id", acc.ID),
+			zap.String("provider_message_id", b.ProviderMessageID), zap.String("task_id", b.taskID))
+		return nil
+	case errors.Is(err, workflows.ErrWorkflowClosed):
+		return s.storeLateReceipt(ctx, b.taskID, wr)
+	}
+	return fmt.Errorf("signal receipt to task %s: %w", b.taskID, err)
+}
+
+// resolveByTaskID binds a receipt whose provider id, if any, matched no
+// send of the account (see bindReceipts).
+func (s *Server) resolveByTaskID(ctx context.Context, accountID int64, r providers.Receipt) (taskID string, inFlight bool, err error) {
 	if r.TaskID == "" {
 		return "", false, nil
 	}
@@ -310,9 +375,10 @@ func (s *Server) resolveReceiptTask(ctx context.Context, accountID int64, r prov
 }
 
 // findByProviderID finds the task the account's id in r belongs to, or
-// none. resolveReceiptTask asks it first, and again once a later check
-// sees the send accepted: a receipt can race its send's acceptance, the
-// first lookup running before the acceptance is written. The id and the
+// none. resolveByTaskID asks it once a check sees the send accepted,
+// after bindReceipts's lookup of the whole push found nothing: a receipt
+// can race its send's acceptance, the first lookup running before the
+// acceptance is written. The id and the
 // status are written in one transaction, so once a check saw the
 // acceptance, the second lookup finds the id if it is this send's.
 func (s *Server) findByProviderID(ctx context.Context, accountID int64, r providers.Receipt) (string, bool, error) {

@@ -282,6 +282,68 @@ func TestCallbackReceipts(t *testing.T) {
 		require.Equal(t, "failed", got[0].Status)
 		require.False(t, got[0].At.IsZero(), "a receipt without time gets the arrival time")
 	})
+	t.Run("OK_BatchMembersAppliedTogether", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		member := func(pmid string, seq int) string {
+			id := sentMessage(f, accSMS, pmid, workflows.StatusSent, "")
+			f.store.mu.Lock()
+			f.store.messages[id].BatchID, f.store.messages[id].BatchSeq = "batch-1", seq
+			f.store.mu.Unlock()
+			return id
+		}
+		m1, m2 := member("pm-m1", 1), member("pm-m2", 2)
+		single := sentMessage(f, accSMS, "pm-s", workflows.StatusSent, "")
+		status, raw := push(t, f, path, receiptJSON(t,
+			map[string]any{"provider_message_id": "pm-m1", "status": "delivered"},
+			map[string]any{"provider_message_id": "pm-s", "status": "delivered"},
+			map[string]any{"provider_message_id": "pm-m2", "status": "failed", "code": "UNDELIV"},
+		))
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, "OK", raw)
+		require.Equal(t, 1, f.store.memberReceiptCalls, "the push's member receipts are applied in one call")
+		require.Empty(t, f.engine.signalsOf(m1), "members have no workflow of their own")
+		require.Empty(t, f.engine.signalsOf(m2))
+		require.Len(t, f.engine.signalsOf(single), 1)
+		got1, err := f.store.GetMessage(ctx, m1)
+		require.NoError(t, err)
+		require.Equal(t, "success", got1.Status)
+		got2, err := f.store.GetMessage(ctx, m2)
+		require.NoError(t, err)
+		require.Equal(t, "failed", got2.CallbackStatus)
+	})
+	t.Run("ErrBatchMembersNotApplied", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		id := sentMessage(f, accSMS, "pm-m1", workflows.StatusSent, "")
+		f.store.mu.Lock()
+		f.store.messages[id].BatchID, f.store.messages[id].BatchSeq = "batch-1", 1
+		f.store.mu.Unlock()
+		f.store.fail = func(method string) error {
+			if method == "ApplyMemberReceipts" {
+				return errors.New("database is down")
+			}
+			return nil
+		}
+		status, raw := push(t, f, path, receiptJSON(t, map[string]any{"provider_message_id": "pm-m1", "status": "delivered"}))
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, "RETRY", raw, "refused so the provider pushes it again")
+	})
+	t.Run("ErrBatchMemberReceiptBeforeItsSend", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		id := uuid.NewString()
+		acc := int64(accSMS)
+		f.store.putMessage(store.Message{
+			TaskID: id, AppID: f.app.ID, ChannelID: chSMS, MessageType: store.ChannelSMS, Receiver: testPhone,
+			Status: workflows.StatusProcessing, AccountID: &acc, AttemptCount: 1, MaxAttempts: 3, BatchID: "batch-1", BatchSeq: 1,
+		})
+		_, raw := push(t, f, path, receiptJSON(t, map[string]any{"task_id": id, "provider_message_id": "pm-early", "status": "delivered"}))
+		require.Equal(t, "RETRY", raw, "refused until the member's send is recorded")
+		m, err := f.store.GetMessage(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, workflows.StatusProcessing, m.Status)
+	})
 	t.Run("OK_EchoedTaskID", func(t *testing.T) {
 		t.Parallel()
 		f := setup(t)

@@ -69,5 +69,5 @@
 // within Config.AuthFailureWindow it answers 429 with Retry-After.
 // Authenticated pushes are never counted nor refused, even from an address
 // over the limit. A receipt applies only to a send
-// the account accepted (see resolveReceiptTask).
+// the account accepted (see bindReceipts).
 package api

@@ -38,9 +38,11 @@ type fakeStore struct {
 	fail func(method string) error // may panic, too
 	// onGetMessage runs before each GetMessage reads, unlocked.
 	onGetMessage func()
-	pingErr      error
-	beforeCreate func(msgs []*store.Message, batch *store.Batch) // runs unlocked
-	addEventErrs []error                                         // popped per AddEvent call
+	// memberReceiptCalls counts ApplyMemberReceipts calls.
+	memberReceiptCalls int
+	pingErr            error
+	beforeCreate       func(msgs []*store.Message, batch *store.Batch) // runs unlocked
+	addEventErrs       []error                                         // popped per AddEvent call
 }
 
 func newFakeStore() *fakeStore {
@@ -413,30 +415,48 @@ func (f *fakeStore) FindTaskByProviderMessageID(_ context.Context, accountID int
 	return id, nil
 }
 
-// ApplyMemberReceipt marks a batch-workflow member as the store does, in
-// short: delivered ends it success, anything else is left to the batch.
-func (f *fakeStore) ApplyMemberReceipt(_ context.Context, taskID string, r store.MemberReceipt) (string, error) {
-	if err := f.injected("ApplyMemberReceipt"); err != nil {
-		return "", err
+func (f *fakeStore) FindTasksByProviderMessageIDs(_ context.Context, accountID int64, pmids []string) (map[string]string, error) {
+	if err := f.injected("FindTasksByProviderMessageIDs"); err != nil {
+		return nil, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	m, ok := f.messages[taskID]
-	if !ok {
-		return "", notFound("message", taskID)
+	out := map[string]string{}
+	for _, pmid := range pmids {
+		if id, ok := f.providerIDs[fmt.Sprintf("%d/%s", accountID, pmid)]; ok {
+			out[pmid] = id
+		}
 	}
-	if m.BatchSeq == 0 {
-		return store.ReceiptNotMember, nil
+	return out, nil
+}
+
+// ApplyMemberReceipts marks batch-workflow members as the store does, in
+// short: delivered ends one success, a failure of a sent one marks it
+// for the batch, anything else is late. It counts its calls.
+func (f *fakeStore) ApplyMemberReceipts(_ context.Context, receipts []store.TaskReceipt) ([]string, error) {
+	if err := f.injected("ApplyMemberReceipts"); err != nil {
+		return nil, err
 	}
-	if r.Status == "delivered" && m.Status != "success" && m.Status != "failed" && m.Status != "cancelled" {
-		m.Status, m.CallbackStatus = "success", r.Status
-		return store.ReceiptDelivered, nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.memberReceiptCalls++
+	effects := make([]string, len(receipts))
+	for i, r := range receipts {
+		m, ok := f.messages[r.TaskID]
+		switch {
+		case !ok || m.BatchSeq == 0:
+			effects[i] = store.ReceiptNotMember
+		case r.Status == "delivered" && m.Status != "success" && m.Status != "failed" && m.Status != "cancelled":
+			m.Status, m.CallbackStatus = "success", r.Status
+			effects[i] = store.ReceiptDelivered
+		case m.Status == "sent" && m.CallbackStatus == "":
+			m.CallbackStatus = r.Status
+			effects[i] = store.ReceiptFailedMarked
+		default:
+			effects[i] = store.ReceiptLate
+		}
 	}
-	if m.Status == "sent" && m.CallbackStatus == "" {
-		m.CallbackStatus = r.Status
-		return store.ReceiptFailedMarked, nil
-	}
-	return store.ReceiptLate, nil
+	return effects, nil
 }
 
 func (f *fakeStore) TaskAcceptance(_ context.Context, taskID string, accountID int64) (store.Acceptance, error) {

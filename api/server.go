@@ -59,10 +59,13 @@ type Store interface {
 	SetBatchStatus(ctx context.Context, batchID, status string) error
 	UpdateMessage(ctx context.Context, taskID string, p store.MessagePatch) error
 	FindTaskByProviderMessageID(ctx context.Context, accountID int64, providerMessageID string) (string, error)
-	// ApplyMemberReceipt applies a receipt to a member of a batch-workflow
-	// batch; it returns store.ReceiptNotMember, doing nothing, for other
-	// messages.
-	ApplyMemberReceipt(ctx context.Context, taskID string, r store.MemberReceipt) (string, error)
+	// FindTasksByProviderMessageIDs maps each of the account's provider
+	// ids it finds to its task.
+	FindTasksByProviderMessageIDs(ctx context.Context, accountID int64, providerMessageIDs []string) (map[string]string, error)
+	// ApplyMemberReceipts applies receipts to members of batch-workflow
+	// batches in one transaction and reports each one's effect:
+	// store.ReceiptNotMember, doing nothing, for other messages.
+	ApplyMemberReceipts(ctx context.Context, receipts []store.TaskReceipt) ([]string, error)
 	// TaskAcceptance reports what the account accepted of the task, over
 	// all attempts.
 	TaskAcceptance(ctx context.Context, taskID string, accountID int64) (store.Acceptance, error)

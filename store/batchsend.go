@@ -174,23 +174,36 @@ func (db *DB) UpdateBatchMembers(ctx context.Context, updates []MemberUpdate) ([
 // rows in id order (PostgreSQL) so concurrent writers queue instead of
 // deadlocking.
 func lockMessageStates(ctx context.Context, idb bun.IDB, taskIDs []string) (map[string]*messageState, error) {
-	out := make(map[string]*messageState, len(taskIDs))
+	members, err := lockMembers(ctx, idb, taskIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*messageState, len(members))
+	for id, m := range members {
+		out[id] = &m.messageState
+	}
+	return out, nil
+}
+
+// memberState is a message's counted state with what a receipt is
+// checked against.
+type memberState struct {
+	TaskID            string `bun:"task_id"`
+	BatchSeq          int    `bun:"batch_seq"`
+	ProviderMessageID string `bun:"provider_message_id"`
+	messageState
+}
+
+// lockMembers reads and locks the messages' states as lockMessageStates
+// does.
+func lockMembers(ctx context.Context, idb bun.IDB, taskIDs []string) (map[string]*memberState, error) {
+	out := make(map[string]*memberState, len(taskIDs))
 	if len(taskIDs) == 0 {
 		return out, nil
 	}
-	var rows []struct {
-		TaskID         string     `bun:"task_id"`
-		AppID          string     `bun:"app_id"`
-		ChannelID      int64      `bun:"channel_id"`
-		AccountID      *int64     `bun:"account_id"`
-		Kind           *string    `bun:"kind"`
-		Status         string     `bun:"status"`
-		CallbackStatus string     `bun:"callback_status"`
-		SMSSegments    int64      `bun:"sms_segments"`
-		CreatedAt      time.Time  `bun:"created_at"`
-		ScheduledAt    *time.Time `bun:"scheduled_at"`
-	}
-	q := `SELECT m.task_id, m.app_id, m.channel_id, m.account_id, pa.kind, m.status, m.callback_status, m.sms_segments, m.created_at, m.scheduled_at
+	var rows []memberState
+	q := `SELECT m.task_id, m.batch_seq, m.provider_message_id, m.app_id, m.channel_id, m.account_id, pa.kind, m.status, m.callback_status,
+m.sms_segments, m.created_at, m.scheduled_at
 FROM messages m LEFT JOIN provider_accounts pa ON pa.id = m.account_id WHERE m.task_id IN (?) ORDER BY m.id`
 	if idb.Dialect().Name() == dialect.PG {
 		q += " FOR UPDATE OF m"
@@ -198,9 +211,8 @@ FROM messages m LEFT JOIN provider_accounts pa ON pa.id = m.account_id WHERE m.t
 	if err := idb.NewRaw(q, bun.List(taskIDs)).Scan(ctx, &rows); err != nil {
 		return nil, fmt.Errorf("lock members: %w", mapErr(err))
 	}
-	for _, r := range rows {
-		out[r.TaskID] = &messageState{AppID: r.AppID, ChannelID: r.ChannelID, AccountID: r.AccountID, Kind: r.Kind, Status: r.Status,
-			CallbackStatus: r.CallbackStatus, SMSSegments: r.SMSSegments, CreatedAt: r.CreatedAt, ScheduledAt: r.ScheduledAt}
+	for i := range rows {
+		out[rows[i].TaskID] = &rows[i]
 	}
 	return out, nil
 }
@@ -495,7 +507,7 @@ type MemberReceipt struct {
 	Description string
 }
 
-// Effects of ApplyMemberReceipt.
+// Effects of ApplyMemberReceipts.
 const (
 	// ReceiptNotMember: the task is no batch-workflow member; nothing
 	// was written.
@@ -509,6 +521,9 @@ const (
 	// ReceiptLate: the receipt names no send the member waits for; it is
 	// on the timeline only.
 	ReceiptLate = "late"
+	// ReceiptRepeated: the member already holds this receipt's verdict
+	// for the same send (a provider pushing again); nothing was written.
+	ReceiptRepeated = "repeated"
 )
 
 // Timeline kinds the receipt of a member writes.
@@ -517,80 +532,132 @@ const (
 	memberEventLateReceipt = "late_receipt"
 )
 
-// ApplyMemberReceipt applies a receipt to a member of a batch-workflow
-// batch directly, with no workflow per member: a delivered receipt of any
-// send the member's account accepted ends it success (the receiver has
-// the message, so a retry waiting elsewhere must not go); a failed or
-// rejected one of its current send marks it for the batch workflow's rule
-// engine; anything else (a member already final, a stale send's failure)
-// is recorded on its timeline and changes nothing. It returns
-// ReceiptNotMember, writing nothing, for other messages.
+// TaskReceipt is a MemberReceipt for the task it was bound to.
+type TaskReceipt struct {
+	TaskID string
+	MemberReceipt
+}
+
+// ApplyMemberReceipt is ApplyMemberReceipts for one receipt.
 func (db *DB) ApplyMemberReceipt(ctx context.Context, taskID string, r MemberReceipt) (string, error) {
+	effects, err := db.ApplyMemberReceipts(ctx, []TaskReceipt{{TaskID: taskID, MemberReceipt: r}})
+	if err != nil {
+		return "", err
+	}
+	return effects[0], nil
+}
+
+// ApplyMemberReceipts applies receipts to members of batch-workflow
+// batches directly, with no workflow per member, and reports each one's
+// effect: a delivered receipt of any send the member's account accepted
+// ends it success (the receiver has the message, so a retry waiting
+// elsewhere must not go); a failed or rejected one of its current send
+// marks it for the batch workflow's rule engine; a repeat of the verdict
+// the member holds changes nothing; anything else (a member already
+// final, a stale send's failure) is recorded on its timeline and changes
+// nothing. Receipts of other messages get ReceiptNotMember and write
+// nothing.
+//
+// A provider pushes receipts by the hundred, mostly for the members of
+// one chunk: they are applied in one transaction, their rows locked in
+// one statement in the order chunks lock them, so a push costs one
+// commit rather than one per receipt. Receipts of one task apply in the
+// order given.
+func (db *DB) ApplyMemberReceipts(ctx context.Context, receipts []TaskReceipt) ([]string, error) {
+	effects := make([]string, len(receipts))
+	ids := make([]string, 0, len(receipts))
+	for _, r := range receipts {
+		ids = append(ids, r.TaskID)
+	}
 	// Most receipts are for single sends: one plain read tells them
 	// apart before any transaction.
-	var seq int
-	err := db.idb.NewSelect().Model((*Message)(nil)).Column("batch_seq").Where("task_id = ?", taskID).Scan(ctx, &seq)
+	var members []string
+	err := db.idb.NewSelect().Model((*Message)(nil)).Column("task_id").
+		Where("task_id IN (?)", bun.List(ids)).Where("batch_seq > 0").Scan(ctx, &members)
 	if err != nil {
-		return "", fmt.Errorf("load member %q: %w", taskID, mapErr(err))
+		return nil, fmt.Errorf("find batch members of receipts: %w", mapErr(err))
 	}
-	if seq == 0 {
-		return ReceiptNotMember, nil
+	if len(members) == 0 {
+		return effects, nil
 	}
-	var effect string
 	err = db.RunInTx(ctx, func(ctx context.Context, tx *DB) error {
-		var m struct {
-			BatchSeq          int    `bun:"batch_seq"`
-			Status            string `bun:"status"`
-			AccountID         *int64 `bun:"account_id"`
-			ProviderMessageID string `bun:"provider_message_id"`
-			CallbackStatus    string `bun:"callback_status"`
-		}
-		q := "SELECT batch_seq, status, account_id, provider_message_id, callback_status FROM messages WHERE task_id = ?"
-		if tx.idb.Dialect().Name() == dialect.PG {
-			// A chunk writing this member holds its row for a moment; a
-			// receipt then is refused at once (the provider pushes it
-			// again) instead of holding a connection while it waits, which
-			// a burst of receipts for a whole chunk would multiply.
-			q += " FOR UPDATE NOWAIT"
-		}
-		if err := tx.idb.NewRaw(q, taskID).Scan(ctx, &m); err != nil {
-			return fmt.Errorf("load member %q: %w", taskID, mapErr(err))
-		}
-		if m.BatchSeq == 0 {
-			effect = ReceiptNotMember
-			return nil
-		}
 		now := tx.timestamp()
-		accountID := r.AccountID
-		ev := &MessageEvent{Kind: memberEventReceipt, Status: r.Status, AccountID: &accountID, Code: r.Code, Detail: receiptDetail(r)}
-		current := m.AccountID != nil && *m.AccountID == r.AccountID && m.ProviderMessageID == r.ProviderMessageID
-		var p MemberPatch
-		switch {
-		case r.Status == ReceiptDelivered && !finalStatus(m.Status):
-			success, cb := "success", r.Status
-			p = MemberPatch{From: []string{statusPending, statusProcessing, statusSent},
-				MessagePatch: MessagePatch{Status: &success, CallbackStatus: &cb, FinishedAt: &now}}
-			effect = ReceiptDelivered
-		case r.Status != ReceiptDelivered && m.Status == statusSent && current && m.CallbackStatus == "":
-			cb, lastErr := r.Status, "receipt "+receiptDetail(r)
-			p = MemberPatch{From: []string{statusSent}, MessagePatch: MessagePatch{CallbackStatus: &cb, LastError: &lastErr}}
-			effect = ReceiptFailedMarked
-		default:
-			ev.Kind = memberEventLateReceipt
-			if finalStatus(m.Status) && m.CallbackStatus == "" {
-				cb := r.Status
-				p.CallbackStatus = &cb
-			}
-			effect = ReceiptLate
+		stats := statsBatch{kinds: map[int64]string{}}
+		states, err := lockMembers(ctx, tx.idb, members)
+		if err != nil {
+			return err
 		}
-		p.Event = ev
-		var stats statsBatch
-		if _, err := updateMember(ctx, tx.idb, tx.cipher, now, taskID, p, &stats); err != nil {
+		seqs, err := nextEventSeqs(ctx, tx.idb, members)
+		if err != nil {
+			return err
+		}
+		var events []*MessageEvent
+		for i, r := range receipts {
+			st, ok := states[r.TaskID]
+			if !ok || st.BatchSeq == 0 {
+				continue
+			}
+			effect, p := memberReceiptPatch(st, r.MemberReceipt, now)
+			effects[i] = effect
+			if effect == ReceiptRepeated {
+				continue
+			}
+			applied, err := updateMemberLocked(ctx, tx.idb, tx.cipher, now, r.TaskID, &st.messageState, p, &stats)
+			if err != nil {
+				return err
+			}
+			if !applied {
+				effects[i] = ReceiptLate
+				continue
+			}
+			// A later receipt of the same task sees this one's result.
+			if p.Status != nil {
+				st.Status = *p.Status
+			}
+			if p.CallbackStatus != nil {
+				st.CallbackStatus = *p.CallbackStatus
+			}
+			ev := *p.Event
+			ev.TaskID, ev.Seq = r.TaskID, seqs[r.TaskID]
+			seqs[r.TaskID]++
+			events = append(events, &ev)
+		}
+		if err := addEvents(ctx, tx.idb, tx.cipher, now, events); err != nil {
 			return err
 		}
 		return stats.apply(ctx, tx.idb)
 	})
-	return effect, err
+	if err != nil {
+		return nil, fmt.Errorf("apply receipts to batch members: %w", err)
+	}
+	return effects, nil
+}
+
+// memberReceiptPatch decides what receipt r does to a member in state st
+// (see ApplyMemberReceipts).
+func memberReceiptPatch(st *memberState, r MemberReceipt, now time.Time) (string, MemberPatch) {
+	accountID := r.AccountID
+	ev := &MessageEvent{Kind: memberEventReceipt, Status: r.Status, AccountID: &accountID, Code: r.Code, Detail: receiptDetail(r)}
+	current := st.AccountID != nil && *st.AccountID == r.AccountID && st.ProviderMessageID == r.ProviderMessageID
+	switch {
+	case current && st.CallbackStatus == r.Status && (finalStatus(st.Status) || st.Status == statusSent):
+		return ReceiptRepeated, MemberPatch{}
+	case r.Status == ReceiptDelivered && !finalStatus(st.Status):
+		success, cb := "success", r.Status
+		return ReceiptDelivered, MemberPatch{From: []string{statusPending, statusProcessing, statusSent}, Event: ev,
+			MessagePatch: MessagePatch{Status: &success, CallbackStatus: &cb, FinishedAt: &now}}
+	case r.Status != ReceiptDelivered && st.Status == statusSent && current && st.CallbackStatus == "":
+		cb, lastErr := r.Status, "receipt "+receiptDetail(r)
+		return ReceiptFailedMarked, MemberPatch{From: []string{statusSent}, Event: ev,
+			MessagePatch: MessagePatch{CallbackStatus: &cb, LastError: &lastErr}}
+	}
+	ev.Kind = memberEventLateReceipt
+	p := MemberPatch{Event: ev}
+	if finalStatus(st.Status) && st.CallbackStatus == "" {
+		cb := r.Status
+		p.CallbackStatus = &cb
+	}
+	return ReceiptLate, p
 }
 
 func receiptDetail(r MemberReceipt) string {

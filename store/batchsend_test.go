@@ -124,19 +124,65 @@ func TestBatchMembers(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, "success", m.Status)
 			require.NotNil(t, m.FinishedAt)
-			// A repeat is late.
+			// A repeat (the provider pushing again) writes nothing.
 			effect, err = db.ApplyMemberReceipt(ctx, "app-bm-m1", MemberReceipt{AccountID: acc.ID, ProviderMessageID: "pm-1", Status: "delivered"})
 			require.NoError(t, err)
-			require.Equal(t, ReceiptLate, effect)
+			require.Equal(t, ReceiptRepeated, effect)
 			evs, err := db.ListEvents(ctx, "app-bm-m1")
 			require.NoError(t, err)
-			require.Len(t, evs, 4) // late, receipt, receipt, late
+			require.Len(t, evs, 3) // late, receipt, receipt
 			// Single sends are no members.
 			single := quotaMessage("app-bm", ch.ID, "app-bm-single")
 			require.NoError(t, db.CreateMessages(ctx, []*Message{single}, nil))
 			effect, err = db.ApplyMemberReceipt(ctx, single.TaskID, MemberReceipt{AccountID: acc.ID, Status: "delivered"})
 			require.NoError(t, err)
 			require.Equal(t, ReceiptNotMember, effect)
+		})
+
+		t.Run("ReceiptsInOnePush", func(t *testing.T) {
+			// m2 ended success at acceptance; put two more members on a
+			// send to receive a push with the single send among them.
+			now := time.Now().UTC()
+			applied, err := db.UpdateBatchMembers(ctx, []MemberUpdate{claimUpdate("app-bm-m5", acc.ID), claimUpdate("app-bm-m6", acc.ID)})
+			require.NoError(t, err)
+			require.Equal(t, []bool{true, true}, applied)
+			applied, err = db.UpdateBatchMembers(ctx, []MemberUpdate{
+				{TaskID: "app-bm-m5", Patch: MemberPatch{From: []string{"processing"}, Accepted: true, SentAt: &now,
+					MessagePatch: MessagePatch{Status: ptr("sent"), AccountID: &acc.ID, ProviderMessageID: ptr("pm-5")}}},
+				{TaskID: "app-bm-m6", Patch: MemberPatch{From: []string{"processing"}, Accepted: true, SentAt: &now,
+					MessagePatch: MessagePatch{Status: ptr("sent"), AccountID: &acc.ID, ProviderMessageID: ptr("pm-6")}}},
+			})
+			require.NoError(t, err)
+			require.Equal(t, []bool{true, true}, applied)
+			effects, err := db.ApplyMemberReceipts(ctx, []TaskReceipt{
+				{TaskID: "app-bm-m5", MemberReceipt: MemberReceipt{AccountID: acc.ID, ProviderMessageID: "pm-5", Status: "failed"}},
+				{TaskID: "app-bm-single", MemberReceipt: MemberReceipt{AccountID: acc.ID, Status: "delivered"}},
+				{TaskID: "app-bm-m6", MemberReceipt: MemberReceipt{AccountID: acc.ID, ProviderMessageID: "pm-6", Status: "delivered"}},
+				// The same task again sees the first receipt's result.
+				{TaskID: "app-bm-m5", MemberReceipt: MemberReceipt{AccountID: acc.ID, ProviderMessageID: "pm-5", Status: "failed"}},
+				{TaskID: "app-bm-m5", MemberReceipt: MemberReceipt{AccountID: acc.ID, ProviderMessageID: "pm-5", Status: "delivered"}},
+			})
+			require.NoError(t, err)
+			require.Equal(t, []string{ReceiptFailedMarked, ReceiptNotMember, ReceiptDelivered, ReceiptRepeated, ReceiptDelivered}, effects)
+			for _, id := range []string{"app-bm-m5", "app-bm-m6"} {
+				m, err := db.GetMessage(ctx, id)
+				require.NoError(t, err)
+				require.Equal(t, "success", m.Status, id)
+				require.Equal(t, "delivered", m.CallbackStatus, id)
+			}
+			evs, err := db.ListEvents(ctx, "app-bm-m5")
+			require.NoError(t, err)
+			var kinds []string
+			for _, e := range evs {
+				kinds = append(kinds, e.Kind+"/"+e.Status)
+			}
+			require.Equal(t, []string{"receipt/failed", "receipt/delivered"}, kinds[len(kinds)-2:])
+			single, err := db.GetMessage(ctx, "app-bm-single")
+			require.NoError(t, err)
+			require.NotEqual(t, "success", single.Status, "a single send's receipt is its workflow's to apply")
+			c, err := db.CountBatchWork(ctx, batchID, time.Now(), 5)
+			require.NoError(t, err)
+			require.Equal(t, 4, c.ByStatus["success"])
 		})
 
 		t.Run("CancelAndFinish", func(t *testing.T) {
@@ -154,7 +200,7 @@ func TestBatchMembers(t *testing.T) {
 			require.True(t, c.Final())
 			require.Empty(t, c.WorkRanges)
 			u := usageNow(t, db, "app-bm", 0, PeriodDay)
-			require.Equal(t, int64(2), u.Committed)
+			require.Equal(t, int64(4), u.Committed)
 			require.Equal(t, int64(1), u.Reserved, "only the single send is left reserved")
 			require.NoError(t, db.RecordBatchStatus(ctx, batchID, BatchFinished, true))
 			b, err := db.GetBatch(ctx, batchID)

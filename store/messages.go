@@ -547,3 +547,22 @@ func (db *DB) RecordAccepted(ctx context.Context, taskID string, accountID int64
 		return recordMessage(ctx, tx.idb, tx.cipher, now, taskID, patch, events)
 	})
 }
+
+// FindTasksByProviderMessageIDs is FindTaskByProviderMessageID for many
+// ids of one account, in one query: it maps each id found to its task.
+func (db *DB) FindTasksByProviderMessageIDs(ctx context.Context, accountID int64, providerMessageIDs []string) (map[string]string, error) {
+	out := make(map[string]string, len(providerMessageIDs))
+	if len(providerMessageIDs) == 0 {
+		return out, nil
+	}
+	var rows []messageProviderID
+	err := db.idb.NewSelect().Model(&rows).Column("task_id", "provider_message_id").
+		Where("account_id = ?", accountID).Where("provider_message_id IN (?)", bun.List(providerMessageIDs)).Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("find tasks by provider message ids on account %d: %w", accountID, mapErr(err))
+	}
+	for _, r := range rows {
+		out[r.ProviderMessageID] = r.TaskID
+	}
+	return out, nil
+}

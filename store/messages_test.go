@@ -267,6 +267,9 @@ func TestProviderMessageIDs(t *testing.T) {
 		}
 		_, err := db.FindTaskByProviderMessageID(ctx, 1, "pm-b")
 		require.ErrorIs(t, err, ErrNotFound)
+		found, err := db.FindTasksByProviderMessageIDs(ctx, 2, []string{"pm-a", "pm-b", "pm-z"})
+		require.NoError(t, err)
+		require.Equal(t, map[string]string{"pm-a": "t2", "pm-b": "t1"}, found)
 
 		err = db.AddProviderMessageID(ctx, "t2", 1, "pm-a")
 		require.ErrorIs(t, err, ErrConflict, "an id of another task")
