@@ -333,6 +333,32 @@ func (db *DB) CountBatchMembers(ctx context.Context, batchID string) (BatchCount
 	return counts, nil
 }
 
+// CountBatchesMembers is CountBatchMembers for a page of batches, in one
+// grouped query; a batch without members maps to empty counts.
+func (db *DB) CountBatchesMembers(ctx context.Context, batchIDs []string) (map[string]BatchCounts, error) {
+	out := make(map[string]BatchCounts, len(batchIDs))
+	if len(batchIDs) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		BatchID string `bun:"batch_id"`
+		Status  string `bun:"status"`
+		N       int    `bun:"n"`
+	}
+	err := db.idb.NewSelect().TableExpr("messages AS m").ColumnExpr("m.batch_id, m.status, count(*) AS n").
+		Where("m.batch_id IN (?)", bun.List(batchIDs)).GroupExpr("m.batch_id, m.status").Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("count members of %d batches: %w", len(batchIDs), mapErr(err))
+	}
+	for _, id := range batchIDs {
+		out[id] = BatchCounts{}
+	}
+	for _, r := range rows {
+		out[r.BatchID][r.Status] = r.N
+	}
+	return out, nil
+}
+
 // SetBatchStatus records the status a batch's workflow answered a pause,
 // resume or cancel with. It changes only a batch still running or paused,
 // so an answer that arrives late never reopens a batch its workflow has

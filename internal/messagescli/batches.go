@@ -96,10 +96,10 @@ func newBatchListCommand(stdout io.Writer, c *common) *cobra.Command {
 
 func batchListTable(w io.Writer, page messages.BatchPage) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "BATCH ID\tACCEPTED\tAPP\tCHANNEL\tSTATUS\tRECEIVERS\tREJECTED\tFINISHED AT")
+	fmt.Fprintln(tw, "BATCH ID\tACCEPTED\tAPP\tCHANNEL\tSTATUS\tRECEIVERS\tREJECTED\tFINISHED\tFINISHED AT")
 	for _, b := range page.Items {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%s\n", b.ID, b.CreatedAt, b.AppID, b.ChannelID, b.Status,
-			b.SuccessCount, b.FailedCount, optTime(b.FinishedAt))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%s\n", b.ID, b.CreatedAt, b.AppID, b.ChannelID, b.Status,
+			b.SuccessCount, b.FailedCount, b.Finished, optTime(b.FinishedAt))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -168,14 +168,10 @@ func (c *common) printBatch(w io.Writer, b messages.BatchView) error {
 	row("channel", b.ChannelID)
 	row("status", b.Status)
 	row("receivers", fmt.Sprintf("%d accepted, %d rejected, %d in the request", b.SuccessCount, b.FailedCount, b.TotalCount))
-	if b.Counts != nil {
-		n := b.Counts
-		row("members", fmt.Sprintf("pending %d, processing %d, sent %d, success %d, failed %d, cancelled %d",
-			n.Pending, n.Processing, n.Sent, n.Success, n.Failed, n.Cancelled))
-	}
-	if b.Finished != nil {
-		row("finished", fmt.Sprintf("%d of %d", *b.Finished, b.SuccessCount))
-	}
+	n := b.Counts
+	row("members", fmt.Sprintf("pending %d, processing %d, sent %d, success %d, failed %d, cancelled %d",
+		n.Pending, n.Processing, n.Sent, n.Success, n.Failed, n.Cancelled))
+	row("finished", fmt.Sprintf("%d of %d", b.Finished, b.SuccessCount))
 	row("accepted", b.CreatedAt)
 	row("scheduled", optTime(b.ScheduledAt))
 	row("updated", optTime(b.UpdatedAt))

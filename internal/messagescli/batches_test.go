@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,8 +43,11 @@ func TestBatches(t *testing.T) {
 	out, err := w.runBatches(t, "viewer", "list", "--app", "shop")
 	require.NoError(t, err)
 	require.Contains(t, out, "BATCH ID")
-	require.Contains(t, out, id)
-	require.Contains(t, out, "running")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 2)
+	row := strings.Fields(lines[1])
+	require.Equal(t, id, row[0])
+	require.Equal(t, []string{"running", "2", "1", "0"}, row[4:8], "status, receivers, rejected, finished")
 
 	out, err = w.runBatches(t, "viewer", "show", id)
 	require.NoError(t, err)

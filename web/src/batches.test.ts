@@ -14,6 +14,8 @@ function batch(b: Partial<Batch> = {}): Batch {
     total_count: 10,
     success_count: 8,
     failed_count: 2,
+    counts: counts({ pending: 8 }),
+    finished: 0,
     scheduled_at: null,
     created_at: '2026-01-01T00:00:00Z',
     updated_at: null,
@@ -29,8 +31,8 @@ describe('batch progress', () => {
     expect(batchPercent(batch({ finished: 8 }))).toBe(100)
   })
 
-  it('is unknown in a list, which carries no counts', () => {
-    expect(batchPercent(batch())).toBeNull()
+  it('is nothing before any member is final', () => {
+    expect(batchPercent(batch())).toBe(0)
   })
 
   it('is whole for an ended batch without members', () => {

@@ -8,10 +8,8 @@ export const BATCH_FILTER_STATUSES: BatchStatus[] = ['running', 'paused', 'cance
 // Member statuses in the order a member passes through them.
 export const MEMBER_STATUSES = ['pending', 'processing', 'sent', 'success', 'failed', 'cancelled'] as const
 
-// Members in a final status out of the batch's members, 0–100; null
-// without counts (lists leave them out).
-export function batchPercent(b: Batch): number | null {
-  if (b.finished === undefined) return null
+// Members in a final status out of the batch's members, 0–100.
+export function batchPercent(b: Batch): number {
   if (b.success_count <= 0) return b.finished_at ? 100 : 0
   return Math.min(100, Math.floor((b.finished * 100) / b.success_count))
 }
@@ -36,9 +34,9 @@ export function batchLive(b: Batch): boolean {
     case 'running':
       return true
     case 'paused':
-      return (b.counts?.processing ?? 0) > 0
+      return b.counts.processing > 0
     case 'cancelled':
-      return !b.finished_at || (b.counts?.processing ?? 0) > 0
+      return !b.finished_at || b.counts.processing > 0
     default:
       return false
   }

@@ -30,8 +30,8 @@ type BatchCounts struct {
 	Cancelled  int `json:"cancelled"`
 }
 
-// BatchView is one batch as the admin API shows it. Counts is filled on
-// the detail and on actions, not in lists.
+// BatchView is one batch as the admin API shows it, with its members
+// counted by status.
 type BatchView struct {
 	ID           string       `json:"id"`
 	AppID        string       `json:"app_id"`
@@ -41,9 +41,9 @@ type BatchView struct {
 	TotalCount   int          `json:"total_count"`
 	SuccessCount int          `json:"success_count"`
 	FailedCount  int          `json:"failed_count"`
-	Counts       *BatchCounts `json:"counts,omitempty"`
-	// Finished counts the members in a final status, with Counts.
-	Finished    *int    `json:"finished,omitempty"`
+	Counts       BatchCounts `json:"counts"`
+	// Finished counts the members in a final status.
+	Finished    int     `json:"finished"`
 	ScheduledAt *string `json:"scheduled_at"`
 	CreatedAt   string  `json:"created_at"`
 	UpdatedAt   *string `json:"updated_at"`
@@ -71,15 +71,12 @@ func (h *handlers) batchView(b *store.Batch, counts store.BatchCounts) BatchView
 	} else {
 		v.TemporalURL = h.workflowURL(b.WorkflowID)
 	}
-	if counts != nil {
-		v.Counts = &BatchCounts{
-			Pending: counts[workflows.StatusPending], Processing: counts[workflows.StatusProcessing],
-			Sent: counts[workflows.StatusSent], Success: counts[workflows.StatusSuccess],
-			Failed: counts[workflows.StatusFailed], Cancelled: counts[workflows.StatusCancelled],
-		}
-		finished := v.Counts.Success + v.Counts.Failed + v.Counts.Cancelled
-		v.Finished = &finished
+	v.Counts = BatchCounts{
+		Pending: counts[workflows.StatusPending], Processing: counts[workflows.StatusProcessing],
+		Sent: counts[workflows.StatusSent], Success: counts[workflows.StatusSuccess],
+		Failed: counts[workflows.StatusFailed], Cancelled: counts[workflows.StatusCancelled],
 	}
+	v.Finished = v.Counts.Success + v.Counts.Failed + v.Counts.Cancelled
 	return v
 }
 
@@ -121,8 +118,16 @@ func (h *handlers) listBatches(c echo.Context) error {
 		bs = bs[:limit]
 		page.NextCursor = encodeBatchCursor(&bs[len(bs)-1])
 	}
+	ids := make([]string, len(bs))
 	for i := range bs {
-		page.Items = append(page.Items, h.batchView(&bs[i], nil))
+		ids[i] = bs[i].ID
+	}
+	counts, err := h.Store.CountBatchesMembers(c.Request().Context(), ids)
+	if err != nil {
+		return adminhttp.Internal("count batch members", err)
+	}
+	for i := range bs {
+		page.Items = append(page.Items, h.batchView(&bs[i], counts[bs[i].ID]))
 	}
 	return c.JSON(http.StatusOK, page)
 }

@@ -106,9 +106,9 @@ export interface Batch {
   total_count: number
   success_count: number
   failed_count: number
-  // On the detail and after actions only, not in lists.
-  counts?: BatchCounts
-  finished?: number
+  // Members by status, and those in a final status.
+  counts: BatchCounts
+  finished: number
   scheduled_at: string | null
   created_at: string
   updated_at: string | null
