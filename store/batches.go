@@ -322,7 +322,7 @@ func (db *DB) CountBatchMembers(ctx context.Context, batchID string) (BatchCount
 		N      int    `bun:"n"`
 	}
 	err := db.idb.NewSelect().TableExpr("messages AS m").ColumnExpr("m.status, count(*) AS n").
-		Where("m.batch_id = ?", batchID).GroupExpr("m.status").Scan(ctx, &rows)
+		Where(memberOf, batchID).GroupExpr("m.status").Scan(ctx, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("count members of batch %q: %w", batchID, mapErr(err))
 	}
@@ -346,7 +346,7 @@ func (db *DB) CountBatchesMembers(ctx context.Context, batchIDs []string) (map[s
 		N       int    `bun:"n"`
 	}
 	err := db.idb.NewSelect().TableExpr("messages AS m").ColumnExpr("m.batch_id, m.status, count(*) AS n").
-		Where("m.batch_id IN (?)", bun.List(batchIDs)).GroupExpr("m.batch_id, m.status").Scan(ctx, &rows)
+		Where(memberOfAny, bun.List(batchIDs)).GroupExpr("m.batch_id, m.status").Scan(ctx, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("count members of %d batches: %w", len(batchIDs), mapErr(err))
 	}
@@ -454,7 +454,7 @@ func (db *DB) ListBatchesToStart(ctx context.Context, olderThan time.Time, after
 	bs := []BatchToStart{}
 	q := db.idb.NewSelect().Model(&bs).
 		ExcludeColumn("subject", "content", "template_params", "attachments").
-		ColumnExpr("(SELECT m.expires_at FROM messages AS m WHERE m.batch_id = b.id AND m.batch_seq = 1) AS member_expires_at").
+		ColumnExpr("(SELECT m.expires_at FROM messages AS m WHERE m.batch_id = b.id AND m.batch_id <> '' AND m.batch_seq = 1) AS member_expires_at").
 		Where("b.workflow_id <> ''").
 		Where("b.status IN (?)", bun.List([]string{BatchRunning, BatchPaused})).
 		Where("b.created_at < ?", normTime(olderThan)).
@@ -491,7 +491,7 @@ func (db *DB) ListBatchMembers(ctx context.Context, batchID string) ([]BatchMemb
 		Receiver string `bun:"receiver"`
 	}
 	err := db.idb.NewSelect().TableExpr("messages AS m").Column("m.task_id", "m.receiver").
-		Where("m.batch_id = ?", batchID).OrderExpr("m.batch_seq ASC, m.id ASC").Scan(ctx, &rows)
+		Where(memberOf, batchID).OrderExpr("m.batch_seq ASC, m.id ASC").Scan(ctx, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("list members of batch %q: %w", batchID, mapErr(err))
 	}

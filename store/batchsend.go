@@ -41,11 +41,21 @@ type BatchMemberFilter struct {
 	Limit int
 }
 
+// memberOf and memberOfAny select the messages (alias m) of one batch or
+// of several. Each repeats the condition of the partial indexes on
+// batch_id: SQLite uses a partial index only for a query that states its
+// condition, and otherwise walks another index (status, say) over every
+// message in the store, fetching each row.
+const (
+	memberOf    = "m.batch_id = ? AND m.batch_id <> ''"
+	memberOfAny = "m.batch_id IN (?) AND m.batch_id <> ''"
+)
+
 // LoadBatchMembers returns the members f selects, in BatchSeq order, with
 // their own fields only: what the batch shares is the caller's to fill in.
 func (db *DB) LoadBatchMembers(ctx context.Context, f BatchMemberFilter) ([]Message, error) {
 	ms := []Message{}
-	q := db.idb.NewSelect().Model(&ms).Where("m.batch_id = ?", f.BatchID).Where("m.batch_seq >= ?", max(f.FromSeq, 1))
+	q := db.idb.NewSelect().Model(&ms).Where(memberOf, f.BatchID).Where("m.batch_seq >= ?", max(f.FromSeq, 1))
 	if f.ToSeq > 0 {
 		q = q.Where("m.batch_seq <= ?", f.ToSeq)
 	}
@@ -409,7 +419,7 @@ func (db *DB) CountBatchWork(ctx context.Context, batchID string, now time.Time,
 		N      int    `bun:"n"`
 	}
 	err := db.idb.NewSelect().Model((*Message)(nil)).ColumnExpr("m.status, COUNT(*) AS n").
-		Where("m.batch_id = ?", batchID).Where("m.batch_seq > 0").GroupExpr("m.status").Scan(ctx, &rows)
+		Where(memberOf, batchID).Where("m.batch_seq > 0").GroupExpr("m.status").Scan(ctx, &rows)
 	if err != nil {
 		return out, fmt.Errorf("count members of batch %q: %w", batchID, mapErr(err))
 	}
@@ -422,7 +432,7 @@ func (db *DB) CountBatchWork(ctx context.Context, batchID string, now time.Time,
 			First bun.NullTime `bun:"first"`
 		}
 		err := db.idb.NewSelect().Model((*Message)(nil)).ColumnExpr("COUNT(*) AS n, MIN(m.next_attempt_at) AS first").
-			Where("m.batch_id = ?", batchID).Where("m.batch_seq > 0").Where("m.status = ?", statusPending).
+			Where(memberOf, batchID).Where("m.batch_seq > 0").Where("m.status = ?", statusPending).
 			Where("m.next_attempt_at > ?", now).Scan(ctx, &waiting)
 		if err != nil {
 			return out, fmt.Errorf("count waiting members of batch %q: %w", batchID, mapErr(err))
@@ -439,7 +449,7 @@ func (db *DB) CountBatchWork(ctx context.Context, batchID string, now time.Time,
 	}
 	var buckets []int
 	err = db.idb.NewSelect().Model((*Message)(nil)).ColumnExpr("DISTINCT (m.batch_seq - 1) / ? AS b", bucket).
-		Where("m.batch_id = ?", batchID).Where("m.batch_seq > 0").
+		Where(memberOf, batchID).Where("m.batch_seq > 0").
 		Where("(m.status = ? OR (m.status = ? AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= ?)))", statusProcessing, statusPending, now).
 		OrderExpr("b ASC").Scan(ctx, &buckets)
 	if err != nil {

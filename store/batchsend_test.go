@@ -1,11 +1,15 @@
 package store
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
 )
 
 // memberFixture stores a batch-workflow batch of n members under a quota
@@ -209,4 +213,112 @@ func TestBatchMembers(t *testing.T) {
 			require.NotNil(t, b.FinishedAt)
 		})
 	})
+}
+
+// queryLog records the statements a store runs.
+type queryLog struct{ queries []string }
+
+func (l *queryLog) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }
+func (l *queryLog) AfterQuery(_ context.Context, e *bun.QueryEvent) {
+	l.queries = append(l.queries, e.Query)
+}
+
+// TestBatchQueriesUseTheBatchIndexes checks SQLite's plans for the reads
+// a batch workflow repeats: each must find its batch's members through a
+// batch index, not walk another index over every message in the store.
+func TestBatchQueriesUseTheBatchIndexes(t *testing.T) {
+	t.Parallel()
+	db := setup(t, "sqlite")
+	ctx := t.Context()
+	_, _ = memberFixture(t, db, "app-plan", 3)
+	batchID := "batch-app-plan"
+	log := &queryLog{}
+	db.Bun().AddQueryHook(log)
+	now := time.Now()
+	_, err := db.LoadBatchMembers(ctx, BatchMemberFilter{BatchID: batchID, FromSeq: 1, ToSeq: 100, Statuses: []string{"pending"}, DueBy: &now, Limit: 100})
+	require.NoError(t, err)
+	_, err = db.LoadBatchMembers(ctx, BatchMemberFilter{BatchID: batchID, Statuses: []string{"sent"}, CallbackStatuses: []string{"failed"}})
+	require.NoError(t, err)
+	_, err = db.CountBatchWork(ctx, batchID, now, 100)
+	require.NoError(t, err)
+	_, err = db.CountBatchMembers(ctx, batchID)
+	require.NoError(t, err)
+	_, err = db.CountBatchesMembers(ctx, []string{batchID, "another"})
+	require.NoError(t, err)
+	_, err = db.ListBatchesToStart(ctx, now.Add(time.Hour), "", 10)
+	require.NoError(t, err)
+
+	checked := plannedThrough(t, db, log.queries, "messages_batch_")
+	require.GreaterOrEqual(t, checked, 6, "every read above reads members: %v", log.queries)
+}
+
+// plannedThrough runs SQLite's EXPLAIN QUERY PLAN on each query that reads
+// messages (alias m), requires every step that reads m to go through an
+// index named with prefix, and returns how many such steps it saw.
+func plannedThrough(t *testing.T, db *DB, queries []string, prefix string) int {
+	t.Helper()
+	checked := 0
+	for _, q := range queries {
+		if !strings.Contains(q, "messages AS m") && !strings.Contains(q, `"messages" AS "m"`) {
+			continue
+		}
+		rows, err := db.Bun().QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q)
+		require.NoError(t, err)
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+			plan = append(plan, detail)
+		}
+		require.NoError(t, rows.Err())
+		require.NoError(t, rows.Close())
+		for _, step := range plan {
+			if strings.HasPrefix(step, "SCAN m") || strings.HasPrefix(step, "SEARCH m ") {
+				require.Contains(t, step, prefix, "query %s\nplan %v", q, plan)
+				checked++
+			}
+		}
+	}
+	return checked
+}
+
+// TestPartialIndexesServeTheirReads checks that the indexes which leave
+// batch members out (those not sent yet, or all of them) still serve the
+// reads they exist for: SQLite uses a partial index only when the query
+// states its condition, or one that implies it.
+func TestPartialIndexesServeTheirReads(t *testing.T) {
+	t.Parallel()
+	db := setup(t, "sqlite")
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name  string
+		index string
+		read  func() error
+	}{
+		{"Sweeper", "messages_status_updated_at_idx", func() error {
+			_, err := db.ListStaleMessages(ctx, "pending", time.Now(), 10)
+			return err
+		}},
+		// Either index on the account serves it; which one is the
+		// planner's to choose.
+		{"LatestToReceiver", "messages_account_", func() error {
+			_, err := db.FindLatestMessageTo(ctx, 7, []string{"+8613800138000"})
+			if errors.Is(err, ErrNotFound) {
+				return nil
+			}
+			return err
+		}},
+		{"ListByAccount", "messages_account_created_at_idx", func() error {
+			_, err := db.ListMessages(ctx, MessageFilter{AccountID: 7, Limit: 10})
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log := &queryLog{}
+			db.Bun().AddQueryHook(log)
+			require.NoError(t, tc.read())
+			require.Positive(t, plannedThrough(t, db, log.queries, tc.index), "%v", log.queries)
+		})
+	}
 }

@@ -221,7 +221,7 @@ func (db *DB) EraseBatchAttachments(ctx context.Context, appID string, before ti
 		return 0, errors.New("erase batch attachments: needs an app and a time")
 	}
 	unerased := db.idb.NewSelect().TableExpr("messages AS m").ColumnExpr("1").
-		Where("m.batch_id = b.id").Where("m.erased_at IS NULL")
+		Where("m.batch_id = b.id").Where("m.batch_id <> ''").Where("m.erased_at IS NULL")
 	res, err := db.idb.NewUpdate().TableExpr("batches AS b").
 		Set("attachments = NULL").Set("subject = ''").Set("content = ''").Set("template_params = NULL").
 		Where("b.app_id = ?", appID).Where("b.created_at < ?", normTime(before)).

@@ -301,7 +301,7 @@ func listBatchMessages(ctx context.Context, idb bun.IDB, c *Cipher, batchID stri
 	}
 	// Members of a batch-workflow batch are in request order by batch_seq;
 	// older batches' messages were inserted in that order.
-	err := idb.NewSelect().Model(&ms).Where("m.batch_id = ?", batchID).OrderExpr("m.batch_seq ASC, m.id ASC").Scan(ctx)
+	err := idb.NewSelect().Model(&ms).Where(memberOf, batchID).OrderExpr("m.batch_seq ASC, m.id ASC").Scan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list messages of batch %q: %w", batchID, mapErr(err))
 	}

@@ -174,7 +174,7 @@ which runs the API, the worker, Temporal and the fakes, and of every
 	f.IntVar(&o.sample, "sample", 50, "workflows described per scenario for transition and event counts")
 	f.IntVar(&o.rounds, "rounds", 3, "alternating rounds of both scenarios; sends/s is the median round")
 	f.BoolVar(&o.keep, "keep", false, "keep the temporary data directory")
-	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured scenarios to this file")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured scenarios (batch scenario: of the batch, from its request until it is final) to this file")
 	f.StringVar(&o.databaseURL, "database-url", "", "store the benchmark's data in this postgres:// database instead of a temporary SQLite file")
 	f.StringVar(&o.redisURL, "redis-url", "", "use this Redis (redis://host:6379/0) instead of the in-process server")
 	f.StringVar(&o.temporalDatabaseURL, "temporal-database-url", "", "keep the embedded Temporal server's data in this postgres:// database (visibility in <database>_visibility) instead of SQLite")
@@ -337,17 +337,11 @@ func runSingleBench(ctx context.Context, out io.Writer, o *benchOptions, s *stac
 	}
 	herald, traffic := heraldVia(c, chID), heraldVia(tc, tchID)
 
-	if o.cpuProfile != "" {
-		pf, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(o.cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	scenarios := []struct {
 		name string
 		send func(context.Context) (string, time.Duration, func() error, error)
@@ -562,3 +556,23 @@ func baselineWorkflow(ctx workflow.Context) error {
 
 // baselineStep stands in for the bookkeeping a real send does.
 func baselineStep(context.Context) error { return nil }
+
+// startCPUProfile profiles the process into path until stop is called; an
+// empty path profiles nothing.
+func startCPUProfile(path string) (stop func(), _ error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	pf, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(pf); err != nil {
+		pf.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		pf.Close()
+	}, nil
+}

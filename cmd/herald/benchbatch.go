@@ -65,9 +65,9 @@ func runBatchBench(ctx context.Context, out, errOut io.Writer, o *benchOptions, 
 		aliyunfake.WithTemplate(benchTemplateCode, "Your code is ${code}"),
 		aliyunfake.WithSignName(benchSignName),
 		aliyunfake.WithBatchedReports(),
-		// Herald applies the reports of a push one by one, each a signal
-		// to its member's workflow while batches have no workflow of their
-		// own: a push of 100 can take longer than the fake's default wait.
+		// A push of 100 reports is applied in one transaction, which on
+		// SQLite queues behind the chunks' writes: give it longer than the
+		// fake's default wait.
 		aliyunfake.WithPushTimeout(time.Minute))
 	defer fake.Close()
 	// Single sends carry their task id as OutId, so a receipt that beats
@@ -103,7 +103,12 @@ func runBatchBench(ctx context.Context, out, errOut io.Writer, o *benchOptions, 
 	// as from the real service.
 	fake.AutoReceipt(o.receiptDelay, aliyunfake.Delivered)
 
+	stopProfile, err := startCPUProfile(o.cpuProfile)
+	if err != nil {
+		return err
+	}
 	b, err := benchBatch(ctx, errOut, s, c, chID, o.receivers, o.batchTimeout)
+	stopProfile()
 	if err != nil {
 		return err
 	}

@@ -33,14 +33,14 @@ type BatchCounts struct {
 // BatchView is one batch as the admin API shows it, with its members
 // counted by status.
 type BatchView struct {
-	ID           string       `json:"id"`
-	AppID        string       `json:"app_id"`
-	ChannelID    int64        `json:"channel_id"`
-	MessageType  string       `json:"message_type"`
-	Status       string       `json:"status"`
-	TotalCount   int          `json:"total_count"`
-	SuccessCount int          `json:"success_count"`
-	FailedCount  int          `json:"failed_count"`
+	ID           string      `json:"id"`
+	AppID        string      `json:"app_id"`
+	ChannelID    int64       `json:"channel_id"`
+	MessageType  string      `json:"message_type"`
+	Status       string      `json:"status"`
+	TotalCount   int         `json:"total_count"`
+	SuccessCount int         `json:"success_count"`
+	FailedCount  int         `json:"failed_count"`
 	Counts       BatchCounts `json:"counts"`
 	// Finished counts the members in a final status.
 	Finished    int     `json:"finished"`
