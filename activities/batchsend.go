@@ -809,13 +809,18 @@ func (e *bulkEnv) decide(m *store.Message, acc *store.ProviderAccount, f rules.F
 		maxAtt = e.maxAtt
 	}
 	counted := m.AttemptCount
+	in := rules.Input{Now: e.a.now(), Rules: e.rules, Failure: f, MaxAttempts: maxAtt, AccountsLeft: left}
 	if f.Class == rules.ClassThrottled {
+		// Throttling uses up no attempt; its refusals, this one included,
+		// grow the wait and its total wait ends it, as for single sends.
 		counted--
+		in.AttemptsOnAccount = m.ThrottledCount + 1
+		in.DeferredFor = time.Duration(m.DeferredMS) * time.Millisecond
+	} else {
+		in.AttemptsOnAccount = max(counted, 1)
 	}
-	d := rules.Decide(rules.Input{
-		Now: e.a.now(), Rules: e.rules, Failure: f,
-		AttemptsOnAccount: max(counted, 1), TotalAttempts: max(counted, 1), MaxAttempts: maxAtt, AccountsLeft: left,
-	})
+	in.TotalAttempts = max(counted, 1)
+	d := rules.Decide(in)
 	accountID := acc.ID
 	text := memberFailureText(f)
 	cancelled := e.batch.Status == store.BatchCancelled
@@ -833,7 +838,7 @@ func (e *bulkEnv) decide(m *store.Message, acc *store.ProviderAccount, f rules.F
 		next := e.a.now().Add(d.Delay)
 		p.Status, p.NextAttemptAt = &pending, &next
 		if f.Class == rules.ClassThrottled {
-			p.UndoAttempt = true
+			p.UndoAttempt, p.Throttled, p.Deferred = true, true, d.Delay
 		}
 		if d.Action == rules.ActionSwitch && !slices.Contains(failed, acc.ID) {
 			list := strings.Trim(m.FailedAccounts+","+strconv.FormatInt(acc.ID, 10), ",")

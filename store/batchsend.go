@@ -113,6 +113,10 @@ type MemberPatch struct {
 	// UndoAttempt takes back the attempt a claim counted (a throttled
 	// send: throttling delays a member, it does not use up its attempts).
 	UndoAttempt bool
+	// Throttled counts one more throttled refusal, which holds the member
+	// back by Deferred.
+	Throttled bool
+	Deferred  time.Duration
 	// Event, when set, is appended to the member's timeline (its Seq is
 	// assigned here).
 	Event *MessageEvent
@@ -335,6 +339,9 @@ func updateMemberLocked(ctx context.Context, idb bun.IDB, c *Cipher, now time.Ti
 	}
 	if p.UndoAttempt {
 		q = q.Set("attempt_count = CASE WHEN attempt_count > 0 THEN attempt_count - 1 ELSE 0 END")
+	}
+	if p.Throttled {
+		q = q.Set("throttled_count = throttled_count + 1").Set("deferred_ms = deferred_ms + ?", p.Deferred.Milliseconds())
 	}
 	if mp.Status != nil {
 		q = q.Set("status = ?", *mp.Status)

@@ -322,3 +322,29 @@ func TestPartialIndexesServeTheirReads(t *testing.T) {
 		})
 	}
 }
+
+func TestThrottledMemberPatch(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		_, acc := memberFixture(t, db, "app-thr", 1)
+		id := "app-thr-m1"
+		for i := 1; i <= 2; i++ {
+			applied, err := db.UpdateBatchMembers(ctx, []MemberUpdate{claimUpdate(id, acc.ID)})
+			require.NoError(t, err)
+			require.Equal(t, []bool{true}, applied)
+			later := time.Now().Add(time.Duration(i) * 5 * time.Second)
+			applied, err = db.UpdateBatchMembers(ctx, []MemberUpdate{{TaskID: id, Patch: MemberPatch{
+				From: []string{"processing"}, NextAttemptAt: &later, UndoAttempt: true, Throttled: true, Deferred: time.Duration(i) * 5 * time.Second,
+				MessagePatch: MessagePatch{Status: ptr("pending")},
+			}}})
+			require.NoError(t, err)
+			require.Equal(t, []bool{true}, applied)
+		}
+		m, err := db.GetMessage(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, 0, m.AttemptCount)
+		require.Equal(t, 2, m.ThrottledCount)
+		require.Equal(t, int64(15000), m.DeferredMS)
+	})
+}

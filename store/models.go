@@ -376,6 +376,10 @@ type Message struct {
 	// SentAt is when a provider accepted the batch member's current
 	// attempt; its receipt timeout runs from there.
 	SentAt *time.Time `bun:"sent_at"`
+	// ThrottledCount counts the times providers throttled a batch member
+	// and DeferredMS how long, in milliseconds, that held it back.
+	ThrottledCount int   `bun:"throttled_count,notnull"`
+	DeferredMS     int64 `bun:"deferred_ms,notnull"`
 }
 
 // Batch records one batch request.
