@@ -46,7 +46,7 @@ const (
 // answers BatchProgressQuery, and continues as new before its history
 // grows long. It is registered as BatchWorkflowName.
 func BatchWorkflow(ctx workflow.Context, in BatchInput) (BatchProgress, error) {
-	b := &batchRun{in: in, nextSeq: 1}
+	b := &batchRun{in: in, nextSeq: 1, paused: in.Paused}
 	if r := in.Resume; r != nil {
 		b.nextSeq, b.paused, b.cancelled = r.NextSeq, r.Paused, r.Cancelled
 	}

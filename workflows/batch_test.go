@@ -323,6 +323,32 @@ func TestBatchWorkflowPauseResume(t *testing.T) {
 	require.Equal(t, []string{workflows.BatchStatusPaused, workflows.BatchStatusRunning, workflows.BatchStatusFinished}, stored)
 }
 
+// TestBatchWorkflowStartsPaused: a batch stored paused whose workflow is
+// started again (its run lost or ended) stays paused until resumed.
+func TestBatchWorkflowStartsPaused(t *testing.T) {
+	t.Parallel()
+	m := newBatchModel(t, 20)
+	var resumedAt time.Time
+	m.env.RegisterDelayedCallback(func() {
+		resumedAt = m.env.Now()
+		m.env.UpdateWorkflow(workflows.BatchResumeUpdate, "resume", &testsuite.TestUpdateCallback{
+			OnReject:   func(err error) { t.Errorf("resume rejected: %v", err) },
+			OnAccept:   func() {},
+			OnComplete: func(_ any, err error) { require.NoError(t, err) },
+		})
+	}, time.Hour)
+	in := batchInput(20)
+	in.Paused = true
+	m.env.ExecuteWorkflow(workflows.BatchWorkflowName, in)
+	p := batchResult(t, m)
+	require.Equal(t, workflows.BatchStatusFinished, p.Status)
+	m.requireAllFinal(t)
+	require.NotEmpty(t, m.chunks)
+	for _, c := range m.chunks {
+		require.False(t, c.at.Before(resumedAt), "chunk %d-%d started at %s, before the resume", c.req.FromSeq, c.req.ToSeq, c.at)
+	}
+}
+
 func TestBatchWorkflowCancel(t *testing.T) {
 	t.Parallel()
 	m := newBatchModel(t, 100)

@@ -42,6 +42,10 @@ type BatchInput struct {
 	// Resume carries a run's state into the next after continue-as-new;
 	// nil on the first run.
 	Resume *BatchResume
+	// Paused starts the first run paused: the batch was stored paused
+	// when its workflow was started again (its run lost or ended early),
+	// and an operator's pause must not turn into sending.
+	Paused bool
 }
 
 // BatchResume is what a batch workflow run hands its successor.

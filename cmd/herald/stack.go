@@ -649,7 +649,8 @@ func (s *stack) sweepBatches(ctx context.Context, engine *workflows.Client, olde
 
 // batchInput is the start input of a stored batch's workflow.
 func batchInput(b store.BatchToStart) workflows.BatchInput {
-	in := workflows.BatchInput{BatchID: b.ID, AppID: b.AppID, ChannelID: b.ChannelID, Members: b.SuccessCount}
+	in := workflows.BatchInput{BatchID: b.ID, AppID: b.AppID, ChannelID: b.ChannelID, Members: b.SuccessCount,
+		Paused: b.Status == store.BatchPaused}
 	if b.ScheduledAt != nil {
 		in.ScheduledAt = *b.ScheduledAt
 	}

@@ -18,5 +18,7 @@ func TestBatchInput(t *testing.T) {
 	exp := sched.Add(time.Hour)
 	b := store.BatchToStart{Batch: store.Batch{ID: "b1", AppID: "shop", ChannelID: 7, SuccessCount: 42, ScheduledAt: &sched}, ExpiresAt: &exp}
 	require.Equal(t, workflows.BatchInput{BatchID: "b1", AppID: "shop", ChannelID: 7, Members: 42, ScheduledAt: sched, ExpiresAt: exp}, batchInput(b))
-	require.Equal(t, workflows.BatchInput{BatchID: "b2", Members: 1}, batchInput(store.BatchToStart{Batch: store.Batch{ID: "b2", SuccessCount: 1}}))
+	require.Equal(t, workflows.BatchInput{BatchID: "b2", Members: 1}, batchInput(store.BatchToStart{Batch: store.Batch{ID: "b2", SuccessCount: 1, Status: store.BatchRunning}}))
+	require.Equal(t, workflows.BatchInput{BatchID: "b3", Members: 1, Paused: true}, batchInput(store.BatchToStart{Batch: store.Batch{ID: "b3", SuccessCount: 1, Status: store.BatchPaused}}),
+		"a paused batch starts again paused")
 }
