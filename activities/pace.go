@@ -146,15 +146,18 @@ func (a *Activities) Pace(ctx context.Context, req PaceRequest) (time.Duration, 
 		return 0, nil
 	}
 	wait, err := a.pacer.Reserve(ctx, paceKey(req.AccountID), req.Rate, req.TaskID)
-	if err == nil && wait > 0 {
-		a.metrics.PacingWait(req.AccountID, wait)
-	}
-	return wait, err
+	return a.notePacingWait(req.AccountID, wait, err)
 }
 
 // paceBulk is Pace for one member of a batch chunk.
 func (a *Activities) paceBulk(ctx context.Context, accountID int64, rate providers.Rate) (time.Duration, error) {
 	wait, err := a.pacer.ReserveBulk(ctx, paceKey(accountID), rate)
+	return a.notePacingWait(accountID, wait, err)
+}
+
+// notePacingWait counts a wait the pacer answered in the account's pacing
+// metric and passes the answer on.
+func (a *Activities) notePacingWait(accountID int64, wait time.Duration, err error) (time.Duration, error) {
 	if err == nil && wait > 0 {
 		a.metrics.PacingWait(accountID, wait)
 	}

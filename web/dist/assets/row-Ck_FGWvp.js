@@ -1,1 +1,0 @@
-import{xt as e}from"./index-BQvHxnD8.js";import{a as t,i as n}from"./input-DdYVZCWN.js";var r=e(n),i=e(t);export{r as n,i as t};
