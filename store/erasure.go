@@ -142,10 +142,11 @@ func eraseMessages(ctx context.Context, idb bun.IDB, now time.Time, f EraseFilte
 	if err != nil {
 		return EraseResult{}, err
 	}
-	// The other events' details go too: a provider's error text can quote
-	// the receiver. Their kinds and times stay, for the timeline.
-	if _, err := idb.NewUpdate().Model((*MessageEvent)(nil)).Set("detail = ''").
-		Where("task_id IN (?)", bun.List(taskIDs)).Where("detail <> ''").
+	// The other events' details go too, with a decision's inputs and a late
+	// receipt's data: a provider's text in any of them can quote the
+	// receiver. Their kinds and times stay, for the timeline.
+	if _, err := idb.NewUpdate().Model((*MessageEvent)(nil)).Set("detail = ''").Set("inputs = NULL").Set("data = NULL").
+		Where("task_id IN (?)", bun.List(taskIDs)).Where("(detail <> '' OR inputs IS NOT NULL OR data IS NOT NULL)").
 		Exec(ctx); err != nil {
 		return EraseResult{}, mapErr(err)
 	}

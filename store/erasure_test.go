@@ -45,7 +45,8 @@ func (f *eraseFixture) add(t *testing.T, appID, receiver string, age time.Durati
 		require.NoError(t, f.db.UpdateMessage(ctx, taskID, patch))
 	}
 	require.NoError(t, f.db.AddEvent(ctx, &MessageEvent{TaskID: taskID, Seq: 1, Kind: "reply", Detail: "TD", CreatedAt: created}))
-	require.NoError(t, f.db.AddEvent(ctx, &MessageEvent{TaskID: taskID, Seq: 2, Kind: "sent", Detail: "accepted by provider", CreatedAt: created}))
+	require.NoError(t, f.db.AddEvent(ctx, &MessageEvent{TaskID: taskID, Seq: 2, Kind: "sent", Detail: "accepted by provider", CreatedAt: created,
+		Inputs: json.RawMessage(`{"Failure":{"Message":"bad number ` + receiver + `"}}`), Data: json.RawMessage(`{"description":"` + receiver + `"}`)}))
 	return taskID
 }
 
@@ -70,6 +71,8 @@ func (f *eraseFixture) requireErased(t *testing.T, taskID, status string) {
 	require.Len(t, events, 2)
 	require.Empty(t, events[0].Detail, "reply text")
 	require.Empty(t, events[1].Detail, "provider texts can quote the receiver: erased too")
+	require.Empty(t, events[1].Inputs, "so can a decision's inputs")
+	require.Empty(t, events[1].Data, "and a late receipt's data")
 	require.Equal(t, "sent", events[1].Kind, "the event itself stays")
 }
 

@@ -447,8 +447,10 @@ type MessageEvent struct {
 	Code      string `bun:"code,notnull"`
 	// Detail is sealed at rest: it holds a receiver's reply, or a
 	// provider's error text, which may quote the receiver.
-	Detail string          `bun:"detail,notnull"`
-	Data   json.RawMessage `bun:"data,type:text"`
+	Detail string `bun:"detail,notnull"`
+	// Data holds a late receipt as it came; sealed at rest, as its
+	// description may quote the receiver.
+	Data json.RawMessage `bun:"data,type:text"`
 	// Inputs holds, on a rule decision, the structured facts the rules
 	// decided on (rules.Input as JSON), so the decision can be replayed
 	// against a draft rule set; nil on other events and older decisions.

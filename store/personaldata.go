@@ -110,7 +110,7 @@ func openJSON(c *Cipher, raw json.RawMessage) (json.RawMessage, error) {
 
 // sealEvent returns the row to store for e: a copy whose detail (a
 // receiver's reply, or a provider's error text, which may quote the
-// receiver) and rule inputs are sealed.
+// receiver), rule inputs and data are sealed.
 func sealEvent(c *Cipher, e *MessageEvent) (MessageEvent, error) {
 	row := *e
 	var err error
@@ -120,6 +120,10 @@ func sealEvent(c *Cipher, e *MessageEvent) (MessageEvent, error) {
 	// A decision's inputs hold the failure's provider message too.
 	if row.Inputs, err = sealJSON(c, e.Inputs); err != nil {
 		return MessageEvent{}, fmt.Errorf("seal inputs: %w", err)
+	}
+	// So does a late receipt's data: its description.
+	if row.Data, err = sealJSON(c, e.Data); err != nil {
+		return MessageEvent{}, fmt.Errorf("seal data: %w", err)
 	}
 	return row, nil
 }
@@ -133,6 +137,9 @@ func openEvents(c *Cipher, es []MessageEvent) error {
 		}
 		if es[i].Inputs, err = openJSON(c, es[i].Inputs); err != nil {
 			return fmt.Errorf("open inputs of event %d of task %q: %w", es[i].Seq, es[i].TaskID, err)
+		}
+		if es[i].Data, err = openJSON(c, es[i].Data); err != nil {
+			return fmt.Errorf("open data of event %d of task %q: %w", es[i].Seq, es[i].TaskID, err)
 		}
 		es[i].CreatedAt = normTime(es[i].CreatedAt)
 	}

@@ -76,6 +76,7 @@ func writePersonalData(t *testing.T, db *DB, taskID string) {
 		[]*MessageEvent{
 			{Seq: 1, Kind: "reply", Status: "sent", Detail: piiReply},
 			{Seq: 2, Kind: "decision", Status: "sent", Inputs: json.RawMessage(piiInputs)},
+			{Seq: 3, Kind: "late_receipt", Status: "failed", Data: json.RawMessage(piiInputs)},
 		}))
 	require.NoError(t, db.CreateRedrive(ctx, &Redrive{ID: "rd-" + taskID, Filter: `{"receiver":"` + piiReceiver + `"}`, Status: RedriveRunning}))
 }
@@ -104,7 +105,7 @@ func requireSealedUnder(t *testing.T, db *DB, keyID string) {
 	t.Helper()
 	raw := rawColumns(t, db)
 	for _, col := range []string{"messages.receiver", "messages.subject", "messages.content", "messages.template_params",
-		"messages.attachments", "messages.last_error", "batches.attachments", "message_events.detail", "message_events.inputs", "redrives.filter"} {
+		"messages.attachments", "messages.last_error", "batches.attachments", "message_events.detail", "message_events.inputs", "message_events.data", "redrives.filter"} {
 		require.NotEmpty(t, raw[col], "column %s has values", col)
 	}
 	for col, vals := range raw {
@@ -135,9 +136,10 @@ func requireReadsClear(t *testing.T, db *DB, taskID string) {
 	require.JSONEq(t, `[{"filename":"`+piiFile+`"}]`, string(b.Attachments))
 	evs, err := db.ListEvents(ctx, taskID)
 	require.NoError(t, err)
-	require.Len(t, evs, 2)
+	require.Len(t, evs, 3)
 	require.Equal(t, piiReply, evs[0].Detail)
 	require.JSONEq(t, piiInputs, string(evs[1].Inputs))
+	require.JSONEq(t, piiInputs, string(evs[2].Data))
 	watched, err := db.ListEventsAfter(ctx, 0, MessageFilter{}, 0)
 	require.NoError(t, err)
 	require.NotEmpty(t, watched)
@@ -299,7 +301,7 @@ func TestResealRotatesMasterKey(t *testing.T) {
 			require.Equal(t, 6, msgs.Scanned)
 			require.Equal(t, 5, msgs.Resealed, "the message written during the rotation is under the new key already")
 			require.Zero(t, msgs.Skipped)
-			require.Equal(t, 10, progressOf(t, got, "message_events").Resealed)
+			require.Equal(t, 15, progressOf(t, got, "message_events").Resealed)
 			require.Equal(t, 1, progressOf(t, got, "apps").Resealed)
 			require.Equal(t, 1, progressOf(t, got, "provider_accounts").Resealed)
 			require.Greater(t, len(reports), len(sealedTables), "progress is reported batch by batch")

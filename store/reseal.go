@@ -56,7 +56,7 @@ var sealedTables = []sealedTable{
 	{name: "batches", key: "id", text: []string{"attachments", "subject", "content", "template_params"}},
 	{name: "redrives", key: "id", text: []string{"filter"}},
 	{name: "messages", key: "id", text: []string{"receiver", "subject", "content", "last_error", "template_params", "attachments"}},
-	{name: "message_events", key: "id", text: []string{"detail", "inputs"}},
+	{name: "message_events", key: "id", text: []string{"detail", "inputs", "data"}},
 }
 
 // Reseal seals every sealed column of every row again under the current
