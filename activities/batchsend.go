@@ -197,6 +197,7 @@ type bulkMember struct {
 // them through the account's batch API or a bounded number of single
 // sends, and writes every outcome, a failure through the rule engine.
 func (a *Activities) SendChunk(ctx context.Context, req ChunkRequest) (ChunkResult, error) {
+	defer keepAlive(ctx, BulkHeartbeatEvery)()
 	var res ChunkResult
 	if a.batches == nil {
 		return res, temporal.NewNonRetryableApplicationError("batch store not configured in this worker", "batch.unconfigured", nil)
@@ -1023,6 +1024,7 @@ type SettleResult struct {
 // batch workflow runs it every few seconds instead of taking a signal per
 // receipt.
 func (a *Activities) SettleBatch(ctx context.Context, req SettleRequest) (SettleResult, error) {
+	defer keepAlive(ctx, BulkHeartbeatEvery)()
 	var res SettleResult
 	if a.batches == nil {
 		return res, temporal.NewNonRetryableApplicationError("batch store not configured in this worker", "batch.unconfigured", nil)
@@ -1188,6 +1190,7 @@ const ErrorNotCancellable = "batch.member_not_cancellable"
 // to that chunk. It returns how many it cancelled; for one member that is
 // not pending, a non-retryable ErrorNotCancellable error.
 func (a *Activities) CancelBatchMembers(ctx context.Context, req CancelMembersRequest) (int, error) {
+	defer keepAlive(ctx, BulkHeartbeatEvery)()
 	if a.batches == nil {
 		return 0, temporal.NewNonRetryableApplicationError("batch store not configured in this worker", "batch.unconfigured", nil)
 	}
@@ -1243,4 +1246,48 @@ func (a *Activities) SetBatchStatus(ctx context.Context, req BatchStatusRequest)
 		return temporal.NewNonRetryableApplicationError("batch store not configured in this worker", "batch.unconfigured", nil)
 	}
 	return a.batches.RecordBatchStatus(ctx, req.BatchID, req.Status, req.Finished)
+}
+
+// BulkHeartbeatEvery is how often a batch activity tells Temporal its
+// worker is alive, whatever it is waiting on (a provider call, a pacing
+// slot, the store); the batch workflow's heartbeat timeout is a few of
+// these, so a chunk whose worker died is handed to another worker within
+// it rather than after the chunk's whole time limit.
+const BulkHeartbeatEvery = 5 * time.Second
+
+// keepAlive heartbeats every interval until the returned stop is called.
+// Liveness, not progress: each activity's start-to-close timeout still
+// bounds one that is stuck. Local activities have no heartbeat.
+func keepAlive(ctx context.Context, every time.Duration) (stop func()) {
+	if !activity.IsActivity(ctx) || activity.GetInfo(ctx).IsLocalActivity {
+		return func() {}
+	}
+	return tick(ctx, every, func() { activity.RecordHeartbeat(ctx) })
+}
+
+// tick calls beat every interval until stop is called or ctx ends; stop
+// returns once beat is no longer called.
+func tick(ctx context.Context, every time.Duration, beat func()) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				beat()
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }

@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,4 +61,21 @@ func TestThrottledMemberWaitsLongerThenEnds(t *testing.T) {
 	require.NotNil(t, u.Patch.Status)
 	require.Equal(t, stFailed, *u.Patch.Status)
 	require.False(t, u.Patch.Throttled)
+}
+
+// TestKeepAliveTicksUntilStopped: a batch activity waiting on something
+// slow still heartbeats, so only a dead worker runs into the heartbeat
+// timeout; once stopped, it heartbeats no more.
+func TestKeepAliveTicksUntilStopped(t *testing.T) {
+	t.Parallel()
+	var beats atomic.Int32
+	stop := tick(t.Context(), 10*time.Millisecond, func() { beats.Add(1) })
+	require.Eventually(t, func() bool { return beats.Load() >= 3 }, 5*time.Second, time.Millisecond)
+	stop()
+	n := beats.Load()
+	time.Sleep(50 * time.Millisecond)
+	require.Equal(t, n, beats.Load(), "none after stop")
+
+	// Outside an activity (or in a local one) it does nothing.
+	keepAlive(t.Context(), time.Millisecond)()
 }

@@ -255,13 +255,18 @@ func (b *batchRun) awaitSlot(ctx workflow.Context) error {
 	}
 }
 
+// bulkHeartbeatTimeout is how soon a batch activity whose worker stopped
+// heartbeating is run again elsewhere: a few of the heartbeats it sends
+// while it runs (activities.BulkHeartbeatEvery).
+const bulkHeartbeatTimeout = 6 * activities.BulkHeartbeatEvery
+
 // chunkOptions run chunks on the bulk queue, below single sends'
 // priority, shared fairly between apps.
 func (b *batchRun) chunkOptions(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:           BatchTaskQueue,
 		StartToCloseTimeout: 10 * time.Minute,
-		HeartbeatTimeout:    2 * time.Minute,
+		HeartbeatTimeout:    bulkHeartbeatTimeout,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 10},
 		Priority:            temporal.Priority{PriorityKey: bulkPriority, FairnessKey: b.in.AppID},
 	})
@@ -296,7 +301,7 @@ func (b *batchRun) settle(ctx workflow.Context) (BatchProgress, error) {
 	sctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:           BatchTaskQueue,
 		StartToCloseTimeout: 5 * time.Minute,
-		HeartbeatTimeout:    2 * time.Minute,
+		HeartbeatTimeout:    bulkHeartbeatTimeout,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
 		Priority:            temporal.Priority{PriorityKey: bulkPriority, FairnessKey: b.in.AppID},
 	})
@@ -354,7 +359,7 @@ func (b *batchRun) cancelMembers(ctx workflow.Context) error {
 	cctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:           BatchTaskQueue,
 		StartToCloseTimeout: 30 * time.Minute,
-		HeartbeatTimeout:    time.Minute,
+		HeartbeatTimeout:    bulkHeartbeatTimeout,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
 	})
 	if err := workflow.ExecuteActivity(cctx, acts.CancelBatchMembers, activities.CancelMembersRequest{BatchID: b.in.BatchID}).Get(ctx, nil); err != nil {
