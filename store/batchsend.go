@@ -279,22 +279,6 @@ func addEvents(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, event
 	return nil
 }
 
-// updateMember applies p to one member, locking it first, and writes its
-// event.
-func updateMember(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, taskID string, p MemberPatch, stats *statsBatch) (bool, error) {
-	ok, err := updateMemberLocked(ctx, idb, c, now, taskID, nil, p, stats)
-	if err != nil || !ok || p.Event == nil {
-		return ok, err
-	}
-	seq, err := nextEventSeq(ctx, idb, taskID)
-	if err != nil {
-		return false, err
-	}
-	ev := *p.Event
-	ev.TaskID, ev.Seq = taskID, seq
-	return true, addEvent(ctx, idb, c, now, &ev)
-}
-
 // updateMemberLocked applies p to one member whose state st was read under
 // its row lock (nil: lock and read it here); the caller writes p.Event.
 func updateMemberLocked(ctx context.Context, idb bun.IDB, c *Cipher, now time.Time, taskID string, st *messageState, p MemberPatch, stats *statsBatch) (bool, error) {

@@ -223,6 +223,15 @@ func (l *queryLog) AfterQuery(_ context.Context, e *bun.QueryEvent) {
 	l.queries = append(l.queries, e.Query)
 }
 
+// logged returns db with its statements recorded in a new log.
+func logged(db *DB) (*DB, *queryLog) {
+	log := &queryLog{}
+	c := *db
+	c.bun = db.bun.WithQueryHook(log)
+	c.idb = c.bun
+	return &c, log
+}
+
 // TestBatchQueriesUseTheBatchIndexes checks SQLite's plans for the reads
 // a batch workflow repeats: each must find its batch's members through a
 // batch index, not walk another index over every message in the store.
@@ -232,8 +241,8 @@ func TestBatchQueriesUseTheBatchIndexes(t *testing.T) {
 	ctx := t.Context()
 	_, _ = memberFixture(t, db, "app-plan", 3)
 	batchID := "batch-app-plan"
-	log := &queryLog{}
-	db.Bun().AddQueryHook(log)
+	plain := db
+	db, log := logged(db)
 	now := time.Now()
 	_, err := db.LoadBatchMembers(ctx, BatchMemberFilter{BatchID: batchID, FromSeq: 1, ToSeq: 100, Statuses: []string{"pending"}, DueBy: &now, Limit: 100})
 	require.NoError(t, err)
@@ -248,7 +257,7 @@ func TestBatchQueriesUseTheBatchIndexes(t *testing.T) {
 	_, err = db.ListBatchesToStart(ctx, now.Add(time.Hour), "", 10)
 	require.NoError(t, err)
 
-	checked := plannedThrough(t, db, log.queries, "messages_batch_")
+	checked := plannedThrough(t, plain, log.queries, "messages_batch_")
 	require.GreaterOrEqual(t, checked, 6, "every read above reads members: %v", log.queries)
 }
 
@@ -294,30 +303,29 @@ func TestPartialIndexesServeTheirReads(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		index string
-		read  func() error
+		read  func(db *DB) error
 	}{
-		{"Sweeper", "messages_status_updated_at_idx", func() error {
+		{"Sweeper", "messages_status_updated_at_idx", func(db *DB) error {
 			_, err := db.ListStaleMessages(ctx, "pending", time.Now(), 10)
 			return err
 		}},
 		// Either index on the account serves it; which one is the
 		// planner's to choose.
-		{"LatestToReceiver", "messages_account_", func() error {
+		{"LatestToReceiver", "messages_account_", func(db *DB) error {
 			_, err := db.FindLatestMessageTo(ctx, 7, []string{"+8613800138000"})
 			if errors.Is(err, ErrNotFound) {
 				return nil
 			}
 			return err
 		}},
-		{"ListByAccount", "messages_account_created_at_idx", func() error {
+		{"ListByAccount", "messages_account_created_at_idx", func(db *DB) error {
 			_, err := db.ListMessages(ctx, MessageFilter{AccountID: 7, Limit: 10})
 			return err
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			log := &queryLog{}
-			db.Bun().AddQueryHook(log)
-			require.NoError(t, tc.read())
+			hooked, log := logged(db)
+			require.NoError(t, tc.read(hooked))
 			require.Positive(t, plannedThrough(t, db, log.queries, tc.index), "%v", log.queries)
 		})
 	}
