@@ -201,6 +201,22 @@ func sentMessage(f *fixture, accountID int64, pmid, status, callbackStatus strin
 	return id
 }
 
+// sendingMessage stores a message being sent through accSMS, its
+// acceptance not recorded yet; batchSeq > 0 makes it a batch member.
+func sendingMessage(f *fixture, batchSeq int) string {
+	id := uuid.NewString()
+	acc := int64(accSMS)
+	m := store.Message{
+		TaskID: id, AppID: f.app.ID, ChannelID: chSMS, MessageType: store.ChannelSMS, Receiver: testPhone,
+		Status: workflows.StatusProcessing, AccountID: &acc, AttemptCount: 1, MaxAttempts: 3,
+	}
+	if batchSeq > 0 {
+		m.BatchID, m.BatchSeq = "batch-1", batchSeq
+	}
+	f.store.putMessage(m)
+	return id
+}
+
 func receiptJSON(t *testing.T, receipts ...map[string]any) string {
 	t.Helper()
 	b, err := json.Marshal(receipts)
@@ -332,12 +348,7 @@ func TestCallbackReceipts(t *testing.T) {
 	t.Run("ErrBatchMemberReceiptBeforeItsSend", func(t *testing.T) {
 		t.Parallel()
 		f := setup(t)
-		id := uuid.NewString()
-		acc := int64(accSMS)
-		f.store.putMessage(store.Message{
-			TaskID: id, AppID: f.app.ID, ChannelID: chSMS, MessageType: store.ChannelSMS, Receiver: testPhone,
-			Status: workflows.StatusProcessing, AccountID: &acc, AttemptCount: 1, MaxAttempts: 3, BatchID: "batch-1", BatchSeq: 1,
-		})
+		id := sendingMessage(f, 1)
 		_, raw := push(t, f, path, receiptJSON(t, map[string]any{"task_id": id, "provider_message_id": "pm-early", "status": "delivered"}))
 		require.Equal(t, "RETRY", raw, "refused until the member's send is recorded")
 		m, err := f.store.GetMessage(ctx, id)
@@ -397,12 +408,7 @@ func TestCallbackReceipts(t *testing.T) {
 			t.Run(during, func(t *testing.T) {
 				t.Parallel()
 				f := setup(t)
-				id := uuid.NewString()
-				acc := int64(accSMS)
-				f.store.putMessage(store.Message{
-					TaskID: id, AppID: f.app.ID, ChannelID: chSMS, MessageType: store.ChannelSMS, Receiver: testPhone,
-					Status: workflows.StatusProcessing, AccountID: &acc, AttemptCount: 1, MaxAttempts: 3,
-				})
+				id := sendingMessage(f, 0)
 				var once sync.Once
 				accept := func() {
 					once.Do(func() {
@@ -470,10 +476,7 @@ func TestCallbackReceipts(t *testing.T) {
 		// recorded yet (the push beat the provider's answer, or the worker
 		// died mid-send). The workflow gets it and checks it once the
 		// send returns.
-		id := uuid.NewString()
-		acc := accSMS
-		f.store.putMessage(store.Message{TaskID: id, AppID: f.app.ID, ChannelID: chSMS, MessageType: store.ChannelSMS, Receiver: testPhone,
-			Status: workflows.StatusProcessing, AccountID: &acc, AttemptCount: 1, MaxAttempts: 3})
+		id := sendingMessage(f, 0)
 		status, raw := push(t, f, path, receiptJSON(t, map[string]any{"provider_message_id": "pm-new", "task_id": id, "status": "delivered"}))
 		require.Equal(t, http.StatusOK, status)
 		require.Equal(t, "OK", raw)
