@@ -23,7 +23,8 @@ type AuditRecord struct {
 	ObjectType string `bun:"object_type,notnull" json:"object_type"`
 	ObjectID   string `bun:"object_id,notnull" json:"object_id"`
 	// Diff maps each changed field to [before, after]; the caller
-	// replaces secrets with "[redacted]" before it gets here.
+	// replaces secrets with "[redacted]" before it gets here. It is sealed
+	// at rest, as personal data is.
 	Diff     map[string]any `bun:"-" json:"diff"`
 	DiffJSON string         `bun:"diff,notnull" json:"-"`
 	ClientIP string         `bun:"client_ip,notnull" json:"client_ip"`
@@ -61,9 +62,16 @@ func (db *DB) InsertAudit(ctx context.Context, r *AuditRecord) error {
 		return fmt.Errorf("insert audit record: diff: %w", err)
 	}
 	r.DiffJSON = string(raw)
-	if _, err := db.idb.NewInsert().Model(r).Exec(ctx); err != nil {
+	// Sealed at rest: an operator's filter or a changed field can name a
+	// receiver.
+	row := *r
+	if row.DiffJSON, err = db.cipher.SealText(r.DiffJSON); err != nil {
+		return fmt.Errorf("insert audit record: seal diff: %w", err)
+	}
+	if _, err := db.idb.NewInsert().Model(&row).Exec(ctx); err != nil {
 		return fmt.Errorf("insert audit record: %w", mapErr(err))
 	}
+	r.ID = row.ID
 	return nil
 }
 
@@ -102,6 +110,10 @@ func (db *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditRecord, erro
 	}
 	for i := range out {
 		out[i].At = normTime(out[i].At)
+		var err error
+		if out[i].DiffJSON, err = db.cipher.OpenText(out[i].DiffJSON); err != nil {
+			return nil, fmt.Errorf("list audit records: record %d: open diff: %w", out[i].ID, err)
+		}
 		if err := json.Unmarshal([]byte(out[i].DiffJSON), &out[i].Diff); err != nil {
 			return nil, fmt.Errorf("list audit records: record %d: diff: %w", out[i].ID, err)
 		}

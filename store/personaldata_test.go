@@ -79,6 +79,8 @@ func writePersonalData(t *testing.T, db *DB, taskID string) {
 			{Seq: 3, Kind: "late_receipt", Status: "failed", Data: json.RawMessage(piiInputs)},
 		}))
 	require.NoError(t, db.CreateRedrive(ctx, &Redrive{ID: "rd-" + taskID, Filter: `{"receiver":"` + piiReceiver + `"}`, Status: RedriveRunning}))
+	require.NoError(t, db.InsertAudit(ctx, &AuditRecord{Actor: "user:alice", Action: "redrive.create", ObjectType: "redrive", ObjectID: "rd-" + taskID,
+		Diff: map[string]any{"filter": []any{nil, `{"receiver":"` + piiReceiver + `"}`}}}))
 }
 
 // rawColumns reads every sealed text column as stored, with a plain query.
@@ -105,7 +107,7 @@ func requireSealedUnder(t *testing.T, db *DB, keyID string) {
 	t.Helper()
 	raw := rawColumns(t, db)
 	for _, col := range []string{"messages.receiver", "messages.subject", "messages.content", "messages.template_params",
-		"messages.attachments", "messages.last_error", "batches.attachments", "message_events.detail", "message_events.inputs", "message_events.data", "redrives.filter"} {
+		"messages.attachments", "messages.last_error", "batches.attachments", "message_events.detail", "message_events.inputs", "message_events.data", "redrives.filter", "audit_log.diff"} {
 		require.NotEmpty(t, raw[col], "column %s has values", col)
 	}
 	for col, vals := range raw {
@@ -155,6 +157,10 @@ func requireReadsClear(t *testing.T, db *DB, taskID string) {
 	rd, err := db.GetRedrive(ctx, "rd-"+taskID)
 	require.NoError(t, err)
 	require.JSONEq(t, `{"receiver":"`+piiReceiver+`"}`, rd.Filter)
+	recs, err := db.ListAudit(ctx, AuditFilter{ObjectID: "rd-" + taskID})
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	require.Equal(t, map[string]any{"filter": []any{nil, `{"receiver":"` + piiReceiver + `"}`}}, recs[0].Diff)
 }
 
 func TestPersonalDataSealedAtRest(t *testing.T) {

@@ -57,6 +57,7 @@ var sealedTables = []sealedTable{
 	{name: "redrives", key: "id", text: []string{"filter"}},
 	{name: "messages", key: "id", text: []string{"receiver", "subject", "content", "last_error", "template_params", "attachments"}},
 	{name: "message_events", key: "id", text: []string{"detail", "inputs", "data"}},
+	{name: "audit_log", key: "id", text: []string{"diff"}},
 }
 
 // Reseal seals every sealed column of every row again under the current
