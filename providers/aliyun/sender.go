@@ -537,6 +537,11 @@ func (s *Sender) sendDates(sentAt time.Time) []string {
 		if t.Before(now.Add(-queryHistory)) || t.After(now.Add(querySlack)) {
 			continue
 		}
+		// Nothing was sent after now, and Aliyun refuses a SendDate after
+		// its today: the slack must not reach past midnight in China.
+		if t.After(now) {
+			t = now
+		}
 		d := t.Format(sendDateForm)
 		if len(dates) == 0 || dates[len(dates)-1] != d {
 			dates = append(dates, d)

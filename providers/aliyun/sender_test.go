@@ -727,6 +727,14 @@ func TestSendDates(t *testing.T) {
 			require.Equal(t, tc.want, s.sendDates(tc.sentAt))
 		})
 	}
+	t.Run("SentJustBeforeMidnight", func(t *testing.T) {
+		t.Parallel()
+		// A minute before midnight in China, the slack after the send
+		// must not ask for tomorrow, which Aliyun refuses.
+		late := time.Date(2025, 3, 1, 23, 59, 30, 0, cst)
+		s := newSenderWithAPI(Config{}, nil, func() time.Time { return late })
+		require.Equal(t, []string{"20250301"}, s.sendDates(late.Add(-10*time.Second)))
+	})
 }
 
 // TestReceiptRoundTrip has the fake push its real SmsReport format to a
