@@ -163,14 +163,7 @@ func (db *DB) UpdateBatchMembers(ctx context.Context, updates []MemberUpdate) ([
 			}
 			applied[i] = ok
 			if ok && u.Patch.Event != nil {
-				ev := *u.Patch.Event
-				ev.TaskID, ev.Seq = u.TaskID, seqs[u.TaskID]
-				seqs[u.TaskID]++
-				if ev.Seq == 0 {
-					ev.Seq = 1
-					seqs[u.TaskID] = 2
-				}
-				events = append(events, &ev)
+				events = append(events, seqs.next(u.TaskID, u.Patch.Event))
 			}
 		}
 		if err := addEvents(ctx, tx.idb, tx.cipher, now, events); err != nil {
@@ -231,9 +224,21 @@ FROM messages m LEFT JOIN provider_accounts pa ON pa.id = m.account_id WHERE m.t
 	return out, nil
 }
 
-// nextEventSeqs is nextEventSeq for many tasks.
-func nextEventSeqs(ctx context.Context, idb bun.IDB, taskIDs []string) (map[string]int, error) {
-	out := make(map[string]int, len(taskIDs))
+// eventSeqs holds the next timeline seq of each of a write's tasks.
+type eventSeqs map[string]int
+
+// next returns a copy of e as the next event of the task's timeline.
+func (s eventSeqs) next(taskID string, e *MessageEvent) *MessageEvent {
+	ev := *e
+	ev.TaskID, ev.Seq = taskID, s[taskID]
+	s[taskID]++
+	return &ev
+}
+
+// nextEventSeqs is nextEventSeq for many tasks: every one of taskIDs gets
+// a seq, 1 for a task without events.
+func nextEventSeqs(ctx context.Context, idb bun.IDB, taskIDs []string) (eventSeqs, error) {
+	out := make(eventSeqs, len(taskIDs))
 	if len(taskIDs) == 0 {
 		return out, nil
 	}
@@ -539,15 +544,6 @@ type TaskReceipt struct {
 	MemberReceipt
 }
 
-// ApplyMemberReceipt is ApplyMemberReceipts for one receipt.
-func (db *DB) ApplyMemberReceipt(ctx context.Context, taskID string, r MemberReceipt) (string, error) {
-	effects, err := db.ApplyMemberReceipts(ctx, []TaskReceipt{{TaskID: taskID, MemberReceipt: r}})
-	if err != nil {
-		return "", err
-	}
-	return effects[0], nil
-}
-
 // ApplyMemberReceipts applies receipts to members of batch-workflow
 // batches directly, with no workflow per member, and reports each one's
 // effect: a delivered receipt of any send the member's account accepted
@@ -618,10 +614,7 @@ func (db *DB) ApplyMemberReceipts(ctx context.Context, receipts []TaskReceipt) (
 			if p.CallbackStatus != nil {
 				st.CallbackStatus = *p.CallbackStatus
 			}
-			ev := *p.Event
-			ev.TaskID, ev.Seq = r.TaskID, seqs[r.TaskID]
-			seqs[r.TaskID]++
-			events = append(events, &ev)
+			events = append(events, seqs.next(r.TaskID, p.Event))
 		}
 		if err := addEvents(ctx, tx.idb, tx.cipher, now, events); err != nil {
 			return err

@@ -31,6 +31,15 @@ func memberFixture(t *testing.T, db *DB, appID string, n int) (*Channel, *Provid
 	return ch, acc
 }
 
+// applyMemberReceipt applies one receipt through ApplyMemberReceipts.
+func applyMemberReceipt(ctx context.Context, db *DB, taskID string, r MemberReceipt) (string, error) {
+	effects, err := db.ApplyMemberReceipts(ctx, []TaskReceipt{{TaskID: taskID, MemberReceipt: r}})
+	if err != nil {
+		return "", err
+	}
+	return effects[0], nil
+}
+
 func claimUpdate(taskID string, accountID int64) MemberUpdate {
 	return MemberUpdate{TaskID: taskID, Patch: MemberPatch{From: []string{"pending"}, NewAttempt: true,
 		MessagePatch: MessagePatch{Status: ptr("processing"), AccountID: &accountID}}}
@@ -110,18 +119,18 @@ func TestBatchMembers(t *testing.T) {
 
 		t.Run("Receipts", func(t *testing.T) {
 			// A failed receipt of another send changes nothing.
-			effect, err := db.ApplyMemberReceipt(ctx, "app-bm-m1", MemberReceipt{AccountID: acc.ID, ProviderMessageID: "pm-old", Status: "failed"})
+			effect, err := applyMemberReceipt(ctx, db, "app-bm-m1", MemberReceipt{AccountID: acc.ID, ProviderMessageID: "pm-old", Status: "failed"})
 			require.NoError(t, err)
 			require.Equal(t, ReceiptLate, effect)
 			// Its current send's failure waits for the rule engine.
-			effect, err = db.ApplyMemberReceipt(ctx, "app-bm-m1", MemberReceipt{AccountID: acc.ID, ProviderMessageID: "pm-1", Status: "failed", Code: "UNDELIV"})
+			effect, err = applyMemberReceipt(ctx, db, "app-bm-m1", MemberReceipt{AccountID: acc.ID, ProviderMessageID: "pm-1", Status: "failed", Code: "UNDELIV"})
 			require.NoError(t, err)
 			require.Equal(t, ReceiptFailedMarked, effect)
 			ms, err := db.LoadBatchMembers(ctx, BatchMemberFilter{BatchID: batchID, Statuses: []string{"sent"}, CallbackStatuses: []string{"failed", "rejected"}})
 			require.NoError(t, err)
 			require.Len(t, ms, 1)
 			// A delivered one ends it success.
-			effect, err = db.ApplyMemberReceipt(ctx, "app-bm-m1", MemberReceipt{AccountID: acc.ID, ProviderMessageID: "pm-1", Status: "delivered"})
+			effect, err = applyMemberReceipt(ctx, db, "app-bm-m1", MemberReceipt{AccountID: acc.ID, ProviderMessageID: "pm-1", Status: "delivered"})
 			require.NoError(t, err)
 			require.Equal(t, ReceiptDelivered, effect)
 			m, err := db.GetMessage(ctx, "app-bm-m1")
@@ -129,7 +138,7 @@ func TestBatchMembers(t *testing.T) {
 			require.Equal(t, "success", m.Status)
 			require.NotNil(t, m.FinishedAt)
 			// A repeat (the provider pushing again) writes nothing.
-			effect, err = db.ApplyMemberReceipt(ctx, "app-bm-m1", MemberReceipt{AccountID: acc.ID, ProviderMessageID: "pm-1", Status: "delivered"})
+			effect, err = applyMemberReceipt(ctx, db, "app-bm-m1", MemberReceipt{AccountID: acc.ID, ProviderMessageID: "pm-1", Status: "delivered"})
 			require.NoError(t, err)
 			require.Equal(t, ReceiptRepeated, effect)
 			evs, err := db.ListEvents(ctx, "app-bm-m1")
@@ -138,7 +147,7 @@ func TestBatchMembers(t *testing.T) {
 			// Single sends are no members.
 			single := quotaMessage("app-bm", ch.ID, "app-bm-single")
 			require.NoError(t, db.CreateMessages(ctx, []*Message{single}, nil))
-			effect, err = db.ApplyMemberReceipt(ctx, single.TaskID, MemberReceipt{AccountID: acc.ID, Status: "delivered"})
+			effect, err = applyMemberReceipt(ctx, db, single.TaskID, MemberReceipt{AccountID: acc.ID, Status: "delivered"})
 			require.NoError(t, err)
 			require.Equal(t, ReceiptNotMember, effect)
 		})
