@@ -60,6 +60,7 @@ declare module 'vue' {
     BatchDrawer: typeof import('./components/BatchDrawer.vue')['default']
     BatchStatusTag: typeof import('./components/BatchStatusTag.vue')['default']
     BreakerTag: typeof import('./components/BreakerTag.vue')['default']
+    CursorPager: typeof import('./components/CursorPager.vue')['default']
     MessageDrawer: typeof import('./components/MessageDrawer.vue')['default']
     ProviderConfigForm: typeof import('./components/ProviderConfigForm.vue')['default']
     RouterLink: typeof import('vue-router')['RouterLink']

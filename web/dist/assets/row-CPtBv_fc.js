@@ -1,0 +1,1 @@
+import{xt as e}from"./index-CEiGWQJn.js";import{a as t,i as n}from"./input-BjG5xoRC.js";var r=e(n),i=e(t);export{r as n,i as t};

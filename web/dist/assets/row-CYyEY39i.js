@@ -1,1 +1,0 @@
-import{xt as e}from"./index-BBwN0_Hl.js";import{a as t,i as n}from"./input-y7UQCkIa.js";var r=e(n),i=e(t);export{r as n,i as t};

@@ -1,0 +1,1 @@
+import{Gn as e}from"./index-CEiGWQJn.js";function t(){let t=e([``]),n=e(0);return{pageIndex:n,cursor:()=>t.value[n.value]||void 0,first(){t.value=[``],n.value=0},forward(e){return e?(t.value=[...t.value.slice(0,n.value+1),e],n.value++,!0):!1},back(){return n.value!==0&&(n.value--,!0)}}}export{t};

@@ -1,1 +1,0 @@
-import{Un as e}from"./index-BBwN0_Hl.js";function t(){let t=e([``]),n=e(0);return{pageIndex:n,cursor:()=>t.value[n.value]||void 0,first(){t.value=[``],n.value=0},forward(e){return e?(t.value=[...t.value.slice(0,n.value+1),e],n.value++,!0):!1},back(){return n.value!==0&&(n.value--,!0)}}}export{t};
