@@ -27,6 +27,7 @@ type BatchStore interface {
 	GetBatch(ctx context.Context, id string) (*store.Batch, error)
 	GetMessage(ctx context.Context, taskID string) (*store.Message, error)
 	LoadBatchMembers(ctx context.Context, f store.BatchMemberFilter) ([]store.Message, error)
+	ExpandBatchMembers(ctx context.Context, batchID string, fromSeq, toSeq int) (int, error)
 	UpdateBatchMembers(ctx context.Context, updates []store.MemberUpdate) ([]bool, error)
 	AddProviderMessageIDs(ctx context.Context, ids []store.ProviderID) error
 	CountBatchWork(ctx context.Context, batchID string, now time.Time, bucket int) (store.BatchMemberCounts, error)
@@ -208,6 +209,11 @@ func (a *Activities) SendChunk(ctx context.Context, req ChunkRequest) (ChunkResu
 	}
 	if b.Status == store.BatchCancelled {
 		return res, nil
+	}
+	// Usually the batch's background expansion wrote these rows already;
+	// a chunk that overtakes it writes its own range.
+	if _, err := a.batches.ExpandBatchMembers(ctx, req.BatchID, req.FromSeq, req.ToSeq); err != nil {
+		return res, err
 	}
 	env, err := a.bulkEnv(ctx, b)
 	if err != nil {
@@ -1033,6 +1039,11 @@ func (a *Activities) SettleBatch(ctx context.Context, req SettleRequest) (Settle
 	if err != nil {
 		return res, fmt.Errorf("load batch %s: %w", req.BatchID, err)
 	}
+	// A member still staged (its chunk failed for good before it wrote
+	// the rows) is counted and found due only as a row.
+	if _, err := a.batches.ExpandBatchMembers(ctx, b.ID, 1, 0); err != nil {
+		return res, err
+	}
 	env, err := a.bulkEnv(ctx, b)
 	if err != nil {
 		return res, err
@@ -1213,6 +1224,9 @@ func (a *Activities) CancelBatchMembers(ctx context.Context, req CancelMembersRe
 		}
 		return 1, nil
 	}
+	if _, err := a.batches.ExpandBatchMembers(ctx, req.BatchID, 1, 0); err != nil {
+		return 0, err
+	}
 	total := 0
 	for {
 		ms, err := a.batches.LoadBatchMembers(ctx, store.BatchMemberFilter{BatchID: req.BatchID, Statuses: []string{stPending}, Limit: 500})
@@ -1231,6 +1245,24 @@ func (a *Activities) CancelBatchMembers(ctx context.Context, req CancelMembersRe
 		}
 		activity.RecordHeartbeat(ctx, total)
 	}
+}
+
+// ExpandRequest names the batch whose staged members ExpandBatch writes.
+type ExpandRequest struct {
+	BatchID string
+}
+
+// ExpandBatch gives every staged member of a batch its message row, run
+// by run, and returns how many it wrote. The batch workflow runs it once
+// when it starts, beside its chunks, so the members of a batch that waits
+// (scheduled, paused, held by quiet hours) are listed and found by
+// receiver well before their chunks run.
+func (a *Activities) ExpandBatch(ctx context.Context, req ExpandRequest) (int, error) {
+	defer keepAlive(ctx, BulkHeartbeatEvery)()
+	if a.batches == nil {
+		return 0, temporal.NewNonRetryableApplicationError("batch store not configured in this worker", "batch.unconfigured", nil)
+	}
+	return a.batches.ExpandBatchMembers(ctx, req.BatchID, 1, 0)
 }
 
 // BatchStatusRequest sets a batch's status.

@@ -104,7 +104,7 @@ func otherAppBatch(t *testing.T, f *fixture) string {
 	require.NoError(t, f.store.CreateBatch(context.Background(),
 		&store.Batch{ID: id, AppID: "someone-else", ChannelID: chWeCom, WorkflowID: workflows.BatchWorkflowID(id), Status: store.BatchRunning},
 		&store.Message{AppID: "someone-else", ChannelID: chWeCom, Status: workflows.StatusPending},
-		[]store.BatchMember{{TaskID: uuid.NewString(), Receiver: "u1"}}))
+		[]string{"u1"}))
 	return id
 }
 

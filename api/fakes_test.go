@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/google/uuid"
 	"net/http"
 	"slices"
 	"sort"
@@ -221,18 +222,22 @@ func (f *fakeStore) CreateMessages(_ context.Context, msgs []*store.Message, bat
 	return nil
 }
 
-// CreateBatch stores the members as the real store does: rows numbered
-// by BatchSeq whose shared fields stay on the batch.
-func (f *fakeStore) CreateBatch(ctx context.Context, b *store.Batch, member *store.Message, members []store.BatchMember) error {
-	if b.WorkflowID == "" || len(members) == 0 {
+// CreateBatch stores the members as rows numbered by BatchSeq whose
+// shared fields stay on the batch, as the real store's expanded members
+// are, with the task ids the real store gives them.
+func (f *fakeStore) CreateBatch(ctx context.Context, b *store.Batch, member *store.Message, receivers []string) error {
+	if b.WorkflowID == "" || len(receivers) == 0 {
 		return errors.New("create batch: needs a workflow id and members")
+	}
+	if b.MemberPrefix == "" {
+		b.MemberPrefix = uuid.NewString()[:28]
 	}
 	b.MessageType, b.SignatureName = member.MessageType, member.SignatureName
 	b.UpdatedAt = &b.CreatedAt
-	msgs := make([]*store.Message, len(members))
-	for i, mb := range members {
+	msgs := make([]*store.Message, len(receivers))
+	for i, r := range receivers {
 		m := *member
-		m.TaskID, m.Receiver, m.BatchID, m.BatchSeq = mb.TaskID, mb.Receiver, b.ID, i+1
+		m.TaskID, m.Receiver, m.BatchID, m.BatchSeq = b.MemberTaskID(i+1), r, b.ID, i+1
 		m.Subject, m.Content, m.TemplateParams, m.Attachments = "", "", nil, nil
 		m.ScheduledAt = b.ScheduledAt
 		msgs[i] = &m

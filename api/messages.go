@@ -539,13 +539,11 @@ func (s *Server) sendBatch(c echo.Context) error {
 	// store keeps subject, content, parameters and attachments once, on
 	// the batch. Members carry no key of their own: the key is the batch's.
 	member := s.messageRow(app, p, "", batch.ID, "", hash, now)
-	members := make([]store.BatchMember, len(accepted))
-	tasks := make([]batchTask, len(accepted))
+	receivers := make([]string, len(accepted))
 	for i, a := range accepted {
-		members[i] = store.BatchMember{TaskID: s.newID(), Receiver: a.normalized}
-		tasks[i] = batchTask{Index: a.index, TaskID: members[i].TaskID}
+		receivers[i] = a.normalized
 	}
-	if err := s.store.CreateBatch(ctx, batch, member, members); err != nil {
+	if err := s.store.CreateBatch(ctx, batch, member, receivers); err != nil {
 		if errors.Is(err, store.ErrConflict) && key != "" {
 			resp, rerr := s.replayBatch(ctx, app, req, key, hash)
 			if rerr != nil || resp != nil {
@@ -557,7 +555,12 @@ func (s *Server) sendBatch(c echo.Context) error {
 		}
 		return errDatabase("create batch", err)
 	}
-	s.metrics.MessageAccepted(app.ID, p.channel.ID, len(members))
+	// Task ids are the batch's member prefix and each member's seq.
+	tasks := make([]batchTask, len(accepted))
+	for i, a := range accepted {
+		tasks[i] = batchTask{Index: a.index, TaskID: batch.MemberTaskID(i + 1)}
+	}
+	s.metrics.MessageAccepted(app.ID, p.channel.ID, len(receivers))
 	s.startBatch(ctx, batch, member)
 	return success(c, batchResponse{
 		BatchID:      batch.ID,

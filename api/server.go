@@ -47,7 +47,7 @@ type Store interface {
 	ListBatchMessages(ctx context.Context, batchID string) ([]store.Message, error)
 	// CreateBatch stores a batch run by a batch workflow and its members
 	// in bulk; it fails as CreateMessages does.
-	CreateBatch(ctx context.Context, b *store.Batch, member *store.Message, members []store.BatchMember) error
+	CreateBatch(ctx context.Context, b *store.Batch, member *store.Message, receivers []string) error
 	GetBatch(ctx context.Context, id string) (*store.Batch, error)
 	// ListBatchMembers returns the task ids and receivers of a batch's
 	// members in request order.

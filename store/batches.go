@@ -12,17 +12,12 @@ import (
 	"github.com/uptrace/bun/dialect/pgdialect"
 )
 
-// BatchMember is one receiver of a batch-workflow batch: the task id it
-// was given at accept and its normalised receiver, in request order.
+// BatchMember is one receiver of a batch-workflow batch: its task id and
+// its normalised receiver.
 type BatchMember struct {
 	TaskID   string
 	Receiver string
 }
-
-// bulkChunk is how many members one PostgreSQL statement inserts: large
-// enough that a 100,000-receiver batch is a handful of round trips, small
-// enough that one statement stays a few megabytes.
-const bulkChunk = 10000
 
 // sqliteChunk is how many members one SQLite statement inserts, within the
 // driver's limit on bound parameters.
@@ -33,32 +28,44 @@ const sqliteChunk = 500
 // Content, TemplateParams, SignatureName, Attachments, ScheduledAt) and a
 // WorkflowID; member carries the rest of every member row (AppID,
 // ChannelID, Status, MaxAttempts, ExpiresAt, Priority, RequestHash); the
-// i-th of members becomes the member with BatchSeq i+1, its subject,
-// content, parameters and attachments stored empty. The members are
-// reserved against their app's quotas and counted in the statistics as
-// CreateMessages does, but with one statement per quota and per rollup
-// row, and inserted in a few multi-row statements, so the cost of a batch
-// grows with its receivers only in the bytes written.
+// i-th of receivers becomes the member with BatchSeq i+1 and task id
+// b.MemberTaskID(i+1) (CreateBatch draws b.MemberPrefix when it is
+// empty).
+//
+// The members are stored staged: their receivers in runs of a thousand,
+// not yet as message rows, which the batch's chunks and its background
+// expansion write (ExpandBatchMembers), or a read of the task (GetMessage)
+// does. They are reserved against their app's quotas and counted in the
+// statistics now, with one statement per quota and per rollup row, so
+// accepting a batch costs a few statements whatever its size.
 //
 // It returns ErrConflict, storing nothing, if the batch's (app id,
-// idempotency key) or a task id exists, and a *QuotaExceededError, storing
-// nothing, if the members do not all fit their app's quotas.
-func (db *DB) CreateBatch(ctx context.Context, b *Batch, member *Message, members []BatchMember) error {
+// idempotency key) or its member prefix exists, and a *QuotaExceededError,
+// storing nothing, if the members do not all fit their app's quotas.
+func (db *DB) CreateBatch(ctx context.Context, b *Batch, member *Message, receivers []string) error {
 	if b.WorkflowID == "" {
 		return errors.New("create batch: a batch with members stored apart needs its workflow id")
 	}
-	if len(members) == 0 {
+	if len(receivers) == 0 {
 		return errors.New("create batch: no members")
+	}
+	if b.MemberPrefix == "" {
+		prefix, err := newMemberPrefix()
+		if err != nil {
+			return fmt.Errorf("create batch: %w", err)
+		}
+		b.MemberPrefix = prefix
 	}
 	now := db.timestamp()
 	return db.RunInTx(ctx, func(ctx context.Context, tx *DB) error {
-		return createBatch(ctx, tx.idb, tx.dialect, now, tx.keys, tx.cipher, b, member, members)
+		return createBatch(ctx, tx.idb, now, tx.cipher, b, member, receivers)
 	})
 }
 
-func createBatch(ctx context.Context, idb bun.IDB, dialect string, now time.Time, keys *ReceiverKeyer, c *Cipher,
-	b *Batch, member *Message, members []BatchMember,
-) error {
+// MemberTaskID is the task id of the batch's member at seq (from 1).
+func (b *Batch) MemberTaskID(seq int) string { return MemberTaskID(b.MemberPrefix, seq) }
+
+func createBatch(ctx context.Context, idb bun.IDB, now time.Time, c *Cipher, b *Batch, member *Message, receivers []string) error {
 	if b.CreatedAt.IsZero() {
 		b.CreatedAt = now
 	}
@@ -70,6 +77,27 @@ func createBatch(ctx context.Context, idb bun.IDB, dialect string, now time.Time
 	}
 	b.MessageType = member.MessageType
 	b.SignatureName = member.SignatureName
+
+	m := *member
+	m.CreatedAt = b.CreatedAt
+	m.ExpiresAt = normTimePtr(m.ExpiresAt)
+	if m.MessageType == ChannelSMS && m.SMSSegments == 0 {
+		m.SMSSegments = SMSSegments(b.Content, b.SignatureName)
+	}
+	// Reserved first: the batch row records the reservation its members
+	// start with.
+	mark, err := reserveQuotaGroup(ctx, idb, m.AppID, m.ChannelID, m.CreatedAt, int64(len(receivers)))
+	if err != nil {
+		return err
+	}
+	if mark.scopes != 0 {
+		m.QuotaState, m.QuotaScopes, m.QuotaDay, m.QuotaMonth = QuotaReserved, mark.scopes, mark.day, mark.month
+	}
+	defaults, err := json.Marshal(defaultsOf(&m))
+	if err != nil {
+		return fmt.Errorf("create batch: %w", err)
+	}
+	b.MemberDefaults = string(defaults)
 	row, err := sealBatch(c, b)
 	if err != nil {
 		return fmt.Errorf("create batch: %w", err)
@@ -77,35 +105,11 @@ func createBatch(ctx context.Context, idb bun.IDB, dialect string, now time.Time
 	if _, err := idb.NewInsert().Model(&row).Exec(ctx); err != nil {
 		return fmt.Errorf("create batch: %w", mapErr(err))
 	}
-
-	m := *member
-	m.BatchID, m.BatchSeq = b.ID, 0
-	m.Subject, m.Content, m.TemplateParams, m.Attachments = "", "", nil, nil
-	m.IdempotencyKey = ""
-	m.ScheduledAt = b.ScheduledAt
-	m.CreatedAt, m.UpdatedAt = b.CreatedAt, b.CreatedAt
-	m.ExpiresAt = normTimePtr(m.ExpiresAt)
-	if m.MessageType == ChannelSMS && m.SMSSegments == 0 {
-		m.SMSSegments = SMSSegments(b.Content, b.SignatureName)
-	}
-	mark, err := reserveQuotaGroup(ctx, idb, m.AppID, m.ChannelID, m.CreatedAt, int64(len(members)))
-	if err != nil {
+	if err := stageMembers(ctx, idb, c, b.ID, receivers); err != nil {
 		return err
-	}
-	if mark.scopes != 0 {
-		m.QuotaState, m.QuotaScopes, m.QuotaDay, m.QuotaMonth = QuotaReserved, mark.scopes, mark.day, mark.month
 	}
 	var stats statsBatch
-	stats.countAcceptedAlike(&m, int64(len(members)))
-
-	if dialect == DialectPostgres {
-		err = insertMembersPostgres(ctx, idb, keys, c, &m, members)
-	} else {
-		err = insertMembersRows(ctx, idb, keys, c, &m, members)
-	}
-	if err != nil {
-		return err
-	}
+	stats.countAcceptedAlike(&m, int64(len(receivers)))
 	// Counted last, after the quota rows, as every writer does (see
 	// statsBatch).
 	return stats.apply(ctx, idb)
@@ -142,55 +146,53 @@ func memberValues(m *Message) []any {
 	}
 }
 
-// insertMembersPostgres inserts the members in statements of bulkChunk
-// rows, each sending the per-member values as three arrays and the shared
-// ones once: INSERT … SELECT … FROM unnest(…) WITH ORDINALITY.
-func insertMembersPostgres(ctx context.Context, idb bun.IDB, keys *ReceiverKeyer, c *Cipher, m *Message, members []BatchMember) error {
+// insertMembersPostgres inserts the members, the first at BatchSeq
+// firstSeq, in one statement that sends the per-member values as three
+// arrays and the shared ones once: INSERT … SELECT … FROM unnest(…) WITH
+// ORDINALITY.
+func insertMembersPostgres(ctx context.Context, idb bun.IDB, keys *ReceiverKeyer, c *Cipher, m *Message, members []BatchMember, firstSeq int) error {
 	shared := memberValues(m)
 	placeholders := strings.TrimSuffix(strings.Repeat("?, ", len(shared)), ", ")
 	query := "INSERT INTO messages (task_id, receiver, receiver_key, batch_seq, " + strings.Join(memberColumns, ", ") + ")\n" +
 		"SELECT u.task_id, u.receiver, u.receiver_key, u.n + ?, " + placeholders + "\n" +
 		"FROM unnest(?::text[], ?::text[], ?::text[]) WITH ORDINALITY AS u(task_id, receiver, receiver_key, n)"
-	for start := 0; start < len(members); start += bulkChunk {
-		part := members[start:min(start+bulkChunk, len(members))]
-		taskIDs := make([]string, len(part))
-		receivers := make([]string, len(part))
-		receiverKeys := make([]string, len(part))
-		for i, mb := range part {
-			sealed, err := c.SealText(mb.Receiver)
-			if err != nil {
-				return fmt.Errorf("create batch members: seal receiver: %w", err)
-			}
-			taskIDs[i], receivers[i] = mb.TaskID, sealed
-			if keys != nil {
-				receiverKeys[i] = keys.Key(m.MessageType, mb.Receiver)
-			}
+	taskIDs := make([]string, len(members))
+	receivers := make([]string, len(members))
+	receiverKeys := make([]string, len(members))
+	for i, mb := range members {
+		sealed, err := c.SealText(mb.Receiver)
+		if err != nil {
+			return fmt.Errorf("insert batch members: seal receiver: %w", err)
 		}
-		args := make([]any, 0, len(shared)+4)
-		args = append(args, start)
-		args = append(args, shared...)
-		args = append(args, pgdialect.Array(taskIDs), pgdialect.Array(receivers), pgdialect.Array(receiverKeys))
-		if _, err := idb.NewRaw(query, args...).Exec(ctx); err != nil {
-			return fmt.Errorf("create batch members: %w", mapErr(err))
+		taskIDs[i], receivers[i] = mb.TaskID, sealed
+		if keys != nil {
+			receiverKeys[i] = keys.Key(m.MessageType, mb.Receiver)
 		}
+	}
+	args := make([]any, 0, len(shared)+4)
+	args = append(args, firstSeq-1)
+	args = append(args, shared...)
+	args = append(args, pgdialect.Array(taskIDs), pgdialect.Array(receivers), pgdialect.Array(receiverKeys))
+	if _, err := idb.NewRaw(query, args...).Exec(ctx); err != nil {
+		return fmt.Errorf("insert batch members: %w", mapErr(err))
 	}
 	return nil
 }
 
-// insertMembersRows inserts the members as ordinary rows, sqliteChunk at a
-// time: the embedded store of development, where a batch's size is
-// bounded by patience rather than by round trips.
-func insertMembersRows(ctx context.Context, idb bun.IDB, keys *ReceiverKeyer, c *Cipher, m *Message, members []BatchMember) error {
+// insertMembersRows inserts the members, the first at BatchSeq firstSeq,
+// as ordinary rows, sqliteChunk at a time: the embedded store of
+// development.
+func insertMembersRows(ctx context.Context, idb bun.IDB, keys *ReceiverKeyer, c *Cipher, m *Message, members []BatchMember, firstSeq int) error {
 	rows := make([]Message, 0, min(sqliteChunk, len(members)))
 	for start := 0; start < len(members); start += sqliteChunk {
 		rows = rows[:0]
 		for i, mb := range members[start:min(start+sqliteChunk, len(members))] {
 			row := *m
 			row.TaskID = mb.TaskID
-			row.BatchSeq = start + i + 1
+			row.BatchSeq = firstSeq + start + i
 			sealed, err := c.SealText(mb.Receiver)
 			if err != nil {
-				return fmt.Errorf("create batch members: seal receiver: %w", err)
+				return fmt.Errorf("insert batch members: seal receiver: %w", err)
 			}
 			row.Receiver = sealed
 			if keys != nil {
@@ -199,7 +201,7 @@ func insertMembersRows(ctx context.Context, idb bun.IDB, keys *ReceiverKeyer, c 
 			rows = append(rows, row)
 		}
 		if _, err := idb.NewInsert().Model(&rows).Exec(ctx); err != nil {
-			return fmt.Errorf("create batch members: %w", mapErr(err))
+			return fmt.Errorf("insert batch members: %w", mapErr(err))
 		}
 	}
 	return nil
@@ -330,7 +332,19 @@ func (db *DB) CountBatchMembers(ctx context.Context, batchID string) (BatchCount
 	for _, r := range rows {
 		counts[r.Status] = r.N
 	}
+	staged, err := stagedCounts(ctx, db.idb, []string{batchID})
+	if err != nil {
+		return nil, fmt.Errorf("count members of batch %q: %w", batchID, err)
+	}
+	counts.addStaged(staged[batchID])
 	return counts, nil
+}
+
+// addStaged counts n staged members: pending, as their rows will start.
+func (c BatchCounts) addStaged(n int) {
+	if n > 0 {
+		c[statusPending] += n
+	}
 }
 
 // CountBatchesMembers is CountBatchMembers for a page of batches, in one
@@ -355,6 +369,13 @@ func (db *DB) CountBatchesMembers(ctx context.Context, batchIDs []string) (map[s
 	}
 	for _, r := range rows {
 		out[r.BatchID][r.Status] = r.N
+	}
+	staged, err := stagedCounts(ctx, db.idb, batchIDs)
+	if err != nil {
+		return nil, fmt.Errorf("count members of %d batches: %w", len(batchIDs), err)
+	}
+	for id, n := range staged {
+		out[id].addStaged(n)
 	}
 	return out, nil
 }
@@ -470,6 +491,15 @@ func (db *DB) ListBatchesToStart(ctx context.Context, olderThan time.Time, after
 	}
 	for i := range bs {
 		normBatchTimes(&bs[i].Batch)
+		// A batch with staged members says it itself; older ones, and
+		// their first member, are read above.
+		if bs[i].MemberDefaults != "" {
+			m, err := memberTemplate(&bs[i].Batch)
+			if err != nil {
+				return nil, fmt.Errorf("list batches to start: %w", err)
+			}
+			bs[i].ExpiresAt = m.ExpiresAt
+		}
 		bs[i].ExpiresAt = normTimePtr(bs[i].ExpiresAt)
 	}
 	return bs, nil
@@ -483,9 +513,22 @@ func normBatchTimes(b *Batch) {
 }
 
 // ListBatchMembers returns the task ids and receivers of a batch's
-// members in BatchSeq order: what a replayed batch request answers with,
-// read without the rest of 100,000 rows.
+// members, staged ones included: what a replayed batch request answers
+// with, read without the rest of 100,000 rows. They come in BatchSeq
+// order, the members with rows first.
 func (db *DB) ListBatchMembers(ctx context.Context, batchID string) ([]BatchMember, error) {
+	var out []BatchMember
+	err := db.RunInTx(ctx, func(ctx context.Context, tx *DB) error {
+		var err error
+		out, err = tx.listBatchMembers(ctx, batchID)
+		return err
+	})
+	return out, err
+}
+
+// listBatchMembers is ListBatchMembers in the caller's transaction, so a
+// run expanded meanwhile is read once, as rows or as a run.
+func (db *DB) listBatchMembers(ctx context.Context, batchID string) ([]BatchMember, error) {
 	var rows []struct {
 		TaskID   string `bun:"task_id"`
 		Receiver string `bun:"receiver"`
@@ -503,5 +546,16 @@ func (db *DB) ListBatchMembers(ctx context.Context, batchID string) ([]BatchMemb
 		}
 		out[i] = BatchMember{TaskID: r.TaskID, Receiver: recv}
 	}
-	return out, nil
+	b, err := getBatch(ctx, db.idb, db.cipher, batchID)
+	if errors.Is(err, ErrNotFound) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list members of batch %q: %w", batchID, err)
+	}
+	staged, err := db.listStagedMembers(ctx, b)
+	if err != nil {
+		return nil, fmt.Errorf("list members of batch %q: %w", batchID, err)
+	}
+	return append(out, staged...), nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,8 +12,8 @@ import (
 )
 
 // newWorkflowBatch returns a batch-workflow batch of n members of app on
-// channel, with its member template.
-func newWorkflowBatch(appID string, channelID int64, n int) (*Batch, *Message, []BatchMember) {
+// channel, with its member template and receivers.
+func newWorkflowBatch(appID string, channelID int64, n int) (*Batch, *Message, []string) {
 	id := uuid.NewString()
 	sched := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
 	b := &Batch{
@@ -26,11 +27,45 @@ func newWorkflowBatch(appID string, channelID int64, n int) (*Batch, *Message, [
 		AppID: appID, ChannelID: channelID, MessageType: ChannelSMS, SignatureName: "Acme", Status: "pending",
 		MaxAttempts: 3, ExpiresAt: &exp, RequestHash: "hash",
 	}
-	members := make([]BatchMember, n)
-	for i := range members {
-		members[i] = BatchMember{TaskID: uuid.NewString(), Receiver: fmt.Sprintf("+86138%08d", i)}
+	receivers := make([]string, n)
+	for i := range receivers {
+		receivers[i] = fmt.Sprintf("+86138%08d", i)
 	}
-	return b, member, members
+	return b, member, receivers
+}
+
+// createWorkflowBatch stores a batch as newWorkflowBatch makes it, its
+// members staged, and returns them.
+func createWorkflowBatch(t testing.TB, db *DB, appID string, channelID int64, n int) (*Batch, *Message, []BatchMember) {
+	t.Helper()
+	b, member, receivers := newWorkflowBatch(appID, channelID, n)
+	require.NoError(t, db.CreateBatch(t.Context(), b, member, receivers))
+	return b, member, membersOf(b, receivers)
+}
+
+// membersOf pairs a stored batch's receivers with their task ids.
+func membersOf(b *Batch, receivers []string) []BatchMember {
+	out := make([]BatchMember, len(receivers))
+	for i, r := range receivers {
+		out[i] = BatchMember{TaskID: b.MemberTaskID(i + 1), Receiver: r}
+	}
+	return out
+}
+
+// expandAll gives every staged member of a batch its row, as the batch
+// workflow does when it starts.
+func expandAll(t testing.TB, db *DB, batchID string) {
+	t.Helper()
+	_, err := db.ExpandBatchMembers(t.Context(), batchID, 1, 0)
+	require.NoError(t, err)
+}
+
+// memberRows counts a batch's message rows.
+func memberRows(t testing.TB, db *DB, batchID string) int {
+	t.Helper()
+	n, err := db.Bun().NewSelect().Table("messages").Where("batch_id = ?", batchID).Count(t.Context())
+	require.NoError(t, err)
+	return int(n)
 }
 
 func TestCreateBatch(t *testing.T) {
@@ -43,9 +78,49 @@ func TestCreateBatch(t *testing.T) {
 		accepted := time.Now().UTC().Truncate(time.Minute).Add(5 * time.Second)
 		db.now = func() time.Time { return accepted }
 
-		b, member, members := newWorkflowBatch("bulk", ch.ID, 1203)
-		require.NoError(t, db.CreateBatch(ctx, b, member, members))
+		b, member, members := createWorkflowBatch(t, db, "bulk", ch.ID, 1203)
 
+		t.Run("Staged", func(t *testing.T) {
+			require.Zero(t, memberRows(t, db, b.ID), "members are accepted without message rows")
+			counts, err := db.CountBatchMembers(ctx, b.ID)
+			require.NoError(t, err)
+			require.Equal(t, BatchCounts{"pending": 1203}, counts, "staged members count as pending")
+			got, err := db.ListBatchMembers(ctx, b.ID)
+			require.NoError(t, err)
+			require.Equal(t, members, got, "a replay answers with every task id")
+			id, err := uuid.Parse(members[0].TaskID)
+			require.NoError(t, err)
+			require.Equal(t, uuid.Version(8), id.Version())
+			var sealed string
+			require.NoError(t, db.Bun().NewSelect().Table("batch_receivers").Column("receivers").
+				Where("batch_id = ?", b.ID).Limit(1).Scan(ctx, &sealed))
+			require.NotContains(t, sealed, "13800000000", "staged receivers are sealed")
+		})
+		t.Run("ReadExpandsItsRun", func(t *testing.T) {
+			m, err := db.GetMessage(ctx, members[1100].TaskID)
+			require.NoError(t, err)
+			require.Equal(t, 1101, m.BatchSeq)
+			require.Equal(t, 203, memberRows(t, db, b.ID), "the read wrote its run of members, not the batch")
+			_, err = db.GetMessage(ctx, b.MemberTaskID(1204))
+			require.ErrorIs(t, err, ErrNotFound, "past the batch's last member")
+			_, err = db.GetMessage(ctx, MemberTaskID("aaaaaaaa-aaaa-8aaa-aaaa-aaaa", 1))
+			require.ErrorIs(t, err, ErrNotFound, "no batch has that prefix")
+			got, err := db.ListBatchMembers(ctx, b.ID)
+			require.NoError(t, err)
+			require.ElementsMatch(t, members, got, "rows and runs together, each member once")
+		})
+		t.Run("Expand", func(t *testing.T) {
+			n, err := db.ExpandBatchMembers(ctx, b.ID, 1, 0)
+			require.NoError(t, err)
+			require.Equal(t, 1000, n)
+			n, err = db.ExpandBatchMembers(ctx, b.ID, 1, 0)
+			require.NoError(t, err)
+			require.Zero(t, n, "expanded runs are gone")
+			require.Equal(t, 1203, memberRows(t, db, b.ID))
+			counts, err := db.CountBatchMembers(ctx, b.ID)
+			require.NoError(t, err)
+			require.Equal(t, BatchCounts{"pending": 1203}, counts)
+		})
 		t.Run("Batch", func(t *testing.T) {
 			got, err := db.GetBatch(ctx, b.ID)
 			require.NoError(t, err)
@@ -117,11 +192,13 @@ func TestCreateBatch(t *testing.T) {
 			require.Equal(t, int64(1203), got.segments)
 		})
 		t.Run("ErrConflict", func(t *testing.T) {
-			again, m2, ms2 := newWorkflowBatch("bulk", ch.ID, 3)
+			again, m2, rs := newWorkflowBatch("bulk", ch.ID, 3)
 			again.IdempotencyKey = b.IdempotencyKey
-			require.ErrorIs(t, db.CreateBatch(ctx, again, m2, ms2), ErrConflict)
-			_, err := db.GetMessage(ctx, ms2[0].TaskID)
+			require.ErrorIs(t, db.CreateBatch(ctx, again, m2, rs), ErrConflict)
+			_, err := db.GetMessage(ctx, again.MemberTaskID(1))
 			require.ErrorIs(t, err, ErrNotFound, "nothing of a refused batch is stored")
+			_, err = db.GetBatch(ctx, again.ID)
+			require.ErrorIs(t, err, ErrNotFound)
 		})
 		t.Run("NeverStale", func(t *testing.T) {
 			stale, err := db.ListStaleMessages(ctx, "pending", accepted.Add(48*time.Hour), 0)
@@ -145,16 +222,19 @@ func TestCreateBatchQuota(t *testing.T) {
 		ctx := t.Context()
 		ch := quotaFixture(t, db, "bulk-quota")
 		require.NoError(t, db.SetQuota(ctx, &Quota{AppID: "bulk-quota", Daily: 500}))
-		b, member, members := newWorkflowBatch("bulk-quota", ch.ID, 501)
+		b, member, receivers := newWorkflowBatch("bulk-quota", ch.ID, 501)
 		var qe *QuotaExceededError
-		require.ErrorAs(t, db.CreateBatch(ctx, b, member, members), &qe)
+		require.ErrorAs(t, db.CreateBatch(ctx, b, member, receivers), &qe)
 		require.Equal(t, int64(501), qe.Asked)
 		_, err := db.GetBatch(ctx, b.ID)
 		require.ErrorIs(t, err, ErrNotFound, "a refused batch stores nothing")
 
-		b, member, members = newWorkflowBatch("bulk-quota", ch.ID, 500)
-		require.NoError(t, db.CreateBatch(ctx, b, member, members))
+		b, _, members := createWorkflowBatch(t, db, "bulk-quota", ch.ID, 500)
 		require.Equal(t, int64(500), usageNow(t, db, "bulk-quota", 0, PeriodDay).Reserved)
+		changed, err := db.ReconcileQuotas(ctx, time.Now())
+		require.NoError(t, err)
+		require.Zero(t, changed, "staged members keep their reservations through a reconciliation")
+		require.Equal(t, 500, memberRows(t, db, b.ID), "reconciling counted them as rows")
 		m, err := db.GetMessage(ctx, members[499].TaskID)
 		require.NoError(t, err)
 		require.Equal(t, QuotaReserved, m.QuotaState)
@@ -175,9 +255,9 @@ func TestListBatches(t *testing.T) {
 		var ids []string
 		for i := range 3 {
 			db.now = func() time.Time { return base.Add(time.Duration(i) * time.Minute) }
-			b, member, members := newWorkflowBatch("lb", ch.ID, 2)
+			b, member, receivers := newWorkflowBatch("lb", ch.ID, 2)
 			b.ScheduledAt = nil
-			require.NoError(t, db.CreateBatch(ctx, b, member, members))
+			require.NoError(t, db.CreateBatch(ctx, b, member, receivers))
 			ids = append(ids, b.ID)
 		}
 		// An older batch, one workflow per message.
@@ -227,9 +307,12 @@ func TestEraseBatchContent(t *testing.T) {
 		ctx := t.Context()
 		ch := quotaFixture(t, db, "erase-bulk")
 		db.now = func() time.Time { return time.Now().Add(-48 * time.Hour) }
-		b, member, members := newWorkflowBatch("erase-bulk", ch.ID, 3)
+		b, member, receivers := newWorkflowBatch("erase-bulk", ch.ID, 3)
 		b.Attachments = json.RawMessage(`[{"filename":"a.txt"}]`)
-		require.NoError(t, db.CreateBatch(ctx, b, member, members))
+		require.NoError(t, db.CreateBatch(ctx, b, member, receivers))
+		members := membersOf(b, receivers)
+		expandAll(t, db, b.ID)
+		held, _, _ := createWorkflowBatch(t, db, "erase-bulk", ch.ID, 2) // staged all along: never started
 		db.now = time.Now
 		cutoff := time.Now().Add(-24 * time.Hour)
 		for _, m := range members[:2] {
@@ -265,6 +348,9 @@ func TestEraseBatchContent(t *testing.T) {
 		require.Empty(t, got.Content)
 		require.Nil(t, got.TemplateParams)
 		require.Empty(t, got.Attachments)
+		got, err = db.GetBatch(ctx, held.ID)
+		require.NoError(t, err)
+		require.Equal(t, "Hello, 50% off", got.Content, "staged members are kept, and read their batch's content")
 	})
 }
 
@@ -281,9 +367,46 @@ func BenchmarkCreateBatch(b *testing.B) {
 			require.NoError(b, db.SetQuota(ctx, &Quota{AppID: "bench", Daily: 1 << 40}))
 			db.keys = NewReceiverKeyer(make([]byte, 32))
 			for b.Loop() {
-				batch, member, members := newWorkflowBatch("bench", ch.ID, 100000)
-				require.NoError(b, db.CreateBatch(ctx, batch, member, members))
+				batch, member, receivers := newWorkflowBatch("bench", ch.ID, 100000)
+				require.NoError(b, db.CreateBatch(ctx, batch, member, receivers))
 			}
 		})
 	}
+}
+
+// TestConcurrentExpansion expands one batch from several callers at once,
+// as its chunks, its background expansion and reads of its members do:
+// every member gets one row, written once.
+func TestConcurrentExpansion(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		ch := quotaFixture(t, db, "expand")
+		b, _, members := createWorkflowBatch(t, db, "expand", ch.ID, 3500)
+		var wg sync.WaitGroup
+		errs := make([]error, 6)
+		for i := range errs {
+			wg.Go(func() {
+				switch i % 3 {
+				case 0:
+					_, errs[i] = db.ExpandBatchMembers(ctx, b.ID, 1, 0)
+				case 1:
+					_, errs[i] = db.ExpandBatchMembers(ctx, b.ID, 900+i*100, 1100+i*100)
+				default:
+					_, errs[i] = db.GetMessage(ctx, members[len(members)-i].TaskID)
+				}
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			require.NoError(t, err)
+		}
+		require.Equal(t, 3500, memberRows(t, db, b.ID))
+		staged, err := db.Bun().NewSelect().Table("batch_receivers").Where("batch_id = ?", b.ID).Count(ctx)
+		require.NoError(t, err)
+		require.Zero(t, staged)
+		got, err := db.ListBatchMembers(ctx, b.ID)
+		require.NoError(t, err)
+		require.Equal(t, members, got)
+	})
 }

@@ -160,6 +160,11 @@ func (db *DB) CountUnfinishedMessages(ctx context.Context, f EraseFilter) (int, 
 	if err := f.validate(); err != nil {
 		return 0, err
 	}
+	// Staged members are unfinished too, but matched by receiver only
+	// once they are rows.
+	if _, err := db.ExpandStagedMembers(ctx); err != nil {
+		return 0, fmt.Errorf("count unfinished messages: %w", err)
+	}
 	n, err := f.where(db.idb.NewSelect().TableExpr("messages AS m")).
 		Where("m.status NOT IN (?)", bun.List(finalStatuses)).Count(ctx)
 	if err != nil {
@@ -228,6 +233,8 @@ func (db *DB) EraseBatchAttachments(ctx context.Context, appID string, before ti
 		Where("b.app_id = ?", appID).Where("b.created_at < ?", normTime(before)).
 		Where("(b.attachments IS NOT NULL OR b.subject <> '' OR b.content <> '' OR b.template_params IS NOT NULL)").
 		Where("NOT EXISTS (?)", unerased).
+		// A staged member is kept too: its row will read the batch.
+		Where("NOT EXISTS (SELECT 1 FROM batch_receivers AS br WHERE br.batch_id = b.id)").
 		Exec(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("erase batch attachments: %w", mapErr(err))

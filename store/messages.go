@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -52,8 +53,22 @@ func (db *DB) CreateMessages(ctx context.Context, msgs []*Message, batch *Batch)
 	})
 }
 
-// GetMessage returns the message of a task or ErrNotFound.
+// GetMessage returns the message of a task or ErrNotFound. A staged
+// member of a batch is given its message row first (ExpandBatchMembers),
+// so every task id a batch answered with reads as a message from the
+// moment the batch is accepted.
 func (db *DB) GetMessage(ctx context.Context, taskID string) (*Message, error) {
+	m, err := getMessage(ctx, db.idb, db.cipher, taskID)
+	if !errors.Is(err, ErrNotFound) {
+		return m, err
+	}
+	member, xerr := db.expandStagedTask(ctx, taskID)
+	if xerr != nil {
+		return nil, xerr
+	}
+	if !member {
+		return nil, err
+	}
 	return getMessage(ctx, db.idb, db.cipher, taskID)
 }
 

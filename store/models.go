@@ -422,6 +422,26 @@ type Batch struct {
 	ScheduledAt        *time.Time `bun:"scheduled_at"`
 	UpdatedAt          *time.Time `bun:"updated_at"`
 	FinishedAt         *time.Time `bun:"finished_at"`
+	// MemberPrefix begins the task id of every member of a batch accepted
+	// with staged members (MemberTaskID); empty for older batches, whose
+	// members' task ids are random.
+	MemberPrefix string `bun:"member_prefix,notnull"`
+	// MemberDefaults holds, as JSON, what a staged member's message row
+	// starts with besides what the batch row says (see memberDefaults).
+	MemberDefaults string `bun:"member_defaults,notnull" json:"-"`
+}
+
+// stagedRun is a run of a batch's members as accepted: their receivers,
+// sealed together as one JSON array, waiting to become message rows
+// (expandRun). Members FirstSeq to FirstSeq+Count-1 are in it.
+type stagedRun struct {
+	bun.BaseModel `bun:"table:batch_receivers,alias:br"`
+
+	ID        int64  `bun:"id,pk,autoincrement"`
+	BatchID   string `bun:"batch_id,notnull"`
+	FirstSeq  int    `bun:"first_seq,notnull"`
+	Count     int    `bun:"receiver_count,notnull"`
+	Receivers string `bun:"receivers,notnull"`
 }
 
 // Batch statuses (Batch.Status) of batches run by a batch workflow.

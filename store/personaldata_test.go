@@ -78,6 +78,10 @@ func writePersonalData(t *testing.T, db *DB, taskID string) {
 			{Seq: 2, Kind: "decision", Status: "sent", Inputs: json.RawMessage(piiInputs)},
 			{Seq: 3, Kind: "late_receipt", Status: "failed", Data: json.RawMessage(piiInputs)},
 		}))
+	// A batch accepted a moment ago, its receiver still staged.
+	staged := "staged-" + taskID
+	require.NoError(t, db.CreateBatch(ctx, &Batch{ID: staged, AppID: "app", ChannelID: 1, TotalCount: 1, SuccessCount: 1, WorkflowID: "batch-" + staged, Content: piiContent},
+		&Message{AppID: "app", ChannelID: 1, MessageType: ChannelSMS, Status: "pending", MaxAttempts: 3}, []string{piiReceiver}))
 	require.NoError(t, db.CreateRedrive(ctx, &Redrive{ID: "rd-" + taskID, Filter: `{"receiver":"` + piiReceiver + `"}`, Status: RedriveRunning}))
 	require.NoError(t, db.InsertAudit(ctx, &AuditRecord{Actor: "user:alice", Action: "redrive.create", ObjectType: "redrive", ObjectID: "rd-" + taskID,
 		Diff: map[string]any{"filter": []any{nil, `{"receiver":"` + piiReceiver + `"}`}}}))
@@ -107,7 +111,7 @@ func requireSealedUnder(t *testing.T, db *DB, keyID string) {
 	t.Helper()
 	raw := rawColumns(t, db)
 	for _, col := range []string{"messages.receiver", "messages.subject", "messages.content", "messages.template_params",
-		"messages.attachments", "messages.last_error", "batches.attachments", "message_events.detail", "message_events.inputs", "message_events.data", "redrives.filter", "audit_log.diff"} {
+		"messages.attachments", "messages.last_error", "batches.attachments", "batch_receivers.receivers", "message_events.detail", "message_events.inputs", "message_events.data", "redrives.filter", "audit_log.diff"} {
 		require.NotEmpty(t, raw[col], "column %s has values", col)
 	}
 	for col, vals := range raw {

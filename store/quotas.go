@@ -459,6 +459,11 @@ ORDER BY app_id, channel_id, period FOR UPDATE`, PeriodDay, day, PeriodMonth, mo
 				return fmt.Errorf("lock quota usage: %w", mapErr(err))
 			}
 		}
+		// Staged batch members hold reservations their rows will carry:
+		// the count below needs them as rows.
+		if _, err := tx.ExpandStagedMembers(ctx); err != nil {
+			return fmt.Errorf("reconcile quotas: %w", err)
+		}
 		for _, p := range []struct {
 			period, since, column string
 			appBit, channelBit    int

@@ -54,6 +54,7 @@ var sealedTables = []sealedTable{
 	{name: "apps", key: "id", bytes: []string{"secret_enc", "callback_secret_enc"}},
 	{name: "provider_accounts", key: "id", bytes: []string{"config_enc", "callback_token_enc"}},
 	{name: "batches", key: "id", text: []string{"attachments", "subject", "content", "template_params"}},
+	{name: "batch_receivers", key: "id", text: []string{"receivers"}},
 	{name: "redrives", key: "id", text: []string{"filter"}},
 	{name: "messages", key: "id", text: []string{"receiver", "subject", "content", "last_error", "template_params", "attachments"}},
 	{name: "message_events", key: "id", text: []string{"detail", "inputs", "data"}},

@@ -166,6 +166,7 @@ func (b *batchRun) writeStatus(ctx workflow.Context, finished bool) error {
 func (b *batchRun) run(ctx workflow.Context) (BatchProgress, error) {
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchStatus.ValueSet(b.status()))
 	if b.in.Resume == nil {
+		b.expandMembers(ctx)
 		if err := b.waitForSchedule(ctx); err != nil {
 			return b.progress(), err
 		}
@@ -177,6 +178,24 @@ func (b *batchRun) run(ctx workflow.Context) (BatchProgress, error) {
 		return b.progress(), err
 	}
 	return b.settle(ctx)
+}
+
+// expandMembers writes the batch's staged members as message rows in the
+// background (activities.ExpandBatch), from the start, whether the batch
+// waits for its schedule or not: chunks write the rows of their own range
+// when they get there first, so nothing waits for it. Runs started before
+// members were staged skip it, as their histories say.
+func (b *batchRun) expandMembers(ctx workflow.Context) {
+	if workflow.GetVersion(ctx, "expand-staged-members", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	f := workflow.ExecuteActivity(b.chunkOptions(ctx), acts.ExpandBatch, activities.ExpandRequest{BatchID: b.in.BatchID})
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		if err := f.Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("expanding the batch's members failed; its chunks and settle passes write their rows",
+				"batch_id", b.in.BatchID, "error", err)
+		}
+	})
 }
 
 // waitForSchedule waits on a durable timer for the batch's scheduled

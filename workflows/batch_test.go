@@ -53,6 +53,9 @@ type batchModel struct {
 	quietUntil time.Time
 	statuses   []activities.BatchStatusRequest
 	chunkTime  time.Duration
+	// expanded records when the background expansion of staged members
+	// ran.
+	expanded []time.Time
 }
 
 type chunkCall struct {
@@ -89,6 +92,12 @@ func newBatchModel(t *testing.T, n int) *batchModel {
 	})
 	env.OnActivity(acts.SendChunk, mock.Anything, mock.Anything).AfterFn(func() time.Duration { return m.chunkTime }).Return(m.chunk)
 	env.OnActivity(acts.SettleBatch, mock.Anything, mock.Anything).Return(m.settle)
+	env.OnActivity(acts.ExpandBatch, mock.Anything, mock.Anything).Return(func(context.Context, activities.ExpandRequest) (int, error) {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.expanded = append(m.expanded, env.Now())
+		return n, nil
+	})
 	env.OnActivity(acts.CancelBatchMembers, mock.Anything, mock.Anything).Return(m.cancel)
 	env.OnActivity(acts.SetBatchStatus, mock.Anything, mock.Anything).Return(func(_ context.Context, r activities.BatchStatusRequest) error {
 		m.mu.Lock()
@@ -257,6 +266,7 @@ func TestBatchWorkflowSendsEveryMember(t *testing.T) {
 	require.Greater(t, len(m.chunks), 10)
 	last := m.statuses[len(m.statuses)-1]
 	require.Equal(t, activities.BatchStatusRequest{BatchID: "b1", Status: workflows.BatchStatusFinished, Finished: true}, last)
+	require.Len(t, m.expanded, 1, "staged members are expanded once, in the background")
 }
 
 func TestBatchWorkflowWaitsForSchedule(t *testing.T) {
@@ -267,6 +277,8 @@ func TestBatchWorkflowWaitsForSchedule(t *testing.T) {
 	m.env.ExecuteWorkflow(workflows.BatchWorkflowName, in)
 	batchResult(t, m)
 	require.False(t, m.chunks[0].at.Before(in.ScheduledAt))
+	require.Len(t, m.expanded, 1)
+	require.True(t, m.expanded[0].Equal(start), "a scheduled batch's members are written as rows at once, not when it is due")
 	m.requireAllFinal(t)
 }
 

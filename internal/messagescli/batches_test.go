@@ -38,7 +38,7 @@ func TestBatches(t *testing.T) {
 	require.NoError(t, w.db.CreateBatch(t.Context(),
 		&store.Batch{ID: id, AppID: "shop", ChannelID: 1, TotalCount: 3, SuccessCount: 2, FailedCount: 1, WorkflowID: workflows.BatchWorkflowID(id), Content: "Sale"},
 		&store.Message{AppID: "shop", ChannelID: 1, MessageType: store.ChannelSMS, Status: workflows.StatusPending, MaxAttempts: 3},
-		[]store.BatchMember{{TaskID: "bbbbbbbb-0000-4000-8000-000000000011", Receiver: "+8613800138011"}, {TaskID: "bbbbbbbb-0000-4000-8000-000000000012", Receiver: "+8613800138012"}}))
+		[]string{"+8613800138011", "+8613800138012"}))
 
 	out, err := w.runBatches(t, "viewer", "list", "--app", "shop")
 	require.NoError(t, err)

@@ -18,12 +18,19 @@ func addWorkflowBatch(t *testing.T, f *fixture, appID string, n int) (*store.Bat
 	id := uuid.NewString()
 	b := &store.Batch{ID: id, AppID: appID, ChannelID: 1, TotalCount: n, SuccessCount: n, WorkflowID: workflows.BatchWorkflowID(id),
 		Content: "Sale today"}
-	members := make([]store.BatchMember, n)
-	for i := range members {
-		members[i] = store.BatchMember{TaskID: uuid.NewString(), Receiver: "+8613800138" + string(rune('0'+i%10)) + "00"}
+	receivers := make([]string, n)
+	for i := range receivers {
+		receivers[i] = "+8613800138" + string(rune('0'+i%10)) + "00"
 	}
 	require.NoError(t, f.db.CreateBatch(context.Background(), b,
-		&store.Message{AppID: appID, ChannelID: 1, MessageType: store.ChannelSMS, Status: workflows.StatusPending, MaxAttempts: 3}, members))
+		&store.Message{AppID: appID, ChannelID: 1, MessageType: store.ChannelSMS, Status: workflows.StatusPending, MaxAttempts: 3}, receivers))
+	// As the batch workflow does when it starts.
+	_, err := f.db.ExpandBatchMembers(context.Background(), id, 1, 0)
+	require.NoError(t, err)
+	members := make([]store.BatchMember, n)
+	for i, r := range receivers {
+		members[i] = store.BatchMember{TaskID: b.MemberTaskID(i + 1), Receiver: r}
+	}
 	return b, members
 }
 
