@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -446,8 +448,8 @@ func checkReceivers(channelType string, raws []json.RawMessage) []checkedReceive
 	out := make([]checkedReceiver, len(raws))
 	check := func(from, to int) {
 		for i := from; i < to; i++ {
-			var r string
-			if err := json.Unmarshal(raws[i], &r); err != nil {
+			r, ok := jsonString(raws[i])
+			if !ok {
 				out[i].rejected = &rejection{Index: i, Receiver: string(raws[i]), Code: CodeInvalidParams, Message: "receiver must be a string"}
 				continue
 			}
@@ -476,6 +478,21 @@ func checkReceivers(channelType string, raws []json.RawMessage) []checkedReceive
 	}
 	wg.Wait()
 	return out
+}
+
+// jsonString reads a JSON value that should be a string. The request
+// was parsed already, so a string without escapes is the bytes between
+// its quotes (when they are UTF-8, which json.Unmarshal would otherwise
+// repair): a batch's 100,000 receivers skip a decoder each.
+func jsonString(raw json.RawMessage) (string, bool) {
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+		return string(raw[1 : len(raw)-1]), true
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", false
+	}
+	return s, true
 }
 
 func (s *Server) sendBatch(c echo.Context) error {

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/mail"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -28,6 +31,89 @@ const (
 	maxEmailLen        = 254
 )
 
+// chinaMobile reads the two forms nearly every SMS batch is written in,
+// "+86" or nothing and then eleven digits from 13 to 19 (mainland mobile
+// numbers), and says whether the number is valid and its E.164 form, as
+// the library would, at a fraction of its cost: Parse runs regular
+// expressions to find an extension and a country code, and IsValidNumber
+// looks its patterns up by building and hashing strings kilobytes long;
+// together they were most of the accept time of a 100,000-receiver batch.
+// ok is false for any other form, which takes the library's path, as do
+// numbers without +86 that begin 179: the library may read their start as
+// a carrier selection code (17951, say) and the rest as the number.
+// TestChinaMobileAgreesWithParse checks both paths agree over every
+// mobile number prefix.
+func chinaMobile(s string) (e164 string, valid, ok bool) {
+	digits, international := strings.CutPrefix(s, "+86")
+	if len(digits) != 11 || digits[0] != '1' || digits[1] < '3' || (!international && digits[:3] == "179") {
+		return "", false, false
+	}
+	for i := range len(digits) {
+		if digits[i] < '0' || digits[i] > '9' {
+			return "", false, false
+		}
+	}
+	descs := chinaDescs()
+	if descs == nil {
+		return "", false, false
+	}
+	return "+86" + digits, descs.valid(digits), true
+}
+
+// numberDesc is one of a region's number descriptions (general, mobile,
+// fixed line, ...): the lengths and the pattern of its national numbers.
+type numberDesc struct {
+	lengths []int32
+	pattern *regexp.Regexp
+}
+
+// matches says whether a national number fits the description, as the
+// library's isNumberMatchingDesc does: a length it lists, if it lists
+// any, and the whole number matching its pattern.
+func (d numberDesc) matches(national string) bool {
+	if len(d.lengths) > 0 && !slices.Contains(d.lengths, int32(len(national))) {
+		return false
+	}
+	return d.pattern.MatchString(national)
+}
+
+// regionDescs are the descriptions IsValidNumber consults for a region's
+// numbers: valid means matching the general one and any of the kinds.
+type regionDescs struct {
+	general numberDesc
+	kinds   []numberDesc
+}
+
+func (r *regionDescs) valid(national string) bool {
+	return r.general.matches(national) && slices.ContainsFunc(r.kinds, func(d numberDesc) bool { return d.matches(national) })
+}
+
+// chinaDescs compiles mainland China's descriptions from the library's
+// own metadata, once; nil, sending every number down the library's path,
+// if that metadata cannot be read.
+var chinaDescs = sync.OnceValue(func() *regionDescs {
+	coll, err := phonenumbers.MetadataCollection()
+	if err != nil {
+		return nil
+	}
+	for _, m := range coll.GetMetadata() {
+		if m.GetId() != defaultPhoneRegion {
+			continue
+		}
+		desc := func(d *phonenumbers.PhoneNumberDesc) numberDesc {
+			return numberDesc{lengths: d.GetPossibleLength(), pattern: regexp.MustCompile("^(?:" + d.GetNationalNumberPattern() + ")$")}
+		}
+		// Mobile first: the kind nearly every number is.
+		r := &regionDescs{general: desc(m.GetGeneralDesc())}
+		for _, d := range []*phonenumbers.PhoneNumberDesc{m.GetMobile(), m.GetFixedLine(), m.GetPremiumRate(), m.GetTollFree(),
+			m.GetSharedCost(), m.GetVoip(), m.GetPersonalNumber(), m.GetPager(), m.GetUan(), m.GetVoicemail()} {
+			r.kinds = append(r.kinds, desc(d))
+		}
+		return r
+	}
+	return nil
+})
+
 // normalizeReceiver checks a receiver for a channel type and returns the
 // form to store and the form to compare for duplicates. The message of the
 // error says what is wrong without repeating the receiver.
@@ -38,14 +124,17 @@ func normalizeReceiver(channelType, raw string) (normalized, dedupKey string, er
 	}
 	switch channelType {
 	case store.ChannelSMS:
-		num, perr := phonenumbers.Parse(s, defaultPhoneRegion)
-		if perr != nil {
-			return "", "", errReceiver("receiver is not a phone number: write it in E.164 form (+8613800138000) or as a mainland China number")
+		e164, valid, ok := chinaMobile(s)
+		if !ok {
+			num, perr := phonenumbers.Parse(s, defaultPhoneRegion)
+			if perr != nil {
+				return "", "", errReceiver("receiver is not a phone number: write it in E.164 form (+8613800138000) or as a mainland China number")
+			}
+			e164, valid = phonenumbers.Format(num, phonenumbers.E164), phonenumbers.IsValidNumber(num)
 		}
-		if !phonenumbers.IsValidNumber(num) {
+		if !valid {
 			return "", "", errReceiver("receiver is not a valid phone number for its country")
 		}
-		e164 := phonenumbers.Format(num, phonenumbers.E164)
 		return e164, e164, nil
 	case store.ChannelEmail:
 		if len(s) > maxEmailLen {

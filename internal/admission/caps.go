@@ -62,6 +62,11 @@ func (r Request) capScopes() []capScope {
 // counters n followed by n pairs (limit, ttl in ms). KEYS are the counters
 // in the same order. It returns, per receiver, 0 when counted or the
 // 1-based index of the first full counter.
+//
+// A counter is taken first and given back when it passes its limit: a
+// receiver new in the window (most of a large batch) costs one call per
+// counter, SET NX creating it with its expiry, instead of a read, an
+// increment and an expiry.
 var capsScript = redis.NewScript(`
 local out = {}
 local ki = 1
@@ -71,16 +76,14 @@ for r = 1, tonumber(ARGV[1]) do
   ai = ai + 1
   local over = 0
   for j = 0, n - 1 do
-    local cur = tonumber(redis.call('GET', KEYS[ki + j]) or '0')
-    if cur + 1 > tonumber(ARGV[ai + 2 * j]) then
-      over = j + 1
-      break
-    end
-  end
-  if over == 0 then
-    for j = 0, n - 1 do
-      if redis.call('INCR', KEYS[ki + j]) == 1 then
-        redis.call('PEXPIRE', KEYS[ki + j], ARGV[ai + 2 * j + 1])
+    local key = KEYS[ki + j]
+    if not redis.call('SET', key, 1, 'PX', ARGV[ai + 2 * j + 1], 'NX') then
+      if redis.call('INCR', key) > tonumber(ARGV[ai + 2 * j]) then
+        over = j + 1
+        for u = 0, j do
+          redis.call('DECR', KEYS[ki + u])
+        end
+        break
       end
     end
   end
@@ -93,8 +96,8 @@ return out
 
 // checkCaps counts the receivers not yet refused against the channel's
 // and the template's receiver caps, refusing those over a cap. It returns
-// the counters it incremented, once per count.
-func (s *Service) checkCaps(ctx context.Context, r Request, keys []string, out []*Refusal) ([]string, error) {
+// the counters it incremented, per receiver counted.
+func (s *Service) checkCaps(ctx context.Context, r Request, keys []string, out []*Refusal) ([][]capCounter, error) {
 	scopes := r.capScopes()
 	if len(scopes) == 0 {
 		return nil, nil
@@ -152,12 +155,12 @@ func (s *Service) checkCaps(ctx context.Context, r Request, keys []string, out [
 	if len(res) != len(checked) {
 		return nil, fmt.Errorf("%w: receiver caps: script answered %d verdicts for %d receivers", ErrCache, len(res), len(checked))
 	}
-	var counted []string
+	// Kept per receiver: their keys are needed only if the request is
+	// refused after all (uncount).
+	var counted [][]capCounter
 	for n, over := range res {
 		if over == 0 {
-			for _, c := range perRecv[n] {
-				counted = append(counted, c.key)
-			}
+			counted = append(counted, perRecv[n])
 			continue
 		}
 		c := perRecv[n][over-1]
@@ -231,11 +234,17 @@ return 0
 
 // uncount gives back the counts checkCaps took for a request that is then
 // refused whole.
-func (s *Service) uncount(ctx context.Context, counted []string) error {
-	if len(counted) == 0 {
+func (s *Service) uncount(ctx context.Context, counted [][]capCounter) error {
+	var keys []string
+	for _, cs := range counted {
+		for _, c := range cs {
+			keys = append(keys, c.key)
+		}
+	}
+	if len(keys) == 0 {
 		return nil
 	}
-	if err := uncountScript.Run(ctx, s.redis, counted).Err(); err != nil {
+	if err := uncountScript.Run(ctx, s.redis, keys).Err(); err != nil {
 		return fmt.Errorf("%w: give back receiver caps: %w", ErrCache, err)
 	}
 	return nil
