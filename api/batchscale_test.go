@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -16,11 +17,11 @@ import (
 	"github.com/heraldhq/herald/workflows"
 )
 
-// TestSendBatchScale accepts one large SMS batch through the HTTP API on
-// PostgreSQL and Redis (receiver caps on, so every receiver goes through
-// the Redis scripts), and replays it. It uses 3,000 receivers; set
-// HERALD_TEST_BATCH_RECEIVERS=100000 to measure the largest batch, whose
-// accept and replay times it logs.
+// TestSendBatchScale accepts one large SMS batch through the HTTP API, on
+// PostgreSQL and on the embedded SQLite store, with Redis (receiver caps
+// on, so every receiver goes through the Redis scripts), and replays it.
+// It uses 3,000 receivers; set HERALD_TEST_BATCH_RECEIVERS=100000 to
+// measure the largest batch, whose accept and replay times it logs.
 func TestSendBatchScale(t *testing.T) {
 	t.Parallel()
 	n := 3000
@@ -29,7 +30,13 @@ func TestSendBatchScale(t *testing.T) {
 		n, err = strconv.Atoi(v)
 		require.NoError(t, err)
 	}
-	db := openTestStore(t, testPostgresURL(t))
+	t.Run("postgres", func(t *testing.T) { sendBatchScale(t, openTestStore(t, testPostgresURL(t)), n) })
+	t.Run("sqlite", func(t *testing.T) {
+		sendBatchScale(t, openTestStore(t, "sqlite://"+filepath.Join(t.TempDir(), "herald.db")), n)
+	})
+}
+
+func sendBatchScale(t *testing.T, db *store.DB, n int) {
 	ctx := context.Background()
 	f := setup(t, withStore(func(*fakeStore) Store { return db }))
 	require.NoError(t, db.CreateApp(ctx, &store.App{ID: f.app.ID, Name: "a", Secret: f.app.Secret, Enabled: true, RateLimitPerSecond: 1000}))

@@ -513,49 +513,45 @@ func normBatchTimes(b *Batch) {
 }
 
 // ListBatchMembers returns the task ids and receivers of a batch's
-// members, staged ones included: what a replayed batch request answers
-// with, read without the rest of 100,000 rows. They come in BatchSeq
-// order, the members with rows first.
+// members, staged ones included, in BatchSeq order: what a replayed batch
+// request answers with, read without the rest of 100,000 rows. The staged
+// runs are read before the rows, so a run written as rows in between is
+// read both ways, and kept once, rather than missed.
 func (db *DB) ListBatchMembers(ctx context.Context, batchID string) ([]BatchMember, error) {
-	var out []BatchMember
-	err := db.RunInTx(ctx, func(ctx context.Context, tx *DB) error {
-		var err error
-		out, err = tx.listBatchMembers(ctx, batchID)
-		return err
-	})
-	return out, err
-}
-
-// listBatchMembers is ListBatchMembers in the caller's transaction, so a
-// run expanded meanwhile is read once, as rows or as a run.
-func (db *DB) listBatchMembers(ctx context.Context, batchID string) ([]BatchMember, error) {
+	var staged []seqMember
+	b, err := getBatch(ctx, db.idb, db.cipher, batchID)
+	if err == nil {
+		staged, err = db.listStagedMembers(ctx, b)
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("list members of batch %q: %w", batchID, err)
+	}
 	var rows []struct {
 		TaskID   string `bun:"task_id"`
 		Receiver string `bun:"receiver"`
+		Seq      int    `bun:"batch_seq"`
 	}
-	err := db.idb.NewSelect().TableExpr("messages AS m").Column("m.task_id", "m.receiver").
+	err = db.idb.NewSelect().TableExpr("messages AS m").Column("m.task_id", "m.receiver", "m.batch_seq").
 		Where(memberOf, batchID).OrderExpr("m.batch_seq ASC, m.id ASC").Scan(ctx, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("list members of batch %q: %w", batchID, mapErr(err))
 	}
-	out := make([]BatchMember, len(rows))
-	for i, r := range rows {
+	out := make([]BatchMember, 0, len(rows)+len(staged))
+	for _, r := range rows {
+		for len(staged) > 0 && staged[0].seq <= r.Seq {
+			if staged[0].seq < r.Seq {
+				out = append(out, staged[0].BatchMember)
+			}
+			staged = staged[1:]
+		}
 		recv, err := db.cipher.OpenText(r.Receiver)
 		if err != nil {
 			return nil, fmt.Errorf("list members of batch %q: open receiver: %w", batchID, err)
 		}
-		out[i] = BatchMember{TaskID: r.TaskID, Receiver: recv}
+		out = append(out, BatchMember{TaskID: r.TaskID, Receiver: recv})
 	}
-	b, err := getBatch(ctx, db.idb, db.cipher, batchID)
-	if errors.Is(err, ErrNotFound) {
-		return out, nil
+	for _, m := range staged {
+		out = append(out, m.BatchMember)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("list members of batch %q: %w", batchID, err)
-	}
-	staged, err := db.listStagedMembers(ctx, b)
-	if err != nil {
-		return nil, fmt.Errorf("list members of batch %q: %w", batchID, err)
-	}
-	return append(out, staged...), nil
+	return out, nil
 }

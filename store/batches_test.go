@@ -107,7 +107,7 @@ func TestCreateBatch(t *testing.T) {
 			require.ErrorIs(t, err, ErrNotFound, "no batch has that prefix")
 			got, err := db.ListBatchMembers(ctx, b.ID)
 			require.NoError(t, err)
-			require.ElementsMatch(t, members, got, "rows and runs together, each member once")
+			require.Equal(t, members, got, "rows and runs together, each member once, in order")
 		})
 		t.Run("Expand", func(t *testing.T) {
 			n, err := db.ExpandBatchMembers(ctx, b.ID, 1, 0)

@@ -262,20 +262,27 @@ func stagedCounts(ctx context.Context, idb bun.IDB, batchIDs []string) (map[stri
 	return out, nil
 }
 
+// seqMember is a batch member and its BatchSeq.
+type seqMember struct {
+	BatchMember
+	seq int
+}
+
 // listStagedMembers returns a batch's staged members, in BatchSeq order.
-func (db *DB) listStagedMembers(ctx context.Context, b *Batch) ([]BatchMember, error) {
+func (db *DB) listStagedMembers(ctx context.Context, b *Batch) ([]seqMember, error) {
 	runs := []stagedRun{}
 	if err := db.idb.NewSelect().Model(&runs).Where("br.batch_id = ?", b.ID).OrderExpr("br.first_seq").Scan(ctx); err != nil {
 		return nil, mapErr(err)
 	}
-	var out []BatchMember
+	var out []seqMember
 	for _, run := range runs {
 		receivers, err := openRun(db.cipher, &run)
 		if err != nil {
 			return nil, err
 		}
 		for i, r := range receivers {
-			out = append(out, BatchMember{TaskID: MemberTaskID(b.MemberPrefix, run.FirstSeq+i), Receiver: r})
+			seq := run.FirstSeq + i
+			out = append(out, seqMember{BatchMember: BatchMember{TaskID: MemberTaskID(b.MemberPrefix, seq), Receiver: r}, seq: seq})
 		}
 	}
 	return out, nil

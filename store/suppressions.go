@@ -81,6 +81,30 @@ func (db *DB) SuppressedKeys(ctx context.Context, appID, channelType string, key
 	if db.dialect == DialectPostgres {
 		chunk = len(keys)
 	}
+	if len(keys) > chunk {
+		// An app usually has far fewer opt-outs than a large batch has
+		// receivers: then reading them all, one range of the unique
+		// index, and matching here beats naming every receiver in a
+		// hundred statements.
+		var all []string
+		err := db.idb.NewSelect().Model((*Suppression)(nil)).Column("receiver_key").
+			Where("app_id = ?", appID).Where("channel_type = ?", channelType).Limit(int64(len(keys))).Scan(ctx, &all)
+		if err != nil {
+			return nil, fmt.Errorf("look up suppressions: %w", mapErr(err))
+		}
+		if len(all) < len(keys) {
+			asked := make(map[string]bool, len(keys))
+			for _, k := range keys {
+				asked[k] = true
+			}
+			for _, k := range all {
+				if asked[k] {
+					out[k] = true
+				}
+			}
+			return out, nil
+		}
+	}
 	for start := 0; start < len(keys); start += chunk {
 		part := keys[start:min(start+chunk, len(keys))]
 		q := db.idb.NewSelect().Model((*Suppression)(nil)).Column("receiver_key").

@@ -121,3 +121,39 @@ func TestReceiverKey(t *testing.T) {
 	}
 	require.Equal(t, "u***@example.com", MaskReceiver(ChannelEmail, "User@Example.com"))
 }
+
+// TestSuppressedKeysOfALargeBatch asks about more receivers than one
+// SQLite statement names, for an app with few opt-outs (read whole and
+// matched in memory) and for one with more opt-outs than receivers asked
+// about (looked up receiver by receiver): both find exactly the opted out.
+func TestSuppressedKeysOfALargeBatch(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		key := func(i int) string { return "key-" + strings.Repeat("0", 4) + string(rune('a'+i%26)) + hex.EncodeToString([]byte{byte(i >> 8), byte(i)}) }
+		asked := make([]string, suppressionChunk+100)
+		for i := range asked {
+			asked[i] = key(i)
+		}
+		for i := range suppressionChunk + 300 {
+			require.NoError(t, db.AddSuppression(ctx, &Suppression{AppID: "many", ChannelType: ChannelSMS, ReceiverKey: key(i * 2), Source: SuppressionOperator}))
+		}
+		for _, i := range []int{3, 700, suppressionChunk + 50, 5000} {
+			require.NoError(t, db.AddSuppression(ctx, &Suppression{AppID: "few", ChannelType: ChannelSMS, ReceiverKey: key(i), Source: SuppressionOperator}))
+		}
+		got, err := db.SuppressedKeys(ctx, "few", ChannelSMS, asked)
+		require.NoError(t, err)
+		require.Equal(t, map[string]bool{key(3): true, key(700): true, key(suppressionChunk + 50): true}, got)
+		got, err = db.SuppressedKeys(ctx, "many", ChannelSMS, asked)
+		require.NoError(t, err)
+		require.Len(t, got, (len(asked)+1)/2)
+		for k := range got {
+			require.True(t, got[k])
+		}
+		require.True(t, got[key(0)])
+		require.False(t, got[key(1)])
+		got, err = db.SuppressedKeys(ctx, "many", ChannelEmail, asked)
+		require.NoError(t, err)
+		require.Empty(t, got, "another channel type's opt-outs do not count")
+	})
+}
