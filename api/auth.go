@@ -294,12 +294,12 @@ func checkAllowlist(allowlist []string, ip string) error {
 	return errForbidden(CodeIPNotAllowed, "client IP %s is not allowed for this app", ip)
 }
 
-// claimNonce records the nonce with SET NX so a replay is refused on every
+// claimNonce records the nonce in Redis so a replay is refused on every
 // replica. It is kept for twice the timestamp window: a request older than
 // the window is refused by its timestamp anyway.
 func (s *Server) claimNonce(c echo.Context, appID, nonce string) error {
 	key := fmt.Sprintf("herald:nonce:%s:%s", appID, nonce)
-	ok, err := s.redis.SetNX(c.Request().Context(), key, 1, 2*s.cfg.TimestampWindow).Result()
+	ok, err := claimOnce(c.Request().Context(), s.redis, key, 2*s.cfg.TimestampWindow)
 	if err != nil {
 		return errCache("claim nonce", err)
 	}

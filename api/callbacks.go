@@ -511,7 +511,7 @@ func (s *Server) countReceipt(ctx context.Context, accountID int64, taskID strin
 		return
 	}
 	key := fmt.Sprintf("herald:rcpt-counted:%d:%s:%s", accountID, taskID, r.ProviderMessageID)
-	first, err := s.redis.SetNX(ctx, key, 1, receiptCountTTL).Result()
+	first, err := claimOnce(ctx, s.redis, key, receiptCountTTL)
 	if err != nil {
 		s.log.Warn("receipt not counted for the account's breaker: redis unavailable", zap.Int64("account_id", accountID), zap.Error(err))
 		return

@@ -2,6 +2,8 @@ package admission
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -58,20 +60,35 @@ func (r Request) capScopes() []capScope {
 // capsScript checks and counts every receiver of a request in order, in
 // one round trip and atomically: a receiver is counted against all its
 // counters only if none is full, so a refused receiver takes nothing.
-// ARGV[1] is the number of receivers; then, per receiver, its number of
-// counters n followed by n pairs (limit, ttl in ms). KEYS are the counters
-// in the same order. It returns, per receiver, 0 when counted or the
-// 1-based index of the first full counter.
+// KEYS[1] is the request's key, then the counters in receiver order.
+// ARGV[1] is how long the request key is kept (ms), ARGV[2] the number of
+// receivers; then, per receiver, its number of counters n followed by n
+// pairs (limit, ttl in ms). It returns, per receiver, 0 when counted or
+// the 1-based index of the first full counter.
+//
+// The verdicts are kept under the request key, and a run that finds them
+// returns them instead of counting again: the client retries a script
+// whose reply timed out, and without this a retry after Redis had already
+// run it would count every receiver twice (and refuse those the first run
+// counted, though nothing was ever sent to them).
 //
 // A counter is taken first and given back when it passes its limit: a
 // receiver new in the window (most of a large batch) costs one call per
 // counter, SET NX creating it with its expiry, instead of a read, an
 // increment and an expiry.
 var capsScript = redis.NewScript(`
+local done = redis.call('GET', KEYS[1])
+if done then
+  local out = {}
+  for v in string.gmatch(done, '[^,]+') do
+    out[#out + 1] = tonumber(v)
+  end
+  return out
+end
 local out = {}
-local ki = 1
-local ai = 2
-for r = 1, tonumber(ARGV[1]) do
+local ki = 2
+local ai = 3
+for r = 1, tonumber(ARGV[2]) do
   local n = tonumber(ARGV[ai])
   ai = ai + 1
   local over = 0
@@ -91,16 +108,36 @@ for r = 1, tonumber(ARGV[1]) do
   ki = ki + n
   ai = ai + 2 * n
 end
+redis.call('SET', KEYS[1], table.concat(out, ','), 'PX', ARGV[1])
 return out
 `)
+
+// requestKeyTTL is how long a request's key outlives its script: longer
+// than the client's retries of one call (three, with backoff, each bounded
+// by the read timeout).
+const requestKeyTTL = time.Minute
+
+// takenCaps is what checkCaps counted: the request it counted under and
+// the counters of each receiver counted.
+type takenCaps struct {
+	request  string
+	counters [][]capCounter
+}
+
+// newRequestKey names one admission's script runs in Redis.
+func (s *Service) newRequestKey() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return s.prefix + "req:" + hex.EncodeToString(b[:])
+}
 
 // checkCaps counts the receivers not yet refused against the channel's
 // and the template's receiver caps, refusing those over a cap. It returns
 // the counters it incremented, per receiver counted.
-func (s *Service) checkCaps(ctx context.Context, r Request, keys []string, out []*Refusal) ([][]capCounter, error) {
+func (s *Service) checkCaps(ctx context.Context, r Request, keys []string, out []*Refusal) (takenCaps, error) {
 	scopes := r.capScopes()
 	if len(scopes) == 0 {
-		return nil, nil
+		return takenCaps{}, nil
 	}
 	now := s.now()
 	// The counters of one receiver key are the same for every receiver
@@ -125,7 +162,7 @@ func (s *Service) checkCaps(ctx context.Context, r Request, keys []string, out [
 	}
 	var (
 		redisKeys []string
-		args      = []any{0}
+		args      = []any{requestKeyTTL.Milliseconds(), 0}
 		checked   []int
 		perRecv   [][]capCounter
 	)
@@ -145,22 +182,22 @@ func (s *Service) checkCaps(ctx context.Context, r Request, keys []string, out [
 		perRecv = append(perRecv, cs)
 	}
 	if len(checked) == 0 {
-		return nil, nil
+		return takenCaps{}, nil
 	}
-	args[0] = len(checked)
-	res, err := s.runCaps(ctx, perRecv, redisKeys, args)
+	args[1] = len(checked)
+	taken := takenCaps{request: s.newRequestKey()}
+	res, err := s.runCaps(ctx, taken.request, perRecv, redisKeys, args)
 	if err != nil {
-		return nil, err
+		return takenCaps{}, err
 	}
 	if len(res) != len(checked) {
-		return nil, fmt.Errorf("%w: receiver caps: script answered %d verdicts for %d receivers", ErrCache, len(res), len(checked))
+		return takenCaps{}, fmt.Errorf("%w: receiver caps: script answered %d verdicts for %d receivers", ErrCache, len(res), len(checked))
 	}
 	// Kept per receiver: their keys are needed only if the request is
 	// refused after all (uncount).
-	var counted [][]capCounter
 	for n, over := range res {
 		if over == 0 {
-			counted = append(counted, perRecv[n])
+			taken.counters = append(taken.counters, perRecv[n])
 			continue
 		}
 		c := perRecv[n][over-1]
@@ -169,7 +206,7 @@ func (s *Service) checkCaps(ctx context.Context, r Request, keys []string, out [
 			Message: fmt.Sprintf("receiver cap of %d per %s for %s reached; retry after %ds", c.limit, c.window, c.what, retrySeconds(c.ttl)),
 		}
 	}
-	return counted, nil
+	return taken, nil
 }
 
 // capsChunk is how many receivers one run of capsScript checks. A batch of
@@ -180,11 +217,12 @@ func (s *Service) checkCaps(ctx context.Context, r Request, keys []string, out [
 const capsChunk = 2000
 
 // runCaps runs capsScript over the receivers of perRecv, whose counters
-// are keys and whose arguments are args after the count, and returns the
-// verdicts of all of them in order.
-func (s *Service) runCaps(ctx context.Context, perRecv [][]capCounter, keys []string, args []any) ([]int64, error) {
+// are keys and whose arguments are args after the request key's TTL and
+// the count, and returns the verdicts of all of them in order. Each run
+// keeps its verdicts under request (and a chunk number).
+func (s *Service) runCaps(ctx context.Context, request string, perRecv [][]capCounter, keys []string, args []any) ([]int64, error) {
 	if len(perRecv) <= capsChunk {
-		res, err := capsScript.Run(ctx, s.redis, keys, args...).Int64Slice()
+		res, err := capsScript.Run(ctx, s.redis, append([]string{request}, keys...), args...).Int64Slice()
 		if err != nil {
 			return nil, fmt.Errorf("%w: receiver caps: %w", ErrCache, err)
 		}
@@ -192,7 +230,7 @@ func (s *Service) runCaps(ctx context.Context, perRecv [][]capCounter, keys []st
 	}
 	pipe := s.redis.Pipeline()
 	var cmds []*redis.Cmd
-	ki, ai := 0, 1
+	ki, ai := 0, 2
 	for start := 0; start < len(perRecv); start += capsChunk {
 		part := perRecv[start:min(start+capsChunk, len(perRecv))]
 		nk, na := 0, 0
@@ -200,10 +238,11 @@ func (s *Service) runCaps(ctx context.Context, perRecv [][]capCounter, keys []st
 			nk += len(cs)
 			na += 1 + 2*len(cs)
 		}
-		chunkArgs := append([]any{len(part)}, args[ai:ai+na]...)
+		chunkArgs := append([]any{args[0], len(part)}, args[ai:ai+na]...)
+		chunkKeys := append([]string{request + ":" + strconv.Itoa(start/capsChunk)}, keys[ki:ki+nk]...)
 		// Eval, not EvalSha: a pipeline cannot fall back on NOSCRIPT, and
 		// the script's text is small beside its arguments.
-		cmds = append(cmds, capsScript.Eval(ctx, pipe, keys[ki:ki+nk], chunkArgs...))
+		cmds = append(cmds, capsScript.Eval(ctx, pipe, chunkKeys, chunkArgs...))
 		ki, ai = ki+nk, ai+na
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
@@ -220,10 +259,15 @@ func (s *Service) runCaps(ctx context.Context, perRecv [][]capCounter, keys []st
 	return res, nil
 }
 
-// uncountScript gives back one count per key, never below zero and never
-// creating a key that has expired meanwhile.
+// uncountScript gives back one count per counter (KEYS[2:]), never below
+// zero and never creating a key that has expired meanwhile. Like
+// capsScript it marks its request (KEYS[1], kept for ARGV[1] ms) so that
+// a retried call gives nothing back twice.
 var uncountScript = redis.NewScript(`
-for i = 1, #KEYS do
+if not redis.call('SET', KEYS[1], 1, 'PX', ARGV[1], 'NX') then
+  return 0
+end
+for i = 2, #KEYS do
   local cur = tonumber(redis.call('GET', KEYS[i]) or '0')
   if cur > 0 then
     redis.call('DECR', KEYS[i])
@@ -234,17 +278,17 @@ return 0
 
 // uncount gives back the counts checkCaps took for a request that is then
 // refused whole.
-func (s *Service) uncount(ctx context.Context, counted [][]capCounter) error {
-	var keys []string
-	for _, cs := range counted {
+func (s *Service) uncount(ctx context.Context, taken takenCaps) error {
+	keys := []string{taken.request + ":undo"}
+	for _, cs := range taken.counters {
 		for _, c := range cs {
 			keys = append(keys, c.key)
 		}
 	}
-	if len(keys) == 0 {
+	if len(keys) == 1 {
 		return nil
 	}
-	if err := uncountScript.Run(ctx, s.redis, keys).Err(); err != nil {
+	if err := uncountScript.Run(ctx, s.redis, keys, requestKeyTTL.Milliseconds()).Err(); err != nil {
 		return fmt.Errorf("%w: give back receiver caps: %w", ErrCache, err)
 	}
 	return nil
