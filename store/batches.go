@@ -475,7 +475,9 @@ func (db *DB) ListBatchesToStart(ctx context.Context, olderThan time.Time, after
 	bs := []BatchToStart{}
 	q := db.idb.NewSelect().Model(&bs).
 		ExcludeColumn("subject", "content", "template_params", "attachments").
-		ColumnExpr("(SELECT m.expires_at FROM messages AS m WHERE m.batch_id = b.id AND m.batch_id <> '' AND m.batch_seq = 1) AS member_expires_at").
+		// Only a batch from before staged members (no member_defaults)
+		// needs its first member's row for the expiry.
+		ColumnExpr("CASE WHEN b.member_defaults = '' THEN (SELECT m.expires_at FROM messages AS m WHERE m.batch_id = b.id AND m.batch_id <> '' AND m.batch_seq = 1) END AS member_expires_at").
 		Where("b.workflow_id <> ''").
 		Where("b.status IN (?)", bun.List([]string{BatchRunning, BatchPaused})).
 		Where("b.created_at < ?", normTime(olderThan)).
@@ -491,8 +493,8 @@ func (db *DB) ListBatchesToStart(ctx context.Context, olderThan time.Time, after
 	}
 	for i := range bs {
 		normBatchTimes(&bs[i].Batch)
-		// A batch with staged members says it itself; older ones, and
-		// their first member, are read above.
+		// A batch with staged members says it itself; older ones' first
+		// member is read above.
 		if bs[i].MemberDefaults != "" {
 			m, err := memberTemplate(&bs[i].Batch)
 			if err != nil {

@@ -138,10 +138,26 @@ func (db *DB) ExpandBatchMembers(ctx context.Context, batchID string, fromSeq, t
 	if err := q.Scan(ctx, &ids); err != nil {
 		return 0, fmt.Errorf("expand members of batch %q: %w", batchID, mapErr(err))
 	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	// What every run's rows share, read once for all the runs: only the
+	// columns a member row takes from its batch (not the sealed content).
+	var b Batch
+	if err := db.idb.NewSelect().Model(&b).
+		Column("b.id", "b.app_id", "b.channel_id", "b.message_type", "b.signature_name", "b.scheduled_at",
+			"b.request_hash", "b.created_at", "b.member_prefix", "b.member_defaults").
+		Where("b.id = ?", batchID).Scan(ctx); err != nil {
+		return 0, fmt.Errorf("expand members of batch %q: load batch: %w", batchID, mapErr(err))
+	}
+	m, err := memberTemplate(&b)
+	if err != nil {
+		return 0, err
+	}
 	written := 0
 	for _, id := range ids {
 		err := db.RunInTx(ctx, func(ctx context.Context, tx *DB) error {
-			n, err := tx.expandRun(ctx, id)
+			n, err := tx.expandRun(ctx, id, b.MemberPrefix, m)
 			written += n
 			return err
 		})
@@ -173,11 +189,12 @@ func (db *DB) ExpandStagedMembers(ctx context.Context) (int, error) {
 	return written, nil
 }
 
-// expandRun turns one staged run into message rows and deletes it, in
+// expandRun turns one staged run into message rows, made from m (the
+// batch's memberTemplate) with task ids under prefix, and deletes it, in
 // the caller's transaction. A run already gone (expanded by another
 // caller meanwhile) writes nothing: on PostgreSQL the run is locked
 // first, so of two callers the second waits and then finds it gone.
-func (db *DB) expandRun(ctx context.Context, id int64) (int, error) {
+func (db *DB) expandRun(ctx context.Context, id int64, prefix string, m Message) (int, error) {
 	var run stagedRun
 	q := db.idb.NewSelect().Model(&run).Where("br.id = ?", id)
 	if db.dialect == DialectPostgres {
@@ -189,21 +206,13 @@ func (db *DB) expandRun(ctx context.Context, id int64) (int, error) {
 		}
 		return 0, mapErr(err)
 	}
-	var b Batch
-	if err := db.idb.NewSelect().Model(&b).Where("b.id = ?", run.BatchID).Scan(ctx); err != nil {
-		return 0, fmt.Errorf("load batch: %w", mapErr(err))
-	}
-	m, err := memberTemplate(&b)
-	if err != nil {
-		return 0, err
-	}
 	receivers, err := openRun(db.cipher, &run)
 	if err != nil {
 		return 0, err
 	}
 	members := make([]BatchMember, len(receivers))
 	for i, r := range receivers {
-		members[i] = BatchMember{TaskID: MemberTaskID(b.MemberPrefix, run.FirstSeq+i), Receiver: r}
+		members[i] = BatchMember{TaskID: MemberTaskID(prefix, run.FirstSeq+i), Receiver: r}
 	}
 	if db.dialect == DialectPostgres {
 		err = insertMembersPostgres(ctx, db.idb, db.keys, db.cipher, &m, members, run.FirstSeq)
