@@ -32,7 +32,9 @@ const (
 func TestAuthentication(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	now := time.Now().Unix()
+	// Read when each call is made: parallel subtests may start long after
+	// the test under load, and the window edges below are 20-30 s wide.
+	now := func() int64 { return time.Now().Unix() }
 	unknownTask := "/api/v1/messages/" + uuid.NewString()
 
 	t.Run("OK_GoCanonicalForm", func(t *testing.T) {
@@ -58,16 +60,18 @@ func TestAuthentication(t *testing.T) {
 	})
 	t.Run("OK_UpperCaseHexSignature", func(t *testing.T) {
 		t.Parallel()
-		ts, nonce := strconv.FormatInt(now, 10), uuid.NewString()
+		at := now()
+		ts, nonce := strconv.FormatInt(at, 10), uuid.NewString()
 		sig := strings.ToUpper(signFor(f, http.MethodGet, "/api/v1/channels", "", ts, nonce))
-		res := f.call(t, http.MethodGet, "/api/v1/channels", "", withTimestamp(now), withNonce(nonce), withSignature(sig))
+		res := f.call(t, http.MethodGet, "/api/v1/channels", "", withTimestamp(at), withNonce(nonce), withSignature(sig))
 		decodeData(t, res)
 	})
 	t.Run("OK_PathSignedAsSent", func(t *testing.T) {
 		t.Parallel()
-		ts, nonce := strconv.FormatInt(now, 10), uuid.NewString()
+		at := now()
+		ts, nonce := strconv.FormatInt(at, 10), uuid.NewString()
 		sig := signFor(f, http.MethodGet, "/api/v1/channels/%31", "", ts, nonce)
-		res := f.call(t, http.MethodGet, "/api/v1/channels/%31", "", withTimestamp(now), withNonce(nonce), withSignature(sig))
+		res := f.call(t, http.MethodGet, "/api/v1/channels/%31", "", withTimestamp(at), withNonce(nonce), withSignature(sig))
 		data := decodeData(t, res)
 		require.EqualValues(t, chSMS, data["id"])
 	})
@@ -100,19 +104,20 @@ func TestAuthentication(t *testing.T) {
 	})
 	t.Run("ErrSignatureCoversPath", func(t *testing.T) {
 		t.Parallel()
-		ts, nonce := strconv.FormatInt(now, 10), uuid.NewString()
+		at := now()
+		ts, nonce := strconv.FormatInt(at, 10), uuid.NewString()
 		sig := signFor(f, http.MethodGet, "/api/v1/channels/1", "", ts, nonce)
-		res := f.call(t, http.MethodGet, "/api/v1/channels", "", withTimestamp(now), withNonce(nonce), withSignature(sig))
+		res := f.call(t, http.MethodGet, "/api/v1/channels", "", withTimestamp(at), withNonce(nonce), withSignature(sig))
 		requireError(t, res, http.StatusUnauthorized, CodeBadSignature)
 	})
 	t.Run("ErrTimestampTooOld", func(t *testing.T) {
 		t.Parallel()
-		res := f.call(t, http.MethodGet, "/api/v1/channels", "", withTimestamp(now-int64(DefaultTimestampWindow/time.Second)-30))
+		res := f.call(t, http.MethodGet, "/api/v1/channels", "", withTimestamp(now()-int64(DefaultTimestampWindow/time.Second)-30))
 		requireError(t, res, http.StatusUnauthorized, CodeBadTimestamp)
 	})
 	t.Run("ErrTimestampInFuture", func(t *testing.T) {
 		t.Parallel()
-		res := f.call(t, http.MethodGet, "/api/v1/channels", "", withTimestamp(now+int64(DefaultTimestampWindow/time.Second)+30))
+		res := f.call(t, http.MethodGet, "/api/v1/channels", "", withTimestamp(now()+int64(DefaultTimestampWindow/time.Second)+30))
 		requireError(t, res, http.StatusUnauthorized, CodeBadTimestamp)
 	})
 	t.Run("ErrTimestampNotANumber", func(t *testing.T) {
@@ -122,15 +127,15 @@ func TestAuthentication(t *testing.T) {
 	})
 	t.Run("OK_TimestampInsideWindow", func(t *testing.T) {
 		t.Parallel()
-		res := f.call(t, http.MethodGet, "/api/v1/channels", "", withTimestamp(now-int64(DefaultTimestampWindow/time.Second)+20))
+		res := f.call(t, http.MethodGet, "/api/v1/channels", "", withTimestamp(now()-int64(DefaultTimestampWindow/time.Second)+20))
 		decodeData(t, res)
 	})
 	t.Run("ErrNonceReplayed", func(t *testing.T) {
 		t.Parallel()
 		nonce := uuid.NewString()
-		res := f.call(t, http.MethodGet, unknownTask, "", withNonce(nonce), withTimestamp(now))
+		res := f.call(t, http.MethodGet, unknownTask, "", withNonce(nonce), withTimestamp(now()))
 		requireError(t, res, http.StatusNotFound, CodeTaskNotFound)
-		res = f.call(t, http.MethodGet, unknownTask, "", withNonce(nonce), withTimestamp(now))
+		res = f.call(t, http.MethodGet, unknownTask, "", withNonce(nonce), withTimestamp(now()))
 		requireError(t, res, http.StatusUnauthorized, CodeNonceReused)
 	})
 	t.Run("OK_BadSignatureDoesNotBurnNonce", func(t *testing.T) {

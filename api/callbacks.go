@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -183,6 +184,14 @@ func (s *Server) applyReceipts(ctx context.Context, acc *store.ProviderAccount, 
 	if settled, err = s.applyMemberReceipts(ctx, acc, bound); err != nil {
 		return err
 	}
+	// Each task's receipts go to its workflow in their order; tasks go at
+	// once, up to receiptDeliveries: a delivery waits for a worker to
+	// take the receipt (see workflows.Client.DeliverReceipt), and a push
+	// of a hundred receipts must not wait a hundred times in a row.
+	var (
+		order  []string
+		byTask = map[string][]boundReceipt{}
+	)
 	for i, b := range bound {
 		if !b.inFlight {
 			s.countReceipt(ctx, acc.ID, b.taskID, b.Receipt)
@@ -191,12 +200,36 @@ func (s *Server) applyReceipts(ctx context.Context, acc *store.ProviderAccount, 
 		if settled[i] {
 			continue
 		}
-		if err := s.signalReceipt(ctx, acc, b); err != nil {
-			return err
+		if _, seen := byTask[b.taskID]; !seen {
+			order = append(order, b.taskID)
 		}
+		byTask[b.taskID] = append(byTask[b.taskID], b)
 	}
-	return nil
+	var (
+		wg    sync.WaitGroup
+		slots = make(chan struct{}, receiptDeliveries)
+		errs  = make([]error, len(order))
+	)
+	for i, taskID := range order {
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			for _, b := range byTask[taskID] {
+				if errs[i] = s.deliverReceipt(ctx, acc, b); errs[i] != nil {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
+
+// receiptDeliveries is how many tasks of one push get their receipts at
+// once.
+const receiptDeliveries = 16
 
 // bindReceipts finds the message each receipt belongs to, binding it
 // to what this account's provider accepted (on any attempt, so a delivery
@@ -307,9 +340,9 @@ func (s *Server) applyMemberReceipts(ctx context.Context, acc *store.ProviderAcc
 	return settled, nil
 }
 
-// signalReceipt hands a single send's receipt to its workflow, or records
+// deliverReceipt hands a single send's receipt to its workflow, or records
 // it on the message when the workflow has already finished.
-func (s *Server) signalReceipt(ctx context.Context, acc *store.ProviderAccount, b boundReceipt) error {
+func (s *Server) deliverReceipt(ctx context.Context, acc *store.ProviderAccount, b boundReceipt) error {
 	at := b.At
 	if at.IsZero() {
 		at = s.now()
@@ -322,7 +355,7 @@ func (s *Server) signalReceipt(ctx context.Context, acc *store.ProviderAccount, 
 		Description:       b.Description,
 		At:                at.UTC(),
 	}
-	err := s.engine.SignalReceipt(ctx, b.taskID, wr)
+	err := s.engine.DeliverReceipt(ctx, b.taskID, wr)
 	switch {
 	case err == nil:
 		return nil
@@ -335,7 +368,7 @@ func (s *Server) signalReceipt(ctx context.Context, acc *store.ProviderAccount, 
 	case errors.Is(err, workflows.ErrWorkflowClosed):
 		return s.storeLateReceipt(ctx, b.taskID, wr)
 	}
-	return fmt.Errorf("signal receipt to task %s: %w", b.taskID, err)
+	return fmt.Errorf("deliver receipt to task %s: %w", b.taskID, err)
 }
 
 // resolveByTaskID binds a receipt whose provider id, if any, matched no

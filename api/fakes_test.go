@@ -742,7 +742,7 @@ func (e *fakeEngine) CancelSend(_ context.Context, taskID string) error {
 	return e.cancelErr
 }
 
-func (e *fakeEngine) SignalReceipt(_ context.Context, taskID string, r workflows.Receipt) error {
+func (e *fakeEngine) DeliverReceipt(_ context.Context, taskID string, r workflows.Receipt) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.signalErr != nil {

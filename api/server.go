@@ -125,9 +125,9 @@ type Engine interface {
 	// on its way or final, workflows.ErrWorkflowClosed when the batch has
 	// finished.
 	CancelBatchMember(ctx context.Context, batchID, taskID string) error
-	// SignalReceipt delivers a receipt to a task's workflow. It returns
+	// DeliverReceipt delivers a receipt to a task's workflow. It returns
 	// workflows.ErrWorkflowClosed when the workflow has finished.
-	SignalReceipt(ctx context.Context, taskID string, r workflows.Receipt) error
+	DeliverReceipt(ctx context.Context, taskID string, r workflows.Receipt) error
 	// Check reports whether the engine is reachable.
 	Check(ctx context.Context) error
 }

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
+	"time"
 
+	"github.com/google/uuid"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -15,6 +18,10 @@ import (
 // Client starts and talks to send workflows for the API.
 type Client struct {
 	c client.Client
+	// signalReceiptsUntil (unix nanoseconds) is set when a receipt's update
+	// timed out: workers are busy or down, so receipts go as signals
+	// until then instead of each waiting out receiptUpdateWait.
+	signalReceiptsUntil atomic.Int64
 }
 
 // NewClient wraps a Temporal client.
@@ -93,8 +100,57 @@ func (c *Client) CancelSend(ctx context.Context, taskID string) error {
 	return fmt.Errorf("cancel task %s: %w", taskID, err)
 }
 
-// SignalReceipt delivers a receipt to a task's workflow. It returns
+const (
+	// receiptUpdateWait is how long DeliverReceipt waits for a worker to
+	// take a receipt's update before sending it as a signal: a worker
+	// takes it in milliseconds when it runs at all.
+	receiptUpdateWait = 3 * time.Second
+	// receiptSignalSpell is how long receipts go as signals after an
+	// update timed out, before updates are tried again.
+	receiptSignalSpell = 30 * time.Second
+)
+
+// DeliverReceipt delivers a receipt to a task's workflow. It returns
 // ErrWorkflowClosed when the workflow has finished.
+//
+// The receipt goes as ReceiptUpdate, which a waiting workflow takes in a
+// workflow task the server persists only when it completes (one state
+// transition for the receipt, where a signal costs three). An update is
+// durable only once a worker has accepted it, so DeliverReceipt returns
+// only then, and when no worker takes it within receiptUpdateWait (or it
+// fails: a workflow on a worker from before the update existed rejects
+// it) the receipt goes as ReceiptSignal, durable at once. Both carry the
+// same DeliveryID, so a workflow that gets both keeps one.
+func (c *Client) DeliverReceipt(ctx context.Context, taskID string, r Receipt) error {
+	if r.DeliveryID == "" {
+		r.DeliveryID = uuid.NewString()
+	}
+	if time.Now().UnixNano() < c.signalReceiptsUntil.Load() {
+		return c.SignalReceipt(ctx, taskID, r)
+	}
+	uctx, cancel := context.WithTimeout(ctx, receiptUpdateWait)
+	defer cancel()
+	h, err := c.c.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
+		WorkflowID:   MessageWorkflowID(taskID),
+		UpdateID:     r.DeliveryID,
+		UpdateName:   ReceiptUpdate,
+		Args:         []any{r},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = h.Get(uctx, nil)
+	}
+	if err == nil {
+		return nil
+	}
+	if uctx.Err() != nil && ctx.Err() == nil {
+		c.signalReceiptsUntil.Store(time.Now().Add(receiptSignalSpell).UnixNano())
+	}
+	return c.SignalReceipt(ctx, taskID, r)
+}
+
+// SignalReceipt delivers a receipt to a task's workflow as a signal. It
+// returns ErrWorkflowClosed when the workflow has finished.
 func (c *Client) SignalReceipt(ctx context.Context, taskID string, r Receipt) error {
 	err := c.c.SignalWorkflow(ctx, MessageWorkflowID(taskID), "", ReceiptSignal, r)
 	var notFound *serviceerror.NotFound

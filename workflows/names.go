@@ -11,7 +11,16 @@ const (
 	TaskQueue = "herald"
 	// SendWorkflowName is the registered type of the per-message workflow.
 	SendWorkflowName = "herald.send"
-	// ReceiptSignal carries a delivery receipt into a send workflow.
+	// ReceiptUpdate carries a delivery receipt into a send workflow. An
+	// update, not a signal: when the workflow is waiting, the server runs
+	// it in a workflow task it keeps in memory until the task completes,
+	// so the receipt costs one state transition where a signal costs three
+	// (the signal, the task's start, its completion).
+	ReceiptUpdate = "receipt-update"
+	// ReceiptSignal carries a delivery receipt into a send workflow when
+	// ReceiptUpdate could not (workers busy or down, a workflow begun
+	// before the update existed): a signal is durable the moment it is
+	// accepted, whether or not a worker runs.
 	ReceiptSignal = "receipt"
 	// StateQuery returns a send workflow's live State.
 	StateQuery = "state"
@@ -62,7 +71,7 @@ type SendInput struct {
 	ForceAccountID int64
 }
 
-// Receipt is the payload of ReceiptSignal.
+// Receipt is the payload of ReceiptUpdate and ReceiptSignal.
 type Receipt struct {
 	AccountID         int64
 	ProviderMessageID string
@@ -71,4 +80,15 @@ type Receipt struct {
 	Code        string
 	Description string
 	At          time.Time
+	// DeliveryID names one hand-over of the receipt by the API: the update
+	// and, when the update timed out, the signal sent after it carry the
+	// same one, so the workflow keeps one of them. Empty in receipts
+	// signalled before updates carried them.
+	DeliveryID string `json:",omitempty"`
+}
+
+// sameDelivery tells whether o is r delivered again by the API (see
+// DeliveryID), not a receipt the provider repeated.
+func (r Receipt) sameDelivery(o Receipt) bool {
+	return r.DeliveryID != "" && r.DeliveryID == o.DeliveryID
 }

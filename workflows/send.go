@@ -180,6 +180,22 @@ func (s *send) setup(ctx workflow.Context) error {
 	if err != nil {
 		return err
 	}
+	// A receipt whose update timed out is sent again as a signal, and the
+	// update may still be applied, before or after it: each keeps only
+	// what the other did not already bring. Signals from before delivery
+	// ids carry none and are all kept, as they always were.
+	keep := func(r Receipt) {
+		if !slices.ContainsFunc(s.receipts, r.sameDelivery) {
+			s.receipts = append(s.receipts, r)
+		}
+	}
+	err = workflow.SetUpdateHandler(ctx, ReceiptUpdate, func(ctx workflow.Context, r Receipt) error {
+		keep(r)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	ch := workflow.GetSignalChannel(ctx, ReceiptSignal)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
@@ -187,7 +203,7 @@ func (s *send) setup(ctx workflow.Context) error {
 			if !ch.Receive(ctx, &r) {
 				return
 			}
-			s.receipts = append(s.receipts, r)
+			keep(r)
 		}
 	})
 	return nil

@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -55,13 +56,14 @@ type harness struct {
 	// fixed plan.
 	planFn func(n int, now time.Time) activities.Plan
 
-	mu      sync.Mutex
-	updates []activities.StatusUpdate
-	sends   []sendCall
-	checks  []sendCheck
-	alerts  []activities.AlertRequest
-	notify  int
-	plans   int
+	mu             sync.Mutex
+	receiptUpdates int
+	updates        []activities.StatusUpdate
+	sends          []sendCall
+	checks         []sendCheck
+	alerts         []activities.AlertRequest
+	notify         int
+	plans          int
 }
 
 type sendCheck struct {
@@ -170,8 +172,28 @@ func (h *harness) run(t *testing.T, in workflows.SendInput) workflows.SendResult
 // after calls fn at start+d on the workflow clock.
 func (h *harness) after(d time.Duration, fn func()) { h.env.RegisterDelayedCallback(fn, d) }
 
-// receipt signals a receipt at start+d.
+// receipt delivers a receipt at start+d, as the API does: an update.
 func (h *harness) receipt(d time.Duration, r workflows.Receipt) {
+	h.after(d, func() { h.receiptNow(r) })
+}
+
+// receiptNow delivers a receipt through ReceiptUpdate now; the workflow
+// must take it.
+func (h *harness) receiptNow(r workflows.Receipt) {
+	h.mu.Lock()
+	h.receiptUpdates++
+	id := fmt.Sprintf("receipt-%d", h.receiptUpdates)
+	h.mu.Unlock()
+	h.env.UpdateWorkflow(workflows.ReceiptUpdate, id, &testsuite.TestUpdateCallback{
+		OnReject:   func(err error) { panic(fmt.Sprintf("receipt update %s rejected: %v", id, err)) },
+		OnAccept:   func() {},
+		OnComplete: func(any, error) {},
+	}, r)
+}
+
+// receiptSignal delivers a receipt at start+d as a signal: the API's way
+// when the update cannot get through.
+func (h *harness) receiptSignal(d time.Duration, r workflows.Receipt) {
 	h.after(d, func() { h.env.SignalWorkflow(workflows.ReceiptSignal, r) })
 }
 
@@ -941,6 +963,30 @@ func TestSendWorkflow(t *testing.T) {
 		require.Equal(t, workflows.SendResult{Status: workflows.StatusSuccess, CallbackStatus: workflows.CallbackDelivered, Attempts: 1}, res)
 		require.Equal(t, []string{workflows.EventAttempt, workflows.EventAccepted, workflows.EventReceipt, workflows.EventFinished}, h.kinds())
 		require.Equal(t, 5*time.Second, h.env.Now().Sub(start))
+	})
+
+	t.Run("ReceiptByUpdateAndSignalCountsOnce", func(t *testing.T) {
+		t.Parallel()
+		for _, signalFirst := range []bool{true, false} {
+			h := setup(t, newPlan(sms(1)))
+			r := delivered(1, "pm-1")
+			r.DeliveryID = "delivery-1"
+			// An update that timed out for the API may still be applied,
+			// before or after the signal the API sent instead.
+			h.after(time.Minute, func() {
+				if signalFirst {
+					h.env.SignalWorkflow(workflows.ReceiptSignal, r)
+					h.receiptNow(r)
+				} else {
+					h.receiptNow(r)
+					h.env.SignalWorkflow(workflows.ReceiptSignal, r)
+				}
+			})
+			res := h.run(t, input())
+			require.Equal(t, workflows.SendResult{Status: workflows.StatusSuccess, CallbackStatus: workflows.CallbackDelivered, Attempts: 1}, res)
+			require.Equal(t, []string{workflows.EventAttempt, workflows.EventAccepted, workflows.EventReceipt, workflows.EventFinished}, h.kinds(),
+				"signal first: %v; no late receipt", signalFirst)
+		}
 	})
 
 	t.Run("DeliveredThenFailedNeverRegresses", func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/activities"
@@ -90,8 +91,14 @@ func testSMSDelivered(t *testing.T, h *harness, kit smsKit) {
 	}
 	// The message signature wins over the account's sign_name.
 	require.Equal(t, []wireSMS{kit.want(phone, smsOtherSig, taskID)}, fake.sent())
-	// The receipt came by the vendor's push to Herald's callback URL.
-	require.Equal(t, []string{activities.CallbackURL(h.apiURL, kit.kind, acc.ID, acc.CallbackToken)}, fake.deliveredPushes())
+	// The receipt came by the vendor's push to Herald's callback URL. The
+	// fake records the push when Herald answers it, which is once the
+	// workflow has taken the receipt: possibly just after the message is
+	// final.
+	want := []string{activities.CallbackURL(h.apiURL, kit.kind, acc.ID, acc.CallbackToken)}
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.Equal(c, want, fake.deliveredPushes())
+	}, 10*time.Second, 20*time.Millisecond)
 }
 
 func testSMSRejectedPermanently(t *testing.T, h *harness, kit smsKit) {
