@@ -149,6 +149,8 @@ type send struct {
 	// maybeSent is set once an attempt's outcome was unknown: a provider
 	// may have the message, so ending it unsent keeps its quota unit.
 	maybeSent bool
+	// searchOnce is how the search attributes are set (see searchAtEnd).
+	searchOnce int
 }
 
 // acceptance is one send an account's provider accepted, under the
@@ -373,7 +375,9 @@ func (s *send) startAttempt(ctx workflow.Context, r *route) int {
 	r.onAccount++
 	s.state.Attempts++
 	s.state.AccountID, s.state.ProviderKind, s.state.ProviderMessageID = account.ID, account.Kind, ""
-	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchProvider.ValueSet(account.Kind), SearchStatus.ValueSet(StatusProcessing))
+	if !s.searchAtEnd(ctx) {
+		_ = workflow.UpsertTypedSearchAttributes(ctx, SearchProvider.ValueSet(account.Kind), SearchStatus.ValueSet(StatusProcessing))
+	}
 	// Written by the send activity when it starts (or by the next
 	// record if the send never runs).
 	s.pendingUpdate = activities.StatusUpdate{Status: StatusProcessing, AccountID: account.ID, Attempts: s.state.Attempts}
@@ -583,7 +587,9 @@ func (s *send) afterAccepted(ctx workflow.Context, account activities.PlanAccoun
 		}
 		return outcome{final: StatusSuccess, callbackStatus: cb, detail: "accepted by the provider"}, nil
 	}
-	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchStatus.ValueSet(StatusSent))
+	if !s.searchAtEnd(ctx) {
+		_ = workflow.UpsertTypedSearchAttributes(ctx, SearchStatus.ValueSet(StatusSent))
+	}
 	if !res.Applied {
 		if err := s.record(ctx, activities.StatusUpdate{Status: StatusSent, AccountID: account.ID, ProviderMessageID: res.ProviderMessageID},
 			EventAccepted, "", accepted.Detail); err != nil {
@@ -612,6 +618,32 @@ var sendRetryPolicy = &temporal.RetryPolicy{
 	BackoffCoefficient: 2,
 	MaximumInterval:    30 * time.Second,
 	MaximumAttempts:    5,
+}
+
+// searchAttributesAtEnd is the change that sets the provider and status
+// search attributes once, when the message is final, instead of at each
+// attempt, acceptance and end: each upsert is a write to the server's
+// visibility store, which cost more CPU than all of Herald's own code.
+// The message's live status is its state query's and the store's.
+const searchAttributesAtEnd = "search-attributes-at-end"
+
+// searchOnce values: not decided yet, or how this workflow sets them.
+const (
+	searchUndecided = iota
+	searchFollowsStatus
+	searchOnceAtEnd
+)
+
+// searchAtEnd tells whether this workflow sets its search attributes
+// only at the end, deciding on its first call (the first attempt).
+func (s *send) searchAtEnd(ctx workflow.Context) bool {
+	if s.searchOnce == searchUndecided {
+		s.searchOnce = searchFollowsStatus
+		if workflow.GetVersion(ctx, searchAttributesAtEnd, workflow.DefaultVersion, 1) >= 1 {
+			s.searchOnce = searchOnceAtEnd
+		}
+	}
+	return s.searchOnce == searchOnceAtEnd
 }
 
 // localSend is the change that runs sends as local activities.
@@ -934,7 +966,11 @@ func (s *send) finish(ctx workflow.Context, status, callbackStatus, code, detail
 		lastError = detail
 		s.state.LastError = detail
 	}
-	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchStatus.ValueSet(status))
+	if s.searchOnce == searchOnceAtEnd && s.state.ProviderKind != "" {
+		_ = workflow.UpsertTypedSearchAttributes(ctx, SearchProvider.ValueSet(s.state.ProviderKind), SearchStatus.ValueSet(status))
+	} else {
+		_ = workflow.UpsertTypedSearchAttributes(ctx, SearchStatus.ValueSet(status))
+	}
 	if err := s.record(ctx, activities.StatusUpdate{Status: status, CallbackStatus: callbackStatus, LastError: lastError, Final: true, MaybeSent: s.maybeSent}, EventFinished, code, detail); err != nil {
 		return SendResult{}, err
 	}

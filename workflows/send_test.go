@@ -1171,3 +1171,24 @@ func TestSendWorkflow(t *testing.T) {
 		require.Empty(t, h.kinds())
 	})
 }
+
+// A message sets its provider and status search attributes once, when it
+// is final: each upsert is a write to the server's visibility store.
+func TestSearchAttributesOnceAtEnd(t *testing.T) {
+	t.Parallel()
+	h := setup(t, newPlan(sms(1)))
+	var upserts []temporal.SearchAttributes
+	h.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+		upserts = append(upserts, args.Get(0).(temporal.SearchAttributes))
+	}).Return(nil)
+	h.receipt(time.Minute, delivered(1, "pm-1"))
+
+	res := h.run(t, input())
+	require.Equal(t, workflows.StatusSuccess, res.Status)
+	require.Len(t, upserts, 1)
+	status, _ := upserts[0].GetKeyword(workflows.SearchStatus)
+	provider, _ := upserts[0].GetKeyword(workflows.SearchProvider)
+	require.Equal(t, workflows.StatusSuccess, status)
+	require.Equal(t, sms(1).Kind, provider)
+}
+
