@@ -1191,4 +1191,3 @@ func TestSearchAttributesOnceAtEnd(t *testing.T) {
 	require.Equal(t, workflows.StatusSuccess, status)
 	require.Equal(t, sms(1).Kind, provider)
 }
-
