@@ -154,26 +154,26 @@ func (b *statsBatch) apply(ctx context.Context, idb bun.IDB) error {
 	if idb.Dialect().Name() == dialect.PG {
 		shard = rand.IntN(statsShards) //nolint:gosec // spreads writes over rows; nothing secret depends on it
 	}
-	var byChannel statsBatch
-	for _, d := range ds {
-		k := d.key
+	// The hour tables take the deltas summed per hour (and the channel
+	// table per channel and status only): a statement must not meet one
+	// row twice.
+	hour := mergeStats(ds, func(k statsKey) statsKey {
+		k.minute -= k.minute % 3600
+		return k
+	})
+	channel := mergeStats(ds, func(k statsKey) statsKey {
+		k.minute -= k.minute % 3600
 		k.appID, k.accountID, k.kind = "", 0, ""
-		c := byChannel.at(k)
-		c.messages += d.messages
-		c.segments += d.segments
-		for i := range LatencyBuckets {
-			c.final[i] += d.final[i]
-			c.receipt[i] += d.receipt[i]
-		}
-	}
-	channel := slices.DeleteFunc(byChannel.deltas, (*statsDelta).zero)
-	slices.SortFunc(channel, func(a, b *statsDelta) int { return compareStatsKeys(a.key, b.key) })
+		return k
+	})
 	for _, t := range []struct {
 		table  string
 		deltas []*statsDelta
-	}{{statsMinuteTable, ds}, {statsHourTable, ds}, {statsChannelTable, channel}} {
-		for _, d := range t.deltas {
-			if err := upsertStats(ctx, idb, t.table, shard, d); err != nil {
+	}{{statsMinuteTable, ds}, {statsHourTable, hour}, {statsChannelTable, channel}} {
+		// A few hundred rows at most per statement: a bulk change over
+		// many minutes, accounts and statuses has many keys.
+		for part := range slices.Chunk(t.deltas, 500) {
+			if err := upsertStats(ctx, idb, t.table, shard, part); err != nil {
 				return err
 			}
 		}
@@ -181,31 +181,75 @@ func (b *statsBatch) apply(ctx context.Context, idb bun.IDB) error {
 	return nil
 }
 
-func upsertStats(ctx context.Context, idb bun.IDB, table string, shard int, d *statsDelta) error {
-	bucket := d.key.minute
-	if table != statsMinuteTable {
-		bucket -= bucket % 3600
+// mergeStats sums ds by key as keyOf maps them, dropping sums that are
+// zero, in key order.
+func mergeStats(ds []*statsDelta, keyOf func(statsKey) statsKey) []*statsDelta {
+	byKey := make(map[statsKey]*statsDelta, len(ds))
+	out := make([]*statsDelta, 0, len(ds))
+	for _, d := range ds {
+		k := keyOf(d.key)
+		m, ok := byKey[k]
+		if !ok {
+			m = &statsDelta{key: k}
+			byKey[k] = m
+			out = append(out, m)
+		}
+		m.messages += d.messages
+		m.segments += d.segments
+		for i := range LatencyBuckets {
+			m.final[i] += d.final[i]
+			m.receipt[i] += d.receipt[i]
+		}
+	}
+	out = slices.DeleteFunc(out, (*statsDelta).zero)
+	slices.SortFunc(out, func(a, b *statsDelta) int { return compareStatsKeys(a.key, b.key) })
+	return out
+}
+
+// upsertStats adds ds (distinct keys, in key order; key.minute is the
+// table's bucket) to table's rows of shard, in one statement: the rows'
+// latency columns are those any delta has, zero for the others. One
+// statement rather than one per delta, as every status change writes two
+// deltas to three tables: on SQLite each statement is parsed anew, on
+// PostgreSQL it is a round trip in the message's transaction.
+func upsertStats(ctx context.Context, idb bun.IDB, table string, shard int, ds []*statsDelta) error {
+	if len(ds) == 0 {
+		return nil
 	}
 	cols := []string{"bucket", "app_id", "channel_id", "account_id", "provider_kind", "status", "shard", "messages", "sms_segments"}
-	args := []any{bucket, d.key.appID, d.key.channelID, d.key.accountID, d.key.kind, d.key.status, shard, d.messages, d.segments}
 	sets := []string{"messages = s.messages + excluded.messages", "sms_segments = s.sms_segments + excluded.sms_segments"}
+	type latencyCol struct {
+		at     int
+		counts func(*statsDelta) *[LatencyBuckets]int64
+	}
+	var latency []latencyCol
 	for _, h := range []struct {
 		prefix string
-		counts *[LatencyBuckets]int64
-	}{{"f", &d.final}, {"r", &d.receipt}} {
-		for i, n := range h.counts {
-			if n == 0 {
+		counts func(*statsDelta) *[LatencyBuckets]int64
+	}{{"f", func(d *statsDelta) *[LatencyBuckets]int64 { return &d.final }}, {"r", func(d *statsDelta) *[LatencyBuckets]int64 { return &d.receipt }}} {
+		for i := range LatencyBuckets {
+			if !slices.ContainsFunc(ds, func(d *statsDelta) bool { return h.counts(d)[i] != 0 }) {
 				continue
 			}
 			col := fmt.Sprintf("%s%02d", h.prefix, i)
 			cols = append(cols, col)
-			args = append(args, n)
 			sets = append(sets, fmt.Sprintf("%[1]s = s.%[1]s + excluded.%[1]s", col))
+			latency = append(latency, latencyCol{at: i, counts: h.counts})
 		}
 	}
-	q := fmt.Sprintf(`INSERT INTO %s AS s (%s) VALUES (%s)
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
+	rows := make([]string, len(ds))
+	args := make([]any, 0, len(ds)*len(cols))
+	for i, d := range ds {
+		args = append(args, d.key.minute, d.key.appID, d.key.channelID, d.key.accountID, d.key.kind, d.key.status, shard, d.messages, d.segments)
+		for _, l := range latency {
+			args = append(args, l.counts(d)[l.at])
+		}
+		rows[i] = row
+	}
+	q := fmt.Sprintf(`INSERT INTO %s AS s (%s) VALUES %s
 ON CONFLICT (bucket, app_id, channel_id, account_id, provider_kind, status, shard) DO UPDATE SET %s`,
-		table, strings.Join(cols, ", "), strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", "), strings.Join(sets, ", "))
+		table, strings.Join(cols, ", "), strings.Join(rows, ", "), strings.Join(sets, ", "))
 	if _, err := idb.NewRaw(q, args...).Exec(ctx); err != nil {
 		return fmt.Errorf("count message statistics: %w", mapErr(err))
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -319,5 +320,39 @@ func TestCompactStats(t *testing.T) {
 		require.NoError(t, db.RecordMessage(ctx, msgs[30].TaskID, MessagePatch{Status: ptr("failed")}, nil))
 		got := readStats(t, db, accepted, "compact-app")
 		require.Equal(t, map[string]int64{"success": 30, "pending": 9, "failed": 1}, got.byStatus)
+	})
+}
+
+// One transaction's changes to messages accepted in different minutes of
+// one hour (a batch's receipts, say) meet the same hour rows: they are
+// summed per row before the write, which a statement can only touch once.
+func TestStatsOneTransactionManyMinutes(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		hour := time.Now().UTC().Truncate(time.Hour)
+		var b statsBatch
+		for i := range 5 {
+			minute := hour.Add(time.Duration(i) * time.Minute).Unix()
+			for _, acc := range []int64{1, 2} {
+				key := statsKey{minute: minute, appID: "many-minutes", channelID: 9, accountID: acc, kind: "sandbox", status: "sent"}
+				done := key
+				done.status = "success"
+				b.move(key, done, 2)
+				b.at(done).final[3]++
+				b.at(done).receipt[1]++
+			}
+		}
+		require.NoError(t, db.RunInTx(ctx, func(ctx context.Context, tx *DB) error { return b.apply(ctx, tx.idb) }))
+		got := readStats(t, db, hour, "many-minutes")
+		require.Equal(t, map[string]int64{"sent": -10, "success": 10}, got.byStatus)
+		require.Equal(t, histogram(3, 10), got.final)
+		require.Equal(t, histogram(1, 10), got.receipt)
+		requireRollupsAgree(t, db, hour)
+		// One row per account and status in the hour table, in the hour's
+		// bucket.
+		var buckets []int64
+		require.NoError(t, db.bun.NewSelect().Table(statsHourTable).Column("bucket").Where("app_id = ?", "many-minutes").Scan(ctx, &buckets))
+		require.Equal(t, []int64{hour.Unix(), hour.Unix(), hour.Unix(), hour.Unix()}, buckets)
 	})
 }
