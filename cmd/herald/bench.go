@@ -136,7 +136,10 @@ as they would in production. For each scenario it prints sends per second
 (the median round), p50/p99 accept latency (start call or HTTP request,
 over all rounds), and state transitions and history events per send,
 then the throughput ratios herald/baseline and traffic/herald (the cost
-of the traffic checks).
+of the traffic checks). Last, the herald scenario runs once more with its
+sends offered at half the rate it sustained (an open loop: each starts on
+time whatever the others are doing) and prints the p50/p99 accept latency
+away from saturation.
 
 --scenario batch sends one batch of --receivers distinct mainland numbers
 (signed POST /api/v1/messages/batch) through an SMS channel whose account
@@ -379,6 +382,16 @@ func runSingleBench(ctx context.Context, out io.Writer, o *benchOptions, s *stac
 	fmt.Fprintf(out, "\nratio herald/baseline (sends/s): %.2f\n", results[1].perSecond()/results[0].perSecond())
 	fmt.Fprintf(out, "ratio traffic/herald (sends/s): %.2f; transitions/send added by the traffic checks: %+.1f\n",
 		results[2].perSecond()/results[1].perSecond(), results[2].transitions-results[1].transitions)
+
+	// Accept latency away from saturation: the herald scenario again, its
+	// sends offered at half the rate it just sustained.
+	half := results[1].perSecond() / 2
+	r, err := benchPaced(ctx, s, "herald", herald, o.count, o.count, o.sample, time.Duration(float64(time.Second)/half))
+	if err != nil {
+		return fmt.Errorf("herald at half load: %w", err)
+	}
+	fmt.Fprintf(out, "herald at half its rate (%.1f sends/s offered, %d sends): p50 accept %s, p99 accept %s\n", half, o.count,
+		percentile(r.accept, 0.5).Round(100*time.Microsecond), percentile(r.accept, 0.99).Round(100*time.Microsecond))
 	return printPeakRSS(out, o.watchPIDs)
 }
 
@@ -398,6 +411,13 @@ func medianRound(rs []benchResult) benchResult {
 // benchScenario runs n sends, at most conc at once, waits for every one to
 // finish, and describes up to sample of them.
 func benchScenario(ctx context.Context, s *stack, name string, send func(context.Context) (string, time.Duration, func() error, error), n, conc, sample int) (benchResult, error) {
+	return benchPaced(ctx, s, name, send, n, conc, sample, 0)
+}
+
+// benchPaced is benchScenario with the sends started every spacing (an
+// open loop: a send starts on time whatever the ones before it are
+// doing, within conc) when spacing is positive.
+func benchPaced(ctx context.Context, s *stack, name string, send func(context.Context) (string, time.Duration, func() error, error), n, conc, sample int, spacing time.Duration) (benchResult, error) {
 	r := benchResult{name: name, sends: n}
 	if n == 0 {
 		return r, nil
@@ -411,6 +431,11 @@ func benchScenario(ctx context.Context, s *stack, name string, send func(context
 	sem := make(chan struct{}, conc)
 	start := time.Now()
 	for i := 0; i < n; i++ {
+		if spacing > 0 {
+			if err := sleepCtx(ctx, time.Until(start.Add(time.Duration(i)*spacing))); err != nil {
+				return r, err
+			}
+		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
@@ -559,6 +584,21 @@ func baselineStep(context.Context) error { return nil }
 
 // startCPUProfile profiles the process into path until stop is called; an
 // empty path profiles nothing.
+// sleepCtx waits d, or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func startCPUProfile(path string) (stop func(), _ error) {
 	if path == "" {
 		return func() {}, nil

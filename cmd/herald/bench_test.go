@@ -6,6 +6,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,5 +84,43 @@ func TestBenchBatchScenario(t *testing.T) {
 		`ratio batch/single\s+\d+\.\d\d`, `transitions/receiver\s+\d+\.\d\d`, `transitions/send\s+\d+\.\d`,
 		`pid \d+\s+\d+ MiB\s+this process`, `pid \d+\s+\d+ MiB\s+--watch-pid`} {
 		require.Regexp(t, regexp.MustCompile(line), got)
+	}
+}
+
+// Paced sends start on their schedule, not when the ones before them end.
+func TestBenchPacedIsAnOpenLoop(t *testing.T) {
+	t.Parallel()
+	var (
+		mu     sync.Mutex
+		starts []time.Time
+	)
+	release := make(chan struct{})
+	send := func(context.Context) (string, time.Duration, func() error, error) {
+		mu.Lock()
+		starts = append(starts, time.Now())
+		mu.Unlock()
+		// Every send waits until all have started: a closed loop of one
+		// in flight would never get past the first.
+		return "id", time.Millisecond, func() error { <-release; return nil }, nil
+	}
+	const n, spacing = 5, 50 * time.Millisecond
+	go func() {
+		for {
+			mu.Lock()
+			all := len(starts) == n
+			mu.Unlock()
+			if all {
+				close(release)
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	r, err := benchPaced(t.Context(), nil, "paced", send, n, n, 0, spacing)
+	require.NoError(t, err)
+	require.Len(t, r.accept, n)
+	require.Len(t, starts, n)
+	for i := 1; i < n; i++ {
+		require.GreaterOrEqual(t, starts[i].Sub(starts[0]), time.Duration(i)*spacing-5*time.Millisecond, "send %d started early", i)
 	}
 }
