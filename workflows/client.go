@@ -125,7 +125,7 @@ func (c *Client) DeliverReceipt(ctx context.Context, taskID string, r Receipt) e
 	if r.DeliveryID == "" {
 		r.DeliveryID = uuid.NewString()
 	}
-	if time.Now().UnixNano() < c.signalReceiptsUntil.Load() {
+	if time.Now().UnixNano() < c.signalReceiptsUntil.Load() { //nolint:forbidigo // client code, run by the API, never in a workflow
 		return c.SignalReceipt(ctx, taskID, r)
 	}
 	uctx, cancel := context.WithTimeout(ctx, receiptUpdateWait)
@@ -144,7 +144,7 @@ func (c *Client) DeliverReceipt(ctx context.Context, taskID string, r Receipt) e
 		return nil
 	}
 	if uctx.Err() != nil && ctx.Err() == nil {
-		c.signalReceiptsUntil.Store(time.Now().Add(receiptSignalSpell).UnixNano())
+		c.signalReceiptsUntil.Store(time.Now().Add(receiptSignalSpell).UnixNano()) //nolint:forbidigo // client code, as above
 	}
 	return c.SignalReceipt(ctx, taskID, r)
 }

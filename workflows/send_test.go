@@ -191,12 +191,6 @@ func (h *harness) receiptNow(r workflows.Receipt) {
 	}, r)
 }
 
-// receiptSignal delivers a receipt at start+d as a signal: the API's way
-// when the update cannot get through.
-func (h *harness) receiptSignal(d time.Duration, r workflows.Receipt) {
-	h.after(d, func() { h.env.SignalWorkflow(workflows.ReceiptSignal, r) })
-}
-
 // statuses lists the status changes written, in order.
 func (h *harness) statuses() []string {
 	h.mu.Lock()
