@@ -9,12 +9,19 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestStalledReplyIsRetried(t *testing.T) {
-	t.Parallel()
-	mr := miniredis.RunT(t)
-	p := Start(t, mr.Addr())
+// proxied starts a Redis-protocol server behind a proxy and a client of
+// the proxy that gives up on a reply after 100 ms.
+func proxied(t *testing.T) (*Proxy, *redis.Client) {
+	t.Helper()
+	p := Start(t, miniredis.RunT(t).Addr())
 	rdb := redis.NewClient(&redis.Options{Addr: p.Addr(), ReadTimeout: 100 * time.Millisecond})
 	t.Cleanup(func() { _ = rdb.Close() })
+	return p, rdb
+}
+
+func TestStalledReplyIsRetried(t *testing.T) {
+	t.Parallel()
+	p, rdb := proxied(t)
 	ctx := t.Context()
 	require.NoError(t, rdb.Ping(ctx).Err())
 
@@ -35,10 +42,7 @@ func TestStalledReplyIsRetried(t *testing.T) {
 
 func TestErrorRepliesPass(t *testing.T) {
 	t.Parallel()
-	mr := miniredis.RunT(t)
-	p := Start(t, mr.Addr())
-	rdb := redis.NewClient(&redis.Options{Addr: p.Addr(), ReadTimeout: 100 * time.Millisecond})
-	t.Cleanup(func() { _ = rdb.Close() })
+	p, rdb := proxied(t)
 	ctx := t.Context()
 	script := redis.NewScript(`return redis.call('INCR', KEYS[1])`)
 	// EVALSHA answers NOSCRIPT (passed through), then EVAL runs once and
