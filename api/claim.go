@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -27,9 +26,7 @@ return 0
 // claimOnce claims key for ttl, reporting whether this call is the first
 // to claim it.
 func claimOnce(ctx context.Context, rdb redis.Scripter, key string, ttl time.Duration) (bool, error) {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	n, err := claimScript.Run(ctx, rdb, []string{key}, hex.EncodeToString(b[:]), ttl.Milliseconds()).Int()
+	n, err := claimScript.Run(ctx, rdb, []string{key}, rand.Text(), ttl.Milliseconds()).Int()
 	if err != nil {
 		return false, err
 	}

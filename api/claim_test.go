@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/redisstall"
@@ -18,11 +17,7 @@ import (
 func TestClaimSurvivesALateReply(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	opts := *testRedis(t).Options()
-	proxy := redisstall.Start(t, opts.Addr)
-	opts.Addr, opts.ReadTimeout = proxy.Addr(), 150*time.Millisecond
-	rdb := redis.NewClient(&opts)
-	t.Cleanup(func() { _ = rdb.Close() })
+	proxy, rdb := redisstall.Client(t, testRedis(t).Options(), 150*time.Millisecond)
 	require.NoError(t, claimScript.Load(ctx, rdb).Err())
 
 	key := "herald:nonce:claim-test:" + strconv.FormatInt(time.Now().UnixNano(), 36)

@@ -149,8 +149,6 @@ type send struct {
 	// maybeSent is set once an attempt's outcome was unknown: a provider
 	// may have the message, so ending it unsent keeps its quota unit.
 	maybeSent bool
-	// searchOnce is how the search attributes are set (see searchAtEnd).
-	searchOnce int
 }
 
 // acceptance is one send an account's provider accepted, under the
@@ -627,23 +625,11 @@ var sendRetryPolicy = &temporal.RetryPolicy{
 // The message's live status is its state query's and the store's.
 const searchAttributesAtEnd = "search-attributes-at-end"
 
-// searchOnce values: not decided yet, or how this workflow sets them.
-const (
-	searchUndecided = iota
-	searchFollowsStatus
-	searchOnceAtEnd
-)
-
 // searchAtEnd tells whether this workflow sets its search attributes
-// only at the end, deciding on its first call (the first attempt).
+// only at the end. The first attempt asks first; the SDK keeps the answer
+// for the workflow's later calls, which record nothing more.
 func (s *send) searchAtEnd(ctx workflow.Context) bool {
-	if s.searchOnce == searchUndecided {
-		s.searchOnce = searchFollowsStatus
-		if workflow.GetVersion(ctx, searchAttributesAtEnd, workflow.DefaultVersion, 1) >= 1 {
-			s.searchOnce = searchOnceAtEnd
-		}
-	}
-	return s.searchOnce == searchOnceAtEnd
+	return workflow.GetVersion(ctx, searchAttributesAtEnd, workflow.DefaultVersion, 1) >= 1
 }
 
 // localSend is the change that runs sends as local activities.
@@ -966,7 +952,9 @@ func (s *send) finish(ctx workflow.Context, status, callbackStatus, code, detail
 		lastError = detail
 		s.state.LastError = detail
 	}
-	if s.searchOnce == searchOnceAtEnd && s.state.ProviderKind != "" {
+	// A provider kind means an attempt began, which asked searchAtEnd
+	// already: asking here records no version for a message never sent.
+	if s.state.ProviderKind != "" && s.searchAtEnd(ctx) {
 		_ = workflow.UpsertTypedSearchAttributes(ctx, SearchProvider.ValueSet(s.state.ProviderKind), SearchStatus.ValueSet(status))
 	} else {
 		_ = workflow.UpsertTypedSearchAttributes(ctx, SearchStatus.ValueSet(status))

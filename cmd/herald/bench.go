@@ -582,8 +582,6 @@ func baselineWorkflow(ctx workflow.Context) error {
 // baselineStep stands in for the bookkeeping a real send does.
 func baselineStep(context.Context) error { return nil }
 
-// startCPUProfile profiles the process into path until stop is called; an
-// empty path profiles nothing.
 // sleepCtx waits d, or until ctx ends.
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
@@ -599,6 +597,8 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// startCPUProfile profiles the process into path until stop is called; an
+// empty path profiles nothing.
 func startCPUProfile(path string) (stop func(), _ error) {
 	if path == "" {
 		return func() {}, nil

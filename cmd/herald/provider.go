@@ -271,12 +271,8 @@ func waitReceipt(ctx context.Context, checker providers.StatusChecker, q provide
 		case found:
 			return rcpt, true, nil
 		}
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if sleepCtx(ctx, pause) != nil {
 			return providers.Receipt{}, false, lastErr
-		case <-t.C:
 		}
 		pause = min(2*pause, 2*time.Second)
 	}

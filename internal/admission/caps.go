@@ -3,7 +3,6 @@ package admission
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -125,11 +124,7 @@ type takenCaps struct {
 }
 
 // newRequestKey names one admission's script runs in Redis.
-func (s *Service) newRequestKey() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return s.prefix + "req:" + hex.EncodeToString(b[:])
-}
+func (s *Service) newRequestKey() string { return s.prefix + "req:" + rand.Text() }
 
 // checkCaps counts the receivers not yet refused against the channel's
 // and the template's receiver caps, refusing those over a cap. It returns
@@ -279,14 +274,14 @@ return 0
 // uncount gives back the counts checkCaps took for a request that is then
 // refused whole.
 func (s *Service) uncount(ctx context.Context, taken takenCaps) error {
+	if len(taken.counters) == 0 {
+		return nil
+	}
 	keys := []string{taken.request + ":undo"}
 	for _, cs := range taken.counters {
 		for _, c := range cs {
 			keys = append(keys, c.key)
 		}
-	}
-	if len(keys) == 1 {
-		return nil
 	}
 	if err := uncountScript.Run(ctx, s.redis, keys, requestKeyTTL.Milliseconds()).Err(); err != nil {
 		return fmt.Errorf("%w: give back receiver caps: %w", ErrCache, err)

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/internal/redisstall"
@@ -21,11 +20,7 @@ func TestCapsSurviveALateReply(t *testing.T) {
 	t.Parallel()
 	eachRedis(t, func(t *testing.T, f *fixture) {
 		ctx := t.Context()
-		opts := *f.redis.Options()
-		proxy := redisstall.Start(t, opts.Addr)
-		opts.Addr, opts.ReadTimeout = proxy.Addr(), 150*time.Millisecond
-		rdb := redis.NewClient(&opts)
-		t.Cleanup(func() { _ = rdb.Close() })
+		proxy, rdb := redisstall.Client(t, f.redis.Options(), 150*time.Millisecond)
 		svc := *f.svc
 		svc.redis, svc.limiter = rdb, redis_rate.NewLimiter(rdb)
 		// Loaded first so that each run is one EVALSHA naming its script.

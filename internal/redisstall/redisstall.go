@@ -7,8 +7,7 @@
 //
 // Usage:
 //
-//	p := redisstall.Start(t, redisAddr)
-//	rdb := redis.NewClient(&redis.Options{Addr: p.Addr(), ReadTimeout: 200 * time.Millisecond})
+//	p, rdb := redisstall.Client(t, &redis.Options{Addr: redisAddr}, 200*time.Millisecond)
 //	p.StallNext(time.Second, "EVAL", "EVALSHA") // the next script's reply comes a second late
 package redisstall
 
@@ -20,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Proxy forwards connections to a Redis server.
@@ -53,6 +54,19 @@ func Start(t testing.TB, target string) *Proxy {
 		wg.Wait()
 	})
 	return p
+}
+
+// Client starts a proxy in front of the server of opts and returns it
+// with a client like opts (database, credentials) that goes through it
+// and gives up on a reply after readTimeout; both end with the test.
+func Client(t testing.TB, opts *redis.Options, readTimeout time.Duration) (*Proxy, *redis.Client) {
+	t.Helper()
+	p := Start(t, opts.Addr)
+	o := *opts
+	o.Addr, o.ReadTimeout = p.Addr(), readTimeout
+	rdb := redis.NewClient(&o)
+	t.Cleanup(func() { _ = rdb.Close() })
+	return p, rdb
 }
 
 // Addr is the proxy's address, for the client.

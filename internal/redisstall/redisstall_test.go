@@ -13,10 +13,7 @@ import (
 // the proxy that gives up on a reply after 100 ms.
 func proxied(t *testing.T) (*Proxy, *redis.Client) {
 	t.Helper()
-	p := Start(t, miniredis.RunT(t).Addr())
-	rdb := redis.NewClient(&redis.Options{Addr: p.Addr(), ReadTimeout: 100 * time.Millisecond})
-	t.Cleanup(func() { _ = rdb.Close() })
-	return p, rdb
+	return Client(t, &redis.Options{Addr: miniredis.RunT(t).Addr()}, 100*time.Millisecond)
 }
 
 func TestStalledReplyIsRetried(t *testing.T) {
