@@ -5,104 +5,109 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/heraldhq/herald/providers"
 )
 
 // Pacer hands out send slots for accounts with a rate cap, in two lanes:
-// single sends (verification codes among them) and batch chunks. A chunk
-// takes a slot only while no single send of the same account is waiting
-// for one, so a running campaign never holds an account's slots ahead of a
-// code; chunks take their slots one at a time, just before they send, so
-// they cannot book an account's slots ahead either.
+// single sends (verification codes among them) book the next free slot,
+// however far ahead, and wait for it once; batch chunks take a slot only
+// when one is free at that moment, so a running campaign never holds an
+// account's slots ahead of a code: a code accepted during a campaign waits
+// at most one slot interval.
 type Pacer interface {
-	// Reserve takes a slot under key at rate for a single send, or says
-	// how long to wait before asking again. waiter names the send; while
-	// it waits, chunks of the same key yield to it.
+	// Reserve books the next free slot under key at rate for the single
+	// send waiter and says how long until it; zero is now. Asked again by
+	// the same waiter before its slot, it answers what is left of the same
+	// wait rather than booking another, so a send sleeps once per slot and
+	// a retried call costs nothing. Asked at or after the slot, it answers
+	// zero and forgets the booking. An empty waiter books nothing: it
+	// takes a slot free now or is told how long until one is.
 	Reserve(ctx context.Context, key string, rate providers.Rate, waiter string) (time.Duration, error)
 	// ReserveBulk takes a slot under key at rate for one member of a batch
-	// chunk, or says how long to wait: at least until the next slot, and
-	// while a single send waits, one slot interval at a time.
+	// chunk if one is free now, or says how long until the next free slot
+	// without booking it.
 	ReserveBulk(ctx context.Context, key string, rate providers.Rate) (time.Duration, error)
 }
 
-// waiterGrace is how long a single send stays in its account's waiting
-// set after the wait it was told: its durable timer fires late under load,
-// and chunks must not take the slot in between. A send that never comes
-// back (its worker died) leaves the set when the grace runs out.
-const waiterGrace = 2 * time.Second
+// bookingGrace is how long a booked slot's record outlives the slot: the
+// send's durable timer fires late under load, and when it comes back
+// after the record lapsed it books another slot (a second wait, never a
+// send outside the pace).
+const bookingGrace = 10 * time.Second
 
-// RedisPacer keeps pacing counters in Redis (GCRA), so every worker shares
-// each account's budget, and beside each counter the set of single sends
-// waiting for a slot (a sorted set scored by when each one lapses).
+// RedisPacer keeps each account's schedule in Redis, so every worker
+// shares its budget: one key holds when the account's next slot is free
+// (milliseconds by Redis's clock, so every worker agrees), and each single
+// send waiting for a booked slot has a record of it.
 type RedisPacer struct {
-	rdb     *redis.Client
-	limiter *redis_rate.Limiter
-	grace   time.Duration
+	rdb   *redis.Client
+	grace time.Duration
 }
 
 // NewRedisPacer returns a pacer over rdb.
 func NewRedisPacer(rdb *redis.Client) *RedisPacer {
-	return &RedisPacer{rdb: rdb, limiter: redis_rate.NewLimiter(rdb), grace: waiterGrace}
+	return &RedisPacer{rdb: rdb, grace: bookingGrace}
 }
 
-// addWaiter puts ARGV[1] in the waiting set KEYS[1] until ARGV[2]
-// milliseconds from now, by Redis's clock so every worker agrees, and
-// keeps the set no longer than its last waiter.
-var addWaiter = redis.NewScript(`
+// reserveSlot answers a slot request. KEYS[1] holds when the next slot
+// is free; KEYS[2], when given, is the waiter's booking. ARGV: the slot
+// interval and the booking's grace (milliseconds), and whether to book
+// ahead ("book") or take only a slot free now. It returns the wait in
+// milliseconds.
+var reserveSlot = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local ttl = tonumber(ARGV[2])
-redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
-if redis.call('PTTL', KEYS[1]) < ttl then
-	redis.call('PEXPIRE', KEYS[1], ttl)
+if KEYS[2] then
+	local booked = redis.call('GET', KEYS[2])
+	if booked then
+		local wait = tonumber(booked) - now
+		if wait > 0 then
+			return wait
+		end
+		redis.call('DEL', KEYS[2])
+		return 0
+	end
 end
-return 1
+local interval = tonumber(ARGV[1])
+local slot = tonumber(redis.call('GET', KEYS[1]) or '0')
+if slot < now then
+	slot = now
+end
+if slot > now and ARGV[3] ~= 'book' then
+	return slot - now
+end
+redis.call('SET', KEYS[1], slot + interval, 'PX', slot + interval - now)
+if slot > now then
+	redis.call('SET', KEYS[2], slot, 'PX', slot - now + tonumber(ARGV[2]))
+end
+return slot - now
 `)
 
-// countWaiters drops lapsed waiters from KEYS[1] and counts the rest.
-var countWaiters = redis.NewScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-return redis.call('ZCARD', KEYS[1])
-`)
+func bookingKey(key, waiter string) string { return key + ":booked:" + waiter }
 
-func waitersKey(key string) string { return key + ":waiting" }
-
-// Reserve implements Pacer. Sends are spaced evenly (a burst of one): a
-// provider that blocks an account for minutes after a burst (DingTalk) must
-// never see one.
+// Reserve implements Pacer. Slots are spaced evenly (a burst of one): a
+// provider that blocks an account for minutes after a burst (DingTalk)
+// must never see one.
 func (p *RedisPacer) Reserve(ctx context.Context, key string, rate providers.Rate, waiter string) (time.Duration, error) {
-	wait, err := p.allow(ctx, key, rate)
-	if err != nil || waiter == "" {
-		return wait, err
+	if waiter == "" {
+		return p.reserve(ctx, []string{key}, rate, "now")
 	}
-	if wait == 0 {
-		// The slot is taken either way: a waiter left behind by a failed
-		// removal holds chunks back only until its grace runs out.
-		_ = p.rdb.ZRem(ctx, waitersKey(key), waiter).Err()
-		return 0, nil
-	}
-	ttl := (wait + p.grace).Milliseconds()
-	if err := addWaiter.Run(ctx, p.rdb, []string{waitersKey(key)}, waiter, ttl).Err(); err != nil {
-		return 0, fmt.Errorf("queue for a send slot: %w", err)
-	}
-	return wait, nil
+	return p.reserve(ctx, []string{key, bookingKey(key, waiter)}, rate, "book")
 }
 
 // ReserveBulk implements Pacer.
 func (p *RedisPacer) ReserveBulk(ctx context.Context, key string, rate providers.Rate) (time.Duration, error) {
-	n, err := countWaiters.Run(ctx, p.rdb, []string{waitersKey(key)}).Int()
+	return p.reserve(ctx, []string{key}, rate, "now")
+}
+
+func (p *RedisPacer) reserve(ctx context.Context, keys []string, rate providers.Rate, mode string) (time.Duration, error) {
+	ms, err := reserveSlot.Run(ctx, p.rdb, keys, slotInterval(rate).Milliseconds(), p.grace.Milliseconds(), mode).Int64()
 	if err != nil {
-		return 0, fmt.Errorf("check for single sends waiting for a slot: %w", err)
+		return 0, fmt.Errorf("reserve send slot: %w", err)
 	}
-	if n > 0 {
-		return slotInterval(rate), nil
-	}
-	return p.allow(ctx, key, rate)
+	return time.Duration(ms) * time.Millisecond, nil
 }
 
 // slotInterval is the time between two slots at rate.
@@ -113,34 +118,21 @@ func slotInterval(rate providers.Rate) time.Duration {
 	return 10 * time.Millisecond
 }
 
-func (p *RedisPacer) allow(ctx context.Context, key string, rate providers.Rate) (time.Duration, error) {
-	res, err := p.limiter.Allow(ctx, key, redis_rate.Limit{Rate: rate.Limit, Period: rate.Per, Burst: 1})
-	if err != nil {
-		return 0, fmt.Errorf("reserve send slot: %w", err)
-	}
-	if res.Allowed > 0 {
-		return 0, nil
-	}
-	if res.RetryAfter <= 0 {
-		return 10 * time.Millisecond, nil
-	}
-	return res.RetryAfter, nil
-}
-
 // PaceRequest asks for a send slot of an account.
 type PaceRequest struct {
 	AccountID int64
 	Rate      providers.Rate
-	// TaskID is the single send asking; while it waits, batch chunks of
-	// the account yield to it. Empty asks without a place in line.
+	// TaskID is the single send asking: it books the next free slot and
+	// asks again, under the same id, when its wait is over. Empty books
+	// nothing.
 	TaskID string
 }
 
 func paceKey(accountID int64) string { return fmt.Sprintf("herald:pace:account:%d", accountID) }
 
-// Pace reserves a send slot for a paced account and returns how long the
-// workflow must wait (on a durable timer) before asking again; zero means
-// send now. Without a pacer nothing is paced.
+// Pace books a send slot of a paced account and returns how long the
+// workflow must wait (on a durable timer) until it; asked again then, it
+// answers zero: send now. Without a pacer nothing is paced.
 func (a *Activities) Pace(ctx context.Context, req PaceRequest) (time.Duration, error) {
 	if a.pacer == nil || req.Rate.Limit <= 0 || req.Rate.Per <= 0 {
 		return 0, nil

@@ -247,7 +247,7 @@ func TestBatchPauseResumeCancelAndVerificationCodesFirst(t *testing.T) {
 	require.Eventually(t, func() bool { return fake.SentCount() >= 40 }, time.Minute, 20*time.Millisecond)
 
 	// A verification code through the same account, accepted mid-batch:
-	// the batch's chunks yield the account's next slot to it.
+	// it books the account's next free slot, which no chunk takes.
 	otp, err := c.SendMessage(ctx, apiclient.SendMessageRequest{
 		ChannelID: ch.ID, Receiver: "+8613800001111", SignatureName: smsAccountSig,
 		TemplateParams: map[string]string{"code": "9999", "minutes": "5"},
@@ -357,4 +357,17 @@ func TestPacedBatchSpacesSends(t *testing.T) {
 		at[i] = m.At
 	}
 	requireSpaced(t, at, receivers, interval, tolerance)
+	// A chunk takes the slots that come within its own wait and hands a
+	// later one back to the workflow, which sleeps until it: no more
+	// chunks or timers than members, none longer than the rate's span.
+	id := workflows.BatchWorkflowID(res.BatchID)
+	chunks := 0
+	for _, ev := range historyEvents(t, h, id) {
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil && a.ActivityType.GetName() == "SendChunk" {
+			chunks++
+		}
+	}
+	require.LessOrEqual(t, chunks, receivers)
+	// The settle interval's own timer (5 s) is not a pacing wait.
+	requireWaitsForItsSlot(t, timerDurations(t, h, id, 5*time.Second), receivers, time.Duration(receivers-1)*interval+tolerance)
 }

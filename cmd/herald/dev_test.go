@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 
+	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/store"
 )
 
@@ -77,4 +80,20 @@ func TestEnsureDevAdmin(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, recs, 1)
 	require.Equal(t, "cli:dev", recs[0].Actor)
+}
+
+// TestEmbeddedRedisExpiresKeys checks that dev mode's in-process Redis
+// lets keys expire by the clock, as Redis does: counters such as the
+// failed-authentication lockout must end on their own.
+func TestEmbeddedRedisExpiresKeys(t *testing.T) {
+	t.Parallel()
+	s := &stack{mode: config.ModeDev, log: zap.NewNop(), cfg: config.Config{Redis: config.Redis{EmbeddedAddr: "127.0.0.1:0"}}}
+	t.Cleanup(func() { _ = s.Close() })
+	require.NoError(t, s.openRedis(t.Context()))
+
+	require.NoError(t, s.redis.Set(t.Context(), "lockout", 1, 100*time.Millisecond).Err())
+	require.Equal(t, int64(1), s.redis.Exists(t.Context(), "lockout").Val())
+	require.Eventually(t, func() bool {
+		return s.redis.Exists(t.Context(), "lockout").Val() == 0
+	}, 5*time.Second, 20*time.Millisecond, "the key outlived its TTL")
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/heraldhq/herald/api/apiclient"
@@ -14,14 +15,24 @@ import (
 	"github.com/heraldhq/herald/workflows"
 )
 
-// historyTypes lists the event types of a workflow's history.
-func historyTypes(t *testing.T, h *harness, workflowID string) []enumspb.EventType {
+// historyEvents reads a workflow's history.
+func historyEvents(t *testing.T, h *harness, workflowID string) []*historypb.HistoryEvent {
 	t.Helper()
-	var out []enumspb.EventType
+	var out []*historypb.HistoryEvent
 	iter := h.s.temporal.GetWorkflowHistory(context.Background(), workflowID, "", false, 0)
 	for iter.HasNext() {
 		ev, err := iter.Next()
 		require.NoError(t, err)
+		out = append(out, ev)
+	}
+	return out
+}
+
+// historyTypes lists the event types of a workflow's history.
+func historyTypes(t *testing.T, h *harness, workflowID string) []enumspb.EventType {
+	t.Helper()
+	var out []enumspb.EventType
+	for _, ev := range historyEvents(t, h, workflowID) {
 		out = append(out, ev.EventType)
 	}
 	return out

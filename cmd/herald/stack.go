@@ -280,6 +280,10 @@ func (s *stack) openRedis(ctx context.Context) error {
 	url := s.cfg.Redis.URL
 	if url == "" && s.mode == config.ModeDev {
 		mr := miniredis.NewMiniRedis()
+		// Keys expire by the clock, as in Redis: without it a key's TTL
+		// only runs down when told to, and windows such as the
+		// failed-authentication lockout would never end.
+		mr.ClockTTL(true)
 		if err := mr.StartAddr(s.cfg.Redis.EmbeddedAddr); err != nil {
 			return fmt.Errorf("start embedded redis on %s: %w", s.cfg.Redis.EmbeddedAddr, err)
 		}
