@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -38,7 +39,20 @@ const (
 	// neither app, account nor provider kind read it: a few rows an hour
 	// instead of one per app, account and status.
 	statsChannelTable = "message_stats_hour_channel"
+	// statsQuarterTable holds the minute rollup's rows older than
+	// StatsMinutesKept, folded into quarter hours (FoldStatsMinutes).
+	statsQuarterTable = "message_stats_quarter"
 )
+
+// StatsMinutesKept is how long the minute rollup keeps its rows; the
+// workers' sweep folds older ones into quarter hours. Questions in whole
+// minutes reach back this far; questions in quarter hours (which hour and
+// day intervals are in every time zone in use) reach back as far as the
+// hour rollup.
+const StatsMinutesKept = 7 * 24 * time.Hour
+
+// statsQuarter is a quarter hour in seconds.
+const statsQuarter = 15 * 60
 
 // statsTables are the rollups in the order every writer locks their rows.
 var statsTables = []string{statsMinuteTable, statsHourTable, statsChannelTable}
@@ -270,12 +284,7 @@ func (db *DB) CompactStats(ctx context.Context, now time.Time) (int64, error) {
 	if db.dialect != DialectPostgres {
 		return 0, nil
 	}
-	cols := []string{"messages", "sms_segments"}
-	for _, p := range []string{"f", "r"} {
-		for i := range LatencyBuckets {
-			cols = append(cols, fmt.Sprintf("%s%02d", p, i))
-		}
-	}
+	cols := statsCounterColumns()
 	sums := make([]string, len(cols))
 	sets := make([]string, len(cols))
 	for i, c := range cols {
@@ -315,6 +324,121 @@ SELECT (SELECT COUNT(*) FROM moved) - (SELECT COUNT(*) FROM folded WHERE inserte
 		removed += n
 	}
 	return removed, nil
+}
+
+// statsCounterColumns are the counting columns of a rollup row: all but
+// its key and shard.
+func statsCounterColumns() []string {
+	cols := []string{"messages", "sms_segments"}
+	for _, p := range []string{"f", "r"} {
+		for i := range LatencyBuckets {
+			cols = append(cols, fmt.Sprintf("%s%02d", p, i))
+		}
+	}
+	return cols
+}
+
+// statsFoldSpan is how many hours of minute rows one fold statement
+// moves, and statsFoldSteps how many statements one FoldStatsMinutes call
+// runs at most: the first fold of a store that kept months of minutes
+// runs over many sweeps in short statements, not in one long one.
+const (
+	statsFoldSpan  = 6 * time.Hour
+	statsFoldSteps = 4
+)
+
+// FoldStatsMinutes moves the minute rollup's rows older than
+// StatsMinutesKept (before now, rounded down to a quarter hour) into the
+// quarter-hour rollup, summed, and returns how many minute rows it moved.
+// Moving and summing is one statement (PostgreSQL) or one transaction
+// (SQLite), so a question that reads both tables counts each message
+// once, whenever it runs. Late changes to messages of folded minutes
+// (a receipt days later) land in the minute rollup again and are folded
+// by a later call.
+func (db *DB) FoldStatsMinutes(ctx context.Context, now time.Time) (int64, error) {
+	cutoff := now.Add(-StatsMinutesKept).Unix()
+	cutoff -= cutoff % statsQuarter
+	var moved int64
+	for range statsFoldSteps {
+		var oldest sql.NullInt64
+		if err := db.idb.NewSelect().Table(statsMinuteTable).ColumnExpr("MIN(bucket)").Where("bucket < ?", cutoff).Scan(ctx, &oldest); err != nil {
+			return moved, fmt.Errorf("fold minute statistics: %w", mapErr(err))
+		}
+		if !oldest.Valid {
+			return moved, nil
+		}
+		from := oldest.Int64 - oldest.Int64%statsQuarter
+		to := min(cutoff, from+int64(statsFoldSpan/time.Second))
+		n, err := db.foldStatsMinutes(ctx, from, to)
+		if err != nil {
+			return moved, err
+		}
+		moved += n
+	}
+	return moved, nil
+}
+
+// foldStatsMinutes moves the minute rows of buckets in [from, to), both
+// quarter hours, into the quarter-hour rollup.
+func (db *DB) foldStatsMinutes(ctx context.Context, from, to int64) (int64, error) {
+	cols := statsCounterColumns()
+	sums := make([]string, len(cols))
+	sets := make([]string, len(cols))
+	for i, c := range cols {
+		sums[i] = "SUM(" + c + ")"
+		sets[i] = fmt.Sprintf("%[1]s = s.%[1]s + excluded.%[1]s", c)
+	}
+	const key = "bucket, app_id, channel_id, account_id, provider_kind, status, shard"
+	if db.dialect == DialectPostgres {
+		// The rows are locked in the order writers lock them, as in
+		// CompactStats; the quarter rows only folds write.
+		const order = `bucket, app_id COLLATE "C", channel_id, account_id, provider_kind COLLATE "C", status COLLATE "C", shard`
+		q := fmt.Sprintf(`WITH locked AS (
+  SELECT %[7]s FROM %[1]s WHERE bucket >= %[3]d AND bucket < %[4]d ORDER BY %[8]s FOR UPDATE
+), moved AS (
+  DELETE FROM %[1]s t USING locked l
+  WHERE t.bucket = l.bucket AND t.app_id = l.app_id AND t.channel_id = l.channel_id AND t.account_id = l.account_id
+    AND t.provider_kind = l.provider_kind AND t.status = l.status AND t.shard = l.shard
+  RETURNING t.*
+), folded AS (
+  INSERT INTO %[2]s AS s (%[7]s, %[5]s)
+  SELECT bucket - bucket %% %[9]d, app_id, channel_id, account_id, provider_kind, status, 0, %[6]s FROM moved
+  GROUP BY bucket - bucket %% %[9]d, app_id, channel_id, account_id, provider_kind, status
+  ON CONFLICT (%[7]s) DO UPDATE SET %[10]s
+  RETURNING 1
+)
+SELECT COUNT(*) FROM moved`,
+			statsMinuteTable, statsQuarterTable, from, to, strings.Join(cols, ", "), strings.Join(sums, ", "), key, order, statsQuarter, strings.Join(sets, ", "))
+		var n int64
+		if err := db.idb.NewRaw(q).Scan(ctx, &n); err != nil {
+			return 0, fmt.Errorf("fold minute statistics: %w", mapErr(err))
+		}
+		return n, nil
+	}
+	// SQLite has one writer: the copy and the delete in one transaction
+	// see the same rows.
+	var n int64
+	err := db.RunInTx(ctx, func(ctx context.Context, tx *DB) error {
+		ins := fmt.Sprintf(`INSERT INTO %[2]s AS s (%[7]s, %[5]s)
+SELECT bucket - bucket %% %[8]d, app_id, channel_id, account_id, provider_kind, status, 0, %[6]s FROM %[1]s
+WHERE bucket >= %[3]d AND bucket < %[4]d
+GROUP BY bucket - bucket %% %[8]d, app_id, channel_id, account_id, provider_kind, status
+ON CONFLICT (%[7]s) DO UPDATE SET %[9]s`,
+			statsMinuteTable, statsQuarterTable, from, to, strings.Join(cols, ", "), strings.Join(sums, ", "), key, statsQuarter, strings.Join(sets, ", "))
+		if _, err := tx.idb.NewRaw(ins).Exec(ctx); err != nil {
+			return err
+		}
+		res, err := tx.idb.NewDelete().Table(statsMinuteTable).Where("bucket >= ? AND bucket < ?", from, to).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("fold minute statistics: %w", mapErr(err))
+	}
+	return n, nil
 }
 
 // latencyStart is when a message's latencies start: its acceptance, or
@@ -514,7 +638,9 @@ type StatsRow struct {
 // with nothing counted in an interval are left out. It reads the hour
 // rollups when every bound is a whole hour (the one by channel when the
 // question needs no app, account or provider kind), else the minute
-// rollup.
+// rollup, together with the quarter-hour one when every bound is a
+// quarter hour. Whole-minute bounds before StatsMinutesKept ago find only
+// what has not been folded yet: the callers refuse such questions.
 func (db *DB) QueryStats(ctx context.Context, q StatsQuery) ([]StatsRow, error) {
 	if len(q.Bounds) < 2 {
 		return nil, errors.New("query stats: fewer than two bounds")
@@ -533,6 +659,15 @@ func (db *DB) QueryStats(ctx context.Context, q StatsQuery) ([]StatsRow, error) 
 	}
 	if table == statsHourTable && q.AppID == "" && (q.GroupBy == "" || q.GroupBy == StatsByChannel || q.GroupBy == StatsByStatus) {
 		table = statsChannelTable
+	}
+	from := table
+	if table == statsMinuteTable && !slices.ContainsFunc(q.Bounds, func(t time.Time) bool { return t.Unix()%statsQuarter != 0 }) {
+		// Quarter-hour bounds (hour and day intervals in a time zone
+		// whose offset is not a whole hour): the minutes folded into
+		// quarter hours count too. A fold moves rows from one table to
+		// the other in one statement, so each counts once.
+		cols := "bucket, app_id, channel_id, account_id, provider_kind, status, shard, " + strings.Join(statsCounterColumns(), ", ")
+		from = fmt.Sprintf("(SELECT %[1]s FROM %[2]s UNION ALL SELECT %[1]s FROM %[3]s)", cols, statsMinuteTable, statsQuarterTable)
 	}
 	group := "''"
 	switch q.GroupBy {
@@ -564,7 +699,7 @@ func (db *DB) QueryStats(ctx context.Context, q StatsQuery) ([]StatsRow, error) 
 	}
 	// The range predicate is on the primary key's first column: one index
 	// range scan over the rows of the whole range.
-	fmt.Fprintf(&sb, " FROM %s s WHERE s.bucket >= %d AND s.bucket < %d", table, q.Bounds[0].Unix(), q.Bounds[len(q.Bounds)-1].Unix())
+	fmt.Fprintf(&sb, " FROM %s s WHERE s.bucket >= %d AND s.bucket < %d", from, q.Bounds[0].Unix(), q.Bounds[len(q.Bounds)-1].Unix())
 	var args []any
 	if q.AppID != "" {
 		sb.WriteString(" AND s.app_id = ?")

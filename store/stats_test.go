@@ -356,3 +356,75 @@ func TestStatsOneTransactionManyMinutes(t *testing.T) {
 		require.Equal(t, []int64{hour.Unix(), hour.Unix(), hour.Unix(), hour.Unix()}, buckets)
 	})
 }
+
+// TestFoldStatsMinutes checks that minute rows older than the minutes
+// kept move into quarter hours without changing any figure a
+// quarter-hour question reads, that recent minutes stay, and that a late
+// change to a folded minute counts too and is folded in turn.
+func TestFoldStatsMinutes(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		now := time.Now().UTC()
+		// Seven minutes into a quarter hour, ten days ago.
+		old := now.Add(-10 * 24 * time.Hour).Truncate(time.Hour).Add(37 * time.Minute)
+		var msgs []*Message
+		for i := range 12 {
+			db.now = func() time.Time { return old.Add(time.Duration(i) * time.Minute) }
+			m := newMessage(fmt.Sprintf("fold-%d", i))
+			m.AppID = "fold-app"
+			msgs = append(msgs, m)
+			require.NoError(t, db.CreateMessages(ctx, []*Message{m}, nil))
+		}
+		db.now = func() time.Time { return now }
+		recent := newMessage("fold-recent")
+		recent.AppID = "fold-app"
+		require.NoError(t, db.CreateMessages(ctx, []*Message{recent}, nil))
+		for _, m := range msgs[:8] {
+			require.NoError(t, db.RecordMessage(ctx, m.TaskID, MessagePatch{Status: ptr("success")}, nil))
+		}
+
+		// Hour intervals in a zone half an hour off UTC: quarter-hour
+		// bounds, read from the minute rollup (and the folded quarters).
+		india := time.FixedZone("IST", 5*3600+1800)
+		start := time.Date(old.In(india).Year(), old.In(india).Month(), old.In(india).Day(), old.In(india).Hour()-1, 0, 0, 0, india)
+		quarters := StatsQuery{Bounds: []time.Time{start, start.Add(time.Hour), start.Add(2 * time.Hour), start.Add(3 * time.Hour)}, AppID: "fold-app"}
+		read := func(q StatsQuery) []StatsRow {
+			rows, err := db.QueryStats(ctx, q)
+			require.NoError(t, err)
+			return rows
+		}
+		before := read(quarters)
+		require.Equal(t, map[string]int64{"success": 8, "pending": 4}, sumStats(before).byStatus)
+		hours := readStats(t, db, old, "fold-app")
+		count := func(table string) (n int) {
+			require.NoError(t, db.bun.NewSelect().Table(table).ColumnExpr("COUNT(*)").Where("app_id = ?", "fold-app").Scan(ctx, &n))
+			return n
+		}
+		minuteRows := count(statsMinuteTable)
+
+		moved, err := db.FoldStatsMinutes(ctx, now)
+		require.NoError(t, err)
+		require.Positive(t, moved)
+		require.Equal(t, int64(minuteRows-count(statsMinuteTable)), moved)
+		require.Equal(t, 1, count(statsMinuteTable), "the recent minute stays")
+		require.Positive(t, count(statsQuarterTable))
+		var misaligned int
+		require.NoError(t, db.bun.NewSelect().Table(statsQuarterTable).ColumnExpr("COUNT(*)").Where("bucket % 900 <> 0").Scan(ctx, &misaligned))
+		require.Zero(t, misaligned)
+		require.Equal(t, before, read(quarters), "folding changes no figure")
+		require.Equal(t, hours.byStatus, sumStats(read(StatsQuery{Bounds: []time.Time{old.Truncate(time.Hour).Add(-time.Hour), old.Truncate(time.Hour).Add(2 * time.Hour)}, AppID: "fold-app"})).byStatus,
+			"the hour rollup is not folded")
+		again, err := db.FoldStatsMinutes(ctx, now)
+		require.NoError(t, err)
+		require.Zero(t, again, "nothing left to fold")
+
+		// A receipt days late counts in its accept minute, then is folded.
+		require.NoError(t, db.RecordMessage(ctx, msgs[9].TaskID, MessagePatch{Status: ptr("failed")}, nil))
+		require.Equal(t, map[string]int64{"success": 8, "pending": 3, "failed": 1}, sumStats(read(quarters)).byStatus)
+		moved, err = db.FoldStatsMinutes(ctx, now)
+		require.NoError(t, err)
+		require.Equal(t, int64(2), moved, "the late change's two minute rows (one less pending, one more failed)")
+		require.Equal(t, map[string]int64{"success": 8, "pending": 3, "failed": 1}, sumStats(read(quarters)).byStatus)
+	})
+}

@@ -244,14 +244,20 @@ func millis(ms *int64) string {
 }
 
 // compactStats folds the shards of statistics rollup buckets older than
-// two hours together on every sweep, so reads of older ranges stay small.
+// two hours together on every sweep, so reads of older ranges stay small,
+// and minute rows older than the minutes kept into quarter hours, so the
+// minute rollup does not grow without end.
 func (s *stack) compactStats(ctx context.Context) {
 	n, err := s.db.CompactStats(ctx, time.Now())
 	if err != nil {
 		s.log.Warn("sweep: compact statistics", zap.Error(err))
-		return
-	}
-	if n > 0 {
+	} else if n > 0 {
 		s.log.Debug("sweep: compacted statistics", zap.Int64("rows", n))
+	}
+	n, err = s.db.FoldStatsMinutes(ctx, time.Now())
+	if err != nil {
+		s.log.Warn("sweep: fold minute statistics", zap.Error(err))
+	} else if n > 0 {
+		s.log.Debug("sweep: folded minute statistics", zap.Int64("rows", n))
 	}
 }

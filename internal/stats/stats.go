@@ -73,7 +73,8 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 // ParseQuery reads from, to (RFC 3339; default the DefaultRange up to
 // now), interval (minute, hour or day; default hour), group_by (one of
 // groups, or none) and tz (an IANA zone for the buckets; default UTC). It
-// returns a *FieldError naming the first parameter that is wrong.
+// returns a *FieldError naming the first parameter that is wrong. Minute
+// intervals reach back store.StatsMinutesKept from now.
 func ParseQuery(v url.Values, now time.Time, groups []string) (Query, error) {
 	q := Query{Interval: IntervalHour, Location: time.UTC, To: now}
 	if s := v.Get("tz"); s != "" {
@@ -118,6 +119,20 @@ func ParseQuery(v url.Values, now time.Time, groups []string) (Query, error) {
 		return q, &FieldError{"from", fmt.Sprintf("%s intervals cover at most %s: ask for a shorter range or a longer interval", q.Interval, human(limit))}
 	}
 	q.From, q.To = q.align(q.From, false), q.align(q.To, true)
+	// Minutes older than the store keeps them are folded into quarter
+	// hours: a question that needs them (minute intervals, or a time zone
+	// whose offset is not a whole quarter hour) cannot be answered.
+	if q.From.Before(now.Add(-store.StatsMinutesKept)) {
+		for _, b := range q.Bounds() {
+			if b.Unix()%(15*60) == 0 {
+				continue
+			}
+			if q.Interval == IntervalMinute {
+				return q, &FieldError{"from", fmt.Sprintf("minute intervals reach back %s: ask for hour or day intervals for an older range", human(store.StatsMinutesKept))}
+			}
+			return q, &FieldError{"tz", fmt.Sprintf("%s's intervals start off the quarter hour, and such ranges reach back %s: ask for a more recent range or use UTC", q.Location, human(store.StatsMinutesKept))}
+		}
+	}
 	return q, nil
 }
 

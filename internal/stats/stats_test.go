@@ -65,6 +65,10 @@ func TestParseQuery(t *testing.T) {
 		{"TooManyMinutes", "interval=minute&from=2026-12-01T00:00:00Z&to=2026-12-03T00:00:00Z", "from"},
 		{"TooManyHours", "from=2026-10-01T00:00:00Z&to=2026-12-03T00:00:00Z", "from"},
 		{"TooManyDays", "interval=day&from=2024-10-01T00:00:00Z&to=2026-12-03T00:00:00Z", "from"},
+		// Minutes older than the store keeps them are quarter hours now.
+		{"MinutesFolded", "interval=minute&from=2026-11-20T00:00:00Z&to=2026-11-20T12:00:00Z", "from"},
+		// Local mean time in 1900: offsets of seconds, not quarter hours.
+		{"OffQuarterZoneFolded", "from=1900-01-01T00:00:00Z&to=1900-01-02T00:00:00Z&tz=Asia/Kolkata", "tz"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := parse(c.query)
@@ -74,6 +78,13 @@ func TestParseQuery(t *testing.T) {
 			require.NotEmpty(t, fe.Message)
 		})
 	}
+	t.Run("FoldedMinutesStillAnswerQuarterHours", func(t *testing.T) {
+		_, err := parse("interval=minute&from=2026-11-27T00:00:00Z&to=2026-11-27T12:00:00Z")
+		require.NoError(t, err, "minutes within the week kept")
+		q, err := parse("from=2026-10-01T00:00:00Z&to=2026-10-03T00:00:00Z&tz=Asia/Kathmandu")
+		require.NoError(t, err, "hours a quarter hour off UTC, long ago")
+		require.Equal(t, 15, q.Bounds()[0].UTC().Minute())
+	})
 	t.Run("ClientGroups", func(t *testing.T) {
 		_, err := ParseQuery(url.Values{"group_by": {"account"}}, now, ClientGroups)
 		var fe *FieldError
