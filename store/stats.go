@@ -284,13 +284,7 @@ func (db *DB) CompactStats(ctx context.Context, now time.Time) (int64, error) {
 	if db.dialect != DialectPostgres {
 		return 0, nil
 	}
-	cols := statsCounterColumns()
-	sums := make([]string, len(cols))
-	sets := make([]string, len(cols))
-	for i, c := range cols {
-		sums[i] = "SUM(" + c + ")"
-		sets[i] = fmt.Sprintf("%[1]s = s.%[1]s + excluded.%[1]s", c)
-	}
+	cols, sums, sets := statsFoldExprs()
 	var removed int64
 	for _, table := range statsTables {
 		before := now.Add(-statsCompactAge).Unix()
@@ -338,6 +332,19 @@ func statsCounterColumns() []string {
 	return cols
 }
 
+// statsFoldExprs are what a statement that sums rollup rows into others
+// needs: the counting columns, their sums, and the upsert's additions.
+func statsFoldExprs() (cols, sums, sets []string) {
+	cols = statsCounterColumns()
+	sums = make([]string, len(cols))
+	sets = make([]string, len(cols))
+	for i, c := range cols {
+		sums[i] = "SUM(" + c + ")"
+		sets[i] = fmt.Sprintf("%[1]s = s.%[1]s + excluded.%[1]s", c)
+	}
+	return cols, sums, sets
+}
+
 // statsFoldSpan is how many hours of minute rows one fold statement
 // moves, and statsFoldSteps how many statements one FoldStatsMinutes call
 // runs at most: the first fold of a store that kept months of minutes
@@ -381,13 +388,7 @@ func (db *DB) FoldStatsMinutes(ctx context.Context, now time.Time) (int64, error
 // foldStatsMinutes moves the minute rows of buckets in [from, to), both
 // quarter hours, into the quarter-hour rollup.
 func (db *DB) foldStatsMinutes(ctx context.Context, from, to int64) (int64, error) {
-	cols := statsCounterColumns()
-	sums := make([]string, len(cols))
-	sets := make([]string, len(cols))
-	for i, c := range cols {
-		sums[i] = "SUM(" + c + ")"
-		sets[i] = fmt.Sprintf("%[1]s = s.%[1]s + excluded.%[1]s", c)
-	}
+	cols, sums, sets := statsFoldExprs()
 	const key = "bucket, app_id, channel_id, account_id, provider_kind, status, shard"
 	if db.dialect == DialectPostgres {
 		// The rows are locked in the order writers lock them, as in
