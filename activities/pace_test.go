@@ -44,7 +44,7 @@ func pacerKey(t *testing.T) string {
 	t.Helper()
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	return "herald:test:pace:" + hex.EncodeToString(b)
+	return "account:" + hex.EncodeToString(b)
 }
 
 // TestPacerBooksEachSendOneSlot checks that single sends asking at once
@@ -52,7 +52,7 @@ func pacerKey(t *testing.T) string {
 // that asking again before the slot answers what is left of the same wait
 // instead of booking another: a backlog of N sends costs N waits.
 func TestPacerBooksEachSendOneSlot(t *testing.T) {
-	p := NewRedisPacer(pacerRedis(t))
+	p := NewRedisPacer(pacerRedis(t), "test")
 	ctx, key := context.Background(), pacerKey(t)
 	rate := providers.Rate{Limit: 10, Per: time.Second}
 	interval := 100 * time.Millisecond
@@ -98,10 +98,12 @@ func TestPacerBooksEachSendOneSlot(t *testing.T) {
 }
 
 // TestPacerChunksNeverTakeABookedSlot checks the two lanes: a chunk takes
-// only a slot that is free now and books nothing ahead, so a code booked
-// during a campaign keeps its slot and waits at most one interval.
+// only a slot that is free now and books nothing ahead, and while a code
+// holds a booking the chunk holds back, even past the code's slot while
+// the code's timer is late, so the code goes with the account's next
+// slot.
 func TestPacerChunksNeverTakeABookedSlot(t *testing.T) {
-	p := NewRedisPacer(pacerRedis(t))
+	p := NewRedisPacer(pacerRedis(t), "test")
 	ctx, key := context.Background(), pacerKey(t)
 	rate := providers.Rate{Limit: 20, Per: time.Second}
 	interval := 50 * time.Millisecond
@@ -118,14 +120,17 @@ func TestPacerChunksNeverTakeABookedSlot(t *testing.T) {
 	for range 3 {
 		wait, err = p.ReserveBulk(ctx, key, rate)
 		require.NoError(t, err)
-		require.Greater(t, wait, otpWait, "the chunk waits past the code's slot")
-		require.LessOrEqual(t, wait, 2*interval, "and books nothing: asking again does not push it further")
+		require.Equal(t, interval, wait, "the chunk holds back an interval at a time while the code waits")
 	}
+	// The code's timer fires late: its slot and the next have passed.
+	time.Sleep(otpWait + 2*interval)
+	wait, err = p.ReserveBulk(ctx, key, rate)
+	require.NoError(t, err)
+	require.Positive(t, wait, "the chunk still holds back")
 
-	time.Sleep(otpWait + 5*time.Millisecond)
 	wait, err = p.Reserve(ctx, key, rate, "otp")
 	require.NoError(t, err)
-	require.Zero(t, wait, "the code takes its slot")
+	require.Zero(t, wait, "the late code takes its slot")
 
 	wait, err = p.ReserveBulk(ctx, key, rate)
 	require.NoError(t, err)
@@ -137,24 +142,55 @@ func TestPacerChunksNeverTakeABookedSlot(t *testing.T) {
 }
 
 // TestPacerForgetsABookingThatNeverCameBack checks that a send whose
-// timer fired after its booking lapsed books a new slot rather than
-// sending outside the pace.
+// worker died while it waited holds chunks back only until its booking's
+// grace runs out.
 func TestPacerForgetsABookingThatNeverCameBack(t *testing.T) {
-	p := NewRedisPacer(pacerRedis(t))
+	p := NewRedisPacer(pacerRedis(t), "test")
 	p.grace = 20 * time.Millisecond
 	ctx, key := context.Background(), pacerKey(t)
 	rate := providers.Rate{Limit: 20, Per: time.Second}
 
 	_, err := p.Reserve(ctx, key, rate, "first")
 	require.NoError(t, err)
-	wait, err := p.Reserve(ctx, key, rate, "late")
+	wait, err := p.Reserve(ctx, key, rate, "gone")
 	require.NoError(t, err)
 	require.Positive(t, wait)
 
 	time.Sleep(wait + p.grace + 30*time.Millisecond)
-	_, err = p.ReserveBulk(ctx, key, rate)
+	wait, err = p.ReserveBulk(ctx, key, rate)
 	require.NoError(t, err)
-	wait, err = p.Reserve(ctx, key, rate, "late")
+	require.Zero(t, wait, "the lapsed booking no longer holds the chunk back")
+}
+
+// TestPacerHoldsALateSendBack checks that sends are let go an interval
+// apart even when one wakes late: a send whose timer fired after the next
+// booked slot, and after that send went, waits the rest of an interval
+// instead of following it at once.
+func TestPacerHoldsALateSendBack(t *testing.T) {
+	p := NewRedisPacer(pacerRedis(t), "test")
+	ctx, key := context.Background(), pacerKey(t)
+	rate := providers.Rate{Limit: 20, Per: time.Second}
+	interval := 50 * time.Millisecond
+
+	first, err := p.Reserve(ctx, key, rate, "first")
 	require.NoError(t, err)
-	require.Positive(t, wait, "the lapsed booking is gone; the slot a chunk just took is not the late send's")
+	require.Zero(t, first)
+	lateWait, err := p.Reserve(ctx, key, rate, "late")
+	require.NoError(t, err)
+	nextWait, err := p.Reserve(ctx, key, rate, "next")
+	require.NoError(t, err)
+	require.Greater(t, nextWait, lateWait)
+
+	time.Sleep(nextWait + 5*time.Millisecond)
+	w, err := p.Reserve(ctx, key, rate, "next")
+	require.NoError(t, err)
+	require.Zero(t, w, "the next send is on time and goes")
+	w, err = p.Reserve(ctx, key, rate, "late")
+	require.NoError(t, err)
+	require.Positive(t, w, "the late one does not follow it at once")
+	require.LessOrEqual(t, w, interval)
+	time.Sleep(w + 5*time.Millisecond)
+	w, err = p.Reserve(ctx, key, rate, "late")
+	require.NoError(t, err)
+	require.Zero(t, w, "it keeps its booking and goes an interval later")
 }

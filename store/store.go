@@ -204,6 +204,17 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
+// DeploymentID returns the store's random identity, made when it was
+// created: Redis keys named after the store's own ids carry it, so
+// stores sharing a Redis database keep apart.
+func (db *DB) DeploymentID(ctx context.Context) (string, error) {
+	var id string
+	if err := db.idb.NewSelect().Table("deployment").Column("id").Limit(1).Scan(ctx, &id); err != nil {
+		return "", fmt.Errorf("read deployment id: %w", mapErr(err))
+	}
+	return id, nil
+}
+
 // Bun returns the underlying bun database (not the transaction, for a
 // transaction-bound DB).
 func (db *DB) Bun() *bun.DB { return db.bun }

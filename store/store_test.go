@@ -284,3 +284,20 @@ func TestSQLiteTwoHandles(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, rules, 100)
 }
+
+// TestDeploymentID checks that each store has an identity of its own,
+// the same on every read.
+func TestDeploymentID(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, db *DB) {
+		id, err := db.DeploymentID(t.Context())
+		require.NoError(t, err)
+		require.Len(t, id, 32)
+		again, err := db.DeploymentID(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, id, again)
+		other, err := setup(t, db.Dialect()).DeploymentID(t.Context())
+		require.NoError(t, err)
+		require.NotEqual(t, id, other, "another store, another identity")
+	})
+}

@@ -479,12 +479,18 @@ func (s *stack) codecEndpoint() string {
 // startWorker registers the workflow and activities and starts polling
 // Herald's queue, plus one queue per provider kind when configured so.
 func (s *stack) startWorker(callbackBase string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	deployment, err := s.db.DeploymentID(ctx)
+	cancel()
+	if err != nil {
+		return err
+	}
 	s.acts = activities.New(activities.Config{
 		CallbackBaseURL:    callbackBase,
 		AlertWebhookURL:    s.cfg.Alerts.WebhookURL,
 		AlertWebhookSecret: s.cfg.Alerts.WebhookSecret,
 		PerKindSendQueues:  s.cfg.Worker.PerKindSendQueues,
-	}, s.cached, s.registry, s.log.Named("activities"), activities.WithPacer(activities.NewRedisPacer(s.redis)),
+	}, s.cached, s.registry, s.log.Named("activities"), activities.WithPacer(activities.NewRedisPacer(s.redis, deployment)),
 		activities.WithBreakers(s.cached, s.outcomeReports()), activities.WithMetrics(s.recorder()),
 		activities.WithBounces(s.db, s.receiverKeys),
 		activities.WithBatches(s.db),
