@@ -89,14 +89,24 @@ local function keep(free)
 	redis.call('HSET', KEYS[1], 'tat', tat, 'last', last)
 	redis.call('PEXPIRE', KEYS[1], math.max(free, tat, last + interval) - now + 1000)
 end
+-- wait keeps the waiter in the waiting set for lapse milliseconds.
+local function wait(lapse)
+	redis.call('ZADD', KEYS[2], now + lapse, waiter)
+	if redis.call('PTTL', KEYS[2]) < lapse then
+		redis.call('PEXPIRE', KEYS[2], lapse)
+	end
+end
 if mode == 'book' then
 	local booked = redis.call('GET', KEYS[3])
 	if booked then
-		local wait = tonumber(booked) - now
-		if wait > 0 then
-			return wait
+		if tonumber(booked) > now then
+			return tonumber(booked) - now
 		end
 		if last + interval - jitter > now then
+			-- Held: the booking lasts until the new wait is over.
+			local lapse = last + interval - now + grace
+			redis.call('PEXPIRE', KEYS[3], lapse)
+			wait(lapse)
 			return last + interval - now
 		end
 		redis.call('DEL', KEYS[3])
@@ -119,12 +129,8 @@ tat = slot + interval
 if slot == now then
 	last = now
 else
-	local lapse = slot - now + grace
-	redis.call('SET', KEYS[3], slot, 'PX', lapse)
-	redis.call('ZADD', KEYS[2], slot + grace, waiter)
-	if redis.call('PTTL', KEYS[2]) < lapse then
-		redis.call('PEXPIRE', KEYS[2], lapse)
-	end
+	redis.call('SET', KEYS[3], slot, 'PX', slot - now + grace)
+	wait(slot - now + grace)
 end
 keep(slot)
 return slot - now
