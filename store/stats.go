@@ -284,38 +284,14 @@ func (db *DB) CompactStats(ctx context.Context, now time.Time) (int64, error) {
 	if db.dialect != DialectPostgres {
 		return 0, nil
 	}
-	cols, sums, sets := statsFoldExprs()
 	var removed int64
 	for _, table := range statsTables {
 		before := now.Add(-statsCompactAge).Unix()
-		// One statement: the deleted shards and their sum into shard 0 are
-		// one snapshot. Rows are locked in the order writers lock them
-		// (statsBatch.apply: by key in byte order), so neither waits on
-		// the other in a cycle.
-		const key = `bucket, app_id COLLATE "C", channel_id, account_id, provider_kind COLLATE "C", status COLLATE "C"`
-		q := fmt.Sprintf(`WITH locked AS (
-  SELECT bucket, app_id, channel_id, account_id, provider_kind, status, shard FROM %[1]s
-  WHERE bucket < %[2]d AND shard <> 0 ORDER BY %[6]s, shard FOR UPDATE
-), moved AS (
-  DELETE FROM %[1]s t USING locked l
-  WHERE t.bucket = l.bucket AND t.app_id = l.app_id AND t.channel_id = l.channel_id AND t.account_id = l.account_id
-    AND t.provider_kind = l.provider_kind AND t.status = l.status AND t.shard = l.shard
-  RETURNING t.*
-), folded AS (
-  INSERT INTO %[1]s AS s (bucket, app_id, channel_id, account_id, provider_kind, status, shard, %[3]s)
-  SELECT bucket, app_id, channel_id, account_id, provider_kind, status, 0, %[4]s FROM moved
-  GROUP BY bucket, app_id, channel_id, account_id, provider_kind, status
-  ORDER BY %[6]s
-  ON CONFLICT (bucket, app_id, channel_id, account_id, provider_kind, status, shard) DO UPDATE SET %[5]s
-  RETURNING (s.xmax = 0) AS inserted
-)
-SELECT (SELECT COUNT(*) FROM moved) - (SELECT COUNT(*) FROM folded WHERE inserted)`,
-			table, before, strings.Join(cols, ", "), strings.Join(sums, ", "), strings.Join(sets, ", "), key)
-		var n int64
-		if err := db.idb.NewRaw(q).Scan(ctx, &n); err != nil {
-			return removed, fmt.Errorf("compact %s: %w", table, mapErr(err))
+		moved, inserted, err := db.moveStatsRows(ctx, table, table, fmt.Sprintf("bucket < %d AND shard <> 0", before), "bucket")
+		if err != nil {
+			return removed, fmt.Errorf("compact %s: %w", table, err)
 		}
-		removed += n
+		removed += moved - inserted
 	}
 	return removed, nil
 }
@@ -343,6 +319,40 @@ func statsFoldExprs() (cols, sums, sets []string) {
 		sets[i] = fmt.Sprintf("%[1]s = s.%[1]s + excluded.%[1]s", c)
 	}
 	return cols, sums, sets
+}
+
+// moveStatsRows moves the rows of src that match where into dst's shard
+// 0, summed per key with bucket computed by bucketExpr (both SQL built
+// here from integers, never from a request), on PostgreSQL, and returns
+// how many rows it deleted and how many it inserted (rather than added
+// to). One statement: the deleted rows and their sums are one snapshot.
+// Rows are locked in the order writers lock them (statsBatch.apply: by
+// key in byte order), so neither waits on the other in a cycle.
+func (db *DB) moveStatsRows(ctx context.Context, src, dst, where, bucketExpr string) (moved, inserted int64, err error) {
+	cols, sums, sets := statsFoldExprs()
+	const key = `bucket, app_id COLLATE "C", channel_id, account_id, provider_kind COLLATE "C", status COLLATE "C"`
+	q := fmt.Sprintf(`WITH locked AS (
+  SELECT bucket, app_id, channel_id, account_id, provider_kind, status, shard FROM %[1]s
+  WHERE %[3]s ORDER BY %[7]s, shard FOR UPDATE
+), moved AS (
+  DELETE FROM %[1]s t USING locked l
+  WHERE t.bucket = l.bucket AND t.app_id = l.app_id AND t.channel_id = l.channel_id AND t.account_id = l.account_id
+    AND t.provider_kind = l.provider_kind AND t.status = l.status AND t.shard = l.shard
+  RETURNING t.*
+), folded AS (
+  INSERT INTO %[2]s AS s (bucket, app_id, channel_id, account_id, provider_kind, status, shard, %[4]s)
+  SELECT %[8]s, app_id, channel_id, account_id, provider_kind, status, 0, %[5]s FROM moved
+  GROUP BY %[8]s, app_id, channel_id, account_id, provider_kind, status
+  ORDER BY 1, app_id COLLATE "C", channel_id, account_id, provider_kind COLLATE "C", status COLLATE "C"
+  ON CONFLICT (bucket, app_id, channel_id, account_id, provider_kind, status, shard) DO UPDATE SET %[6]s
+  RETURNING (s.xmax = 0) AS inserted
+)
+SELECT (SELECT COUNT(*) FROM moved), (SELECT COUNT(*) FROM folded WHERE inserted)`,
+		src, dst, where, strings.Join(cols, ", "), strings.Join(sums, ", "), strings.Join(sets, ", "), key, bucketExpr)
+	if err := db.idb.NewRaw(q).Scan(ctx, &moved, &inserted); err != nil {
+		return 0, 0, mapErr(err)
+	}
+	return moved, inserted, nil
 }
 
 // statsFoldSpan is how many hours of minute rows one fold statement
@@ -388,34 +398,16 @@ func (db *DB) FoldStatsMinutes(ctx context.Context, now time.Time) (int64, error
 // foldStatsMinutes moves the minute rows of buckets in [from, to), both
 // quarter hours, into the quarter-hour rollup.
 func (db *DB) foldStatsMinutes(ctx context.Context, from, to int64) (int64, error) {
+	if db.dialect == DialectPostgres {
+		moved, _, err := db.moveStatsRows(ctx, statsMinuteTable, statsQuarterTable,
+			fmt.Sprintf("bucket >= %d AND bucket < %d", from, to), fmt.Sprintf("bucket - bucket %% %d", statsQuarter))
+		if err != nil {
+			return 0, fmt.Errorf("fold minute statistics: %w", err)
+		}
+		return moved, nil
+	}
 	cols, sums, sets := statsFoldExprs()
 	const key = "bucket, app_id, channel_id, account_id, provider_kind, status, shard"
-	if db.dialect == DialectPostgres {
-		// The rows are locked in the order writers lock them, as in
-		// CompactStats; the quarter rows only folds write.
-		const order = `bucket, app_id COLLATE "C", channel_id, account_id, provider_kind COLLATE "C", status COLLATE "C", shard`
-		q := fmt.Sprintf(`WITH locked AS (
-  SELECT %[7]s FROM %[1]s WHERE bucket >= %[3]d AND bucket < %[4]d ORDER BY %[8]s FOR UPDATE
-), moved AS (
-  DELETE FROM %[1]s t USING locked l
-  WHERE t.bucket = l.bucket AND t.app_id = l.app_id AND t.channel_id = l.channel_id AND t.account_id = l.account_id
-    AND t.provider_kind = l.provider_kind AND t.status = l.status AND t.shard = l.shard
-  RETURNING t.*
-), folded AS (
-  INSERT INTO %[2]s AS s (%[7]s, %[5]s)
-  SELECT bucket - bucket %% %[9]d, app_id, channel_id, account_id, provider_kind, status, 0, %[6]s FROM moved
-  GROUP BY bucket - bucket %% %[9]d, app_id, channel_id, account_id, provider_kind, status
-  ON CONFLICT (%[7]s) DO UPDATE SET %[10]s
-  RETURNING 1
-)
-SELECT COUNT(*) FROM moved`,
-			statsMinuteTable, statsQuarterTable, from, to, strings.Join(cols, ", "), strings.Join(sums, ", "), key, order, statsQuarter, strings.Join(sets, ", "))
-		var n int64
-		if err := db.idb.NewRaw(q).Scan(ctx, &n); err != nil {
-			return 0, fmt.Errorf("fold minute statistics: %w", mapErr(err))
-		}
-		return n, nil
-	}
 	// SQLite has one writer: the copy and the delete in one transaction
 	// see the same rows.
 	var n int64
