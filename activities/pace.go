@@ -85,9 +85,10 @@ local interval, grace, jitter = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(A
 local mode, waiter = ARGV[4], ARGV[5]
 local tat = tonumber(redis.call('HGET', KEYS[1], 'tat') or '0')
 local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '0')
-local function keep(free)
+-- keep writes the schedule back, kept until its last slot has passed.
+local function keep()
 	redis.call('HSET', KEYS[1], 'tat', tat, 'last', last)
-	redis.call('PEXPIRE', KEYS[1], math.max(free, tat, last + interval) - now + 1000)
+	redis.call('PEXPIRE', KEYS[1], math.max(tat, last + interval) - now + 1000)
 end
 -- wait keeps the waiter in the waiting set for lapse milliseconds.
 local function wait(lapse)
@@ -112,7 +113,7 @@ if mode == 'book' then
 		redis.call('DEL', KEYS[3])
 		redis.call('ZREM', KEYS[2], waiter)
 		last = now
-		keep(now)
+		keep()
 		return 0
 	end
 elseif mode == 'bulk' then
@@ -132,7 +133,7 @@ else
 	redis.call('SET', KEYS[3], slot, 'PX', slot - now + grace)
 	wait(slot - now + grace)
 end
-keep(slot)
+keep()
 return slot - now
 `)
 

@@ -54,6 +54,10 @@ const StatsMinutesKept = 7 * 24 * time.Hour
 // statsQuarter is a quarter hour in seconds.
 const statsQuarter = 15 * 60
 
+// OnStatsQuarter reports whether t starts a quarter hour: the finest
+// bound the minutes folded into quarter hours still answer.
+func OnStatsQuarter(t time.Time) bool { return t.Unix()%statsQuarter == 0 }
+
 // statsTables are the rollups in the order every writer locks their rows.
 var statsTables = []string{statsMinuteTable, statsHourTable, statsChannelTable}
 
@@ -654,7 +658,7 @@ func (db *DB) QueryStats(ctx context.Context, q StatsQuery) ([]StatsRow, error) 
 		table = statsChannelTable
 	}
 	from := table
-	if table == statsMinuteTable && !slices.ContainsFunc(q.Bounds, func(t time.Time) bool { return t.Unix()%statsQuarter != 0 }) {
+	if table == statsMinuteTable && !slices.ContainsFunc(q.Bounds, func(t time.Time) bool { return !OnStatsQuarter(t) }) {
 		// Quarter-hour bounds (hour and day intervals in a time zone
 		// whose offset is not a whole hour): the minutes folded into
 		// quarter hours count too. A fold moves rows from one table to

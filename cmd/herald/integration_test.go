@@ -111,13 +111,7 @@ func recordHistory(t *testing.T, h *harness, taskID, name string) {
 	if os.Getenv("HERALD_RECORD_HISTORIES") == "" {
 		return
 	}
-	iter := h.s.temporal.GetWorkflowHistory(context.Background(), taskID, "", false, 0)
-	hist := &historypb.History{}
-	for iter.HasNext() {
-		ev, err := iter.Next()
-		require.NoError(t, err)
-		hist.Events = append(hist.Events, ev)
-	}
+	hist := &historypb.History{Events: historyEvents(t, h, taskID)}
 	// The replay tests run without the codec: record the payloads in
 	// clear, as they were before encryption.
 	require.NoError(t, proxy.VisitPayloads(context.Background(), hist, proxy.VisitPayloadsOptions{

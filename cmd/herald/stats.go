@@ -248,13 +248,14 @@ func millis(ms *int64) string {
 // and minute rows older than the minutes kept into quarter hours, so the
 // minute rollup does not grow without end.
 func (s *stack) compactStats(ctx context.Context) {
-	n, err := s.db.CompactStats(ctx, time.Now())
+	now := time.Now()
+	n, err := s.db.CompactStats(ctx, now)
 	if err != nil {
 		s.log.Warn("sweep: compact statistics", zap.Error(err))
 	} else if n > 0 {
 		s.log.Debug("sweep: compacted statistics", zap.Int64("rows", n))
 	}
-	n, err = s.db.FoldStatsMinutes(ctx, time.Now())
+	n, err = s.db.FoldStatsMinutes(ctx, now)
 	if err != nil {
 		s.log.Warn("sweep: fold minute statistics", zap.Error(err))
 	} else if n > 0 {

@@ -124,7 +124,7 @@ func ParseQuery(v url.Values, now time.Time, groups []string) (Query, error) {
 	// whose offset is not a whole quarter hour) cannot be answered.
 	if q.From.Before(now.Add(-store.StatsMinutesKept)) {
 		for _, b := range q.Bounds() {
-			if b.Unix()%(15*60) == 0 {
+			if store.OnStatsQuarter(b) {
 				continue
 			}
 			if q.Interval == IntervalMinute {
